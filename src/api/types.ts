@@ -1,0 +1,395 @@
+/**
+ * The shared vocabulary of baton: every type that crosses a process boundary
+ * (HTTP bodies between server, agent, CLI and UI; rows in the store) lives here,
+ * so the server, the typed client and the UI cannot drift apart.
+ *
+ * Glossary (see DESIGN.md):
+ * - node: a machine running `baton agent`, with capacity minus reserved.
+ * - job: a submitted spec; each change is a new version. Id = spec name, unique per namespace.
+ * - task: one container (docker) or process (exec) with its resources.
+ * - alloc: one instance of a job's tasks placed on one node.
+ * - eval: one unit of scheduling work; blocked evals wait for capacity.
+ * - plan: what one eval decided; applied atomically against fresh state.
+ *
+ * Units: cpu is in millicores (1000 = one core), memory and disk in bytes.
+ * Times on the wire are ISO-8601 strings; durations in spec are milliseconds.
+ */
+
+// ---------------------------------------------------------------- resources
+
+export interface Resources {
+  /** millicores: 1000 = one core */
+  cpu: number;
+  /** bytes */
+  memory: number;
+  /** bytes; 0 when not requested */
+  disk: number;
+}
+
+// ---------------------------------------------------------------- job spec
+
+export type JobType = 'batch' | 'service';
+export type DriverName = 'docker' | 'exec';
+
+/**
+ * A placement rule on node facts. `attribute` is an interpolation such as
+ * `${node.class}`, `${node.name}`, `${attr.os.name}`, `${attr.cpu.cores}`,
+ * `${label.zone}` or `${driver.docker}`.
+ */
+export interface Constraint {
+  attribute: string;
+  operator: '=' | '!=' | '<' | '<=' | '>' | '>=' | 'regexp' | 'set_contains' | 'is_set' | 'is_not_set';
+  value: string;
+}
+
+export interface TaskSpec {
+  name: string;
+  driver: DriverName;
+  /** docker only: image reference, e.g. `busybox:latest` */
+  image?: string;
+  /** exec: the executable (absolute path or looked up in PATH). docker: replaces the image's CMD (first element). */
+  command?: string;
+  args: string[];
+  env: Record<string, string>;
+  resources: Resources;
+  /** signal sent first when stopping; SIGKILL follows after killTimeoutMs */
+  killSignal: string;
+  killTimeoutMs: number;
+}
+
+export interface RetryPolicy {
+  /** batch: how many times a failed alloc is replaced by a new one (0 = never) */
+  attempts: number;
+  /** delay before a retry is placed */
+  delayMs: number;
+}
+
+export interface RestartPolicy {
+  /** how many local restarts of a failing task within intervalMs before the alloc fails */
+  attempts: number;
+  intervalMs: number;
+  delayMs: number;
+  /** fail: the alloc fails when attempts are used up; delay: wait out the interval and try again */
+  mode: 'fail' | 'delay';
+}
+
+export interface JobSpec {
+  name: string;
+  namespace: string;
+  type: JobType;
+  count: number;
+  /** 1..100, higher first; default 50 */
+  priority: number;
+  datacenters?: string[];
+  constraints: Constraint[];
+  /** binpack (default) packs nodes full; spread spreads allocs over nodes */
+  scheduling: 'binpack' | 'spread';
+  tasks: TaskSpec[];
+  retry: RetryPolicy;
+  restart: RestartPolicy;
+  meta: Record<string, string>;
+}
+
+// ---------------------------------------------------------------- stored objects
+
+export type JobStatus = 'pending' | 'running' | 'complete' | 'failed' | 'stopped';
+
+export interface Job {
+  id: string;
+  namespace: string;
+  version: number;
+  spec: JobSpec;
+  /** true once `baton job stop` was asked */
+  stopped: boolean;
+  status: JobStatus;
+  submittedAt: string;
+  createIndex: number;
+  modifyIndex: number;
+}
+
+/** Counts of a job's allocs by client status, for listings. */
+export interface AllocCounts {
+  pending: number;
+  running: number;
+  complete: number;
+  failed: number;
+  lost: number;
+}
+
+export interface JobSummary {
+  id: string;
+  namespace: string;
+  type: JobType;
+  version: number;
+  priority: number;
+  count: number;
+  status: JobStatus;
+  allocs: AllocCounts;
+  submittedAt: string;
+  /** set when the job waits for capacity: why, per dimension */
+  blocked?: PlacementFailure[];
+}
+
+export type NodeStatus = 'initializing' | 'ready' | 'down';
+export type NodeEligibility = 'eligible' | 'ineligible';
+
+export interface DriverInfo {
+  healthy: boolean;
+  detail: string;
+}
+
+export interface NodeInfo {
+  id: string;
+  name: string;
+  status: NodeStatus;
+  eligibility: NodeEligibility;
+  nodeClass: string;
+  datacenter: string;
+  drivers: Record<string, DriverInfo>;
+  /** facts found on the machine: os.name, kernel.version, cpu.cores, memory.total, cgroup.version, driver.docker.version ... */
+  attributes: Record<string, string>;
+  /** operator-given key/values (`--label zone=a`) */
+  labels: Record<string, string>;
+  /** what the scheduler may hand out: detected (or declared) minus reserved */
+  capacity: Resources;
+  reserved: Resources;
+  heartbeatTtlMs: number;
+  lastHeartbeatAt: string;
+  registeredAt: string;
+  createIndex: number;
+  modifyIndex: number;
+}
+
+/** A node row plus how much of it is in use, for listings. */
+export interface NodeSummary extends NodeInfo {
+  used: Resources;
+  allocCount: number;
+}
+
+export type AllocDesiredStatus = 'run' | 'stop';
+export type AllocClientStatus = 'pending' | 'running' | 'complete' | 'failed' | 'lost';
+
+export const TERMINAL_CLIENT_STATUSES: readonly AllocClientStatus[] = ['complete', 'failed', 'lost'];
+
+export interface TaskEvent {
+  time: string;
+  /** e.g. Received, Started, Terminated, OOMKilled, Restarting, Killing, Killed, DriverFailure */
+  type: string;
+  message: string;
+}
+
+export interface TaskState {
+  state: 'pending' | 'running' | 'dead';
+  failed: boolean;
+  exitCode?: number;
+  signal?: string;
+  oomKilled?: boolean;
+  /** bytes, the highest memory use seen */
+  peakMemory?: number;
+  restarts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  events: TaskEvent[];
+}
+
+export interface Alloc {
+  id: string;
+  namespace: string;
+  jobId: string;
+  jobVersion: number;
+  /** `<job>[<index>]` */
+  name: string;
+  index: number;
+  nodeId: string;
+  nodeName: string;
+  evalId: string;
+  desiredStatus: AllocDesiredStatus;
+  desiredDescription: string;
+  clientStatus: AllocClientStatus;
+  clientDescription: string;
+  /** sum over the alloc's tasks */
+  resources: Resources;
+  taskStates: Record<string, TaskState>;
+  /** 0 for the first placement of an index; +1 per retry */
+  attempt: number;
+  previousAllocId?: string;
+  createIndex: number;
+  modifyIndex: number;
+  createdAt: string;
+  modifiedAt: string;
+}
+
+export type EvalStatus = 'pending' | 'blocked' | 'complete' | 'failed' | 'cancelled';
+export type EvalTrigger =
+  | 'job-register'
+  | 'job-stop'
+  | 'node-update'
+  | 'node-down'
+  | 'alloc-failure'
+  | 'alloc-stop'
+  | 'retry'
+  | 'capacity-freed';
+
+/** Why some allocs could not be placed, per dimension, with the numbers. */
+export interface PlacementFailure {
+  /** 'memory' | 'cpu' | 'disk' | 'driver' | 'constraint' | 'node-status' | 'eligibility' | ... */
+  dimension: string;
+  /** e.g. "memory: 0 of 2 nodes have 20 GiB free" */
+  message: string;
+  nodesEvaluated: number;
+  nodesFiltered: number;
+  /** true when no node could ever fit this even when empty: waiting will not help */
+  neverFits: boolean;
+}
+
+export interface Evaluation {
+  id: string;
+  namespace: string;
+  jobId: string;
+  priority: number;
+  triggeredBy: EvalTrigger;
+  status: EvalStatus;
+  statusDescription: string;
+  /** allocs of the job that could not be placed, and why */
+  queuedAllocs: number;
+  failures: PlacementFailure[];
+  /** not to be processed before this time (retry delays) */
+  waitUntil?: string;
+  previousEvalId?: string;
+  createIndex: number;
+  modifyIndex: number;
+  createdAt: string;
+  modifiedAt: string;
+}
+
+export type TokenRole = 'admin' | 'operator' | 'submit' | 'read';
+
+export interface TokenInfo {
+  id: string;
+  name: string;
+  role: TokenRole;
+  /** '*' for every namespace */
+  namespace: string;
+  createdAt: string;
+}
+
+export type LogStream = 'stdout' | 'stderr';
+
+// ---------------------------------------------------------------- HTTP bodies (user API)
+
+/** Every error the API returns has this shape, with a 4xx/5xx status. */
+export interface ApiError {
+  error: string;
+  /** where: a field path like `tasks[0].resources.memory`, with a line for files */
+  details?: ApiErrorDetail[];
+}
+
+export interface ApiErrorDetail {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** POST /v1/jobs: either `spec` (an object) or `source` (YAML or JSON text, so the server can name lines). */
+export interface SubmitJobRequest {
+  spec?: unknown;
+  source?: string;
+  /** file name shown in errors, e.g. `job.yaml` */
+  filename?: string;
+}
+
+export interface SubmitJobResponse {
+  job: Job;
+  evalId: string;
+  warnings: string[];
+}
+
+export interface JobDetail {
+  job: Job;
+  summary: JobSummary;
+  allocs: Alloc[];
+  evals: Evaluation[];
+}
+
+export interface StopJobResponse {
+  evalId: string;
+}
+
+export interface LogsResponse {
+  data: string;
+  /** byte offset to ask for next */
+  nextOffset: number;
+  /** true when the task ended and every byte is here: following can stop */
+  complete: boolean;
+}
+
+export interface StatusResponse {
+  version: string;
+  index: number;
+  leader: boolean;
+  store: 'sqlite' | 'postgres';
+}
+
+// ---------------------------------------------------------------- HTTP bodies (agent API)
+
+export interface RegisterNodeRequest {
+  name: string;
+  nodeClass: string;
+  datacenter: string;
+  drivers: Record<string, DriverInfo>;
+  attributes: Record<string, string>;
+  labels: Record<string, string>;
+  capacity: Resources;
+  reserved: Resources;
+}
+
+export interface RegisterNodeResponse {
+  nodeId: string;
+  /** the node's own secret: the agent keeps it and sends it as its bearer token */
+  secret: string;
+  heartbeatTtlMs: number;
+}
+
+/** PUT /v1/agent/node: refresh facts after a restart (authenticated by node secret) */
+export type UpdateNodeRequest = RegisterNodeRequest;
+
+export interface HeartbeatResponse {
+  heartbeatTtlMs: number;
+  status: NodeStatus;
+}
+
+/** What an agent gets for each alloc of its node: the alloc plus the job version it must run. */
+export interface AgentAlloc {
+  alloc: Alloc;
+  job: JobSpec;
+}
+
+export interface AgentAllocsResponse {
+  /** pass back as ?index= to block until something changes */
+  index: number;
+  allocs: AgentAlloc[];
+}
+
+export interface AllocStatusUpdate {
+  allocId: string;
+  clientStatus: AllocClientStatus;
+  clientDescription: string;
+  taskStates: Record<string, TaskState>;
+}
+
+export interface AllocStatusRequest {
+  updates: AllocStatusUpdate[];
+}
+
+export interface LogChunk {
+  allocId: string;
+  task: string;
+  stream: LogStream;
+  /** utf-8 text */
+  data: string;
+}
+
+export interface ShipLogsRequest {
+  chunks: LogChunk[];
+}

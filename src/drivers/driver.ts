@@ -1,0 +1,101 @@
+/**
+ * The one interface every task driver implements. The agent never talks to
+ * Docker or to processes directly, only through this.
+ */
+import type { LogStream, Resources } from '../api/types.js';
+
+/** Everything a driver needs to start one task of one alloc. */
+export interface TaskConfig {
+  nodeId: string;
+  allocId: string;
+  /** `<job>[<index>]` */
+  allocName: string;
+  allocIndex: number;
+  namespace: string;
+  jobId: string;
+  taskName: string;
+  image?: string;
+  command?: string;
+  args: string[];
+  /** already merged: job env plus baton's own (BATON_ALLOC_ID, BATON_ALLOC_INDEX, ...) */
+  env: Record<string, string>;
+  resources: Resources;
+  killSignal: string;
+  killTimeoutMs: number;
+  /** a host directory owned by this task: the driver may keep its files here (logs, exit code, state) */
+  taskDir: string;
+}
+
+/**
+ * What the agent persists about a started task so a restarted agent can
+ * re-attach instead of starting a duplicate. Opaque to the agent except `driver`.
+ */
+export interface TaskHandle {
+  driver: string;
+  /** container id, or pid for exec */
+  id: string;
+  data: Record<string, unknown>;
+}
+
+export interface ExitResult {
+  /** process exit code; 128+n when killed by signal n */
+  exitCode: number;
+  signal?: string;
+  /** the kernel killed it for exceeding its memory limit */
+  oomKilled: boolean;
+  /** bytes, highest memory use seen (from cgroup or Docker), when known */
+  peakMemory?: number;
+  /** set when the task could not be run at all (image missing, binary not found ...) */
+  error?: string;
+}
+
+export interface LogRecord {
+  stream: LogStream;
+  data: Buffer;
+  /** resume point after this record: pass back to `logs()` to continue without repeats */
+  cursor: string;
+}
+
+export interface TaskUsage {
+  /** bytes in use now */
+  memory: number;
+  /** bytes, highest seen */
+  peakMemory: number;
+  /** cumulative cpu time in nanoseconds */
+  cpuNanos: number;
+}
+
+export interface RunningTask {
+  readonly handle: TaskHandle;
+  /** resolves once when the task has exited (however it ended) */
+  wait(): Promise<ExitResult>;
+  /** killSignal now, SIGKILL after timeoutMs if still running; resolves when it is gone */
+  stop(timeoutMs: number, signal?: string): Promise<void>;
+  /**
+   * stdout and stderr in order of arrival, from `cursor` (or the start) on;
+   * the iterable ends after the task exited and its output is drained.
+   */
+  logs(cursor?: string): AsyncIterable<LogRecord>;
+  usage(): Promise<TaskUsage | undefined>;
+  /** free what the driver holds (container, cgroup, files) after the task is done */
+  destroy(): Promise<void>;
+}
+
+export interface Fingerprint {
+  healthy: boolean;
+  /** human-readable: version, or why it does not work */
+  detail: string;
+  /** merged into node attributes, e.g. `driver.docker.version` */
+  attributes: Record<string, string>;
+}
+
+export interface Driver {
+  readonly name: string;
+  fingerprint(): Promise<Fingerprint>;
+  /** create and start; a second start of the same alloc/task must not create a duplicate */
+  start(config: TaskConfig): Promise<RunningTask>;
+  /** re-attach to a task started by an earlier agent process; undefined when it is gone for good */
+  attach(handle: TaskHandle, config: TaskConfig): Promise<RunningTask | undefined>;
+  /** every task this node still has under this driver (e.g. labelled containers), to find orphans after a crash */
+  list(nodeId: string): Promise<Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }>>;
+}

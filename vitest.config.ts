@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // end-to-end suites start real servers, agents and containers: run files one at a time
+    // so they do not fight over the two cores and the Docker engine
+    fileParallelism: false,
+    reporters: ['default'],
+  },
+});
