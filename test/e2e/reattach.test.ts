@@ -1,0 +1,89 @@
+/**
+ * An agent that dies and restarts while its tasks run re-attaches to them:
+ * same containers (or processes), same allocs, no duplicates.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster, waitFor } from '../support/cluster.js';
+import { ensureTestImage } from '../support/image.js';
+import { containersOfNode, dockerSuiteEnabled, removeContainersOfNodes, running, waitForJob } from '../support/e2e.js';
+
+const docker = await dockerSuiteEnabled();
+
+describe.skipIf(!docker)('agent restart re-attaches to running containers', () => {
+  let cluster: TestCluster;
+  let nodeId = '';
+
+  beforeAll(async () => {
+    const image = await ensureTestImage();
+    // a long TTL: the restart must not look like a node loss
+    cluster = await TestCluster.start({ heartbeatTtl: '20s' });
+    nodeId = await (await cluster.addAgent({ name: 'sticky', cpu: '2', memory: '1Gi', drivers: 'docker' })).ready();
+    await cluster.client.submitJob(
+      `name: keep\ntype: service\ncount: 3\ntasks:\n  - name: main\n    driver: docker\n    image: ${image}\n    command: /bin/sleep\n    args: ["3600"]\n    kill_timeout: 1s\n    resources: { cpu: 100m, memory: 32Mi }\n`,
+      'keep.yaml',
+    );
+    await waitForJob(cluster.client, 'keep', (d) => running(d.allocs).length === 3, '3 running');
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await removeContainersOfNodes([nodeId]);
+  });
+
+  it('keeps the same three containers and allocs across a crash of the agent', async () => {
+    const allocsBefore = running((await cluster.client.getJob('keep', 'default')).allocs).map((a) => a.id).sort();
+    const containersBefore = (await containersOfNode(nodeId)).map((c) => c.Id).sort();
+    expect(containersBefore).toHaveLength(3);
+
+    const agent = cluster.agents[0];
+    await agent.kill();
+    agent.start();
+    expect(await agent.ready()).toBe(nodeId);
+
+    // give the new agent time to reconcile, then nothing may have changed
+    await waitFor('the restarted agent to report', async () => {
+      const n = (await cluster.client.listNodes()).find((x) => x.id === nodeId);
+      return n && Date.parse(n.lastHeartbeatAt) > Date.now() - 2000 ? n : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    const containersAfter = (await containersOfNode(nodeId, true)).map((c) => c.Id).sort();
+    expect(containersAfter).toEqual(containersBefore);
+    const allocsAfter = running((await cluster.client.getJob('keep', 'default')).allocs).map((a) => a.id).sort();
+    expect(allocsAfter).toEqual(allocsBefore);
+  });
+});
+
+describe('agent restart re-attaches to running exec processes', () => {
+  let cluster: TestCluster;
+  let marks = '';
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ heartbeatTtl: '20s' });
+    marks = await cluster.tempDir('marks');
+    await cluster.addAgent({ name: 'sticky-exec', cpu: '2', memory: '1Gi', drivers: 'exec' });
+    const script = `echo $$ >> ${marks}/$BATON_ALLOC_ID; exec sleep 3600`;
+    await cluster.client.submitJob(
+      `name: keep-exec\ntype: service\ncount: 2\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    kill_timeout: 1s\n    resources: { cpu: 100m, memory: 32Mi }\n`,
+      'keep-exec.yaml',
+    );
+    await waitForJob(cluster.client, 'keep-exec', (d) => running(d.allocs).length === 2, '2 running');
+  });
+  afterAll(async () => cluster?.stop());
+
+  it('does not start a second process for a running task', async () => {
+    const before = running((await cluster.client.getJob('keep-exec', 'default')).allocs);
+    const agent = cluster.agents[0];
+    await agent.kill();
+    agent.start();
+    await agent.ready();
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = running((await cluster.client.getJob('keep-exec', 'default')).allocs);
+    expect(after.map((a) => a.id).sort()).toEqual(before.map((a) => a.id).sort());
+    for (const a of after) {
+      // one line per start of the task: exactly one start, and that process is alive
+      const pids = (await readFile(`${marks}/${a.id}`, 'utf8')).trim().split('\n');
+      expect(pids).toHaveLength(1);
+      expect(() => process.kill(Number(pids[0]), 0)).not.toThrow();
+    }
+  });
+});

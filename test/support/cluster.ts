@@ -1,0 +1,186 @@
+/**
+ * Starts real baton processes (the built CLI in dist/) for end-to-end tests:
+ * one server and any number of agents, each in its own temp data dir, all on
+ * loopback. Agents are separate OS processes so a test can SIGKILL one like a
+ * machine that dies.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BatonClient } from '../../src/client/client.js';
+
+const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  /** resolves when the process has exited */
+  exited: Promise<number | null>;
+}
+
+function startProc(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, output: () => out, exited };
+}
+
+export interface AgentOpts {
+  name: string;
+  cpu?: string;
+  memory?: string;
+  drivers?: string;
+  labels?: string[];
+  nodeClass?: string;
+}
+
+export class TestAgent {
+  proc: Proc | undefined;
+  constructor(
+    readonly cluster: TestCluster,
+    readonly opts: AgentOpts,
+    readonly dataDir: string,
+  ) {}
+
+  start(): void {
+    const a = this.opts;
+    const args = ['agent', '--server', this.cluster.url, '--token', this.cluster.joinToken, '--data-dir', this.dataDir, '--name', a.name, '--log-level', 'warn'];
+    if (a.cpu) args.push('--cpu', a.cpu);
+    if (a.memory) args.push('--memory', a.memory);
+    if (a.drivers) args.push('--drivers', a.drivers);
+    if (a.nodeClass) args.push('--class', a.nodeClass);
+    for (const l of a.labels ?? []) args.push('--label', l);
+    this.proc = startProc(args);
+  }
+
+  /** the node as the server sees it, once registered and ready */
+  async ready(): Promise<string> {
+    return waitFor(`agent ${this.opts.name} to be ready`, async () => {
+      if (this.proc && this.proc.child.exitCode !== null) {
+        throw new Error(`agent ${this.opts.name} exited: ${this.proc.output()}`);
+      }
+      const nodes = await this.cluster.client.listNodes();
+      const n = nodes.find((x) => x.name === this.opts.name && x.status === 'ready');
+      return n?.id;
+    }, 60_000);
+  }
+
+  /** like a machine dying: no goodbye, tasks left as they are */
+  async kill(): Promise<void> {
+    if (!this.proc || this.proc.child.exitCode !== null) return;
+    this.proc.child.kill('SIGKILL');
+    await this.proc.exited;
+  }
+
+  /** a clean agent shutdown (SIGTERM): tasks keep running */
+  async stop(): Promise<void> {
+    if (!this.proc || this.proc.child.exitCode !== null) return;
+    this.proc.child.kill('SIGTERM');
+    await this.proc.exited;
+  }
+}
+
+export class TestCluster {
+  server: Proc | undefined;
+  url = '';
+  joinToken = '';
+  adminToken = '';
+  client!: BatonClient;
+  agents: TestAgent[] = [];
+  private dirs: string[] = [];
+
+  static async start(opts: { heartbeatTtl?: string } = {}): Promise<TestCluster> {
+    const c = new TestCluster();
+    const dir = await c.tempDir('server');
+    const port = await freePort();
+    c.server = startProc(['server', '--data-dir', dir, '--bind', `127.0.0.1:${port}`, '--heartbeat-ttl', opts.heartbeatTtl ?? '3s', '--log-level', 'warn'], {
+      HOME: dir, // keep ~/.config/baton/current.json of the test out of the real home
+    });
+    const info = await waitFor('server.json', async () => {
+      if (c.server!.child.exitCode !== null) throw new Error(`server exited: ${c.server!.output()}`);
+      return JSON.parse(await readFile(join(dir, 'server.json'), 'utf8')) as { url: string; joinToken: string; adminToken: string };
+    });
+    c.url = info.url;
+    c.joinToken = info.joinToken;
+    c.adminToken = info.adminToken;
+    c.client = new BatonClient({ baseUrl: c.url, token: c.adminToken });
+    await waitFor('server to answer', () => c.client.status());
+    return c;
+  }
+
+  async tempDir(prefix: string): Promise<string> {
+    const d = await mkdtemp(join(tmpdir(), `baton-e2e-${prefix}-`));
+    this.dirs.push(d);
+    return d;
+  }
+
+  async addAgent(opts: AgentOpts): Promise<TestAgent> {
+    const a = new TestAgent(this, opts, await this.tempDir(`agent-${opts.name}`));
+    this.agents.push(a);
+    a.start();
+    await a.ready();
+    return a;
+  }
+
+  async stop(): Promise<void> {
+    // stop every job first so agents kill their tasks, then the processes
+    try {
+      const jobs = await this.client.listJobs('*');
+      for (const j of jobs) await this.client.stopJob(j.id, j.namespace).catch(() => undefined);
+      await waitFor('allocs to stop', async () => {
+        const allocs = await this.client.listAllocs({});
+        return allocs.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending') || undefined;
+      }, 20_000).catch(() => undefined);
+    } catch {
+      /* the server may be gone already */
+    }
+    for (const a of this.agents) await a.stop();
+    if (this.server && this.server.child.exitCode === null) {
+      this.server.child.kill('SIGTERM');
+      await this.server.exited;
+    }
+    for (const d of this.dirs) await rm(d, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
