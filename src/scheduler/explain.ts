@@ -1,0 +1,118 @@
+/**
+ * Why allocs could not be placed, per dimension, with numbers a user can act on
+ * ("memory: 0 of 2 nodes have 20 GiB free"). Static filters count each node under
+ * the first check it fails, in the order feasibility runs them. Resource
+ * dimensions are counted independently over the nodes that passed every static
+ * check, so each message reads as "of the nodes that could run this job".
+ */
+import type { Constraint, JobSpec, NodeInfo, PlacementFailure, Resources } from '../api/types.js';
+import { formatBytes, formatCpu } from '../spec/units.js';
+import { staticReason } from './feasibility.js';
+import { fits, RESOURCE_DIMENSIONS, type ResourceDimension } from './resources.js';
+
+function nodes(n: number): string {
+  return n === 1 ? '1 node' : `${n} nodes`;
+}
+
+function isAre(n: number): string {
+  return n === 1 ? 'is' : 'are';
+}
+
+function formatAsk(d: ResourceDimension, v: number): string {
+  return d === 'cpu' ? formatCpu(v) : formatBytes(v);
+}
+
+function describeConstraint(c: Constraint): string {
+  return `${c.attribute} ${c.operator}${c.value === '' ? '' : ` ${c.value}`}`;
+}
+
+/**
+ * @param usedOf current usage of a node, including what this plan already placed there
+ */
+export function explainFailures(
+  all: readonly NodeInfo[],
+  spec: JobSpec,
+  ask: Resources,
+  usedOf: (node: NodeInfo) => Resources,
+): PlacementFailure[] {
+  const total = all.length;
+  if (total === 0) {
+    return [{ dimension: 'nodes', message: 'no nodes have registered', nodesEvaluated: 0, nodesFiltered: 0, neverFits: false }];
+  }
+
+  const byStatus = new Map<string, number>();
+  let ineligible = 0;
+  let outsideDc = 0;
+  const byDriver = new Map<string, number>();
+  const byConstraint = new Map<Constraint, number>();
+  let reachedDriverCheck = 0;
+  const passing: NodeInfo[] = [];
+
+  for (const node of all) {
+    const r = staticReason(node, spec);
+    if (r === undefined) {
+      passing.push(node);
+      reachedDriverCheck++;
+      continue;
+    }
+    switch (r.dimension) {
+      case 'node-status':
+        byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+        break;
+      case 'eligibility':
+        ineligible++;
+        break;
+      case 'datacenter':
+        outsideDc++;
+        break;
+      case 'driver':
+        reachedDriverCheck++;
+        byDriver.set(r.driver, (byDriver.get(r.driver) ?? 0) + 1);
+        break;
+      case 'constraint':
+        reachedDriverCheck++;
+        byConstraint.set(r.constraint, (byConstraint.get(r.constraint) ?? 0) + 1);
+        break;
+    }
+  }
+
+  const out: PlacementFailure[] = [];
+  const push = (dimension: string, message: string, nodesFiltered: number, neverFits = false) =>
+    out.push({ dimension, message, nodesEvaluated: total, nodesFiltered, neverFits });
+
+  if (byStatus.size > 0) {
+    const parts = [...byStatus].sort(([a], [b]) => (a < b ? -1 : 1)).map(([s, n]) => `${nodes(n)} ${isAre(n)} ${s}`);
+    push('node-status', parts.join(', '), [...byStatus.values()].reduce((x, y) => x + y, 0));
+  }
+  if (ineligible > 0) push('eligibility', `${nodes(ineligible)} ${isAre(ineligible)} ineligible`, ineligible);
+  if (outsideDc > 0) {
+    push('datacenter', `${nodes(outsideDc)} ${isAre(outsideDc)} outside datacenters ${spec.datacenters?.join(', ')}`, outsideDc);
+  }
+  for (const [driver, n] of byDriver) {
+    push('driver', `driver ${driver}: missing or unhealthy on ${n} of ${nodes(reachedDriverCheck)}`, n);
+  }
+  for (const [c, n] of byConstraint) push('constraint', `constraint ${describeConstraint(c)} filtered ${nodes(n)}`, n);
+
+  if (passing.length === 0) return out;
+
+  // Waiting only helps if some node could hold the alloc once emptied.
+  const fitsSomewhereEmpty = passing.some((n) => fits(ask, n.capacity) === undefined);
+  for (const d of RESOURCE_DIMENSIONS) {
+    let haveFree = 0;
+    let tooSmall = 0;
+    for (const node of passing) {
+      if (node.capacity[d] - usedOf(node)[d] >= ask[d]) haveFree++;
+      if (node.capacity[d] < ask[d]) tooSmall++;
+    }
+    const short = passing.length - haveFree;
+    if (short === 0) continue;
+    const have = passing.length === 1 ? 'has' : 'have';
+    push(
+      d,
+      `${d}: ${haveFree} of ${nodes(passing.length)} ${have} ${formatAsk(d, ask[d])} free`,
+      short,
+      !fitsSomewhereEmpty && tooSmall > 0,
+    );
+  }
+  return out;
+}

@@ -1,0 +1,8 @@
+/** The scheduler's public surface for the server and benchmarks. */
+export type * from './types.js';
+export { schedule } from './schedule.js';
+export { checkPlan } from './check-plan.js';
+export { reconcile, isLive, type PlaceRequest, type ReconcileResult } from './reconcile.js';
+export { allocCounts, computeJobStatus } from './job-status.js';
+export { addResources, subResources, fits, sumTaskResources, ZERO } from './resources.js';
+export { constraintHolds, interpolate, whyNot } from './feasibility.js';

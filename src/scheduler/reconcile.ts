@@ -1,0 +1,134 @@
+/**
+ * Reconcile: the pure diff between what the job wants (count indexes at its
+ * current version) and the allocs that exist. It decides what to stop and which
+ * indexes need a new alloc (with which attempt, and not before when); it does
+ * not look at nodes. Placement is schedule.ts's job.
+ */
+import type { Alloc, Job } from '../api/types.js';
+import type { AllocStop, SchedulerSnapshot } from './types.js';
+
+export interface PlaceRequest {
+  index: number;
+  attempt: number;
+  previousAllocId?: string;
+  /** ms since epoch; absent = due now */
+  notBefore?: number;
+}
+
+export interface ReconcileResult {
+  place: PlaceRequest[];
+  stop: AllocStop[];
+}
+
+/** What an index needs when none of its allocs is live. */
+export type IndexDecision =
+  | { kind: 'place'; attempt: number; previousAllocId?: string; notBefore?: number }
+  /** batch: the index ran to completion */
+  | { kind: 'complete' }
+  /** batch: the index failed and its retries are used up */
+  | { kind: 'failed' };
+
+/** Live = should run and holds (or will hold) its node. A stopping alloc is never live, even while it still runs. */
+export function isLive(a: Alloc): boolean {
+  return a.desiredStatus === 'run' && (a.clientStatus === 'pending' || a.clientStatus === 'running');
+}
+
+function newestFirst(a: Alloc, b: Alloc): number {
+  return b.createIndex - a.createIndex;
+}
+
+function after(timestamp: string, delayMs: number): number | undefined {
+  const t = Date.parse(timestamp);
+  return Number.isNaN(t) ? undefined : t + delayMs;
+}
+
+/**
+ * The decision for one index with no live alloc, from its allocs at the current
+ * job version (`history`, any order).
+ */
+export function decideIndex(job: Job, history: readonly Alloc[]): IndexDecision {
+  const spec = job.spec;
+  if (spec.type === 'batch' && history.some((a) => a.clientStatus === 'complete' && a.desiredStatus === 'run')) {
+    return { kind: 'complete' };
+  }
+  if (history.length === 0) return { kind: 'place', attempt: 0 };
+  const newest = [...history].sort(newestFirst)[0];
+  // Lost allocs and allocs the scheduler itself stopped (count lowered then raised,
+  // job stopped then resumed) say nothing about the task: same attempt, no delay.
+  if (newest.clientStatus === 'lost' || newest.desiredStatus === 'stop') {
+    return { kind: 'place', attempt: newest.attempt, previousAllocId: newest.id };
+  }
+  if (spec.type === 'batch') {
+    if (newest.clientStatus === 'failed') {
+      if (newest.attempt >= spec.retry.attempts) return { kind: 'failed' };
+      return place(newest, after(newest.modifiedAt, spec.retry.delayMs));
+    }
+  } else if (newest.clientStatus === 'failed' || newest.clientStatus === 'complete') {
+    return place(newest, after(newest.modifiedAt, spec.restart.delayMs));
+  }
+  // Unreachable with well-formed allocs (a pending/running newest alloc would be live
+  // or desired 'stop'); treat like a lost one rather than leave the index empty.
+  return { kind: 'place', attempt: newest.attempt, previousAllocId: newest.id };
+}
+
+function place(prev: Alloc, notBefore: number | undefined): IndexDecision {
+  const d: IndexDecision = { kind: 'place', attempt: prev.attempt + 1, previousAllocId: prev.id };
+  if (notBefore !== undefined) d.notBefore = notBefore;
+  return d;
+}
+
+/** Groups allocs by index; callers iterate indexes 0..count-1 and the rest. */
+export function byIndex(allocs: readonly Alloc[]): Map<number, Alloc[]> {
+  const m = new Map<number, Alloc[]>();
+  for (const a of allocs) {
+    const list = m.get(a.index);
+    if (list) list.push(a);
+    else m.set(a.index, [a]);
+  }
+  return m;
+}
+
+export function reconcile(snapshot: Pick<SchedulerSnapshot, 'job' | 'jobAllocs'>): ReconcileResult {
+  const { job, jobAllocs } = snapshot;
+  const result: ReconcileResult = { place: [], stop: [] };
+
+  if (!job || job.stopped) {
+    for (const a of jobAllocs) if (isLive(a)) result.stop.push({ allocId: a.id, description: 'job stopped' });
+    return result;
+  }
+
+  const count = job.spec.count;
+  const groups = byIndex(jobAllocs);
+  for (let index = 0; index < count; index++) {
+    const allocs = groups.get(index) ?? [];
+    const live = allocs.filter(isLive).sort(newestFirst);
+    const current = live.filter((a) => a.jobVersion === job.version);
+    const older = live.filter((a) => a.jobVersion !== job.version);
+
+    for (const a of older) result.stop.push({ allocId: a.id, description: `replaced by version ${job.version}` });
+    if (current.length > 0) {
+      // Two live allocs for one index can only come from a race outside the
+      // scheduler; keep the newest so the index runs once.
+      for (const dup of current.slice(1)) {
+        result.stop.push({ allocId: dup.id, description: `duplicate of ${current[0].id}` });
+      }
+      continue;
+    }
+    if (older.length > 0) {
+      result.place.push({ index, attempt: 0, previousAllocId: older[0].id });
+      continue;
+    }
+    const decision = decideIndex(job, allocs.filter((a) => a.jobVersion === job.version));
+    if (decision.kind === 'place') {
+      const req: PlaceRequest = { index, attempt: decision.attempt };
+      if (decision.previousAllocId !== undefined) req.previousAllocId = decision.previousAllocId;
+      if (decision.notBefore !== undefined) req.notBefore = decision.notBefore;
+      result.place.push(req);
+    }
+  }
+
+  for (const a of jobAllocs) {
+    if (a.index >= count && isLive(a)) result.stop.push({ allocId: a.id, description: `count lowered to ${count}` });
+  }
+  return result;
+}
