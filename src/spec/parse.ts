@@ -1,0 +1,196 @@
+/**
+ * Job files (YAML or JSON) and spec objects → a validated JobSpec with its
+ * defaults filled in. Every error names the field and, for files, the line.
+ */
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import type { ApiErrorDetail, Constraint, JobSpec, TaskSpec } from '../api/types.js';
+import {
+  DEFAULT_KILL_SIGNAL,
+  DEFAULT_KILL_TIMEOUT_MS,
+  DEFAULT_NAMESPACE,
+  DEFAULT_PRIORITY,
+  DEFAULT_RETRY,
+  DEFAULT_TASK_RESOURCES,
+  defaultRestart,
+} from './defaults.js';
+import { formatPath, SpecError, suggest } from './errors.js';
+import { jobFileSchema, KNOWN_FIELDS, type JobFile } from './schema.js';
+
+export interface ParsedJob {
+  spec: JobSpec;
+  warnings: string[];
+}
+
+type Path = Array<string | number>;
+
+/** Where a field sits in the file, so errors can carry a line. */
+type Locate = (path: Path, key?: boolean) => { line: number; column: number } | undefined;
+
+/** Parse the text of a job file (YAML, or JSON which is YAML too). */
+export function parseJobSource(source: string, filename = 'job file'): ParsedJob {
+  if (source.trim() === '') throw new SpecError(`${filename} is empty: a job needs at least name, type and tasks`, []);
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const details = doc.errors.map((e) => {
+      const pos = lines.linePos(e.pos[0]);
+      return { path: '(syntax)', message: e.message.split('\n')[0], line: pos.line, column: pos.col };
+    });
+    throw new SpecError(`${filename} is not valid YAML or JSON: ${details[0].message} (line ${details[0].line})`, details);
+  }
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const locate: Locate = (path, key) => {
+    const node = findNode(doc, path, key);
+    const offset = node?.range?.[0];
+    if (offset === undefined) return undefined;
+    const p = lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  return validate(value, filename, locate);
+}
+
+/** Validate an already parsed object (a JSON body's `spec`). */
+export function parseJobObject(value: unknown): ParsedJob {
+  return validate(value, 'job spec', () => undefined);
+}
+
+function findNode(doc: Document, path: Path, key?: boolean): YamlNode | undefined {
+  if (!key) return (doc.getIn(path, true) as YamlNode | undefined) ?? (path.length ? findNode(doc, path.slice(0, -1)) : undefined);
+  const parent = path.length > 1 ? doc.getIn(path.slice(0, -1), true) : doc.contents;
+  if (isMap(parent)) {
+    const pair = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === path[path.length - 1]);
+    if (pair?.key) return pair.key as YamlNode;
+  }
+  return findNode(doc, path.slice(0, -1));
+}
+
+function validate(value: unknown, filename: string, locate: Locate): ParsedJob {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    const got = Array.isArray(value) ? 'a list' : value === null ? 'nothing' : `a ${typeof value}`;
+    throw new SpecError(`${filename} must hold a mapping with name, type and tasks, but it holds ${got}`, [
+      { path: '(top level)', message: `expected an object (a mapping), got ${got}`, line: 1 },
+    ]);
+  }
+  const result = jobFileSchema.safeParse(value, { reportInput: true });
+  const details: ApiErrorDetail[] = [];
+  if (!result.success) {
+    for (const issue of result.error.issues) details.push(...issueDetails(issue, locate));
+  } else {
+    details.push(...crossChecks(result.data, locate));
+  }
+  if (details.length > 0) {
+    const first = details[0];
+    const where = first.line !== undefined ? ` (line ${first.line})` : '';
+    throw new SpecError(`${filename} has ${details.length === 1 ? 'an error' : `${details.length} errors`}: ${first.path}: ${first.message}${where}`, details);
+  }
+  return toSpec(result.data!);
+}
+
+function issueDetails(issue: z.core.$ZodIssue, locate: Locate): ApiErrorDetail[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const known = KNOWN_FIELDS[objectKind(path)] ?? [];
+    return issue.keys.map((k) => {
+      const hint = suggest(k, known);
+      const fieldPath = [...path, k];
+      return {
+        path: formatPath(fieldPath),
+        message: `unknown field "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}; allowed here: ${known.join(', ')}`,
+        ...locate(fieldPath, true),
+      };
+    });
+  }
+  let message = issue.message;
+  if (issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined) message = `${path[path.length - 1] ?? 'field'} is required`;
+  return [{ path: formatPath(path), message, ...locate(path) }];
+}
+
+/** Which kind of object a path points into, to list its fields. */
+function objectKind(path: Path): string {
+  if (path.length === 0) return 'job';
+  const last = path[path.length - 1];
+  if (path[0] === 'tasks') return path.length === 2 ? 'task' : String(last);
+  if (path[0] === 'constraints') return 'constraint';
+  return String(last);
+}
+
+function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
+  const out: ApiErrorDetail[] = [];
+  const seen = new Set<string>();
+  file.tasks.forEach((t, i) => {
+    const at = (field: string, message: string): void => {
+      const path = ['tasks', i, field];
+      out.push({ path: formatPath(path), message, ...locate(path) });
+    };
+    if (seen.has(t.name)) at('name', `task name "${t.name}" is used twice; every task of a job needs its own name`);
+    seen.add(t.name);
+    if (t.driver === 'docker' && !t.image) at('image', 'a docker task needs an image, e.g. image: busybox:latest');
+    if (t.driver === 'exec' && !t.command) at('command', 'an exec task needs a command, e.g. command: /bin/sh');
+    if (t.driver === 'exec' && t.image) at('image', 'image is only for docker tasks; an exec task runs command on the node');
+    const mem = t.resources?.memory;
+    if (mem !== undefined && mem < 4 * 1024 ** 2) at('resources', `memory ${mem} bytes is too small: ask for at least 4Mi`);
+  });
+  (file.constraints ?? []).forEach((c, i) => {
+    const op = c.operator ?? '=';
+    if (op !== 'is_set' && op !== 'is_not_set' && c.value === undefined) {
+      const path = ['constraints', i, 'value'];
+      out.push({ path: formatPath(path), message: `operator ${op} needs a value`, ...locate(['constraints', i]) });
+    }
+    if (op === 'regexp' && c.value !== undefined) {
+      try {
+        new RegExp(c.value);
+      } catch (err) {
+        const path = ['constraints', i, 'value'];
+        out.push({ path: formatPath(path), message: `not a valid regular expression: ${(err as Error).message}`, ...locate(path) });
+      }
+    }
+  });
+  return out;
+}
+
+function toSpec(f: JobFile): ParsedJob {
+  const warnings: string[] = [];
+  const restartDefaults = defaultRestart(f.type);
+  const tasks: TaskSpec[] = f.tasks.map((t) => ({
+    name: t.name,
+    driver: t.driver,
+    image: t.image,
+    command: t.command,
+    args: t.args ?? [],
+    env: t.env ?? {},
+    resources: {
+      cpu: t.resources?.cpu ?? DEFAULT_TASK_RESOURCES.cpu,
+      memory: t.resources?.memory ?? DEFAULT_TASK_RESOURCES.memory,
+      disk: t.resources?.disk ?? DEFAULT_TASK_RESOURCES.disk,
+    },
+    killSignal: t.kill_signal ?? DEFAULT_KILL_SIGNAL,
+    killTimeoutMs: t.kill_timeout ?? DEFAULT_KILL_TIMEOUT_MS,
+  }));
+  const constraints: Constraint[] = (f.constraints ?? []).map((c) => ({
+    attribute: c.attribute,
+    operator: c.operator ?? '=',
+    value: c.value ?? '',
+  }));
+  const spec: JobSpec = {
+    name: f.name,
+    namespace: f.namespace ?? DEFAULT_NAMESPACE,
+    type: f.type,
+    count: f.count ?? 1,
+    priority: f.priority ?? DEFAULT_PRIORITY,
+    datacenters: f.datacenters,
+    constraints,
+    scheduling: f.scheduling ?? 'binpack',
+    tasks,
+    retry: { attempts: f.retry?.attempts ?? DEFAULT_RETRY.attempts, delayMs: f.retry?.delay ?? DEFAULT_RETRY.delayMs },
+    restart: {
+      attempts: f.restart?.attempts ?? restartDefaults.attempts,
+      intervalMs: f.restart?.interval ?? restartDefaults.intervalMs,
+      delayMs: f.restart?.delay ?? restartDefaults.delayMs,
+      mode: f.restart?.mode ?? restartDefaults.mode,
+    },
+    meta: f.meta ?? {},
+  };
+  if (f.type === 'batch' && f.restart) warnings.push('restart applies to local restarts of a batch task; to run a failed batch alloc again use retry.attempts');
+  return { spec, warnings };
+}
