@@ -1,0 +1,104 @@
+/**
+ * The typed client of baton's user API, for the CLI, tests, the UI and users'
+ * own scripts. One method per route of docs/api.md.
+ */
+import type {
+  Alloc,
+  Evaluation,
+  JobDetail,
+  JobSummary,
+  LogStream,
+  LogsResponse,
+  NodeSummary,
+  StatusResponse,
+  StopJobResponse,
+  SubmitJobResponse,
+} from '../api/types.js';
+import { HttpClient, type HttpOptions } from './http.js';
+
+export interface AllocFilter {
+  namespace?: string;
+  jobId?: string;
+  nodeId?: string;
+  /** client status */
+  status?: string;
+}
+
+export interface ReadLogsOptions {
+  task?: string;
+  stream?: LogStream;
+  offset?: number;
+  /** ms to block for new data when there is none yet (follow mode) */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export class BatonClient {
+  readonly http: HttpClient;
+
+  constructor(options: HttpOptions) {
+    this.http = new HttpClient(options);
+  }
+
+  status(): Promise<StatusResponse> {
+    return this.http.request('GET', '/v1/status');
+  }
+
+  /** submit a job file's text; the server parses it so errors can name lines */
+  submitJob(source: string, filename?: string): Promise<SubmitJobResponse> {
+    return this.http.request('POST', '/v1/jobs', { body: { source, filename } });
+  }
+
+  /** submit an already parsed spec object */
+  submitSpec(spec: unknown): Promise<SubmitJobResponse> {
+    return this.http.request('POST', '/v1/jobs', { body: { spec } });
+  }
+
+  /** namespace '*' lists every namespace the token may read */
+  listJobs(namespace = 'default'): Promise<JobSummary[]> {
+    return this.http.request('GET', '/v1/jobs', { query: { namespace } });
+  }
+
+  getJob(id: string, namespace = 'default'): Promise<JobDetail> {
+    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(id)}`, { query: { namespace } });
+  }
+
+  stopJob(id: string, namespace = 'default'): Promise<StopJobResponse> {
+    return this.http.request('DELETE', `/v1/jobs/${encodeURIComponent(id)}`, { query: { namespace } });
+  }
+
+  listNodes(): Promise<NodeSummary[]> {
+    return this.http.request('GET', '/v1/nodes');
+  }
+
+  /** id or unique id prefix or node name */
+  getNode(id: string): Promise<{ node: NodeSummary; allocs: Alloc[] }> {
+    return this.http.request('GET', `/v1/nodes/${encodeURIComponent(id)}`);
+  }
+
+  listAllocs(filter: AllocFilter = {}): Promise<Alloc[]> {
+    return this.http.request('GET', '/v1/allocs', {
+      query: { namespace: filter.namespace ?? '*', job: filter.jobId, node: filter.nodeId, status: filter.status },
+    });
+  }
+
+  /** id or unique id prefix */
+  getAlloc(id: string): Promise<Alloc> {
+    return this.http.request('GET', `/v1/allocs/${encodeURIComponent(id)}`);
+  }
+
+  readLogs(allocId: string, opts: ReadLogsOptions = {}): Promise<LogsResponse> {
+    return this.http.request('GET', `/v1/allocs/${encodeURIComponent(allocId)}/logs`, {
+      query: { task: opts.task, stream: opts.stream, offset: opts.offset, wait: opts.waitMs },
+      signal: opts.signal,
+    });
+  }
+
+  listEvals(filter: { namespace?: string; jobId?: string } = {}): Promise<Evaluation[]> {
+    return this.http.request('GET', '/v1/evals', { query: { namespace: filter.namespace ?? '*', job: filter.jobId } });
+  }
+
+  getEval(id: string): Promise<Evaluation> {
+    return this.http.request('GET', `/v1/evals/${encodeURIComponent(id)}`);
+  }
+}

@@ -1,0 +1,66 @@
+/** What the route handlers share: the store, settings, and ways to wait for changes. */
+import type { Logger } from 'pino';
+import type { ChangeEvent, Store } from '../store/store.js';
+
+export interface ServerContext {
+  store: Store;
+  version: string;
+  heartbeatTtlMs: number;
+  logger: Logger;
+  /** resolves when the node's allocs change after `index`, or after `ms` */
+  waitForNodeChange(nodeId: string, index: number, ms: number, signal: AbortSignal): Promise<void>;
+  /** the index of the last change that touched this node's allocs */
+  nodeIndex(nodeId: string): number;
+  /** resolves when logs of the alloc arrive or the alloc changes, or after `ms` */
+  waitForLogs(allocId: string, ms: number): Promise<void>;
+}
+
+export function createContext(store: Store, version: string, heartbeatTtlMs: number, logger: Logger): ServerContext {
+  const touchedAt = new Map<string, number>();
+  // before the first change since start, assume the worst: anything may have changed up to now
+  const startIndex = store.currentIndex();
+  store.on('change', (e: ChangeEvent) => {
+    for (const n of e.nodes) touchedAt.set(n, e.index);
+  });
+  return {
+    store,
+    version,
+    heartbeatTtlMs,
+    logger,
+    nodeIndex: (nodeId) => touchedAt.get(nodeId) ?? startIndex,
+    waitForNodeChange(nodeId, index, ms, signal) {
+      return new Promise((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          store.off('change', onChange);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const onChange = (e: ChangeEvent): void => {
+          if (e.nodes.has(nodeId) && e.index > index) done();
+        };
+        const timer = setTimeout(done, ms);
+        store.on('change', onChange);
+        signal.addEventListener('abort', done);
+      });
+    },
+    waitForLogs(allocId, ms) {
+      return new Promise((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          store.off('logs', onLogs);
+          store.off('change', onChange);
+          resolve();
+        };
+        const onLogs = (id: string): void => {
+          if (id === allocId) done();
+        };
+        // a status change (task ended) also ends a follow
+        const onChange = (): void => done();
+        const timer = setTimeout(done, Math.max(0, ms));
+        store.on('logs', onLogs);
+        store.on('change', onChange);
+      });
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Takes evaluations one at a time, highest priority first, runs the pure
+ * scheduler on a fresh snapshot and commits its plan. One worker per server:
+ * SQLite has a single writer anyway, and sequential plans never race.
+ */
+import type { Logger } from 'pino';
+import { schedule } from '../scheduler/schedule.js';
+import type { Store } from '../store/store.js';
+
+export class EvalWorker {
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly onChange = (): void => this.wake?.();
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.store.on('change', this.onChange);
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.store.off('change', this.onChange);
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const now = Date.now();
+      let ev;
+      try {
+        ev = await this.store.nextEval(now);
+      } catch (err) {
+        this.logger.error({ err }, 'cannot read evals');
+      }
+      if (!ev) {
+        const due = await this.store.nextEvalDue().catch(() => undefined);
+        const wait = due !== undefined && due > now ? due - now : 5_000;
+        await this.sleep(Math.min(wait, 5_000));
+        continue;
+      }
+      try {
+        const snapshot = await this.store.snapshot(ev, now);
+        const plan = schedule(snapshot);
+        const r = await this.store.applyPlan(ev, plan, Date.now());
+        this.logger.debug({ eval: ev.id, job: ev.jobId, placed: r.placed.length, stopped: plan.stop.length, queued: plan.queuedAllocs }, 'plan applied');
+      } catch (err) {
+        this.logger.error({ err, eval: ev.id }, 'evaluation failed');
+        await this.store.failEval(ev, (err as Error).message, Date.now()).catch(() => undefined);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

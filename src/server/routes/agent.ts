@@ -1,0 +1,67 @@
+/** The agent API: registration, heartbeats, the blocking alloc watch, reports and logs. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AgentAllocsResponse, HeartbeatResponse, RegisterNodeResponse } from '../../api/types.js';
+import { newSecret } from '../../store/ids.js';
+import { requireNode } from '../auth.js';
+import { HttpError, zodToHttp } from '../errors.js';
+import { allocStatusSchema, indexParam, registerNodeSchema, shipLogsSchema, waitParam } from '../schemas.js';
+import type { ServerContext } from '../context.js';
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw zodToHttp(r.error, what);
+  return r.data;
+}
+
+export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store } = ctx;
+
+  app.post('/v1/agent/register', async (req): Promise<RegisterNodeResponse> => {
+    if (req.principal.kind !== 'join') throw new HttpError(403, 'registering a node needs the join token that `baton server` printed');
+    const body = parse(registerNodeSchema, req.body, 'node registration');
+    const secret = newSecret('node');
+    const node = await store.registerNode(body, secret, ctx.heartbeatTtlMs, Date.now());
+    ctx.logger.info({ node: node.name, id: node.id }, 'node registered');
+    return { nodeId: node.id, secret, heartbeatTtlMs: node.heartbeatTtlMs };
+  });
+
+  app.put('/v1/agent/node', async (req): Promise<HeartbeatResponse> => {
+    const me = requireNode(req.principal);
+    const body = parse(registerNodeSchema, req.body, 'node update');
+    const node = await store.updateNode(me.id, body, Date.now());
+    return { heartbeatTtlMs: ctx.heartbeatTtlMs, status: node.status };
+  });
+
+  app.post('/v1/agent/heartbeat', async (req): Promise<HeartbeatResponse> => {
+    const me = requireNode(req.principal);
+    const node = await store.heartbeat(me.id, Date.now());
+    return { heartbeatTtlMs: ctx.heartbeatTtlMs, status: node.status };
+  });
+
+  const watchQuery = z.object({ index: indexParam, wait: waitParam(300_000) });
+
+  app.get('/v1/agent/allocs', async (req): Promise<AgentAllocsResponse> => {
+    const me = requireNode(req.principal);
+    const q = parse(watchQuery, req.query, 'query');
+    if (q.index > 0 && ctx.nodeIndex(me.id) <= q.index && q.wait > 0) {
+      const abort = new AbortController();
+      req.raw.on('close', () => abort.abort());
+      await ctx.waitForNodeChange(me.id, q.index, q.wait, abort.signal);
+    }
+    const index = Math.max(ctx.nodeIndex(me.id), 1);
+    return { index, allocs: await store.agentAllocs(me.id) };
+  });
+
+  app.post('/v1/agent/allocs/status', async (req) => {
+    const me = requireNode(req.principal);
+    const body = parse(allocStatusSchema, req.body, 'alloc status report');
+    return { index: await store.updateAllocs(me.id, body.updates, Date.now()) };
+  });
+
+  app.post('/v1/agent/logs', async (req) => {
+    const me = requireNode(req.principal);
+    const body = parse(shipLogsSchema, req.body, 'log shipment');
+    return { accepted: await store.appendLogs(me.id, body.chunks) };
+  });
+}

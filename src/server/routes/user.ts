@@ -1,0 +1,167 @@
+/** The user API: jobs, nodes, allocs, evals, logs (docs/api.md). */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { JobDetail, LogsResponse, NodeInfo, Resources, StatusResponse, SubmitJobResponse } from '../../api/types.js';
+import { parseJobObject, parseJobSource } from '../../spec/parse.js';
+import { formatBytes, formatCpu } from '../../spec/units.js';
+import { sumTaskResources } from '../../scheduler/resources.js';
+import { requireUser } from '../auth.js';
+import { badRequest, HttpError, zodToHttp } from '../errors.js';
+import { submitJobSchema, waitParam } from '../schemas.js';
+import type { ServerContext } from '../context.js';
+
+const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw zodToHttp(r.error, what);
+  return r.data;
+}
+
+export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store } = ctx;
+
+  app.get('/v1/status', async (req): Promise<StatusResponse> => {
+    requireUser(req.principal, 'read');
+    return { version: ctx.version, index: store.currentIndex(), leader: true, store: store.kind };
+  });
+
+  app.post('/v1/jobs', async (req): Promise<SubmitJobResponse> => {
+    let parsed;
+    if (typeof req.body === 'string') {
+      parsed = parseJobSource(req.body, 'job file');
+    } else {
+      const body = parse(submitJobSchema, req.body ?? {}, 'request body');
+      if (body.source !== undefined) parsed = parseJobSource(body.source, body.filename ?? 'job file');
+      else if (body.spec !== undefined) parsed = parseJobObject(body.spec);
+      else throw badRequest('send the job as "source" (the text of a YAML or JSON file) or as "spec" (an object)');
+    }
+    requireUser(req.principal, 'submit', parsed.spec.namespace);
+    const warnings = [...parsed.warnings, ...fitWarnings(sumTaskResources(parsed.spec), await store.listNodes())];
+    const { job, evalId } = await store.registerJob(parsed.spec, Date.now());
+    return { job, evalId, warnings };
+  });
+
+  app.get('/v1/jobs', async (req) => {
+    const q = parse(nsQuery, req.query, 'query');
+    const ns = q.namespace ?? 'default';
+    const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
+    const jobs = (await store.listJobs(ns)).filter((j) => token.namespace === '*' || j.namespace === token.namespace);
+    return Promise.all(jobs.map((j) => store.jobSummary(j)));
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req): Promise<JobDetail> => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'read', ns);
+    const job = await store.getJob(ns, req.params.id);
+    if (!job) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
+    const [summary, allocs, evals] = await Promise.all([
+      store.jobSummary(job),
+      store.listAllocs({ namespace: ns, jobId: job.id }),
+      store.listEvals({ namespace: ns, jobId: job.id, limit: 20 }),
+    ]);
+    return { job, summary, allocs, evals };
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'submit', ns);
+    return store.stopJob(ns, req.params.id, Date.now());
+  });
+
+  app.get('/v1/nodes', async (req) => {
+    requireUser(req.principal, 'read');
+    return store.listNodes();
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req) => {
+    requireUser(req.principal, 'read');
+    const node = await store.getNode(req.params.id);
+    return { node, allocs: await store.listAllocs({ nodeId: node.id }) };
+  });
+
+  const allocQuery = z.object({
+    namespace: z.string().max(64).optional(),
+    job: z.string().max(64).optional(),
+    node: z.string().max(64).optional(),
+    status: z.enum(['pending', 'running', 'complete', 'failed', 'lost']).optional(),
+  });
+
+  app.get('/v1/allocs', async (req) => {
+    const q = parse(allocQuery, req.query, 'query');
+    const ns = q.namespace ?? '*';
+    const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
+    const allocs = await store.listAllocs({ namespace: ns, jobId: q.job, nodeId: q.node, status: q.status });
+    return allocs.filter((a) => token.namespace === '*' || a.namespace === token.namespace);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/allocs/:id', async (req) => {
+    const alloc = await store.getAlloc(req.params.id);
+    requireUser(req.principal, 'read', alloc.namespace);
+    return alloc;
+  });
+
+  const logsQuery = z.object({
+    task: z.string().max(64).optional(),
+    stream: z.enum(['stdout', 'stderr']).optional(),
+    offset: z.coerce.number().int().min(0).optional(),
+    wait: waitParam(60_000),
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/allocs/:id/logs', async (req): Promise<LogsResponse> => {
+    const q = parse(logsQuery, req.query, 'query');
+    let alloc = await store.getAlloc(req.params.id);
+    requireUser(req.principal, 'read', alloc.namespace);
+    const spec = await store.jobVersionSpec(alloc.namespace, alloc.jobId, alloc.jobVersion);
+    const tasks = spec?.tasks.map((t) => t.name) ?? Object.keys(alloc.taskStates);
+    const task = q.task ?? (tasks.length === 1 ? tasks[0] : undefined);
+    if (!task) throw badRequest(`alloc ${alloc.id} has several tasks: name one of ${tasks.join(', ')}`);
+    if (!tasks.includes(task)) throw new HttpError(404, `alloc ${alloc.id} has no task "${task}"; its tasks: ${tasks.join(', ')}`);
+    const stream = q.stream ?? 'stdout';
+    const offset = q.offset ?? 0;
+    const deadline = Date.now() + q.wait;
+    for (;;) {
+      const ended = ['complete', 'failed', 'lost'].includes(alloc.clientStatus) || alloc.taskStates[task]?.state === 'dead';
+      const r = await store.readLogs(alloc.id, task, stream, offset);
+      const end = await store.logEnd(alloc.id, task, stream);
+      if (r.data.length > 0 || ended || Date.now() >= deadline) {
+        return { data: r.data, nextOffset: r.nextOffset, complete: ended && r.nextOffset >= end };
+      }
+      await ctx.waitForLogs(alloc.id, deadline - Date.now());
+      alloc = await store.getAlloc(alloc.id);
+    }
+  });
+
+  const evalQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(64).optional(), status: z.string().max(16).optional() });
+  app.get('/v1/evals', async (req) => {
+    const q = parse(evalQuery, req.query, 'query');
+    const ns = q.namespace ?? '*';
+    const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
+    const evals = await store.listEvals({ namespace: ns, jobId: q.job, status: q.status });
+    return evals.filter((e) => token.namespace === '*' || e.namespace === token.namespace);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/evals/:id', async (req) => {
+    const ev = await store.getEval(req.params.id);
+    requireUser(req.principal, 'read', ev.namespace);
+    return ev;
+  });
+}
+
+/** Tell the submitter now when no node could ever hold one alloc of the job. */
+function fitWarnings(ask: Resources, nodes: NodeInfo[]): string[] {
+  const live = nodes.filter((n) => n.status !== 'down');
+  if (live.length === 0) return ['no nodes have registered yet: the job waits until an agent joins'];
+  const out: string[] = [];
+  const max = (k: keyof Resources) => Math.max(...live.map((n) => n.capacity[k]));
+  if (ask.memory > max('memory')) {
+    out.push(`memory: each alloc asks ${formatBytes(ask.memory)} but the largest node has ${formatBytes(max('memory'))}: it cannot run until a bigger node joins`);
+  }
+  if (ask.cpu > max('cpu')) {
+    out.push(`cpu: each alloc asks ${formatCpu(ask.cpu)} but the largest node has ${formatCpu(max('cpu'))}: it cannot run until a bigger node joins`);
+  }
+  if (ask.disk > max('disk')) {
+    out.push(`disk: each alloc asks ${formatBytes(ask.disk)} but the largest node has ${formatBytes(max('disk'))}`);
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/** Schemas of the bodies and queries the server accepts; every input is untrusted. */
+import { z } from 'zod';
+import { parseDuration, UnitError } from '../spec/units.js';
+
+const resources = z.strictObject({
+  cpu: z.number().int().min(0),
+  memory: z.number().int().min(0),
+  disk: z.number().int().min(0),
+});
+
+const text = z.string().max(1024);
+const textMap = z.record(z.string().max(256), text);
+
+export const registerNodeSchema = z.strictObject({
+  name: z.string().min(1).max(253),
+  nodeClass: z.string().max(253),
+  datacenter: z.string().max(253),
+  drivers: z.record(z.string().max(64), z.strictObject({ healthy: z.boolean(), detail: text })),
+  attributes: textMap,
+  labels: textMap,
+  capacity: resources,
+  reserved: resources,
+});
+
+const taskEvent = z.object({ time: z.string(), type: z.string().max(64), message: z.string().max(4096) });
+const taskState = z.object({
+  state: z.enum(['pending', 'running', 'dead']),
+  failed: z.boolean(),
+  exitCode: z.number().int().optional(),
+  signal: z.string().max(32).optional(),
+  oomKilled: z.boolean().optional(),
+  peakMemory: z.number().min(0).optional(),
+  restarts: z.number().int().min(0),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  events: z.array(taskEvent).max(1000),
+});
+
+export const allocStatusSchema = z.strictObject({
+  updates: z.array(z.strictObject({
+    allocId: z.string().min(1).max(64),
+    clientStatus: z.enum(['pending', 'running', 'complete', 'failed', 'lost']),
+    clientDescription: z.string().max(4096),
+    taskStates: z.record(z.string().max(64), taskState),
+  })).max(1000),
+});
+
+export const shipLogsSchema = z.strictObject({
+  chunks: z.array(z.strictObject({
+    allocId: z.string().min(1).max(64),
+    task: z.string().min(1).max(64),
+    stream: z.enum(['stdout', 'stderr']),
+    data: z.string(),
+  })).max(10_000),
+});
+
+export const submitJobSchema = z.strictObject({
+  spec: z.unknown().optional(),
+  source: z.string().optional(),
+  filename: z.string().max(255).optional(),
+});
+
+/** `wait=30s` / `wait=30000` → ms, capped */
+export const waitParam = (max: number) =>
+  z.union([z.string(), z.number()]).optional().transform((v, ctx) => {
+    if (v === undefined || v === '') return 0;
+    try {
+      return Math.min(parseDuration(v), max);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof UnitError ? err.message : String(err) });
+      return z.NEVER;
+    }
+  });
+
+export const indexParam = z.coerce.number({ error: 'index must be a number' }).int().min(0).optional().default(0);

@@ -1,0 +1,708 @@
+/**
+ * The state store: every read and write of baton's state goes through here.
+ * Each write is one transaction that bumps the global index; after commit the
+ * store emits `change` so blocking queries (agents' alloc watches, log
+ * follows) wake within milliseconds.
+ */
+import { EventEmitter } from 'node:events';
+import type { Kysely, Transaction } from 'kysely';
+import type {
+  AgentAlloc,
+  Alloc,
+  AllocClientStatus,
+  AllocStatusUpdate,
+  Evaluation,
+  EvalTrigger,
+  Job,
+  JobSpec,
+  JobSummary,
+  LogChunk,
+  NodeInfo,
+  NodeSummary,
+  RegisterNodeRequest,
+  Resources,
+  TokenInfo,
+  TokenRole,
+} from '../api/types.js';
+import { checkPlan } from '../scheduler/check-plan.js';
+import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
+import type { Plan, SchedulerSnapshot } from '../scheduler/types.js';
+import { AmbiguousIdError, ConflictError, NotFoundError } from './errors.js';
+import { hashSecret, newId } from './ids.js';
+import { migrate } from './migrations.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const LIVE: AllocClientStatus[] = ['pending', 'running'];
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export interface ChangeEvent {
+  index: number;
+  /** nodes whose alloc list changed */
+  nodes: Set<string>;
+}
+
+export interface StoreOptions {
+  /** bytes of log kept per task and stream; older output is dropped first */
+  logCapBytes: number;
+}
+
+export interface AllocQuery {
+  namespace?: string;
+  jobId?: string;
+  nodeId?: string;
+  status?: string;
+}
+
+export class Store extends EventEmitter {
+  private index = 0;
+  private constructor(
+    readonly db: Kysely<Database>,
+    readonly kind: 'sqlite' | 'postgres',
+    readonly options: StoreOptions,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  static async open(db: Kysely<Database>, kind: 'sqlite' | 'postgres', options: StoreOptions): Promise<Store> {
+    await migrate(db);
+    const s = new Store(db, kind, options);
+    const row = await db.selectFrom('meta').select('value').where('key', '=', 'index').executeTakeFirst();
+    s.index = row ? Number(row.value) : 0;
+    return s;
+  }
+
+  currentIndex(): number {
+    return this.index;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** one write: a transaction that bumps the index; listeners hear of it after commit */
+  private async write<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
+    const touched = new Set<string>();
+    let next = 0;
+    const result = await this.db.transaction().execute(async (trx) => {
+      next = this.index + 1;
+      const r = await fn(trx, next, touched);
+      await trx.insertInto('meta').values({ key: 'index', value: String(next) })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
+      return r;
+    });
+    this.index = next;
+    this.emit('change', { index: next, nodes: touched } satisfies ChangeEvent);
+    return result;
+  }
+
+  // ------------------------------------------------------------ meta and tokens
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
+  async createToken(secret: string, name: string, role: TokenRole, namespace: string): Promise<TokenInfo> {
+    const info: TokenInfo = { id: newId(), name, role, namespace, createdAt: new Date().toISOString() };
+    await this.db.insertInto('tokens').values({
+      id: info.id, secret_hash: hashSecret(secret), name, role, namespace, created_at: info.createdAt,
+    }).execute();
+    return info;
+  }
+
+  async tokenBySecret(secret: string): Promise<TokenInfo | undefined> {
+    const r = await this.db.selectFrom('tokens').selectAll().where('secret_hash', '=', hashSecret(secret)).executeTakeFirst();
+    return r ? { id: r.id, name: r.name, role: r.role as TokenRole, namespace: r.namespace, createdAt: r.created_at } : undefined;
+  }
+
+  async countTokens(): Promise<number> {
+    const r = await this.db.selectFrom('tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  // ------------------------------------------------------------ jobs
+
+  /** Stores a new version when the spec changed (or the job was stopped), and always makes an eval. */
+  async registerJob(spec: JobSpec, now: number): Promise<{ job: Job; evalId: string; changed: boolean }> {
+    return this.write(async (trx, index) => {
+      const existing = await this.loadJob(trx, spec.namespace, spec.name);
+      let job: Job;
+      let changed = true;
+      if (existing && !existing.stopped && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
+        job = existing;
+        changed = false;
+      } else {
+        const version = existing ? existing.version + 1 : 1;
+        job = {
+          id: spec.name, namespace: spec.namespace, version, spec, stopped: false, status: 'pending',
+          submittedAt: iso(now), createIndex: existing?.createIndex ?? index, modifyIndex: index,
+        };
+        await trx.insertInto('job_versions').values({
+          namespace: job.namespace, id: job.id, version, spec: JSON.stringify(spec), submitted_at: job.submittedAt,
+        }).execute();
+        await this.saveJob(trx, job, !existing);
+      }
+      const ev = await this.createEval(trx, index, job, 'job-register', now);
+      return { job, evalId: ev.id, changed };
+    });
+  }
+
+  async stopJob(namespace: string, id: string, now: number): Promise<{ evalId: string }> {
+    return this.write(async (trx, index) => {
+      const job = await this.loadJob(trx, namespace, id);
+      if (!job) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
+      job.stopped = true;
+      job.modifyIndex = index;
+      await this.saveJob(trx, job, false);
+      const ev = await this.createEval(trx, index, job, 'job-stop', now);
+      return { evalId: ev.id };
+    });
+  }
+
+  async getJob(namespace: string, id: string): Promise<Job | undefined> {
+    return this.loadJob(this.db, namespace, id);
+  }
+
+  async listJobs(namespace: string): Promise<Job[]> {
+    let q = this.db.selectFrom('jobs').select('data');
+    if (namespace !== '*') q = q.where('namespace', '=', namespace);
+    const rows = await q.orderBy('namespace').orderBy('id').execute();
+    return rows.map((r) => JSON.parse(r.data) as Job);
+  }
+
+  async jobSummary(job: Job): Promise<JobSummary> {
+    const allocs = await this.listAllocs({ namespace: job.namespace, jobId: job.id });
+    const blockedEval = await this.db.selectFrom('evals').select('data')
+      .where('namespace', '=', job.namespace).where('job_id', '=', job.id).where('status', '=', 'blocked')
+      .orderBy('create_index', 'desc').executeTakeFirst();
+    const blocked = blockedEval ? (JSON.parse(blockedEval.data) as Evaluation).failures : undefined;
+    return {
+      id: job.id, namespace: job.namespace, type: job.spec.type, version: job.version, priority: job.spec.priority,
+      count: job.spec.count, status: job.status, allocs: allocCounts(allocs), submittedAt: job.submittedAt,
+      ...(blocked && blocked.length ? { blocked } : {}),
+    };
+  }
+
+  /** the spec a given version of a job ran with */
+  async jobVersionSpec(namespace: string, id: string, version: number): Promise<JobSpec | undefined> {
+    const r = await this.db.selectFrom('job_versions').select('spec')
+      .where('namespace', '=', namespace).where('id', '=', id).where('version', '=', version).executeTakeFirst();
+    return r ? (JSON.parse(r.spec) as JobSpec) : undefined;
+  }
+
+  /** where a task's stored output ends */
+  async logEnd(allocId: string, task: string, stream: string): Promise<number> {
+    const r = await this.db.selectFrom('logs').select(['offset', 'size'])
+      .where('alloc_id', '=', allocId).where('task', '=', task).where('stream', '=', stream)
+      .orderBy('offset', 'desc').limit(1).executeTakeFirst();
+    return r ? r.offset + r.size : 0;
+  }
+
+  private async loadJob(db: Db, namespace: string, id: string): Promise<Job | undefined> {
+    const r = await db.selectFrom('jobs').select('data').where('namespace', '=', namespace).where('id', '=', id).executeTakeFirst();
+    return r ? (JSON.parse(r.data) as Job) : undefined;
+  }
+
+  private async saveJob(db: Db, job: Job, insert: boolean): Promise<void> {
+    const data = JSON.stringify(job);
+    if (insert) {
+      await db.insertInto('jobs').values({ namespace: job.namespace, id: job.id, version: job.version, data, modify_index: job.modifyIndex }).execute();
+    } else {
+      await db.updateTable('jobs').set({ version: job.version, data, modify_index: job.modifyIndex })
+        .where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
+    }
+  }
+
+  /** recompute the stored status of a job from its allocs */
+  private async refreshJobStatus(db: Db, namespace: string, id: string, index: number, now: number): Promise<void> {
+    const job = await this.loadJob(db, namespace, id);
+    if (!job) return;
+    const allocs = await this.queryAllocs(db, { namespace, jobId: id });
+    const status = computeJobStatus(job, allocs, now);
+    if (status !== job.status) {
+      job.status = status;
+      job.modifyIndex = index;
+      await this.saveJob(db, job, false);
+    }
+  }
+
+  // ------------------------------------------------------------ evals
+
+  private async createEval(db: Db, index: number, job: Pick<Job, 'namespace' | 'id'> & { spec?: JobSpec }, trigger: EvalTrigger, now: number, waitUntil?: number): Promise<Evaluation> {
+    const ev: Evaluation = {
+      id: newId(), namespace: job.namespace, jobId: job.id, priority: job.spec?.priority ?? 50, triggeredBy: trigger,
+      status: 'pending', statusDescription: '', queuedAllocs: 0, failures: [],
+      ...(waitUntil !== undefined ? { waitUntil: iso(waitUntil) } : {}),
+      createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now),
+    };
+    await db.insertInto('evals').values({
+      id: ev.id, namespace: ev.namespace, job_id: ev.jobId, status: ev.status, priority: ev.priority,
+      wait_until: waitUntil ?? 0, data: JSON.stringify(ev), create_index: index,
+    }).execute();
+    return ev;
+  }
+
+  private async saveEval(db: Db, ev: Evaluation): Promise<void> {
+    await db.updateTable('evals').set({ status: ev.status, data: JSON.stringify(ev), priority: ev.priority }).where('id', '=', ev.id).execute();
+  }
+
+  /** The next eval due: highest priority first, then oldest. */
+  async nextEval(now: number): Promise<Evaluation | undefined> {
+    const r = await this.db.selectFrom('evals').select('data').where('status', '=', 'pending').where('wait_until', '<=', now)
+      .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(1).executeTakeFirst();
+    return r ? (JSON.parse(r.data) as Evaluation) : undefined;
+  }
+
+  /** when the earliest delayed eval becomes due, if any */
+  async nextEvalDue(): Promise<number | undefined> {
+    const r = await this.db.selectFrom('evals').select((eb) => eb.fn.min<number>('wait_until').as('t')).where('status', '=', 'pending').executeTakeFirst();
+    return r?.t ?? undefined;
+  }
+
+  async getEval(idOrPrefix: string): Promise<Evaluation> {
+    const rows = await this.db.selectFrom('evals').select('data').where('id', 'like', `${escapeLike(idOrPrefix)}%`).limit(10).execute();
+    return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'eval', (d) => (JSON.parse(d) as Evaluation).id)) as Evaluation;
+  }
+
+  async listEvals(filter: { namespace?: string; jobId?: string; status?: string; limit?: number }): Promise<Evaluation[]> {
+    let q = this.db.selectFrom('evals').select('data');
+    if (filter.namespace && filter.namespace !== '*') q = q.where('namespace', '=', filter.namespace);
+    if (filter.jobId) q = q.where('job_id', '=', filter.jobId);
+    if (filter.status) q = q.where('status', '=', filter.status);
+    const rows = await q.orderBy('create_index', 'desc').limit(filter.limit ?? 200).execute();
+    return rows.map((r) => JSON.parse(r.data) as Evaluation);
+  }
+
+  /** A consistent view for the scheduler (SQLite serialises; reads happen between writes). */
+  async snapshot(ev: Evaluation, now: number): Promise<SchedulerSnapshot> {
+    const job = await this.loadJob(this.db, ev.namespace, ev.jobId);
+    const nodes = await this.listNodeInfos(this.db);
+    const usage = await this.queryAllocs(this.db, { liveOnly: true });
+    const jobAllocs = await this.queryAllocs(this.db, { namespace: ev.namespace, jobId: ev.jobId });
+    return { now, eval: ev, job, nodes, usage, jobAllocs };
+  }
+
+  /**
+   * Commits what the scheduler decided, after checking it against fresh state:
+   * placements that no longer fit are dropped and the eval retried.
+   */
+  async applyPlan(ev: Evaluation, plan: Plan, now: number): Promise<{ placed: Alloc[]; rejected: number }> {
+    return this.write(async (trx, index, touched) => {
+      const nodes = await this.listNodeInfos(trx);
+      const usage = await this.queryAllocs(trx, { liveOnly: true });
+      const check = checkPlan(plan, nodes, usage);
+      const placed: Alloc[] = [];
+      for (const p of check.accepted) {
+        const alloc: Alloc = {
+          id: newId(), namespace: plan.namespace, jobId: plan.jobId, jobVersion: p.jobVersion, name: p.name, index: p.index,
+          nodeId: p.nodeId, nodeName: p.nodeName, evalId: ev.id, desiredStatus: 'run', desiredDescription: '',
+          clientStatus: 'pending', clientDescription: 'waiting for the agent', resources: p.resources, taskStates: {},
+          attempt: p.attempt, ...(p.previousAllocId ? { previousAllocId: p.previousAllocId } : {}),
+          createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now),
+        };
+        await this.insertAlloc(trx, alloc);
+        touched.add(alloc.nodeId);
+        placed.push(alloc);
+      }
+      for (const s of plan.stop) {
+        const a = await this.loadAlloc(trx, s.allocId);
+        if (!a || a.desiredStatus === 'stop') continue;
+        a.desiredStatus = 'stop';
+        a.desiredDescription = s.description;
+        // an alloc that never reached its node will never be reported: it ends here
+        if (a.clientStatus === 'pending' && Object.keys(a.taskStates).length === 0) {
+          a.clientStatus = 'complete';
+          a.clientDescription = `stopped before it started: ${s.description}`;
+        }
+        a.modifyIndex = index;
+        a.modifiedAt = iso(now);
+        await this.updateAlloc(trx, a);
+        touched.add(a.nodeId);
+      }
+      // an older blocked eval of this job is superseded by this one
+      await this.cancelBlocked(trx, ev.namespace, ev.jobId, ev.id);
+      const queued = plan.queuedAllocs + check.rejected.length;
+      if (check.rejected.length > 0) {
+        ev.status = 'complete';
+        ev.statusDescription = `${check.rejected.length} placements no longer fit; evaluating again`;
+        const job = await this.loadJob(trx, ev.namespace, ev.jobId);
+        await this.createEval(trx, index, job ?? { namespace: ev.namespace, id: ev.jobId }, ev.triggeredBy, now);
+      } else if (queued > 0) {
+        ev.status = 'blocked';
+        ev.statusDescription = `${queued} allocs wait for capacity`;
+      } else {
+        ev.status = 'complete';
+        ev.statusDescription = `placed ${placed.length}, stopped ${plan.stop.length}`;
+      }
+      ev.queuedAllocs = queued;
+      ev.failures = plan.failures;
+      ev.modifyIndex = index;
+      ev.modifiedAt = iso(now);
+      await this.saveEval(trx, ev);
+      if (plan.followUpAt !== undefined) {
+        const job = await this.loadJob(trx, ev.namespace, ev.jobId);
+        await this.createEval(trx, index, job ?? { namespace: ev.namespace, id: ev.jobId }, 'retry', now, plan.followUpAt);
+      }
+      // evals of this job already waiting are answered by this one
+      await trx.updateTable('evals').set({ status: 'cancelled' })
+        .where('namespace', '=', ev.namespace).where('job_id', '=', ev.jobId).where('status', '=', 'pending')
+        .where('wait_until', '<=', now).where('id', '!=', ev.id).where('create_index', '<', index).execute();
+      await this.refreshJobStatus(trx, ev.namespace, ev.jobId, index, now);
+      return { placed, rejected: check.rejected.length };
+    });
+  }
+
+  /** Marks an eval failed when the scheduler itself threw (a bug, never bad input). */
+  async failEval(ev: Evaluation, message: string, now: number): Promise<void> {
+    await this.write(async (trx, index) => {
+      ev.status = 'failed';
+      ev.statusDescription = message;
+      ev.modifyIndex = index;
+      ev.modifiedAt = iso(now);
+      await this.saveEval(trx, ev);
+    });
+  }
+
+  private async cancelBlocked(db: Db, namespace: string, jobId: string, exceptId: string): Promise<void> {
+    await db.updateTable('evals').set({ status: 'cancelled' })
+      .where('namespace', '=', namespace).where('job_id', '=', jobId).where('status', '=', 'blocked').where('id', '!=', exceptId).execute();
+  }
+
+  /** Capacity was freed: every blocked eval gets another go, oldest first by create index. */
+  private async unblockAll(db: Db): Promise<void> {
+    await db.updateTable('evals').set({ status: 'pending' }).where('status', '=', 'blocked').execute();
+  }
+
+  // ------------------------------------------------------------ nodes
+
+  async registerNode(req: RegisterNodeRequest, secret: string, ttlMs: number, now: number): Promise<NodeInfo> {
+    return this.write(async (trx, index) => {
+      const node: NodeInfo = {
+        id: newId(), name: req.name, status: 'ready', eligibility: 'eligible', nodeClass: req.nodeClass,
+        datacenter: req.datacenter, drivers: req.drivers, attributes: req.attributes, labels: req.labels,
+        capacity: req.capacity, reserved: req.reserved, heartbeatTtlMs: ttlMs, lastHeartbeatAt: iso(now),
+        registeredAt: iso(now), createIndex: index, modifyIndex: index,
+      };
+      await trx.insertInto('nodes').values({
+        id: node.id, name: node.name, secret_hash: hashSecret(secret), status: node.status, last_heartbeat: now,
+        data: JSON.stringify(node), modify_index: index,
+      }).execute();
+      await this.unblockAll(trx);
+      return node;
+    });
+  }
+
+  async nodeBySecret(secret: string): Promise<NodeInfo | undefined> {
+    const r = await this.db.selectFrom('nodes').select('data').where('secret_hash', '=', hashSecret(secret)).executeTakeFirst();
+    return r ? (JSON.parse(r.data) as NodeInfo) : undefined;
+  }
+
+  /** An agent (re)started: fresh facts, and the node is ready again. */
+  async updateNode(nodeId: string, req: RegisterNodeRequest, now: number): Promise<NodeInfo> {
+    return this.write(async (trx, index) => {
+      const node = await this.loadNode(trx, nodeId);
+      Object.assign(node, {
+        name: req.name, nodeClass: req.nodeClass, datacenter: req.datacenter, drivers: req.drivers, attributes: req.attributes,
+        labels: req.labels, capacity: req.capacity, reserved: req.reserved, status: 'ready', lastHeartbeatAt: iso(now), modifyIndex: index,
+      });
+      await this.saveNode(trx, node, now);
+      await this.unblockAll(trx);
+      return node;
+    });
+  }
+
+  async heartbeat(nodeId: string, now: number): Promise<NodeInfo> {
+    const node = await this.loadNode(this.db, nodeId);
+    if (node.status === 'ready') {
+      // the hot path: no index bump, nothing for watchers to see
+      node.lastHeartbeatAt = iso(now);
+      await this.db.updateTable('nodes').set({ last_heartbeat: now, data: JSON.stringify(node) }).where('id', '=', nodeId).execute();
+      return node;
+    }
+    return this.write(async (trx, index) => {
+      const n = await this.loadNode(trx, nodeId);
+      n.status = 'ready';
+      n.lastHeartbeatAt = iso(now);
+      n.modifyIndex = index;
+      await this.saveNode(trx, n, now);
+      await this.unblockAll(trx);
+      return n;
+    });
+  }
+
+  /** ready nodes whose last heartbeat is older than their TTL */
+  async expiredNodes(now: number): Promise<NodeInfo[]> {
+    const rows = await this.db.selectFrom('nodes').select('data').where('status', '=', 'ready').execute();
+    return rows.map((r) => JSON.parse(r.data) as NodeInfo).filter((n) => Date.parse(n.lastHeartbeatAt) + n.heartbeatTtlMs < now);
+  }
+
+  /** The node stopped heartbeating: its allocs are lost and their jobs re-evaluated elsewhere. */
+  async markNodeDown(nodeId: string, now: number): Promise<{ lost: number }> {
+    return this.write(async (trx, index, touched) => {
+      const node = await this.loadNode(trx, nodeId);
+      if (node.status === 'down') return { lost: 0 };
+      node.status = 'down';
+      node.modifyIndex = index;
+      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt));
+      touched.add(nodeId);
+      const allocs = await this.queryAllocs(trx, { nodeId, liveOnly: true });
+      const jobs = new Map<string, { namespace: string; id: string }>();
+      for (const a of allocs) {
+        a.clientStatus = 'lost';
+        a.clientDescription = `node ${node.name} missed its heartbeats for ${Math.round(node.heartbeatTtlMs / 1000)}s`;
+        a.desiredStatus = 'stop';
+        a.desiredDescription = 'alloc lost with its node; replaced elsewhere';
+        a.modifyIndex = index;
+        a.modifiedAt = iso(now);
+        await this.updateAlloc(trx, a);
+        jobs.set(`${a.namespace}/${a.jobId}`, { namespace: a.namespace, id: a.jobId });
+      }
+      for (const j of jobs.values()) {
+        const job = await this.loadJob(trx, j.namespace, j.id);
+        await this.createEval(trx, index, job ?? j, 'node-down', now);
+        await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
+      }
+      return { lost: allocs.length };
+    });
+  }
+
+  async listNodes(): Promise<NodeSummary[]> {
+    const nodes = await this.listNodeInfos(this.db);
+    const usage = await this.queryAllocs(this.db, { liveOnly: true });
+    return nodes.map((n) => summarizeNode(n, usage));
+  }
+
+  /** by id, unique id prefix, or name */
+  async getNode(ref: string): Promise<NodeSummary> {
+    const nodes = await this.listNodeInfos(this.db);
+    let node = nodes.find((n) => n.id === ref);
+    if (!node) {
+      const byName = nodes.filter((n) => n.name === ref);
+      const matches = byName.length > 0 ? byName : nodes.filter((n) => n.id.startsWith(ref));
+      node = JSON.parse(pickOne(matches.map((m) => JSON.stringify(m)), ref, 'node', (d) => (JSON.parse(d) as NodeInfo).id)) as NodeInfo;
+    }
+    const usage = await this.queryAllocs(this.db, { nodeId: node.id, liveOnly: true });
+    return summarizeNode(node, usage);
+  }
+
+  private async listNodeInfos(db: Db): Promise<NodeInfo[]> {
+    const rows = await db.selectFrom('nodes').select('data').orderBy('name').execute();
+    return rows.map((r) => JSON.parse(r.data) as NodeInfo);
+  }
+
+  private async loadNode(db: Db, id: string): Promise<NodeInfo> {
+    const r = await db.selectFrom('nodes').select('data').where('id', '=', id).executeTakeFirst();
+    if (!r) throw new NotFoundError(`node ${id} not found`);
+    return JSON.parse(r.data) as NodeInfo;
+  }
+
+  private async saveNode(db: Db, node: NodeInfo, lastHeartbeat: number): Promise<void> {
+    await db.updateTable('nodes').set({
+      name: node.name, status: node.status, last_heartbeat: lastHeartbeat, data: JSON.stringify(node), modify_index: node.modifyIndex,
+    }).where('id', '=', node.id).execute();
+  }
+
+  // ------------------------------------------------------------ allocs
+
+  async listAllocs(filter: AllocQuery): Promise<Alloc[]> {
+    return this.queryAllocs(this.db, filter);
+  }
+
+  async getAlloc(idOrPrefix: string): Promise<Alloc> {
+    const rows = await this.db.selectFrom('allocs').select('data').where('id', 'like', `${escapeLike(idOrPrefix)}%`).limit(10).execute();
+    return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'alloc', (d) => (JSON.parse(d) as Alloc).id)) as Alloc;
+  }
+
+  /**
+   * What an agent must know about: its allocs minus those that are over on
+   * both sides (desired stop and finished), each with the job version to run.
+   */
+  async agentAllocs(nodeId: string): Promise<AgentAlloc[]> {
+    const allocs = await this.queryAllocs(this.db, { nodeId });
+    const out: AgentAlloc[] = [];
+    const specs = new Map<string, JobSpec>();
+    for (const a of allocs) {
+      if (a.desiredStatus === 'stop' && (a.clientStatus === 'complete' || a.clientStatus === 'failed')) continue;
+      if (a.desiredStatus === 'stop' && a.clientStatus === 'lost' && Object.values(a.taskStates).every((t) => t.state === 'dead')) continue;
+      if (a.desiredStatus === 'run' && (a.clientStatus === 'complete' || a.clientStatus === 'failed')) continue;
+      const key = `${a.namespace}/${a.jobId}@${a.jobVersion}`;
+      let spec = specs.get(key);
+      if (!spec) {
+        const r = await this.db.selectFrom('job_versions').select('spec')
+          .where('namespace', '=', a.namespace).where('id', '=', a.jobId).where('version', '=', a.jobVersion).executeTakeFirst();
+        if (!r) continue;
+        spec = JSON.parse(r.spec) as JobSpec;
+        specs.set(key, spec);
+      }
+      out.push({ alloc: a, job: spec });
+    }
+    return out;
+  }
+
+  /**
+   * An agent's report. Only the node's own allocs may be reported (403
+   * otherwise); a finished alloc never goes back to running.
+   */
+  async updateAllocs(nodeId: string, updates: AllocStatusUpdate[], now: number): Promise<number> {
+    return this.write(async (trx, index, touched) => {
+      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean }>();
+      let freed = false;
+      for (const u of updates) {
+        const a = await this.loadAlloc(trx, u.allocId);
+        if (!a) throw new NotFoundError(`alloc ${u.allocId} not found`);
+        if (a.nodeId !== nodeId) throw new ForbiddenError(`alloc ${u.allocId} belongs to another node`);
+        if (a.clientStatus === 'complete' || a.clientStatus === 'failed') continue;
+        a.taskStates = u.taskStates;
+        if (a.clientStatus !== 'lost') {
+          a.clientStatus = u.clientStatus;
+          a.clientDescription = u.clientDescription;
+        }
+        a.modifyIndex = index;
+        a.modifiedAt = iso(now);
+        await this.updateAlloc(trx, a);
+        touched.add(nodeId);
+        const terminal = u.clientStatus === 'complete' || u.clientStatus === 'failed' || u.clientStatus === 'lost';
+        if (terminal) freed = true;
+        const key = `${a.namespace}/${a.jobId}`;
+        const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false };
+        if (terminal && a.clientStatus !== 'lost') j.ended = true;
+        if (u.clientStatus === 'failed') j.failed = true;
+        jobs.set(key, j);
+      }
+      for (const j of jobs.values()) {
+        if (j.ended) {
+          const job = await this.loadJob(trx, j.namespace, j.id);
+          await this.createEval(trx, index, job ?? j, j.failed ? 'alloc-failure' : 'alloc-stop', now);
+        }
+        await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
+      }
+      if (freed) await this.unblockAll(trx);
+      return index;
+    });
+  }
+
+  private async queryAllocs(db: Db, f: AllocQuery & { liveOnly?: boolean }): Promise<Alloc[]> {
+    let q = db.selectFrom('allocs').select('data');
+    if (f.namespace && f.namespace !== '*') q = q.where('namespace', '=', f.namespace);
+    if (f.jobId) q = q.where('job_id', '=', f.jobId);
+    if (f.nodeId) q = q.where('node_id', '=', f.nodeId);
+    if (f.status) q = q.where('client_status', '=', f.status);
+    if (f.liveOnly) q = q.where('client_status', 'in', LIVE);
+    const rows = await q.orderBy('create_index').execute();
+    return rows.map((r) => JSON.parse(r.data) as Alloc);
+  }
+
+  private async loadAlloc(db: Db, id: string): Promise<Alloc | undefined> {
+    const r = await db.selectFrom('allocs').select('data').where('id', '=', id).executeTakeFirst();
+    return r ? (JSON.parse(r.data) as Alloc) : undefined;
+  }
+
+  private async insertAlloc(db: Db, a: Alloc): Promise<void> {
+    await db.insertInto('allocs').values({
+      id: a.id, namespace: a.namespace, job_id: a.jobId, node_id: a.nodeId, desired_status: a.desiredStatus,
+      client_status: a.clientStatus, data: JSON.stringify(a), create_index: a.createIndex, modify_index: a.modifyIndex,
+    }).execute();
+  }
+
+  private async updateAlloc(db: Db, a: Alloc): Promise<void> {
+    await db.updateTable('allocs').set({
+      desired_status: a.desiredStatus, client_status: a.clientStatus, data: JSON.stringify(a), modify_index: a.modifyIndex,
+    }).where('id', '=', a.id).execute();
+  }
+
+  // ------------------------------------------------------------ logs
+
+  /** Appends shipped output, dropping the oldest chunks of a stream past the cap. */
+  async appendLogs(nodeId: string, chunks: LogChunk[]): Promise<number> {
+    const allocIds = new Set<string>();
+    await this.db.transaction().execute(async (trx) => {
+      const owners = new Map<string, string>();
+      for (const c of chunks) {
+        let owner = owners.get(c.allocId);
+        if (owner === undefined) {
+          const a = await this.loadAlloc(trx, c.allocId);
+          if (!a) throw new NotFoundError(`alloc ${c.allocId} not found`);
+          owner = a.nodeId;
+          owners.set(c.allocId, owner);
+        }
+        if (owner !== nodeId) throw new ForbiddenError(`alloc ${c.allocId} belongs to another node`);
+        const size = Buffer.byteLength(c.data);
+        if (size === 0) continue;
+        const last = await trx.selectFrom('logs').select(['offset', 'size'])
+          .where('alloc_id', '=', c.allocId).where('task', '=', c.task).where('stream', '=', c.stream)
+          .orderBy('offset', 'desc').limit(1).executeTakeFirst();
+        const offset = last ? last.offset + last.size : 0;
+        await trx.insertInto('logs').values({ alloc_id: c.allocId, task: c.task, stream: c.stream, offset, size, data: c.data }).execute();
+        const floor = offset + size - this.options.logCapBytes;
+        if (floor > 0) {
+          await trx.deleteFrom('logs').where('alloc_id', '=', c.allocId).where('task', '=', c.task).where('stream', '=', c.stream)
+            .where((eb) => eb('offset', '+', eb.ref('size')), '<=', floor).execute();
+        }
+        allocIds.add(c.allocId);
+      }
+    });
+    for (const id of allocIds) this.emit('logs', id);
+    return chunks.length;
+  }
+
+  /** bytes from `offset` on (or from the oldest kept byte when older output was dropped) */
+  async readLogs(allocId: string, task: string, stream: string, offset: number, maxBytes = 512 * 1024): Promise<{ data: string; nextOffset: number; dropped: number }> {
+    const rows = await this.db.selectFrom('logs').select(['offset', 'size', 'data'])
+      .where('alloc_id', '=', allocId).where('task', '=', task).where('stream', '=', stream)
+      .where((eb) => eb('offset', '+', eb.ref('size')), '>', offset)
+      .orderBy('offset').limit(1000).execute();
+    let out = '';
+    let bytes = 0;
+    let next = offset;
+    let dropped = 0;
+    for (const r of rows) {
+      if (bytes > 0 && bytes + r.size > maxBytes) break;
+      if (r.offset > next) dropped += r.offset - next;
+      const buf = Buffer.from(r.data);
+      const skip = Math.max(0, next - r.offset);
+      out += skip > 0 ? buf.subarray(skip).toString() : r.data;
+      bytes += r.size - skip;
+      next = r.offset + r.size;
+    }
+    return { data: out, nextOffset: next, dropped };
+  }
+}
+
+export class ForbiddenError extends Error {
+  readonly status = 403;
+}
+
+function summarizeNode(n: NodeInfo, usage: Alloc[]): NodeSummary {
+  const used: Resources = { cpu: 0, memory: 0, disk: 0 };
+  let allocCount = 0;
+  for (const a of usage) {
+    if (a.nodeId !== n.id) continue;
+    used.cpu += a.resources.cpu;
+    used.memory += a.resources.memory;
+    used.disk += a.resources.disk;
+    allocCount++;
+  }
+  return { ...n, used, allocCount };
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[%_\\]/g, '');
+}
+
+function pickOne(rows: string[], ref: string, what: string, idOf: (row: string) => string): string {
+  if (ref.length < 4 && rows.length !== 1) throw new AmbiguousIdError(`${what} id prefix "${ref}" is too short: give at least 4 characters`);
+  const exact = rows.find((r) => idOf(r) === ref);
+  if (exact) return exact;
+  if (rows.length === 0) throw new NotFoundError(`${what} "${ref}" not found`);
+  if (rows.length > 1) throw new AmbiguousIdError(`${what} id prefix "${ref}" matches ${rows.length}: ${rows.map(idOf).slice(0, 5).join(', ')}; give more characters`);
+  return rows[0];
+}
+
+export { AmbiguousIdError, ConflictError, NotFoundError };
