@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { chooseTask } from './commands/logs.js';
+import { withNamespace } from './commands/run.js';
+
+describe('withNamespace (baton run -n)', () => {
+  it('appends the namespace to a YAML job without moving any line', () => {
+    const text = 'name: hello\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n';
+    const out = withNamespace(text, 'team-a');
+    expect(out.startsWith(text)).toBe(true);
+    expect(parse(out)).toMatchObject({ name: 'hello', namespace: 'team-a', tasks: [{ name: 'main' }] });
+  });
+
+  it('handles a file without a final newline', () => {
+    expect(parse(withNamespace('name: hello\ncount: 2', 'ns'))).toEqual({ name: 'hello', count: 2, namespace: 'ns' });
+  });
+
+  it('inserts into JSON on the first line, keeping it JSON', () => {
+    const text = '{\n  "name": "hello",\n  "count": 2\n}\n';
+    const out = withNamespace(text, 'team-a');
+    expect(out.split('\n').length).toBe(text.split('\n').length);
+    expect(JSON.parse(out)).toEqual({ namespace: 'team-a', name: 'hello', count: 2 });
+    expect(JSON.parse(withNamespace('{}', 'x'))).toEqual({ namespace: 'x' });
+  });
+
+  it('leaves a file that already names the same namespace alone, and refuses a different one', () => {
+    const text = 'name: hello\nnamespace: team-a\n';
+    expect(withNamespace(text, 'team-a')).toBe(text);
+    expect(() => withNamespace(text, 'team-b', 'job.yaml')).toThrow(/job.yaml sets namespace "team-a" but -n asks for "team-b"/);
+  });
+
+  it('passes text it cannot read unchanged, so the server reports the error with lines', () => {
+    const broken = 'name: [unclosed\n';
+    expect(withNamespace(broken, 'ns')).toBe(broken);
+    expect(withNamespace('- a\n- b\n', 'ns')).toBe('- a\n- b\n');
+  });
+
+  it('refuses when appending would not produce the namespace (indented document)', () => {
+    expect(() => withNamespace('  name: hello\n  count: 1\n', 'ns')).toThrow(/namespace: ns/);
+  });
+});
+
+describe('chooseTask (baton logs)', () => {
+  it('takes the only task when none is named', () => {
+    expect(chooseTask(['main'], undefined, 'hello[0]')).toBe('main');
+  });
+  it('asks for a name when there are several, listing them', () => {
+    expect(() => chooseTask(['a', 'b'], undefined, 'hello[0]')).toThrow('hello[0] has 2 tasks; name one: a, b');
+  });
+  it('rejects an unknown task name, listing the real ones', () => {
+    expect(() => chooseTask(['a', 'b'], 'c', 'hello[0]')).toThrow('its tasks are: a, b');
+    expect(chooseTask(['a', 'b'], 'b', 'hello[0]')).toBe('b');
+  });
+});

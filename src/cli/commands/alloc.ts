@@ -1,0 +1,112 @@
+/** `baton alloc ls|status`: single placements of a job and how their tasks fared. */
+import type { Command } from 'commander';
+import type { Alloc, TaskState } from '../../api/types.js';
+import { formatBytes } from '../../spec/units.js';
+import { clientFor, globalOptions } from '../config.js';
+import { age, formatResources, printJson, printTable, renderFields, shortId } from '../output.js';
+
+/** One line on how a task ended or runs: `dead, failed, exit code 137, OOM killed`. */
+export function taskStateSummary(ts: TaskState): string {
+  const parts: string[] = [ts.state];
+  if (ts.failed) parts.push('failed');
+  if (ts.exitCode !== undefined) parts.push(`exit code ${ts.exitCode}`);
+  if (ts.signal) parts.push(`signal ${ts.signal}`);
+  if (ts.oomKilled) parts.push('OOM killed');
+  return parts.join(', ');
+}
+
+function printAlloc(a: Alloc): void {
+  const out = (s: string) => process.stdout.write(s + '\n');
+  out(
+    renderFields([
+      ['ID', a.id],
+      ['Name', a.name],
+      ['Namespace', a.namespace],
+      ['Job', `${a.jobId} (version ${a.jobVersion})`],
+      ['Node', `${a.nodeName || '-'} (${shortId(a.nodeId)})`],
+      ['Eval', shortId(a.evalId)],
+      ['Attempt', a.previousAllocId ? `${a.attempt} (replaces ${shortId(a.previousAllocId)})` : a.attempt],
+      ['Desired', a.desiredDescription ? `${a.desiredStatus} (${a.desiredDescription})` : a.desiredStatus],
+      ['Status', a.clientDescription ? `${a.clientStatus} (${a.clientDescription})` : a.clientStatus],
+      ['Resources', formatResources(a.resources)],
+      ['Created', `${a.createdAt} (${age(a.createdAt)} ago)`],
+      ['Modified', `${a.modifiedAt} (${age(a.modifiedAt)} ago)`],
+    ]),
+  );
+  const tasks = Object.entries(a.taskStates).sort(([x], [y]) => x.localeCompare(y));
+  if (tasks.length === 0) out('\nNo task has reported yet.');
+  for (const [name, ts] of tasks) {
+    out(`\nTask ${name}`);
+    const fields: Array<[string, string | number]> = [
+      ['State', taskStateSummary(ts)],
+      ['Exit code', ts.exitCode ?? '-'],
+      ['OOM killed', ts.oomKilled ? 'yes' : 'no'],
+      ['Peak memory', ts.peakMemory !== undefined ? formatBytes(ts.peakMemory) : '-'],
+      ['Restarts', ts.restarts],
+    ];
+    if (ts.startedAt) fields.push(['Started', `${ts.startedAt} (${age(ts.startedAt)} ago)`]);
+    if (ts.finishedAt) fields.push(['Finished', `${ts.finishedAt} (${age(ts.finishedAt)} ago)`]);
+    out(renderFields(fields).replace(/^/gm, '  '));
+    if (ts.events.length) {
+      out('');
+      printTable(
+        ['TIME', 'AGE', 'TYPE', 'MESSAGE'],
+        ts.events.map((e) => [e.time, age(e.time), e.type, e.message]),
+      );
+    }
+  }
+}
+
+export function registerAllocCommand(program: Command): void {
+  const alloc = program.command('alloc').description('List and inspect allocations (one placed instance of a job)');
+
+  alloc
+    .command('ls')
+    .alias('list')
+    .description('List allocations, optionally filtered')
+    .option('--job <job>', 'only this job')
+    .option('--node <node>', 'only this node (id or id prefix)')
+    .option('--status <status>', 'only this client status: pending, running, complete, failed, lost')
+    .option('-n, --namespace <namespace>', 'only this namespace (default: every namespace the token may read)')
+    .action(
+      async (opts: { job?: string; node?: string; status?: string; namespace?: string }, cmd: Command) => {
+        const g = globalOptions(cmd);
+        const allocs = await clientFor(cmd).listAllocs({
+          namespace: opts.namespace,
+          jobId: opts.job,
+          nodeId: opts.node,
+          status: opts.status,
+        });
+        if (g.output === 'json') return printJson(allocs);
+        if (allocs.length === 0) {
+          process.stdout.write('no allocations\n');
+          return;
+        }
+        printTable(
+          ['ID', 'NAME', 'NAMESPACE', 'VERSION', 'NODE', 'DESIRED', 'STATUS', 'DESCRIPTION', 'AGE'],
+          allocs.map((a) => [
+            shortId(a.id),
+            a.name,
+            a.namespace,
+            String(a.jobVersion),
+            a.nodeName || shortId(a.nodeId),
+            a.desiredStatus,
+            a.clientStatus,
+            (a.desiredStatus === 'stop' && a.desiredDescription) || a.clientDescription || '',
+            age(a.createdAt),
+          ]),
+        );
+      },
+    );
+
+  alloc
+    .command('status')
+    .description('Show an allocation with each task: state, exit code, OOM kill, peak memory, restarts, events')
+    .argument('<alloc>', 'alloc id or unique id prefix (at least 4 characters)')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const a = await clientFor(cmd).getAlloc(id);
+      if (g.output === 'json') return printJson(a);
+      printAlloc(a);
+    });
+}

@@ -1,0 +1,115 @@
+/** `baton node ls|status`: the machines, what they have and what runs on them. */
+import type { Command } from 'commander';
+import type { NodeSummary, Resources } from '../../api/types.js';
+import { formatBytes, formatCpu } from '../../spec/units.js';
+import { clientFor, globalOptions } from '../config.js';
+import {
+  age,
+  bytesUsage,
+  cpuUsage,
+  formatMap,
+  printJson,
+  printTable,
+  renderFields,
+  shortId,
+} from '../output.js';
+import { ALLOC_HEADERS, allocRows } from './job.js';
+
+/** `docker, exec (unhealthy)`: unhealthy drivers are listed, marked, since that is why allocs avoid the node. */
+export function formatDrivers(drivers: NodeSummary['drivers']): string {
+  const names = Object.keys(drivers).sort();
+  if (names.length === 0) return '-';
+  return names.map((n) => (drivers[n].healthy ? n : `${n} (unhealthy)`)).join(', ');
+}
+
+export function registerNodeCommand(program: Command): void {
+  const node = program.command('node').description('List and inspect the nodes running `baton agent`');
+
+  node
+    .command('ls')
+    .alias('list')
+    .description('List nodes with their capacity and use')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const nodes = await clientFor(cmd).listNodes();
+      if (g.output === 'json') return printJson(nodes);
+      if (nodes.length === 0) {
+        process.stdout.write('no nodes: start one with `baton agent`\n');
+        return;
+      }
+      printTable(
+        ['ID', 'NAME', 'STATUS', 'ELIGIBILITY', 'CLASS', 'CPU', 'MEMORY', 'ALLOCS', 'DRIVERS', 'HEARTBEAT'],
+        nodes.map((n) => [
+          shortId(n.id),
+          n.name,
+          n.status,
+          n.eligibility,
+          n.nodeClass || '-',
+          cpuUsage(n.used.cpu, n.capacity.cpu),
+          bytesUsage(n.used.memory, n.capacity.memory),
+          String(n.allocCount),
+          formatDrivers(n.drivers),
+          age(n.lastHeartbeatAt),
+        ]),
+      );
+    });
+
+  node
+    .command('status')
+    .description('Show a node: facts, labels, drivers, capacity against use, and its allocations')
+    .argument('<node>', 'node id, unique id prefix, or name')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const res = await clientFor(cmd).getNode(id);
+      if (g.output === 'json') return printJson(res);
+      const n = res.node;
+      const out = (s: string) => process.stdout.write(s + '\n');
+      out(
+        renderFields([
+          ['ID', n.id],
+          ['Name', n.name],
+          ['Status', n.status],
+          ['Eligibility', n.eligibility],
+          ['Class', n.nodeClass || '-'],
+          ['Datacenter', n.datacenter || '-'],
+          ['Labels', formatMap(n.labels)],
+          ['Heartbeat', `${age(n.lastHeartbeatAt)} ago (ttl ${Math.round(n.heartbeatTtlMs / 1000)}s)`],
+          ['Registered', `${n.registeredAt} (${age(n.registeredAt)} ago)`],
+        ]),
+      );
+      out('\nResources');
+      const row = (label: string, r: Resources) => [label, formatCpu(r.cpu), formatBytes(r.memory), formatBytes(r.disk)];
+      const free: Resources = {
+        cpu: Math.max(0, n.capacity.cpu - n.used.cpu),
+        memory: Math.max(0, n.capacity.memory - n.used.memory),
+        disk: Math.max(0, n.capacity.disk - n.used.disk),
+      };
+      printTable(['', 'CPU', 'MEMORY', 'DISK'], [
+        row('capacity', n.capacity),
+        row('used', n.used),
+        row('free', free),
+        row('reserved', n.reserved),
+      ]);
+      out('  (capacity is what allocs may use: the machine minus what is reserved for other software)');
+      out('\nDrivers');
+      const drivers = Object.entries(n.drivers).sort(([a], [b]) => a.localeCompare(b));
+      if (drivers.length) printTable(['DRIVER', 'HEALTHY', 'DETAIL'], drivers.map(([k, d]) => [k, d.healthy ? 'yes' : 'no', d.detail || '']));
+      else out('  none');
+      out('\nAttributes');
+      const attrs = Object.entries(n.attributes).sort(([a], [b]) => a.localeCompare(b));
+      out(attrs.length ? renderFields(attrs).replace(/^/gm, '  ') : '  none');
+      out('\nAllocations');
+      if (res.allocs.length) {
+        // the node is the same for every row, so show the job instead
+        const headers = ['NAME', ...ALLOC_HEADERS.filter((h) => h !== 'NODE')];
+        const sorted = [...res.allocs].sort((a, b) => a.name.localeCompare(b.name));
+        printTable(
+          headers,
+          sorted.map((a) => {
+            const [id, , index, attempt, desired, status, desc, ageStr] = allocRows([a])[0];
+            return [a.name, id, index, attempt, desired, status, desc, ageStr];
+          }),
+        );
+      } else out('  none');
+    });
+}

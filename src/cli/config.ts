@@ -1,0 +1,149 @@
+/**
+ * Where the CLI finds the server and its token. Precedence, highest first:
+ * flags, BATON_ADDR / BATON_TOKEN, `<BATON_DATA_DIR or ./.baton>/server.json`
+ * (written by `baton server` in its data dir), `~/.config/baton/current.json`
+ * (the last server started on this machine), then http://127.0.0.1:4780.
+ *
+ * A file is taken as a whole: when server.json exists, current.json is not
+ * read, so a url from one server is never paired with another server's token.
+ */
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { BatonClient } from '../client/client.js';
+import { CliError, type OutputFormat } from './output.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:4780';
+
+/** What `baton server` writes so that CLIs on the same machine find it without flags. */
+export interface ServerInfo {
+  url: string;
+  joinToken?: string;
+  adminToken?: string;
+}
+
+export interface ConnectionFlags {
+  addr?: string;
+  token?: string;
+}
+
+export interface Connection {
+  url: string;
+  token?: string;
+}
+
+/** The environment resolution reads; tests pass their own. */
+export interface ConfigEnv {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  home: string;
+}
+
+function defaultEnv(): ConfigEnv {
+  return { env: process.env, cwd: process.cwd(), home: homedir() };
+}
+
+export function configDir(home: string = homedir()): string {
+  return join(home, '.config', 'baton');
+}
+
+/** ~/.config/baton of the user running the CLI. */
+export const CONFIG_DIR = configDir();
+
+export function currentServerFile(home: string = homedir()): string {
+  return join(configDir(home), 'current.json');
+}
+
+export function dataDir(ctx: Pick<ConfigEnv, 'env' | 'cwd'> = defaultEnv()): string {
+  return resolve(ctx.cwd, ctx.env.BATON_DATA_DIR || '.baton');
+}
+
+export function serverFile(ctx: Pick<ConfigEnv, 'env' | 'cwd'> = defaultEnv()): string {
+  return join(dataDir(ctx), 'server.json');
+}
+
+export const NO_TOKEN_HINT =
+  'no API token: pass --token <token>, set BATON_TOKEN, or run in the directory where `baton server` wrote .baton/server.json (or set BATON_DATA_DIR to that data dir)';
+
+function readServerInfo(path: string): ServerInfo | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${path} is not valid JSON (${(err as Error).message}); fix or delete it`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as ServerInfo).url !== 'string') {
+    throw new CliError(`${path} has no "url" string; fix or delete it`);
+  }
+  const p = parsed as Record<string, unknown>;
+  return {
+    url: p.url as string,
+    joinToken: typeof p.joinToken === 'string' ? p.joinToken : undefined,
+    adminToken: typeof p.adminToken === 'string' ? p.adminToken : undefined,
+  };
+}
+
+/**
+ * Resolve url and token. Throws a CliError naming the ways to pass a token
+ * when none is found, unless `requireToken` is false.
+ */
+export function resolveConnection(
+  flags: ConnectionFlags,
+  ctx: ConfigEnv = defaultEnv(),
+  requireToken = true,
+): Connection {
+  let url = flags.addr || ctx.env.BATON_ADDR || undefined;
+  let token = flags.token || ctx.env.BATON_TOKEN || undefined;
+  if (!url || !token) {
+    const file = readServerInfo(serverFile(ctx)) ?? readServerInfo(currentServerFile(ctx.home));
+    if (file) {
+      url ??= file.url;
+      token ??= file.adminToken;
+    }
+  }
+  url ??= DEFAULT_URL;
+  if (!token && requireToken) throw new CliError(NO_TOKEN_HINT);
+  return { url: normalizeUrl(url), token };
+}
+
+/** `host:port` is accepted as `http://host:port`; trailing slashes go. */
+export function normalizeUrl(url: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+  return withScheme.replace(/\/+$/, '');
+}
+
+/** Record the running server for CLIs of this user; the file holds secrets, hence 0600. */
+export function writeCurrentServerFile(info: ServerInfo, home: string = homedir()): string {
+  const dir = configDir(home);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = join(dir, 'current.json');
+  // write then rename so a CLI never reads a half-written file
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+  return path;
+}
+
+/** Options every command sees: the global ones merged with its own. */
+export interface GlobalOptions extends ConnectionFlags {
+  output: OutputFormat;
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
+  return { addr: o.addr, token: o.token, output: o.output === 'json' ? 'json' : 'table' };
+}
+
+export function clientFor(cmd: Command): BatonClient {
+  const { url, token } = resolveConnection(globalOptions(cmd));
+  return new BatonClient({ baseUrl: url, token });
+}

@@ -1,0 +1,130 @@
+/**
+ * How the CLI prints: compact tables for people, JSON for scripts, and the
+ * short forms (ages, ids, resources) every listing shares so they read alike.
+ */
+import Table from 'cli-table3';
+import { BatonApiError } from '../client/http.js';
+import type { AllocCounts, Resources } from '../api/types.js';
+import { formatBytes, formatCpu } from '../spec/units.js';
+
+export type OutputFormat = 'table' | 'json';
+
+/** An error meant for the user as is: printed without a stack, exit code 1 unless told. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+// Every border character blank: the table lines up like `docker ps`, and
+// copies cleanly into chat or a terminal that lacks box-drawing glyphs.
+const NO_BORDERS = {
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '',
+};
+
+export function renderTable(headers: string[], rows: Array<Array<string | number>>): string {
+  const table = new Table({
+    head: headers,
+    chars: NO_BORDERS,
+    // no colours: output is often piped, and colour codes break `grep`/`awk`
+    style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 3 },
+  });
+  for (const row of rows) table.push(row.map((c) => String(c)));
+  return table
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
+}
+
+export function printTable(headers: string[], rows: Array<Array<string | number>>): void {
+  process.stdout.write(renderTable(headers, rows) + '\n');
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** `key  value` lines with the values aligned, for object headers in `status` commands. */
+export function renderFields(fields: Array<[string, string | number]>): string {
+  const width = Math.max(0, ...fields.map(([k]) => k.length));
+  return fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** Time since `iso` in its largest unit: `12s`, `3m`, `5h`, `2d`. */
+export function age(iso: string | undefined, now: number = Date.now()): string {
+  if (!iso) return '-';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '-';
+  // clocks of server and client differ a little; a future time reads as "now"
+  const s = Math.max(0, Math.floor((now - t) / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+/** UUIDs are unique in their first 8 characters for any cluster a person reads a table of. */
+export function shortId(id: string | undefined): string {
+  return id ? id.slice(0, 8) : '-';
+}
+
+export function formatResources(r: Resources): string {
+  const parts = [`cpu ${formatCpu(r.cpu)}`, `memory ${formatBytes(r.memory)}`];
+  if (r.disk > 0) parts.push(`disk ${formatBytes(r.disk)}`);
+  return parts.join(', ');
+}
+
+export function cpuUsage(used: number, total: number): string {
+  return `${formatCpu(used)} / ${formatCpu(total)}`;
+}
+
+export function bytesUsage(used: number, total: number): string {
+  return `${formatBytes(used)} / ${formatBytes(total)}`;
+}
+
+/** `2 running, 1 failed`: only the non-zero counts, in lifecycle order; `-` when none. */
+export function formatAllocCounts(c: AllocCounts): string {
+  const order: Array<keyof AllocCounts> = ['pending', 'running', 'complete', 'failed', 'lost'];
+  const parts = order.filter((k) => c[k] > 0).map((k) => `${c[k]} ${k}`);
+  return parts.length ? parts.join(', ') : '-';
+}
+
+/** `a=1, b=2`, or `-` when empty. */
+export function formatMap(m: Record<string, string>): string {
+  const entries = Object.entries(m);
+  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(', ') : '-';
+}
+
+/** The lines printed for an error at the top level. */
+export function formatError(err: unknown): string[] {
+  if (err instanceof BatonApiError) {
+    const lines = [`Error: ${err.message}`];
+    for (const d of err.details) {
+      lines.push(`  ${d.path}${d.line !== undefined ? ` (line ${d.line})` : ''}: ${d.message}`);
+    }
+    return lines;
+  }
+  if (err instanceof Error) return [`Error: ${err.message}`];
+  return [`Error: ${String(err)}`];
+}
