@@ -1,8 +1,8 @@
 /** One structured logger (pino, JSON lines on stderr) for server and agent. */
-import { pino, type Logger } from 'pino';
+import { destination, pino, type Logger } from 'pino';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 export function createLogger(level: string, name: string): Logger {
-  return pino({ name, level, base: { name } }, pino.destination({ dest: 2, sync: true }));
+  return pino({ name, level }, destination({ dest: 2, sync: true }));
 }

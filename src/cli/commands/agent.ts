@@ -1,0 +1,82 @@
+/** `baton agent`: join this machine to a server as a node and run its work. */
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { startAgent } from '../../agent/agent.js';
+import { parseCpu, parseMemory } from '../../spec/units.js';
+import { createLogger, LOG_LEVELS } from '../../util/logger.js';
+import { normalizeUrl } from '../config.js';
+import { CliError } from '../output.js';
+import { unitOption, waitForSignal } from './server.js';
+
+export interface AgentFlags {
+  server?: string;
+  token?: string;
+  dataDir: string;
+  name?: string;
+  cpu?: number;
+  memory?: number;
+  reserveCpu?: number;
+  reserveMemory?: number;
+  drivers?: string;
+  class?: string;
+  datacenter: string;
+  label: string[];
+  logLevel: string;
+}
+
+export function parseLabels(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    if (i <= 0) throw new CliError(`--label "${l}" is not key=value (e.g. --label zone=eu-1)`);
+    out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('join this machine to a baton server as a node and run the work placed on it')
+    .option('--server <url>', 'URL of the baton server (default: $BATON_ADDR)')
+    .option('--token <join-token>', 'the join token printed by `baton server` (needed for the first start only; default: $BATON_JOIN_TOKEN)')
+    .option('--data-dir <dir>', 'where the node secret and task state live', process.env.BATON_AGENT_DATA_DIR || '.baton/agent')
+    .option('--name <name>', 'node name (default: the host name)')
+    .option('--cpu <cores>', 'declare the cpu capacity instead of detecting it (e.g. 4 or 3500m)', unitOption('--cpu', parseCpu))
+    .option('--memory <size>', 'declare the memory capacity instead of detecting it (e.g. 16Gi)', unitOption('--memory', parseMemory))
+    .option('--reserve-cpu <cores>', 'cpu kept for other software on this machine', unitOption('--reserve-cpu', parseCpu))
+    .option('--reserve-memory <size>', 'memory kept for other software on this machine', unitOption('--reserve-memory', parseMemory))
+    .option('--drivers <list>', 'only these drivers, comma-separated (default: every driver that works here)')
+    .option('--class <class>', 'node class, for constraints like ${node.class} = gpu')
+    .option('--datacenter <dc>', 'datacenter name', 'dc1')
+    .option('--label <key=value>', 'a label for constraints (repeatable)', collect, [])
+    .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
+    .action(async (flags: AgentFlags, cmd: Command) => {
+      // the global --token is the API token; here it is the join token, both spellings end up in one place
+      const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
+      const server = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
+      if (!server) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server http://10.0.0.5:4780');
+      const logger = createLogger(flags.logLevel, 'agent');
+      const agent = await startAgent({
+        serverUrl: normalizeUrl(server),
+        joinToken: flags.token ?? globals.token ?? process.env.BATON_JOIN_TOKEN,
+        dataDir: resolve(flags.dataDir),
+        name: flags.name,
+        cpu: flags.cpu,
+        memory: flags.memory,
+        reserveCpu: flags.reserveCpu,
+        reserveMemory: flags.reserveMemory,
+        drivers: flags.drivers ? flags.drivers.split(',').map((d) => d.trim()).filter(Boolean) : undefined,
+        nodeClass: flags.class,
+        datacenter: flags.datacenter,
+        labels: parseLabels(flags.label),
+        logger,
+      });
+      process.stdout.write(`baton agent running as node ${agent.nodeId} on ${server}\n`);
+      await waitForSignal();
+      logger.info('agent stopping; tasks keep running and are re-attached on the next start');
+      await agent.close();
+    });
+}

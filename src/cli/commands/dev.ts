@@ -1,0 +1,98 @@
+/**
+ * `baton dev`: a server and one local agent in one process on a fresh data
+ * directory, for trying baton in one command. `--run FILE --once` submits a
+ * job, follows it, prints its logs and exits with its outcome.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { startAgent } from '../../agent/agent.js';
+import { BatonClient } from '../../client/client.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+import { createLogger, LOG_LEVELS } from '../../util/logger.js';
+import { writeCurrentServerFile } from '../config.js';
+import { printAllocLogs, watchJob } from '../follow.js';
+import { CliError } from '../output.js';
+import { packageVersion } from '../version.js';
+import { DEFAULT_PORT, parseBind, waitForSignal } from './server.js';
+
+interface DevFlags {
+  dataDir?: string;
+  bind: string;
+  run?: string;
+  once?: boolean;
+  logLevel: string;
+}
+
+export function registerDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('run a server and a local agent in one process on a fresh data directory (for trying baton)')
+    .option('--data-dir <dir>', 'data directory (default: a new temporary directory)')
+    .option('--bind <host:port>', 'address to listen on; a free port is used when this one is taken', `127.0.0.1:${DEFAULT_PORT}`)
+    .option('--run <file>', 'submit this job file once the agent is ready')
+    .option('--once', 'with --run: wait for the job, print its logs, stop everything and exit with its outcome')
+    .addOption(new Option('--log-level <level>', 'log level of server and agent').choices(LOG_LEVELS).default('warn'))
+    .action(async (flags: DevFlags) => {
+      if (flags.once && !flags.run) throw new CliError('--once needs --run FILE: the job to run once');
+      const dataDir = flags.dataDir ? resolve(flags.dataDir) : await mkdtemp(join(tmpdir(), 'baton-dev-'));
+      const logger = createLogger(flags.logLevel, 'dev');
+      const { host, port } = parseBind(flags.bind);
+      const common = { dataDir: join(dataDir, 'server'), host, heartbeatTtlMs: 15_000, logCapBytes: 4 * 1024 * 1024, logger: logger.child({ name: 'server' }), version: packageVersion() };
+      let server: RunningServer;
+      try {
+        server = await startServer({ ...common, port });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        server = await startServer({ ...common, port: 0 });
+      }
+      writeCurrentServerFile({ url: server.url, joinToken: server.joinToken, adminToken: server.adminToken });
+      const agent = await startAgent({
+        serverUrl: server.url,
+        joinToken: server.joinToken,
+        dataDir: join(dataDir, 'agent'),
+        name: 'dev',
+        logger: logger.child({ name: 'agent' }),
+      });
+      const out = (line: string): void => void process.stdout.write(`${line}\n`);
+      out(`baton dev: server ${server.url}, node ${agent.nodeId}, data in ${dataDir}`);
+      const client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
+      const shutdown = async (): Promise<void> => {
+        // dev owns its tasks: stop them rather than leave orphans behind
+        for (const j of await client.listJobs('*').catch(() => [])) {
+          if (j.status !== 'complete' && j.status !== 'failed' && j.status !== 'stopped') await client.stopJob(j.id, j.namespace).catch(() => undefined);
+        }
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          const live = (await client.listAllocs({}).catch(() => [])).filter((a) => a.clientStatus === 'pending' || a.clientStatus === 'running');
+          if (live.length === 0) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await agent.close();
+        await server.close();
+      };
+
+      if (flags.run) {
+        const source = await readFile(flags.run, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new CliError(err.code === 'ENOENT' ? `job file ${flags.run} does not exist` : `cannot read ${flags.run}: ${err.message}`);
+        });
+        const res = await client.submitJob(source, basename(flags.run));
+        for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
+        out(`job ${res.job.id} version ${res.job.version} submitted`);
+        if (flags.once) {
+          const result = await watchJob(client, res.job.id, res.job.namespace, { out, evalId: res.evalId, version: res.job.version });
+          const detail = await client.getJob(res.job.id, res.job.namespace);
+          for (const a of detail.allocs.filter((x) => x.jobVersion === res.job.version)) await printAllocLogs(client, a, out);
+          out(`job ${res.job.id}: ${result.status}`);
+          await shutdown();
+          process.exitCode = result.ok ? 0 : 1;
+          return;
+        }
+      }
+      out(`the CLI finds this server by itself (~/.config/baton/current.json); try: baton node ls`);
+      out('press Ctrl-C to stop');
+      await waitForSignal();
+      await shutdown();
+    });
+}
