@@ -59,6 +59,7 @@ export class EvalWorker {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (this.stopped) return resolve();
       const t = setTimeout(done, ms);
       function done(): void {
         clearTimeout(t);

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cgroups } from './cgroups.js';
+
+// A plain directory stands in for the cgroup filesystem: this checks which files
+// get which values; the real kernel is exercised by exec.test.ts.
+const roots: string[] = [];
+function fakeRoot(): string {
+  const r = mkdtempSync(join(tmpdir(), 'baton-cg-'));
+  roots.push(r);
+  return r;
+}
+afterEach(() => {
+  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
+});
+
+describe('Cgroups', () => {
+  it('v2: writes memory.max, swap 0 and cpu.max under baton/<node>', () => {
+    const root = fakeRoot();
+    writeFileSync(join(root, 'cgroup.controllers'), 'cpu memory');
+    mkdirSync(join(root, 'baton'));
+    writeFileSync(join(root, 'baton', 'cgroup.controllers'), 'cpu memory');
+    const cg = new Cgroups(root);
+    expect(cg.version).toBe('v2');
+    const t = cg.create('n1', 'a-main', { cpu: 1500, memory: 64 << 20, disk: 0 })!;
+    expect(t.memory).toBe(join(root, 'baton', 'n1', 'a-main'));
+    expect(readFileSync(join(t.memory, 'memory.max'), 'utf8')).toBe(String(64 << 20));
+    expect(readFileSync(join(t.memory, 'memory.swap.max'), 'utf8')).toBe('0');
+    expect(readFileSync(join(t.memory, 'cpu.max'), 'utf8')).toBe('150000 100000');
+    expect(Cgroups.procsFiles(t)).toEqual([join(t.memory, 'cgroup.procs')]);
+  });
+
+  it('v2: reports oom kills from memory.events and the peak', () => {
+    const root = fakeRoot();
+    writeFileSync(join(root, 'cgroup.controllers'), 'cpu memory');
+    mkdirSync(join(root, 'baton'));
+    writeFileSync(join(root, 'baton', 'cgroup.controllers'), 'cpu memory');
+    const t = new Cgroups(root).create('n1', 'a-main', { cpu: 0, memory: 0, disk: 0 })!;
+    writeFileSync(join(t.memory, 'memory.events'), 'low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n');
+    writeFileSync(join(t.memory, 'memory.current'), '1000\n');
+    writeFileSync(join(t.memory, 'memory.peak'), '33554432\n');
+    expect(Cgroups.stats(t)).toMatchObject({ oomKills: 1, memory: 1000, peakMemory: 33554432 });
+  });
+
+  it('v1: limits in the memory and cpu,cpuacct hierarchies', () => {
+    const root = fakeRoot();
+    mkdirSync(join(root, 'memory'));
+    mkdirSync(join(root, 'cpu,cpuacct'));
+    const cg = new Cgroups(root);
+    expect(cg.version).toBe('v1');
+    const t = cg.create('n1', 'a-main', { cpu: 500, memory: 32 << 20, disk: 0 })!;
+    expect(readFileSync(join(t.memory, 'memory.limit_in_bytes'), 'utf8')).toBe(String(32 << 20));
+    expect(t.cpu).toBe(join(root, 'cpu,cpuacct', 'baton', 'n1', 'a-main'));
+    expect(readFileSync(join(t.cpu!, 'cpu.cfs_quota_us'), 'utf8')).toBe('50000');
+    expect(readFileSync(join(t.cpu!, 'cpu.shares'), 'utf8')).toBe('512');
+    writeFileSync(join(t.memory, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
+    expect(Cgroups.stats(t).oomKills).toBe(2);
+    expect(cg.list('n1').map((x) => x.memory)).toEqual([t.memory]);
+  });
+
+  it('v2 without the memory controller delegated is none, with the reason', () => {
+    const root = fakeRoot();
+    writeFileSync(join(root, 'cgroup.controllers'), 'cpu memory');
+    const cg = new Cgroups(root);
+    expect(cg.version).toBe('none');
+    expect(cg.reason).toMatch(/memory controller not delegated/);
+  });
+
+  it('none when there is no hierarchy', () => {
+    const cg = new Cgroups(join(fakeRoot(), 'missing'));
+    expect(cg.version).toBe('none');
+    expect(cg.create('n', 'x', { cpu: 1, memory: 1, disk: 0 })).toBeUndefined();
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * Memory and cpu limits for exec tasks through Linux cgroups, v2 (unified) or
+ * v1 (one hierarchy per controller). Everything here is plain file I/O so the
+ * exec driver can fall back to "no limits" when the hierarchy is not writable.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Resources } from '../api/types.js';
+
+export type CgroupVersion = 'v1' | 'v2' | 'none';
+
+/** Where one task's cgroup lives; persisted in the task handle so a new agent finds it again. */
+export interface TaskCgroup {
+  version: 'v1' | 'v2';
+  /** v2: the unified dir; v1: the dir in the memory hierarchy */
+  memory: string;
+  /** v2: same as memory; v1: the dir in the cpu hierarchy (absent when cpu is not mounted) */
+  cpu?: string;
+}
+
+export interface CgroupStats {
+  memory: number;
+  peakMemory: number;
+  oomKills: number;
+  /** v1 memory.failcnt: how often the limit was hit (a hint when oom_kill is not reported) */
+  failcnt: number;
+  cpuNanos?: number;
+}
+
+const PERIOD_US = 100_000;
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readNumber(path: string): number | undefined {
+  const t = readText(path)?.trim();
+  if (t === undefined || t === '' || t === 'max') return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** `key value` lines (memory.events, cpu.stat, memory.oom_control) */
+function readKeyed(path: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of (readText(path) ?? '').split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && Number.isFinite(Number(v))) out[k] = Number(v);
+  }
+  return out;
+}
+
+/** Tolerates files a kernel does not have (memsw without swap accounting, swappiness on v2 ...). */
+function tryWrite(path: string, value: string): boolean {
+  try {
+    writeFileSync(path, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One write per controller: a combined write fails whole when cpu is not available. */
+function enableControllers(dir: string): void {
+  for (const c of ['+memory', '+cpu']) tryWrite(join(dir, 'cgroup.subtree_control'), c);
+}
+
+/**
+ * v1 controllers may be co-mounted (`cpu,cpuacct`); the real mount point comes
+ * from mountinfo when the root is the system one, else from trying both names.
+ */
+function v1ControllerDir(root: string, controller: string): string | undefined {
+  if (root === '/sys/fs/cgroup') {
+    for (const line of (readText('/proc/self/mountinfo') ?? '').split('\n')) {
+      const [pre, post] = line.split(' - ');
+      if (!pre || !post) continue;
+      const [fstype, , superOpts] = post.split(' ');
+      if (fstype !== 'cgroup') continue;
+      if ((superOpts ?? '').split(',').includes(controller)) return pre.split(' ')[4];
+    }
+  }
+  for (const name of [controller, `${controller},cpuacct`, `cpuacct,${controller}`]) {
+    const dir = join(root, name);
+    if (existsSync(dir)) return dir;
+  }
+  return undefined;
+}
+
+export class Cgroups {
+  readonly version: CgroupVersion;
+  /** why cgroups are unusable, when version is 'none' */
+  readonly reason?: string;
+  private readonly memoryBase?: string;
+  private readonly cpuBase?: string;
+
+  constructor(readonly root = '/sys/fs/cgroup') {
+    const detected = this.detect();
+    this.version = detected.version;
+    this.reason = detected.reason;
+    this.memoryBase = detected.memoryBase;
+    this.cpuBase = detected.cpuBase;
+  }
+
+  private detect(): { version: CgroupVersion; reason?: string; memoryBase?: string; cpuBase?: string } {
+    try {
+      if (existsSync(join(this.root, 'cgroup.controllers'))) {
+        const base = join(this.root, 'baton');
+        mkdirSync(base, { recursive: true });
+        // limits are only enforced when the parent delegates the controllers
+        enableControllers(this.root);
+        enableControllers(base);
+        // a cgroup's cgroup.controllers lists what its parent delegates to it
+        const ctl = (readText(join(base, 'cgroup.controllers')) ?? '').split(/\s+/);
+        if (!ctl.includes('memory')) return { version: 'none', reason: `memory controller not delegated to ${base}` };
+        return { version: 'v2', memoryBase: base, cpuBase: ctl.includes('cpu') ? base : undefined };
+      }
+      const mem = join(this.root, 'memory');
+      if (existsSync(mem)) {
+        const memoryBase = join(mem, 'baton');
+        mkdirSync(memoryBase, { recursive: true });
+        const cpuDir = v1ControllerDir(this.root, 'cpu');
+        let cpuBase: string | undefined;
+        if (cpuDir) {
+          try {
+            mkdirSync(join(cpuDir, 'baton'), { recursive: true });
+            cpuBase = join(cpuDir, 'baton');
+          } catch {
+            cpuBase = undefined;
+          }
+        }
+        return { version: 'v1', memoryBase, cpuBase };
+      }
+      return { version: 'none', reason: `no cgroup hierarchy at ${this.root}` };
+    } catch (err) {
+      return { version: 'none', reason: (err as Error).message };
+    }
+  }
+
+  /** Creates the task's cgroup with its limits; undefined when cgroups are not usable. */
+  create(nodeId: string, name: string, resources: Resources): TaskCgroup | undefined {
+    if (this.version === 'none' || !this.memoryBase) return undefined;
+    if (this.version === 'v2') {
+      const nodeDir = join(this.memoryBase, nodeId);
+      mkdirSync(nodeDir, { recursive: true });
+      enableControllers(nodeDir);
+      const dir = join(nodeDir, name);
+      mkdirSync(dir, { recursive: true });
+      if (resources.memory > 0) {
+        writeFileSync(join(dir, 'memory.max'), String(resources.memory));
+        tryWrite(join(dir, 'memory.swap.max'), '0');
+      }
+      if (resources.cpu > 0) tryWrite(join(dir, 'cpu.max'), `${resources.cpu * 100} ${PERIOD_US}`);
+      return { version: 'v2', memory: dir, cpu: dir };
+    }
+    const memDir = join(this.memoryBase, nodeId, name);
+    mkdirSync(memDir, { recursive: true });
+    if (resources.memory > 0) {
+      writeFileSync(join(memDir, 'memory.limit_in_bytes'), String(resources.memory));
+      // memsw must be >= the memory limit, hence after it; absent without swap accounting
+      tryWrite(join(memDir, 'memory.memsw.limit_in_bytes'), String(resources.memory));
+      tryWrite(join(memDir, 'memory.swappiness'), '0');
+    }
+    let cpuDir: string | undefined;
+    if (this.cpuBase) {
+      cpuDir = join(this.cpuBase, nodeId, name);
+      try {
+        mkdirSync(cpuDir, { recursive: true });
+        if (resources.cpu > 0) {
+          tryWrite(join(cpuDir, 'cpu.cfs_period_us'), String(PERIOD_US));
+          tryWrite(join(cpuDir, 'cpu.cfs_quota_us'), String(resources.cpu * 100));
+          tryWrite(join(cpuDir, 'cpu.shares'), String(Math.max(2, Math.floor((resources.cpu * 1024) / 1000))));
+        }
+      } catch {
+        cpuDir = undefined;
+      }
+    }
+    return { version: 'v1', memory: memDir, cpu: cpuDir };
+  }
+
+  /** The cgroup.procs files a process writes its pid into to join the task's cgroup. */
+  static procsFiles(cg: TaskCgroup): string[] {
+    const dirs = cg.cpu && cg.cpu !== cg.memory ? [cg.memory, cg.cpu] : [cg.memory];
+    return dirs.map((d) => join(d, 'cgroup.procs'));
+  }
+
+  static pids(cg: TaskCgroup): number[] {
+    const out = new Set<number>();
+    for (const f of Cgroups.procsFiles(cg)) {
+      for (const l of (readText(f) ?? '').split('\n')) if (l.trim()) out.add(Number(l));
+    }
+    return [...out];
+  }
+
+  static stats(cg: TaskCgroup): CgroupStats {
+    if (cg.version === 'v2') {
+      const memory = readNumber(join(cg.memory, 'memory.current')) ?? 0;
+      const events = readKeyed(join(cg.memory, 'memory.events'));
+      const cpu = readKeyed(join(cg.memory, 'cpu.stat'));
+      return {
+        memory,
+        peakMemory: readNumber(join(cg.memory, 'memory.peak')) ?? memory,
+        oomKills: events.oom_kill ?? 0,
+        failcnt: events.max ?? 0,
+        cpuNanos: cpu.usage_usec !== undefined ? cpu.usage_usec * 1000 : undefined,
+      };
+    }
+    const memory = readNumber(join(cg.memory, 'memory.usage_in_bytes')) ?? 0;
+    const oom = readKeyed(join(cg.memory, 'memory.oom_control'));
+    const cpuacct = cg.cpu ? readNumber(join(cg.cpu, 'cpuacct.usage')) : undefined;
+    return {
+      memory,
+      peakMemory: readNumber(join(cg.memory, 'memory.max_usage_in_bytes')) ?? memory,
+      oomKills: oom.oom_kill ?? 0,
+      failcnt: readNumber(join(cg.memory, 'memory.failcnt')) ?? 0,
+      cpuNanos: cpuacct,
+    };
+  }
+
+  /** Removes the task's dirs; only succeeds once no process is left in them. */
+  static destroy(cg: TaskCgroup): void {
+    for (const dir of new Set([cg.memory, cg.cpu].filter((d): d is string => !!d))) {
+      try {
+        rmdirSync(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+
+  /** Every task cgroup this node has (alive or not), keyed by dir name. */
+  list(nodeId: string): TaskCgroup[] {
+    if (this.version === 'none' || !this.memoryBase) return [];
+    const nodeDir = join(this.memoryBase, nodeId);
+    let names: string[];
+    try {
+      names = readdirSync(nodeDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      return [];
+    }
+    return names.map((n) =>
+      this.version === 'v2'
+        ? { version: 'v2' as const, memory: join(nodeDir, n), cpu: join(nodeDir, n) }
+        : {
+            version: 'v1' as const,
+            memory: join(nodeDir, n),
+            cpu: this.cpuBase && existsSync(join(this.cpuBase, nodeId, n)) ? join(this.cpuBase, nodeId, n) : undefined,
+          },
+    );
+  }
+}

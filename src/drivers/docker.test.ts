@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Docker from 'dockerode';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
+import { DockerDriver } from './docker.js';
+import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
+
+const available = await dockerAvailable();
+if (!available && process.env.BATON_REQUIRE_DOCKER === '1') {
+  throw new Error('BATON_REQUIRE_DOCKER=1 but no Docker Engine answers on /var/run/docker.sock');
+}
+
+const nodeId = `test-node-${randomUUID().slice(0, 8)}`;
+const MiB = 1024 * 1024;
+
+async function collect(logs: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of logs) out.push(r);
+  return out;
+}
+const text = (recs: LogRecord[], stream?: 'stdout' | 'stderr') =>
+  Buffer.concat(recs.filter((r) => !stream || r.stream === stream).map((r) => r.data)).toString();
+
+describe.skipIf(!available)('DockerDriver', () => {
+  const docker = new Docker();
+  const driver = new DockerDriver({ docker });
+  let image = '';
+
+  function config(over: Partial<TaskConfig> = {}): TaskConfig {
+    return {
+      nodeId,
+      allocId: randomUUID(),
+      allocName: 'job[0]',
+      allocIndex: 0,
+      namespace: 'default',
+      jobId: 'job',
+      taskName: 'main',
+      image,
+      args: [],
+      env: {},
+      resources: { cpu: 200, memory: 64 * MiB, disk: 0 },
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 1000,
+      taskDir: tmpdir(),
+      ...over,
+    };
+  }
+
+  beforeAll(async () => {
+    image = await ensureTestImage();
+  }, 60_000);
+
+  afterAll(async () => {
+    const left = await docker.listContainers({ all: true, filters: { label: [`baton.node_id=${nodeId}`] } });
+    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  });
+
+  it('fingerprints the engine version', async () => {
+    const fp = await driver.fingerprint();
+    expect(fp.healthy).toBe(true);
+    expect(fp.attributes['driver.docker.version']).toMatch(/^\d+\./);
+    const broken = await new DockerDriver({ docker: new Docker({ socketPath: '/nonexistent.sock' }) }).fingerprint();
+    expect(broken.healthy).toBe(false);
+    expect(broken.detail).toMatch(/nonexistent/);
+  });
+
+  it('runs echo, reports exit 0, logs, labels and limits', async () => {
+    const c = config({ command: 'echo', args: ['hi'], env: { GREETING: 'hello there' } });
+    const t = await driver.start(c);
+    const r = await t.wait();
+    expect(r).toMatchObject({ exitCode: 0, oomKilled: false });
+    expect(text(await collect(t.logs()), 'stdout')).toBe('hi\n');
+    const info = await docker.getContainer(t.handle.id).inspect();
+    expect(info.Name).toBe(`/baton-${c.allocId}-main`);
+    expect(info.Config.Labels).toMatchObject({ 'baton.alloc_id': c.allocId, 'baton.node_id': nodeId, 'baton.task': 'main', 'baton.job': 'job' });
+    expect(info.Config.Env).toContain('GREETING=hello there');
+    expect(info.HostConfig.Memory).toBe(64 * MiB);
+    expect(info.HostConfig.MemorySwap).toBe(64 * MiB);
+    expect(info.HostConfig.NanoCpus).toBe(200_000_000);
+    await t.destroy();
+    await expect(docker.getContainer(t.handle.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await t.destroy(); // a second destroy is harmless
+  });
+
+  it('reports a non-zero exit code and stderr', async () => {
+    const t = await driver.start(config({ command: '/bin/sh', args: ['-c', 'echo oops >&2; exit 3'] }));
+    expect((await t.wait()).exitCode).toBe(3);
+    const recs = await collect(t.logs());
+    expect(text(recs, 'stderr')).toBe('oops\n');
+    expect(text(recs, 'stdout')).toBe('');
+  });
+
+  it('a second start of the same alloc/task reuses the container', async () => {
+    const c = config({ command: 'sleep', args: ['30'] });
+    const a = await driver.start(c);
+    const b = await new DockerDriver().start(c);
+    expect(b.handle.id).toBe(a.handle.id);
+    const same = await docker.listContainers({ all: true, filters: { label: [`baton.alloc_id=${c.allocId}`] } });
+    expect(same).toHaveLength(1);
+    await a.destroy();
+  });
+
+  it('reports an OOM kill with the peak memory', async () => {
+    const c = config({ command: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], resources: { cpu: 500, memory: 32 * MiB, disk: 0 } });
+    const r = await (await driver.start(c)).wait();
+    expect(r.oomKilled).toBe(true);
+    expect(r.exitCode).toBe(137);
+    expect(r.signal).toBe('SIGKILL');
+    expect(r.peakMemory).toBeGreaterThan(16 * MiB);
+  });
+
+  it('stops with the signal, then SIGKILL after the timeout', async () => {
+    // sleep as pid 1 has no TERM handler, so the kernel ignores SIGTERM: only SIGKILL ends it
+    const t = await driver.start(config({ command: 'sleep', args: ['60'] }));
+    await t.stop(500, 'SIGTERM');
+    const info = await docker.getContainer(t.handle.id).inspect();
+    expect(info.State.Running).toBe(false);
+    expect(await t.wait()).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
+    await t.stop(500); // already exited: no error
+  });
+
+  it('a task that handles the signal ends with it', async () => {
+    const t = await driver.start(
+      config({ command: 'sh', args: ['-c', 'trap "echo bye; exit 143" TERM; echo ready; while true; do sleep 0.1; done'] }),
+    );
+    for await (const r of t.logs()) if (r.data.toString().includes('ready')) break;
+    await t.stop(10_000);
+    expect((await t.wait()).exitCode).toBe(143);
+    expect(text(await collect(t.logs()))).toBe('ready\nbye\n');
+  });
+
+  it('attaches from a new driver instance to a running container', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'sleep 1; echo late; exit 4'] });
+    const t = await driver.start(c);
+    const again = await new DockerDriver().attach(t.handle, c);
+    expect(again).toBeDefined();
+    expect((await again!.usage())?.memory).toBeGreaterThan(0);
+    expect((await again!.wait()).exitCode).toBe(4);
+    expect(text(await collect(again!.logs()))).toBe('late\n');
+    await again!.destroy();
+    expect(await new DockerDriver().attach(t.handle, c)).toBeUndefined();
+  });
+
+  it('resumes logs from a cursor without repeats', async () => {
+    const t = await driver.start(config({ command: 'sh', args: ['-c', 'for i in 1 2 3 4 5 6; do echo line$i; sleep 0.2; done'] }));
+    const first: LogRecord[] = [];
+    for await (const r of t.logs()) {
+      first.push(r);
+      if (first.length === 2) break;
+    }
+    expect(text(first)).toBe('line1\nline2\n');
+    const rest = await collect(t.logs(first[1].cursor));
+    expect(text(rest)).toBe('line3\nline4\nline5\nline6\n');
+    // after exit, from every cursor: only what came after it
+    const all = await collect(t.logs());
+    expect(all).toHaveLength(6);
+    expect(text(await collect(t.logs(all[3].cursor)))).toBe('line5\nline6\n');
+    expect(await collect(t.logs(all[5].cursor))).toHaveLength(0);
+  });
+
+  it('lists the containers of a node', async () => {
+    const c = config({ command: 'sleep', args: ['30'], taskName: 'web' });
+    const t = await driver.start(c);
+    const listed = await driver.list(nodeId);
+    expect(listed).toContainEqual(
+      expect.objectContaining({ allocId: c.allocId, taskName: 'web', running: true, handle: expect.objectContaining({ id: t.handle.id }) }),
+    );
+    expect(await driver.list(`other-${randomUUID()}`)).toEqual([]);
+    await t.stop(0);
+    expect((await driver.list(nodeId)).find((l) => l.allocId === c.allocId)?.running).toBe(false);
+  });
+
+  it('fails clearly when the image cannot be had', async () => {
+    const missing = `baton-test/does-not-exist-${randomUUID().slice(0, 8)}:latest`;
+    await expect(driver.start(config({ image: missing }))).rejects.toThrow(`image "${missing}" is not available on this node:`);
+  });
+});

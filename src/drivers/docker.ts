@@ -1,0 +1,365 @@
+/**
+ * The docker driver: one container per task through the Docker Engine API.
+ * Containers carry baton labels and a deterministic name, so a restarted agent
+ * (or a repeated start) finds the container it already made.
+ */
+import Docker from 'dockerode';
+import { PassThrough, Writable } from 'node:stream';
+import type { LogStream } from '../api/types.js';
+import type {
+  Driver,
+  ExitResult,
+  Fingerprint,
+  LogRecord,
+  RunningTask,
+  TaskConfig,
+  TaskHandle,
+  TaskUsage,
+} from './driver.js';
+import { normaliseSignal, signalOfExitCode, sleep } from './proc.js';
+import { timestampAfter, splitTimestamp, timestampToSince } from './timestamps.js';
+
+const STATS_POLL_MS = 1000;
+
+/** a sleep that does not keep the agent process alive on its own */
+const idle = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+export interface DockerDriverOptions {
+  docker?: Docker;
+}
+
+interface DockerError {
+  statusCode?: number;
+  message?: string;
+  json?: { message?: string };
+}
+
+const statusOf = (err: unknown) => (err as DockerError)?.statusCode;
+
+function reason(err: unknown): string {
+  const e = err as DockerError;
+  return e?.json?.message ?? e?.message ?? String(err);
+}
+
+export function containerName(allocId: string, taskName: string): string {
+  // docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*
+  return `baton-${allocId}-${taskName}`.replace(/[^a-zA-Z0-9_.-]/g, '_');
+}
+
+interface MemoryStats {
+  usage?: number;
+  max_usage?: number;
+  limit?: number;
+}
+
+function memoryOf(stats: Docker.ContainerStats | undefined): { usage: number; max: number } {
+  const m = (stats?.memory_stats ?? {}) as MemoryStats;
+  const usage = m.usage ?? 0;
+  return { usage, max: Math.max(usage, m.max_usage ?? 0) };
+}
+
+class DockerTask implements RunningTask {
+  readonly handle: TaskHandle;
+  private readonly container: Docker.Container;
+  private result?: Promise<ExitResult>;
+  private peak = 0;
+  private polling = false;
+  private done = false;
+
+  constructor(
+    private readonly docker: Docker,
+    id: string,
+    name: string,
+    private readonly killSignal: string,
+    private readonly memoryLimit: number,
+  ) {
+    this.container = docker.getContainer(id);
+    this.handle = { driver: 'docker', id, data: { name } };
+    this.pollStats();
+  }
+
+  /** Tracks the peak: v2 hosts only report current usage, so it must be sampled while running. */
+  private pollStats(): void {
+    if (this.polling) return;
+    this.polling = true;
+    void (async () => {
+      while (!this.done) {
+        try {
+          const s = await this.stats();
+          if (!s) break;
+          this.peak = Math.max(this.peak, memoryOf(s).max);
+        } catch (err) {
+          if (statusOf(err) === 404) break;
+          // daemon busy: try again next round
+        }
+        await idle(STATS_POLL_MS);
+      }
+      this.polling = false;
+    })();
+  }
+
+  private async stats(): Promise<Docker.ContainerStats | undefined> {
+    const info = await this.container.inspect();
+    if (!info.State.Running) return undefined;
+    // one-shot skips the second sample docker otherwise waits for (cpu percent we do not need)
+    return (await this.container.stats({ stream: false, 'one-shot': true } as { stream: false })) as Docker.ContainerStats;
+  }
+
+  wait(): Promise<ExitResult> {
+    this.result ??= this.waitExit().finally(() => {
+      this.done = true;
+    });
+    return this.result;
+  }
+
+  private async waitExit(): Promise<ExitResult> {
+    try {
+      await this.container.wait();
+    } catch (err) {
+      if (statusOf(err) === 404) return { exitCode: 137, signal: 'SIGKILL', oomKilled: false, error: 'container removed' };
+      throw err;
+    }
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.container.inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return { exitCode: 137, signal: 'SIGKILL', oomKilled: false, error: 'container removed' };
+      throw err;
+    }
+    const exitCode = info.State.ExitCode;
+    const oomKilled = info.State.OOMKilled === true;
+    const res: ExitResult = { exitCode, oomKilled };
+    const signal = signalOfExitCode(exitCode);
+    if (signal) res.signal = signal;
+    // killed at the limit: the limit is a truer peak than a sample taken before the spike
+    const peak = oomKilled && this.memoryLimit > this.peak ? this.memoryLimit : this.peak;
+    if (peak > 0) res.peakMemory = peak;
+    if (info.State.Error) res.error = info.State.Error;
+    return res;
+  }
+
+  private async running(): Promise<boolean> {
+    try {
+      return (await this.container.inspect()).State.Running;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  private async kill(signal: string): Promise<void> {
+    try {
+      await this.container.kill({ signal });
+    } catch (err) {
+      // 409: not running, 404: gone; both mean there is nothing to stop
+      if (statusOf(err) !== 409 && statusOf(err) !== 404) throw err;
+    }
+  }
+
+  private async exitedWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+    const exited = this.container.wait({ condition: 'not-running' }).then(
+      () => true as const,
+      () => true as const,
+    );
+    const ok = await Promise.race([exited, timeout]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  async stop(timeoutMs: number, signal?: string): Promise<void> {
+    if (!(await this.running())) return;
+    await this.kill(normaliseSignal(signal ?? this.killSignal));
+    if (await this.exitedWithin(Math.max(0, timeoutMs))) return;
+    await this.kill('SIGKILL');
+    while (await this.running()) await sleep(100);
+  }
+
+  async *logs(cursor?: string): AsyncIterable<LogRecord> {
+    const opts: Record<string, unknown> = { follow: true, stdout: true, stderr: true, timestamps: true };
+    if (cursor) opts.since = timestampToSince(cursor);
+    const raw = (await this.container.logs(opts as { follow: true })) as NodeJS.ReadableStream & { destroy?: () => void };
+    const records = new PassThrough({ objectMode: true });
+    const sink = (stream: LogStream) =>
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          // demuxStream writes whole frames; each frame is one log message with its timestamp
+          const { timestamp, data } = splitTimestamp(chunk);
+          if (!timestamp || !cursor || timestampAfter(timestamp, cursor)) {
+            records.write({ stream, data, cursor: timestamp ?? cursor ?? '' } satisfies LogRecord);
+          }
+          cb();
+        },
+      });
+    this.docker.modem.demuxStream(raw, sink('stdout'), sink('stderr'));
+    raw.on('end', () => records.end());
+    raw.on('close', () => records.end());
+    raw.on('error', (err) => records.destroy(err));
+    try {
+      for await (const rec of records) yield rec as LogRecord;
+    } finally {
+      raw.destroy?.();
+    }
+  }
+
+  async usage(): Promise<TaskUsage | undefined> {
+    let s: Docker.ContainerStats | undefined;
+    try {
+      s = await this.stats();
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    if (!s) return undefined;
+    const m = memoryOf(s);
+    this.peak = Math.max(this.peak, m.max);
+    return { memory: m.usage, peakMemory: this.peak, cpuNanos: s.cpu_stats?.cpu_usage?.total_usage ?? 0 };
+  }
+
+  async destroy(): Promise<void> {
+    this.done = true;
+    try {
+      await this.container.remove({ force: true });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+  }
+}
+
+export class DockerDriver implements Driver {
+  readonly name = 'docker';
+  private readonly docker: Docker;
+
+  constructor(options: DockerDriverOptions = {}) {
+    this.docker = options.docker ?? new Docker();
+  }
+
+  async fingerprint(): Promise<Fingerprint> {
+    try {
+      const v = await this.docker.version();
+      return {
+        healthy: true,
+        detail: `Docker Engine ${v.Version} (API ${v.ApiVersion})`,
+        attributes: { 'driver.docker.version': v.Version },
+      };
+    } catch (err) {
+      return { healthy: false, detail: `Docker Engine not reachable: ${reason(err)}`, attributes: {} };
+    }
+  }
+
+  private task(id: string, name: string, config: TaskConfig): DockerTask {
+    return new DockerTask(this.docker, id, name, config.killSignal, config.resources.memory);
+  }
+
+  async start(config: TaskConfig): Promise<RunningTask> {
+    const name = containerName(config.allocId, config.taskName);
+    const existing = await this.resume(name, config);
+    if (existing) return existing;
+
+    if (!config.image) throw new Error(`docker task "${config.taskName}" has no image`);
+    await this.ensureImage(config.image);
+
+    const cmd = config.command ? [config.command, ...config.args] : config.args.length > 0 ? config.args : undefined;
+    const hostConfig: Docker.HostConfig = {};
+    if (config.resources.memory > 0) {
+      hostConfig.Memory = config.resources.memory;
+      hostConfig.MemorySwap = config.resources.memory;
+    }
+    if (config.resources.cpu > 0) hostConfig.NanoCpus = config.resources.cpu * 1_000_000;
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
+        name,
+        Image: config.image,
+        Cmd: cmd,
+        Env: Object.entries(config.env).map(([k, v]) => `${k}=${v}`),
+        StopSignal: normaliseSignal(config.killSignal),
+        Labels: {
+          'baton.alloc_id': config.allocId,
+          'baton.node_id': config.nodeId,
+          'baton.task': config.taskName,
+          'baton.job': config.jobId,
+          'baton.namespace': config.namespace,
+        },
+        HostConfig: hostConfig,
+      });
+    } catch (err) {
+      // 409: a concurrent start created it first
+      if (statusOf(err) === 409) {
+        const raced = await this.resume(name, config);
+        if (raced) return raced;
+      }
+      throw new Error(`could not create container for task "${config.taskName}": ${reason(err)}`);
+    }
+    try {
+      await container.start();
+    } catch (err) {
+      if (statusOf(err) !== 304) {
+        throw new Error(`could not start container ${name}: ${reason(err)}`);
+      }
+    }
+    return this.task(container.id, name, config);
+  }
+
+  /** Attach to the container a previous start made; start it if it was only created. */
+  private async resume(name: string, config: TaskConfig): Promise<RunningTask | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(name).inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    if (info.State.Status === 'created') {
+      try {
+        await this.docker.getContainer(info.Id).start();
+      } catch (err) {
+        if (statusOf(err) !== 304) throw new Error(`could not start container ${name}: ${reason(err)}`);
+      }
+    }
+    return this.task(info.Id, name, config);
+  }
+
+  private async ensureImage(image: string): Promise<void> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 404) throw new Error(`image "${image}" is not available on this node: ${reason(err)}`);
+    }
+    try {
+      const stream = await this.docker.pull(image);
+      await new Promise<void>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => {
+          const failed = err ?? out?.find((o) => o.error);
+          if (failed) reject(failed instanceof Error ? failed : new Error((failed as { error: string }).error));
+          else resolve();
+        });
+      });
+    } catch (err) {
+      throw new Error(`image "${image}" is not available on this node: ${reason(err)}`);
+    }
+  }
+
+  async attach(handle: TaskHandle, config: TaskConfig): Promise<RunningTask | undefined> {
+    if (handle.driver !== 'docker') return undefined;
+    try {
+      const info = await this.docker.getContainer(handle.id).inspect();
+      return this.task(info.Id, info.Name.replace(/^\//, ''), config);
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(nodeId: string): Promise<Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }>> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`baton.node_id=${nodeId}`] } });
+    return containers.map((c) => ({
+      allocId: c.Labels['baton.alloc_id'] ?? '',
+      taskName: c.Labels['baton.task'] ?? '',
+      handle: { driver: 'docker', id: c.Id, data: { name: (c.Names[0] ?? '').replace(/^\//, '') } },
+      running: c.State === 'running',
+    }));
+  }
+}

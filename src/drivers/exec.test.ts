@@ -1,0 +1,205 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ExecDriver } from './exec.js';
+import { Cgroups } from './cgroups.js';
+import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
+
+const nodeId = `test-${randomUUID().slice(0, 8)}`;
+const dirs: string[] = [];
+const tasks: RunningTask[] = [];
+
+function config(over: Partial<TaskConfig> = {}): TaskConfig {
+  const taskDir = mkdtempSync(join(tmpdir(), 'baton-exec-'));
+  dirs.push(taskDir);
+  return {
+    nodeId,
+    allocId: randomUUID(),
+    allocName: 'job[0]',
+    allocIndex: 0,
+    namespace: 'default',
+    jobId: 'job',
+    taskName: 'main',
+    args: [],
+    env: {},
+    resources: { cpu: 100, memory: 64 * 1024 * 1024, disk: 0 },
+    killSignal: 'SIGTERM',
+    killTimeoutMs: 1000,
+    taskDir,
+    ...over,
+  };
+}
+
+async function run(driver: ExecDriver, c: TaskConfig): Promise<RunningTask> {
+  const t = await driver.start(c);
+  tasks.push(t);
+  return t;
+}
+
+async function collect(logs: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
+  const out: LogRecord[] = [];
+  for await (const r of logs) out.push(r);
+  return out;
+}
+
+const text = (recs: LogRecord[], stream: 'stdout' | 'stderr') =>
+  Buffer.concat(recs.filter((r) => r.stream === stream).map((r) => r.data)).toString();
+
+afterAll(async () => {
+  for (const t of tasks) await t.destroy().catch(() => {});
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  // the per-node parent dirs outlive their tasks by design; drop this test node's
+  for (const sub of ['memory', 'cpu', '']) {
+    try {
+      rmdirSync(join('/sys/fs/cgroup', sub, 'baton', nodeId));
+    } catch {
+      // not there on this hierarchy
+    }
+  }
+});
+
+const cgroups = new Cgroups();
+const cgroupsUsable = cgroups.version !== 'none';
+if (!cgroupsUsable && process.env.BATON_REQUIRE_CGROUPS === '1') {
+  throw new Error(`BATON_REQUIRE_CGROUPS=1 but cgroups are not usable: ${cgroups.reason}`);
+}
+
+describe('ExecDriver', () => {
+  const driver = new ExecDriver();
+
+  it('reports the exit code and signal', async () => {
+    const ok = await run(driver, config({ command: '/bin/sh', args: ['-c', 'exit 0'] }));
+    expect((await ok.wait()).exitCode).toBe(0);
+    const three = await run(driver, config({ command: 'sh', args: ['-c', 'exit 3'] }));
+    const r = await three.wait();
+    expect(r.exitCode).toBe(3);
+    expect(r.oomKilled).toBe(false);
+    expect(r.signal).toBeUndefined();
+    const killed = await run(driver, config({ command: 'sh', args: ['-c', 'kill -KILL $$'] }));
+    expect(await killed.wait()).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
+  });
+
+  it('passes env plus PATH and keeps stdout and stderr apart', async () => {
+    const t = await run(
+      driver,
+      config({ command: 'sh', args: ['-c', 'echo "v=$BATON_X"; echo "to err" >&2; echo "path=$PATH"'], env: { BATON_X: 'a b "c"' } }),
+    );
+    expect((await t.wait()).exitCode).toBe(0);
+    const recs = await collect(t.logs());
+    expect(text(recs, 'stdout')).toContain('v=a b "c"\n');
+    expect(text(recs, 'stdout')).toContain(`path=${process.env.PATH}`);
+    expect(text(recs, 'stderr')).toBe('to err\n');
+  });
+
+  it('follows logs while running and resumes from a cursor without repeats', async () => {
+    const t = await run(driver, config({ command: 'sh', args: ['-c', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done'] }));
+    const first: LogRecord[] = [];
+    for await (const r of t.logs()) {
+      first.push(r);
+      if (text(first, 'stdout').includes('line2')) break;
+    }
+    const rest = await collect(t.logs(first[first.length - 1].cursor));
+    expect(text(first, 'stdout') + text(rest, 'stdout')).toBe('line1\nline2\nline3\nline4\nline5\n');
+    expect((await t.wait()).exitCode).toBe(0);
+  });
+
+  it('fails clearly when the command does not exist', async () => {
+    await expect(driver.start(config({ command: 'no-such-binary-baton' }))).rejects.toThrow(
+      /command "no-such-binary-baton" not found on this node \(PATH=/,
+    );
+    await expect(driver.start(config({ command: '/nope/bin/x' }))).rejects.toThrow(/not found/);
+  });
+
+  it('escalates to SIGKILL when the task ignores the stop signal', async () => {
+    const t = await run(driver, config({ command: 'sh', args: ['-c', 'trap "" TERM; echo ready; sleep 30'] }));
+    for await (const r of t.logs()) if (r.data.toString().includes('ready')) break;
+    await t.stop(300, 'SIGTERM');
+    const r = await t.wait();
+    expect(r.exitCode).toBe(137);
+    expect(r.signal).toBe('SIGKILL');
+  });
+
+  it('a task that honours SIGTERM ends with 143', async () => {
+    const t = await run(driver, config({ command: 'sleep', args: ['30'] }));
+    await t.stop(5000);
+    expect(await t.wait()).toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
+  });
+
+  it('re-attaches from a new driver instance and sees the exit', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'read x < /dev/null; sleep 0.6; echo done; exit 7'] });
+    const t = await run(driver, c);
+    const again = await new ExecDriver().attach(t.handle, c);
+    expect(again).toBeDefined();
+    // a second start of the same task is the same process, not a new one
+    const dup = await driver.start(c);
+    expect(dup.handle.id).toBe(t.handle.id);
+    const r = await again!.wait();
+    expect(r.exitCode).toBe(7);
+    expect(text(await collect(again!.logs()), 'stdout')).toBe('done\n');
+    // gone for good but its exit status is still there
+    const late = await new ExecDriver().attach(t.handle, c);
+    expect((await late!.wait()).exitCode).toBe(7);
+    rmSync(join(c.taskDir, 'exit_code'));
+    expect(await new ExecDriver().attach(t.handle, c)).toBeUndefined();
+  });
+
+  it('works without cgroups when the hierarchy is missing', async () => {
+    const d = new ExecDriver({ cgroupRoot: join(tmpdir(), `no-cgroups-${randomUUID()}`, 'x') });
+    const fp = await d.fingerprint();
+    expect(fp.healthy).toBe(true);
+    expect(fp.attributes['exec.cgroups']).toBe('none');
+    expect(fp.detail).toMatch(/no cgroups: limits not enforced/);
+    const t = await run(d, config({ command: 'sh', args: ['-c', 'echo ok'] }));
+    expect((await t.wait()).exitCode).toBe(0);
+  });
+});
+
+describe.skipIf(!cgroupsUsable)('ExecDriver with cgroups', () => {
+  const driver = new ExecDriver();
+
+  it('fingerprints the cgroup version', async () => {
+    expect((await driver.fingerprint()).attributes['exec.cgroups']).toBe(cgroups.version);
+  });
+
+  it('writes the limits and lists the running task', async () => {
+    const c = config({ command: 'sleep', args: ['30'], resources: { cpu: 250, memory: 48 * 1024 * 1024, disk: 0 } });
+    const t = await run(driver, c);
+    const cg = (t.handle.data as { cgroup: { memory: string; cpu?: string } }).cgroup;
+    if (cgroups.version === 'v2') {
+      expect(readFileSync(join(cg.memory, 'memory.max'), 'utf8').trim()).toBe(String(48 * 1024 * 1024));
+      expect(readFileSync(join(cg.memory, 'cpu.max'), 'utf8').trim()).toBe('25000 100000');
+    } else {
+      expect(readFileSync(join(cg.memory, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(48 * 1024 * 1024));
+      if (cg.cpu) expect(readFileSync(join(cg.cpu, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('25000');
+    }
+    expect(Cgroups.pids(t.handle.data.cgroup as never)).toContain(Number(t.handle.id));
+
+    const listed = await new ExecDriver().list(nodeId);
+    const mine = listed.find((l) => l.allocId === c.allocId);
+    expect(mine).toMatchObject({ taskName: 'main', running: true, handle: { id: t.handle.id } });
+
+    const u = await t.usage();
+    expect(u?.memory).toBeGreaterThan(0);
+    await t.stop(2000);
+    await t.destroy();
+    expect(await new ExecDriver().list(nodeId)).not.toContainEqual(expect.objectContaining({ allocId: c.allocId }));
+  });
+
+  it('reports an OOM kill with the peak memory', async () => {
+    const t = await run(
+      driver,
+      config({ command: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], resources: { cpu: 500, memory: 32 * 1024 * 1024, disk: 0 } }),
+    );
+    const r = await t.wait();
+    expect(r.oomKilled).toBe(true);
+    expect(r.exitCode).toBe(137);
+    expect(r.peakMemory).toBeGreaterThan(16 * 1024 * 1024);
+  });
+
+  it('a clean exit is not an OOM kill', async () => {
+    const t = await run(driver, config({ command: 'sh', args: ['-c', 'exit 0'], resources: { cpu: 100, memory: 32 * 1024 * 1024, disk: 0 } }));
+    expect((await t.wait()).oomKilled).toBe(false);
+  });
+});

@@ -1,0 +1,436 @@
+/**
+ * The exec driver: runs a host command in its own session and process group,
+ * inside a cgroup with the task's memory and cpu limits. A small shell wrapper
+ * owns the task so it survives the agent: it joins the cgroup before the task
+ * starts, outlives group signals, and leaves the exit status in the task dir
+ * for whichever agent process asks next.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { LogStream } from '../api/types.js';
+import { Cgroups, type TaskCgroup } from './cgroups.js';
+import type {
+  Driver,
+  ExitResult,
+  Fingerprint,
+  LogRecord,
+  RunningTask,
+  TaskConfig,
+  TaskHandle,
+  TaskUsage,
+} from './driver.js';
+import {
+  findCommand,
+  normaliseSignal,
+  processAlive,
+  readCmdline,
+  readProcStat,
+  signalOfExitCode,
+  sleep,
+} from './proc.js';
+
+/** argv[0] of the wrapper; `list()` recognises our processes by it */
+const WRAPPER_NAME = 'baton-exec';
+
+/*
+ * $1 alloc id, $2 task name (both only for `list()` via /proc/<pid>/cmdline),
+ * $3 exit file, $4 cgroup.procs files joined by ':', then the command and its args.
+ * `<exit file>.ready` tells start() that the trap is set and the cgroup joined, so
+ * a stop right after start reaches the task instead of killing a half-set-up wrapper.
+ * The task runs in the foreground: a trapped signal then waits for it instead of
+ * interrupting, and the task keeps default SIGINT/SIGQUIT (a background job would
+ * have them ignored by a non-interactive shell).
+ */
+const WRAPPER = `trap : TERM INT HUP
+exitf=$3
+procs=$4
+shift 4
+if [ -n "$procs" ]; then
+  IFS=:
+  for f in $procs; do
+    echo $$ > "$f" || { echo "baton: cannot join cgroup $f" >&2; exit 125; }
+  done
+  unset IFS
+fi
+: > "$exitf.ready"
+"$@"
+rc=$?
+echo "$rc" > "$exitf.tmp" && { mv -f "$exitf.tmp" "$exitf" 2>/dev/null || echo "$rc" > "$exitf"; }
+exit "$rc"
+`;
+
+const POLL_MS = 200;
+const LOG_POLL_MS = 100;
+const LOG_CHUNK = 64 * 1024;
+
+export interface ExecHandleData {
+  pgid: number;
+  taskDir: string;
+  cgroup: TaskCgroup | null;
+  startTime: string;
+  [key: string]: unknown;
+}
+
+export interface ExecDriverOptions {
+  /** root of the cgroup filesystem; tests point it elsewhere to exercise the no-cgroup mode */
+  cgroupRoot?: string;
+}
+
+function readExitCode(taskDir: string): number | undefined {
+  try {
+    const t = readFileSync(join(taskDir, 'exit_code'), 'utf8').trim();
+    return t === '' ? undefined : Number(t);
+  } catch {
+    return undefined;
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Memory and cpu of a process group from /proc, for hosts without cgroups. */
+function processGroupUsage(pgid: number): { memory: number; cpuNanos: number } {
+  let memory = 0;
+  let ticks = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = readProcStat(Number(name));
+    if (!st || st.pgrp !== pgid) continue;
+    ticks += st.utime + st.stime;
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${name}/status`, 'utf8'));
+      if (m) memory += Number(m[1]) * 1024;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  // USER_HZ is 100 on every Linux ABI Node supports
+  return { memory, cpuNanos: ticks * 10_000_000 };
+}
+
+class ExecTask implements RunningTask {
+  private gone?: Promise<void>;
+  private result?: Promise<ExitResult>;
+  private polledPeak = 0;
+  private readonly pid: number;
+  private readonly data: ExecHandleData;
+
+  constructor(
+    readonly handle: TaskHandle,
+    private readonly killSignal: string,
+    private readonly child?: ChildProcess,
+  ) {
+    this.pid = Number(handle.id);
+    this.data = handle.data as ExecHandleData;
+    if (child) {
+      // listen now: an 'exit' emitted before anyone calls wait() would be lost
+      const exited = child.exitCode !== null || child.signalCode !== null;
+      this.gone = exited ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+      const cg = this.data.cgroup;
+      if (!exited && cg?.version === 'v2' && !existsSync(join(cg.memory, 'memory.peak'))) {
+        // v2 kernels before 5.19 have no memory.peak: sample memory.current meanwhile
+        let done = false;
+        void this.gone.then(() => (done = true));
+        void (async () => {
+          while (!done) {
+            this.notePeak();
+            await sleep(POLL_MS);
+          }
+        })();
+      }
+    }
+  }
+
+  private alive(): boolean {
+    return processAlive(this.pid, this.data.startTime);
+  }
+
+  private notePeak(): void {
+    if (this.data.cgroup) this.polledPeak = Math.max(this.polledPeak, Cgroups.stats(this.data.cgroup).memory);
+  }
+
+  private waitGone(): Promise<void> {
+    if (!this.gone) {
+      this.gone = (async () => {
+        while (this.alive()) {
+          this.notePeak();
+          await sleep(POLL_MS);
+        }
+      })();
+    }
+    return this.gone;
+  }
+
+  wait(): Promise<ExitResult> {
+    this.result ??= this.waitGone().then(() => this.exitResult());
+    return this.result;
+  }
+
+  private exitResult(): ExitResult {
+    const code = readExitCode(this.data.taskDir);
+    // no exit file: the wrapper itself was SIGKILLed (stop escalation, OOM of the wrapper)
+    const exitCode = code ?? 137;
+    const res: ExitResult = { exitCode, oomKilled: false };
+    const signal = signalOfExitCode(exitCode);
+    if (signal) res.signal = signal;
+    const cg = this.data.cgroup;
+    if (cg) {
+      const s = Cgroups.stats(cg);
+      res.oomKilled = s.oomKills > 0 || (cg.version === 'v1' && s.failcnt > 0 && exitCode === 137);
+      const peak = Math.max(s.peakMemory, this.polledPeak);
+      if (peak > 0) res.peakMemory = peak;
+    } else if (this.polledPeak > 0) {
+      res.peakMemory = this.polledPeak;
+    }
+    if (code === 125) res.error = 'the exec wrapper could not put the task into its cgroup';
+    return res;
+  }
+
+  private async goneWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+    const ok = await Promise.race([this.waitGone().then(() => true as const), timeout]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  private killAll(signal: NodeJS.Signals): void {
+    killQuietly(-this.data.pgid, signal);
+    // processes that left the group (setsid, daemonised) are still in the cgroup
+    if (this.data.cgroup) for (const pid of Cgroups.pids(this.data.cgroup)) killQuietly(pid, signal);
+  }
+
+  async stop(timeoutMs: number, signal?: string): Promise<void> {
+    if (!this.alive()) return;
+    this.killAll(normaliseSignal(signal ?? this.killSignal));
+    if (await this.goneWithin(Math.max(0, timeoutMs))) return;
+    this.killAll('SIGKILL');
+    await this.waitGone();
+  }
+
+  async *logs(cursor?: string): AsyncIterable<LogRecord> {
+    const offsets: Record<LogStream, number> = { stdout: 0, stderr: 0 };
+    if (cursor) {
+      const [o, e] = cursor.split(':').map((x) => Number(x));
+      if (Number.isFinite(o) && o >= 0) offsets.stdout = o;
+      if (Number.isFinite(e) && e >= 0) offsets.stderr = e;
+    }
+    const buf = Buffer.alloc(LOG_CHUNK);
+    for (;;) {
+      // decide "exited" before reading so output written just before exit is still drained
+      const exited = !this.alive();
+      let got = false;
+      for (const stream of ['stdout', 'stderr'] as const) {
+        let fh;
+        try {
+          fh = await open(join(this.data.taskDir, `${stream}.log`), 'r');
+        } catch {
+          continue;
+        }
+        try {
+          const { bytesRead } = await fh.read(buf, 0, LOG_CHUNK, offsets[stream]);
+          if (bytesRead > 0) {
+            offsets[stream] += bytesRead;
+            got = true;
+            yield { stream, data: Buffer.from(buf.subarray(0, bytesRead)), cursor: `${offsets.stdout}:${offsets.stderr}` };
+          }
+        } finally {
+          await fh.close();
+        }
+      }
+      if (!got) {
+        if (exited) return;
+        await sleep(LOG_POLL_MS);
+      }
+    }
+  }
+
+  async usage(): Promise<TaskUsage | undefined> {
+    if (!this.alive()) return undefined;
+    const cg = this.data.cgroup;
+    if (cg) {
+      const s = Cgroups.stats(cg);
+      this.polledPeak = Math.max(this.polledPeak, s.memory);
+      const cpuNanos = s.cpuNanos ?? processGroupUsage(this.data.pgid).cpuNanos;
+      return { memory: s.memory, peakMemory: Math.max(s.peakMemory, this.polledPeak), cpuNanos };
+    }
+    const u = processGroupUsage(this.data.pgid);
+    this.polledPeak = Math.max(this.polledPeak, u.memory);
+    return { memory: u.memory, peakMemory: this.polledPeak, cpuNanos: u.cpuNanos };
+  }
+
+  async destroy(): Promise<void> {
+    if (this.alive()) {
+      this.killAll('SIGKILL');
+      await this.waitGone();
+    }
+    rmSync(join(this.data.taskDir, 'handle.json'), { force: true });
+    const cg = this.data.cgroup;
+    if (!cg) return;
+    // the kernel refuses rmdir while a (dying) process is still charged to the group
+    for (let i = 0; i < 50; i++) {
+      this.killAll('SIGKILL');
+      try {
+        Cgroups.destroy(cg);
+        return;
+      } catch {
+        await sleep(100);
+      }
+    }
+    Cgroups.destroy(cg);
+  }
+}
+
+export class ExecDriver implements Driver {
+  readonly name = 'exec';
+  private cg?: Cgroups;
+
+  constructor(private readonly options: ExecDriverOptions = {}) {}
+
+  /** detected lazily: constructing the driver must not touch /sys */
+  private get cgroups(): Cgroups {
+    this.cg ??= new Cgroups(this.options.cgroupRoot);
+    return this.cg;
+  }
+
+  async fingerprint(): Promise<Fingerprint> {
+    const v = this.cgroups.version;
+    return {
+      healthy: true,
+      detail:
+        v === 'none'
+          ? `no cgroups: limits not enforced${this.cgroups.reason ? ` (${this.cgroups.reason})` : ''}`
+          : `cgroups ${v}: memory and cpu limits enforced`,
+      attributes: { 'exec.cgroups': v },
+    };
+  }
+
+  async start(config: TaskConfig): Promise<RunningTask> {
+    const existing = this.existingTask(config);
+    if (existing) return existing;
+
+    const command = config.command ?? config.args[0];
+    const args = config.command !== undefined ? config.args : config.args.slice(1);
+    if (!command) throw new Error(`exec task "${config.taskName}" has no command`);
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      HOME: process.env.HOME ?? '/',
+      ...config.env,
+    };
+    if (!findCommand(command, env.PATH, config.taskDir)) {
+      throw new Error(`command "${command}" not found on this node (PATH=${env.PATH})`);
+    }
+
+    const cgName = `${config.allocId}-${config.taskName}`;
+    // a leftover group from an earlier run would carry its oom and peak counters over
+    for (const old of this.cgroups.list(config.nodeId)) {
+      if (basename(old.memory) === cgName && Cgroups.pids(old).length === 0) Cgroups.destroy(old);
+    }
+    const cgroup = this.cgroups.create(config.nodeId, cgName, config.resources) ?? null;
+
+    const exitFile = join(config.taskDir, 'exit_code');
+    rmSync(exitFile, { force: true });
+    rmSync(`${exitFile}.ready`, { force: true });
+    const out = openSync(join(config.taskDir, 'stdout.log'), 'w');
+    const err = openSync(join(config.taskDir, 'stderr.log'), 'w');
+    let child: ChildProcess;
+    try {
+      child = spawn(
+        '/bin/sh',
+        ['-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, cgroup ? Cgroups.procsFiles(cgroup).join(':') : '', command, ...args],
+        { detached: true, stdio: ['ignore', out, err], env, cwd: config.taskDir },
+      );
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const e = await new Promise<Error>((r) => child.once('error', r));
+      if (cgroup) Cgroups.destroy(cgroup);
+      throw new Error(`could not start /bin/sh for exec task: ${e.message}`);
+    }
+    child.on('error', () => {}); // a late error must not crash the agent; wait() reports via exit_code
+    child.unref();
+    await this.untilReady(exitFile, child);
+    const data: ExecHandleData = {
+      pgid: pid,
+      taskDir: config.taskDir,
+      cgroup,
+      startTime: readProcStat(pid)?.startTime ?? '',
+    };
+    const handle: TaskHandle = { driver: 'exec', id: String(pid), data };
+    writeFileSync(join(config.taskDir, 'handle.json'), JSON.stringify(handle));
+    return new ExecTask(handle, config.killSignal, child);
+  }
+
+  private async untilReady(exitFile: string, child: ChildProcess): Promise<void> {
+    for (let i = 0; i < 1000; i++) {
+      if (existsSync(`${exitFile}.ready`) || child.exitCode !== null || child.signalCode !== null) return;
+      await sleep(5);
+    }
+  }
+
+  /** The same alloc/task is already running from this task dir: hand it back instead of a second copy. */
+  private existingTask(config: TaskConfig): RunningTask | undefined {
+    try {
+      const handle = JSON.parse(readFileSync(join(config.taskDir, 'handle.json'), 'utf8')) as TaskHandle;
+      const d = handle.data as ExecHandleData;
+      if (processAlive(Number(handle.id), d.startTime)) return new ExecTask(handle, config.killSignal);
+    } catch {
+      // no earlier start
+    }
+    return undefined;
+  }
+
+  async attach(handle: TaskHandle, config: TaskConfig): Promise<RunningTask | undefined> {
+    if (handle.driver !== 'exec') return undefined;
+    const d = handle.data as ExecHandleData;
+    const pid = Number(handle.id);
+    if (!Number.isInteger(pid) || pid <= 0 || typeof d?.taskDir !== 'string') return undefined;
+    if (!processAlive(pid, d.startTime) && !existsSync(join(d.taskDir, 'exit_code'))) return undefined;
+    return new ExecTask(handle, config.killSignal);
+  }
+
+  async list(nodeId: string): Promise<Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }>> {
+    const out: Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }> = [];
+    for (const cg of this.cgroups.list(nodeId)) {
+      const pids = Cgroups.pids(cg);
+      if (pids.length === 0) continue;
+      const wrapper = pids.find((p) => readCmdline(p)[3] === WRAPPER_NAME);
+      if (wrapper !== undefined) {
+        const argv = readCmdline(wrapper);
+        const data: ExecHandleData = {
+          pgid: wrapper,
+          taskDir: dirname(argv[6]),
+          cgroup: cg,
+          startTime: readProcStat(wrapper)?.startTime ?? '',
+        };
+        out.push({ allocId: argv[4], taskName: argv[5], handle: { driver: 'exec', id: String(wrapper), data }, running: true });
+        continue;
+      }
+      // the wrapper is gone but strays remain: name the orphan from the dir (`<allocId>-<task>`)
+      const name = basename(cg.memory);
+      const m = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-(.+)$/i.exec(name);
+      const cut = name.lastIndexOf('-');
+      const allocId = m ? m[1] : name.slice(0, cut);
+      const taskName = m ? m[2] : name.slice(cut + 1);
+      const pid = pids[0];
+      const data: ExecHandleData = {
+        pgid: readProcStat(pid)?.pgrp ?? pid,
+        taskDir: '',
+        cgroup: cg,
+        startTime: readProcStat(pid)?.startTime ?? '',
+      };
+      out.push({ allocId, taskName, handle: { driver: 'exec', id: String(pid), data }, running: true });
+    }
+    return out;
+  }
+}

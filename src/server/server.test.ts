@@ -1,0 +1,178 @@
+/**
+ * The server through its real HTTP API, with the test playing the agent's
+ * part over the agent API: registration, the blocking alloc watch, reports,
+ * logs, node loss and the auth rules between nodes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentAlloc, RegisterNodeRequest } from '../api/types.js';
+import { AgentClient } from '../client/agent-client.js';
+import { BatonClient } from '../client/client.js';
+import { BatonApiError } from '../client/http.js';
+import { createLogger } from '../util/logger.js';
+import { startServer, type RunningServer } from './server.js';
+
+const GiB = 1024 ** 3;
+
+function nodeReq(name: string, memory = 4 * GiB): RegisterNodeRequest {
+  return {
+    name, nodeClass: '', datacenter: 'dc1', drivers: { exec: { healthy: true, detail: 'test' } }, attributes: {}, labels: {},
+    capacity: { cpu: 4000, memory, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
+  };
+}
+
+const job = (name: string, memory = '1Gi', count = 1) =>
+  `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: ${memory} }\n`;
+
+async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function joinNode(server: RunningServer, name: string, memory?: number): Promise<{ agent: AgentClient; nodeId: string }> {
+  const agent = new AgentClient(server.url, server.joinToken);
+  const reg = await agent.register(nodeReq(name, memory));
+  agent.useToken(reg.secret);
+  return { agent, nodeId: reg.nodeId };
+}
+
+const running = (a: AgentAlloc) => ({
+  allocId: a.alloc.id, clientStatus: 'running' as const, clientDescription: 'running',
+  taskStates: { main: { state: 'running' as const, failed: false, restarts: 0, events: [] } },
+});
+const complete = (a: AgentAlloc) => ({
+  allocId: a.alloc.id, clientStatus: 'complete' as const, clientDescription: 'done',
+  taskStates: { main: { state: 'dead' as const, failed: false, exitCode: 0, restarts: 0, events: [] } },
+});
+
+describe('server', () => {
+  let dir: string;
+  let server: RunningServer;
+  let client: BatonClient;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'baton-server-'));
+    server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, logger: createLogger('silent', 'test'), version: 'test' });
+    client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
+  });
+  afterEach(async () => {
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hands new work to a waiting agent through the blocking query', async () => {
+    const { agent } = await joinNode(server, 'a');
+    const first = await agent.allocs(0, 0);
+    expect(first.allocs).toEqual([]);
+    const watch = agent.allocs(first.index, 10_000);
+    await client.submitJob(job('one'), 'one.yaml');
+    const next = await watch;
+    expect(next.index).toBeGreaterThan(first.index);
+    expect(next.allocs.map((a) => a.alloc.name)).toEqual(['one[0]']);
+    expect(next.allocs[0].job.tasks[0].command).toBe('/bin/true');
+  });
+
+  it('answers a blocking query after the wait time when nothing changed', async () => {
+    const { agent } = await joinNode(server, 'a');
+    const first = await agent.allocs(0, 0);
+    const again = await agent.allocs(first.index, 200);
+    expect(again.index).toBe(first.index);
+  });
+
+  it('never puts more memory on a node than it has, and runs queued work when memory frees', async () => {
+    const { agent, nodeId } = await joinNode(server, 'a', 1 * GiB);
+    await client.submitJob(job('first', '600Mi'), 'f.yaml');
+    await client.submitJob(job('second', '600Mi'), 's.yaml');
+    const blocked = await until(async () => (await client.getJob('second')).summary.blocked, 'second to be blocked');
+    expect(blocked.find((b) => b.dimension === 'memory')).toMatchObject({ neverFits: false });
+    const allocs = (await agent.allocs(0, 0)).allocs;
+    expect(allocs.map((a) => a.alloc.jobId)).toEqual(['first']);
+    await agent.updateAllocs([complete(allocs[0])]);
+    const placed = await until(async () => {
+      const list = await client.listAllocs({ jobId: 'second' });
+      return list.length ? list : undefined;
+    }, 'second to be placed');
+    expect(placed[0].nodeId).toBe(nodeId);
+    expect((await client.getJob('first')).summary.status).toBe('complete');
+  });
+
+  it('marks a silent node down, loses its allocs and places them on another node', async () => {
+    const a = await joinNode(server, 'a');
+    await client.submitJob(job('svc'), 'svc.yaml');
+    const onA = await until(async () => (await a.agent.allocs(0, 0)).allocs[0], 'placement on a');
+    await a.agent.updateAllocs([running(onA)]);
+    const b = await joinNode(server, 'b');
+    const beat = setInterval(() => void b.agent.heartbeat().catch(() => undefined), 100);
+    try {
+      const onB = await until(async () => (await b.agent.allocs(0, 0)).allocs[0], 'replacement on b');
+      expect(onB.alloc.previousAllocId).toBe(onA.alloc.id);
+      const lost = await client.getAlloc(onA.alloc.id);
+      expect(lost).toMatchObject({ clientStatus: 'lost', desiredStatus: 'stop' });
+      expect((await client.getNode(a.nodeId)).node.status).toBe('down');
+      // the node comes back: it is told to stop what was replaced
+      await a.agent.heartbeat();
+      expect((await client.getNode(a.nodeId)).node.status).toBe('ready');
+      const back = (await a.agent.allocs(0, 0)).allocs;
+      expect(back.map((x) => [x.alloc.id, x.alloc.desiredStatus])).toEqual([[onA.alloc.id, 'stop']]);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('keeps an agent to its own node', async () => {
+    const a = await joinNode(server, 'a');
+    const b = await joinNode(server, 'b');
+    await client.submitJob(job('mine', '1Gi', 1), 'm.yaml');
+    const alloc = await until(async () => (await a.agent.allocs(0, 0)).allocs[0] ?? (await b.agent.allocs(0, 0)).allocs[0], 'placement');
+    const other = alloc.alloc.nodeId === a.nodeId ? b : a;
+    await expect(other.agent.updateAllocs([running(alloc)])).rejects.toMatchObject({ status: 403 });
+    await expect(other.agent.shipLogs([{ allocId: alloc.alloc.id, task: 'main', stream: 'stdout', data: 'x' }])).rejects.toMatchObject({ status: 403 });
+    // a node secret is not an API token, and an API token cannot act as a node
+    await expect(new BatonClient({ baseUrl: server.url, token: 'node_nope' }).listJobs()).rejects.toMatchObject({ status: 401 });
+    await expect(new AgentClient(server.url, server.adminToken).heartbeat()).rejects.toMatchObject({ status: 403 });
+    await expect(new AgentClient(server.url, server.adminToken).register(nodeReq('x'))).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('keeps the newest log bytes up to the cap and serves them by offset', async () => {
+    const a = await joinNode(server, 'a');
+    await client.submitJob(job('talk'), 't.yaml');
+    const alloc = await until(async () => (await a.agent.allocs(0, 0)).allocs[0], 'placement');
+    const line = (i: number) => `line ${String(i).padStart(2, '0')}\n`; // 8 bytes
+    for (let i = 0; i < 12; i++) await a.agent.shipLogs([{ allocId: alloc.alloc.id, task: 'main', stream: 'stdout', data: line(i) }]);
+    const r = await client.readLogs(alloc.alloc.id, { task: 'main' });
+    // cap 64 bytes: the 8 newest lines remain
+    expect(r.data).toBe(Array.from({ length: 8 }, (_, k) => line(k + 4)).join(''));
+    expect(r.nextOffset).toBe(96);
+    expect(r.complete).toBe(false);
+    await a.agent.updateAllocs([complete(alloc)]);
+    const end = await client.readLogs(alloc.alloc.id, { task: 'main', offset: 96 });
+    expect(end).toEqual({ data: '', nextOffset: 96, complete: true });
+  });
+
+  it('refuses unknown tokens and bad ids with 4xx', async () => {
+    await expect(new BatonClient({ baseUrl: server.url, token: 'nope' }).listJobs()).rejects.toMatchObject({ status: 401 });
+    await expect(client.getJob('missing')).rejects.toMatchObject({ status: 404 });
+    await expect(client.getAlloc('zz')).rejects.toMatchObject({ status: 400 });
+    const err = await client.submitJob('name: x\ntype: batch\ncount: -1\ntasks: []\n', 'x.yaml').catch((e: BatonApiError) => e);
+    expect(err).toBeInstanceOf(BatonApiError);
+    expect((err as BatonApiError).status).toBe(400);
+    expect((err as BatonApiError).details.map((d) => d.path)).toContain('count');
+  });
+
+  it('keeps its tokens across a restart', async () => {
+    const { url, adminToken, joinToken } = server;
+    await server.close();
+    server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, logger: createLogger('silent', 'test'), version: 'test' });
+    expect(server.adminToken).toBe(adminToken);
+    expect(server.joinToken).toBe(joinToken);
+    expect(server.url).not.toBe('');
+    void url;
+  });
+});
