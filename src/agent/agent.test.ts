@@ -1,0 +1,237 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentAlloc, AllocStatusUpdate, JobSpec, LogChunk } from '../api/types.js';
+import { startAgent, type RunningAgent } from './agent.js';
+import { FakeDriver } from './fake-driver.js';
+
+const logger = pino({ level: 'silent' });
+
+/** Just enough of the agent API of docs/api.md, in memory. */
+class FakeServer {
+  index = 1;
+  allocs: AgentAlloc[] = [];
+  secrets = new Map<string, string>();
+  registrations = 0;
+  updates: AllocStatusUpdate[] = [];
+  logs: LogChunk[] = [];
+  readonly joinToken = 'join-secret';
+  private waiters: Array<() => void> = [];
+  private server: Server = createServer((req, res) => void this.handle(req, res));
+  url = '';
+
+  async listen(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.waiters.splice(0)) w();
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  bump(): void {
+    this.index++;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  setAllocs(allocs: AgentAlloc[]): void {
+    this.allocs = allocs;
+    this.bump();
+  }
+
+  latest(allocId: string): AllocStatusUpdate | undefined {
+    return this.updates.filter((u) => u.allocId === allocId).at(-1);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body = '';
+    for await (const c of req) body += c;
+    const json = body ? JSON.parse(body) : undefined;
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const url = new URL(req.url!, this.url);
+    const send = (status: number, v: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(v));
+    };
+    if (url.pathname === '/v1/agent/register') {
+      if (token !== this.joinToken) return send(401, { error: 'bad join token' });
+      this.registrations++;
+      const nodeId = `node-${this.registrations}`;
+      this.secrets.set(`secret-${nodeId}`, nodeId);
+      return send(200, { nodeId, secret: `secret-${nodeId}`, heartbeatTtlMs: 3000 });
+    }
+    if (!this.secrets.has(token)) return send(401, { error: 'unknown node secret' });
+    const nodeId = this.secrets.get(token)!;
+    switch (`${req.method} ${url.pathname}`) {
+      case 'PUT /v1/agent/node':
+      case 'POST /v1/agent/heartbeat':
+        return send(200, { heartbeatTtlMs: 3000, status: 'ready' });
+      case 'GET /v1/agent/allocs': {
+        const index = Number(url.searchParams.get('index'));
+        if (index >= this.index) {
+          await new Promise<void>((r) => {
+            this.waiters.push(r);
+            setTimeout(r, Math.min(Number(url.searchParams.get('wait')), 500));
+          });
+        }
+        return send(200, { index: this.index, allocs: this.allocs.filter((a) => a.alloc.nodeId === nodeId) });
+      }
+      case 'POST /v1/agent/allocs/status':
+        for (const u of json.updates as AllocStatusUpdate[]) {
+          this.updates.push(u);
+          const a = this.allocs.find((x) => x.alloc.id === u.allocId);
+          if (a) a.alloc = { ...a.alloc, clientStatus: u.clientStatus };
+        }
+        this.bump();
+        return send(200, { index: this.index });
+      case 'POST /v1/agent/logs':
+        this.logs.push(...(json.chunks as LogChunk[]));
+        return send(200, { accepted: json.chunks.length });
+    }
+    send(404, { error: 'no such route' });
+  }
+}
+
+function job(type: JobSpec['type']): JobSpec {
+  return {
+    name: 'j',
+    namespace: 'default',
+    type,
+    count: 1,
+    priority: 50,
+    constraints: [],
+    scheduling: 'binpack',
+    tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['1'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
+    retry: { attempts: 0, delayMs: 0 },
+    restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
+    meta: {},
+  };
+}
+
+function alloc(id: string, nodeId: string, type: JobSpec['type'], desiredStatus: 'run' | 'stop' = 'run'): AgentAlloc {
+  return {
+    alloc: { id, namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId, desiredStatus, clientStatus: 'pending' } as AgentAlloc['alloc'],
+    job: job(type),
+  };
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+  for (let i = 0; i < 1000; i++) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+let server: FakeServer;
+let dataDir = '';
+let driver: FakeDriver;
+const agents: RunningAgent[] = [];
+
+async function start(joinToken?: string): Promise<RunningAgent> {
+  const a = await startAgent({ serverUrl: server.url, joinToken, dataDir, name: 't', cpu: 2000, memory: 1 << 30, logger, driverList: [driver] });
+  agents.push(a);
+  return a;
+}
+
+beforeEach(async () => {
+  server = new FakeServer();
+  await server.listen();
+  dataDir = await mkdtemp(join(tmpdir(), 'baton-agent-'));
+  driver = new FakeDriver('exec');
+});
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.close();
+  await server.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('startAgent', () => {
+  it('says that the join token is needed when the node never registered', async () => {
+    await expect(start()).rejects.toThrow(/join token.*--token/);
+  });
+
+  it('registers once, keeps the secret in node.json (0600), and uses it on the next start', async () => {
+    const a = await start(server.joinToken);
+    expect(a.nodeId).toBe('node-1');
+    const path = join(dataDir, 'node.json');
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ nodeId: 'node-1', secret: 'secret-node-1', serverUrl: server.url });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    await a.close();
+    const b = await start();
+    expect(b.nodeId).toBe('node-1');
+    expect(server.registrations).toBe(1);
+  });
+
+  it('registers again when the server forgot the node and a join token is given', async () => {
+    await (await start(server.joinToken)).close();
+    server.secrets.clear();
+    const b = await start(server.joinToken);
+    expect(b.nodeId).toBe('node-2');
+  });
+
+  it('runs an alloc, ships its logs, reports it complete', async () => {
+    const a = await start(server.joinToken);
+    server.setAllocs([alloc('a1', a.nodeId, 'batch')]);
+    const t = await until('task started', () => driver.starts[0]);
+    t.write('stdout', 'hi\n');
+    t.exit({ exitCode: 0 });
+    await until('complete', () => server.latest('a1')?.clientStatus === 'complete');
+    expect(server.logs.map((l) => l.data).join('')).toBe('hi\n');
+    await until('destroyed', () => t.destroyed);
+  });
+
+  it('re-attaches after a restart instead of starting a duplicate, then stops on request', async () => {
+    const a = await start(server.joinToken);
+    server.setAllocs([alloc('s1', a.nodeId, 'service')]);
+    const t = await until('running', () => server.latest('s1')?.clientStatus === 'running' && driver.starts[0]);
+    await a.close(); // the task keeps running
+
+    const b = await start();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(driver.starts).toHaveLength(1);
+    expect(t.exited).toBeUndefined();
+
+    server.setAllocs([{ ...server.allocs[0], alloc: { ...server.allocs[0].alloc, desiredStatus: 'stop' } }]);
+    await until('stopped', () => server.latest('s1')?.clientStatus === 'complete');
+    expect(server.latest('s1')!.clientDescription).toBe('stopped by the server');
+    expect(t.stops).toHaveLength(1);
+    expect(b.nodeId).toBe(a.nodeId);
+  });
+
+  it('stops a re-attached task whose alloc the server no longer lists', async () => {
+    const a = await start(server.joinToken);
+    server.setAllocs([alloc('s1', a.nodeId, 'service')]);
+    const t = await until('running', () => server.latest('s1')?.clientStatus === 'running' && driver.starts[0]);
+    await a.close();
+    server.setAllocs([]); // replaced elsewhere while this node was down
+    await start();
+    await until('stopped', () => t.exited);
+    await until('destroyed', () => t.destroyed);
+    await until('alloc dir removed', () => stat(join(dataDir, 'allocs', 's1')).then(() => false, () => true));
+    expect(driver.starts).toHaveLength(1);
+  });
+
+  it('adopts a task started before a crash lost its handle, and stops one nobody wants', async () => {
+    const a = await start(server.joinToken);
+    const nodeId = a.nodeId;
+    await a.close();
+    // tasks the driver has but no state file knows
+    const wanted = await driver.start({ nodeId, allocId: 'w1', allocName: 'j[0]', allocIndex: 0, namespace: 'default', jobId: 'j', taskName: 'main', args: [], env: {}, resources: { cpu: 0, memory: 0, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, taskDir: '/tmp' });
+    const unwanted = await driver.start({ nodeId, allocId: 'u1', allocName: 'j[1]', allocIndex: 1, namespace: 'default', jobId: 'j', taskName: 'main', args: [], env: {}, resources: { cpu: 0, memory: 0, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, taskDir: '/tmp' });
+    server.setAllocs([alloc('w1', nodeId, 'service')]);
+    await start();
+    await until('unwanted destroyed', () => (unwanted as unknown as { destroyed: boolean }).destroyed);
+    await until('adopted and running', () => server.latest('w1')?.clientStatus === 'running');
+    expect(driver.starts).toHaveLength(2); // no new start for w1
+    expect((wanted as unknown as { exited?: unknown }).exited).toBeUndefined();
+    expect(server.latest('w1')!.taskStates.main.events.map((e) => e.type)).toContain('Started');
+  });
+});

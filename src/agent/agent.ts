@@ -1,0 +1,313 @@
+/**
+ * baton's agent: registers the node, re-attaches to the tasks an earlier
+ * agent process left running, then keeps the node's allocs in line with what
+ * the server says (blocking queries), heartbeats, and reports back.
+ * It only ever dials the server.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { AgentAlloc, RegisterNodeRequest } from '../api/types.js';
+import { TERMINAL_CLIENT_STATUSES } from '../api/types.js';
+import { AgentClient } from '../client/agent-client.js';
+import type { Driver, TaskConfig, TaskHandle } from '../drivers/driver.js';
+import { createDrivers } from '../drivers/index.js';
+import { AllocRunner } from './alloc-runner.js';
+import { errorMessage, sleep } from './backoff.js';
+import type { AgentContext } from './context.js';
+import { fingerprintNode } from './fingerprint.js';
+import { heartbeatLoop } from './heartbeat.js';
+import { connect, type Session } from './registration.js';
+import { StateStore } from './state-file.js';
+import { StatusReporter } from './status-reporter.js';
+import { watchAllocs } from './watcher.js';
+
+export interface AgentOptions {
+  serverUrl: string;
+  /** needed only for the first registration */
+  joinToken?: string;
+  /** default chosen by the CLI: ./.baton/agent */
+  dataDir: string;
+  /** default os.hostname() */
+  name?: string;
+  /** declared capacity in millicores (else detected) */
+  cpu?: number;
+  /** declared bytes (else detected) */
+  memory?: number;
+  /** subtracted from capacity */
+  reserveCpu?: number;
+  reserveMemory?: number;
+  /** only these drivers (default: all that fingerprint healthy) */
+  drivers?: string[];
+  nodeClass?: string;
+  datacenter?: string;
+  labels?: Record<string, string>;
+  logger: Logger;
+  drivers_?: never;
+  /** for tests */
+  driverList?: Driver[];
+}
+
+export interface RunningAgent {
+  nodeId: string;
+  /** stop the loops, leave the tasks running */
+  close(): Promise<void>;
+}
+
+interface Orphan {
+  driver: Driver;
+  allocId: string;
+  taskName: string;
+  handle: TaskHandle;
+}
+
+const CLOSE_GRACE_MS = 5000;
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const { logger } = opts;
+  await mkdir(opts.dataDir, { recursive: true });
+  let drivers = opts.driverList ?? createDrivers(opts.drivers);
+  if (opts.drivers && opts.drivers.length > 0) {
+    const unknown = opts.drivers.filter((n) => !drivers.some((d) => d.name === n));
+    if (unknown.length > 0) logger.warn({ unknown }, 'unknown drivers asked for');
+    drivers = drivers.filter((d) => opts.drivers!.includes(d.name));
+  }
+  const fp = await fingerprintNode(opts, drivers);
+  for (const [name, info] of Object.entries(fp.request.drivers)) {
+    if (info.healthy) logger.info({ driver: name, detail: info.detail }, 'driver available');
+    else logger.warn({ driver: name, detail: info.detail }, 'driver not available');
+  }
+  if (fp.healthy.length === 0) logger.warn('no healthy driver: this node cannot run tasks');
+
+  const abort = new AbortController();
+  const client = new AgentClient(opts.serverUrl, opts.joinToken ?? '');
+  const session = await connect({
+    client,
+    dataDir: opts.dataDir,
+    serverUrl: opts.serverUrl,
+    joinToken: opts.joinToken,
+    request: fp.request,
+    logger,
+    signal: abort.signal,
+  });
+  logger.info({ nodeId: session.nodeId, name: fp.request.name }, 'node ready');
+
+  const ctx: AgentContext = {
+    client,
+    store: new StateStore(opts.dataDir),
+    reporter: new StatusReporter({ send: (u) => client.updateAllocs(u), logger, signal: abort.signal }),
+    drivers: new Map(fp.healthy.map((d) => [d.name, d])),
+    logger,
+    signal: abort.signal,
+  };
+  const agent = new Agent(ctx, opts, fp.request, session, abort, drivers);
+  await agent.restore();
+  agent.run();
+  return {
+    get nodeId() {
+      return agent.session.nodeId;
+    },
+    close: () => agent.close(),
+  };
+}
+
+class Agent {
+  private readonly runners = new Map<string, AllocRunner>();
+  /** found by the drivers but in no state file: resolved against the first alloc list */
+  private orphans: Orphan[] = [];
+  private firstListSeen = false;
+  private reregistering: Promise<void> | undefined;
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly opts: AgentOptions,
+    private readonly request: RegisterNodeRequest,
+    public session: Session,
+    private readonly abort: AbortController,
+    /** every driver asked for, healthy or not: orphans may sit under any */
+    private readonly allDrivers: Driver[],
+  ) {}
+
+  /**
+   * Before the first alloc list: take up every alloc on disk and re-attach to
+   * its running tasks, so the watcher finds them known and starts nothing twice.
+   */
+  async restore(): Promise<void> {
+    const { logger, store } = this.ctx;
+    const { states, errors } = await store.readAll();
+    for (const e of errors) logger.error({ allocId: e.allocId, err: e.error }, 'unreadable alloc state file: ignoring it');
+    for (const s of states) this.runners.set(s.allocId, AllocRunner.restore(this.ctx, s));
+    await Promise.all([...this.runners.values()].map((r) => r.reattach()));
+    if (states.length > 0) logger.info({ allocs: states.length }, 'restored allocs from the data dir');
+
+    const known = new Set([...this.runners.values()].flatMap((r) => r.handleIds()));
+    for (const driver of this.allDrivers) {
+      try {
+        for (const t of await driver.list(this.session.nodeId)) {
+          if (!known.has(t.handle.id)) this.orphans.push({ driver, allocId: t.allocId, taskName: t.taskName, handle: t.handle });
+        }
+      } catch (err) {
+        logger.warn({ driver: driver.name, err: errorMessage(err) }, 'cannot list the tasks of a driver');
+      }
+    }
+    if (this.orphans.length > 0) logger.warn({ orphans: this.orphans.length }, 'found tasks no state file knows');
+  }
+
+  run(): void {
+    const { client, logger, signal } = this.ctx;
+    this.loops.push(
+      watchAllocs({
+        fetch: (index, waitMs, s) => client.allocs(index, waitMs, s),
+        onAllocs: (allocs) => this.onAllocs(allocs),
+        onUnauthorized: () => this.reregister(),
+        logger,
+        signal,
+      }),
+      heartbeatLoop({
+        beat: () => client.heartbeat(),
+        onNotReady: async () => {
+          await client.updateNode(this.request);
+        },
+        onUnauthorized: () => this.reregister(),
+        ttlMs: () => this.session.heartbeatTtlMs,
+        setTtlMs: (ttl) => (this.session.heartbeatTtlMs = ttl),
+        logger,
+        signal,
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    await Promise.allSettled(this.loops);
+    const done = Promise.allSettled([...this.runners.values()].map((r) => r.whenDone()));
+    // a driver call in flight (an image pull) may take long: the tasks stay, so do not wait for it
+    await Promise.race([done, sleep(CLOSE_GRACE_MS)]);
+  }
+
+  /** the server forgot the node: register again (once, however many loops noticed) */
+  private reregister(): Promise<void> {
+    this.reregistering ??= (async () => {
+      try {
+        const before = this.session.nodeId;
+        this.session = await connect({
+          client: this.ctx.client,
+          dataDir: this.opts.dataDir,
+          serverUrl: this.opts.serverUrl,
+          joinToken: this.opts.joinToken,
+          request: this.request,
+          logger: this.ctx.logger,
+          signal: this.ctx.signal,
+        });
+        if (this.session.nodeId !== before) {
+          this.ctx.logger.warn({ before, after: this.session.nodeId }, 'registered as a new node: the allocs of the old one will be stopped');
+        }
+      } finally {
+        this.reregistering = undefined;
+      }
+    })();
+    return this.reregistering;
+  }
+
+  private onAllocs(allocs: AgentAlloc[]): void {
+    const listed = new Map(allocs.map((aa) => [aa.alloc.id, aa]));
+    const adopt = new Map<string, Orphan[]>();
+
+    if (!this.firstListSeen) {
+      this.firstListSeen = true;
+      for (const o of this.orphans) {
+        const aa = listed.get(o.allocId);
+        if (aa && wantsRun(aa)) {
+          const r = this.runners.get(o.allocId);
+          if (!r) {
+            adopt.set(o.allocId, [...(adopt.get(o.allocId) ?? []), o]);
+            continue;
+          }
+          if (r.canAdopt(o.taskName)) {
+            this.ctx.logger.info({ allocId: o.allocId, task: o.taskName }, 'adopting a task started before a crash');
+            r.adopt(o.taskName, o.handle);
+            continue;
+          }
+        }
+        void this.removeOrphan(o);
+      }
+      this.orphans = [];
+      // restored allocs: continue those still wanted, stop the others before they start anything
+      for (const [id, r] of this.runners) {
+        const aa = listed.get(id);
+        if (aa) {
+          r.update(aa);
+          r.start();
+        } else {
+          r.stop();
+        }
+      }
+    }
+
+    for (const aa of allocs) {
+      const id = aa.alloc.id;
+      const known = this.runners.get(id);
+      if (known) {
+        known.update(aa);
+        continue;
+      }
+      if (!wantsRun(aa)) continue;
+      const r = AllocRunner.create(this.ctx, aa, this.session.nodeId);
+      this.runners.set(id, r);
+      for (const o of adopt.get(id) ?? []) {
+        if (r.canAdopt(o.taskName)) {
+          this.ctx.logger.info({ allocId: id, task: o.taskName }, 'adopting a task started before a crash');
+          r.adopt(o.taskName, o.handle);
+        } else {
+          void this.removeOrphan(o);
+        }
+      }
+      this.ctx.logger.info({ allocId: id, name: aa.alloc.name }, 'starting alloc');
+      void r.save();
+      r.start();
+    }
+
+    for (const [id, r] of this.runners) {
+      if (listed.has(id)) continue;
+      if (r.finished) {
+        this.runners.delete(id);
+        r.remove().catch((err) => this.ctx.logger.warn({ allocId: id, err: errorMessage(err) }, 'cannot remove the alloc dir'));
+      } else if (!r.terminal) {
+        r.stop();
+      }
+    }
+  }
+
+  /** a task of a crash that no state file knows and the server does not want: stop and free it */
+  private async removeOrphan(o: Orphan): Promise<void> {
+    const { logger } = this.ctx;
+    logger.warn({ allocId: o.allocId, task: o.taskName, id: o.handle.id }, 'stopping an orphaned task');
+    const config: TaskConfig = {
+      nodeId: this.session.nodeId,
+      allocId: o.allocId,
+      allocName: '',
+      allocIndex: 0,
+      namespace: '',
+      jobId: '',
+      taskName: o.taskName,
+      args: [],
+      env: {},
+      resources: { cpu: 0, memory: 0, disk: 0 },
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 5000,
+      taskDir: this.ctx.store.taskDir(o.allocId, o.taskName),
+    };
+    try {
+      const running = await o.driver.attach(o.handle, config);
+      if (!running) return;
+      await running.stop(config.killTimeoutMs, config.killSignal);
+      await running.destroy();
+    } catch (err) {
+      logger.warn({ allocId: o.allocId, task: o.taskName, err: errorMessage(err) }, 'cannot remove an orphaned task');
+    }
+  }
+}
+
+function wantsRun(aa: AgentAlloc): boolean {
+  return aa.alloc.desiredStatus === 'run' && !TERMINAL_CLIENT_STATUSES.includes(aa.alloc.clientStatus);
+}

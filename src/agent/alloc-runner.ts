@@ -1,0 +1,191 @@
+/**
+ * Runs one alloc on this node: one TaskRunner per task, the alloc's client
+ * status derived from their states, reported through the StatusReporter and
+ * persisted in state.json after every change.
+ */
+import type { AgentAlloc, AllocStatusUpdate, TaskState } from '../api/types.js';
+import { TERMINAL_CLIENT_STATUSES } from '../api/types.js';
+import type { TaskHandle } from '../drivers/driver.js';
+import { computeAllocStatus } from './alloc-status.js';
+import { errorMessage } from './backoff.js';
+import type { AgentContext } from './context.js';
+import type { AllocStateFile, PersistedTask } from './state-file.js';
+import { TaskRunner, type TaskHost } from './task-runner.js';
+
+export class AllocRunner implements TaskHost {
+  private readonly tasks = new Map<string, TaskRunner>();
+  private saving: Promise<void> = Promise.resolve();
+  private saveQueued: Promise<void> | undefined;
+  private stoppingAll = false;
+
+  private constructor(
+    readonly ctx: AgentContext,
+    private readonly state: AllocStateFile,
+  ) {
+    for (const spec of state.agentAlloc.job.tasks) {
+      const rec = state.tasks[spec.name];
+      if (rec) this.tasks.set(spec.name, new TaskRunner(this, spec, rec));
+    }
+  }
+
+  /** a new alloc from the server */
+  static create(ctx: AgentContext, agentAlloc: AgentAlloc, nodeId: string): AllocRunner {
+    const now = new Date().toISOString();
+    const tasks: Record<string, PersistedTask> = {};
+    for (const t of agentAlloc.job.tasks) {
+      const state: TaskState = { state: 'pending', failed: false, restarts: 0, events: [{ time: now, type: 'Received', message: 'alloc received by the node' }] };
+      tasks[t.name] = { restartTimes: [], state };
+    }
+    return new AllocRunner(ctx, {
+      version: 1,
+      allocId: agentAlloc.alloc.id,
+      nodeId,
+      agentAlloc,
+      desiredStop: agentAlloc.alloc.desiredStatus === 'stop',
+      clientStatus: 'pending',
+      clientDescription: 'alloc received by the node',
+      tasks,
+    });
+  }
+
+  /** an alloc found on disk after an agent restart */
+  static restore(ctx: AgentContext, state: AllocStateFile): AllocRunner {
+    return new AllocRunner(ctx, state);
+  }
+
+  get id(): string {
+    return this.state.allocId;
+  }
+
+  get agentAlloc(): AgentAlloc {
+    return this.state.agentAlloc;
+  }
+
+  get nodeId(): string {
+    return this.state.nodeId;
+  }
+
+  get terminal(): boolean {
+    return TERMINAL_CLIENT_STATUSES.includes(this.state.clientStatus);
+  }
+
+  /** every task over and freed, and the server knows: the alloc dir may go */
+  get finished(): boolean {
+    return [...this.tasks.values()].every((t) => t.settled) && this.state.pendingReport === undefined;
+  }
+
+  /** handles of every task this runner knows, to tell orphans from ours */
+  handleIds(): string[] {
+    return Object.values(this.state.tasks).flatMap((t) => (t.handle ? [t.handle.id] : []));
+  }
+
+  /** whether an orphan found by the driver may be taken up as this task */
+  canAdopt(task: string): boolean {
+    const rec = this.state.tasks[task];
+    return rec !== undefined && rec.handle === undefined && rec.state.state === 'pending';
+  }
+
+  adopt(task: string, handle: TaskHandle): void {
+    const rec = this.state.tasks[task];
+    if (rec && this.canAdopt(task)) rec.handle = handle;
+  }
+
+  /** After an agent restart: re-attach to the tasks that were running, and re-send an unacknowledged status. */
+  async reattach(): Promise<void> {
+    await Promise.all([...this.tasks.values()].map((t) => t.reattach()));
+    if (this.state.pendingReport) this.report(this.state.pendingReport);
+  }
+
+  /** start every task not yet running (adopting those given a handle) */
+  start(): void {
+    if (this.state.desiredStop) {
+      this.stop();
+      return;
+    }
+    for (const t of this.tasks.values()) t.start();
+  }
+
+  /** a newer view of the alloc from the server */
+  update(agentAlloc: AgentAlloc): void {
+    if (agentAlloc.alloc.desiredStatus === 'stop' && !this.state.desiredStop) {
+      this.ctx.logger.info({ allocId: this.id, reason: agentAlloc.alloc.desiredDescription }, 'the server asked to stop the alloc');
+      this.stop();
+    }
+  }
+
+  /** Stop every task on purpose; the alloc then ends as complete ("stopped by the server"). */
+  stop(): void {
+    // an alloc that is over keeps its outcome: a later stop must not turn "failed" into "stopped"
+    if (!this.state.desiredStop && !this.terminal) {
+      this.state.desiredStop = true;
+      this.changed();
+    }
+    for (const t of this.tasks.values()) t.stop();
+  }
+
+  whenDone(): Promise<void> {
+    return Promise.all([...this.tasks.values()].map((t) => t.whenDone())).then(() => undefined);
+  }
+
+  async remove(): Promise<void> {
+    await this.saving;
+    await this.ctx.store.remove(this.id);
+  }
+
+  // ------------------------------------------------------------ TaskHost
+
+  changed(): { saved: Promise<void>; acked: Promise<void> } {
+    const update = this.refreshStatus();
+    const saved = this.save();
+    const acked = this.report(update);
+    // a task failed for good: the alloc cannot succeed, so its other tasks go too
+    if (!this.stoppingAll && Object.values(this.state.tasks).some((t) => t.state.state === 'dead' && t.state.failed)) {
+      this.stoppingAll = true;
+      for (const t of this.tasks.values()) if (!t.dead) t.stop();
+    }
+    return { saved, acked };
+  }
+
+  /** Coalesced: a save asked while one is queued joins it (it writes the state as it is then). */
+  save(): Promise<void> {
+    if (this.saveQueued) return this.saveQueued;
+    const p = this.saving.then(async () => {
+      this.saveQueued = undefined;
+      try {
+        await this.ctx.store.write(this.state);
+      } catch (err) {
+        this.ctx.logger.error({ allocId: this.id, err: errorMessage(err) }, 'cannot write the alloc state file');
+      }
+    });
+    this.saveQueued = p;
+    this.saving = p;
+    return p;
+  }
+
+  private refreshStatus(): AllocStatusUpdate {
+    const taskStates: Record<string, TaskState> = {};
+    const memoryLimits: Record<string, number> = {};
+    for (const spec of this.state.agentAlloc.job.tasks) {
+      const rec = this.state.tasks[spec.name];
+      if (!rec) continue;
+      taskStates[spec.name] = rec.state;
+      memoryLimits[spec.name] = spec.resources.memory;
+    }
+    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, memoryLimits });
+    this.state.clientStatus = s.clientStatus;
+    this.state.clientDescription = s.clientDescription;
+    // a deep copy: the runners keep mutating their states while this waits to be sent
+    const update: AllocStatusUpdate = structuredClone({ allocId: this.id, ...s, taskStates });
+    this.state.pendingReport = update;
+    return update;
+  }
+
+  private report(update: AllocStatusUpdate): Promise<void> {
+    return this.ctx.reporter.report(update).then(() => {
+      if (this.state.pendingReport === update) {
+        this.state.pendingReport = undefined;
+        void this.save();
+      }
+    });
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * An alloc's client status and its human description, as a pure function of
+ * its tasks' states. The server and the user only ever see what this says.
+ */
+import type { AllocClientStatus, TaskState } from '../api/types.js';
+import { formatBytes } from '../spec/units.js';
+
+export interface AllocStatusInput {
+  /** task states by task name, in the job's task order */
+  tasks: Record<string, TaskState>;
+  /** the server asked for the stop (or dropped the alloc): ending then is a success */
+  desiredStop: boolean;
+  /** bytes, per task name: named in OOM descriptions */
+  memoryLimits?: Record<string, number>;
+}
+
+export interface AllocStatus {
+  clientStatus: AllocClientStatus;
+  clientDescription: string;
+}
+
+/**
+ * A terminal status is only given once every task is dead: when one task fails
+ * the others are being stopped, and until they are gone the node still holds
+ * their resources, so the server must not see the alloc as over yet.
+ */
+export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
+  const entries = Object.entries(input.tasks);
+  if (entries.length === 0) return { clientStatus: 'pending', clientDescription: 'no tasks' };
+
+  const failed = entries.find(([, t]) => t.state === 'dead' && t.failed);
+  const allDead = entries.every(([, t]) => t.state === 'dead');
+  if (allDead) {
+    if (failed) return { clientStatus: 'failed', clientDescription: describeFailure(failed[0], failed[1], input.memoryLimits?.[failed[0]]) };
+    if (input.desiredStop) return { clientStatus: 'complete', clientDescription: 'stopped by the server' };
+    return { clientStatus: 'complete', clientDescription: entries.length === 1 ? `task ${entries[0][0]} completed` : 'all tasks completed' };
+  }
+
+  if (failed) {
+    return {
+      clientStatus: everyStarted(entries) ? 'running' : 'pending',
+      clientDescription: `${describeFailure(failed[0], failed[1], input.memoryLimits?.[failed[0]])}; stopping the other tasks`,
+    };
+  }
+  if (input.desiredStop) {
+    return { clientStatus: everyStarted(entries) ? 'running' : 'pending', clientDescription: 'stopping on request of the server' };
+  }
+  if (!everyStarted(entries)) {
+    const waiting = entries.filter(([, t]) => !started(t)).map(([n]) => n);
+    return { clientStatus: 'pending', clientDescription: `starting ${plural(waiting.length, 'task')} ${waiting.join(', ')}` };
+  }
+  const restarting = entries.filter(([, t]) => t.state === 'pending').map(([n]) => n);
+  if (restarting.length > 0) return { clientStatus: 'running', clientDescription: `restarting ${plural(restarting.length, 'task')} ${restarting.join(', ')}` };
+  const running = entries.filter(([, t]) => t.state === 'running').length;
+  if (running === entries.length) return { clientStatus: 'running', clientDescription: entries.length === 1 ? 'task running' : 'all tasks running' };
+  return { clientStatus: 'running', clientDescription: `${running} of ${entries.length} tasks running` };
+}
+
+function started(t: TaskState): boolean {
+  return t.state !== 'pending' || t.startedAt !== undefined;
+}
+
+function everyStarted(entries: Array<[string, TaskState]>): boolean {
+  return entries.every(([, t]) => started(t));
+}
+
+function plural(n: number, word: string): string {
+  return n === 1 ? word : `${word}s`;
+}
+
+/** Why one task failed, in words a user can act on. */
+export function describeFailure(name: string, t: TaskState, memoryLimit?: number): string {
+  if (t.oomKilled) {
+    const parts: string[] = [];
+    if (memoryLimit !== undefined) parts.push(`memory limit ${formatBytes(memoryLimit)}`);
+    if (t.peakMemory !== undefined) parts.push(`peak ${formatBytes(t.peakMemory)}`);
+    return `task ${name}: OOM killed${parts.length ? ` (${parts.join(', ')})` : ''}`;
+  }
+  const last = [...t.events].reverse().find((e) => e.type === 'DriverFailure' || e.type === 'TaskLost' || e.type === 'Terminated');
+  if (last?.type === 'DriverFailure') return `task ${name}: driver failure: ${last.message}`;
+  if (last?.type === 'TaskLost') return `task ${name}: ${last.message}`;
+  if (t.exitCode !== undefined) {
+    const sig = t.signal ? ` (${t.signal})` : '';
+    return `task ${name} exited with code ${t.exitCode}${sig}`;
+  }
+  return `task ${name} failed`;
+}

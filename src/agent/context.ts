@@ -1,0 +1,36 @@
+/** What every runner of one agent shares. */
+import type { Logger } from 'pino';
+import type { AgentClient } from '../client/agent-client.js';
+import type { Driver } from '../drivers/driver.js';
+import type { StateStore } from './state-file.js';
+import type { StatusReporter } from './status-reporter.js';
+
+export interface AgentContext {
+  client: AgentClient;
+  store: StateStore;
+  reporter: StatusReporter;
+  /** healthy drivers by name */
+  drivers: Map<string, Driver>;
+  logger: Logger;
+  /** aborted when the agent closes: loops end, tasks are left running */
+  signal: AbortSignal;
+}
+
+/** Resolves with the promise's value, or undefined once the signal aborted. */
+export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = (): void => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * How an agent becomes a node of the cluster: the first time with the join
+ * token (the server answers with the node's own secret, kept in node.json),
+ * every later start with that secret. The server may not be up yet, so
+ * connection errors are retried with backoff.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { RegisterNodeRequest } from '../api/types.js';
+import type { AgentClient } from '../client/agent-client.js';
+import { Backoff, errorMessage, httpStatus, isTransient, sleep } from './backoff.js';
+import { readJson, writeJsonAtomic } from './state-file.js';
+
+export interface NodeFile {
+  nodeId: string;
+  secret: string;
+  serverUrl: string;
+}
+
+export interface Session {
+  nodeId: string;
+  heartbeatTtlMs: number;
+}
+
+export interface ConnectOptions {
+  client: AgentClient;
+  dataDir: string;
+  serverUrl: string;
+  joinToken?: string;
+  request: RegisterNodeRequest;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+const DEFAULT_TTL_MS = 10_000;
+
+export function nodeFilePath(dataDir: string): string {
+  return join(dataDir, 'node.json');
+}
+
+export async function readNodeFile(dataDir: string): Promise<NodeFile | undefined> {
+  const nf = await readJson<NodeFile>(nodeFilePath(dataDir));
+  if (nf === undefined) return undefined;
+  if (typeof nf.nodeId !== 'string' || typeof nf.secret !== 'string') {
+    throw new Error(`${nodeFilePath(dataDir)} is damaged (no nodeId or secret): remove it and start the agent with the join token to register again`);
+  }
+  return nf;
+}
+
+export function writeNodeFile(dataDir: string, nf: NodeFile): Promise<void> {
+  // the secret is a credential: only the agent's user may read it
+  return writeJsonAtomic(nodeFilePath(dataDir), nf, { mode: 0o600, durable: true });
+}
+
+/** Calls fn until it succeeds or fails for a reason retrying cannot fix. */
+export async function retryTransient<T>(what: string, fn: () => Promise<T>, logger: Logger, signal: AbortSignal): Promise<T> {
+  const backoff = new Backoff(500, 15_000);
+  for (;;) {
+    if (signal.aborted) throw new Error('agent closed');
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal.aborted) throw new Error('agent closed');
+      if (!isTransient(err)) throw err;
+      const delay = backoff.next();
+      logger.warn({ err: errorMessage(err), retryInMs: delay }, `${what} failed; retrying`);
+      await sleep(delay, signal);
+    }
+  }
+}
+
+function ttlOf(res: unknown): number {
+  const ttl = (res as { heartbeatTtlMs?: unknown } | undefined)?.heartbeatTtlMs;
+  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0 ? ttl : DEFAULT_TTL_MS;
+}
+
+export const JOIN_TOKEN_NEEDED =
+  'this agent is not registered yet, and registering needs the join token: pass --token <join token>. ' +
+  'The server prints the join token when it starts and keeps it in server.json (field joinToken) in its data directory.';
+
+/**
+ * Registers the node or, when node.json exists, refreshes its facts with the
+ * node secret. The client is left using the node secret.
+ */
+export async function connect(opts: ConnectOptions): Promise<Session> {
+  const { client, logger, signal } = opts;
+  const nf = await readNodeFile(opts.dataDir);
+  if (nf) {
+    if (nf.serverUrl && nf.serverUrl !== opts.serverUrl) {
+      logger.warn({ registeredWith: nf.serverUrl, serverUrl: opts.serverUrl }, 'this node was registered with another server URL');
+    }
+    client.useToken(nf.secret);
+    try {
+      const res = await retryTransient('updating the node', () => client.updateNode(opts.request), logger, signal);
+      return { nodeId: nf.nodeId, heartbeatTtlMs: ttlOf(res) };
+    } catch (err) {
+      if (httpStatus(err) !== 401) throw err;
+      if (!opts.joinToken) {
+        throw new Error(`the server does not know node ${nf.nodeId} any more (its secret was refused). ${JOIN_TOKEN_NEEDED}`);
+      }
+      logger.warn({ nodeId: nf.nodeId }, 'the server does not know this node any more; registering again with the join token');
+    }
+  } else if (!opts.joinToken) {
+    throw new Error(JOIN_TOKEN_NEEDED);
+  }
+
+  client.useToken(opts.joinToken!);
+  let res;
+  try {
+    res = await retryTransient('registering the node', () => client.register(opts.request), logger, signal);
+  } catch (err) {
+    if (httpStatus(err) === 401 || httpStatus(err) === 403) {
+      throw new Error(`the server refused the join token (HTTP ${httpStatus(err)}): check --token against joinToken in the server's server.json`);
+    }
+    throw err;
+  }
+  if (typeof res?.nodeId !== 'string' || typeof res?.secret !== 'string') {
+    throw new Error('the server answered the registration without a node id or secret');
+  }
+  await writeNodeFile(opts.dataDir, { nodeId: res.nodeId, secret: res.secret, serverUrl: opts.serverUrl });
+  client.useToken(res.secret);
+  logger.info({ nodeId: res.nodeId }, 'registered as a new node');
+  // registration alone may leave the node initializing; the update marks it ready
+  const upd = await retryTransient('updating the node', () => client.updateNode(opts.request), logger, signal);
+  return { nodeId: res.nodeId, heartbeatTtlMs: ttlOf(upd ?? res) };
+}

@@ -1,0 +1,130 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobSpec } from '../api/types.js';
+import { readJson, StateStore, writeJsonAtomic, type AllocStateFile } from './state-file.js';
+
+let dir = '';
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'baton-agent-state-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function sample(allocId: string, cursor = 'c1'): AllocStateFile {
+  const job: JobSpec = {
+    name: 'web',
+    namespace: 'default',
+    type: 'service',
+    count: 1,
+    priority: 50,
+    constraints: [],
+    scheduling: 'binpack',
+    tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['10'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
+    retry: { attempts: 0, delayMs: 0 },
+    restart: { attempts: 2, intervalMs: 60_000, delayMs: 1000, mode: 'fail' },
+    meta: {},
+  };
+  return {
+    version: 1,
+    allocId,
+    nodeId: 'node-1',
+    agentAlloc: { alloc: { id: allocId } as AgentAllocAlloc, job },
+    desiredStop: false,
+    clientStatus: 'running',
+    clientDescription: 'task running',
+    tasks: {
+      main: {
+        handle: { driver: 'exec', id: '4242', data: { pgid: 4242 } },
+        logCursor: cursor,
+        restartTimes: [1, 2],
+        state: { state: 'running', failed: false, restarts: 2, startedAt: '2024-01-01T00:00:00.000Z', events: [{ time: 't', type: 'Started', message: 'started' }] },
+      },
+    },
+  };
+}
+type AgentAllocAlloc = AllocStateFile['agentAlloc']['alloc'];
+
+describe('StateStore', () => {
+  it('reads back exactly what it wrote', async () => {
+    const store = new StateStore(dir);
+    const s = sample('a1');
+    await store.write(s);
+    expect(await store.read('a1')).toEqual(s);
+    expect(store.statePath('a1')).toBe(join(dir, 'allocs', 'a1', 'state.json'));
+  });
+
+  it('is undefined for an alloc it never wrote', async () => {
+    expect(await new StateStore(dir).read('nope')).toBeUndefined();
+  });
+
+  it('lists every state and reports corrupt ones instead of throwing', async () => {
+    const store = new StateStore(dir);
+    await store.write(sample('a1'));
+    await store.write(sample('a2'));
+    await mkdir(store.allocDir('bad'), { recursive: true });
+    await writeFile(store.statePath('bad'), '{"allocId": "bad", trunc');
+    await mkdir(store.allocDir('empty'), { recursive: true }); // no state.json: skipped silently
+    const { states, errors } = await store.readAll();
+    expect(states.map((s) => s.allocId)).toEqual(['a1', 'a2']);
+    expect(errors.map((e) => e.allocId)).toEqual(['bad']);
+  });
+
+  it('lists nothing when no alloc was ever run', async () => {
+    expect(await new StateStore(join(dir, 'fresh')).readAll()).toEqual({ states: [], errors: [] });
+  });
+
+  it('keeps ids from the server inside the data dir', () => {
+    const store = new StateStore(dir);
+    expect(store.allocDir('../../etc')).toBe(join(dir, 'allocs', '.._.._etc'));
+    expect(store.taskDir('a1', '..')).toBe(join(dir, 'allocs', 'a1', '_..'));
+  });
+
+  it('removes an alloc directory', async () => {
+    const store = new StateStore(dir);
+    await store.write(sample('a1'));
+    await store.remove('a1');
+    expect(await store.read('a1')).toBeUndefined();
+  });
+});
+
+describe('writeJsonAtomic', () => {
+  it('never lets a reader see a half-written file, and leaves no temp files', async () => {
+    const path = join(dir, 'allocs', 'x', 'state.json');
+    const big = (i: number) => sample('x', `cursor-${i}-${'y'.repeat(200_000)}`);
+    await writeJsonAtomic(path, big(0));
+    let reads = 0;
+    let writing = true;
+    const reader = (async () => {
+      while (writing) {
+        const v = await readJson<AllocStateFile>(path); // throws on a torn file
+        expect(v?.tasks.main.logCursor).toMatch(/^cursor-\d+-/);
+        reads++;
+      }
+    })();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writeJsonAtomic(path, big(i + 1))));
+    writing = false;
+    await reader;
+    expect(reads).toBeGreaterThan(0);
+    expect(await readdir(join(dir, 'allocs', 'x'))).toEqual(['state.json']);
+  });
+
+  it('sets the requested mode whatever the umask', async () => {
+    const path = join(dir, 'node.json');
+    await writeJsonAtomic(path, { secret: 's' }, { mode: 0o600, durable: true });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ secret: 's' });
+  });
+
+  it('replaces the old content only when the new one is complete', async () => {
+    const path = join(dir, 'v.json');
+    await writeJsonAtomic(path, { v: 1 });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(writeJsonAtomic(path, cyclic)).rejects.toThrow();
+    expect(await readJson(path)).toEqual({ v: 1 });
+    expect(await readdir(dir)).toEqual(['v.json']);
+  });
+});
