@@ -37,6 +37,8 @@ export class TaskRunner {
   private loop: Promise<void> | undefined;
   private running: RunningTask | undefined;
   private stopRequested = false;
+  private loopActive = false;
+  /** aborted by stop(), to cut a restart delay short */
   private readonly wake = new AbortController();
 
   constructor(
@@ -57,8 +59,6 @@ export class TaskRunner {
   get settled(): boolean {
     return this.dead && (this.rec.destroyed === true || this.rec.handle === undefined) && !this.loopActive;
   }
-
-  private loopActive = false;
 
   /** resolves when the runner has nothing more to do (or the agent closed) */
   whenDone(): Promise<void> {
@@ -175,7 +175,7 @@ export class TaskRunner {
     let last: RunningTask | undefined;
     for (;;) {
       if (ctx.signal.aborted) return;
-      let exit: ExitResult;
+      let exit: ExitResult | undefined;
       if (next === 'lost') {
         this.event('TaskLost', LOST_MESSAGE);
         this.rec.handle = undefined;
@@ -197,14 +197,11 @@ export class TaskRunner {
         }
         if (running) {
           last = running;
-          const e = await this.supervise(running);
-          if (e === undefined) return; // the agent is closing: leave the task as it is
-          exit = e;
-        } else {
-          exit = exit!;
+          exit = await this.supervise(running);
         }
       }
-      if (ctx.signal.aborted) return;
+      // undefined: the agent is closing, the task is left as it is
+      if (exit === undefined || ctx.signal.aborted) return;
 
       this.recordExit(exit, next === 'lost');
       if (this.stopRequested) return this.finish(last);

@@ -39,7 +39,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
-    .description('join this machine to a baton server as a node and run the work placed on it')
+    .description('Join this machine to a baton server as a node and run the work placed on it')
     .option('--server <url>', 'URL of the baton server (default: $BATON_ADDR)')
     .option('--token <join-token>', 'the join token printed by `baton server` (needed for the first start only; default: $BATON_JOIN_TOKEN)')
     .option('--data-dir <dir>', 'where the node secret and task state live', process.env.BATON_AGENT_DATA_DIR || '.baton/agent')

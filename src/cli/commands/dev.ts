@@ -28,7 +28,7 @@ interface DevFlags {
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
-    .description('run a server and a local agent in one process on a fresh data directory (for trying baton)')
+    .description('Run a server and a local agent in one process on a fresh data directory (for trying baton)')
     .option('--data-dir <dir>', 'data directory (default: a new temporary directory)')
     .option('--bind <host:port>', 'address to listen on; a free port is used when this one is taken', `127.0.0.1:${DEFAULT_PORT}`)
     .option('--run <file>', 'submit this job file once the agent is ready')

@@ -30,11 +30,11 @@ export function unitOption<T>(flag: string, parse: (v: string) => T): (v: string
 export function registerServerCommand(program: Command): void {
   program
     .command('server')
-    .description('start the state server (embedded SQLite store, HTTP API, scheduler)')
+    .description('Start the state server (embedded SQLite store, HTTP API, scheduler)')
     .option('--data-dir <dir>', 'where the store and server.json live', process.env.BATON_DATA_DIR || '.baton')
     .option('--bind <host:port>', 'address to listen on', `127.0.0.1:${DEFAULT_PORT}`)
-    .option('--heartbeat-ttl <duration>', 'a node whose heartbeats stop this long is marked down', unitOption('--heartbeat-ttl', parseDuration), 15_000)
-    .option('--log-cap <size>', 'task output kept per task and stream; older output is dropped', unitOption('--log-cap', parseMemory), 4 * 1024 * 1024)
+    .addOption(new Option('--heartbeat-ttl <duration>', 'a node whose heartbeats stop this long is marked down').argParser(unitOption('--heartbeat-ttl', parseDuration)).default(15_000, '15s'))
+    .addOption(new Option('--log-cap <size>', 'task output kept per task and stream; older output is dropped').argParser(unitOption('--log-cap', parseMemory)).default(4 * 1024 * 1024, '4Mi'))
     .addOption(new Option('--log-level <level>', 'server log level').choices(LOG_LEVELS).default('info'))
     .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; logLevel: string }) => {
       const { host, port } = parseBind(opts.bind);

@@ -1,0 +1,66 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { AgentAllocsResponse } from '../api/types.js';
+import { BatonApiError } from '../client/http.js';
+import { validAllocs, watchAllocs } from './watcher.js';
+
+const logger = pino({ level: 'silent' });
+const good = (id: string, extra: Record<string, unknown> = {}) => ({
+  alloc: { id, desiredStatus: 'run' },
+  job: { name: 'j', type: 'batch', tasks: [{ name: 'main', driver: 'exec' }], ...extra },
+});
+
+describe('validAllocs', () => {
+  it('skips entries it cannot act on', () => {
+    const raw = [good('a'), null, { alloc: { id: 'b', desiredStatus: 'maybe' }, job: { tasks: [] } }, { alloc: { id: 'c', desiredStatus: 'run' }, job: { tasks: [{ driver: 'exec' }] } }, good('d')];
+    expect(validAllocs(raw, logger).map((a) => a.alloc.id)).toEqual(['a', 'd']);
+    expect(validAllocs({ not: 'a list' }, logger)).toEqual([]);
+  });
+
+  it('fills gaps with safe defaults: batch never restarts locally', () => {
+    const [a] = validAllocs([good('a')], logger);
+    expect(a.job.restart).toEqual({ attempts: 0, intervalMs: 1_800_000, delayMs: 15_000, mode: 'fail' });
+    expect(a.job.tasks[0]).toMatchObject({ args: [], env: {}, resources: { cpu: 0, memory: 0, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 5000 });
+  });
+
+  it('keeps what the server gave', () => {
+    const [a] = validAllocs([good('a', { type: 'service', restart: { attempts: 5, intervalMs: 10, delayMs: 1, mode: 'delay' } })], logger);
+    expect(a.job.type).toBe('service');
+    expect(a.job.restart).toEqual({ attempts: 5, intervalMs: 10, delayMs: 1, mode: 'delay' });
+  });
+});
+
+describe('watchAllocs', () => {
+  it('passes each answer on, blocks on its index, survives errors and re-registers on 401', async () => {
+    const ac = new AbortController();
+    const indexes: number[] = [];
+    const seen: string[][] = [];
+    let unauthorized = 0;
+    const answers: Array<AgentAllocsResponse | Error> = [
+      { index: 5, allocs: [good('a')] as never },
+      new BatonApiError(0, 'down'),
+      new BatonApiError(401, 'unknown node'),
+      { index: 7, allocs: [] },
+    ];
+    await watchAllocs({
+      fetch: async (index) => {
+        indexes.push(index);
+        const a = answers.shift();
+        if (!a) {
+          ac.abort();
+          throw new Error('aborted');
+        }
+        if (a instanceof Error) throw a;
+        return a;
+      },
+      onAllocs: (allocs) => void seen.push(allocs.map((x) => x.alloc.id)),
+      onUnauthorized: async () => void unauthorized++,
+      logger,
+      signal: ac.signal,
+    });
+    expect(seen).toEqual([['a'], []]);
+    // after a 401 the node may be a new one: start over from index 0
+    expect(indexes).toEqual([0, 5, 5, 0, 7]);
+    expect(unauthorized).toBe(1);
+  });
+});

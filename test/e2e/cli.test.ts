@@ -1,0 +1,147 @@
+/**
+ * The `baton` command as a user types it, against a real server and exec
+ * agent: submit and wait, list and inspect in tables and JSON, read and follow
+ * logs, stop, and the errors a user sees for bad input or a missing token.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alloc, JobSummary, NodeSummary } from '../../src/api/types.js';
+import { TestCluster } from '../support/cluster.js';
+
+const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+const EXAMPLES = resolve(import.meta.dirname, '../../examples');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function baton(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<Run> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => res({ code, stdout, stderr }));
+  });
+}
+
+describe('the baton CLI', () => {
+  let cluster: TestCluster;
+  let env: Record<string, string>;
+  let work: string;
+  const run = (...args: string[]) => baton(args, env);
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start();
+    await cluster.addAgent({ name: 'cli-node', cpu: '2', memory: '2Gi', drivers: 'exec' });
+    env = { BATON_ADDR: cluster.url, BATON_TOKEN: cluster.adminToken };
+    work = await cluster.tempDir('cli');
+  });
+  afterAll(async () => cluster?.stop());
+
+  it('runs an example job to completion with --wait', async () => {
+    const r = await run('run', join(EXAMPLES, 'hello.yaml'), '--wait');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/job hello version 1 submitted/);
+    expect(r.stdout).toMatch(/3 complete/);
+  });
+
+  it('lists and shows jobs, nodes and allocs as tables and as JSON', async () => {
+    const jobs = JSON.parse((await run('job', 'ls', '-o', 'json')).stdout) as JobSummary[];
+    expect(jobs.find((j) => j.id === 'hello')).toMatchObject({ status: 'complete', allocs: { complete: 3 } });
+    const table = (await run('job', 'ls')).stdout;
+    expect(table).toMatch(/ID/);
+    expect(table).toMatch(/hello\s+default\s+batch/);
+    const status = await run('job', 'status', 'hello');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/complete/);
+    expect(status.stdout).toMatch(/hello\[2\]|\b2\b/);
+
+    const nodes = JSON.parse((await run('node', 'ls', '-o', 'json')).stdout) as NodeSummary[];
+    expect(nodes.map((n) => n.name)).toEqual(['cli-node']);
+    expect(nodes[0].capacity.memory).toBe(2 * 1024 ** 3);
+    expect((await run('node', 'ls')).stdout).toMatch(/cli-node\s+\S*\s*ready/);
+    const node = await run('node', 'status', 'cli-node');
+    expect(node.code).toBe(0);
+    expect(node.stdout).toMatch(/exec/);
+
+    const allocs = JSON.parse((await run('alloc', 'ls', '--job', 'hello', '-o', 'json')).stdout) as Alloc[];
+    expect(allocs).toHaveLength(3);
+    const one = await run('alloc', 'status', allocs[0].id.slice(0, 8));
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/greet/);
+    expect(one.stdout).toMatch(/Terminated|exit/i);
+  });
+
+  it('prints the logs of an alloc, and follows a running one to its end', async () => {
+    const allocs = JSON.parse((await run('alloc', 'ls', '--job', 'hello', '-o', 'json')).stdout) as Alloc[];
+    const a = allocs.find((x) => x.index === 1)!;
+    const logs = await run('logs', a.id);
+    expect(logs.stdout).toBe(`hello from alloc 1 of job hello on node ${a.nodeId}\ndone\n`);
+
+    const slow = join(work, 'slow.yaml');
+    await writeFile(slow, 'name: slow\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "for i in 1 2 3; do echo tick $i; sleep 1; done"]\n');
+    await run('run', slow);
+    let id = '';
+    for (let i = 0; i < 100 && !id; i++) {
+      const list = JSON.parse((await run('alloc', 'ls', '--job', 'slow', '-o', 'json')).stdout) as Alloc[];
+      id = list.find((x) => x.clientStatus === 'running')?.id ?? '';
+      if (!id) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(id).not.toBe('');
+    const followed = await run('logs', id, 'main', '-f');
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toBe('tick 1\ntick 2\ntick 3\n');
+  });
+
+  it('stops a job', async () => {
+    const file = join(work, 'forever.yaml');
+    await writeFile(file, 'name: forever\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["600"]\n    kill_timeout: 1s\n');
+    expect((await run('run', file, '--wait')).code).toBe(0);
+    expect((await run('job', 'stop', 'forever')).code).toBe(0);
+    for (let i = 0; i < 100; i++) {
+      const jobs = JSON.parse((await run('job', 'ls', '-o', 'json')).stdout) as JobSummary[];
+      const j = jobs.find((x) => x.id === 'forever')!;
+      if (j.status === 'stopped' && j.allocs.running === 0) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error('forever did not stop');
+  });
+
+  it('shows what is wrong with a bad job file, with its line', async () => {
+    const bad = join(work, 'bad.yaml');
+    await writeFile(bad, 'name: bad\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources:\n      memory: 12 gigs\n');
+    const r = await run('run', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/tasks\[0\]\.resources\.memory/);
+    expect(r.stderr).toMatch(/line 8/);
+    const missing = await run('run', join(work, 'nope.yaml'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/does not exist/);
+  });
+
+  it('says how to pass a token when it has none, and rejects a wrong one', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'baton-cli-home-'));
+    const none = await baton(['job', 'ls'], { BATON_ADDR: cluster.url, BATON_TOKEN: '', HOME: home, BATON_DATA_DIR: join(home, 'none') }, home);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/--token/);
+    const wrong = await baton(['job', 'ls'], { BATON_ADDR: cluster.url, BATON_TOKEN: 'wrong' }, home);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/unknown token/);
+  });
+
+  it('has --help on every command', async () => {
+    for (const cmd of [[], ['run'], ['job', 'ls'], ['job', 'status'], ['job', 'stop'], ['node', 'ls'], ['node', 'status'], ['alloc', 'ls'], ['alloc', 'status'], ['logs'], ['server'], ['agent'], ['dev']]) {
+      const r = await baton([...cmd, '--help'], {});
+      expect(r.code, `baton ${cmd.join(' ')} --help`).toBe(0);
+      expect(r.stdout).toMatch(/Usage: baton/);
+    }
+  });
+});
