@@ -3,7 +3,7 @@
  * auth, unknown ids) or, for baton's own bugs only, a 500.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { ZodError } from 'zod';
+import type { ZodError, ZodType } from 'zod';
 import type { ApiError, ApiErrorDetail } from '../api/types.js';
 import { formatPath, SpecError } from '../spec/errors.js';
 
@@ -27,6 +27,13 @@ export function zodToHttp(err: ZodError, what: string): HttpError {
   }));
   const first = details[0];
   return badRequest(`invalid ${what}: ${first ? `${first.path}: ${first.message}` : 'malformed'}`, details);
+}
+
+/** validate untrusted input against a schema, or answer 400 naming the fields */
+export function parseInput<T>(schema: ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw zodToHttp(r.error, what);
+  return r.data;
 }
 
 const FASTIFY_MESSAGES: Record<string, (e: FastifyError, limit: number) => string> = {

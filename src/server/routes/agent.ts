@@ -4,15 +4,9 @@ import { z } from 'zod';
 import type { AgentAllocsResponse, HeartbeatResponse, RegisterNodeResponse } from '../../api/types.js';
 import { newSecret } from '../../store/ids.js';
 import { requireNode } from '../auth.js';
-import { HttpError, zodToHttp } from '../errors.js';
+import { HttpError, parseInput as parse } from '../errors.js';
 import { allocStatusSchema, indexParam, registerNodeSchema, shipLogsSchema, waitParam } from '../schemas.js';
 import type { ServerContext } from '../context.js';
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw zodToHttp(r.error, what);
-  return r.data;
-}
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;

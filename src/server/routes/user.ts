@@ -6,17 +6,11 @@ import { parseJobObject, parseJobSource } from '../../spec/parse.js';
 import { formatBytes, formatCpu } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
-import { badRequest, HttpError, zodToHttp } from '../errors.js';
+import { badRequest, HttpError, parseInput as parse } from '../errors.js';
 import { submitJobSchema, waitParam } from '../schemas.js';
 import type { ServerContext } from '../context.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw zodToHttp(r.error, what);
-  return r.data;
-}
 
 export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
