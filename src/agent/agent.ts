@@ -182,7 +182,10 @@ class Agent {
     await Promise.allSettled(this.loops);
     const done = Promise.allSettled([...this.runners.values()].map((r) => r.whenDone()));
     // a driver call in flight (an image pull) may take long: the tasks stay, so do not wait for it
-    await Promise.race([done, sleep(CLOSE_GRACE_MS)]);
+    const grace = new AbortController();
+    await Promise.race([done, sleep(CLOSE_GRACE_MS, grace.signal)]);
+    // a pending grace timer would keep the process alive for nothing
+    grace.abort();
   }
 
   /** the server forgot the node: register again (once, however many loops noticed) */
