@@ -55,13 +55,40 @@ export interface TaskSpec {
   /** signal sent first when stopping; SIGKILL follows after killTimeoutMs */
   killSignal: string;
   killTimeoutMs: number;
+  /** a run longer than this is stopped and reported as timed out */
+  timeoutMs?: number;
 }
 
 export interface RetryPolicy {
   /** batch: how many times a failed alloc is replaced by a new one (0 = never) */
   attempts: number;
-  /** delay before a retry is placed */
+  /** delay before the first retry; it doubles for each further one, up to maxDelayMs */
   delayMs: number;
+  maxDelayMs: number;
+  /** an OOM-killed run is retried with its memory multiplied by grow, up to max bytes */
+  onOom?: OomRetryPolicy;
+}
+
+export interface OomRetryPolicy {
+  grow: number;
+  /** bytes */
+  max: number;
+}
+
+/** A job that is a template: each `baton dispatch` makes a child job with its own meta (and payload). */
+export interface ParameterizedSpec {
+  metaRequired: string[];
+  metaOptional: string[];
+  payload: 'optional' | 'required' | 'forbidden';
+}
+
+/** A job launched on a cron schedule: each launch is a child job. */
+export interface PeriodicSpec {
+  cron: string;
+  /** IANA zone, e.g. Europe/Paris; default UTC */
+  timezone: string;
+  /** skip: no launch while the previous child still runs */
+  overlap: 'skip' | 'allow';
 }
 
 export interface RestartPolicy {
@@ -88,6 +115,22 @@ export interface JobSpec {
   retry: RetryPolicy;
   restart: RestartPolicy;
   meta: Record<string, string>;
+  parameterized?: ParameterizedSpec;
+  periodic?: PeriodicSpec;
+  /** may stop lower-priority batch runs to get placed; they requeue without using a retry */
+  preempt: boolean;
+}
+
+/** What made a child job: a dispatch (with its meta and payload) or a periodic launch. */
+export interface DispatchInfo {
+  meta: Record<string, string>;
+  /** base64 */
+  payload?: string;
+  /** the dispatch request (sweep) this child was part of, and its row there */
+  sweepId?: string;
+  row?: number;
+  /** periodic children: the scheduled launch time */
+  launchFor?: string;
 }
 
 // ---------------------------------------------------------------- stored objects
@@ -103,6 +146,9 @@ export interface Job {
   stopped: boolean;
   status: JobStatus;
   submittedAt: string;
+  /** set on children of a parameterized or periodic job */
+  parentId?: string;
+  dispatch?: DispatchInfo;
   createIndex: number;
   modifyIndex: number;
 }
@@ -128,6 +174,11 @@ export interface JobSummary {
   submittedAt: string;
   /** set when the job waits for capacity: why, per dimension */
   blocked?: PlacementFailure[];
+  parentId?: string;
+  /** parameterized and periodic parents: their children by status */
+  children?: Record<JobStatus, number>;
+  /** periodic parents: the next launch */
+  nextLaunch?: string;
 }
 
 export type NodeStatus = 'initializing' | 'ready' | 'down';
@@ -184,8 +235,14 @@ export interface TaskState {
   exitCode?: number;
   signal?: string;
   oomKilled?: boolean;
+  /** stopped because it ran past its task timeout */
+  timedOut?: boolean;
   /** bytes, the highest memory use seen */
   peakMemory?: number;
+  /** bytes, the memory limit it ran under */
+  memoryLimit?: number;
+  /** cpu time used, in nanoseconds */
+  cpuNanos?: number;
   restarts: number;
   startedAt?: string;
   finishedAt?: string;
@@ -209,6 +266,10 @@ export interface Alloc {
   clientDescription: string;
   /** sum over the alloc's tasks */
   resources: Resources;
+  /** per task, when they differ from the spec (an OOM retry with more memory) */
+  taskResources?: Record<string, Resources>;
+  /** set when a higher-priority job's placement stopped this alloc; it requeues without using a retry */
+  preemptedBy?: string;
   taskStates: Record<string, TaskState>;
   /** 0 for the first placement of an index; +1 per retry */
   attempt: number;
@@ -324,6 +385,53 @@ export interface LogsResponse {
   complete: boolean;
 }
 
+/** POST /v1/jobs/:id/dispatch: one child job per run, stored all or none. */
+export interface DispatchRequest {
+  runs: DispatchRun[];
+}
+
+export interface DispatchRun {
+  meta: Record<string, string>;
+  /** base64 */
+  payload?: string;
+}
+
+export interface DispatchResponse {
+  sweepId: string;
+  /** child job ids, in the order of the runs */
+  jobs: string[];
+}
+
+/** How one run ended, or where it is. */
+export type RunOutcome = 'queued' | 'running' | 'complete' | 'failed' | 'oom-killed' | 'timed-out' | 'lost' | 'stopped' | 'preempted';
+
+/** One run of a sweep (a child job) or one alloc index of a batch job, for status tables and exports. */
+export interface RunRow {
+  jobId: string;
+  index: number;
+  meta: Record<string, string>;
+  outcome: RunOutcome;
+  /** exit code, OOM kill with limit and peak, timeout ... in words */
+  reason: string;
+  allocId?: string;
+  node?: string;
+  attempt: number;
+  exitCode?: number;
+  durationMs?: number;
+  peakMemory?: number;
+  memoryLimit?: number;
+  requestedMemory: number;
+  cpuNanos?: number;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** GET /v1/jobs/:id/runs */
+export interface RunsResponse {
+  job: JobSummary;
+  runs: RunRow[];
+}
+
 export interface StatusResponse {
   version: string;
   index: number;
@@ -363,6 +471,8 @@ export interface HeartbeatResponse {
 export interface AgentAlloc {
   alloc: Alloc;
   job: JobSpec;
+  /** base64 payload of a dispatched job: written to `$BATON_TASK_DIR/payload` */
+  payload?: string;
 }
 
 export interface AgentAllocsResponse {

@@ -3,7 +3,7 @@
  * allocs in plain arrays, a manual clock, and `evaluate` doing what the server
  * does for one eval (snapshot → schedule → checkPlan → apply).
  */
-import type { Alloc, AllocClientStatus, Evaluation, Job, JobSpec, NodeInfo, TaskSpec } from '../api/types.js';
+import type { Alloc, AllocClientStatus, Evaluation, Job, JobSpec, NodeInfo, RetryPolicy, TaskSpec } from '../api/types.js';
 import { checkPlan } from './check-plan.js';
 import { schedule } from './schedule.js';
 import type { Plan, PlanCheck, Scheduler, SchedulerSnapshot } from './types.js';
@@ -52,10 +52,11 @@ export function makeTask(partial: Partial<TaskSpec> = {}): TaskSpec {
   };
 }
 
-export type JobSpecInput = Partial<Omit<JobSpec, 'tasks'>> & { tasks?: Partial<TaskSpec>[] };
+/** Retry fields left out take the defaults, so tests name only what they are about. */
+export type JobSpecInput = Partial<Omit<JobSpec, 'tasks' | 'retry'>> & { tasks?: Partial<TaskSpec>[]; retry?: Partial<RetryPolicy> };
 
 export function makeSpec(partial: JobSpecInput = {}): JobSpec {
-  const { tasks, ...rest } = partial;
+  const { tasks, retry, ...rest } = partial;
   return {
     name: 'job',
     namespace: 'default',
@@ -65,9 +66,10 @@ export function makeSpec(partial: JobSpecInput = {}): JobSpec {
     constraints: [],
     scheduling: 'binpack',
     tasks: (tasks ?? [{}]).map(makeTask),
-    retry: { attempts: 0, delayMs: 5000 },
+    retry: { attempts: 0, delayMs: 5000, maxDelayMs: 300_000, ...retry },
     restart: { attempts: 2, intervalMs: 300_000, delayMs: 1000, mode: 'fail' },
     meta: {},
+    preempt: false,
     ...rest,
   };
 }
@@ -106,6 +108,13 @@ export class Harness {
   private allocSeq = 0;
 
   constructor(private readonly scheduler: Scheduler = schedule) {}
+
+  /** Priorities of batch jobs, the way the server fills SchedulerSnapshot.jobPriorities. */
+  jobPriorities(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const j of this.jobs.values()) if (j.spec.type === 'batch') out[`${j.namespace}/${j.id}`] = j.spec.priority;
+    return out;
+  }
 
   addNode(partial: Partial<NodeInfo> = {}): NodeInfo {
     const node = makeNode(partial);
@@ -178,7 +187,9 @@ export class Harness {
       createdAt: t,
       modifiedAt: t,
     };
-    return { now: this.now, eval: ev, job, nodes: this.nodes, usage: this.usage(), jobAllocs: this.allocsOf(jobId) };
+    return {
+      now: this.now, eval: ev, job, nodes: this.nodes, usage: this.usage(), jobAllocs: this.allocsOf(jobId), jobPriorities: this.jobPriorities(),
+    };
   }
 
   /** One eval the way the server runs it: schedule, re-check on fresh state, commit. */
@@ -196,6 +207,7 @@ export class Harness {
       const a = this.alloc(s.allocId);
       a.desiredStatus = 'stop';
       a.desiredDescription = s.description;
+      if (s.preemptedBy !== undefined) a.preemptedBy = s.preemptedBy;
       a.modifyIndex = index;
       a.modifiedAt = t;
     }
@@ -224,6 +236,7 @@ export class Harness {
         modifiedAt: t,
       };
       if (p.previousAllocId !== undefined) a.previousAllocId = p.previousAllocId;
+      if (p.taskResources !== undefined) a.taskResources = structuredClone(p.taskResources);
       this.allocs.push(a);
       this.allocById.set(a.id, a);
       placed.push(a);

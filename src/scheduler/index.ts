@@ -2,7 +2,9 @@
 export type * from './types.js';
 export { schedule } from './schedule.js';
 export { checkPlan } from './check-plan.js';
-export { reconcile, isLive, type PlaceRequest, type ReconcileResult } from './reconcile.js';
+export { reconcile, isLive, isParentJob, type PlaceRequest, type ReconcileResult } from './reconcile.js';
+export { pickNextEval, dominantShare, usageByNamespace, type EvalCandidate } from './fair-share.js';
+export { retryDelay, allocResources, wasOomKilled } from './retry.js';
 export { allocCounts, computeJobStatus } from './job-status.js';
 export { addResources, subResources, fits, sumTaskResources, ZERO } from './resources.js';
 export { constraintHolds, interpolate, whyNot } from './feasibility.js';

@@ -70,3 +70,16 @@ describe('job status', () => {
     expect(status(h, 'v')).toBe('pending');
   });
 });
+
+describe('job status: parent jobs', () => {
+  it('a parameterized or periodic job is running (a template) until stopped', () => {
+    const h = new Harness();
+    h.addNode();
+    h.submit({ name: 'p', parameterized: { metaRequired: [], metaOptional: [], payload: 'forbidden' } });
+    h.submit({ name: 'c', periodic: { cron: '* * * * *', timezone: 'UTC', overlap: 'allow' } });
+    expect(status(h, 'p')).toBe('running');
+    expect(status(h, 'c')).toBe('running');
+    h.stopJob('c');
+    expect(status(h, 'c')).toBe('stopped');
+  });
+});

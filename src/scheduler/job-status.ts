@@ -4,7 +4,7 @@
  * will not place this index again".
  */
 import type { Alloc, AllocCounts, Job, JobStatus } from '../api/types.js';
-import { byIndex, decideIndex, isLive } from './reconcile.js';
+import { byIndex, decideIndex, isLive, isParentJob } from './reconcile.js';
 
 export function allocCounts(allocs: readonly Alloc[]): AllocCounts {
   const c: AllocCounts = { pending: 0, running: 0, complete: 0, failed: 0, lost: 0 };
@@ -18,6 +18,8 @@ export function allocCounts(allocs: readonly Alloc[]): AllocCounts {
  */
 export function computeJobStatus(job: Job, allocs: readonly Alloc[], _now?: number): JobStatus {
   if (job.stopped) return 'stopped';
+  // A template is in force until stopped; how its runs went is its children's status.
+  if (isParentJob(job.spec)) return 'running';
   const anyRunning = allocs.some((a) => a.clientStatus === 'running');
   if (job.spec.type === 'service') return anyRunning ? 'running' : 'pending';
 

@@ -24,7 +24,7 @@ describe('reconcile', () => {
     expect(reconcile({ job, jobAllocs: h.allocsOf('j') })).toEqual({ place: [], stop: [] });
   });
 
-  it('batch: retries a failed index up to retry.attempts, after the delay', () => {
+  it('batch: retries a failed index up to retry.attempts, after a delay that doubles', () => {
     const { h } = setup({ name: 'r', retry: { attempts: 2, delayMs: 5000 } });
     const [a0] = h.evaluate('r').placed;
     h.setClientStatus(a0.id, 'failed');
@@ -39,7 +39,9 @@ describe('reconcile', () => {
     const [a1] = h.evaluate('r').placed;
     expect(a1).toMatchObject({ index: 0, attempt: 1, previousAllocId: a0.id });
     h.setClientStatus(a1.id, 'failed');
-    h.advance(5000);
+    // the second retry waits twice the delay
+    expect(h.evaluate('r').plan.followUpAt).toBe(h.now + 10_000);
+    h.advance(10_000);
     const [a2] = h.evaluate('r').placed;
     expect(a2).toMatchObject({ attempt: 2, previousAllocId: a1.id });
     h.setClientStatus(a2.id, 'failed');
@@ -156,5 +158,31 @@ describe('reconcile', () => {
     const [a] = h.evaluate('dup').placed;
     const b = { ...a, id: 'alloc-copy', createIndex: a.createIndex + 1 };
     expect(reconcile({ job, jobAllocs: [a, b] })).toEqual({ place: [], stop: [{ allocId: a.id, description: 'duplicate of alloc-copy' }] });
+  });
+});
+
+describe('reconcile: parent jobs', () => {
+  const parameterized = { metaRequired: ['scenario'], metaOptional: [], payload: 'optional' as const };
+  const periodic = { cron: '0 3 * * *', timezone: 'UTC', overlap: 'skip' as const };
+
+  it('places nothing for a parameterized or periodic job, whatever its count', () => {
+    for (const extra of [{ parameterized }, { periodic }]) {
+      const { h } = setup({ name: 't', count: 5, ...extra });
+      const r = h.evaluate('t');
+      expect(r.plan).toMatchObject({ place: [], stop: [], queuedAllocs: 0, failures: [] });
+      expect(r.plan.followUpAt).toBeUndefined();
+    }
+  });
+
+  it('stops the runs of a version from before the job became a template', () => {
+    const { h } = setup({ name: 't', count: 2 });
+    expect(h.evaluate('t').placed).toHaveLength(2);
+    h.submit({ name: 't', count: 2, parameterized });
+    const r = h.evaluate('t');
+    expect(r.plan.place).toEqual([]);
+    expect(r.plan.stop.map((s) => s.description)).toEqual([
+      'the job is a template now: its runs are dispatched as child jobs',
+      'the job is a template now: its runs are dispatched as child jobs',
+    ]);
   });
 });

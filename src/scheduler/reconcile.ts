@@ -4,7 +4,8 @@
  * indexes need a new alloc (with which attempt, and not before when); it does
  * not look at nodes. Placement is schedule.ts's job.
  */
-import type { Alloc, Job } from '../api/types.js';
+import type { Alloc, Job, JobSpec, Resources } from '../api/types.js';
+import { replacementTaskResources, retryDelay, wasOomKilled } from './retry.js';
 import type { AllocStop, SchedulerSnapshot } from './types.js';
 
 export interface PlaceRequest {
@@ -13,6 +14,8 @@ export interface PlaceRequest {
   previousAllocId?: string;
   /** ms since epoch; absent = due now */
   notBefore?: number;
+  /** per-task resources differing from the spec (inherited or grown after an OOM kill) */
+  taskResources?: Record<string, Resources>;
 }
 
 export interface ReconcileResult {
@@ -22,7 +25,7 @@ export interface ReconcileResult {
 
 /** What an index needs when none of its allocs is live. */
 export type IndexDecision =
-  | { kind: 'place'; attempt: number; previousAllocId?: string; notBefore?: number }
+  | { kind: 'place'; attempt: number; previousAllocId?: string; notBefore?: number; taskResources?: Record<string, Resources> }
   /** batch: the index ran to completion */
   | { kind: 'complete' }
   /** batch: the index failed and its retries are used up */
@@ -31,6 +34,11 @@ export type IndexDecision =
 /** Live = should run and holds (or will hold) its node. A stopping alloc is never live, even while it still runs. */
 export function isLive(a: Alloc): boolean {
   return a.desiredStatus === 'run' && (a.clientStatus === 'pending' || a.clientStatus === 'running');
+}
+
+/** Parameterized and periodic jobs are templates: their runs are child jobs, they get no allocs themselves. */
+export function isParentJob(spec: JobSpec): boolean {
+  return spec.parameterized !== undefined || spec.periodic !== undefined;
 }
 
 function newestFirst(a: Alloc, b: Alloc): number {
@@ -53,27 +61,38 @@ export function decideIndex(job: Job, history: readonly Alloc[]): IndexDecision 
   }
   if (history.length === 0) return { kind: 'place', attempt: 0 };
   const newest = [...history].sort(newestFirst)[0];
-  // Lost allocs and allocs the scheduler itself stopped (count lowered then raised,
-  // job stopped then resumed) say nothing about the task: same attempt, no delay.
-  if (newest.clientStatus === 'lost' || newest.desiredStatus === 'stop') {
-    return { kind: 'place', attempt: newest.attempt, previousAllocId: newest.id };
+  // Preempted, lost and scheduler-stopped allocs (count lowered then raised, job
+  // stopped then resumed) say nothing about the task: same attempt, no delay.
+  // Preemption first: the victim may report 'failed' from the kill, which is not its fault.
+  if (newest.preemptedBy !== undefined || newest.clientStatus === 'lost' || newest.desiredStatus === 'stop') {
+    return again(spec, newest);
   }
   if (spec.type === 'batch') {
     if (newest.clientStatus === 'failed') {
       if (newest.attempt >= spec.retry.attempts) return { kind: 'failed' };
-      return place(newest, after(newest.modifiedAt, spec.retry.delayMs));
+      return retry(spec, newest, after(newest.modifiedAt, retryDelay(spec.retry, newest.attempt + 1)));
     }
   } else if (newest.clientStatus === 'failed' || newest.clientStatus === 'complete') {
-    return place(newest, after(newest.modifiedAt, spec.restart.delayMs));
+    return retry(spec, newest, after(newest.modifiedAt, spec.restart.delayMs));
   }
   // Unreachable with well-formed allocs (a pending/running newest alloc would be live
   // or desired 'stop'); treat like a lost one rather than leave the index empty.
-  return { kind: 'place', attempt: newest.attempt, previousAllocId: newest.id };
+  return again(spec, newest);
 }
 
-function place(prev: Alloc, notBefore: number | undefined): IndexDecision {
+/** The same attempt again, now: the run did not end through a fault of its own. */
+function again(spec: JobSpec, prev: Alloc): IndexDecision {
+  const d: IndexDecision = { kind: 'place', attempt: prev.attempt, previousAllocId: prev.id };
+  const taskResources = replacementTaskResources(spec, prev, false);
+  if (taskResources) d.taskResources = taskResources;
+  return d;
+}
+
+function retry(spec: JobSpec, prev: Alloc, notBefore: number | undefined): IndexDecision {
   const d: IndexDecision = { kind: 'place', attempt: prev.attempt + 1, previousAllocId: prev.id };
   if (notBefore !== undefined) d.notBefore = notBefore;
+  const taskResources = replacementTaskResources(spec, prev, wasOomKilled(prev));
+  if (taskResources) d.taskResources = taskResources;
   return d;
 }
 
@@ -97,7 +116,8 @@ export function reconcile(snapshot: Pick<SchedulerSnapshot, 'job' | 'jobAllocs'>
     return result;
   }
 
-  const count = job.spec.count;
+  // A template's own allocs (left from a version before it became one) have nothing to run.
+  const count = isParentJob(job.spec) ? 0 : job.spec.count;
   const groups = byIndex(jobAllocs);
   for (let index = 0; index < count; index++) {
     const allocs = groups.get(index) ?? [];
@@ -123,12 +143,16 @@ export function reconcile(snapshot: Pick<SchedulerSnapshot, 'job' | 'jobAllocs'>
       const req: PlaceRequest = { index, attempt: decision.attempt };
       if (decision.previousAllocId !== undefined) req.previousAllocId = decision.previousAllocId;
       if (decision.notBefore !== undefined) req.notBefore = decision.notBefore;
+      if (decision.taskResources !== undefined) req.taskResources = decision.taskResources;
       result.place.push(req);
     }
   }
 
   for (const a of jobAllocs) {
-    if (a.index >= count && isLive(a)) result.stop.push({ allocId: a.id, description: `count lowered to ${count}` });
+    if (a.index >= count && isLive(a)) {
+      const description = count === job.spec.count ? `count lowered to ${count}` : 'the job is a template now: its runs are dispatched as child jobs';
+      result.stop.push({ allocId: a.id, description });
+    }
   }
   return result;
 }

@@ -1,19 +1,24 @@
 /**
  * The scheduler: reconcile, then place every due alloc on the best feasible node.
  *
- * All allocs of one eval ask for the same resources, so usage-independent
- * filtering runs once per node, and a node that stops fitting never fits again
- * within the plan. Candidates sit in a heap ordered by the job's ranking; only
- * the node just placed on changes rank. Cost: O(usage + nodes + allocs·log nodes).
+ * Almost every alloc of one eval asks for the same resources, so
+ * usage-independent filtering runs once per node, and a node that stops fitting
+ * never fits again within the plan. Candidates sit in a heap ordered by the
+ * job's ranking; only the node just placed on changes rank. Cost:
+ * O(usage + nodes + allocs·log nodes). The few allocs that ask for more (OOM
+ * retries with grown memory) are placed first by a linear scan, so the heap is
+ * built on usage that already includes them.
  */
-import type { Alloc, NodeInfo } from '../api/types.js';
+import type { Alloc, NodeInfo, Resources } from '../api/types.js';
 import { explainFailures } from './explain.js';
 import { staticReason } from './feasibility.js';
 import { Heap } from './heap.js';
-import { comparator, type NodeState } from './rank.js';
-import { reconcile } from './reconcile.js';
+import { planPreemption } from './preempt.js';
+import { comparator, type NodeComparator, type NodeState } from './rank.js';
+import { isParentJob, reconcile, type PlaceRequest } from './reconcile.js';
 import { addInto, fitsWithin, sumTaskResources } from './resources.js';
-import type { Plan, Scheduler, SchedulerSnapshot } from './types.js';
+import { allocResources } from './retry.js';
+import type { Plan, PlannedAlloc, Scheduler, SchedulerSnapshot } from './types.js';
 import { isHoldingCapacity } from './usage.js';
 
 /** Per-node usage from the snapshot, computed once per schedule call. */
@@ -29,6 +34,12 @@ export function nodeStates(nodes: readonly NodeInfo[], usage: readonly Alloc[], 
   return states;
 }
 
+/** A due placement with what it asks for. */
+interface Due {
+  req: PlaceRequest;
+  ask: Resources;
+}
+
 export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   const { job, now } = snapshot;
   const plan: Plan = {
@@ -42,55 +53,87 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   };
   const wanted = reconcile(snapshot);
   plan.stop = wanted.stop;
-  if (!job || job.stopped) return plan;
-
-  const due = [];
-  for (const p of wanted.place) {
-    if (p.notBefore !== undefined && p.notBefore > now) {
-      plan.followUpAt = plan.followUpAt === undefined ? p.notBefore : Math.min(plan.followUpAt, p.notBefore);
-    } else {
-      due.push(p);
-    }
-  }
-  if (due.length === 0) return plan;
-  due.sort((a, b) => a.index - b.index);
+  if (!job || job.stopped || isParentJob(job.spec)) return plan;
 
   const spec = job.spec;
   const ask = sumTaskResources(spec);
+  const common: Due[] = [];
+  const odd: Due[] = [];
+  for (const p of wanted.place) {
+    if (p.notBefore !== undefined && p.notBefore > now) {
+      plan.followUpAt = plan.followUpAt === undefined ? p.notBefore : Math.min(plan.followUpAt, p.notBefore);
+    } else if (p.taskResources) {
+      odd.push({ req: p, ask: allocResources(spec, p.taskResources) });
+    } else {
+      common.push({ req: p, ask });
+    }
+  }
+  if (common.length === 0 && odd.length === 0) return plan;
+  common.sort((a, b) => a.req.index - b.req.index);
+  odd.sort((a, b) => a.req.index - b.req.index);
+
   const states = nodeStates(snapshot.nodes, snapshot.usage, job.id, job.namespace);
-  const candidates: NodeState[] = [];
-  for (const s of states.values()) {
-    if (staticReason(s.node, spec) === undefined && fitsWithin(ask, s.node.capacity, s.used) === undefined) {
-      candidates.push(s);
-    }
-  }
-  const heap = new Heap(candidates, comparator(spec.scheduling ?? 'binpack', ask));
+  const feasible: NodeState[] = [];
+  for (const s of states.values()) if (staticReason(s.node, spec) === undefined) feasible.push(s);
 
-  for (const p of due) {
-    const best = heap.peek();
-    if (!best) {
-      plan.queuedAllocs++;
-      continue;
-    }
-    const placed: Plan['place'][number] = {
-      name: `${job.id}[${p.index}]`,
-      index: p.index,
-      nodeId: best.node.id,
-      nodeName: best.node.name,
+  const queued: Due[] = [];
+  const placeOn = (s: NodeState, d: Due): void => {
+    const placed: PlannedAlloc = {
+      name: `${job.id}[${d.req.index}]`,
+      index: d.req.index,
+      nodeId: s.node.id,
+      nodeName: s.node.name,
       jobVersion: job.version,
-      resources: { ...ask },
-      attempt: p.attempt,
+      resources: { ...d.ask },
+      attempt: d.req.attempt,
     };
-    if (p.previousAllocId !== undefined) placed.previousAllocId = p.previousAllocId;
+    if (d.req.taskResources !== undefined) placed.taskResources = d.req.taskResources;
+    if (d.req.previousAllocId !== undefined) placed.previousAllocId = d.req.previousAllocId;
     plan.place.push(placed);
-    addInto(best.used, ask);
-    best.jobAllocs++;
-    if (fitsWithin(ask, best.node.capacity, best.used) === undefined) heap.updateTop();
-    else heap.pop();
+    addInto(s.used, d.ask);
+    s.jobAllocs++;
+  };
+
+  for (const d of odd) {
+    const best = bestByScan(feasible, d.ask, comparator(spec.scheduling ?? 'binpack', d.ask));
+    if (best) placeOn(best, d);
+    else queued.push(d);
   }
 
-  if (plan.queuedAllocs > 0) {
-    plan.failures = explainFailures(snapshot.nodes, spec, ask, (n) => states.get(n.id)!.used);
+  if (common.length > 0) {
+    const candidates = feasible.filter((s) => fitsWithin(ask, s.node.capacity, s.used) === undefined);
+    const heap = new Heap(candidates, comparator(spec.scheduling ?? 'binpack', ask));
+    for (const d of common) {
+      const best = heap.peek();
+      if (!best) {
+        queued.push(d);
+        continue;
+      }
+      placeOn(best, d);
+      if (fitsWithin(ask, best.node.capacity, best.used) === undefined) heap.updateTop();
+      else heap.pop();
+    }
+  }
+
+  plan.queuedAllocs = queued.length;
+  if (queued.length > 0) {
+    // Explain with the common ask when it is among the queued, else the first grown one.
+    const explainAsk = queued.find((d) => d.ask === ask)?.ask ?? queued[0].ask;
+    plan.failures = explainFailures(snapshot.nodes, spec, explainAsk, (n) => states.get(n.id)!.used);
+    if (spec.preempt) {
+      const p = planPreemption(snapshot, job, feasible, queued.map((d) => d.ask));
+      plan.stop.push(...p.stop);
+      if (p.failure) plan.failures.unshift(p.failure);
+    }
   }
   return plan;
 };
+
+function bestByScan(states: readonly NodeState[], ask: Resources, cmp: NodeComparator): NodeState | undefined {
+  let best: NodeState | undefined;
+  for (const s of states) {
+    if (fitsWithin(ask, s.node.capacity, s.used) !== undefined) continue;
+    if (!best || cmp(s, best) < 0) best = s;
+  }
+  return best;
+}

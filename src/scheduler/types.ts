@@ -20,6 +20,12 @@ export interface SchedulerSnapshot {
   usage: Alloc[];
   /** every alloc of this job, all versions, terminal ones included (for reconcile and retries) */
   jobAllocs: Alloc[];
+  /**
+   * Priorities of the jobs whose allocs may be preempted, keyed `${namespace}/${jobId}`:
+   * batch jobs only. A job missing here is never a victim, so service and system
+   * jobs stay safe by leaving them out. Needed only when the job has `preempt: true`.
+   */
+  jobPriorities?: Record<string, number>;
 }
 
 export interface PlannedAlloc {
@@ -28,7 +34,10 @@ export interface PlannedAlloc {
   nodeId: string;
   nodeName: string;
   jobVersion: number;
+  /** sum over the tasks, using taskResources where set: what placement fits */
   resources: Resources;
+  /** per task, when they differ from the spec (an OOM retry with more memory) */
+  taskResources?: Record<string, Resources>;
   attempt: number;
   previousAllocId?: string;
 }
@@ -37,6 +46,8 @@ export interface AllocStop {
   allocId: string;
   /** why, shown to users: "job stopped", "replaced by version 3", "count lowered" */
   description: string;
+  /** set when the stop makes room for a higher-priority job (its id): the alloc requeues without using a retry */
+  preemptedBy?: string;
 }
 
 export interface Plan {

@@ -73,3 +73,10 @@ export const waitParam = (max: number) =>
   });
 
 export const indexParam = z.coerce.number({ error: 'index must be a number' }).int().min(0).optional().default(0);
+
+export const dispatchSchema = z.strictObject({
+  runs: z.array(z.strictObject({
+    meta: z.record(z.string().max(128), z.string().max(4096)),
+    payload: z.string().optional(),
+  }), { error: 'runs must be a list of { meta, payload? }' }),
+});

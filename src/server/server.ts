@@ -13,6 +13,7 @@ import { buildApp } from './app.js';
 import { createContext } from './context.js';
 import { EvalWorker } from './eval-worker.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
+import { PeriodicLauncher } from './periodic-launcher.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -53,8 +54,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const worker = new EvalWorker(store, opts.logger);
   const monitor = new HeartbeatMonitor(store, opts.heartbeatTtlMs, opts.logger);
+  const launcher = new PeriodicLauncher(store, opts.logger);
   worker.start();
   monitor.start();
+  launcher.start();
 
   return {
     ...info,
@@ -62,6 +65,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     firstStart,
     async close() {
       monitor.stop();
+      launcher.stop();
       await worker.stop();
       await app.close();
       await store.close();

@@ -21,7 +21,7 @@ describe('parseJobSource', () => {
     const { spec } = parseJobSource(`name: a\ntype: batch\n${TASK}`);
     expect(spec).toMatchObject({
       name: 'a', namespace: 'default', type: 'batch', count: 1, priority: 50, scheduling: 'binpack',
-      retry: { attempts: 0, delayMs: 5000 }, restart: { attempts: 0, mode: 'fail' },
+      retry: { attempts: 0, delayMs: 5000, maxDelayMs: 300_000 }, preempt: false, restart: { attempts: 0, mode: 'fail' },
     });
     expect(spec.tasks[0]).toMatchObject({ args: [], env: {}, resources: { cpu: 100, memory: 128 * 1024 ** 2, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 5000 });
   });
@@ -78,6 +78,105 @@ describe('parseJobSource', () => {
     const e = specError(() => parseJobObject({ name: 'x', type: 'batch', count: 'three', tasks: [{ name: 'm', driver: 'exec', command: '/bin/true' }] }));
     expect(e.details[0]).toMatchObject({ path: 'count' });
     expect(e.details[0].line).toBeUndefined();
+  });
+});
+
+describe('parameterized, periodic, preempt, retry growth, task timeout', () => {
+  it('reads a parameterized job with its defaults', () => {
+    const { spec } = parseJobSource(`name: sim\ntype: batch\nparameterized:\n  meta_required: [scenario]\n${TASK}`);
+    expect(spec.parameterized).toEqual({ metaRequired: ['scenario'], metaOptional: [], payload: 'optional' });
+    expect(spec.periodic).toBeUndefined();
+    const full = parseJobSource(
+      `name: sim\ntype: batch\nparameterized: { meta_required: [SCENARIO, seed_2], meta_optional: [_note], payload: required }\n${TASK}`,
+    ).spec;
+    expect(full.parameterized).toEqual({ metaRequired: ['SCENARIO', 'seed_2'], metaOptional: ['_note'], payload: 'required' });
+  });
+
+  it('rejects meta keys that cannot be environment variables, on their line', () => {
+    const e = specError(() => parseJobSource(`name: sim\ntype: batch\nparameterized:\n  meta_required:\n    - ok\n    - 2bad\n${TASK}`));
+    expect(e.details[0]).toMatchObject({ path: 'parameterized.meta_required[1]', line: 6 });
+    expect(e.details[0].message).toMatch(/environment variable/);
+    const dash = specError(() => parseJobSource(`name: sim\ntype: batch\nparameterized: { meta_optional: [a-b] }\n${TASK}`));
+    expect(dash.details[0].path).toBe('parameterized.meta_optional[0]');
+  });
+
+  it('rejects a key both required and optional, a bad payload mode and unknown fields', () => {
+    const both = specError(() => parseJobSource(`name: s\ntype: batch\nparameterized: { meta_required: [a], meta_optional: [a] }\n${TASK}`));
+    expect(both.details[0]).toMatchObject({ path: 'parameterized.meta_optional[0]', line: 3 });
+    expect(both.details[0].message).toMatch(/both required and optional/);
+    const payload = specError(() => parseJobSource(`name: s\ntype: batch\nparameterized:\n  payload: maybe\n${TASK}`));
+    expect(payload.details[0]).toMatchObject({ path: 'parameterized.payload', line: 4 });
+    const unknown = specError(() => parseJobSource(`name: s\ntype: batch\nparameterized:\n  meta_requried: [a]\n${TASK}`));
+    expect(unknown.details[0]).toMatchObject({ path: 'parameterized.meta_requried', line: 4 });
+    expect(unknown.details[0].message).toMatch(/did you mean "meta_required"/);
+  });
+
+  it('reads a periodic job with timezone UTC and overlap skip by default', () => {
+    expect(parseJobSource(`name: p\ntype: batch\nperiodic: { cron: "0 3 * * *" }\n${TASK}`).spec.periodic).toEqual({
+      cron: '0 3 * * *', timezone: 'UTC', overlap: 'skip',
+    });
+    expect(parseJobSource(`name: p\ntype: batch\nperiodic: { cron: "*/5 * * * *", timezone: Europe/Paris, overlap: allow }\n${TASK}`).spec.periodic).toEqual({
+      cron: '*/5 * * * *', timezone: 'Europe/Paris', overlap: 'allow',
+    });
+  });
+
+  it('reports a bad cron expression and a bad time zone on their lines', () => {
+    const e = specError(() => parseJobSource(`name: p\ntype: batch\nperiodic:\n  cron: "61 3 * * *"\n  timezone: Mars/Olympus\n${TASK}`));
+    const byPath = Object.fromEntries(e.details.map((d) => [d.path, d]));
+    expect(byPath['periodic.cron']).toMatchObject({ line: 4 });
+    expect(byPath['periodic.cron'].message).toMatch(/not a valid cron expression.*minute/);
+    expect(byPath['periodic.timezone']).toMatchObject({ line: 5 });
+    expect(byPath['periodic.timezone'].message).toMatch(/unknown time zone "Mars\/Olympus"/);
+    const parts = specError(() => parseJobSource(`name: p\ntype: batch\nperiodic: { cron: "every day" }\n${TASK}`));
+    expect(parts.details[0]).toMatchObject({ path: 'periodic.cron', line: 3 });
+    const overlap = specError(() => parseJobSource(`name: p\ntype: batch\nperiodic: { cron: "0 3 * * *", overlap: queue }\n${TASK}`));
+    expect(overlap.details[0].path).toBe('periodic.overlap');
+  });
+
+  it('keeps parameterized and periodic to batch jobs, and never both', () => {
+    const svc = specError(() => parseJobSource(`name: s\ntype: service\nperiodic: { cron: "0 3 * * *" }\n${TASK}`));
+    expect(svc.details[0]).toMatchObject({ path: 'periodic', line: 3 });
+    expect(svc.details[0].message).toMatch(/only for batch/);
+    const psvc = specError(() => parseJobSource(`name: s\ntype: service\n${TASK}parameterized: {}\n`));
+    expect(psvc.details[0]).toMatchObject({ path: 'parameterized', line: 7 });
+    const both = specError(() => parseJobSource(`name: s\ntype: batch\nparameterized: {}\nperiodic: { cron: "0 3 * * *" }\n${TASK}`));
+    expect(both.details).toHaveLength(1);
+    expect(both.details[0]).toMatchObject({ path: 'periodic', line: 4 });
+    expect(both.details[0].message).toMatch(/not both/);
+  });
+
+  it('reads preempt, and rejects a non-boolean', () => {
+    expect(parseJobSource(`name: a\ntype: batch\npreempt: true\n${TASK}`).spec.preempt).toBe(true);
+    expect(specError(() => parseJobSource(`name: a\ntype: batch\npreempt: yes please\n${TASK}`)).details[0]).toMatchObject({ path: 'preempt', line: 3 });
+  });
+
+  it('reads retry max_delay and on_oom with units', () => {
+    const { spec } = parseJobSource(`name: a\ntype: batch\nretry: { attempts: 3, delay: 10s, max_delay: 2m, on_oom: { grow: 1.5, max: 48Gi } }\n${TASK}`);
+    expect(spec.retry).toEqual({ attempts: 3, delayMs: 10_000, maxDelayMs: 120_000, onOom: { grow: 1.5, max: 48 * 1024 ** 3 } });
+    // a delay above the default cap is not cut by it
+    expect(parseJobSource(`name: a\ntype: batch\nretry: { delay: 10m }\n${TASK}`).spec.retry.maxDelayMs).toBe(600_000);
+  });
+
+  it('rejects grow <= 1, a max_delay below delay, and an on_oom max with no room to grow', () => {
+    const grow = specError(() => parseJobSource(`name: a\ntype: batch\nretry:\n  on_oom:\n    grow: 1\n    max: 4Gi\n${TASK}`));
+    expect(grow.details[0]).toMatchObject({ path: 'retry.on_oom.grow', line: 5 });
+    expect(grow.details[0].message).toMatch(/more than 1/);
+    const missing = specError(() => parseJobSource(`name: a\ntype: batch\nretry:\n  on_oom: { grow: 2 }\n${TASK}`));
+    expect(missing.details[0].path).toBe('retry.on_oom.max');
+    const delay = specError(() => parseJobSource(`name: a\ntype: batch\nretry:\n  delay: 1m\n  max_delay: 30s\n${TASK}`));
+    expect(delay.details[0]).toMatchObject({ path: 'retry.max_delay', line: 5 });
+    const max = specError(() =>
+      parseJobSource('name: a\ntype: batch\nretry: { on_oom: { grow: 2, max: 1Gi } }\ntasks:\n  - { name: m, driver: exec, command: x, resources: { memory: 2Gi } }\n'),
+    );
+    expect(max.details[0]).toMatchObject({ path: 'retry.on_oom.max', line: 3 });
+    expect(max.details[0].message).toMatch(/no room to grow.*2 GiB/);
+  });
+
+  it('reads a task timeout, and rejects zero', () => {
+    expect(parseJobSource(`name: a\ntype: batch\n${TASK}    timeout: 30m\n`).spec.tasks[0].timeoutMs).toBe(1_800_000);
+    expect(parseJobSource(`name: a\ntype: batch\n${TASK}`).spec.tasks[0].timeoutMs).toBeUndefined();
+    expect(specError(() => parseJobSource(`name: a\ntype: batch\n${TASK}    timeout: 0\n`)).details[0]).toMatchObject({ path: 'tasks[0].timeout', line: 7 });
+    expect(specError(() => parseJobSource(`name: a\ntype: batch\n${TASK}    timeout: soon\n`)).details[0]).toMatchObject({ path: 'tasks[0].timeout', line: 7 });
   });
 });
 

@@ -2,18 +2,24 @@
  * Job files (YAML or JSON) and spec objects → a validated JobSpec with its
  * defaults filled in. Every error names the field and, for files, the line.
  */
+import { Cron } from 'croner';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import type { ApiErrorDetail, Constraint, JobSpec, TaskSpec } from '../api/types.js';
+import type { ApiErrorDetail, Constraint, JobSpec, RetryPolicy, TaskSpec } from '../api/types.js';
 import {
   DEFAULT_KILL_SIGNAL,
   DEFAULT_KILL_TIMEOUT_MS,
   DEFAULT_NAMESPACE,
+  DEFAULT_OVERLAP,
+  DEFAULT_PAYLOAD,
+  DEFAULT_PREEMPT,
   DEFAULT_PRIORITY,
   DEFAULT_RETRY,
   DEFAULT_TASK_RESOURCES,
+  DEFAULT_TIMEZONE,
   defaultRestart,
 } from './defaults.js';
+import { formatBytes, formatDuration } from './units.js';
 import { formatPath, SpecError, suggest } from './errors.js';
 import { jobFileSchema, KNOWN_FIELDS, type JobFile } from './schema.js';
 
@@ -130,7 +136,9 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
     if (t.driver === 'exec' && t.image) at('image', 'image is only for docker tasks; an exec task runs command on the node');
     const mem = t.resources?.memory;
     if (mem !== undefined && mem < 4 * 1024 ** 2) at('resources', `memory ${mem} bytes is too small: ask for at least 4Mi`);
+    if (t.timeout === 0) at('timeout', 'timeout must be more than 0; leave it out for no timeout');
   });
+  out.push(...templateChecks(file, locate), ...retryChecks(file, locate));
   (file.constraints ?? []).forEach((c, i) => {
     const op = c.operator ?? '=';
     if (op !== 'is_set' && op !== 'is_not_set' && c.value === undefined) {
@@ -147,6 +155,92 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
     }
   });
   return out;
+}
+
+/** parameterized and periodic: batch templates, one or the other, with a cron and zone croner accepts. */
+function templateChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
+  const out: ApiErrorDetail[] = [];
+  const at = (path: Path, message: string, key = false): void => {
+    out.push({ path: formatPath(path), message, ...locate(path, key) });
+  };
+  for (const kind of ['parameterized', 'periodic'] as const) {
+    if (file[kind] && file.type !== 'batch') {
+      at([kind], `${kind} is only for batch jobs: each ${kind === 'periodic' ? 'launch' : 'dispatch'} runs to completion`, true);
+    }
+  }
+  if (file.parameterized && file.periodic) {
+    at(['periodic'], 'a job is either parameterized (runs on dispatch) or periodic (runs on a schedule), not both', true);
+  }
+  const p = file.parameterized;
+  if (p) {
+    const required = new Set(p.meta_required ?? []);
+    (p.meta_optional ?? []).forEach((k, i) => {
+      if (required.has(k)) at(['parameterized', 'meta_optional', i], `meta key "${k}" is both required and optional; list it once`);
+    });
+    for (const list of ['meta_required', 'meta_optional'] as const) {
+      const seen = new Set<string>();
+      (p[list] ?? []).forEach((k, i) => {
+        if (seen.has(k)) at(['parameterized', list, i], `meta key "${k}" is listed twice`);
+        seen.add(k);
+      });
+    }
+  }
+  const per = file.periodic;
+  if (per) {
+    const timezone = per.timezone ?? DEFAULT_TIMEZONE;
+    let zoneOk = true;
+    if (per.timezone !== undefined) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: per.timezone });
+      } catch {
+        zoneOk = false;
+        at(['periodic', 'timezone'], `unknown time zone "${per.timezone}": use an IANA name such as UTC, Europe/Paris or America/New_York`);
+      }
+    }
+    try {
+      // paused: validation only, no timer. A bad zone is reported above; check the cron in UTC then.
+      new Cron(per.cron, { paused: true, timezone: zoneOk ? timezone : DEFAULT_TIMEZONE }).stop();
+    } catch (err) {
+      const why = (err as Error).message.replace(/^CronPattern:\s*/, '');
+      at(['periodic', 'cron'], `"${per.cron}" is not a valid cron expression (${why}); e.g. "0 3 * * *" is every day at 03:00`);
+    }
+  }
+  return out;
+}
+
+function retryChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
+  const out: ApiErrorDetail[] = [];
+  const r = file.retry;
+  if (!r) return out;
+  const delay = r.delay ?? DEFAULT_RETRY.delayMs;
+  if (r.max_delay !== undefined && r.max_delay < delay) {
+    const path = ['retry', 'max_delay'];
+    out.push({ path: formatPath(path), message: `max_delay ${formatDuration(r.max_delay)} is shorter than delay ${formatDuration(delay)}`, ...locate(path) });
+  }
+  if (r.on_oom) {
+    const largest = Math.max(...file.tasks.map((t) => t.resources?.memory ?? DEFAULT_TASK_RESOURCES.memory));
+    if (r.on_oom.max <= largest) {
+      const path = ['retry', 'on_oom', 'max'];
+      out.push({
+        path: formatPath(path),
+        message: `max ${formatBytes(r.on_oom.max)} leaves no room to grow: a task already asks for ${formatBytes(largest)}`,
+        ...locate(path),
+      });
+    }
+  }
+  return out;
+}
+
+function toRetry(r: JobFile['retry']): RetryPolicy {
+  const delayMs = r?.delay ?? DEFAULT_RETRY.delayMs;
+  const retry: RetryPolicy = {
+    attempts: r?.attempts ?? DEFAULT_RETRY.attempts,
+    delayMs,
+    // a delay longer than the default cap raises the cap with it rather than being cut
+    maxDelayMs: r?.max_delay ?? Math.max(DEFAULT_RETRY.maxDelayMs, delayMs),
+  };
+  if (r?.on_oom) retry.onOom = { grow: r.on_oom.grow, max: r.on_oom.max };
+  return retry;
 }
 
 function toSpec(f: JobFile): ParsedJob {
@@ -166,6 +260,7 @@ function toSpec(f: JobFile): ParsedJob {
     },
     killSignal: t.kill_signal ?? DEFAULT_KILL_SIGNAL,
     killTimeoutMs: t.kill_timeout ?? DEFAULT_KILL_TIMEOUT_MS,
+    ...(t.timeout !== undefined ? { timeoutMs: t.timeout } : {}),
   }));
   const constraints: Constraint[] = (f.constraints ?? []).map((c) => ({
     attribute: c.attribute,
@@ -182,7 +277,7 @@ function toSpec(f: JobFile): ParsedJob {
     constraints,
     scheduling: f.scheduling ?? 'binpack',
     tasks,
-    retry: { attempts: f.retry?.attempts ?? DEFAULT_RETRY.attempts, delayMs: f.retry?.delay ?? DEFAULT_RETRY.delayMs },
+    retry: toRetry(f.retry),
     restart: {
       attempts: f.restart?.attempts ?? restartDefaults.attempts,
       intervalMs: f.restart?.interval ?? restartDefaults.intervalMs,
@@ -190,7 +285,18 @@ function toSpec(f: JobFile): ParsedJob {
       mode: f.restart?.mode ?? restartDefaults.mode,
     },
     meta: f.meta ?? {},
+    preempt: f.preempt ?? DEFAULT_PREEMPT,
   };
+  if (f.parameterized) {
+    spec.parameterized = {
+      metaRequired: f.parameterized.meta_required ?? [],
+      metaOptional: f.parameterized.meta_optional ?? [],
+      payload: f.parameterized.payload ?? DEFAULT_PAYLOAD,
+    };
+  }
+  if (f.periodic) {
+    spec.periodic = { cron: f.periodic.cron, timezone: f.periodic.timezone ?? DEFAULT_TIMEZONE, overlap: f.periodic.overlap ?? DEFAULT_OVERLAP };
+  }
   if (f.type === 'batch' && f.restart) warnings.push('restart applies to local restarts of a batch task; to run a failed batch alloc again use retry.attempts');
   return { spec, warnings };
 }

@@ -57,6 +57,7 @@ export const taskSchema = z.strictObject({
   resources: resourcesSchema.optional(),
   kill_signal: z.enum(SIGNALS, { error: `kill_signal must be one of ${SIGNALS.join(', ')}` }).optional(),
   kill_timeout: duration.optional(),
+  timeout: duration.optional(),
 });
 
 export const constraintSchema = z.strictObject({
@@ -69,6 +70,42 @@ export const constraintSchema = z.strictObject({
   value: z.union([z.string(), z.number(), z.boolean()]).transform(String).optional(),
 });
 
+/** Meta keys become environment variables of the task, so they must be valid variable names. */
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const metaKey = z
+  .string({ error: 'a meta key must be a text' })
+  .regex(ENV_NAME_RE, 'a meta key becomes an environment variable: letters, digits and _, not starting with a digit');
+
+export const parameterizedSchema = z.strictObject({
+  meta_required: z.array(metaKey, { error: 'meta_required must be a list of meta keys' }).optional(),
+  meta_optional: z.array(metaKey, { error: 'meta_optional must be a list of meta keys' }).optional(),
+  payload: z
+    .enum(['optional', 'required', 'forbidden'], { error: 'payload must be "optional", "required" or "forbidden"' })
+    .optional(),
+});
+
+/** cron and timezone are checked against croner in parse.ts, where the error can carry its line. */
+export const periodicSchema = z.strictObject({
+  cron: z.string({ error: 'cron must be a text, e.g. "0 3 * * *"' }).min(1, 'cron must not be empty'),
+  timezone: z.string({ error: 'timezone must be a text, e.g. Europe/Paris' }).min(1, 'timezone must not be empty').optional(),
+  overlap: z.enum(['skip', 'allow'], { error: 'overlap must be "skip" or "allow"' }).optional(),
+});
+
+export const onOomSchema = z.strictObject({
+  grow: z
+    .number({ error: 'retry.on_oom.grow must be a number, e.g. 1.5' })
+    .gt(1, 'retry.on_oom.grow must be more than 1: a retry with the same memory would be OOM-killed again')
+    .max(100, 'retry.on_oom.grow must be 100 or less'),
+  max: memory,
+});
+
+export const retrySchema = z.strictObject({
+  attempts: wholeNumber('retry.attempts', 0, 1000).optional(),
+  delay: duration.optional(),
+  max_delay: duration.optional(),
+  on_oom: onOomSchema.optional(),
+});
+
 export const jobFileSchema = z.strictObject({
   name: name('job'),
   type: z.enum(['batch', 'service'], { error: 'type must be "batch" or "service"' }),
@@ -78,9 +115,7 @@ export const jobFileSchema = z.strictObject({
   datacenters: z.array(z.string()).optional(),
   scheduling: z.enum(['binpack', 'spread'], { error: 'scheduling must be "binpack" or "spread"' }).optional(),
   constraints: z.array(constraintSchema).optional(),
-  retry: z
-    .strictObject({ attempts: wholeNumber('retry.attempts', 0, 1000).optional(), delay: duration.optional() })
-    .optional(),
+  retry: retrySchema.optional(),
   restart: z
     .strictObject({
       attempts: wholeNumber('restart.attempts', 0, 1000).optional(),
@@ -90,6 +125,9 @@ export const jobFileSchema = z.strictObject({
     })
     .optional(),
   meta: stringMap.optional(),
+  parameterized: parameterizedSchema.optional(),
+  periodic: periodicSchema.optional(),
+  preempt: z.boolean({ error: 'preempt must be true or false' }).optional(),
   tasks: z.array(taskSchema, { error: 'tasks must be a list of tasks' }).min(1, 'a job needs at least one task in tasks'),
 });
 
@@ -101,6 +139,9 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
   task: Object.keys(taskSchema.shape),
   resources: Object.keys(resourcesSchema.shape),
   constraint: Object.keys(constraintSchema.shape),
-  retry: ['attempts', 'delay'],
+  retry: Object.keys(retrySchema.shape),
+  on_oom: Object.keys(onOomSchema.shape),
+  parameterized: Object.keys(parameterizedSchema.shape),
+  periodic: Object.keys(periodicSchema.shape),
   restart: ['attempts', 'interval', 'delay', 'mode'],
 };

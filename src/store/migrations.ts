@@ -76,6 +76,13 @@ const steps: Step[] = [
       .execute();
     await db.schema.createIndex('logs_task').ifNotExists().on('logs').columns(['alloc_id', 'task', 'stream', 'offset']).execute();
   },
+  // #3: children of parameterized/periodic jobs, and what a blocked eval asks per alloc
+  async (db) => {
+    await db.schema.alterTable('jobs').addColumn('parent_id', 'text').execute();
+    await db.schema.alterTable('jobs').addColumn('status', 'text').execute();
+    await db.schema.createIndex('jobs_parent').ifNotExists().on('jobs').columns(['namespace', 'parent_id']).execute();
+    await db.schema.alterTable('evals').addColumn('ask', 'text').execute();
+  },
 ];
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

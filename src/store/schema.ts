@@ -25,6 +25,8 @@ export interface JobTable {
   version: number;
   data: string;
   modify_index: number;
+  parent_id: string | null;
+  status: string | null;
 }
 
 export interface JobVersionTable {
@@ -66,6 +68,8 @@ export interface EvalTable {
   wait_until: number;
   data: string;
   create_index: number;
+  /** JSON Resources of one alloc of a blocked eval, to unblock only what could fit */
+  ask: string | null;
 }
 
 export interface LogTable {

@@ -11,19 +11,27 @@ import type {
   Alloc,
   AllocClientStatus,
   AllocStatusUpdate,
+  DispatchRun,
   Evaluation,
   EvalTrigger,
   Job,
   JobSpec,
+  JobStatus,
   JobSummary,
   LogChunk,
   NodeInfo,
   NodeSummary,
   RegisterNodeRequest,
   Resources,
+  RunRow,
   TokenInfo,
   TokenRole,
 } from '../api/types.js';
+import { childId, childSpec } from '../jobs/dispatch.js';
+import { nextLaunch } from '../jobs/periodic.js';
+import { runRow, runsOfJob } from '../jobs/runs.js';
+import { pickNextEval } from '../scheduler/fair-share.js';
+import { sumTaskResources } from '../scheduler/resources.js';
 import { checkPlan } from '../scheduler/check-plan.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { Plan, SchedulerSnapshot } from '../scheduler/types.js';
@@ -57,6 +65,14 @@ export interface AllocQuery {
 
 export class Store extends EventEmitter {
   private index = 0;
+  /**
+   * Allocs holding capacity (pending or running), kept in memory: every
+   * evaluation needs them all, and reading and parsing them from SQLite each
+   * time was most of the cost of scheduling. Read-only for callers; changed
+   * only after a write commits.
+   */
+  private readonly live = new Map<string, Alloc>();
+  private txAllocs: Alloc[] | undefined;
   private constructor(
     readonly db: Kysely<Database>,
     readonly kind: 'sqlite' | 'postgres',
@@ -71,6 +87,7 @@ export class Store extends EventEmitter {
     const s = new Store(db, kind, options);
     const row = await db.selectFrom('meta').select('value').where('key', '=', 'index').executeTakeFirst();
     s.index = row ? Number(row.value) : 0;
+    for (const a of await s.queryAllocs(db, { liveOnly: true })) s.live.set(a.id, a);
     return s;
   }
 
@@ -86,13 +103,21 @@ export class Store extends EventEmitter {
   private async write<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
     const touched = new Set<string>();
     let next = 0;
+    const changed: Alloc[] = [];
     const result = await this.db.transaction().execute(async (trx) => {
+      this.txAllocs = undefined;
       next = this.index + 1;
+      this.txAllocs = changed;
       const r = await fn(trx, next, touched);
       await trx.insertInto('meta').values({ key: 'index', value: String(next) })
         .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
       return r;
     });
+    this.txAllocs = undefined;
+    for (const a of changed) {
+      if (LIVE.includes(a.clientStatus)) this.live.set(a.id, a);
+      else this.live.delete(a.id);
+    }
     this.index = next;
     this.emit('change', { index: next, nodes: touched } satisfies ChangeEvent);
     return result;
@@ -154,6 +179,50 @@ export class Store extends EventEmitter {
     });
   }
 
+  /**
+   * Makes one child job (and eval) per run of a parameterized job, in one
+   * transaction: a sweep is stored whole or not at all.
+   */
+  async dispatchJobs(parent: Job, runs: DispatchRun[], sweepId: string, now: number, launch?: { id: string; at: string }): Promise<string[]> {
+    const launchFor = launch?.at;
+    return this.write(async (trx, index) => {
+      const ids: string[] = [];
+      for (let row = 0; row < runs.length; row++) {
+        const run = runs[row];
+        const id = launch?.id ?? childId(parent.id, sweepId, row);
+        if (await this.loadJob(trx, parent.namespace, id)) throw new ConflictError(`job ${id} exists already`);
+        const spec = childSpec(parent.spec, id, run.meta);
+        const job: Job = {
+          id, namespace: parent.namespace, version: 1, spec, stopped: false, status: 'pending', submittedAt: iso(now),
+          parentId: parent.id,
+          dispatch: { meta: run.meta, ...(run.payload ? { payload: run.payload } : {}), sweepId, row, ...(launchFor ? { launchFor } : {}) },
+          createIndex: index, modifyIndex: index,
+        };
+        await trx.insertInto('job_versions').values({ namespace: job.namespace, id, version: 1, spec: JSON.stringify(spec), submitted_at: job.submittedAt }).execute();
+        await this.saveJob(trx, job, true);
+        await this.createEval(trx, index, job, 'job-register', now);
+        ids.push(id);
+      }
+      return ids;
+    });
+  }
+
+  /** One row per run: children of a parent, or indexes of a batch job. */
+  async listRuns(job: Job): Promise<RunRow[]> {
+    if (!job.spec.parameterized && !job.spec.periodic) return runsOfJob(job, await this.listAllocs({ namespace: job.namespace, jobId: job.id }));
+    const children = await this.listJobs(job.namespace, { parent: job.id });
+    const allocs = await this.db.selectFrom('allocs').innerJoin('jobs', (j) => j.onRef('jobs.namespace', '=', 'allocs.namespace').onRef('jobs.id', '=', 'allocs.job_id'))
+      .select('allocs.data').where('jobs.namespace', '=', job.namespace).where('jobs.parent_id', '=', job.id).execute();
+    const byJob = new Map<string, Alloc[]>();
+    for (const r of allocs) {
+      const a = JSON.parse(r.data) as Alloc;
+      byJob.set(a.jobId, [...(byJob.get(a.jobId) ?? []), a]);
+    }
+    return children
+      .sort((a, b) => a.createIndex - b.createIndex || (a.dispatch?.row ?? 0) - (b.dispatch?.row ?? 0))
+      .map((c, i) => runRow(c, i, byJob.get(c.id) ?? []));
+  }
+
   async stopJob(namespace: string, id: string, now: number): Promise<{ evalId: string }> {
     return this.write(async (trx, index) => {
       const job = await this.loadJob(trx, namespace, id);
@@ -162,6 +231,16 @@ export class Store extends EventEmitter {
       job.modifyIndex = index;
       await this.saveJob(trx, job, false);
       const ev = await this.createEval(trx, index, job, 'job-stop', now);
+      // stopping a sweep's parent stops the runs it launched
+      const children = await trx.selectFrom('jobs').select('data').where('namespace', '=', namespace).where('parent_id', '=', id).execute();
+      for (const row of children) {
+        const child = JSON.parse(row.data) as Job;
+        if (child.stopped || child.status === 'complete' || child.status === 'failed') continue;
+        child.stopped = true;
+        child.modifyIndex = index;
+        await this.saveJob(trx, child, false);
+        await this.createEval(trx, index, child, 'job-stop', now);
+      }
       return { evalId: ev.id };
     });
   }
@@ -170,9 +249,11 @@ export class Store extends EventEmitter {
     return this.loadJob(this.db, namespace, id);
   }
 
-  async listJobs(namespace: string): Promise<Job[]> {
+  /** top-level jobs by default; with `parent`, the children of that job */
+  async listJobs(namespace: string, opts: { parent?: string } = {}): Promise<Job[]> {
     let q = this.db.selectFrom('jobs').select('data');
     if (namespace !== '*') q = q.where('namespace', '=', namespace);
+    q = opts.parent !== undefined ? q.where('parent_id', '=', opts.parent) : q.where('parent_id', 'is', null);
     const rows = await q.orderBy('namespace').orderBy('id').execute();
     return rows.map((r) => JSON.parse(r.data) as Job);
   }
@@ -183,11 +264,22 @@ export class Store extends EventEmitter {
       .where('namespace', '=', job.namespace).where('job_id', '=', job.id).where('status', '=', 'blocked')
       .orderBy('create_index', 'desc').executeTakeFirst();
     const blocked = blockedEval ? (JSON.parse(blockedEval.data) as Evaluation).failures : undefined;
-    return {
+    const summary: JobSummary = {
       id: job.id, namespace: job.namespace, type: job.spec.type, version: job.version, priority: job.spec.priority,
       count: job.spec.count, status: job.status, allocs: allocCounts(allocs), submittedAt: job.submittedAt,
       ...(blocked && blocked.length ? { blocked } : {}),
+      ...(job.parentId ? { parentId: job.parentId } : {}),
     };
+    if (job.spec.parameterized || job.spec.periodic) {
+      const rows = await this.db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('namespace', '=', job.namespace).where('parent_id', '=', job.id).groupBy('status').execute();
+      const children: Record<JobStatus, number> = { pending: 0, running: 0, complete: 0, failed: 0, stopped: 0 };
+      for (const r of rows) if (r.status && r.status in children) children[r.status as JobStatus] = Number(r.n);
+      summary.children = children;
+      const next = job.spec.periodic && !job.stopped ? nextLaunch(job.spec.periodic, new Date()) : undefined;
+      if (next) summary.nextLaunch = next.toISOString();
+    }
+    return summary;
   }
 
   /** the spec a given version of a job ran with */
@@ -213,9 +305,11 @@ export class Store extends EventEmitter {
   private async saveJob(db: Db, job: Job, insert: boolean): Promise<void> {
     const data = JSON.stringify(job);
     if (insert) {
-      await db.insertInto('jobs').values({ namespace: job.namespace, id: job.id, version: job.version, data, modify_index: job.modifyIndex }).execute();
+      await db.insertInto('jobs').values({
+        namespace: job.namespace, id: job.id, version: job.version, data, modify_index: job.modifyIndex, parent_id: job.parentId ?? null, status: job.status,
+      }).execute();
     } else {
-      await db.updateTable('jobs').set({ version: job.version, data, modify_index: job.modifyIndex })
+      await db.updateTable('jobs').set({ version: job.version, data, modify_index: job.modifyIndex, status: job.status })
         .where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
     }
   }
@@ -253,11 +347,44 @@ export class Store extends EventEmitter {
     await db.updateTable('evals').set({ status: ev.status, data: JSON.stringify(ev), priority: ev.priority }).where('id', '=', ev.id).execute();
   }
 
-  /** The next eval due: highest priority first, then oldest. */
+  /**
+   * The next eval due: highest priority first; among equal priorities, the
+   * namespace with the smallest dominant share of the cluster goes first, so
+   * one person's sweep of 500 does not starve a colleague's 5 runs.
+   */
   async nextEval(now: number): Promise<Evaluation | undefined> {
-    const r = await this.db.selectFrom('evals').select('data').where('status', '=', 'pending').where('wait_until', '<=', now)
-      .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(1).executeTakeFirst();
-    return r ? (JSON.parse(r.data) as Evaluation) : undefined;
+    const rows = await this.db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index']).where('status', '=', 'pending').where('wait_until', '<=', now)
+      .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(2000).execute();
+    if (rows.length === 0) return undefined;
+    let id = rows[0].id;
+    const top = rows.filter((r) => r.priority === rows[0].priority);
+    if (new Set(top.map((r) => r.namespace)).size > 1) {
+      const { usage, total } = await this.namespaceUsage(this.db);
+      id = pickNextEval(top.map((r) => ({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index })), usage, total) ?? id;
+    }
+    const r = await this.db.selectFrom('evals').select('data').where('id', '=', id).executeTakeFirstOrThrow();
+    return JSON.parse(r.data) as Evaluation;
+  }
+
+  /** what each namespace's live allocs hold, and what the ready nodes have in all */
+  private async namespaceUsage(db: Db): Promise<{ usage: Map<string, Resources>; total: Resources; nodes: NodeInfo[]; live: Alloc[] }> {
+    const nodes = (await this.listNodeInfos(db)).filter((n) => n.status === 'ready' && n.eligibility === 'eligible');
+    const total: Resources = { cpu: 0, memory: 0, disk: 0 };
+    for (const n of nodes) {
+      total.cpu += n.capacity.cpu;
+      total.memory += n.capacity.memory;
+      total.disk += n.capacity.disk;
+    }
+    const live = this.liveAllocs();
+    const usage = new Map<string, Resources>();
+    for (const a of live) {
+      const u = usage.get(a.namespace) ?? { cpu: 0, memory: 0, disk: 0 };
+      u.cpu += a.resources.cpu;
+      u.memory += a.resources.memory;
+      u.disk += a.resources.disk;
+      usage.set(a.namespace, u);
+    }
+    return { usage, total, nodes, live };
   }
 
   /** when the earliest delayed eval becomes due, if any */
@@ -284,9 +411,21 @@ export class Store extends EventEmitter {
   async snapshot(ev: Evaluation, now: number): Promise<SchedulerSnapshot> {
     const job = await this.loadJob(this.db, ev.namespace, ev.jobId);
     const nodes = await this.listNodeInfos(this.db);
-    const usage = await this.queryAllocs(this.db, { liveOnly: true });
+    const usage = this.liveAllocs();
     const jobAllocs = await this.queryAllocs(this.db, { namespace: ev.namespace, jobId: ev.jobId });
-    return { now, eval: ev, job, nodes, usage, jobAllocs };
+    const snapshot: SchedulerSnapshot = { now, eval: ev, job, nodes, usage, jobAllocs };
+    if (job?.spec.preempt) {
+      // only batch runs may be preempted: services and their like stay out of the map
+      const priorities: Record<string, number> = {};
+      for (const a of usage) {
+        const key = `${a.namespace}/${a.jobId}`;
+        if (key in priorities) continue;
+        const other = await this.loadJob(this.db, a.namespace, a.jobId);
+        if (other && other.spec.type === 'batch') priorities[key] = other.spec.priority;
+      }
+      snapshot.jobPriorities = priorities;
+    }
+    return snapshot;
   }
 
   /**
@@ -296,8 +435,7 @@ export class Store extends EventEmitter {
   async applyPlan(ev: Evaluation, plan: Plan, now: number): Promise<{ placed: Alloc[]; rejected: number }> {
     return this.write(async (trx, index, touched) => {
       const nodes = await this.listNodeInfos(trx);
-      const usage = await this.queryAllocs(trx, { liveOnly: true });
-      const check = checkPlan(plan, nodes, usage);
+      const check = checkPlan(plan, nodes, this.liveAllocs());
       const placed: Alloc[] = [];
       for (const p of check.accepted) {
         const alloc: Alloc = {
@@ -305,17 +443,19 @@ export class Store extends EventEmitter {
           nodeId: p.nodeId, nodeName: p.nodeName, evalId: ev.id, desiredStatus: 'run', desiredDescription: '',
           clientStatus: 'pending', clientDescription: 'waiting for the agent', resources: p.resources, taskStates: {},
           attempt: p.attempt, ...(p.previousAllocId ? { previousAllocId: p.previousAllocId } : {}),
+          ...(p.taskResources ? { taskResources: p.taskResources } : {}),
           createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now),
         };
-        await this.insertAlloc(trx, alloc);
         touched.add(alloc.nodeId);
         placed.push(alloc);
       }
+      await this.insertAllocs(trx, placed);
       for (const s of plan.stop) {
         const a = await this.loadAlloc(trx, s.allocId);
         if (!a || a.desiredStatus === 'stop') continue;
         a.desiredStatus = 'stop';
         a.desiredDescription = s.description;
+        if (s.preemptedBy) a.preemptedBy = s.preemptedBy;
         // an alloc that never reached its node will never be reported: it ends here
         if (a.clientStatus === 'pending' && Object.keys(a.taskStates).length === 0) {
           a.clientStatus = 'complete';
@@ -346,6 +486,10 @@ export class Store extends EventEmitter {
       ev.modifyIndex = index;
       ev.modifiedAt = iso(now);
       await this.saveEval(trx, ev);
+      if (ev.status === 'blocked') {
+        const job = await this.loadJob(trx, ev.namespace, ev.jobId);
+        if (job) await trx.updateTable('evals').set({ ask: JSON.stringify(sumTaskResources(job.spec)) }).where('id', '=', ev.id).execute();
+      }
       if (plan.followUpAt !== undefined) {
         const job = await this.loadJob(trx, ev.namespace, ev.jobId);
         await this.createEval(trx, index, job ?? { namespace: ev.namespace, id: ev.jobId }, 'retry', now, plan.followUpAt);
@@ -375,9 +519,53 @@ export class Store extends EventEmitter {
       .where('namespace', '=', namespace).where('job_id', '=', jobId).where('status', '=', 'blocked').where('id', '!=', exceptId).execute();
   }
 
-  /** Capacity was freed: every blocked eval gets another go, oldest first by create index. */
+  /** A node joined or came back: every blocked eval gets another go. */
   private async unblockAll(db: Db): Promise<void> {
     await db.updateTable('evals').set({ status: 'pending' }).where('status', '=', 'blocked').execute();
+  }
+
+  /**
+   * Allocs ended and freed capacity: wake only the blocked evals whose next
+   * alloc fits somewhere in what is now free, in the order they would be
+   * served (priority, then fair share, then age). Waking all of them for
+   * every finished run would re-evaluate a queue of 1,000 a thousand times.
+   */
+  private async unblockFitting(db: Db): Promise<void> {
+    const rows = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask']).where('status', '=', 'blocked')
+      .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(5000).execute();
+    if (rows.length === 0) return;
+    const { usage, total, nodes, live } = await this.namespaceUsage(db);
+    const free = new Map(nodes.map((n) => [n.id, { ...n.capacity }]));
+    for (const a of live) {
+      const f = free.get(a.nodeId);
+      if (!f) continue;
+      f.cpu -= a.resources.cpu;
+      f.memory -= a.resources.memory;
+      f.disk -= a.resources.disk;
+    }
+    const wake: string[] = [];
+    let candidates = rows.map((r) => ({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index, ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined }));
+    while (candidates.length > 0) {
+      const id = pickNextEval(candidates, usage, total) ?? candidates[0].id;
+      const c = candidates.find((x) => x.id === id)!;
+      candidates = candidates.filter((x) => x.id !== id);
+      if (!c.ask) {
+        wake.push(c.id);
+        continue;
+      }
+      const ask = c.ask;
+      const node = [...free.values()].find((f) => f.cpu >= ask.cpu && f.memory >= ask.memory && f.disk >= ask.disk);
+      if (!node) continue;
+      node.cpu -= ask.cpu;
+      node.memory -= ask.memory;
+      node.disk -= ask.disk;
+      const u = usage.get(c.namespace) ?? { cpu: 0, memory: 0, disk: 0 };
+      usage.set(c.namespace, { cpu: u.cpu + ask.cpu, memory: u.memory + ask.memory, disk: u.disk + ask.disk });
+      wake.push(c.id);
+    }
+    for (let i = 0; i < wake.length; i += 500) {
+      await db.updateTable('evals').set({ status: 'pending' }).where('id', 'in', wake.slice(i, i + 500)).execute();
+    }
   }
 
   // ------------------------------------------------------------ nodes
@@ -475,7 +663,7 @@ export class Store extends EventEmitter {
 
   async listNodes(): Promise<NodeSummary[]> {
     const nodes = await this.listNodeInfos(this.db);
-    const usage = await this.queryAllocs(this.db, { liveOnly: true });
+    const usage = this.liveAllocs();
     return nodes.map((n) => summarizeNode(n, usage));
   }
 
@@ -488,7 +676,7 @@ export class Store extends EventEmitter {
       const matches = byName.length > 0 ? byName : nodes.filter((n) => n.id.startsWith(ref));
       node = JSON.parse(pickOne(matches.map((m) => JSON.stringify(m)), ref, 'node', (d) => (JSON.parse(d) as NodeInfo).id)) as NodeInfo;
     }
-    const usage = await this.queryAllocs(this.db, { nodeId: node.id, liveOnly: true });
+    const usage = this.liveAllocs(node.id);
     return summarizeNode(node, usage);
   }
 
@@ -541,7 +729,9 @@ export class Store extends EventEmitter {
         spec = JSON.parse(r.spec) as JobSpec;
         specs.set(key, spec);
       }
-      out.push({ alloc: a, job: spec });
+      // only dispatched children (ids with a '/') can carry a payload
+      const payload = a.jobId.includes('/') ? (await this.loadJob(this.db, a.namespace, a.jobId))?.dispatch?.payload : undefined;
+      out.push({ alloc: a, job: spec, ...(payload ? { payload } : {}) });
     }
     return out;
   }
@@ -583,7 +773,7 @@ export class Store extends EventEmitter {
         }
         await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
       }
-      if (freed) await this.unblockAll(trx);
+      if (freed) await this.unblockFitting(trx);
       return index;
     });
   }
@@ -604,14 +794,34 @@ export class Store extends EventEmitter {
     return r ? (JSON.parse(r.data) as Alloc) : undefined;
   }
 
-  private async insertAlloc(db: Db, a: Alloc): Promise<void> {
-    await db.insertInto('allocs').values({
-      id: a.id, namespace: a.namespace, job_id: a.jobId, node_id: a.nodeId, desired_status: a.desiredStatus,
-      client_status: a.clientStatus, data: JSON.stringify(a), create_index: a.createIndex, modify_index: a.modifyIndex,
-    }).execute();
+  /** inserts in batches: one statement per few hundred rows, not per alloc */
+  private async insertAllocs(db: Db, allocs: Alloc[]): Promise<void> {
+    for (let i = 0; i < allocs.length; i += 200) {
+      await db.insertInto('allocs').values(allocs.slice(i, i + 200).map((a) => ({
+        id: a.id, namespace: a.namespace, job_id: a.jobId, node_id: a.nodeId, desired_status: a.desiredStatus,
+        client_status: a.clientStatus, data: JSON.stringify(a), create_index: a.createIndex, modify_index: a.modifyIndex,
+      }))).execute();
+    }
+    this.txAllocs?.push(...allocs);
+  }
+
+  /** the allocs holding capacity, optionally on one node (read-only objects) */
+  private liveAllocs(nodeId?: string): Alloc[] {
+    let view = this.live;
+    // inside a write, what it changed so far counts already
+    if (this.txAllocs?.length) {
+      view = new Map(this.live);
+      for (const a of this.txAllocs) {
+        if (LIVE.includes(a.clientStatus)) view.set(a.id, a);
+        else view.delete(a.id);
+      }
+    }
+    const all = [...view.values()];
+    return nodeId ? all.filter((a) => a.nodeId === nodeId) : all;
   }
 
   private async updateAlloc(db: Db, a: Alloc): Promise<void> {
+    this.txAllocs?.push(structuredClone(a));
     await db.updateTable('allocs').set({
       desired_status: a.desiredStatus, client_status: a.clientStatus, data: JSON.stringify(a), modify_index: a.modifyIndex,
     }).where('id', '=', a.id).execute();

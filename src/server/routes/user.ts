@@ -1,13 +1,15 @@
 /** The user API: jobs, nodes, allocs, evals, logs (docs/api.md). */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { JobDetail, LogsResponse, NodeInfo, Resources, StatusResponse, SubmitJobResponse } from '../../api/types.js';
+import { randomUUID } from 'node:crypto';
+import type { DispatchResponse, RunsResponse, JobDetail, LogsResponse, NodeInfo, Resources, StatusResponse, SubmitJobResponse } from '../../api/types.js';
 import { parseJobObject, parseJobSource } from '../../spec/parse.js';
 import { formatBytes, formatCpu } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
-import { submitJobSchema, waitParam } from '../schemas.js';
+import { validateRuns } from '../../jobs/dispatch.js';
+import { dispatchSchema, submitJobSchema, waitParam } from '../schemas.js';
 import type { ServerContext } from '../context.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
@@ -36,11 +38,12 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { job, evalId, warnings };
   });
 
+  const listQuery = z.object({ namespace: z.string().max(64).optional(), parent: z.string().max(256).optional() });
   app.get('/v1/jobs', async (req) => {
-    const q = parse(nsQuery, req.query, 'query');
+    const q = parse(listQuery, req.query, 'query');
     const ns = q.namespace ?? 'default';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
-    const jobs = (await store.listJobs(ns)).filter((j) => token.namespace === '*' || j.namespace === token.namespace);
+    const jobs = (await store.listJobs(ns, { parent: q.parent })).filter((j) => token.namespace === '*' || j.namespace === token.namespace);
     return Promise.all(jobs.map((j) => store.jobSummary(j)));
   });
 
@@ -55,6 +58,30 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
       store.listEvals({ namespace: ns, jobId: job.id, limit: 20 }),
     ]);
     return { job, summary, allocs, evals };
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/dispatch', { bodyLimit: 16 * 1024 * 1024 }, async (req): Promise<DispatchResponse> => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'submit', ns);
+    const body = parse(dispatchSchema, req.body, 'dispatch request');
+    const parent = await store.getJob(ns, req.params.id);
+    if (!parent) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
+    if (parent.stopped) throw new HttpError(409, `job "${parent.id}" is stopped: submit it again before dispatching`);
+    const problems = validateRuns(parent, body.runs);
+    if (problems.length > 0) {
+      throw badRequest(`nothing was dispatched: ${problems.length === 1 ? 'a run is' : `${problems.length} problems are`} invalid; first: ${problems[0].path}: ${problems[0].message}`, problems.slice(0, 100));
+    }
+    const sweepId = randomUUID();
+    const jobs = await store.dispatchJobs(parent, body.runs, sweepId, Date.now());
+    return { sweepId, jobs };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/runs', async (req): Promise<RunsResponse> => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'read', ns);
+    const job = await store.getJob(ns, req.params.id);
+    if (!job) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
+    return { job: await store.jobSummary(job), runs: await store.listRuns(job) };
   });
 
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {

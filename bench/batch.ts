@@ -1,0 +1,91 @@
+/**
+ * bench/batch: 1,000 short runs (`true`) through one real server and one real
+ * agent with 50 slots, beside `xargs -P 50` running the same 1,000 commands
+ * directly, measured in the same run on the same machine. Then the latency
+ * from submit to running of single runs on an idle cluster.
+ *
+ *   npm run build && npx tsx bench/batch.ts [--runs 1000] [--slots 50] [--samples 50]
+ */
+import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import type { Alloc } from '../src/api/types.js';
+import { TestCluster, waitFor } from '../test/support/cluster.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '1000' }, slots: { type: 'string', default: '50' }, samples: { type: 'string', default: '50' } } });
+const RUNS = Number(values.runs);
+const SLOTS = Number(values.slots);
+const SAMPLES = Number(values.samples);
+const TASK_MEMORY_MI = 32;
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+function xargsBaseline(): number {
+  const t0 = performance.now();
+  const r = spawnSync('sh', ['-c', `seq ${RUNS} | xargs -P ${SLOTS} -I{} true`], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error('xargs baseline failed');
+  return performance.now() - t0;
+}
+
+const job = (name: string, count: number) =>
+  `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: ${TASK_MEMORY_MI}Mi }\n`;
+
+async function main(): Promise<void> {
+  process.stderr.write(`baseline: xargs -P ${SLOTS} running ${RUNS} × true\n`);
+  const xargsMs = xargsBaseline();
+
+  const cluster = await TestCluster.start({ heartbeatTtl: '30s' });
+  try {
+    // declared capacity: exactly SLOTS runs fit at once
+    await cluster.addAgent({ name: 'bench', cpu: `${(SLOTS * 100) / 1000}`, memory: `${SLOTS * TASK_MEMORY_MI}Mi`, drivers: 'exec' });
+    process.stderr.write(`baton: ${RUNS} runs through one server and one agent with ${SLOTS} slots\n`);
+    const t0 = performance.now();
+    await cluster.client.submitJob(job('bench-throughput', RUNS), 'bench.yaml');
+    let lastLog = 0;
+    const allocs = await waitFor('all runs to complete', async () => {
+      const d = await cluster.client.getJob('bench-throughput');
+      if (performance.now() - lastLog > 2000) {
+        lastLog = performance.now();
+        process.stderr.write(`  ${d.summary.allocs.complete}/${RUNS} complete\n`);
+      }
+      if (d.summary.allocs.failed > 0) throw new Error(`${d.summary.allocs.failed} runs failed`);
+      return d.summary.allocs.complete >= RUNS ? d.allocs : undefined;
+    }, 30 * 60_000, 50);
+    const batonMs = performance.now() - t0;
+
+    // latency on an idle cluster: from the submit request to the task's start, one run at a time
+    process.stderr.write(`latency: ${SAMPLES} single runs, submit to running\n`);
+    const latencies: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const sent = Date.now();
+      await cluster.client.submitJob(job(`bench-latency-${i}`, 1), 'latency.yaml');
+      const started = await waitFor('the run to start', async () => {
+        const [a] = (await cluster.client.getJob(`bench-latency-${i}`)).allocs as Alloc[];
+        const at = a?.taskStates.main?.startedAt;
+        return at ? Date.parse(at) : undefined;
+      }, 60_000, 2);
+      latencies.push(started - sent);
+    }
+    const queued = allocs.map((a) => Date.parse(a.taskStates.main?.startedAt ?? a.createdAt) - Date.parse(a.createdAt));
+
+    const t = new Table({ head: ['measure', 'xargs -P ' + SLOTS, 'baton', 'baton / xargs'], style: { head: [], border: [] } });
+    t.push(
+      [`wall time for ${RUNS} runs`, `${(xargsMs / 1000).toFixed(2)} s`, `${(batonMs / 1000).toFixed(2)} s`, ''],
+      ['throughput (runs/s)', (RUNS / (xargsMs / 1000)).toFixed(0), (RUNS / (batonMs / 1000)).toFixed(0), `${((xargsMs / batonMs) * 100).toFixed(1)} %`],
+      ['submit → running, idle cluster, p50', '', `${quantile(latencies, 0.5).toFixed(0)} ms`, ''],
+      ['submit → running, idle cluster, p99', '', `${quantile(latencies, 0.99).toFixed(0)} ms`, ''],
+      [`placed → running in the ${RUNS}-run batch, p50`, '', `${quantile(queued, 0.5).toFixed(0)} ms`, ''],
+      [`placed → running in the ${RUNS}-run batch, p99`, '', `${quantile(queued, 0.99).toFixed(0)} ms`, ''],
+    );
+    process.stdout.write(`${t.toString()}\n`);
+    process.stdout.write('targets (issue #3): throughput at least 50 % of xargs, submit → running p50 under 50 ms\n');
+  } finally {
+    await cluster.stop();
+  }
+}
+
+await main();

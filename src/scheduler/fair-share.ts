@@ -1,0 +1,62 @@
+/**
+ * Which queued eval runs next. Priority first; among equal priorities the
+ * namespace with the smallest dominant share of the cluster (dominant resource
+ * fairness: the larger of its cpu and memory fractions) goes first, so one
+ * namespace's sweep of 500 does not starve another's 5 runs queued after it.
+ * Ties fall to the oldest eval (lowest createIndex), which keeps FIFO within a
+ * namespace. Pure: the server passes live usage per namespace and the capacity
+ * of ready nodes.
+ */
+import type { Alloc, Resources } from '../api/types.js';
+import { addInto } from './resources.js';
+import { isHoldingCapacity } from './usage.js';
+
+export interface EvalCandidate {
+  id: string;
+  namespace: string;
+  priority: number;
+  createIndex: number;
+}
+
+/** max over cpu and memory of used/total; a dimension the cluster lacks counts as unused. */
+export function dominantShare(used: Resources | undefined, total: Resources): number {
+  if (!used) return 0;
+  const cpu = total.cpu > 0 ? used.cpu / total.cpu : 0;
+  const memory = total.memory > 0 ? used.memory / total.memory : 0;
+  return Math.max(cpu, memory);
+}
+
+export function pickNextEval(candidates: readonly EvalCandidate[], usage: ReadonlyMap<string, Resources>, total: Resources): string | undefined {
+  let best: EvalCandidate | undefined;
+  let bestShare = 0;
+  const shares = new Map<string, number>();
+  const shareOf = (ns: string): number => {
+    let s = shares.get(ns);
+    if (s === undefined) shares.set(ns, (s = dominantShare(usage.get(ns), total)));
+    return s;
+  };
+  for (const c of candidates) {
+    const share = shareOf(c.namespace);
+    if (
+      !best ||
+      c.priority > best.priority ||
+      (c.priority === best.priority && (share < bestShare || (share === bestShare && c.createIndex < best.createIndex)))
+    ) {
+      best = c;
+      bestShare = share;
+    }
+  }
+  return best?.id;
+}
+
+/** Live usage per namespace, from the allocs holding capacity: the `usage` argument of pickNextEval. */
+export function usageByNamespace(allocs: readonly Alloc[]): Map<string, Resources> {
+  const m = new Map<string, Resources>();
+  for (const a of allocs) {
+    if (!isHoldingCapacity(a)) continue;
+    let u = m.get(a.namespace);
+    if (!u) m.set(a.namespace, (u = { cpu: 0, memory: 0, disk: 0 }));
+    addInto(u, a.resources);
+  }
+  return m;
+}
