@@ -108,9 +108,10 @@ function job(type: JobSpec['type']): JobSpec {
     constraints: [],
     scheduling: 'binpack',
     tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['1'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
-    retry: { attempts: 0, delayMs: 0 },
+    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
     restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
     meta: {},
+    preempt: false,
   };
 }
 

@@ -72,9 +72,10 @@ function agentAlloc(type: JobSpec['type'], tasks: TaskSpec[] = [spec()], restart
     constraints: [],
     scheduling: 'binpack',
     tasks,
-    retry: { attempts: 0, delayMs: 0 },
+    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
     restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail', ...restart },
     meta: {},
+    preempt: false,
   };
   const alloc = { id: 'alloc-1', namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId: 'n1', desiredStatus: 'run', clientStatus: 'pending' } as AgentAlloc['alloc'];
   return { alloc, job };
@@ -143,7 +144,7 @@ describe('AllocRunner', () => {
     t.exit({ exitCode: 137, oomKilled: true, peakMemory: 33 * MiB });
     await until('failed', () => latest(h)?.clientStatus === 'failed');
     const u = latest(h)!;
-    expect(u.clientDescription).toBe('task main: OOM killed (memory limit 32 MiB, peak 33 MiB)');
+    expect(u.clientDescription).toBe('task main OOM killed (limit 32 MiB, peak 33 MiB)');
     expect(u.taskStates.main).toMatchObject({ oomKilled: true, peakMemory: 33 * MiB, failed: true, exitCode: 137 });
     expect(u.taskStates.main.events.find((e) => e.type === 'OOMKilled')?.message).toBe('memory limit 32 MiB reached, peak 33 MiB');
   });

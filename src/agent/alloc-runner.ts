@@ -165,13 +165,17 @@ export class AllocRunner implements TaskHost {
   private refreshStatus(): AllocStatusUpdate {
     const taskStates: Record<string, TaskState> = {};
     const memoryLimits: Record<string, number> = {};
-    for (const spec of this.state.agentAlloc.job.tasks) {
+    const timeoutsMs: Record<string, number> = {};
+    const { alloc, job } = this.state.agentAlloc;
+    for (const spec of job.tasks) {
       const rec = this.state.tasks[spec.name];
       if (!rec) continue;
       taskStates[spec.name] = rec.state;
-      memoryLimits[spec.name] = spec.resources.memory;
+      // the limit it ran under (recorded at start), else what it would run under
+      memoryLimits[spec.name] = rec.state.memoryLimit ?? alloc.taskResources?.[spec.name]?.memory ?? spec.resources.memory;
+      if (spec.timeoutMs !== undefined) timeoutsMs[spec.name] = spec.timeoutMs;
     }
-    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, memoryLimits });
+    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, memoryLimits, timeoutsMs });
     this.state.clientStatus = s.clientStatus;
     this.state.clientDescription = s.clientDescription;
     // a deep copy: the runners keep mutating their states while this waits to be sent

@@ -80,7 +80,7 @@ describe('computeAllocStatus', () => {
     const oom = task({ state: 'dead', failed: true, startedAt: T0, exitCode: 137, oomKilled: true, peakMemory: 33 * MiB });
     const s = computeAllocStatus({ tasks: { main: oom }, desiredStop: false, memoryLimits: { main: 32 * MiB } });
     expect(s.clientStatus).toBe('failed');
-    expect(s.clientDescription).toBe('task main: OOM killed (memory limit 32 MiB, peak 33 MiB)');
+    expect(s.clientDescription).toBe('task main OOM killed (limit 32 MiB, peak 33 MiB)');
     expect(s.clientDescription).toMatch(/OOM/);
   });
 
@@ -91,7 +91,7 @@ describe('computeAllocStatus', () => {
 
 describe('describeFailure', () => {
   it('says OOM even when limit and peak are unknown', () => {
-    expect(describeFailure('main', task({ oomKilled: true }))).toBe('task main: OOM killed');
+    expect(describeFailure('main', task({ oomKilled: true }))).toBe('task main OOM killed');
   });
 
   it('quotes a driver failure', () => {

@@ -3,7 +3,7 @@
  * its tasks' states. The server and the user only ever see what this says.
  */
 import type { AllocClientStatus, TaskState } from '../api/types.js';
-import { formatBytes } from '../spec/units.js';
+import { formatBytes, formatDuration } from '../spec/units.js';
 
 export interface AllocStatusInput {
   /** task states by task name, in the job's task order */
@@ -12,6 +12,8 @@ export interface AllocStatusInput {
   desiredStop: boolean;
   /** bytes, per task name: named in OOM descriptions */
   memoryLimits?: Record<string, number>;
+  /** ms, per task name: named in timeout descriptions */
+  timeoutsMs?: Record<string, number>;
 }
 
 export interface AllocStatus {
@@ -31,7 +33,7 @@ export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
   const failed = entries.find(([, t]) => t.state === 'dead' && t.failed);
   const allDead = entries.every(([, t]) => t.state === 'dead');
   if (allDead) {
-    if (failed) return { clientStatus: 'failed', clientDescription: describeFailure(failed[0], failed[1], input.memoryLimits?.[failed[0]]) };
+    if (failed) return { clientStatus: 'failed', clientDescription: describeFailed(input, failed) };
     if (input.desiredStop) return { clientStatus: 'complete', clientDescription: 'stopped by the server' };
     return { clientStatus: 'complete', clientDescription: entries.length === 1 ? `task ${entries[0][0]} completed` : 'all tasks completed' };
   }
@@ -39,7 +41,7 @@ export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
   if (failed) {
     return {
       clientStatus: everyStarted(entries) ? 'running' : 'pending',
-      clientDescription: `${describeFailure(failed[0], failed[1], input.memoryLimits?.[failed[0]])}; stopping the other tasks`,
+      clientDescription: `${describeFailed(input, failed)}; stopping the other tasks`,
     };
   }
   if (input.desiredStop) {
@@ -56,6 +58,10 @@ export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
   return { clientStatus: 'running', clientDescription: `${running} of ${entries.length} tasks running` };
 }
 
+function describeFailed(input: AllocStatusInput, [name, t]: [string, TaskState]): string {
+  return describeFailure(name, t, input.memoryLimits?.[name], input.timeoutsMs?.[name]);
+}
+
 function started(t: TaskState): boolean {
   return t.state !== 'pending' || t.startedAt !== undefined;
 }
@@ -68,14 +74,20 @@ function plural(n: number, word: string): string {
   return n === 1 ? word : `${word}s`;
 }
 
-/** Why one task failed, in words a user can act on. */
-export function describeFailure(name: string, t: TaskState, memoryLimit?: number): string {
+/**
+ * Why one task failed, in words a user can act on and a reader can tell
+ * apart: "exited with code N", "OOM killed (limit L, peak P)", "timed out after T".
+ */
+export function describeFailure(name: string, t: TaskState, memoryLimit?: number, timeoutMs?: number): string {
   if (t.oomKilled) {
     const parts: string[] = [];
-    if (memoryLimit !== undefined) parts.push(`memory limit ${formatBytes(memoryLimit)}`);
+    // the limit the task actually ran under wins over what the caller thinks it was
+    const limit = t.memoryLimit ?? memoryLimit;
+    if (limit !== undefined) parts.push(`limit ${formatBytes(limit)}`);
     if (t.peakMemory !== undefined) parts.push(`peak ${formatBytes(t.peakMemory)}`);
-    return `task ${name}: OOM killed${parts.length ? ` (${parts.join(', ')})` : ''}`;
+    return `task ${name} OOM killed${parts.length ? ` (${parts.join(', ')})` : ''}`;
   }
+  if (t.timedOut) return `task ${name} timed out${timeoutMs !== undefined ? ` after ${formatDuration(timeoutMs)}` : ''}`;
   const last = [...t.events].reverse().find((e) => e.type === 'DriverFailure' || e.type === 'TaskLost' || e.type === 'Terminated');
   if (last?.type === 'DriverFailure') return `task ${name}: driver failure: ${last.message}`;
   if (last?.type === 'TaskLost') return `task ${name}: ${last.message}`;

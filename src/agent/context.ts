@@ -14,6 +14,8 @@ export interface AgentContext {
   logger: Logger;
   /** aborted when the agent closes: loops end, tasks are left running */
   signal: AbortSignal;
+  /** how often a running task's usage is sampled; default USAGE_POLL_MS (tests shorten it) */
+  usagePollMs?: number;
 }
 
 /** Resolves with the promise's value, or undefined once the signal aborted. */

@@ -3,12 +3,15 @@
  * agent in-process): tasks run until the test makes them exit, write logs on
  * demand, and survive an agent "restart" as long as the driver object lives.
  */
-import type { Driver, ExitResult, Fingerprint, LogRecord, RunningTask, TaskConfig, TaskHandle } from '../drivers/driver.js';
+import type { Driver, ExitResult, Fingerprint, LogRecord, RunningTask, TaskConfig, TaskHandle, TaskUsage } from '../drivers/driver.js';
 
 export class FakeTask implements RunningTask {
   exited: ExitResult | undefined;
   destroyed = false;
   stops: Array<{ timeoutMs: number; signal?: string }> = [];
+  /** what usage() answers while the task runs; tests set it */
+  usageNow: TaskUsage | undefined;
+  usageCalls = 0;
   private waiters: Array<(e: ExitResult) => void> = [];
   private logWaiters: Array<() => void> = [];
   readonly records: LogRecord[] = [];
@@ -41,8 +44,9 @@ export class FakeTask implements RunningTask {
       await new Promise<void>((r) => this.logWaiters.push(r));
     }
   }
-  async usage(): Promise<undefined> {
-    return undefined;
+  async usage(): Promise<TaskUsage | undefined> {
+    this.usageCalls++;
+    return this.exited ? undefined : this.usageNow;
   }
   async destroy(): Promise<void> {
     this.destroyed = true;
@@ -50,7 +54,11 @@ export class FakeTask implements RunningTask {
 }
 
 export class FakeDriver implements Driver {
-  constructor(readonly name = 'exec') {}
+  constructor(
+    readonly name = 'exec',
+    /** set to play a container driver that mounts the task dir elsewhere */
+    readonly taskDirInTask?: string,
+  ) {}
   readonly tasks = new Map<string, FakeTask>();
   starts: FakeTask[] = [];
   failStart: string | undefined;

@@ -23,9 +23,10 @@ function sample(allocId: string, cursor = 'c1'): AllocStateFile {
     constraints: [],
     scheduling: 'binpack',
     tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['10'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
-    retry: { attempts: 0, delayMs: 0 },
+    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
     restart: { attempts: 2, intervalMs: 60_000, delayMs: 1000, mode: 'fail' },
     meta: {},
+    preempt: false,
   };
   return {
     version: 1,

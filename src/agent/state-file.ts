@@ -20,6 +20,8 @@ export interface PersistedTask {
   state: TaskState;
   /** the driver freed the task's resources (destroy() done) */
   destroyed?: boolean;
+  /** cpu time of the task's earlier runs on this node (restarts in place), added to the current run's */
+  cpuNanosBefore?: number;
 }
 
 export interface AllocStateFile {

@@ -5,19 +5,24 @@
  * The handle is persisted before anything else happens, so a crash at any
  * point leaves enough on disk to find the task again.
  */
-import { mkdir } from 'node:fs/promises';
-import type { AgentAlloc, TaskSpec } from '../api/types.js';
-import type { ExitResult, RunningTask, TaskConfig } from '../drivers/driver.js';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AgentAlloc, Resources, TaskSpec } from '../api/types.js';
+import type { ExitResult, RunningTask, TaskConfig, TaskUsage } from '../drivers/driver.js';
 import { formatBytes, formatDuration } from '../spec/units.js';
 import { errorMessage, sleep } from './backoff.js';
 import { unlessAborted, type AgentContext } from './context.js';
 import { LogShipper } from './log-shipper.js';
 import { decideRestart, exitSucceeded } from './restart-policy.js';
 import type { PersistedTask } from './state-file.js';
+import { PAYLOAD_FILE, taskEnv } from './task-env.js';
+import { UsagePoller } from './usage-poller.js';
 
 const MAX_EVENTS = 50;
 const MAX_RESTART_TIMES = 100;
 export const LOST_MESSAGE = 'task lost while the agent was down';
+/** setTimeout fires at once for delays past ~24.8 days: longer timeouts are re-armed in steps */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface TaskHost {
   readonly ctx: AgentContext;
@@ -101,32 +106,41 @@ export class TaskRunner {
     }
   }
 
+  /** what the task runs under: an OOM retry's grown memory, else the spec's */
+  resources(): Resources {
+    return this.host.agentAlloc.alloc.taskResources?.[this.spec.name] ?? this.spec.resources;
+  }
+
   config(): TaskConfig {
-    const { alloc, job } = this.host.agentAlloc;
+    const { alloc, job, payload } = this.host.agentAlloc;
     const taskDir = this.host.ctx.store.taskDir(alloc.id, this.spec.name);
+    const jobId = alloc.jobId ?? job.name;
+    const namespace = alloc.namespace ?? job.namespace;
     return {
       nodeId: this.host.nodeId,
       allocId: alloc.id,
       allocName: alloc.name,
       allocIndex: alloc.index,
-      namespace: alloc.namespace ?? job.namespace,
-      jobId: alloc.jobId ?? job.name,
+      namespace,
+      jobId,
       taskName: this.spec.name,
       image: this.spec.image,
       command: this.spec.command,
       args: this.spec.args ?? [],
-      env: {
-        ...(this.spec.env ?? {}),
-        BATON_ALLOC_ID: alloc.id,
-        BATON_ALLOC_NAME: alloc.name,
-        BATON_ALLOC_INDEX: String(alloc.index),
-        BATON_JOB_ID: alloc.jobId ?? job.name,
-        BATON_NAMESPACE: alloc.namespace ?? job.namespace,
-        BATON_TASK_NAME: this.spec.name,
-        BATON_TASK_DIR: taskDir,
-        BATON_NODE_ID: this.host.nodeId,
-      },
-      resources: this.spec.resources,
+      env: taskEnv({
+        specEnv: this.spec.env ?? {},
+        meta: job.meta ?? {},
+        allocId: alloc.id,
+        allocName: alloc.name,
+        allocIndex: alloc.index,
+        jobId,
+        namespace,
+        taskName: this.spec.name,
+        nodeId: this.host.nodeId,
+        taskDir: this.host.ctx.drivers.get(this.spec.driver)?.taskDirInTask ?? taskDir,
+        hasPayload: payload !== undefined,
+      }),
+      resources: this.resources(),
       killSignal: this.spec.killSignal,
       killTimeoutMs: this.spec.killTimeoutMs,
       taskDir,
@@ -204,6 +218,12 @@ export class TaskRunner {
       if (exit === undefined || ctx.signal.aborted) return;
 
       this.recordExit(exit, next === 'lost');
+      if (this.rec.state.timedOut) {
+        // restarting would only run into the same timeout; the retry policy (a new alloc) decides instead
+        this.rec.state.failed = true;
+        this.event('NotRestarting', 'a task that ran past its timeout is not restarted');
+        return this.finish(last);
+      }
       if (this.stopRequested) return this.finish(last);
 
       const d = decideRestart(job.restart, job.type, exit, this.rec.restartTimes, Date.now());
@@ -217,6 +237,7 @@ export class TaskRunner {
       this.rec.restartTimes.push(Date.now());
       if (this.rec.restartTimes.length > MAX_RESTART_TIMES) this.rec.restartTimes.splice(0, this.rec.restartTimes.length - MAX_RESTART_TIMES);
       this.rec.state.state = 'pending';
+      this.rec.cpuNanosBefore = this.rec.state.cpuNanos;
       if (last) await this.destroy(last);
       last = undefined;
       this.rec.handle = undefined;
@@ -234,6 +255,7 @@ export class TaskRunner {
     let running: RunningTask;
     try {
       await mkdir(config.taskDir, { recursive: true });
+      await this.writePayload(config.taskDir);
       running = await driver.start(config);
     } catch (err) {
       return { error: errorMessage(err) };
@@ -248,8 +270,18 @@ export class TaskRunner {
     return { running };
   }
 
+  /** rewritten before every start: a restart gets the payload as dispatched, not as a previous run left it */
+  private async writePayload(taskDir: string): Promise<void> {
+    const payload = this.host.agentAlloc.payload;
+    if (payload === undefined) return;
+    const path = join(taskDir, PAYLOAD_FILE);
+    await writeFile(path, Buffer.from(payload, 'base64'), { mode: 0o644 });
+    await chmod(path, 0o644); // the umask may have narrowed it
+  }
+
   private markStarted(message: string): void {
     const s = this.rec.state;
+    s.memoryLimit = this.resources().memory;
     s.state = 'running';
     s.startedAt = new Date().toISOString();
     s.finishedAt = undefined;
@@ -274,11 +306,17 @@ export class TaskRunner {
       logger: ctx.logger,
     });
     const shipping = shipper.run();
+    const poller = new UsagePoller(running, (u) => this.noteUsage(u), ctx.usagePollMs);
+    poller.start();
+    const timer = this.armTimeout(running);
     let exit: ExitResult | undefined;
     try {
       exit = await unlessAborted(running.wait(), ctx.signal);
     } catch (err) {
       exit = { exitCode: -1, oomKilled: false, error: `lost track of the task: ${errorMessage(err)}` };
+    } finally {
+      timer.cancel();
+      await poller.stop();
     }
     if (exit === undefined) return undefined;
     // the dead state is only reported once the server has every byte of output
@@ -287,17 +325,58 @@ export class TaskRunner {
     return exit;
   }
 
+  /**
+   * Stops the task once it has run for spec.timeoutMs, counted from its start
+   * (so a re-attached task keeps the time it already ran).
+   */
+  private armTimeout(running: RunningTask): { cancel(): void } {
+    const timeoutMs = this.spec.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const cancel = (): void => clearTimeout(timer);
+    if (timeoutMs === undefined || timeoutMs <= 0) return { cancel };
+    const started = Date.parse(this.rec.state.startedAt ?? '') || Date.now();
+    const arm = (): void => {
+      const left = started + timeoutMs - Date.now();
+      if (left <= 0) return this.timeOut(running, timeoutMs);
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    arm();
+    return { cancel };
+  }
+
+  private timeOut(running: RunningTask, timeoutMs: number): void {
+    if (this.stopRequested) return;
+    // already set when an agent died while killing it: kill again, but say it once
+    if (!this.rec.state.timedOut) {
+      this.rec.state.timedOut = true;
+      this.event('TimedOut', `ran past its timeout of ${formatDuration(timeoutMs)}`);
+    }
+    void this.kill(running);
+  }
+
+  private noteUsage(u: TaskUsage): void {
+    const s = this.rec.state;
+    if (u.peakMemory > 0) s.peakMemory = Math.max(s.peakMemory ?? 0, u.peakMemory);
+    // the driver counts from the start of this run; earlier runs of the task are added on.
+    // cpu time only grows: a sample that sees less (a process just left) must not lower it
+    s.cpuNanos = Math.max(s.cpuNanos ?? 0, (this.rec.cpuNanosBefore ?? 0) + u.cpuNanos);
+  }
+
   private recordExit(exit: ExitResult, lost: boolean): void {
     const s = this.rec.state;
     s.exitCode = exit.exitCode >= 0 ? exit.exitCode : undefined;
     s.signal = exit.signal;
     s.oomKilled = exit.oomKilled;
     if (exit.peakMemory !== undefined) s.peakMemory = Math.max(s.peakMemory ?? 0, exit.peakMemory);
-    if (this.stopRequested) {
+    if (exit.cpuNanos !== undefined) s.cpuNanos = Math.max(s.cpuNanos ?? 0, (this.rec.cpuNanosBefore ?? 0) + exit.cpuNanos);
+    if (this.stopRequested && !s.timedOut) {
       this.event('Killed', exit.signal ? `task killed (${exit.signal})` : 'task killed');
     } else if (exit.oomKilled) {
-      const peak = exit.peakMemory !== undefined ? `, peak ${formatBytes(exit.peakMemory)}` : '';
-      this.event('OOMKilled', `memory limit ${formatBytes(this.spec.resources.memory)} reached${peak}`);
+      const limit = s.memoryLimit ?? this.resources().memory;
+      const peak = s.peakMemory !== undefined ? `, peak ${formatBytes(s.peakMemory)}` : '';
+      this.event('OOMKilled', `memory limit ${formatBytes(limit)} reached${peak}`);
+    } else if (s.timedOut) {
+      this.event('Killed', `task killed after its timeout${exit.signal ? ` (${exit.signal})` : ''}`);
     } else if (exit.error && !lost) {
       this.event('DriverFailure', exit.error);
     } else if (!lost) {
@@ -310,8 +389,9 @@ export class TaskRunner {
     const s = this.rec.state;
     s.state = 'dead';
     s.finishedAt = new Date().toISOString();
-    // killed on purpose (by the server, or because a sibling failed) is not a failure of this task
-    if (this.stopRequested) s.failed = false;
+    // killed on purpose (by the server, or because a sibling failed) is not a failure of this task;
+    // one that had already run past its timeout stays failed
+    if (this.stopRequested && !s.timedOut) s.failed = false;
     const { acked } = this.host.changed();
     if ((await unlessAborted(acked, this.host.ctx.signal)) === undefined && this.host.ctx.signal.aborted) return;
     if (last) await this.destroy(last);

@@ -60,6 +60,20 @@ describe('Cgroups', () => {
     expect(cg.list('n1').map((x) => x.memory)).toEqual([t.memory]);
   });
 
+  it('v1: joins cpuacct when it is mounted apart from cpu, and reads the cpu time there', () => {
+    const root = fakeRoot();
+    mkdirSync(join(root, 'memory'));
+    mkdirSync(join(root, 'cpu'));
+    mkdirSync(join(root, 'cpuacct'));
+    const cg = new Cgroups(root);
+    const t = cg.create('n1', 'a-main', { cpu: 500, memory: 32 << 20, disk: 0 })!;
+    expect(t.cpuacct).toBe(join(root, 'cpuacct', 'baton', 'n1', 'a-main'));
+    expect(Cgroups.procsFiles(t)).toEqual([t.memory, t.cpu!, t.cpuacct!].map((d) => join(d, 'cgroup.procs')));
+    writeFileSync(join(t.cpuacct!, 'cpuacct.usage'), '123456789\n');
+    expect(Cgroups.stats(t).cpuNanos).toBe(123456789);
+    expect(cg.list('n1')[0].cpuacct).toBe(t.cpuacct);
+  });
+
   it('v2 without the memory controller delegated is none, with the reason', () => {
     const root = fakeRoot();
     writeFileSync(join(root, 'cgroup.controllers'), 'cpu memory');

@@ -16,6 +16,8 @@ export interface TaskCgroup {
   memory: string;
   /** v2: same as memory; v1: the dir in the cpu hierarchy (absent when cpu is not mounted) */
   cpu?: string;
+  /** v1 only, when cpuacct is mounted apart from cpu: where the cpu time is counted */
+  cpuacct?: string;
 }
 
 export interface CgroupStats {
@@ -96,6 +98,7 @@ export class Cgroups {
   readonly reason?: string;
   private readonly memoryBase?: string;
   private readonly cpuBase?: string;
+  private readonly cpuacctBase?: string;
 
   constructor(readonly root = '/sys/fs/cgroup') {
     const detected = this.detect();
@@ -103,9 +106,10 @@ export class Cgroups {
     this.reason = detected.reason;
     this.memoryBase = detected.memoryBase;
     this.cpuBase = detected.cpuBase;
+    this.cpuacctBase = detected.cpuacctBase;
   }
 
-  private detect(): { version: CgroupVersion; reason?: string; memoryBase?: string; cpuBase?: string } {
+  private detect(): { version: CgroupVersion; reason?: string; memoryBase?: string; cpuBase?: string; cpuacctBase?: string } {
     try {
       if (existsSync(join(this.root, 'cgroup.controllers'))) {
         const base = join(this.root, 'baton');
@@ -132,7 +136,18 @@ export class Cgroups {
             cpuBase = undefined;
           }
         }
-        return { version: 'v1', memoryBase, cpuBase };
+        // without cpuacct next to cpu, the cpu time a task used could only be guessed from /proc
+        const acctDir = v1ControllerDir(this.root, 'cpuacct');
+        let cpuacctBase: string | undefined;
+        if (acctDir && acctDir !== cpuDir) {
+          try {
+            mkdirSync(join(acctDir, 'baton'), { recursive: true });
+            cpuacctBase = join(acctDir, 'baton');
+          } catch {
+            cpuacctBase = undefined;
+          }
+        }
+        return { version: 'v1', memoryBase, cpuBase, cpuacctBase };
       }
       return { version: 'none', reason: `no cgroup hierarchy at ${this.root}` };
     } catch (err) {
@@ -178,13 +193,22 @@ export class Cgroups {
         cpuDir = undefined;
       }
     }
-    return { version: 'v1', memory: memDir, cpu: cpuDir };
+    let cpuacctDir: string | undefined;
+    if (this.cpuacctBase) {
+      cpuacctDir = join(this.cpuacctBase, nodeId, name);
+      try {
+        mkdirSync(cpuacctDir, { recursive: true });
+      } catch {
+        cpuacctDir = undefined;
+      }
+    }
+    return { version: 'v1', memory: memDir, cpu: cpuDir, ...(cpuacctDir ? { cpuacct: cpuacctDir } : {}) };
   }
 
   /** The cgroup.procs files a process writes its pid into to join the task's cgroup. */
   static procsFiles(cg: TaskCgroup): string[] {
-    const dirs = cg.cpu && cg.cpu !== cg.memory ? [cg.memory, cg.cpu] : [cg.memory];
-    return dirs.map((d) => join(d, 'cgroup.procs'));
+    const dirs = new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d));
+    return [...dirs].map((d) => join(d, 'cgroup.procs'));
   }
 
   static pids(cg: TaskCgroup): number[] {
@@ -210,7 +234,8 @@ export class Cgroups {
     }
     const memory = readNumber(join(cg.memory, 'memory.usage_in_bytes')) ?? 0;
     const oom = readKeyed(join(cg.memory, 'memory.oom_control'));
-    const cpuacct = cg.cpu ? readNumber(join(cg.cpu, 'cpuacct.usage')) : undefined;
+    const acct = cg.cpuacct ?? cg.cpu;
+    const cpuacct = acct ? readNumber(join(acct, 'cpuacct.usage')) : undefined;
     return {
       memory,
       peakMemory: readNumber(join(cg.memory, 'memory.max_usage_in_bytes')) ?? memory,
@@ -222,7 +247,7 @@ export class Cgroups {
 
   /** Removes the task's dirs; only succeeds once no process is left in them. */
   static destroy(cg: TaskCgroup): void {
-    for (const dir of new Set([cg.memory, cg.cpu].filter((d): d is string => !!d))) {
+    for (const dir of new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d))) {
       try {
         rmdirSync(dir);
       } catch (err) {
@@ -248,6 +273,7 @@ export class Cgroups {
             version: 'v1' as const,
             memory: join(nodeDir, n),
             cpu: this.cpuBase && existsSync(join(this.cpuBase, nodeId, n)) ? join(this.cpuBase, nodeId, n) : undefined,
+            ...(this.cpuacctBase && existsSync(join(this.cpuacctBase, nodeId, n)) ? { cpuacct: join(this.cpuacctBase, nodeId, n) } : {}),
           },
     );
   }

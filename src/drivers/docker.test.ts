@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
 import { DockerDriver } from './docker.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
@@ -169,6 +171,21 @@ describe.skipIf(!available)('DockerDriver', () => {
     expect(await driver.list(`other-${randomUUID()}`)).toEqual([]);
     await t.stop(0);
     expect((await driver.list(nodeId)).find((l) => l.allocId === c.allocId)?.running).toBe(false);
+  });
+
+  it('mounts the task dir read-write at /baton/task', async () => {
+    const taskDir = mkdtempSync(join(tmpdir(), 'baton-docker-'));
+    try {
+      writeFileSync(join(taskDir, 'payload'), 'from the host\n');
+      const c = config({ command: 'sh', args: ['-c', 'cat /baton/task/payload; echo from the task > /baton/task/out'], taskDir });
+      const t = await driver.start(c);
+      expect((await t.wait()).exitCode).toBe(0);
+      expect(text(await collect(t.logs()), 'stdout')).toBe('from the host\n');
+      expect(readFileSync(join(taskDir, 'out'), 'utf8')).toBe('from the task\n');
+      await t.destroy();
+    } finally {
+      rmSync(taskDir, { recursive: true, force: true });
+    }
   });
 
   it('fails clearly when the image cannot be had', async () => {

@@ -21,6 +21,9 @@ import { timestampAfter, splitTimestamp, timestampToSince } from './timestamps.j
 
 const STATS_POLL_MS = 1000;
 
+/** where every container sees its task dir (payload, files it wants to leave on the host) */
+export const CONTAINER_TASK_DIR = '/baton/task';
+
 /** a sleep that does not keep the agent process alive on its own */
 const idle = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
@@ -229,6 +232,7 @@ class DockerTask implements RunningTask {
 
 export class DockerDriver implements Driver {
   readonly name = 'docker';
+  readonly taskDirInTask = CONTAINER_TASK_DIR;
   private readonly docker: Docker;
 
   constructor(options: DockerDriverOptions = {}) {
@@ -261,7 +265,8 @@ export class DockerDriver implements Driver {
     await this.ensureImage(config.image);
 
     const cmd = config.command ? [config.command, ...config.args] : config.args.length > 0 ? config.args : undefined;
-    const hostConfig: Docker.HostConfig = {};
+    // read-write: the task may leave results next to its payload
+    const hostConfig: Docker.HostConfig = { Binds: [`${config.taskDir}:${CONTAINER_TASK_DIR}:rw`] };
     if (config.resources.memory > 0) {
       hostConfig.Memory = config.resources.memory;
       hostConfig.MemorySwap = config.resources.memory;

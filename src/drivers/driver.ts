@@ -45,6 +45,8 @@ export interface ExitResult {
   oomKilled: boolean;
   /** bytes, highest memory use seen (from cgroup or Docker), when known */
   peakMemory?: number;
+  /** cpu time the task used, in nanoseconds, when the driver still knows it after the exit */
+  cpuNanos?: number;
   /** set when the task could not be run at all (image missing, binary not found ...) */
   error?: string;
 }
@@ -91,6 +93,11 @@ export interface Fingerprint {
 
 export interface Driver {
   readonly name: string;
+  /**
+   * where the task sees its task dir when that is not the host path (docker
+   * mounts it into the container); BATON_TASK_DIR and BATON_PAYLOAD_FILE use it
+   */
+  readonly taskDirInTask?: string;
   fingerprint(): Promise<Fingerprint>;
   /** create and start; a second start of the same alloc/task must not create a duplicate */
   start(config: TaskConfig): Promise<RunningTask>;

@@ -198,6 +198,11 @@ describe.skipIf(!cgroupsUsable)('ExecDriver with cgroups', () => {
     expect(r.peakMemory).toBeGreaterThan(16 * 1024 * 1024);
   });
 
+  it('reports the cpu time at exit, counted by the cgroup', async () => {
+    const t = await run(driver, config({ command: 'sh', args: ['-c', 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'], resources: { cpu: 1000, memory: 32 * 1024 * 1024, disk: 0 } }));
+    expect((await t.wait()).cpuNanos).toBeGreaterThan(0);
+  });
+
   it('a clean exit is not an OOM kill', async () => {
     const t = await run(driver, config({ command: 'sh', args: ['-c', 'exit 0'], resources: { cpu: 100, memory: 32 * 1024 * 1024, disk: 0 } }));
     expect((await t.wait()).oomKilled).toBe(false);

@@ -103,7 +103,8 @@ function processGroupUsage(pgid: number): { memory: number; cpuNanos: number } {
     if (!/^\d+$/.test(name)) continue;
     const st = readProcStat(Number(name));
     if (!st || st.pgrp !== pgid) continue;
-    ticks += st.utime + st.stime;
+    // reaped members live on in their parent's cutime; the wrapper reaps the task
+    ticks += st.utime + st.stime + st.cutime + st.cstime;
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${name}/status`, 'utf8'));
       if (m) memory += Number(m[1]) * 1024;
@@ -186,6 +187,8 @@ class ExecTask implements RunningTask {
       res.oomKilled = s.oomKills > 0 || (cg.version === 'v1' && s.failcnt > 0 && exitCode === 137);
       const peak = Math.max(s.peakMemory, this.polledPeak);
       if (peak > 0) res.peakMemory = peak;
+      // the group outlives its processes until destroy(), so its cpu counter is still there
+      if (s.cpuNanos !== undefined) res.cpuNanos = s.cpuNanos;
     } else if (this.polledPeak > 0) {
       res.peakMemory = this.polledPeak;
     }

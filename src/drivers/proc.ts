@@ -12,6 +12,9 @@ interface ProcStat {
   pgrp: number;
   utime: number;
   stime: number;
+  /** cpu of children it waited for: how the time of a task that exited stays counted */
+  cutime: number;
+  cstime: number;
   /** field 22: clock ticks after boot; with the pid it identifies one process */
   startTime: string;
 }
@@ -30,6 +33,8 @@ export function readProcStat(pid: number): ProcStat | undefined {
     pgrp: Number(rest[2]),
     utime: Number(rest[11]),
     stime: Number(rest[12]),
+    cutime: Number(rest[13]),
+    cstime: Number(rest[14]),
     startTime: rest[19],
   };
 }

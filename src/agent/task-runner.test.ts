@@ -1,0 +1,281 @@
+/**
+ * What a task runs with and how its run ends, for the #3 features: per-task
+ * limits from an OOM retry, task timeouts (fake driver and real processes),
+ * meta as env, the payload file, and usage sampled while running.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentAlloc, AllocStatusUpdate, JobSpec, LogChunk, TaskSpec } from '../api/types.js';
+import type { AgentClient } from '../client/agent-client.js';
+import type { Driver } from '../drivers/driver.js';
+import { ExecDriver } from '../drivers/exec.js';
+import { AllocRunner } from './alloc-runner.js';
+import type { AgentContext } from './context.js';
+import { FakeDriver } from './fake-driver.js';
+import { StateStore } from './state-file.js';
+import { StatusReporter } from './status-reporter.js';
+
+const MiB = 1024 * 1024;
+const logger = pino({ level: 'silent' });
+
+interface Harness {
+  ctx: AgentContext;
+  abort: AbortController;
+  reports: AllocStatusUpdate[];
+  shipped: LogChunk[];
+}
+
+let dir = '';
+let harnesses: Harness[] = [];
+let runners: AllocRunner[] = [];
+
+function harness(drivers: Driver[]): Harness {
+  const abort = new AbortController();
+  const reports: AllocStatusUpdate[] = [];
+  const shipped: LogChunk[] = [];
+  const client = {
+    shipLogs: async (chunks: LogChunk[]) => {
+      shipped.push(...structuredClone(chunks));
+      return { accepted: chunks.length };
+    },
+  } as unknown as AgentClient;
+  const reporter = new StatusReporter({ send: async (u) => void reports.push(...structuredClone(u)), logger, signal: abort.signal, coalesceMs: 1 });
+  const h: Harness = {
+    ctx: { client, store: new StateStore(dir), reporter, drivers: new Map(drivers.map((d) => [d.name, d])), logger, signal: abort.signal, usagePollMs: 5 },
+    abort,
+    reports,
+    shipped,
+  };
+  harnesses.push(h);
+  return h;
+}
+
+function spec(p: Partial<TaskSpec> = {}): TaskSpec {
+  return { name: 'main', driver: 'exec', command: '/bin/true', args: [], env: {}, resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, ...p };
+}
+
+function agentAlloc(p: { type?: JobSpec['type']; task?: Partial<TaskSpec>; meta?: Record<string, string>; restartAttempts?: number } = {}): AgentAlloc {
+  const job: JobSpec = {
+    name: 'j',
+    namespace: 'default',
+    type: p.type ?? 'batch',
+    count: 1,
+    priority: 50,
+    constraints: [],
+    scheduling: 'binpack',
+    tasks: [spec(p.task)],
+    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
+    restart: { attempts: p.restartAttempts ?? 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
+    meta: p.meta ?? {},
+    preempt: false,
+  };
+  const alloc = { id: 'alloc-1', namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId: 'n1', desiredStatus: 'run', clientStatus: 'pending' } as AgentAlloc['alloc'];
+  return { alloc, job };
+}
+
+function run(h: Harness, aa: AgentAlloc): AllocRunner {
+  const r = AllocRunner.create(h.ctx, aa, 'n1');
+  runners.push(r);
+  r.start();
+  return r;
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, tries = 1000): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+const latest = (h: Harness) => h.reports.filter((u) => u.allocId === 'alloc-1').at(-1);
+const terminal = (h: Harness) => until('terminal', () => ['failed', 'complete'].includes(latest(h)?.clientStatus ?? '') && latest(h));
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'baton-task-runner-'));
+  harnesses = [];
+  runners = [];
+});
+afterEach(async () => {
+  for (const r of runners) r.stop();
+  await Promise.all(runners.map((r) => r.whenDone()));
+  for (const h of harnesses) h.abort.abort();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('task timeout', () => {
+  it('stops a task that runs too long with the kill signal, fails it and does not restart it', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    // a service with restarts left: the timeout must still end it for good
+    run(h, agentAlloc({ type: 'service', restartAttempts: 3, task: { timeoutMs: 50, killSignal: 'SIGINT', killTimeoutMs: 700 } }));
+    const t = await until('start', () => driver.last());
+    const u = await terminal(h);
+    expect(t.stops).toEqual([{ timeoutMs: 700, signal: 'SIGINT' }]);
+    expect(u.clientStatus).toBe('failed');
+    expect(u.clientDescription).toBe('task main timed out after 50ms');
+    expect(u.taskStates.main).toMatchObject({ state: 'dead', failed: true, timedOut: true, restarts: 0 });
+    const events = u.taskStates.main.events;
+    expect(events.find((e) => e.type === 'TimedOut')?.message).toBe('ran past its timeout of 50ms');
+    expect(events.map((e) => e.type)).toEqual(['Received', 'Started', 'TimedOut', 'Killing', 'Killed', 'NotRestarting']);
+    expect(driver.starts).toHaveLength(1);
+    await until('destroyed', () => t.destroyed);
+  });
+
+  it('words the timeout in minutes for long ones', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    run(h, agentAlloc({ task: { timeoutMs: 30 * 60_000 } }));
+    const t = await until('start', () => driver.last());
+    t.exit({ exitCode: 1 });
+    // not timed out: the plain exit is what is reported
+    expect((await terminal(h)).clientDescription).toBe('task main exited with code 1');
+    expect(latest(h)!.taskStates.main.timedOut).toBeUndefined();
+  });
+
+  it('stops a real `sleep 30` after 300ms and reports it as timed out', async () => {
+    const h = harness([new ExecDriver()]);
+    run(h, agentAlloc({ task: { command: 'sleep', args: ['30'], timeoutMs: 300 } }));
+    const u = await terminal(h);
+    expect(u.clientStatus).toBe('failed');
+    expect(u.clientDescription).toContain('timed out');
+    expect(u.clientDescription).toBe('task main timed out after 300ms');
+    expect(u.taskStates.main).toMatchObject({ state: 'dead', failed: true, timedOut: true, signal: 'SIGTERM' });
+    expect(u.taskStates.main.events.some((e) => e.type === 'TimedOut')).toBe(true);
+  });
+});
+
+describe('meta and payload', () => {
+  it('gives each meta key as BATON_META_* and writes the payload file before the start', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    const aa = agentAlloc({ meta: { scenario: '42', 'seed-value': '7', 'a.b': 'x' }, task: { env: { BATON_META_SCENARIO: 'spec env loses' } } });
+    aa.payload = Buffer.from('{"input": [1, 2]}\n').toString('base64');
+    run(h, aa);
+    const t = await until('start', () => driver.last());
+    const taskDir = join(dir, 'allocs', 'alloc-1', 'main');
+    expect(t.config.env).toMatchObject({
+      BATON_META_SCENARIO: '42',
+      BATON_META_SEED_VALUE: '7',
+      BATON_META_A_B: 'x',
+      BATON_TASK_DIR: taskDir,
+      BATON_PAYLOAD_FILE: join(taskDir, 'payload'),
+    });
+    expect(await readFile(join(taskDir, 'payload'), 'utf8')).toBe('{"input": [1, 2]}\n');
+    expect((await stat(join(taskDir, 'payload'))).mode & 0o777).toBe(0o644);
+  });
+
+  it('sets no payload variable without a payload', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    run(h, agentAlloc());
+    const t = await until('start', () => driver.last());
+    expect(t.config.env.BATON_PAYLOAD_FILE).toBeUndefined();
+  });
+
+  it('points the variables at the in-container task dir for a driver that mounts it', async () => {
+    const driver = new FakeDriver('docker', '/baton/task');
+    const h = harness([driver]);
+    const aa = agentAlloc({ task: { driver: 'docker', image: 'busybox' } });
+    aa.payload = Buffer.from('data').toString('base64');
+    run(h, aa);
+    const t = await until('start', () => driver.last());
+    const hostDir = join(dir, 'allocs', 'alloc-1', 'main');
+    expect(t.config.taskDir).toBe(hostDir);
+    expect(t.config.env.BATON_TASK_DIR).toBe('/baton/task');
+    expect(t.config.env.BATON_PAYLOAD_FILE).toBe('/baton/task/payload');
+    expect(await readFile(join(hostDir, 'payload'), 'utf8')).toBe('data');
+  });
+
+  it('lets a real process read its meta and payload', async () => {
+    const h = harness([new ExecDriver()]);
+    const aa = agentAlloc({ meta: { scenario: '42' }, task: { command: '/bin/sh', args: ['-c', 'echo "s=$BATON_META_SCENARIO"; cat "$BATON_PAYLOAD_FILE"'] } });
+    aa.payload = Buffer.from('payload-bytes\n').toString('base64');
+    run(h, aa);
+    expect((await terminal(h)).clientStatus).toBe('complete');
+    expect(h.shipped.filter((c) => c.stream === 'stdout').map((c) => c.data).join('')).toBe('s=42\npayload-bytes\n');
+  });
+});
+
+describe('per-task resources and usage', () => {
+  it('runs under the alloc\'s per-task resources and names that limit on an OOM kill', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    const aa = agentAlloc();
+    aa.alloc.taskResources = { main: { cpu: 100, memory: 48 * MiB, disk: 0 } };
+    run(h, aa);
+    const t = await until('start', () => driver.last());
+    expect(t.config.resources.memory).toBe(48 * MiB);
+    await until('running', () => latest(h)?.taskStates.main.state === 'running');
+    expect(latest(h)!.taskStates.main.memoryLimit).toBe(48 * MiB);
+    t.exit({ exitCode: 137, oomKilled: true, peakMemory: 50 * MiB });
+    const u = await terminal(h);
+    expect(u.clientDescription).toBe('task main OOM killed (limit 48 MiB, peak 50 MiB)');
+    expect(u.taskStates.main.events.find((e) => e.type === 'OOMKilled')?.message).toBe('memory limit 48 MiB reached, peak 50 MiB');
+  });
+
+  it('uses the spec\'s resources when the alloc has none for the task', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    run(h, agentAlloc());
+    const t = await until('start', () => driver.last());
+    expect(t.config.resources.memory).toBe(32 * MiB);
+    t.exit({ exitCode: 0 });
+    expect((await terminal(h)).taskStates.main.memoryLimit).toBe(32 * MiB);
+  });
+
+  it('keeps the sampled peak and cpu when the exit knows less, and the exit\'s when it knows more', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    run(h, agentAlloc());
+    const t = await until('start', () => driver.last());
+    t.usageNow = { memory: 30 * MiB, peakMemory: 40 * MiB, cpuNanos: 5e9 };
+    const before = t.usageCalls;
+    await until('sampled', () => t.usageCalls > before + 1);
+    t.exit({ exitCode: 0, peakMemory: 20 * MiB });
+    expect((await terminal(h)).taskStates.main).toMatchObject({ peakMemory: 40 * MiB, cpuNanos: 5e9 });
+  });
+
+  it('never lowers the cpu time when a later sample sees less (a process of the task left)', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    run(h, agentAlloc());
+    const t = await until('start', () => driver.last());
+    t.usageNow = { memory: MiB, peakMemory: MiB, cpuNanos: 7e9 };
+    let before = t.usageCalls;
+    await until('sampled', () => t.usageCalls > before + 1);
+    t.usageNow = { memory: MiB, peakMemory: MiB, cpuNanos: 1e9 };
+    before = t.usageCalls;
+    await until('sampled again', () => t.usageCalls > before + 1);
+    t.exit({ exitCode: 0 });
+    expect((await terminal(h)).taskStates.main.cpuNanos).toBe(7e9);
+  });
+
+  it('takes the exit\'s peak and cpu when higher', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    run(h, agentAlloc());
+    const t = await until('start', () => driver.last());
+    t.usageNow = { memory: 1 * MiB, peakMemory: 2 * MiB, cpuNanos: 1e6 };
+    const before = t.usageCalls;
+    await until('sampled', () => t.usageCalls > before + 1);
+    t.exit({ exitCode: 0, peakMemory: 20 * MiB, cpuNanos: 3e9 });
+    expect((await terminal(h)).taskStates.main).toMatchObject({ peakMemory: 20 * MiB, cpuNanos: 3e9 });
+  });
+
+  it.each([
+    ['with cgroups when the host has them', undefined],
+    ['sampled from /proc without cgroups', '/nonexistent-cgroup-root'],
+  ])('records the cpu time of a real process, %s', async (_, cgroupRoot) => {
+    const h = harness([new ExecDriver({ cgroupRoot })]);
+    // busy for a while so there is cpu time to see, sampled or from the cgroup at exit
+    run(h, agentAlloc({ task: { command: '/bin/sh', args: ['-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'] } }));
+    const u = await terminal(h);
+    expect(u.clientStatus).toBe('complete');
+    expect(u.taskStates.main.cpuNanos).toBeGreaterThan(0);
+  });
+});
