@@ -138,12 +138,18 @@ export interface GlobalOptions extends ConnectionFlags {
   output: OutputFormat;
 }
 
-export function globalOptions(cmd: Command): GlobalOptions {
+export const CSV_UNSUPPORTED = '-o csv is only for listings of runs (baton job status JOB -o csv); use -o table or -o json here';
+
+/** `csv: true` for the commands that list runs; every other command refuses -o csv with a hint. */
+export function globalOptions(cmd: Command, allow: { csv?: boolean } = {}): GlobalOptions {
   const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
-  return { addr: o.addr, token: o.token, output: o.output === 'json' ? 'json' : 'table' };
+  if (o.output === 'csv' && !allow.csv) throw new CliError(CSV_UNSUPPORTED);
+  const output: OutputFormat = o.output === 'json' || o.output === 'csv' ? o.output : 'table';
+  return { addr: o.addr, token: o.token, output };
 }
 
 export function clientFor(cmd: Command): BatonClient {
-  const { url, token } = resolveConnection(globalOptions(cmd));
+  // only the connection is read here; whether -o csv fits is the command's call
+  const { url, token } = resolveConnection(globalOptions(cmd, { csv: true }));
   return new BatonClient({ baseUrl: url, token });
 }

@@ -68,9 +68,10 @@ function detail(s: Step): JobDetail {
         constraints: [],
         scheduling: 'binpack',
         tasks: [],
-        retry: { attempts: 0, delayMs: 0 },
+        retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
         restart: { attempts: 0, intervalMs: 0, delayMs: 0, mode: 'fail' },
         meta: {},
+        preempt: false,
       },
     },
     summary: {
@@ -149,6 +150,21 @@ describe('followJob', () => {
       'hello: 0 pending, 0 running, 3 complete, 0 failed',
       'hello: complete',
     ]);
+  });
+
+  it('hands each poll to onProgress instead of printing counts, and calls onEnd before the last lines', async () => {
+    const client = scripted([
+      { status: 'pending', allocs: { pending: 3 } },
+      { status: 'complete', allocs: { complete: 3 } },
+    ]);
+    const events: string[] = [];
+    await watchJob(client, 'hello', 'default', {
+      out: (l) => events.push(l),
+      onProgress: (d) => events.push(`progress ${d.job.status}`),
+      onEnd: () => events.push('end'),
+      intervalMs: 0,
+    });
+    expect(events).toEqual(['progress pending', 'progress complete', 'end', 'hello: complete']);
   });
 
   it('prints blocked reasons once while the job waits, and keeps waiting', async () => {

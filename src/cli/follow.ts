@@ -20,6 +20,13 @@ export interface FollowOptions {
   /** the submitted version: older versions' status does not count */
   version?: number;
   signal?: AbortSignal;
+  /**
+   * Called with each poll's job instead of printing a counts line when they
+   * change: a progress bar draws its own counts.
+   */
+  onProgress?: (detail: JobDetail) => void;
+  /** called once before the lines that say how the wait ended, so a bar can stay above them */
+  onEnd?: () => void;
 }
 
 const TERMINAL: readonly JobStatus[] = ['complete', 'failed', 'stopped'];
@@ -146,7 +153,8 @@ export async function watchJob(
     }
     const { job, summary } = detail;
     const line = countsLine(detail);
-    if (line !== lastCounts) {
+    if (opts.onProgress) opts.onProgress(detail);
+    else if (line !== lastCounts) {
       out(line);
       lastCounts = line;
     }
@@ -154,6 +162,7 @@ export async function watchJob(
     const blocked = summary.blocked ?? [];
 
     if (current && TERMINAL.includes(job.status)) {
+      opts.onEnd?.();
       if (job.status === 'failed') reportFailures(detail, out);
       out(`${job.id}: ${job.status}`);
       const outcome = job.status as 'complete' | 'failed' | 'stopped';
@@ -170,6 +179,7 @@ export async function watchJob(
     }
 
     if (current && neverFits(blocked)) {
+      opts.onEnd?.();
       out(`${job.id}: no node can ever fit this job as the cluster is now; not waiting (change the job or add nodes)`);
       return { status: job.status, outcome: 'unplaceable', ok: false };
     }
@@ -180,6 +190,7 @@ export async function watchJob(
       summary.allocs.running >= job.spec.count &&
       summary.allocs.pending === 0
     ) {
+      opts.onEnd?.();
       out(`${job.id}: all ${job.spec.count} running`);
       return { status: job.status, outcome: 'running', ok: true };
     }

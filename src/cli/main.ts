@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { registerAgentCommand } from './commands/agent.js';
 import { registerAllocCommand } from './commands/alloc.js';
 import { registerDevCommand } from './commands/dev.js';
+import { registerDispatchCommand } from './commands/dispatch.js';
 import { registerJobCommand } from './commands/job.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerNodeCommand } from './commands/node.js';
@@ -31,13 +32,14 @@ program
   .version(packageVersion(), '-V, --version', 'print the version of baton')
   .option('--addr <url>', 'server URL (default: $BATON_ADDR, .baton/server.json, ~/.config/baton/current.json, http://127.0.0.1:4780)')
   .option('--token <token>', 'API token (default: $BATON_TOKEN, or the admin token in .baton/server.json)')
-  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
   // subcommand --help then shows --addr/--token/-o too; set before commands are added so they inherit it
   .configureHelp({ showGlobalOptions: true })
   .showHelpAfterError('(run with --help for usage)')
   .showSuggestionAfterError(true);
 
 registerRunCommand(program);
+registerDispatchCommand(program);
 registerJobCommand(program);
 registerNodeCommand(program);
 registerAllocCommand(program);

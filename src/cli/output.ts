@@ -4,10 +4,11 @@
  */
 import Table from 'cli-table3';
 import { BatonApiError } from '../client/http.js';
-import type { AllocCounts, Resources } from '../api/types.js';
+import type { AllocCounts, JobStatus, Resources } from '../api/types.js';
 import { formatBytes, formatCpu } from '../spec/units.js';
 
-export type OutputFormat = 'table' | 'json';
+/** csv is for listings of runs only (`baton job status JOB -o csv`) */
+export type OutputFormat = 'table' | 'json' | 'csv';
 
 /** An error meant for the user as is: printed without a stack, exit code 1 unless told. */
 export class CliError extends Error {
@@ -84,6 +85,16 @@ export function age(iso: string | undefined, now: number = Date.now()): string {
   return `${Math.floor(h / 24)}d`;
 }
 
+/** Time until `iso` in its largest unit: `in 12s`, `in 5h`; `now` once it has passed. */
+export function until(iso: string | undefined, now: number = Date.now()): string {
+  if (!iso) return '-';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '-';
+  if (t <= now) return 'now';
+  // age() of the mirror time gives the same units
+  return `in ${age(new Date(now - (t - now)).toISOString(), now)}`;
+}
+
 /** UUIDs are unique in their first 8 characters for any cluster a person reads a table of. */
 export function shortId(id: string | undefined): string {
   return id ? id.slice(0, 8) : '-';
@@ -108,6 +119,13 @@ export function formatAllocCounts(c: AllocCounts): string {
   const order: Array<keyof AllocCounts> = ['pending', 'running', 'complete', 'failed', 'lost'];
   const parts = order.filter((k) => c[k] > 0).map((k) => `${c[k]} ${k}`);
   return parts.length ? parts.join(', ') : '-';
+}
+
+/** A parent's children by status: `runs: 3 running, 10 complete`; `runs: none` before the first. */
+export function formatChildCounts(c: Partial<Record<JobStatus, number>>): string {
+  const order: JobStatus[] = ['pending', 'running', 'complete', 'failed', 'stopped'];
+  const parts = order.filter((k) => (c[k] ?? 0) > 0).map((k) => `${c[k]} ${k}`);
+  return `runs: ${parts.length ? parts.join(', ') : 'none'}`;
 }
 
 /** `a=1, b=2`, or `-` when empty. */

@@ -4,12 +4,15 @@
  */
 import type {
   Alloc,
+  DispatchResponse,
+  DispatchRun,
   Evaluation,
   JobDetail,
   JobSummary,
   LogStream,
   LogsResponse,
   NodeSummary,
+  RunsResponse,
   StatusResponse,
   StopJobResponse,
   SubmitJobResponse,
@@ -31,6 +34,11 @@ export interface ReadLogsOptions {
   /** ms to block for new data when there is none yet (follow mode) */
   waitMs?: number;
   signal?: AbortSignal;
+}
+
+export interface JobListFilter {
+  /** only the children of this parameterized or periodic job */
+  parent?: string;
 }
 
 export class BatonClient {
@@ -55,8 +63,21 @@ export class BatonClient {
   }
 
   /** namespace '*' lists every namespace the token may read */
-  listJobs(namespace = 'default'): Promise<JobSummary[]> {
-    return this.http.request('GET', '/v1/jobs', { query: { namespace } });
+  listJobs(namespace = 'default', filter: JobListFilter = {}): Promise<JobSummary[]> {
+    return this.http.request('GET', '/v1/jobs', { query: { namespace, parent: filter.parent } });
+  }
+
+  /** start runs of a parameterized job, one child job per run; the server stores all of them or none */
+  dispatch(jobId: string, runs: DispatchRun[], namespace = 'default'): Promise<DispatchResponse> {
+    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(jobId)}/dispatch`, {
+      query: { namespace },
+      body: { runs },
+    });
+  }
+
+  /** one row per child job of a parent, or per alloc index of a plain batch job */
+  listRuns(jobId: string, namespace = 'default'): Promise<RunsResponse> {
+    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/runs`, { query: { namespace } });
   }
 
   getJob(id: string, namespace = 'default'): Promise<JobDetail> {

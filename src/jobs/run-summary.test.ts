@@ -86,6 +86,10 @@ describe('rightSizingHint', () => {
     const running = peaks([1, 1, 1, 1, 1]).map((r) => ({ ...r, outcome: 'running' as const }));
     expect(rightSizingHint(running)).toBeUndefined();
   });
+  it('suggests no smaller request when runs were OOM-killed', () => {
+    const rows = [...peaks([2, 2, 2, 2, 2]), row({ index: 9, outcome: 'oom-killed', peakMemory: 2 * GiB })];
+    expect(rightSizingHint(rows)).toBe('requested 32 GiB, p95 peak 2 GiB: 16.0x more runs would fit');
+  });
   it('uses the request most runs had', () => {
     const rows = peaks([4, 4, 4, 4, 4]);
     rows[0] = { ...rows[0], requestedMemory: 48 * GiB };

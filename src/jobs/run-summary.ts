@@ -117,11 +117,10 @@ export function rightSizingHint(rows: readonly RunRow[]): string | undefined {
   if (requested <= 0) return undefined;
   const ratio = requested / p95;
   if (ratio < HINT_RATIO) return undefined;
-  const suggest = specBytes(Math.ceil(p95 * SUGGESTED_HEADROOM));
-  return (
-    `requested ${formatBytes(requested)}, p95 peak ${formatBytes(p95)}: ${ratio.toFixed(1)}x more runs would fit` +
-    ` (memory: ${suggest} leaves 20% over the p95)`
-  );
+  const hint = `requested ${formatBytes(requested)}, p95 peak ${formatBytes(p95)}: ${ratio.toFixed(1)}x more runs would fit`;
+  // with OOM kills, a smaller request would kill more runs: no number to paste then
+  if (rows.some((r) => r.outcome === 'oom-killed')) return hint;
+  return `${hint} (memory: ${specBytes(Math.ceil(p95 * SUGGESTED_HEADROOM))} leaves 20% over the p95)`;
 }
 
 /** "3 runs were OOM-killed at 32 GiB: raise memory or set retry.on_oom" */

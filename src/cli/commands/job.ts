@@ -1,16 +1,22 @@
 /** `baton job ls|status|stop`: what was submitted and how it is doing. */
 import type { Command } from 'commander';
-import type { Alloc, Evaluation, JobDetail } from '../../api/types.js';
+import type { Alloc, Evaluation, Job, JobDetail, JobSummary, RunsResponse } from '../../api/types.js';
+import type { BatonClient } from '../../client/client.js';
+import { BatonApiError } from '../../client/http.js';
+import { runsToCsv } from '../../jobs/run-summary.js';
 import { clientFor, globalOptions } from '../config.js';
 import {
   age,
   formatAllocCounts,
+  formatChildCounts,
   formatResources,
   printJson,
   printTable,
   renderFields,
   shortId,
+  until,
 } from '../output.js';
+import { renderRunSummary } from '../runs-view.js';
 
 const RECENT_EVALS = 5;
 
@@ -55,35 +61,86 @@ function evalRows(evals: Evaluation[]): string[][] {
     ]);
 }
 
+/** A parent of dispatched or periodic children. */
+export function isParent(job: Job): boolean {
+  return job.spec.parameterized !== undefined || job.spec.periodic !== undefined;
+}
+
+/** Jobs whose status is best read as a list of runs: parents, and batch jobs of several allocs. */
+export function hasRuns(job: Job): boolean {
+  return isParent(job) || (job.spec.type === 'batch' && job.spec.count > 1);
+}
+
+/** `2025-01-02T03:00:00Z (in 5h)` */
+export function formatNextLaunch(iso: string | undefined, now = Date.now()): string {
+  return iso ? `${iso} (${until(iso, now)})` : '-';
+}
+
+/** The ALLOCS cell of `job ls`: a parent has no allocs of its own, so its children count instead. */
+export function jobListCounts(j: JobSummary): string {
+  return j.children ? formatChildCounts(j.children) : formatAllocCounts(j.allocs);
+}
+
 function printJobDetail(d: JobDetail): void {
   const { job, summary } = d;
   const tasks = job.spec.tasks.map((t) => `${t.name} (${t.driver}${t.image ? ` ${t.image}` : ''}; ${formatResources(t.resources)})`);
-  process.stdout.write(
-    renderFields([
-      ['ID', job.id],
-      ['Namespace', job.namespace],
-      ['Type', job.spec.type],
-      ['Version', job.version],
-      ['Priority', job.spec.priority],
-      ['Count', job.spec.count],
-      ['Status', job.stopped && job.status !== 'stopped' ? `${job.status} (stopping)` : job.status],
-      ['Allocs', formatAllocCounts(summary.allocs)],
-      ['Tasks', tasks.join(', ') || '-'],
-      ['Submitted', `${job.submittedAt} (${age(job.submittedAt)} ago)`],
-    ]) + '\n',
+  const fields: Array<[string, string | number]> = [
+    ['ID', job.id],
+    ['Namespace', job.namespace],
+    ['Type', job.spec.type],
+    ['Version', job.version],
+    ['Priority', job.spec.priority],
+    ['Count', job.spec.count],
+    ['Status', job.stopped && job.status !== 'stopped' ? `${job.status} (stopping)` : job.status],
+  ];
+  const p = job.spec.parameterized;
+  if (p) {
+    const keys = [...p.metaRequired, ...p.metaOptional.map((k) => `${k}?`)];
+    fields.push(['Parameterized', `meta ${keys.join(', ') || '-'}; payload ${p.payload}`]);
+  }
+  const periodic = job.spec.periodic;
+  if (periodic) {
+    fields.push(['Periodic', `${periodic.cron} (${periodic.timezone}), overlap ${periodic.overlap}`]);
+    fields.push(['Next launch', formatNextLaunch(summary.nextLaunch)]);
+  }
+  if (job.parentId) fields.push(['Parent', job.parentId]);
+  if (job.dispatch) {
+    const meta = Object.entries(job.dispatch.meta).map(([k, v]) => `${k}=${v}`).join(', ');
+    fields.push(['Meta', meta || '-']);
+    if (job.dispatch.sweepId) fields.push(['Sweep', `${shortId(job.dispatch.sweepId)}${job.dispatch.row !== undefined ? ` row ${job.dispatch.row}` : ''}`]);
+    if (job.dispatch.launchFor) fields.push(['Launch for', job.dispatch.launchFor]);
+  }
+  fields.push(
+    summary.children ? ['Children', formatChildCounts(summary.children)] : ['Allocs', formatAllocCounts(summary.allocs)],
+    ['Tasks', tasks.join(', ') || '-'],
+    ['Submitted', `${job.submittedAt} (${age(job.submittedAt)} ago)`],
   );
+  process.stdout.write(renderFields(fields) + '\n');
   if (summary.blocked?.length) {
     process.stdout.write('\nWaiting for capacity:\n');
     for (const b of summary.blocked) {
       process.stdout.write(`  ${b.message}${b.neverFits ? ' (no node could ever fit this)' : ''}\n`);
     }
   }
-  process.stdout.write('\nAllocations\n');
-  if (d.allocs.length) printTable(ALLOC_HEADERS, allocRows(d.allocs));
-  else process.stdout.write('  none\n');
+  // a parent places nothing itself: its runs (below) are what there is to see
+  if (!isParent(job)) {
+    process.stdout.write('\nAllocations\n');
+    if (d.allocs.length) printTable(ALLOC_HEADERS, allocRows(d.allocs));
+    else process.stdout.write('  none\n');
+  }
   process.stdout.write('\nRecent evaluations\n');
   if (d.evals.length) printTable(['ID', 'TRIGGER', 'STATUS', 'QUEUED', 'DESCRIPTION', 'AGE'], evalRows(d.evals));
   else process.stdout.write('  none\n');
+}
+
+/** The job's runs; undefined from a server that predates the runs route, so the rest of the status still shows. */
+async function runsOrNothing(client: BatonClient, id: string, ns: string): Promise<RunsResponse | undefined> {
+  try {
+    return await client.listRuns(id, ns);
+  } catch (err) {
+    if (err instanceof BatonApiError && err.status === 404) return undefined;
+    throw err;
+  }
 }
 
 export function registerJobCommand(program: Command): void {
@@ -95,24 +152,30 @@ export function registerJobCommand(program: Command): void {
     .description('List jobs of a namespace')
     .option('-n, --namespace <namespace>', 'namespace (default: $BATON_NAMESPACE or "default")')
     .option('-A, --all-namespaces', 'list jobs of every namespace the token may read')
-    .action(async (opts: { namespace?: string; allNamespaces?: boolean }, cmd: Command) => {
+    .option('--parent <job>', 'only the children (dispatched or periodic runs) of this job')
+    .action(async (opts: { namespace?: string; allNamespaces?: boolean; parent?: string }, cmd: Command) => {
       const g = globalOptions(cmd);
       const ns = opts.allNamespaces ? '*' : opts.namespace || defaultNamespace();
-      const jobs = await clientFor(cmd).listJobs(ns);
+      const jobs = await clientFor(cmd).listJobs(ns, { parent: opts.parent });
       if (g.output === 'json') return printJson(jobs);
       if (jobs.length === 0) {
-        process.stdout.write(`no jobs${ns === '*' ? '' : ` in namespace ${ns}`}\n`);
+        const where = opts.parent ? ` of ${opts.parent}` : '';
+        process.stdout.write(`no jobs${where}${ns === '*' ? '' : ` in namespace ${ns}`}\n`);
         return;
       }
+      // the column appears only when a periodic job is listed, to keep the common listing narrow
+      const periodic = jobs.some((j) => j.nextLaunch);
+      const now = Date.now();
       printTable(
-        ['ID', 'NAMESPACE', 'TYPE', 'VERSION', 'STATUS', 'ALLOCS', 'SUBMITTED'],
+        ['ID', 'NAMESPACE', 'TYPE', 'VERSION', 'STATUS', 'ALLOCS', ...(periodic ? ['NEXT LAUNCH'] : []), 'SUBMITTED'],
         jobs.map((j) => [
           j.id,
           j.namespace,
           j.type,
           String(j.version),
           j.blocked?.length && j.status === 'pending' ? 'pending (blocked)' : j.status,
-          formatAllocCounts(j.allocs),
+          jobListCounts(j),
+          ...(periodic ? [j.nextLaunch ? until(j.nextLaunch, now) : '-'] : []),
           age(j.submittedAt),
         ]),
       );
@@ -120,14 +183,27 @@ export function registerJobCommand(program: Command): void {
 
   job
     .command('status')
-    .description('Show a job: its spec summary, why it waits, its allocations and recent evaluations')
+    .description(
+      'Show a job: its spec summary, why it waits, its allocations and recent evaluations; for a sweep or a batch job of several runs, a summary of the runs (-o json and -o csv list every run)',
+    )
     .argument('<id>', 'job id (its name)')
     .option('-n, --namespace <namespace>', 'namespace (default: $BATON_NAMESPACE or "default")')
     .action(async (id: string, opts: { namespace?: string }, cmd: Command) => {
-      const g = globalOptions(cmd);
-      const detail = await clientFor(cmd).getJob(id, opts.namespace || defaultNamespace());
-      if (g.output === 'json') return printJson(detail);
+      const g = globalOptions(cmd, { csv: true });
+      const ns = opts.namespace || defaultNamespace();
+      const client = clientFor(cmd);
+      if (g.output === 'csv') {
+        process.stdout.write(runsToCsv((await client.listRuns(id, ns)).runs));
+        return;
+      }
+      const detail = await client.getJob(id, ns);
+      const runs = hasRuns(detail.job);
+      if (g.output === 'json') return printJson(runs ? await client.listRuns(id, ns) : detail);
       printJobDetail(detail);
+      if (runs) {
+        const res = await runsOrNothing(client, id, ns);
+        process.stdout.write('\n' + (res ? renderRunSummary(res).join('\n') : 'Runs: this server does not list runs (GET /v1/jobs/:id/runs)') + '\n');
+      }
     });
 
   job

@@ -6,6 +6,8 @@ import { isMap, parseAllDocuments } from 'yaml';
 import { clientFor, globalOptions } from '../config.js';
 import { watchJob } from '../follow.js';
 import { CliError, printJson, shortId } from '../output.js';
+import { progressFromJob } from '../progress.js';
+import { createProgressDisplay } from '../progress-display.js';
 
 function readJobFile(file: string): string {
   try {
@@ -77,12 +79,25 @@ export function registerRunCommand(program: Command): void {
       else process.stdout.write(`job ${res.job.id} version ${res.job.version} submitted (eval ${shortId(res.evalId)})\n`);
       if (!opts.wait) return;
       // with -o json, stdout holds only the JSON document
-      const out = g.output === 'json' ? (l: string) => process.stderr.write(l + '\n') : (l: string) => process.stdout.write(l + '\n');
-      const result = await watchJob(client, res.job.id, res.job.namespace, {
-        out,
-        evalId: res.evalId,
-        version: res.job.version,
-      });
+      const stream = g.output === 'json' ? process.stderr : process.stdout;
+      const follow = { evalId: res.evalId, version: res.job.version };
+      let result;
+      if (stream.isTTY) {
+        // a terminal gets a bar redrawn in place; logs and pipes keep the plain lines
+        const display = createProgressDisplay(res.job.id, stream);
+        try {
+          result = await watchJob(client, res.job.id, res.job.namespace, {
+            ...follow,
+            out: (l) => display.log(l),
+            onProgress: (d) => display.update(progressFromJob(d)),
+            onEnd: () => display.finish(),
+          });
+        } finally {
+          display.finish();
+        }
+      } else {
+        result = await watchJob(client, res.job.id, res.job.namespace, { ...follow, out: (l) => void stream.write(l + '\n') });
+      }
       if (!result.ok) process.exitCode = 1;
     });
 }
