@@ -28,6 +28,12 @@ describe('validAllocs', () => {
     expect(a.job.type).toBe('service');
     expect(a.job.restart).toEqual({ attempts: 5, intervalMs: 10, delayMs: 1, mode: 'delay' });
   });
+
+  it('keeps a dispatched payload', () => {
+    const [a, b] = validAllocs([{ ...good('a'), payload: 'eyJ4IjoxfQ==' }, good('b')], logger);
+    expect(a.payload).toBe('eyJ4IjoxfQ==');
+    expect(b.payload).toBeUndefined();
+  });
 });
 
 describe('watchAllocs', () => {

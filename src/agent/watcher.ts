@@ -45,6 +45,7 @@ function normalise(aa: AgentAlloc): AgentAlloc {
   const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : d);
   return {
     alloc: aa.alloc,
+    ...(typeof aa.payload === 'string' ? { payload: aa.payload } : {}),
     job: {
       ...job,
       type,

@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alloc, JobSummary, NodeSummary } from '../../src/api/types.js';
+import type { Alloc, JobSummary, NodeSummary, RunsResponse } from '../../src/api/types.js';
 import { TestCluster } from '../support/cluster.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -99,6 +99,46 @@ describe('the baton CLI', () => {
     const followed = await run('logs', id, 'main', '-f');
     expect(followed.code).toBe(0);
     expect(followed.stdout).toBe('tick 1\ntick 2\ntick 3\n');
+  });
+
+  it('dispatches a sweep from a CSV file and a matrix, waits for it, and summarises it', async () => {
+    const job = join(work, 'param.yaml');
+    await writeFile(job, 'name: param\ntype: batch\nparameterized:\n  meta_required: [scenario]\n  meta_optional: [seed]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "echo s=$BATON_META_SCENARIO seed=$BATON_META_SEED; cat $BATON_PAYLOAD_FILE 2>/dev/null; true"]\n    resources: { memory: 32Mi }\n');
+    expect((await run('run', job)).code).toBe(0);
+    const matrix = await run('dispatch', 'param', '--matrix', 'scenario=1..4', '--matrix', 'seed=1,2', '--wait');
+    expect(matrix.stderr).toBe('');
+    expect(matrix.code).toBe(0);
+    expect(matrix.stdout).toMatch(/8 runs/);
+    const csv = join(work, 'params.csv');
+    await writeFile(csv, 'scenario,seed\n10,1\n11,"2"\n');
+    const payload = join(work, 'input.json');
+    await writeFile(payload, '{"x": 1}');
+    const sweep = await run('dispatch', 'param', '--sweep', csv, '--payload', payload, '--wait');
+    expect(sweep.code).toBe(0);
+
+    const runs = (await run('job', 'status', 'param', '-o', 'csv')).stdout.trim().split('\n');
+    expect(runs).toHaveLength(1 + 10);
+    expect(runs[0]).toMatch(/scenario/);
+    expect(runs.slice(1).every((r) => r.includes('complete'))).toBe(true);
+    const status = await run('job', 'status', 'param');
+    expect(status.stdout).toMatch(/10 complete|complete\s+10/);
+    expect(status.stdout).toMatch(/p50/i);
+
+    const children = JSON.parse((await run('job', 'ls', '--parent', 'param', '-o', 'json')).stdout) as JobSummary[];
+    expect(children).toHaveLength(10);
+    const rows = (JSON.parse((await run('job', 'status', 'param', '-o', 'json')).stdout) as RunsResponse).runs;
+    const fromCsv = rows.find((r) => r.meta.scenario === '11')!;
+    expect(fromCsv.meta.seed).toBe('2');
+    expect((await run('logs', fromCsv.allocId!)).stdout).toBe('s=11 seed=2\n{"x": 1}');
+    const fromMatrix = rows.find((r) => r.meta.scenario === '3' && r.meta.seed === '2')!;
+    expect((await run('logs', fromMatrix.allocId!)).stdout).toBe('s=3 seed=2\n');
+
+    const bad = join(work, 'bad.csv');
+    await writeFile(bad, 'scenario,colour\n1,red\n');
+    const r = await run('dispatch', 'param', '--sweep', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/colour/);
+    expect(r.stderr).toMatch(/row|line/);
   });
 
   it('stops a job', async () => {
