@@ -4,6 +4,7 @@
  * the server says (blocking queries), heartbeats, and reports back.
  * It only ever dials the server.
  */
+import { setMaxListeners } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { AgentAlloc, RegisterNodeRequest } from '../api/types.js';
@@ -79,6 +80,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (fp.healthy.length === 0) logger.warn('no healthy driver: this node cannot run tasks');
 
   const abort = new AbortController();
+  // every loop, sleep and runner listens on this one signal: dozens of listeners are expected, not a leak
+  setMaxListeners(0, abort.signal);
   const client = new AgentClient(opts.serverUrl, opts.joinToken ?? '');
   const session = await connect({
     client,
