@@ -256,6 +256,20 @@ export class Cgroups {
     }
   }
 
+  /** The task cgroup of that name, if it exists: one lookup instead of listing them all on every start. */
+  find(nodeId: string, name: string): TaskCgroup | undefined {
+    if (this.version === 'none' || !this.memoryBase) return undefined;
+    const memory = join(this.memoryBase, nodeId, name);
+    if (!existsSync(memory)) return undefined;
+    if (this.version === 'v2') return { version: 'v2', memory, cpu: memory };
+    return {
+      version: 'v1',
+      memory,
+      cpu: this.cpuBase && existsSync(join(this.cpuBase, nodeId, name)) ? join(this.cpuBase, nodeId, name) : undefined,
+      ...(this.cpuacctBase && existsSync(join(this.cpuacctBase, nodeId, name)) ? { cpuacct: join(this.cpuacctBase, nodeId, name) } : {}),
+    };
+  }
+
   /** Every task cgroup this node has (alive or not), keyed by dir name. */
   list(nodeId: string): TaskCgroup[] {
     if (this.version === 'none' || !this.memoryBase) return [];

@@ -6,6 +6,7 @@
  * for whichever agent process asks next.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -37,8 +38,10 @@ const WRAPPER_NAME = 'baton-exec';
 /*
  * $1 alloc id, $2 task name (both only for `list()` via /proc/<pid>/cmdline),
  * $3 exit file, $4 cgroup.procs files joined by ':', then the command and its args.
- * `<exit file>.ready` tells start() that the trap is set and the cgroup joined, so
- * a stop right after start reaches the task instead of killing a half-set-up wrapper.
+ * A line on fd 3 (a pipe to the agent) tells start() that the trap is set and the
+ * cgroup joined, so a stop right after start reaches the task instead of killing a
+ * half-set-up wrapper. A pipe, not a file to poll: starting fifty tasks at once
+ * must not mean thousands of existence checks.
  * The task runs in the foreground: a trapped signal then waits for it instead of
  * interrupting, and the task keeps default SIGINT/SIGQUIT (a background job would
  * have them ignored by a non-interactive shell).
@@ -54,7 +57,9 @@ if [ -n "$procs" ]; then
   done
   unset IFS
 fi
-: > "$exitf.ready"
+# tell start() on fd 3, then close it so the task does not inherit it
+echo ready >&3
+exec 3>&-
 "$@"
 rc=$?
 echo "$rc" > "$exitf.tmp" && { mv -f "$exitf.tmp" "$exitf" 2>/dev/null || echo "$rc" > "$exitf"; }
@@ -333,14 +338,12 @@ export class ExecDriver implements Driver {
 
     const cgName = `${config.allocId}-${config.taskName}`;
     // a leftover group from an earlier run would carry its oom and peak counters over
-    for (const old of this.cgroups.list(config.nodeId)) {
-      if (basename(old.memory) === cgName && Cgroups.pids(old).length === 0) Cgroups.destroy(old);
-    }
+    const old = this.cgroups.find(config.nodeId, cgName);
+    if (old && Cgroups.pids(old).length === 0) Cgroups.destroy(old);
     const cgroup = this.cgroups.create(config.nodeId, cgName, config.resources) ?? null;
 
     const exitFile = join(config.taskDir, 'exit_code');
     rmSync(exitFile, { force: true });
-    rmSync(`${exitFile}.ready`, { force: true });
     const out = openSync(join(config.taskDir, 'stdout.log'), 'w');
     const err = openSync(join(config.taskDir, 'stderr.log'), 'w');
     let child: ChildProcess;
@@ -348,7 +351,7 @@ export class ExecDriver implements Driver {
       child = spawn(
         '/bin/sh',
         ['-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, cgroup ? Cgroups.procsFiles(cgroup).join(':') : '', command, ...args],
-        { detached: true, stdio: ['ignore', out, err], env, cwd: config.taskDir },
+        { detached: true, stdio: ['ignore', out, err, 'pipe'], env, cwd: config.taskDir },
       );
     } finally {
       closeSync(out);
@@ -362,7 +365,7 @@ export class ExecDriver implements Driver {
     }
     child.on('error', () => {}); // a late error must not crash the agent; wait() reports via exit_code
     child.unref();
-    await this.untilReady(exitFile, child);
+    await this.untilReady(child);
     const data: ExecHandleData = {
       pgid: pid,
       taskDir: config.taskDir,
@@ -374,11 +377,21 @@ export class ExecDriver implements Driver {
     return new ExecTask(handle, config.killSignal, child);
   }
 
-  private async untilReady(exitFile: string, child: ChildProcess): Promise<void> {
-    for (let i = 0; i < 1000; i++) {
-      if (existsSync(`${exitFile}.ready`) || child.exitCode !== null || child.signalCode !== null) return;
-      await sleep(5);
-    }
+  /** resolves on the wrapper's ready line, or when fd 3 closes (the wrapper died first), or after 5 s */
+  private async untilReady(child: ChildProcess): Promise<void> {
+    const ready = child.stdio[3] as Readable | null;
+    if (!ready) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        ready.destroy();
+        resolve();
+      };
+      const timer = setTimeout(done, 5_000);
+      ready.once('data', done);
+      ready.once('close', done);
+      ready.once('error', done);
+    });
   }
 
   /** The same alloc/task is already running from this task dir: hand it back instead of a second copy. */
