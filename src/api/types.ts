@@ -28,7 +28,8 @@ export interface Resources {
 
 // ---------------------------------------------------------------- job spec
 
-export type JobType = 'batch' | 'service';
+/** system: one alloc on every eligible node that can run it, including nodes that join later */
+export type JobType = 'batch' | 'service' | 'system';
 export type DriverName = 'docker' | 'exec';
 
 /**
@@ -57,6 +58,37 @@ export interface TaskSpec {
   killTimeoutMs: number;
   /** a run longer than this is stopped and reported as timed out */
   timeoutMs?: number;
+  /** health checks: the alloc is healthy when all pass */
+  checks?: HealthCheckSpec[];
+}
+
+export interface HealthCheckSpec {
+  name: string;
+  type: 'http' | 'tcp' | 'command';
+  /** http and tcp: the port the task listens on (inside the container for docker) */
+  port?: number;
+  /** http: path and the status expected (default: any 2xx) */
+  path?: string;
+  expectStatus?: number;
+  /** command: run inside the container (docker) or beside the process (exec); exit 0 = pass */
+  command?: string;
+  args?: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  /** consecutive failures before the task counts as unhealthy */
+  retries: number;
+  /** failures during this time after start do not count */
+  startPeriodMs: number;
+  /** restart the task (by its restart policy) when it turns unhealthy; default true */
+  restartOnUnhealthy: boolean;
+}
+
+export interface CheckStatus {
+  status: 'starting' | 'passing' | 'failing';
+  /** last output or error, trimmed */
+  output: string;
+  consecutiveFailures: number;
+  lastCheckAt?: string;
 }
 
 export interface RetryPolicy {
@@ -206,6 +238,8 @@ export interface NodeInfo {
   reserved: Resources;
   heartbeatTtlMs: number;
   lastHeartbeatAt: string;
+  /** set while the node is draining: its allocs move elsewhere, batch runs may finish until the deadline */
+  drain?: { startedAt: string; deadline: string };
   registeredAt: string;
   createIndex: number;
   modifyIndex: number;
@@ -244,6 +278,9 @@ export interface TaskState {
   /** cpu time used, in nanoseconds */
   cpuNanos?: number;
   restarts: number;
+  /** tasks with checks: starting until they pass, then healthy or unhealthy */
+  health?: 'starting' | 'healthy' | 'unhealthy';
+  checks?: Record<string, CheckStatus>;
   startedAt?: string;
   finishedAt?: string;
   events: TaskEvent[];
@@ -270,6 +307,8 @@ export interface Alloc {
   taskResources?: Record<string, Resources>;
   /** set when a higher-priority job's placement stopped this alloc; it requeues without using a retry */
   preemptedBy?: string;
+  /** running and every task's checks pass (true also for tasks without checks once running) */
+  healthy?: boolean;
   taskStates: Record<string, TaskState>;
   /** 0 for the first placement of an index; +1 per retry */
   attempt: number;

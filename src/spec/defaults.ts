@@ -15,7 +15,7 @@ export const DEFAULT_KILL_TIMEOUT_MS = 5_000;
 
 /** services restart a crashing task a few times locally; batch runs are retried as new allocs instead */
 export function defaultRestart(type: JobType): RestartPolicy {
-  return type === 'service'
+  return type !== 'batch'
     ? { attempts: 2, intervalMs: 300_000, delayMs: 1_000, mode: 'fail' }
     : { attempts: 0, intervalMs: 300_000, delayMs: 1_000, mode: 'fail' };
 }

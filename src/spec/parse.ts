@@ -116,6 +116,7 @@ function issueDetails(issue: z.core.$ZodIssue, locate: Locate): ApiErrorDetail[]
 function objectKind(path: Path): string {
   if (path.length === 0) return 'job';
   const last = path[path.length - 1];
+  if (path[0] === 'tasks' && path[2] === 'checks') return path.length === 4 ? 'check' : String(last);
   if (path[0] === 'tasks') return path.length === 2 ? 'task' : String(last);
   if (path[0] === 'constraints') return 'constraint';
   return String(last);
@@ -137,7 +138,24 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
     const mem = t.resources?.memory;
     if (mem !== undefined && mem < 4 * 1024 ** 2) at('resources', `memory ${mem} bytes is too small: ask for at least 4Mi`);
     if (t.timeout === 0) at('timeout', 'timeout must be more than 0; leave it out for no timeout');
+    const checkNames = new Set<string>();
+    (t.checks ?? []).forEach((c, k) => {
+      const atCheck = (field: string, message: string): void => {
+        const path = ['tasks', i, 'checks', k, field];
+        out.push({ path: formatPath(path), message, ...locate(path) });
+      };
+      const cname = c.name ?? `${c.type}-${k}`;
+      if (checkNames.has(cname)) atCheck('name', `check name "${cname}" is used twice in this task`);
+      checkNames.add(cname);
+      if ((c.type === 'http' || c.type === 'tcp') && c.port === undefined) atCheck('port', `an ${c.type} check needs the port the task listens on, e.g. port: 8080`);
+      if (c.type === 'command' && !c.command) atCheck('command', 'a command check needs a command, e.g. command: /bin/check');
+      if (c.type !== 'http' && (c.path !== undefined || c.expect_status !== undefined)) atCheck('path', 'path and expect_status are only for http checks');
+      if (c.type !== 'command' && (c.command !== undefined || c.args !== undefined)) atCheck('command', 'command and args are only for command checks');
+    });
   });
+  if (file.type === 'system' && file.count !== undefined) {
+    out.push({ path: 'count', message: 'a system job runs one alloc on every eligible node: leave count out', ...locate(['count']) });
+  }
   out.push(...templateChecks(file, locate), ...retryChecks(file, locate));
   (file.constraints ?? []).forEach((c, i) => {
     const op = c.operator ?? '=';
@@ -261,6 +279,23 @@ function toSpec(f: JobFile): ParsedJob {
     killSignal: t.kill_signal ?? DEFAULT_KILL_SIGNAL,
     killTimeoutMs: t.kill_timeout ?? DEFAULT_KILL_TIMEOUT_MS,
     ...(t.timeout !== undefined ? { timeoutMs: t.timeout } : {}),
+    ...(t.checks?.length
+      ? {
+          checks: t.checks.map((c, k) => ({
+            name: c.name ?? `${c.type}-${k}`,
+            type: c.type,
+            ...(c.port !== undefined ? { port: c.port } : {}),
+            ...(c.type === 'http' ? { path: c.path ?? '/' } : {}),
+            ...(c.expect_status !== undefined ? { expectStatus: c.expect_status } : {}),
+            ...(c.command !== undefined ? { command: c.command, args: c.args ?? [] } : {}),
+            intervalMs: c.interval ?? 10_000,
+            timeoutMs: c.timeout ?? 2_000,
+            retries: c.retries ?? 3,
+            startPeriodMs: c.start_period ?? 0,
+            restartOnUnhealthy: c.restart_on_unhealthy ?? true,
+          })),
+        }
+      : {}),
   }));
   const constraints: Constraint[] = (f.constraints ?? []).map((c) => ({
     attribute: c.attribute,

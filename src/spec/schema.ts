@@ -47,6 +47,21 @@ export const resourcesSchema = z.strictObject({
   disk: memory.optional(),
 });
 
+export const checkSchema = z.strictObject({
+  name: name('check').optional(),
+  type: z.enum(['http', 'tcp', 'command'], { error: 'a check type is "http", "tcp" or "command"' }),
+  port: z.number({ error: 'port must be a number' }).int().min(1, 'port must be 1..65535').max(65535, 'port must be 1..65535').optional(),
+  path: z.string().startsWith('/', 'an http check path starts with /').optional(),
+  expect_status: z.number().int().min(100).max(599).optional(),
+  command: z.string().min(1).optional(),
+  args: z.array(z.union([z.string(), z.number()]).transform(String)).optional(),
+  interval: duration.optional(),
+  timeout: duration.optional(),
+  retries: z.number().int().min(1, 'retries must be 1 or more').max(100).optional(),
+  start_period: duration.optional(),
+  restart_on_unhealthy: z.boolean().optional(),
+});
+
 export const taskSchema = z.strictObject({
   name: name('task'),
   driver: z.enum(['docker', 'exec'], { error: 'driver must be "docker" or "exec"' }),
@@ -58,6 +73,7 @@ export const taskSchema = z.strictObject({
   kill_signal: z.enum(SIGNALS, { error: `kill_signal must be one of ${SIGNALS.join(', ')}` }).optional(),
   kill_timeout: duration.optional(),
   timeout: duration.optional(),
+  checks: z.array(checkSchema, { error: 'checks must be a list of health checks' }).optional(),
 });
 
 export const constraintSchema = z.strictObject({
@@ -108,7 +124,7 @@ export const retrySchema = z.strictObject({
 
 export const jobFileSchema = z.strictObject({
   name: name('job'),
-  type: z.enum(['batch', 'service'], { error: 'type must be "batch" or "service"' }),
+  type: z.enum(['batch', 'service', 'system'], { error: 'type must be "batch", "service" or "system"' }),
   namespace: name('namespace').optional(),
   count: wholeNumber('count', 0, 10_000).optional(),
   priority: wholeNumber('priority', 1, 100).optional(),
@@ -139,6 +155,7 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
   task: Object.keys(taskSchema.shape),
   resources: Object.keys(resourcesSchema.shape),
   constraint: Object.keys(constraintSchema.shape),
+  check: Object.keys(checkSchema.shape),
   retry: Object.keys(retrySchema.shape),
   on_oom: Object.keys(onOomSchema.shape),
   parameterized: Object.keys(parameterizedSchema.shape),
