@@ -7,10 +7,12 @@ import type {
   DispatchResponse,
   DispatchRun,
   Evaluation,
+  Job,
   JobDetail,
   JobSummary,
   LogStream,
   LogsResponse,
+  NodeInfo,
   NodeSummary,
   RunsResponse,
   StatusResponse,
@@ -86,6 +88,19 @@ export class BatonClient {
 
   stopJob(id: string, namespace = 'default'): Promise<StopJobResponse> {
     return this.http.request('DELETE', `/v1/jobs/${encodeURIComponent(id)}`, { query: { namespace } });
+  }
+
+  scaleJob(id: string, count: number, namespace = 'default'): Promise<{ job: Job; evalId: string }> {
+    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(id)}/scale`, { query: { namespace }, body: { count } });
+  }
+
+  setEligibility(nodeId: string, eligible: boolean): Promise<NodeInfo> {
+    return this.http.request('PUT', `/v1/nodes/${encodeURIComponent(nodeId)}/eligibility`, { body: { eligible } });
+  }
+
+  /** deadline: a duration such as "10m"; cancel: end the drain and make the node eligible again */
+  drainNode(nodeId: string, opts: { deadline?: string; cancel?: boolean } = {}): Promise<NodeInfo> {
+    return this.http.request('POST', `/v1/nodes/${encodeURIComponent(nodeId)}/drain`, { body: opts });
   }
 
   listNodes(): Promise<NodeSummary[]> {

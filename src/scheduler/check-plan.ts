@@ -22,7 +22,7 @@ export function checkPlan(plan: Plan, nodes: NodeInfo[], usage: Alloc[]): PlanCh
   const result: PlanCheck = { accepted: [], rejected: [] };
   for (const p of plan.place) {
     const node = byId.get(p.nodeId);
-    if (!node || node.status !== 'ready' || node.eligibility !== 'eligible') {
+    if (!node || node.status !== 'ready' || node.eligibility !== 'eligible' || node.drain) {
       result.rejected.push(p);
       continue;
     }

@@ -119,7 +119,9 @@ export function constraintHolds(node: NodeInfo, c: Constraint): boolean {
 /** The first usage-independent reason the node cannot run this job, or undefined. */
 export function staticReason(node: NodeInfo, spec: JobSpec): StaticReason | undefined {
   if (node.status !== 'ready') return { dimension: 'node-status', status: node.status };
-  if (node.eligibility !== 'eligible') return { dimension: 'eligibility' };
+  // A draining node is also marked ineligible by the server; checking drain too keeps
+  // new work off it even if the two ever disagree.
+  if (node.eligibility !== 'eligible' || node.drain) return { dimension: 'eligibility' };
   if (spec.datacenters && spec.datacenters.length > 0 && !spec.datacenters.includes(node.datacenter)) {
     return { dimension: 'datacenter', datacenter: node.datacenter };
   }

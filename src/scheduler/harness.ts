@@ -265,6 +265,23 @@ export class Harness {
     for (const a of this.allocs) if (a.nodeId === nodeId && isHoldingCapacity(a)) this.setClientStatus(a.id, 'lost');
   }
 
+  /** What the server does on `baton node drain`: no new work, allocs move off before the deadline. */
+  drainNode(nodeId: string, deadlineInMs = 60 * 60_000): NodeInfo {
+    const node = this.node(nodeId);
+    node.eligibility = 'ineligible';
+    node.drain = { startedAt: new Date(this.now).toISOString(), deadline: new Date(this.now + deadlineInMs).toISOString() };
+    node.modifyIndex = ++this.index;
+    return node;
+  }
+
+  setEligibility(nodeId: string, eligible: boolean): NodeInfo {
+    const node = this.node(nodeId);
+    node.eligibility = eligible ? 'eligible' : 'ineligible';
+    if (eligible) delete node.drain;
+    node.modifyIndex = ++this.index;
+    return node;
+  }
+
   /** Sum of resources held per node id. */
   usedByNode(): Map<string, { cpu: number; memory: number; disk: number }> {
     const m = new Map<string, { cpu: number; memory: number; disk: number }>();

@@ -21,7 +21,8 @@ export function computeJobStatus(job: Job, allocs: readonly Alloc[], _now?: numb
   // A template is in force until stopped; how its runs went is its children's status.
   if (isParentJob(job.spec)) return 'running';
   const anyRunning = allocs.some((a) => a.clientStatus === 'running');
-  if (job.spec.type === 'service') return anyRunning ? 'running' : 'pending';
+  // Services and system jobs never complete: they run until stopped.
+  if (job.spec.type !== 'batch') return anyRunning ? 'running' : 'pending';
 
   const groups = byIndex(allocs);
   let complete = 0;

@@ -4,8 +4,9 @@
  * indexes need a new alloc (with which attempt, and not before when); it does
  * not look at nodes. Placement is schedule.ts's job.
  */
-import type { Alloc, Job, JobSpec, Resources } from '../api/types.js';
+import type { Alloc, Job, JobSpec, NodeInfo, Resources } from '../api/types.js';
 import { replacementTaskResources, retryDelay, wasOomKilled } from './retry.js';
+import { reconcileSystem } from './system.js';
 import type { AllocStop, SchedulerSnapshot } from './types.js';
 
 export interface PlaceRequest {
@@ -16,12 +17,23 @@ export interface PlaceRequest {
   notBefore?: number;
   /** per-task resources differing from the spec (inherited or grown after an OOM kill) */
   taskResources?: Record<string, Resources>;
+  /** system jobs: the only node this alloc may go to (its name is `${job}[${node.name}]`) */
+  nodeId?: string;
 }
 
 export interface ReconcileResult {
   place: PlaceRequest[];
   stop: AllocStop[];
+  /** ms since epoch when reconcile will decide something new without any other change (a drain deadline) */
+  followUpAt?: number;
 }
+
+/** What reconcile reads: nodes and the clock only matter for drains and system jobs. */
+export type ReconcileInput = Pick<SchedulerSnapshot, 'job' | 'jobAllocs'> & Partial<Pick<SchedulerSnapshot, 'nodes' | 'now'>>;
+
+/** Descriptions of stops caused by a node drain all start with this, so users and the server can tell them apart. */
+export const DRAIN_PREFIX = 'node drain';
+export const DRAIN_DEADLINE_PASSED = 'node drain deadline passed';
 
 /** What an index needs when none of its allocs is live. */
 export type IndexDecision =
@@ -107,7 +119,39 @@ export function byIndex(allocs: readonly Alloc[]): Map<number, Alloc[]> {
   return m;
 }
 
-export function reconcile(snapshot: Pick<SchedulerSnapshot, 'job' | 'jobAllocs'>): ReconcileResult {
+/**
+ * How many migrations off draining nodes one job may have in flight. The update
+ * stanza (a later step) may set it; until then one at a time, so a service never
+ * loses more than one replica to a drain.
+ */
+export function maxParallelMigrations(spec: JobSpec): number {
+  const n = (spec as { update?: { maxParallel?: unknown } }).update?.maxParallel;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** The drain deadline of a draining node in ms, or undefined when the node is not draining. */
+export function drainDeadline(node: NodeInfo | undefined): number | undefined {
+  if (!node?.drain) return undefined;
+  const t = Date.parse(node.drain.deadline);
+  // An unreadable deadline means "no deadline": allocs move only by migration.
+  return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
+/**
+ * A migration replacement has taken over once it runs, and passes its checks
+ * when it has any (healthy is false only while checks have not passed).
+ */
+function tookOver(a: Alloc): boolean {
+  return a.clientStatus === 'running' && a.healthy !== false;
+}
+
+function inherit(spec: JobSpec, prev: Alloc, req: PlaceRequest): PlaceRequest {
+  const taskResources = replacementTaskResources(spec, prev, false);
+  if (taskResources) req.taskResources = taskResources;
+  return req;
+}
+
+export function reconcile(snapshot: ReconcileInput): ReconcileResult {
   const { job, jobAllocs } = snapshot;
   const result: ReconcileResult = { place: [], stop: [] };
 
@@ -115,6 +159,24 @@ export function reconcile(snapshot: Pick<SchedulerSnapshot, 'job' | 'jobAllocs'>
     for (const a of jobAllocs) if (isLive(a)) result.stop.push({ allocId: a.id, description: 'job stopped' });
     return result;
   }
+  if (job.spec.type === 'system' && !isParentJob(job.spec)) {
+    return reconcileSystem(job, jobAllocs, snapshot.nodes ?? []);
+  }
+
+  const now = snapshot.now ?? 0;
+  const nodes = new Map<string, NodeInfo>();
+  for (const n of snapshot.nodes ?? []) if (n.drain) nodes.set(n.id, n);
+  const deadlineOf = (a: Alloc): number | undefined => drainDeadline(nodes.get(a.nodeId));
+  const followUp = (t: number): void => {
+    // Strictly past the deadline counts, so come back just after it.
+    if (!Number.isFinite(t)) return;
+    result.followUpAt = result.followUpAt === undefined ? t + 1 : Math.min(result.followUpAt, t + 1);
+  };
+
+  // Service indexes whose alloc sits on a draining node with no replacement yet:
+  // they get one once the in-flight count allows (decided after every index is seen).
+  const wantMigration: Alloc[] = [];
+  let inFlight = 0;
 
   // A template's own allocs (left from a version before it became one) have nothing to run.
   const count = isParentJob(job.spec) ? 0 : job.spec.count;
@@ -124,13 +186,46 @@ export function reconcile(snapshot: Pick<SchedulerSnapshot, 'job' | 'jobAllocs'>
     const live = allocs.filter(isLive).sort(newestFirst);
     const current = live.filter((a) => a.jobVersion === job.version);
     const older = live.filter((a) => a.jobVersion !== job.version);
+    const settled = current.filter((a) => deadlineOf(a) === undefined);
+    const draining = current.filter((a) => deadlineOf(a) !== undefined);
 
     for (const a of older) result.stop.push({ allocId: a.id, description: `replaced by version ${job.version}` });
-    if (current.length > 0) {
+    if (settled.length > 0) {
+      const keep = settled[0];
       // Two live allocs for one index can only come from a race outside the
-      // scheduler; keep the newest so the index runs once.
-      for (const dup of current.slice(1)) {
-        result.stop.push({ allocId: dup.id, description: `duplicate of ${current[0].id}` });
+      // scheduler (or a migration, below); keep the newest so the index runs once.
+      for (const dup of settled.slice(1)) {
+        result.stop.push({ allocId: dup.id, description: `duplicate of ${keep.id}` });
+      }
+      for (const d of draining) {
+        if (keep.previousAllocId !== d.id) {
+          result.stop.push({ allocId: d.id, description: `duplicate of ${keep.id}` });
+        } else if (tookOver(keep)) {
+          result.stop.push({ allocId: d.id, description: `${DRAIN_PREFIX}: migrated to ${keep.nodeName} as ${keep.id}` });
+        } else if (now > deadlineOf(d)!) {
+          // The deadline does not wait for the replacement to come up.
+          result.stop.push({ allocId: d.id, description: DRAIN_DEADLINE_PASSED });
+        } else {
+          inFlight++;
+          followUp(deadlineOf(d)!);
+        }
+      }
+      continue;
+    }
+    if (draining.length > 0) {
+      const [old, ...dups] = draining;
+      for (const dup of dups) result.stop.push({ allocId: dup.id, description: `duplicate of ${old.id}` });
+      const deadline = deadlineOf(old)!;
+      if (now > deadline) {
+        // Forced off the node: not the task's fault, so the same attempt runs again elsewhere, now.
+        result.stop.push({ allocId: old.id, description: DRAIN_DEADLINE_PASSED, requeue: true });
+        result.place.push(inherit(job.spec, old, { index, attempt: old.attempt, previousAllocId: old.id }));
+      } else if (job.spec.type === 'batch') {
+        // Batch runs may finish on a draining node until the deadline.
+        followUp(deadline);
+      } else {
+        wantMigration.push(old);
+        followUp(deadline);
       }
       continue;
     }
@@ -146,6 +241,24 @@ export function reconcile(snapshot: Pick<SchedulerSnapshot, 'job' | 'jobAllocs'>
       if (decision.taskResources !== undefined) req.taskResources = decision.taskResources;
       result.place.push(req);
     }
+  }
+
+  // Replacement first, the old alloc stops once it took over (above): never more
+  // than maxParallel replicas of the job are moving at once.
+  let slots = maxParallelMigrations(job.spec) - inFlight;
+  for (const old of wantMigration) {
+    if (slots <= 0) break;
+    slots--;
+    const req = inherit(job.spec, old, { index: old.index, attempt: old.attempt, previousAllocId: old.id });
+    // A replacement that failed is tried again after the restart delay, like any service alloc.
+    const failed = jobAllocs
+      .filter((a) => a.previousAllocId === old.id && !isLive(a) && a.desiredStatus === 'run')
+      .sort(newestFirst)[0];
+    const notBefore = failed && (failed.clientStatus === 'failed' || failed.clientStatus === 'complete')
+      ? after(failed.modifiedAt, job.spec.restart.delayMs)
+      : undefined;
+    if (notBefore !== undefined) req.notBefore = notBefore;
+    result.place.push(req);
   }
 
   for (const a of jobAllocs) {

@@ -9,15 +9,17 @@
  * retries with grown memory) are placed first by a linear scan, so the heap is
  * built on usage that already includes them.
  */
-import type { Alloc, NodeInfo, Resources } from '../api/types.js';
+import type { Alloc, NodeInfo, PlacementFailure, Resources } from '../api/types.js';
+import { formatBytes, formatCpu } from '../spec/units.js';
 import { explainFailures } from './explain.js';
 import { staticReason } from './feasibility.js';
 import { Heap } from './heap.js';
 import { planPreemption } from './preempt.js';
 import { comparator, type NodeComparator, type NodeState } from './rank.js';
 import { isParentJob, reconcile, type PlaceRequest } from './reconcile.js';
-import { addInto, fitsWithin, sumTaskResources } from './resources.js';
+import { addInto, fitsWithin, sumTaskResources, type ResourceDimension } from './resources.js';
 import { allocResources } from './retry.js';
+import { systemAllocName } from './system.js';
 import type { Plan, PlannedAlloc, Scheduler, SchedulerSnapshot } from './types.js';
 import { isHoldingCapacity } from './usage.js';
 
@@ -53,6 +55,7 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   };
   const wanted = reconcile(snapshot);
   plan.stop = wanted.stop;
+  if (wanted.followUpAt !== undefined) plan.followUpAt = wanted.followUpAt;
   if (!job || job.stopped || isParentJob(job.spec)) return plan;
 
   const spec = job.spec;
@@ -69,17 +72,11 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
     }
   }
   if (common.length === 0 && odd.length === 0) return plan;
-  common.sort((a, b) => a.req.index - b.req.index);
-  odd.sort((a, b) => a.req.index - b.req.index);
 
   const states = nodeStates(snapshot.nodes, snapshot.usage, job.id, job.namespace);
-  const feasible: NodeState[] = [];
-  for (const s of states.values()) if (staticReason(s.node, spec) === undefined) feasible.push(s);
-
-  const queued: Due[] = [];
   const placeOn = (s: NodeState, d: Due): void => {
     const placed: PlannedAlloc = {
-      name: `${job.id}[${d.req.index}]`,
+      name: spec.type === 'system' ? systemAllocName(job.id, s.node) : `${job.id}[${d.req.index}]`,
       index: d.req.index,
       nodeId: s.node.id,
       nodeName: s.node.name,
@@ -93,6 +90,30 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
     addInto(s.used, d.ask);
     s.jobAllocs++;
   };
+
+  if (spec.type === 'system') {
+    // Each system alloc has exactly one possible home: it fits there or waits for room there.
+    const byNode = (a: Due, b: Due): number => (a.req.nodeId! < b.req.nodeId! ? -1 : a.req.nodeId! > b.req.nodeId! ? 1 : 0);
+    for (const d of [...odd, ...common].sort(byNode)) {
+      const s = d.req.nodeId === undefined ? undefined : states.get(d.req.nodeId);
+      if (!s) continue;
+      const short = fitsWithin(d.ask, s.node.capacity, s.used);
+      if (short === undefined) {
+        placeOn(s, d);
+      } else {
+        plan.queuedAllocs++;
+        plan.failures.push(systemFailure(s.node, short, d.ask, s.used, snapshot.nodes.length));
+      }
+    }
+    return plan;
+  }
+
+  common.sort((a, b) => a.req.index - b.req.index);
+  odd.sort((a, b) => a.req.index - b.req.index);
+
+  const feasible: NodeState[] = [];
+  const queued: Due[] = [];
+  for (const s of states.values()) if (staticReason(s.node, spec) === undefined) feasible.push(s);
 
   for (const d of odd) {
     const best = bestByScan(feasible, d.ask, comparator(spec.scheduling ?? 'binpack', d.ask));
@@ -136,4 +157,21 @@ function bestByScan(states: readonly NodeState[], ask: Resources, cmp: NodeCompa
     if (!best || cmp(s, best) < 0) best = s;
   }
   return best;
+}
+
+function formatAsk(d: ResourceDimension, v: number): string {
+  return d === 'cpu' ? formatCpu(v) : formatBytes(v);
+}
+
+/** A system alloc that does not fit its node, with that node's numbers. */
+function systemFailure(node: NodeInfo, d: ResourceDimension, ask: Resources, used: Resources, nodesEvaluated: number): PlacementFailure {
+  const free = Math.max(0, node.capacity[d] - used[d]);
+  return {
+    dimension: d,
+    message: `${d}: node ${node.name} has ${formatAsk(d, free)} free, ${formatAsk(d, ask[d])} needed`,
+    nodesEvaluated,
+    nodesFiltered: 1,
+    // Only that node can take this alloc: if it is too small even empty, waiting will not help.
+    neverFits: node.capacity[d] < ask[d],
+  };
 }

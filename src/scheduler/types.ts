@@ -48,6 +48,13 @@ export interface AllocStop {
   description: string;
   /** set when the stop makes room for a higher-priority job (its id): the alloc requeues without using a retry */
   preemptedBy?: string;
+  /**
+   * set when the alloc is forced off its node (a drain deadline passed) and this
+   * plan places its replacement elsewhere with the same attempt: the stop uses
+   * no retry. Informational for the server; reconcile already treats any
+   * scheduler stop as "run the same attempt again".
+   */
+  requeue?: boolean;
 }
 
 export interface Plan {

@@ -30,11 +30,15 @@ export class HeartbeatMonitor {
     this.busy = true;
     try {
       const now = Date.now();
-      if (now < this.startedAt + this.ttlMs) return;
+      if (now < this.startedAt + this.ttlMs) {
+        await this.store.checkDrains(now);
+        return;
+      }
       for (const node of await this.store.expiredNodes(now)) {
         const { lost } = await this.store.markNodeDown(node.id, now);
         this.logger.warn({ node: node.name, lost }, 'node missed its heartbeats: marked down');
       }
+      await this.store.checkDrains(now);
     } catch (err) {
       this.logger.error({ err }, 'heartbeat check failed');
     } finally {

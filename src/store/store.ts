@@ -173,10 +173,111 @@ export class Store extends EventEmitter {
           namespace: job.namespace, id: job.id, version, spec: JSON.stringify(spec), submitted_at: job.submittedAt,
         }).execute();
         await this.saveJob(trx, job, !existing);
+        if (existing && !existing.stopped && sameButCount(existing.spec, spec)) {
+          // only the count changed: running allocs carry on as the new version, nothing restarts
+          for (const a of await this.queryAllocs(trx, { namespace: job.namespace, jobId: job.id })) {
+            if (a.jobVersion !== existing.version || a.desiredStatus !== 'run' || !LIVE.includes(a.clientStatus)) continue;
+            a.jobVersion = version;
+            a.modifyIndex = index;
+            a.modifiedAt = iso(now);
+            await this.updateAlloc(trx, a);
+          }
+        }
       }
       const ev = await this.createEval(trx, index, job, 'job-register', now);
       return { job, evalId: ev.id, changed };
     });
+  }
+
+  /** `baton job scale`: a new version with another count, updated in place */
+  async scaleJob(namespace: string, id: string, count: number, now: number): Promise<{ job: Job; evalId: string }> {
+    const job = await this.loadJob(this.db, namespace, id);
+    if (!job) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
+    if (job.spec.type === 'system') throw new ConflictError(`job "${id}" is a system job: it runs one alloc per node and has no count`);
+    if (job.spec.parameterized || job.spec.periodic) throw new ConflictError(`job "${id}" is a template: dispatch runs of it instead of scaling it`);
+    const r = await this.registerJob({ ...job.spec, count }, now);
+    return { job: r.job, evalId: r.evalId };
+  }
+
+  // ------------------------------------------------------------ node eligibility and drain
+
+  async setEligibility(nodeId: string, eligible: boolean, now: number): Promise<NodeInfo> {
+    return this.write(async (trx, index) => {
+      const node = await this.loadNode(trx, nodeId);
+      node.eligibility = eligible ? 'eligible' : 'ineligible';
+      if (eligible) delete node.drain;
+      node.modifyIndex = index;
+      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt));
+      if (eligible) {
+        await this.unblockAll(trx);
+        await this.evalSystemJobs(trx, index, now);
+      } else {
+        await this.evalJobsOnNode(trx, index, nodeId, 'node-update', now);
+      }
+      return node;
+    });
+  }
+
+  /** Starts (or cancels) a drain: the node takes no new work and its allocs move elsewhere. */
+  async drainNode(nodeId: string, deadlineMs: number | undefined, cancel: boolean, now: number): Promise<NodeInfo> {
+    if (cancel) return this.setEligibility(nodeId, true, now);
+    return this.write(async (trx, index) => {
+      const node = await this.loadNode(trx, nodeId);
+      node.eligibility = 'ineligible';
+      node.drain = { startedAt: iso(now), deadline: iso(now + (deadlineMs ?? 60 * 60_000)) };
+      node.modifyIndex = index;
+      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt));
+      await this.evalJobsOnNode(trx, index, nodeId, 'node-update', now);
+      return node;
+    });
+  }
+
+  /**
+   * Drains in progress: past its deadline a node's remaining jobs are looked at
+   * again (the scheduler then stops what is left); a node with nothing left
+   * has finished draining.
+   */
+  async checkDrains(now: number): Promise<void> {
+    const nodes = (await this.listNodeInfos(this.db)).filter((n) => n.drain);
+    for (const node of nodes) {
+      const live = this.liveAllocs(node.id);
+      if (live.length === 0) {
+        await this.write(async (trx, index) => {
+          const n = await this.loadNode(trx, node.id);
+          if (!n.drain) return;
+          delete n.drain;
+          n.modifyIndex = index;
+          await this.saveNode(trx, n, Date.parse(n.lastHeartbeatAt));
+        });
+        continue;
+      }
+      const deadline = Date.parse(node.drain!.deadline);
+      const key = `drain_deadline_evaluated:${node.id}:${node.drain!.deadline}`;
+      if (now > deadline && !(await this.getMeta(key))) {
+        await this.setMeta(key, '1');
+        await this.write(async (trx, index) => this.evalJobsOnNode(trx, index, node.id, 'node-update', now));
+      }
+    }
+  }
+
+  private async evalJobsOnNode(db: Db, index: number, nodeId: string, trigger: EvalTrigger, now: number): Promise<void> {
+    const seen = new Set<string>();
+    for (const a of this.liveAllocs(nodeId)) {
+      const key = `${a.namespace}/${a.jobId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const job = await this.loadJob(db, a.namespace, a.jobId);
+      await this.createEval(db, index, job ?? { namespace: a.namespace, id: a.jobId }, trigger, now);
+    }
+  }
+
+  /** a node joined or came back: every system job looks again (it may want an alloc there) */
+  private async evalSystemJobs(db: Db, index: number, now: number): Promise<void> {
+    const rows = await db.selectFrom('jobs').select('data').where('parent_id', 'is', null).execute();
+    for (const r of rows) {
+      const job = JSON.parse(r.data) as Job;
+      if (job.spec.type === 'system' && !job.stopped) await this.createEval(db, index, job, 'node-update', now);
+    }
   }
 
   /**
@@ -583,6 +684,7 @@ export class Store extends EventEmitter {
         data: JSON.stringify(node), modify_index: index,
       }).execute();
       await this.unblockAll(trx);
+      await this.evalSystemJobs(trx, index, now);
       return node;
     });
   }
@@ -602,6 +704,7 @@ export class Store extends EventEmitter {
       });
       await this.saveNode(trx, node, now);
       await this.unblockAll(trx);
+      await this.evalSystemJobs(trx, index, now);
       return node;
     });
   }
@@ -621,6 +724,7 @@ export class Store extends EventEmitter {
       n.modifyIndex = index;
       await this.saveNode(trx, n, now);
       await this.unblockAll(trx);
+      await this.evalSystemJobs(trx, index, now);
       return n;
     });
   }
@@ -742,18 +846,21 @@ export class Store extends EventEmitter {
    */
   async updateAllocs(nodeId: string, updates: AllocStatusUpdate[], now: number): Promise<number> {
     return this.write(async (trx, index, touched) => {
-      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean }>();
+      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean; cameUp: boolean }>();
       let freed = false;
       for (const u of updates) {
         const a = await this.loadAlloc(trx, u.allocId);
         if (!a) throw new NotFoundError(`alloc ${u.allocId} not found`);
         if (a.nodeId !== nodeId) throw new ForbiddenError(`alloc ${u.allocId} belongs to another node`);
         if (a.clientStatus === 'complete' || a.clientStatus === 'failed') continue;
+        const wasUp = a.clientStatus === 'running' && a.healthy !== false;
         a.taskStates = u.taskStates;
         if (a.clientStatus !== 'lost') {
           a.clientStatus = u.clientStatus;
           a.clientDescription = u.clientDescription;
         }
+        const tasks = Object.values(a.taskStates);
+        a.healthy = a.clientStatus === 'running' && tasks.length > 0 && tasks.every((t) => t.state === 'running' && (t.health === undefined || t.health === 'healthy'));
         a.modifyIndex = index;
         a.modifiedAt = iso(now);
         await this.updateAlloc(trx, a);
@@ -761,15 +868,19 @@ export class Store extends EventEmitter {
         const terminal = u.clientStatus === 'complete' || u.clientStatus === 'failed' || u.clientStatus === 'lost';
         if (terminal) freed = true;
         const key = `${a.namespace}/${a.jobId}`;
-        const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false };
+        const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false, cameUp: false };
         if (terminal && a.clientStatus !== 'lost') j.ended = true;
+        if (!wasUp && a.clientStatus === 'running' && a.healthy) j.cameUp = true;
         if (u.clientStatus === 'failed') j.failed = true;
         jobs.set(key, j);
       }
+      // a replacement that came up lets a drain (or an update) take its next step
+      const draining = [...jobs.values()].some((j) => j.cameUp) ? new Set((await this.listNodeInfos(trx)).filter((n) => n.drain).map((n) => n.id)) : new Set<string>();
       for (const j of jobs.values()) {
-        if (j.ended) {
+        const migrating = j.cameUp && draining.size > 0 && this.liveAllocs().some((x) => x.namespace === j.namespace && x.jobId === j.id && draining.has(x.nodeId));
+        if (j.ended || migrating) {
           const job = await this.loadJob(trx, j.namespace, j.id);
-          await this.createEval(trx, index, job ?? j, j.failed ? 'alloc-failure' : 'alloc-stop', now);
+          await this.createEval(trx, index, job ?? j, j.failed ? 'alloc-failure' : j.ended ? 'alloc-stop' : 'node-update', now);
         }
         await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
       }
@@ -887,6 +998,11 @@ export class Store extends EventEmitter {
 
 export class ForbiddenError extends Error {
   readonly status = 403;
+}
+
+/** two specs that differ in count only: the job can be scaled in place */
+function sameButCount(a: JobSpec, b: JobSpec): boolean {
+  return a.count !== b.count && JSON.stringify({ ...a, count: 0 }) === JSON.stringify({ ...b, count: 0 });
 }
 
 function summarizeNode(n: NodeInfo, usage: Alloc[]): NodeSummary {

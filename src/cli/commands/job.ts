@@ -6,6 +6,7 @@ import { BatonApiError } from '../../client/http.js';
 import { runsToCsv } from '../../jobs/run-summary.js';
 import { clientFor, globalOptions } from '../config.js';
 import {
+  CliError,
   age,
   formatAllocCounts,
   formatChildCounts,
@@ -216,5 +217,20 @@ export function registerJobCommand(program: Command): void {
       const res = await clientFor(cmd).stopJob(id, opts.namespace || defaultNamespace());
       if (g.output === 'json') return printJson(res);
       process.stdout.write(`job ${id} stopping (eval ${shortId(res.evalId)})\n`);
+    });
+
+  job
+    .command('scale')
+    .description('Change how many allocations a job runs; running ones carry on in place')
+    .argument('<id>', 'job id (its name)')
+    .argument('<count>', 'the new count (0 or more)')
+    .option('-n, --namespace <namespace>', 'namespace (default: $BATON_NAMESPACE or "default")')
+    .action(async (id: string, countText: string, opts: { namespace?: string }, cmd: Command) => {
+      const count = Number(countText);
+      if (!/^\d+$/.test(countText) || !Number.isSafeInteger(count)) throw new CliError(`count "${countText}" is not a whole number of 0 or more`);
+      const g = globalOptions(cmd);
+      const res = await clientFor(cmd).scaleJob(id, count, opts.namespace || defaultNamespace());
+      if (g.output === 'json') return printJson(res);
+      process.stdout.write(`job ${id} scaled to ${count} (version ${res.job.version}, eval ${shortId(res.evalId)})\n`);
     });
 }

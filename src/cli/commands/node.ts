@@ -4,6 +4,7 @@ import type { NodeSummary, Resources } from '../../api/types.js';
 import { formatBytes, formatCpu } from '../../spec/units.js';
 import { clientFor, globalOptions } from '../config.js';
 import {
+  CliError,
   age,
   bytesUsage,
   cpuUsage,
@@ -43,7 +44,7 @@ export function registerNodeCommand(program: Command): void {
           shortId(n.id),
           n.name,
           n.status,
-          n.eligibility,
+          n.drain ? 'draining' : n.eligibility,
           n.nodeClass || '-',
           cpuUsage(n.used.cpu, n.capacity.cpu),
           bytesUsage(n.used.memory, n.capacity.memory),
@@ -69,7 +70,7 @@ export function registerNodeCommand(program: Command): void {
           ['ID', n.id],
           ['Name', n.name],
           ['Status', n.status],
-          ['Eligibility', n.eligibility],
+          ['Eligibility', n.drain ? `${n.eligibility}, draining since ${n.drain.startedAt} (deadline ${n.drain.deadline})` : n.eligibility],
           ['Class', n.nodeClass || '-'],
           ['Datacenter', n.datacenter || '-'],
           ['Labels', formatMap(n.labels)],
@@ -111,5 +112,35 @@ export function registerNodeCommand(program: Command): void {
           }),
         );
       } else out('  none');
+    });
+
+  node
+    .command('drain')
+    .description('Move the work off a node: it takes no new allocations, services move elsewhere, batch runs may finish until the deadline')
+    .argument('<node>', 'node id, id prefix or name')
+    .option('--deadline <duration>', 'how long batch runs may keep running before they are stopped and requeued elsewhere', '1h')
+    .option('--cancel', 'end the drain and make the node eligible again')
+    .action(async (ref: string, opts: { deadline: string; cancel?: boolean }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const n = await clientFor(cmd).drainNode(ref, opts.cancel ? { cancel: true } : { deadline: opts.deadline });
+      if (g.output === 'json') return printJson(n);
+      process.stdout.write(
+        opts.cancel
+          ? `node ${n.name} (${shortId(n.id)}): drain cancelled, eligible again\n`
+          : `node ${n.name} (${shortId(n.id)}): draining until ${n.drain?.deadline ?? '?'}; follow with \`baton node status ${n.name}\`\n`,
+      );
+    });
+
+  node
+    .command('eligibility')
+    .description('Allow (on) or forbid (off) new allocations on a node; running ones stay')
+    .argument('<node>', 'node id, id prefix or name')
+    .argument('<on|off>', 'on or off')
+    .action(async (ref: string, value: string, _opts: unknown, cmd: Command) => {
+      if (value !== 'on' && value !== 'off') throw new CliError(`eligibility is "on" or "off", not "${value}"`);
+      const g = globalOptions(cmd);
+      const n = await clientFor(cmd).setEligibility(ref, value === 'on');
+      if (g.output === 'json') return printJson(n);
+      process.stdout.write(`node ${n.name} (${shortId(n.id)}): ${n.eligibility}\n`);
     });
 }

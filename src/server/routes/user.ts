@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import type { DispatchResponse, RunsResponse, JobDetail, LogsResponse, NodeInfo, Resources, StatusResponse, SubmitJobResponse } from '../../api/types.js';
 import { parseJobObject, parseJobSource } from '../../spec/parse.js';
-import { formatBytes, formatCpu } from '../../spec/units.js';
+import { formatBytes, formatCpu, parseDuration } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
@@ -84,6 +84,14 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { job: await store.jobSummary(job), runs: await store.listRuns(job) };
   });
 
+  const scaleSchema = z.strictObject({ count: z.number({ error: 'count must be a number' }).int('count must be a whole number').min(0, 'count must be 0 or more').max(10_000, 'count must be 10000 or less') });
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/scale', async (req) => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'submit', ns);
+    const body = parse(scaleSchema, req.body, 'scale request');
+    return store.scaleJob(ns, req.params.id, body.count, Date.now());
+  });
+
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
@@ -93,6 +101,33 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/v1/nodes', async (req) => {
     requireUser(req.principal, 'read');
     return store.listNodes();
+  });
+
+  const eligibilitySchema = z.strictObject({ eligible: z.boolean({ error: 'eligible must be true or false' }) });
+  app.put<{ Params: { id: string } }>('/v1/nodes/:id/eligibility', async (req) => {
+    requireUser(req.principal, 'operator');
+    const body = parse(eligibilitySchema, req.body, 'eligibility request');
+    const node = await store.getNode(req.params.id);
+    return store.setEligibility(node.id, body.eligible, Date.now());
+  });
+
+  const drainSchema = z.strictObject({
+    deadline: z.union([z.string(), z.number()]).optional().transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      try {
+        return parseDuration(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+    cancel: z.boolean().optional(),
+  });
+  app.post<{ Params: { id: string } }>('/v1/nodes/:id/drain', async (req) => {
+    requireUser(req.principal, 'operator');
+    const body = parse(drainSchema, req.body ?? {}, 'drain request');
+    const node = await store.getNode(req.params.id);
+    return store.drainNode(node.id, body.deadline, body.cancel ?? false, Date.now());
   });
 
   app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req) => {
