@@ -39,7 +39,24 @@ export type DriverName = 'docker' | 'exec';
  */
 export interface Constraint {
   attribute: string;
-  operator: '=' | '!=' | '<' | '<=' | '>' | '>=' | 'regexp' | 'set_contains' | 'is_set' | 'is_not_set';
+  operator:
+    | '='
+    | '!='
+    | '<'
+    | '<='
+    | '>'
+    | '>='
+    | 'regexp'
+    /** value is a comma-separated list; the attribute (a comma-separated set) contains all of them */
+    | 'set_contains'
+    /** ... contains at least one of them */
+    | 'set_contains_any'
+    /** value is a version constraint such as ">= 1.2, < 2" */
+    | 'version'
+    | 'is_set'
+    | 'is_not_set'
+    /** no two allocs of the job on nodes with the same attribute value (`${node.id}` when attribute is empty) */
+    | 'distinct_hosts';
   value: string;
 }
 
@@ -60,6 +77,111 @@ export interface TaskSpec {
   timeoutMs?: number;
   /** health checks: the alloc is healthy when all pass */
   checks?: HealthCheckSpec[];
+  /** named ports: a static host port, or a dynamic one chosen by the scheduler; `to` is the container port (docker) */
+  ports?: PortSpec[];
+  /** registers the task's healthy endpoints under a service name (the port is one of `ports`) */
+  service?: ServiceSpec;
+  /** services this task needs: their healthy addresses are given as env vars at start */
+  upstreams?: UpstreamSpec[];
+  /** host volumes declared on the agent (`--volume data=/srv/data`) mounted into the task */
+  volumes?: VolumeMount[];
+}
+
+export interface PortSpec {
+  name: string;
+  /** a fixed host port; absent = dynamic (picked from the node's range) */
+  static?: number;
+  /** docker: the container port the host port maps to (default: the host port) */
+  to?: number;
+}
+
+export interface ServiceSpec {
+  name: string;
+  /** name of one of the task's ports */
+  port: string;
+  tags: string[];
+}
+
+export interface UpstreamSpec {
+  service: string;
+  /** env var that receives "host:port,host:port"; default BATON_UPSTREAM_<SERVICE> */
+  env?: string;
+}
+
+export interface VolumeMount {
+  /** the host volume's name on the node */
+  volume: string;
+  /** where it appears in the task: a path in the container (docker), or BATON_VOLUME_<NAME> env for exec */
+  destination: string;
+  readOnly: boolean;
+}
+
+/** How a service job moves from one version to the next. */
+export interface UpdateStrategy {
+  /** allocs replaced at a time */
+  maxParallel: number;
+  /** a new alloc must be healthy this long before it counts */
+  minHealthyTimeMs: number;
+  /** a new alloc not healthy by then fails the deployment */
+  healthyDeadlineMs: number;
+  /** a failed deployment rolls back to the last version that deployed successfully */
+  autoRevert: boolean;
+  /** start this many new allocs first and wait for `baton deployment promote` */
+  canary: number;
+}
+
+export type DeploymentStatus = 'running' | 'paused' | 'successful' | 'failed' | 'cancelled';
+
+export interface Deployment {
+  id: string;
+  namespace: string;
+  jobId: string;
+  jobVersion: number;
+  status: DeploymentStatus;
+  statusDescription: string;
+  /** copied from the job's update strategy when the deployment started */
+  strategy: UpdateStrategy;
+  desiredTotal: number;
+  desiredCanaries: number;
+  /** alloc ids of the canaries placed */
+  canaries: string[];
+  promoted: boolean;
+  placedAllocs: number;
+  healthyAllocs: number;
+  unhealthyAllocs: number;
+  /** set when auto_revert rolled the job back: the version it went back to */
+  revertedTo?: number;
+  createIndex: number;
+  modifyIndex: number;
+  createdAt: string;
+  modifiedAt: string;
+}
+
+/** one entry of the service registry: a healthy endpoint */
+export interface ServiceEndpoint {
+  service: string;
+  namespace: string;
+  jobId: string;
+  allocId: string;
+  task: string;
+  nodeId: string;
+  nodeName: string;
+  address: string;
+  port: number;
+  tags: string[];
+}
+
+export interface ServiceSummary {
+  name: string;
+  namespace: string;
+  tags: string[];
+  healthy: number;
+}
+
+export interface ServiceEndpointsResponse {
+  /** pass back as ?index= to block until the endpoints change */
+  index: number;
+  endpoints: ServiceEndpoint[];
 }
 
 export interface HealthCheckSpec {
@@ -147,6 +269,10 @@ export interface JobSpec {
   retry: RetryPolicy;
   restart: RestartPolicy;
   meta: Record<string, string>;
+  /** services: how versions roll out (default: max_parallel 1, no canaries) */
+  update?: UpdateStrategy;
+  /** spread allocs evenly over the values of a node attribute, e.g. `${label.zone}` */
+  spread?: Array<{ attribute: string; weight: number }>;
   parameterized?: ParameterizedSpec;
   periodic?: PeriodicSpec;
   /** may stop lower-priority batch runs to get placed; they requeue without using a retry */
@@ -240,6 +366,12 @@ export interface NodeInfo {
   lastHeartbeatAt: string;
   /** set while the node is draining: its allocs move elsewhere, batch runs may finish until the deadline */
   drain?: { startedAt: string; deadline: string };
+  /** the address other machines reach this node's tasks at (`--address`; default the first non-internal IPv4) */
+  address?: string;
+  /** host volumes the agent offers (`--volume data=/srv/data[:ro]`) */
+  volumes?: Record<string, { path: string; readOnly: boolean }>;
+  /** host ports the scheduler may hand out as dynamic ports */
+  portRange?: { from: number; to: number };
   registeredAt: string;
   createIndex: number;
   modifyIndex: number;
@@ -309,6 +441,13 @@ export interface Alloc {
   preemptedBy?: string;
   /** running and every task's checks pass (true also for tasks without checks once running) */
   healthy?: boolean;
+  /** when it last became healthy: a deployment counts it after min_healthy_time */
+  healthySince?: string;
+  /** the deployment that placed it, and whether it is one of its canaries */
+  deploymentId?: string;
+  canary?: boolean;
+  /** per task, per port name: the host port assigned on the node */
+  ports?: Record<string, Record<string, { host: number; to?: number }>>;
   taskStates: Record<string, TaskState>;
   /** 0 for the first placement of an index; +1 per retry */
   attempt: number;
@@ -489,6 +628,9 @@ export interface RegisterNodeRequest {
   labels: Record<string, string>;
   capacity: Resources;
   reserved: Resources;
+  address?: string;
+  volumes?: Record<string, { path: string; readOnly: boolean }>;
+  portRange?: { from: number; to: number };
 }
 
 export interface RegisterNodeResponse {

@@ -20,6 +20,9 @@ export const registerNodeSchema = z.strictObject({
   labels: textMap,
   capacity: resources,
   reserved: resources,
+  address: z.string().max(253).optional(),
+  volumes: z.record(z.string().max(64), z.strictObject({ path: z.string().max(4096), readOnly: z.boolean() })).optional(),
+  portRange: z.strictObject({ from: z.number().int().min(1).max(65535), to: z.number().int().min(1).max(65535) }).optional(),
 });
 
 const taskEvent = z.object({ time: z.string(), type: z.string().max(64), message: z.string().max(4096) });

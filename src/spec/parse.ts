@@ -138,6 +138,18 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
     const mem = t.resources?.memory;
     if (mem !== undefined && mem < 4 * 1024 ** 2) at('resources', `memory ${mem} bytes is too small: ask for at least 4Mi`);
     if (t.timeout === 0) at('timeout', 'timeout must be more than 0; leave it out for no timeout');
+    const portNames = new Set<string>();
+    (t.ports ?? []).forEach((p, k) => {
+      if (portNames.has(p.name)) {
+        const path = ['tasks', i, 'ports', k, 'name'];
+        out.push({ path: formatPath(path), message: `port name "${p.name}" is used twice in this task`, ...locate(path) });
+      }
+      portNames.add(p.name);
+    });
+    if (t.service && !portNames.has(t.service.port)) {
+      const path = ['tasks', i, 'service', 'port'];
+      out.push({ path: formatPath(path), message: `service port "${t.service.port}" is not one of this task's ports (${[...portNames].join(', ') || 'none declared'})`, ...locate(path) });
+    }
     const checkNames = new Set<string>();
     (t.checks ?? []).forEach((c, k) => {
       const atCheck = (field: string, message: string): void => {
@@ -159,7 +171,11 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
   out.push(...templateChecks(file, locate), ...retryChecks(file, locate));
   (file.constraints ?? []).forEach((c, i) => {
     const op = c.operator ?? '=';
-    if (op !== 'is_set' && op !== 'is_not_set' && c.value === undefined) {
+    if (op !== 'distinct_hosts' && !c.attribute) {
+      const path = ['constraints', i, 'attribute'];
+      out.push({ path: formatPath(path), message: 'attribute is required, e.g. ${node.class}', ...locate(['constraints', i]) });
+    }
+    if (op !== 'is_set' && op !== 'is_not_set' && op !== 'distinct_hosts' && c.value === undefined) {
       const path = ['constraints', i, 'value'];
       out.push({ path: formatPath(path), message: `operator ${op} needs a value`, ...locate(['constraints', i]) });
     }
@@ -296,13 +312,29 @@ function toSpec(f: JobFile): ParsedJob {
           })),
         }
       : {}),
+    ...(t.ports?.length ? { ports: t.ports.map((p) => ({ name: p.name, ...(p.static !== undefined ? { static: p.static } : {}), ...(p.to !== undefined ? { to: p.to } : {}) })) } : {}),
+    ...(t.service ? { service: { name: t.service.name, port: t.service.port, tags: t.service.tags ?? [] } } : {}),
+    ...(t.upstreams?.length ? { upstreams: t.upstreams.map((u) => ({ service: u.service, ...(u.env ? { env: u.env } : {}) })) } : {}),
+    ...(t.volumes?.length ? { volumes: t.volumes.map((v) => ({ volume: v.volume, destination: v.destination, readOnly: v.read_only ?? false })) } : {}),
   }));
   const constraints: Constraint[] = (f.constraints ?? []).map((c) => ({
-    attribute: c.attribute,
+    attribute: c.attribute ?? '',
     operator: c.operator ?? '=',
     value: c.value ?? '',
   }));
   const spec: JobSpec = {
+    ...(f.update
+      ? {
+          update: {
+            maxParallel: f.update.max_parallel ?? 1,
+            minHealthyTimeMs: f.update.min_healthy_time ?? 10_000,
+            healthyDeadlineMs: f.update.healthy_deadline ?? 5 * 60_000,
+            autoRevert: f.update.auto_revert ?? false,
+            canary: f.update.canary ?? 0,
+          },
+        }
+      : {}),
+    ...(f.spread?.length ? { spread: f.spread.map((x) => ({ attribute: x.attribute, weight: x.weight ?? 50 })) } : {}),
     name: f.name,
     namespace: f.namespace ?? DEFAULT_NAMESPACE,
     type: f.type,

@@ -62,6 +62,44 @@ export const checkSchema = z.strictObject({
   restart_on_unhealthy: z.boolean().optional(),
 });
 
+const portNumber = (what: string) => z.number({ error: `${what} must be a port number` }).int().min(1, `${what} must be 1..65535`).max(65535, `${what} must be 1..65535`);
+
+export const portSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'a port name is lowercase letters, digits and _ (e.g. http)'),
+  static: portNumber('static').optional(),
+  to: portNumber('to').optional(),
+});
+
+export const serviceSchema = z.strictObject({
+  name: name('service'),
+  port: z.string().min(1),
+  tags: z.array(z.string().max(128)).optional(),
+});
+
+export const upstreamSchema = z.strictObject({
+  service: name('service'),
+  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env must be a variable name').optional(),
+});
+
+export const volumeMountSchema = z.strictObject({
+  volume: z.string().min(1).max(64),
+  destination: z.string().min(1),
+  read_only: z.boolean().optional(),
+});
+
+export const updateSchema = z.strictObject({
+  max_parallel: z.number().int().min(1, 'max_parallel must be 1 or more').optional(),
+  min_healthy_time: duration.optional(),
+  healthy_deadline: duration.optional(),
+  auto_revert: z.boolean().optional(),
+  canary: z.number().int().min(0).optional(),
+});
+
+export const spreadSchema = z.strictObject({
+  attribute: z.string().min(1),
+  weight: z.number().int().min(1).max(100).optional(),
+});
+
 export const taskSchema = z.strictObject({
   name: name('task'),
   driver: z.enum(['docker', 'exec'], { error: 'driver must be "docker" or "exec"' }),
@@ -74,13 +112,17 @@ export const taskSchema = z.strictObject({
   kill_timeout: duration.optional(),
   timeout: duration.optional(),
   checks: z.array(checkSchema, { error: 'checks must be a list of health checks' }).optional(),
+  ports: z.array(portSchema, { error: 'ports must be a list of { name, static?, to? }' }).optional(),
+  service: serviceSchema.optional(),
+  upstreams: z.array(upstreamSchema).optional(),
+  volumes: z.array(volumeMountSchema).optional(),
 });
 
 export const constraintSchema = z.strictObject({
-  attribute: z.string().min(1),
+  attribute: z.string().optional(),
   operator: z
-    .enum(['=', '!=', '<', '<=', '>', '>=', 'regexp', 'set_contains', 'is_set', 'is_not_set'], {
-      error: 'operator must be one of =, !=, <, <=, >, >=, regexp, set_contains, is_set, is_not_set',
+    .enum(['=', '!=', '<', '<=', '>', '>=', 'regexp', 'set_contains', 'set_contains_any', 'version', 'is_set', 'is_not_set', 'distinct_hosts'], {
+      error: 'operator must be one of =, !=, <, <=, >, >=, regexp, set_contains, set_contains_any, version, is_set, is_not_set, distinct_hosts',
     })
     .optional(),
   value: z.union([z.string(), z.number(), z.boolean()]).transform(String).optional(),
@@ -131,6 +173,8 @@ export const jobFileSchema = z.strictObject({
   datacenters: z.array(z.string()).optional(),
   scheduling: z.enum(['binpack', 'spread'], { error: 'scheduling must be "binpack" or "spread"' }).optional(),
   constraints: z.array(constraintSchema).optional(),
+  spread: z.array(spreadSchema).optional(),
+  update: updateSchema.optional(),
   retry: retrySchema.optional(),
   restart: z
     .strictObject({
@@ -156,6 +200,12 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
   resources: Object.keys(resourcesSchema.shape),
   constraint: Object.keys(constraintSchema.shape),
   check: Object.keys(checkSchema.shape),
+  ports: Object.keys(portSchema.shape),
+  service: Object.keys(serviceSchema.shape),
+  upstreams: Object.keys(upstreamSchema.shape),
+  volumes: Object.keys(volumeMountSchema.shape),
+  update: Object.keys(updateSchema.shape),
+  spread: Object.keys(spreadSchema.shape),
   retry: Object.keys(retrySchema.shape),
   on_oom: Object.keys(onOomSchema.shape),
   parameterized: Object.keys(parameterizedSchema.shape),

@@ -677,6 +677,7 @@ export class Store extends EventEmitter {
         id: newId(), name: req.name, status: 'ready', eligibility: 'eligible', nodeClass: req.nodeClass,
         datacenter: req.datacenter, drivers: req.drivers, attributes: req.attributes, labels: req.labels,
         capacity: req.capacity, reserved: req.reserved, heartbeatTtlMs: ttlMs, lastHeartbeatAt: iso(now),
+        ...(req.address ? { address: req.address } : {}), ...(req.volumes ? { volumes: req.volumes } : {}), ...(req.portRange ? { portRange: req.portRange } : {}),
         registeredAt: iso(now), createIndex: index, modifyIndex: index,
       };
       await trx.insertInto('nodes').values({
@@ -701,6 +702,7 @@ export class Store extends EventEmitter {
       Object.assign(node, {
         name: req.name, nodeClass: req.nodeClass, datacenter: req.datacenter, drivers: req.drivers, attributes: req.attributes,
         labels: req.labels, capacity: req.capacity, reserved: req.reserved, status: 'ready', lastHeartbeatAt: iso(now), modifyIndex: index,
+        address: req.address, volumes: req.volumes, portRange: req.portRange,
       });
       await this.saveNode(trx, node, now);
       await this.unblockAll(trx);
