@@ -53,6 +53,12 @@ export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
   }
   const restarting = entries.filter(([, t]) => t.state === 'pending').map(([n]) => n);
   if (restarting.length > 0) return { clientStatus: 'running', clientDescription: `restarting ${plural(restarting.length, 'task')} ${restarting.join(', ')}` };
+  const unhealthy = entries.filter(([, t]) => t.state === 'running' && t.health === 'unhealthy');
+  if (unhealthy.length > 0) {
+    const [name, t] = unhealthy[0];
+    const why = lastEvent(t, ['Unhealthy'])?.message;
+    return { clientStatus: 'running', clientDescription: `task ${name} unhealthy${why ? `: ${why}` : ''}${unhealthy.length > 1 ? ` (and ${unhealthy.length - 1} more)` : ''}` };
+  }
   const running = entries.filter(([, t]) => t.state === 'running').length;
   if (running === entries.length) return { clientStatus: 'running', clientDescription: entries.length === 1 ? 'task running' : 'all tasks running' };
   return { clientStatus: 'running', clientDescription: `${running} of ${entries.length} tasks running` };
@@ -88,12 +94,18 @@ export function describeFailure(name: string, t: TaskState, memoryLimit?: number
     return `task ${name} OOM killed${parts.length ? ` (${parts.join(', ')})` : ''}`;
   }
   if (t.timedOut) return `task ${name} timed out${timeoutMs !== undefined ? ` after ${formatDuration(timeoutMs)}` : ''}`;
-  const last = [...t.events].reverse().find((e) => e.type === 'DriverFailure' || e.type === 'TaskLost' || e.type === 'Terminated');
+  const last = lastEvent(t, ['DriverFailure', 'TaskLost', 'Terminated', 'Unhealthy']);
   if (last?.type === 'DriverFailure') return `task ${name}: driver failure: ${last.message}`;
+  if (last?.type === 'Unhealthy') return `task ${name} unhealthy: ${last.message}`;
   if (last?.type === 'TaskLost') return `task ${name}: ${last.message}`;
   if (t.exitCode !== undefined) {
     const sig = t.signal ? ` (${t.signal})` : '';
     return `task ${name} exited with code ${t.exitCode}${sig}`;
   }
   return `task ${name} failed`;
+}
+
+function lastEvent(t: TaskState, types: readonly string[]): TaskState['events'][number] | undefined {
+  for (let i = t.events.length - 1; i >= 0; i--) if (types.includes(t.events[i].type)) return t.events[i];
+  return undefined;
 }

@@ -3,7 +3,7 @@
  * agent in-process): tasks run until the test makes them exit, write logs on
  * demand, and survive an agent "restart" as long as the driver object lives.
  */
-import type { Driver, ExitResult, Fingerprint, LogRecord, RunningTask, TaskConfig, TaskHandle, TaskUsage } from '../drivers/driver.js';
+import type { Driver, ExecResult, ExitResult, Fingerprint, LogRecord, RunningTask, TaskConfig, TaskHandle, TaskUsage } from '../drivers/driver.js';
 
 export class FakeTask implements RunningTask {
   exited: ExitResult | undefined;
@@ -12,6 +12,9 @@ export class FakeTask implements RunningTask {
   /** what usage() answers while the task runs; tests set it */
   usageNow: TaskUsage | undefined;
   usageCalls = 0;
+  /** what exec() answers (command checks); tests change it to make a check fail */
+  execResult: ExecResult = { exitCode: 0, output: 'ok' };
+  execCalls: Array<{ command: string; args: string[]; timeoutMs: number }> = [];
   private waiters: Array<(e: ExitResult) => void> = [];
   private logWaiters: Array<() => void> = [];
   readonly records: LogRecord[] = [];
@@ -50,6 +53,14 @@ export class FakeTask implements RunningTask {
   }
   async destroy(): Promise<void> {
     this.destroyed = true;
+  }
+  async address(): Promise<string | undefined> {
+    return this.exited ? undefined : '127.0.0.1';
+  }
+  async exec(command: string, args: string[], timeoutMs: number): Promise<ExecResult> {
+    this.execCalls.push({ command, args, timeoutMs });
+    if (this.exited) throw new Error('task is not running');
+    return { ...this.execResult };
   }
 }
 

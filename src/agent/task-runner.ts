@@ -12,6 +12,8 @@ import type { ExitResult, RunningTask, TaskConfig, TaskUsage } from '../drivers/
 import { formatBytes, formatDuration } from '../spec/units.js';
 import { errorMessage, sleep } from './backoff.js';
 import { unlessAborted, type AgentContext } from './context.js';
+import { HealthChecker } from './health-checks.js';
+import { initialChecks } from './health-state.js';
 import { LogShipper } from './log-shipper.js';
 import { decideRestart, exitSucceeded } from './restart-policy.js';
 import type { PersistedTask } from './state-file.js';
@@ -45,6 +47,10 @@ export class TaskRunner {
   private loopActive = false;
   /** aborted by stop(), to cut a restart delay short */
   private readonly wake = new AbortController();
+  /** the health checks of the current run, while it runs */
+  private checker: HealthChecker | undefined;
+  /** set when this run is being killed for failing a check: why, for its events and the restart decision */
+  private unhealthy: string | undefined;
 
   constructor(
     private readonly host: TaskHost,
@@ -99,6 +105,8 @@ export class TaskRunner {
     if (this.stopRequested) return;
     this.stopRequested = true;
     this.wake.abort();
+    // a task going down on purpose fails its checks on the way: that must not count
+    void this.checker?.stop();
     if (this.running) void this.kill(this.running);
     if (!this.begun && !this.dead) {
       this.begun = true;
@@ -217,7 +225,9 @@ export class TaskRunner {
       // undefined: the agent is closing, the task is left as it is
       if (exit === undefined || ctx.signal.aborted) return;
 
-      this.recordExit(exit, next === 'lost');
+      const unhealthy = this.unhealthy;
+      this.unhealthy = undefined;
+      this.recordExit(exit, next === 'lost', unhealthy);
       if (this.rec.state.timedOut) {
         // restarting would only run into the same timeout; the retry policy (a new alloc) decides instead
         this.rec.state.failed = true;
@@ -226,9 +236,11 @@ export class TaskRunner {
       }
       if (this.stopRequested) return this.finish(last);
 
-      const d = decideRestart(job.restart, job.type, exit, this.rec.restartTimes, Date.now());
+      // killed for failing a check is a failure however the task took the signal (a clean exit 0 included)
+      const outcome = unhealthy ? { ...exit, error: unhealthy } : exit;
+      const d = decideRestart(job.restart, job.type, outcome, this.rec.restartTimes, Date.now());
       if (!d.restart) {
-        this.rec.state.failed = !(job.type === 'batch' && exitSucceeded(exit));
+        this.rec.state.failed = !(job.type === 'batch' && exitSucceeded(outcome));
         if (this.rec.state.failed) this.event('NotRestarting', d.reason);
         return this.finish(last);
       }
@@ -285,6 +297,12 @@ export class TaskRunner {
     s.state = 'running';
     s.startedAt = new Date().toISOString();
     s.finishedAt = undefined;
+    const checks = this.spec.checks ?? [];
+    if (checks.length > 0) {
+      // every run earns its health anew
+      s.health = 'starting';
+      s.checks = initialChecks(checks);
+    }
     this.event('Started', message);
   }
 
@@ -309,6 +327,7 @@ export class TaskRunner {
     const poller = new UsagePoller(running, (u) => this.noteUsage(u), ctx.usagePollMs);
     poller.start();
     const timer = this.armTimeout(running);
+    const checker = this.startChecks(running);
     let exit: ExitResult | undefined;
     try {
       exit = await unlessAborted(running.wait(), ctx.signal);
@@ -316,6 +335,9 @@ export class TaskRunner {
       exit = { exitCode: -1, oomKilled: false, error: `lost track of the task: ${errorMessage(err)}` };
     } finally {
       timer.cancel();
+      // not awaited: a probe in flight may take its whole timeout, and its result is dropped anyway
+      void checker?.stop();
+      if (this.checker === checker) this.checker = undefined;
       await poller.stop();
     }
     if (exit === undefined) return undefined;
@@ -323,6 +345,45 @@ export class TaskRunner {
     if ((await unlessAborted(shipping, ctx.signal)) === undefined) return undefined;
     this.running = undefined;
     return exit;
+  }
+
+  /** health checks for this run; a re-attached task goes on from the statuses it had */
+  private startChecks(running: RunningTask): HealthChecker | undefined {
+    const checks = this.spec.checks ?? [];
+    if (checks.length === 0 || this.stopRequested) return undefined;
+    const s = this.rec.state;
+    const checker = new HealthChecker({
+      checks,
+      task: running,
+      startedAt: Date.parse(s.startedAt ?? '') || Date.now(),
+      initial: s.checks,
+      onChange: (statuses, health) => {
+        s.checks = structuredClone(statuses);
+        s.health = health;
+        void this.host.changed();
+      },
+      onFailing: (check, status) => this.checkFailing(running, check.name, check.restartOnUnhealthy, status.output),
+    });
+    // the statuses as the checker sees them from the start: fresh, or those kept over a re-attach
+    s.checks = structuredClone(checker.statuses);
+    s.health = checker.health;
+    this.checker = checker;
+    checker.start();
+    return checker;
+  }
+
+  private checkFailing(running: RunningTask, name: string, restart: boolean, output: string): void {
+    if (this.stopRequested || this.unhealthy !== undefined || this.rec.state.timedOut) return;
+    const why = `check ${name} failing${output ? `: ${output}` : ''}`;
+    this.event('Unhealthy', why);
+    if (!restart) {
+      void this.host.changed();
+      return;
+    }
+    this.unhealthy = why;
+    // kill() reports; the run loop then restarts the task by the restart policy
+    void this.checker?.stop();
+    void this.kill(running);
   }
 
   /**
@@ -346,6 +407,7 @@ export class TaskRunner {
 
   private timeOut(running: RunningTask, timeoutMs: number): void {
     if (this.stopRequested) return;
+    void this.checker?.stop();
     // already set when an agent died while killing it: kill again, but say it once
     if (!this.rec.state.timedOut) {
       this.rec.state.timedOut = true;
@@ -362,7 +424,7 @@ export class TaskRunner {
     s.cpuNanos = Math.max(s.cpuNanos ?? 0, (this.rec.cpuNanosBefore ?? 0) + u.cpuNanos);
   }
 
-  private recordExit(exit: ExitResult, lost: boolean): void {
+  private recordExit(exit: ExitResult, lost: boolean, unhealthy?: string): void {
     const s = this.rec.state;
     s.exitCode = exit.exitCode >= 0 ? exit.exitCode : undefined;
     s.signal = exit.signal;
@@ -377,6 +439,8 @@ export class TaskRunner {
       this.event('OOMKilled', `memory limit ${formatBytes(limit)} reached${peak}`);
     } else if (s.timedOut) {
       this.event('Killed', `task killed after its timeout${exit.signal ? ` (${exit.signal})` : ''}`);
+    } else if (unhealthy) {
+      this.event('Killed', `task killed as unhealthy${exit.signal ? ` (${exit.signal})` : ''}`);
     } else if (exit.error && !lost) {
       this.event('DriverFailure', exit.error);
     } else if (!lost) {

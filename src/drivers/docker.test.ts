@@ -188,6 +188,39 @@ describe.skipIf(!available)('DockerDriver', () => {
     }
   });
 
+  it('gives the container IP, where a check reaches its ports, and none once it stopped', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www'] });
+    const t = await driver.start(c);
+    const ip = await t.address!();
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    let body = '';
+    for (let i = 0; i < 100 && !body; i++) {
+      body = await fetch(`http://${ip}:8080/`).then((r) => r.text(), () => '');
+      if (!body) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(body).toBe('hello\n');
+    await t.stop(0);
+    expect(await t.address!()).toBeUndefined();
+    await t.destroy();
+  });
+
+  it('runs a command inside the container with its env, and gives exit code and output', async () => {
+    const t = await driver.start(config({ command: 'sleep', args: ['30'], env: { CHECK_X: 'in the container' } }));
+    const r = await t.exec!('sh', ['-c', 'echo "x=$CHECK_X"; echo oops >&2; exit 3'], 5000);
+    expect(r.exitCode).toBe(3);
+    expect(r.output).toContain('x=in the container\n');
+    expect(r.output).toContain('oops\n');
+    expect(await t.exec!('true', [], 5000)).toEqual({ exitCode: 0, output: '' });
+    await expect(t.exec!('sleep', ['5'], 200)).rejects.toThrow(/sleep timed out after 200 ms/);
+    // the runtime cannot start it (126 on runc) and says why in the output
+    const missing = await t.exec!('/no/such/check', [], 5000);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.output).toMatch(/no such file/i);
+    await t.stop(0);
+    await expect(t.exec!('true', [], 5000)).rejects.toThrow(/could not run true in the container/);
+    await t.destroy();
+  });
+
   it('fails clearly when the image cannot be had', async () => {
     const missing = `baton-test/does-not-exist-${randomUUID().slice(0, 8)}:latest`;
     await expect(driver.start(config({ image: missing }))).rejects.toThrow(`image "${missing}" is not available on this node:`);

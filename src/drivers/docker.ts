@@ -6,15 +6,17 @@
 import Docker from 'dockerode';
 import { PassThrough, Writable } from 'node:stream';
 import type { LogStream } from '../api/types.js';
-import type {
-  Driver,
-  ExitResult,
-  Fingerprint,
-  LogRecord,
-  RunningTask,
-  TaskConfig,
-  TaskHandle,
-  TaskUsage,
+import {
+  EXEC_OUTPUT_LIMIT,
+  type Driver,
+  type ExecResult,
+  type ExitResult,
+  type Fingerprint,
+  type LogRecord,
+  type RunningTask,
+  type TaskConfig,
+  type TaskHandle,
+  type TaskUsage,
 } from './driver.js';
 import { normaliseSignal, signalOfExitCode, sleep } from './proc.js';
 import { timestampAfter, splitTimestamp, timestampToSince } from './timestamps.js';
@@ -218,6 +220,73 @@ class DockerTask implements RunningTask {
     const m = memoryOf(s);
     this.peak = Math.max(this.peak, m.max);
     return { memory: m.usage, peakMemory: this.peak, cpuNanos: s.cpu_stats?.cpu_usage?.total_usage ?? 0 };
+  }
+
+  /**
+   * The container's IP on its network (the default bridge, or the first of its
+   * networks); loopback when it shares the host's network; undefined while it
+   * has none (not running).
+   */
+  async address(): Promise<string | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.container.inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    if (!info.State.Running) return undefined;
+    if (info.HostConfig?.NetworkMode === 'host') return '127.0.0.1';
+    // newer Engines only list per-network addresses (the top-level IPAddress is gone)
+    const networks = info.NetworkSettings?.Networks ?? {};
+    const preferred = networks[info.HostConfig?.NetworkMode ?? ''] ?? networks.bridge;
+    if (preferred?.IPAddress) return preferred.IPAddress;
+    for (const n of Object.values(networks)) if (n?.IPAddress) return n.IPAddress;
+    return undefined;
+  }
+
+  /**
+   * Runs the command inside the container through the Engine's exec API. The
+   * API cannot kill an exec: on timeout the answer is given up and the command
+   * is left to end by itself (or with its container).
+   */
+  async exec(command: string, args: string[], timeoutMs: number): Promise<ExecResult> {
+    let exec: Docker.Exec;
+    try {
+      exec = await this.container.exec({ Cmd: [command, ...args], AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
+    } catch (err) {
+      throw new Error(`could not run ${command} in the container: ${reason(err)}`);
+    }
+    const stream = await exec.start({ hijack: true, stdin: false });
+    let output = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (output.length < EXEC_OUTPUT_LIMIT) output += chunk.toString('utf8').slice(0, EXEC_OUTPUT_LIMIT - output.length);
+        cb();
+      },
+    });
+    this.docker.modem.demuxStream(stream, sink, sink);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve, reject) => {
+          stream.on('end', () => resolve());
+          stream.on('close', () => resolve());
+          stream.on('error', reject);
+        }),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${command} timed out after ${timeoutMs} ms`)), Math.max(0, timeoutMs)))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      stream.destroy();
+    }
+    // the stream may end a moment before the Engine records the exit code
+    for (let i = 0; i < 50; i++) {
+      const info = await exec.inspect();
+      if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return { exitCode: info.ExitCode, output };
+      await sleep(20);
+    }
+    throw new Error(`${command}: the Engine did not report an exit code`);
   }
 
   async destroy(): Promise<void> {

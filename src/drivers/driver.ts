@@ -81,7 +81,26 @@ export interface RunningTask {
   usage(): Promise<TaskUsage | undefined>;
   /** free what the driver holds (container, cgroup, files) after the task is done */
   destroy(): Promise<void>;
+  /**
+   * Where a health check reaches the task's ports: the container's IP on its
+   * Docker network, 127.0.0.1 for a host process; undefined while it has none.
+   */
+  address?(): Promise<string | undefined>;
+  /**
+   * Run a command where the task runs (inside the container; beside the process
+   * with its env and cwd), for command checks. Rejects when it cannot be run or
+   * outlives timeoutMs; `output` is stdout and stderr together, possibly cut short.
+   */
+  exec?(command: string, args: string[], timeoutMs: number): Promise<ExecResult>;
 }
+
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+}
+
+/** what exec() keeps of a command's output: checks only show its gist */
+export const EXEC_OUTPUT_LIMIT = 64 * 1024;
 
 export interface Fingerprint {
   healthy: boolean;

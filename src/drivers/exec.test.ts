@@ -208,3 +208,79 @@ describe.skipIf(!cgroupsUsable)('ExecDriver with cgroups', () => {
     expect((await t.wait()).oomKilled).toBe(false);
   });
 });
+
+describe('ExecDriver exec() and address() for health checks', () => {
+  const driver = new ExecDriver();
+
+  it('answers loopback as the address of a host process', async () => {
+    const t = await run(driver, config({ command: 'sleep', args: ['30'] }));
+    expect(await t.address!()).toBe('127.0.0.1');
+    await t.stop(1000);
+  });
+
+  it('runs a command beside the task with its env and cwd, and gives exit code and output', async () => {
+    const c = config({ command: 'sleep', args: ['30'], env: { BATON_CHECK_X: 'from the task' } });
+    const t = await run(driver, c);
+    const ok = await t.exec!('sh', ['-c', 'echo "x=$BATON_CHECK_X"; pwd; echo oops >&2'], 5000);
+    expect(ok.exitCode).toBe(0);
+    expect(ok.output).toContain('x=from the task\n');
+    expect(ok.output).toContain(`${c.taskDir}\n`);
+    expect(ok.output).toContain('oops\n');
+    expect(await t.exec!('sh', ['-c', 'exit 7'], 5000)).toEqual({ exitCode: 7, output: '' });
+    const killed = await t.exec!('sh', ['-c', 'kill -KILL $$'], 5000);
+    expect(killed.exitCode).toBe(137);
+    await t.stop(1000);
+  });
+
+  it('kills a command that outlives its timeout, with what it started', async () => {
+    const c = config({ command: 'sleep', args: ['30'] });
+    const t = await run(driver, c);
+    const marker = join(c.taskDir, 'child.pid');
+    await expect(t.exec!('sh', ['-c', `sleep 30 & echo $! > ${marker}; wait`], 300)).rejects.toThrow(/sh timed out after 300 ms/);
+    const child = Number(readFileSync(marker, 'utf8').trim());
+    // the group was SIGKILLed: the grandchild is gone (or a zombie waiting for init to reap it)
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      try {
+        alive = !/^\S+ \(.*\) [ZX]/.test(readFileSync(`/proc/${child}/stat`, 'utf8'));
+      } catch {
+        alive = false;
+      }
+      if (alive) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(alive).toBe(false);
+    // the task itself is left alone
+    expect(await t.address!()).toBe('127.0.0.1');
+    const again = await t.exec!('true', [], 1000);
+    expect(again.exitCode).toBe(0);
+    await t.stop(1000);
+  });
+
+  it('rejects a command that is not there', async () => {
+    const t = await run(driver, config({ command: 'sleep', args: ['30'] }));
+    await expect(t.exec!('no-such-check-baton', [], 1000)).rejects.toThrow(/command "no-such-check-baton" not found/);
+    await t.stop(1000);
+  });
+
+  it('keeps the env after a re-attach from a new driver instance', async () => {
+    const c = config({ command: 'sleep', args: ['30'], env: { BATON_CHECK_Y: 'kept' } });
+    const t = await run(driver, c);
+    const again = await new ExecDriver().attach(t.handle, c);
+    const r = await again!.exec!('sh', ['-c', 'echo $BATON_CHECK_Y'], 5000);
+    expect(r).toEqual({ exitCode: 0, output: 'kept\n' });
+    await t.stop(1000);
+  });
+});
+
+describe.skipIf(!cgroupsUsable)('ExecDriver exec() with cgroups', () => {
+  it('runs the check inside the task cgroup', async () => {
+    const t = await run(new ExecDriver(), config({ command: 'sleep', args: ['30'] }));
+    const cg = (t.handle.data as { cgroup: { memory: string } }).cgroup;
+    const r = await t.exec!('cat', ['/proc/self/cgroup'], 5000);
+    expect(r.exitCode).toBe(0);
+    // the relative path of the task's group (v2: 0::/baton/..., v1: the memory line)
+    const rel = cg.memory.split('/baton/')[1];
+    expect(r.output).toContain(`/baton/${rel}`);
+    await t.stop(1000);
+  });
+});

@@ -12,15 +12,17 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { LogStream } from '../api/types.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
-import type {
-  Driver,
-  ExitResult,
-  Fingerprint,
-  LogRecord,
-  RunningTask,
-  TaskConfig,
-  TaskHandle,
-  TaskUsage,
+import {
+  EXEC_OUTPUT_LIMIT,
+  type Driver,
+  type ExecResult,
+  type ExitResult,
+  type Fingerprint,
+  type LogRecord,
+  type RunningTask,
+  type TaskConfig,
+  type TaskHandle,
+  type TaskUsage,
 } from './driver.js';
 import {
   findCommand,
@@ -28,6 +30,7 @@ import {
   processAlive,
   readCmdline,
   readProcStat,
+  signalNumber,
   signalOfExitCode,
   sleep,
 } from './proc.js';
@@ -65,6 +68,31 @@ rc=$?
 echo "$rc" > "$exitf.tmp" && { mv -f "$exitf.tmp" "$exitf" 2>/dev/null || echo "$rc" > "$exitf"; }
 exit "$rc"
 `;
+
+/*
+ * Runs a check command beside the task: $1 is the task's cgroup.procs files
+ * joined by ':', then the command. Joining makes the check count against the
+ * task's limits and die with it; a group that is gone (the task just ended)
+ * must not keep the check from running, so a failed join is ignored.
+ */
+const CHECK_WRAPPER = `procs=$1
+shift
+if [ -n "$procs" ]; then
+  IFS=:
+  for f in $procs; do echo $$ > "$f"; done 2>/dev/null
+  unset IFS
+fi
+exec "$@"
+`;
+
+/** the environment a task (and a check beside it) runs with */
+function processEnv(config: Pick<TaskConfig, 'env'>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: process.env.HOME ?? '/',
+    ...config.env,
+  };
+}
 
 const POLL_MS = 200;
 const LOG_POLL_MS = 100;
@@ -128,11 +156,16 @@ class ExecTask implements RunningTask {
   private readonly pid: number;
   private readonly data: ExecHandleData;
 
+  private readonly killSignal: string;
+  private readonly env: Record<string, string>;
+
   constructor(
     readonly handle: TaskHandle,
-    private readonly killSignal: string,
+    config: Pick<TaskConfig, 'killSignal' | 'env'>,
     private readonly child?: ChildProcess,
   ) {
+    this.killSignal = config.killSignal;
+    this.env = processEnv(config);
     this.pid = Number(handle.id);
     this.data = handle.data as ExecHandleData;
     if (child) {
@@ -274,6 +307,48 @@ class ExecTask implements RunningTask {
     return { memory: u.memory, peakMemory: this.polledPeak, cpuNanos: u.cpuNanos };
   }
 
+  /** a host process listens on the host's loopback */
+  async address(): Promise<string | undefined> {
+    return '127.0.0.1';
+  }
+
+  async exec(command: string, args: string[], timeoutMs: number): Promise<ExecResult> {
+    const cwd = this.data.taskDir && existsSync(this.data.taskDir) ? this.data.taskDir : '/';
+    if (!findCommand(command, this.env.PATH ?? '', cwd)) throw new Error(`command "${command}" not found on this node`);
+    const procs = this.data.cgroup ? Cgroups.procsFiles(this.data.cgroup).join(':') : '';
+    // its own process group, so a timeout kills whatever the command started too
+    const child = spawn('/bin/sh', ['-c', CHECK_WRAPPER, 'baton-check', procs, command, ...args], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: this.env,
+      cwd,
+    });
+    let output = '';
+    const take = (d: Buffer): void => {
+      if (output.length < EXEC_OUTPUT_LIMIT) output += d.toString('utf8').slice(0, EXEC_OUTPUT_LIMIT - output.length);
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    return new Promise<ExecResult>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (child.pid !== undefined) killQuietly(-child.pid, 'SIGKILL');
+      }, Math.max(0, timeoutMs));
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`could not run ${command}: ${err.message}`));
+      });
+      // 'close', not 'exit': the output is only complete once both pipes ended
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        if (timedOut) return reject(new Error(`${command} timed out after ${timeoutMs} ms`));
+        const n = signal ? signalNumber(signal) : undefined;
+        resolve({ exitCode: code ?? (n !== undefined ? 128 + n : -1), output });
+      });
+    });
+  }
+
   async destroy(): Promise<void> {
     if (this.alive()) {
       this.killAll('SIGKILL');
@@ -327,11 +402,7 @@ export class ExecDriver implements Driver {
     const command = config.command ?? config.args[0];
     const args = config.command !== undefined ? config.args : config.args.slice(1);
     if (!command) throw new Error(`exec task "${config.taskName}" has no command`);
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: process.env.HOME ?? '/',
-      ...config.env,
-    };
+    const env = processEnv(config);
     if (!findCommand(command, env.PATH, config.taskDir)) {
       throw new Error(`command "${command}" not found on this node (PATH=${env.PATH})`);
     }
@@ -374,7 +445,7 @@ export class ExecDriver implements Driver {
     };
     const handle: TaskHandle = { driver: 'exec', id: String(pid), data };
     writeFileSync(join(config.taskDir, 'handle.json'), JSON.stringify(handle));
-    return new ExecTask(handle, config.killSignal, child);
+    return new ExecTask(handle, config, child);
   }
 
   /** resolves on the wrapper's ready line, or when fd 3 closes (the wrapper died first), or after 5 s */
@@ -399,7 +470,7 @@ export class ExecDriver implements Driver {
     try {
       const handle = JSON.parse(readFileSync(join(config.taskDir, 'handle.json'), 'utf8')) as TaskHandle;
       const d = handle.data as ExecHandleData;
-      if (processAlive(Number(handle.id), d.startTime)) return new ExecTask(handle, config.killSignal);
+      if (processAlive(Number(handle.id), d.startTime)) return new ExecTask(handle, config);
     } catch {
       // no earlier start
     }
@@ -412,7 +483,7 @@ export class ExecDriver implements Driver {
     const pid = Number(handle.id);
     if (!Number.isInteger(pid) || pid <= 0 || typeof d?.taskDir !== 'string') return undefined;
     if (!processAlive(pid, d.startTime) && !existsSync(join(d.taskDir, 'exit_code'))) return undefined;
-    return new ExecTask(handle, config.killSignal);
+    return new ExecTask(handle, config);
   }
 
   async list(nodeId: string): Promise<Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }>> {

@@ -36,6 +36,13 @@ const taskState = z.object({
   peakMemory: z.number().min(0).optional(),
   memoryLimit: z.number().min(0).optional(),
   cpuNanos: z.number().min(0).optional(),
+  health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
+  checks: z.record(z.string().max(64), z.object({
+    status: z.enum(['starting', 'passing', 'failing']),
+    output: z.string().max(4096),
+    consecutiveFailures: z.number().int().min(0),
+    lastCheckAt: z.string().optional(),
+  })).optional(),
   restarts: z.number().int().min(0),
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
