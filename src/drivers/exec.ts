@@ -250,10 +250,30 @@ class ExecTask implements RunningTask {
 
   async stop(timeoutMs: number, signal?: string): Promise<void> {
     if (!this.alive()) return;
+    await this.untilTaskForked();
     this.killAll(normaliseSignal(signal ?? this.killSignal));
     if (await this.goneWithin(Math.max(0, timeoutMs))) return;
     this.killAll('SIGKILL');
     await this.waitGone();
+  }
+
+  /**
+   * Right after start, the wrapper has said it is ready but may not have
+   * forked the task yet: a signal then would hit only the wrapper (which traps
+   * it) and the task would start unaware. Wait briefly for the child to exist.
+   */
+  private async untilTaskForked(): Promise<void> {
+    const pid = Number(this.handle.id);
+    for (let i = 0; i < 40; i++) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      } catch {
+        return; // no such file (old kernel) or the wrapper is gone: nothing better to do
+      }
+      if (children !== '' || !this.alive()) return;
+      await sleep(5);
+    }
   }
 
   async *logs(cursor?: string): AsyncIterable<LogRecord> {
