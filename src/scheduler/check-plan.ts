@@ -1,9 +1,11 @@
 /**
  * The last check before a plan commits: state may have moved since the snapshot
  * (another eval placed, a node went down), so every placement is re-fitted
- * against fresh usage plus the placements accepted before it.
+ * against fresh usage plus the placements accepted before it, and its host
+ * ports against the ports taken there.
  */
 import type { Alloc, NodeInfo } from '../api/types.js';
+import { collision, hostPortsOf, usedPortsByNode } from './ports.js';
 import { addInto, fitsWithin } from './resources.js';
 import type { Plan, PlanCheck } from './types.js';
 import { isHoldingCapacity } from './usage.js';
@@ -18,6 +20,7 @@ export function checkPlan(plan: Plan, nodes: NodeInfo[], usage: Alloc[]): PlanCh
   };
   // Stops in the plan free nothing: the alloc holds its node until the agent reports it gone.
   for (const a of usage) if (isHoldingCapacity(a)) addInto(usedOf(a.nodeId), a.resources);
+  const ports = plan.place.some((p) => p.ports) ? usedPortsByNode(usage) : undefined;
 
   const result: PlanCheck = { accepted: [], rejected: [] };
   for (const p of plan.place) {
@@ -30,6 +33,15 @@ export function checkPlan(plan: Plan, nodes: NodeInfo[], usage: Alloc[]): PlanCh
     if (fitsWithin(p.resources, node.capacity, u) !== undefined) {
       result.rejected.push(p);
       continue;
+    }
+    if (ports && p.ports) {
+      let taken = ports.get(node.id);
+      if (collision(p.ports, taken) !== undefined) {
+        result.rejected.push(p);
+        continue;
+      }
+      if (!taken) ports.set(node.id, (taken = new Set()));
+      for (const port of hostPortsOf(p.ports)) taken.add(port);
     }
     addInto(u, p.resources);
     result.accepted.push(p);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Constraint } from '../api/types.js';
 import { constraintHolds, interpolate, staticReason, whyNot } from './feasibility.js';
-import { makeNode, makeSpec } from './harness.js';
+import { Harness, makeNode, makeSpec } from './harness.js';
 
 const node = makeNode({
   id: 'n1',
@@ -69,5 +69,132 @@ describe('node checks', () => {
     expect(whyNot(node, spec, ask, { cpu: 0, memory: cap.memory, disk: 0 })).toEqual({ dimension: 'memory' });
     expect(whyNot(node, spec, ask, { cpu: cap.cpu - 99, memory: 0, disk: 0 })).toEqual({ dimension: 'cpu' });
     expect(whyNot(node, spec, ask, { cpu: cap.cpu - 100, memory: cap.memory - 1, disk: cap.disk })).toBeUndefined();
+  });
+});
+
+describe('more constraint operators', () => {
+  const box = makeNode({
+    id: 'v1',
+    attributes: { 'kernel.version': '6.1.0-18-amd64', 'docker.version': 'v24.0.7', tags: 'ssd, gpu', junk: 'latest' },
+    labels: { rack: 'r1' },
+  });
+
+  it('version compares dotted numbers, ignoring distro suffixes', () => {
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '>= 5.10, < 7'))).toBe(true);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '>= 6.2'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '= 6.1'))).toBe(true); // 6.1 = 6.1.0
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '6.1.0'))).toBe(true);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '!= 6.1.0'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '> 6.1.0'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '<= 6.1.0'))).toBe(true);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '> 6.0.9'))).toBe(true); // numeric, not "6.1" vs "6.0.9" strings
+    expect(constraintHolds(box, c('${attr.docker.version}', 'version', '>= 20.10'))).toBe(true);
+    expect(constraintHolds(box, c('${attr.docker.version}', 'version', '~> 24.0'))).toBe(true);
+    expect(constraintHolds(box, c('${attr.docker.version}', 'version', '~> 23.0'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.docker.version}', 'version', '~> 24.1'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.docker.version}', 'version', '~> 24.0.5'))).toBe(true);
+    expect(constraintHolds(box, c('${attr.docker.version}', 'version', '~> 24.1.0'))).toBe(false);
+  });
+
+  it('version fails on a missing or unparsable attribute and on a malformed constraint', () => {
+    expect(constraintHolds(box, c('${attr.missing}', 'version', '>= 1'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.junk}', 'version', '>= 0'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '>= banana'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', ''))).toBe(false);
+    expect(constraintHolds(box, c('${attr.kernel.version}', 'version', '>= 1,,'))).toBe(false);
+  });
+
+  it('set_contains_any needs one of the values', () => {
+    expect(constraintHolds(box, c('${attr.tags}', 'set_contains_any', 'nvme,gpu'))).toBe(true);
+    expect(constraintHolds(box, c('${attr.tags}', 'set_contains_any', 'nvme, tpu'))).toBe(false);
+    expect(constraintHolds(box, c('${attr.missing}', 'set_contains_any', 'gpu'))).toBe(false);
+  });
+
+  it('distinct_hosts on its own only asks that the node has the attribute', () => {
+    expect(constraintHolds(box, c('', 'distinct_hosts'))).toBe(true);
+    expect(constraintHolds(box, c('${label.rack}', 'distinct_hosts'))).toBe(true);
+    expect(constraintHolds(box, c('${label.zone}', 'distinct_hosts'))).toBe(false);
+  });
+});
+
+describe('distinct_hosts placement', () => {
+  it('never puts two allocs of the job on one node; the rest wait with a reason', () => {
+    const h = new Harness();
+    h.addNodes(2, (i) => ({ id: `n${i}` }));
+    h.submit({ name: 'db', type: 'service', count: 3, constraints: [c('', 'distinct_hosts')] });
+    const r = h.evaluate('db');
+    expect(r.placed.map((a) => a.nodeId)).toEqual(['n0', 'n1']);
+    expect(r.plan.queuedAllocs).toBe(1);
+    expect(r.plan.failures).toContainEqual({ dimension: 'constraint', message: 'constraint distinct_hosts filtered 2 nodes', nodesEvaluated: 2, nodesFiltered: 2, neverFits: false });
+
+    // Usage counts too: a later eval does not double up either, until a node joins.
+    expect(h.evaluate('db').placed).toEqual([]);
+    h.addNode({ id: 'n2' });
+    expect(h.evaluate('db').placed.map((a) => a.nodeId)).toEqual(['n2']);
+  });
+
+  it('with an attribute, one alloc per value; nodes without it are filtered', () => {
+    const h = new Harness();
+    h.addNode({ id: 'a1', labels: { rack: 'a' } });
+    h.addNode({ id: 'a2', labels: { rack: 'a' } });
+    h.addNode({ id: 'b1', labels: { rack: 'b' } });
+    h.addNode({ id: 'x' });
+    h.submit({ name: 'db', type: 'service', count: 3, constraints: [c('${label.rack}', 'distinct_hosts')] });
+    const r = h.evaluate('db');
+    expect(r.placed.map((a) => a.nodeId).sort()).toEqual(['a1', 'b1']);
+    expect(r.plan.queuedAllocs).toBe(1);
+    // One line per constraint: the node without a rack and the three whose rack is taken.
+    expect(r.plan.failures.map((f) => f.message)).toEqual(['constraint ${label.rack} distinct_hosts filtered 4 nodes']);
+  });
+
+  it('an alloc being replaced frees its node for the replacement', () => {
+    const h = new Harness();
+    h.addNodes(2, (i) => ({ id: `n${i}` }));
+    h.submit({ name: 'db', type: 'service', count: 2, constraints: [c('', 'distinct_hosts')] });
+    expect(h.evaluate('db').placed).toHaveLength(2);
+    // A new version replaces both in one plan: the old allocs are stopping, so their nodes are free again.
+    h.submit({ name: 'db', type: 'service', count: 2, constraints: [c('', 'distinct_hosts')], meta: { v: '2' } });
+    const r = h.evaluate('db');
+    expect(r.plan.stop.map((x) => x.description)).toEqual(['replaced by version 2', 'replaced by version 2']);
+    expect(r.placed.map((a) => a.nodeId)).toEqual(['n0', 'n1']);
+    expect(r.plan.queuedAllocs).toBe(0);
+  });
+});
+
+describe('host volumes', () => {
+  const vols = (v: Record<string, boolean>) => Object.fromEntries(Object.entries(v).map(([k, ro]) => [k, { path: `/srv/${k}`, readOnly: ro }]));
+
+  it('a node must offer every mounted volume, writable when mounted read-write', () => {
+    const spec = makeSpec({
+      tasks: [
+        { name: 'a', volumes: [{ volume: 'data', destination: '/data', readOnly: false }] },
+        { name: 'b', volumes: [{ volume: 'certs', destination: '/certs', readOnly: true }] },
+      ],
+    });
+    expect(staticReason(makeNode({ volumes: vols({ data: false, certs: true }) }), spec)).toBeUndefined();
+    expect(staticReason(makeNode({ volumes: vols({ data: false, certs: false }) }), spec)).toBeUndefined();
+    expect(staticReason(makeNode({ volumes: vols({ certs: true }) }), spec)).toEqual({ dimension: 'volume', volume: 'data', problem: 'missing' });
+    expect(staticReason(makeNode(), spec)).toEqual({ dimension: 'volume', volume: 'data', problem: 'missing' });
+    expect(staticReason(makeNode({ volumes: vols({ data: true, certs: true }) }), spec)).toEqual({ dimension: 'volume', volume: 'data', problem: 'read-only' });
+  });
+
+  it('places only where the volumes are and explains the rest', () => {
+    const h = new Harness();
+    h.addNode({ id: 'n0', volumes: vols({ data: false }) });
+    h.addNode({ id: 'n1', volumes: vols({ data: true }) });
+    h.addNodes(2, (i) => ({ id: `n${i + 2}` }));
+    h.addNode({ id: 'down', status: 'down' });
+    h.submit({ name: 'pg', count: 2, tasks: [{ volumes: [{ volume: 'data', destination: '/var/lib/pg', readOnly: false }] }] });
+    const r = h.evaluate('pg');
+    expect(r.placed.map((a) => a.nodeId)).toEqual(['n0', 'n0']);
+
+    h.node('n0').status = 'down';
+    h.submit({ name: 'pg2', tasks: [{ volumes: [{ volume: 'data', destination: '/var/lib/pg', readOnly: false }] }] });
+    const r2 = h.evaluate('pg2');
+    expect(r2.plan.failures.map((f) => [f.dimension, f.message, f.nodesFiltered])).toEqual([
+      ['node-status', '2 nodes are down', 2],
+      ['volume', 'volume data: read-only (the job mounts it read-write) on 1 of 3 nodes', 1],
+      ['volume', 'volume data: missing on 2 of 3 nodes', 2],
+    ]);
   });
 });

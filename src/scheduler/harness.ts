@@ -237,6 +237,7 @@ export class Harness {
       };
       if (p.previousAllocId !== undefined) a.previousAllocId = p.previousAllocId;
       if (p.taskResources !== undefined) a.taskResources = structuredClone(p.taskResources);
+      if (p.ports !== undefined) a.ports = structuredClone(p.ports);
       this.allocs.push(a);
       this.allocById.set(a.id, a);
       placed.push(a);

@@ -3,7 +3,7 @@
  * no randomness except through the snapshot, so it is tested on an in-memory
  * harness and benchmarked on simulated clusters.
  */
-import type { Alloc, Evaluation, Job, NodeInfo, PlacementFailure, Resources } from '../api/types.js';
+import type { Alloc, Deployment, Evaluation, Job, NodeInfo, PlacementFailure, Resources } from '../api/types.js';
 
 export interface SchedulerSnapshot {
   /** ms since epoch: the only clock the scheduler sees */
@@ -26,6 +26,8 @@ export interface SchedulerSnapshot {
    * jobs stay safe by leaving them out. Needed only when the job has `preempt: true`.
    */
   jobPriorities?: Record<string, number>;
+  /** the job's most recent deployment, any status (rolling updates of services with `update`) */
+  deployment?: Deployment;
 }
 
 export interface PlannedAlloc {
@@ -40,6 +42,12 @@ export interface PlannedAlloc {
   taskResources?: Record<string, Resources>;
   attempt: number;
   previousAllocId?: string;
+  /** joins the plan's deployment: the one it creates, else `Plan.deploymentId` */
+  deployment?: boolean;
+  /** a canary of that deployment: its old alloc keeps running until the deployment is promoted */
+  canary?: boolean;
+  /** host ports assigned on the node, per task and port name (the store copies them to Alloc.ports) */
+  ports?: Alloc['ports'];
 }
 
 export interface AllocStop {
@@ -68,7 +76,17 @@ export interface Plan {
   failures: PlacementFailure[];
   /** set when work is due later (a retry delay not yet elapsed): make an eval that waits until then */
   followUpAt?: number;
+  /** a deployment to start (the store assigns its id and indexes); placements marked `deployment` join it */
+  createDeployment?: DeploymentFields;
+  /** the existing deployment placements marked `deployment` join when none is created */
+  deploymentId?: string;
+  /** changes to existing deployments: progress counts, success, failure, or cancellation by a newer version */
+  deploymentUpdates?: DeploymentUpdate[];
 }
+
+/** What the scheduler decides about a deployment; ids, indexes and times are the store's. */
+export type DeploymentFields = Omit<Deployment, 'id' | 'createIndex' | 'modifyIndex' | 'createdAt' | 'modifiedAt'>;
+export type DeploymentUpdate = Partial<Omit<DeploymentFields, 'namespace' | 'jobId' | 'jobVersion' | 'strategy' | 'canaries' | 'placedAllocs'>> & { id: string };
 
 export type Scheduler = (snapshot: SchedulerSnapshot) => Plan;
 
