@@ -7,7 +7,8 @@
 import type { Alloc, Job, JobSpec, NodeInfo, Resources } from '../api/types.js';
 import { replacementTaskResources, retryDelay, wasOomKilled } from './retry.js';
 import { reconcileSystem } from './system.js';
-import type { AllocStop, SchedulerSnapshot } from './types.js';
+import type { AllocStop, DeploymentFields, DeploymentUpdate, SchedulerSnapshot } from './types.js';
+import { rollout, usesDeployments, type RollingIndex } from './update.js';
 
 export interface PlaceRequest {
   index: number;
@@ -19,6 +20,10 @@ export interface PlaceRequest {
   taskResources?: Record<string, Resources>;
   /** system jobs: the only node this alloc may go to (its name is `${job}[${node.name}]`) */
   nodeId?: string;
+  /** joins the running (or created) deployment */
+  deployment?: boolean;
+  /** a canary of that deployment */
+  canary?: boolean;
 }
 
 export interface ReconcileResult {
@@ -26,10 +31,14 @@ export interface ReconcileResult {
   stop: AllocStop[];
   /** ms since epoch when reconcile will decide something new without any other change (a drain deadline) */
   followUpAt?: number;
+  /** rolling updates (update.ts): a deployment to start, the running one, and changes to deployments */
+  createDeployment?: DeploymentFields;
+  deploymentId?: string;
+  deploymentUpdates?: DeploymentUpdate[];
 }
 
 /** What reconcile reads: nodes and the clock only matter for drains and system jobs. */
-export type ReconcileInput = Pick<SchedulerSnapshot, 'job' | 'jobAllocs'> & Partial<Pick<SchedulerSnapshot, 'nodes' | 'now'>>;
+export type ReconcileInput = Pick<SchedulerSnapshot, 'job' | 'jobAllocs'> & Partial<Pick<SchedulerSnapshot, 'nodes' | 'now' | 'deployment'>>;
 
 /** Descriptions of stops caused by a node drain all start with this, so users and the server can tell them apart. */
 export const DRAIN_PREFIX = 'node drain';
@@ -157,6 +166,9 @@ export function reconcile(snapshot: ReconcileInput): ReconcileResult {
 
   if (!job || job.stopped) {
     for (const a of jobAllocs) if (isLive(a)) result.stop.push({ allocId: a.id, description: 'job stopped' });
+    if (snapshot.deployment?.status === 'running') {
+      result.deploymentUpdates = [{ id: snapshot.deployment.id, status: 'cancelled', statusDescription: job ? 'job stopped' : 'job deleted' }];
+    }
     return result;
   }
   if (job.spec.type === 'system' && !isParentJob(job.spec)) {
@@ -177,6 +189,9 @@ export function reconcile(snapshot: ReconcileInput): ReconcileResult {
   // they get one once the in-flight count allows (decided after every index is seen).
   const wantMigration: Alloc[] = [];
   let inFlight = 0;
+  // Services with an update strategy: indexes still on an older version roll over in update.ts.
+  const rollingMode = usesDeployments(job);
+  const rolling: RollingIndex[] = [];
 
   // A template's own allocs (left from a version before it became one) have nothing to run.
   const count = isParentJob(job.spec) ? 0 : job.spec.count;
@@ -189,6 +204,11 @@ export function reconcile(snapshot: ReconcileInput): ReconcileResult {
     const settled = current.filter((a) => deadlineOf(a) === undefined);
     const draining = current.filter((a) => deadlineOf(a) !== undefined);
 
+    if (rollingMode && older.length > 0 && draining.length === 0) {
+      for (const dup of settled.slice(1)) result.stop.push({ allocId: dup.id, description: `duplicate of ${settled[0].id}` });
+      rolling.push(settled.length > 0 ? { index, older, current: settled[0] } : { index, older });
+      continue;
+    }
     for (const a of older) result.stop.push({ allocId: a.id, description: `replaced by version ${job.version}` });
     if (settled.length > 0) {
       const keep = settled[0];
@@ -259,6 +279,18 @@ export function reconcile(snapshot: ReconcileInput): ReconcileResult {
       : undefined;
     if (notBefore !== undefined) req.notBefore = notBefore;
     result.place.push(req);
+  }
+
+  if (rollingMode && !isParentJob(job.spec)) {
+    const r = rollout(job, snapshot.deployment, rolling, jobAllocs, now, result.place.length);
+    result.stop.push(...r.stop);
+    for (const p of r.place) result.place.push({ index: p.index, attempt: 0, previousAllocId: p.previousAllocId, ...(p.canary ? { canary: true } : {}) });
+    if (r.followUpAt !== undefined) result.followUpAt = result.followUpAt === undefined ? r.followUpAt : Math.min(result.followUpAt, r.followUpAt);
+    if (r.createDeployment) result.createDeployment = r.createDeployment;
+    if (r.deploymentId) result.deploymentId = r.deploymentId;
+    if (r.deploymentUpdates.length > 0) result.deploymentUpdates = r.deploymentUpdates;
+    // Everything placed while a deployment runs belongs to it, so its health is watched.
+    if (r.createDeployment || r.deploymentId) for (const p of result.place) p.deployment = true;
   }
 
   for (const a of jobAllocs) {

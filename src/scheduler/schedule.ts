@@ -11,11 +11,11 @@
  */
 import type { Alloc, NodeInfo, PlacementFailure, Resources } from '../api/types.js';
 import { formatBytes, formatCpu } from '../spec/units.js';
-import { explainFailures } from './explain.js';
-import { staticReason } from './feasibility.js';
+import { explainDynamic, explainFailures } from './explain.js';
+import { liveJobAllocs, PlanFeasibility, staticReason } from './feasibility.js';
 import { Heap } from './heap.js';
 import { planPreemption } from './preempt.js';
-import { comparator, type NodeComparator, type NodeState } from './rank.js';
+import { comparator, SpreadScore, type NodeComparator, type NodeState } from './rank.js';
 import { isParentJob, reconcile, type PlaceRequest } from './reconcile.js';
 import { addInto, fitsWithin, sumTaskResources, type ResourceDimension } from './resources.js';
 import { allocResources } from './retry.js';
@@ -56,6 +56,9 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   const wanted = reconcile(snapshot);
   plan.stop = wanted.stop;
   if (wanted.followUpAt !== undefined) plan.followUpAt = wanted.followUpAt;
+  if (wanted.createDeployment) plan.createDeployment = wanted.createDeployment;
+  if (wanted.deploymentId) plan.deploymentId = wanted.deploymentId;
+  if (wanted.deploymentUpdates) plan.deploymentUpdates = wanted.deploymentUpdates;
   if (!job || job.stopped || isParentJob(job.spec)) return plan;
 
   const spec = job.spec;
@@ -74,6 +77,10 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   if (common.length === 0 && odd.length === 0) return plan;
 
   const states = nodeStates(snapshot.nodes, snapshot.usage, job.id, job.namespace);
+  // Host ports, distinct_hosts and spread depend on where the job's allocs are, this plan's included.
+  const stopping = new Set(plan.stop.map((x) => x.allocId));
+  const extra = new PlanFeasibility(spec, job, snapshot.nodes, snapshot.usage, stopping);
+  let spread: SpreadScore | undefined;
   const placeOn = (s: NodeState, d: Due): void => {
     const placed: PlannedAlloc = {
       name: spec.type === 'system' ? systemAllocName(job.id, s.node) : `${job.id}[${d.req.index}]`,
@@ -86,6 +93,11 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
     };
     if (d.req.taskResources !== undefined) placed.taskResources = d.req.taskResources;
     if (d.req.previousAllocId !== undefined) placed.previousAllocId = d.req.previousAllocId;
+    const ports = extra.place(s.node);
+    if (ports) placed.ports = ports;
+    spread?.add(s.node);
+    if (d.req.deployment) placed.deployment = true;
+    if (d.req.canary) placed.canary = true;
     plan.place.push(placed);
     addInto(s.used, d.ask);
     s.jobAllocs++;
@@ -98,11 +110,14 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
       const s = d.req.nodeId === undefined ? undefined : states.get(d.req.nodeId);
       if (!s) continue;
       const short = fitsWithin(d.ask, s.node.capacity, s.used);
-      if (short === undefined) {
+      const why = short ?? extra.reason(s.node);
+      if (why === undefined) {
         placeOn(s, d);
       } else {
         plan.queuedAllocs++;
-        plan.failures.push(systemFailure(s.node, short, d.ask, s.used, snapshot.nodes.length));
+        plan.failures.push(
+          typeof why === 'string' ? systemFailure(s.node, why, d.ask, s.used, snapshot.nodes.length) : explainDynamic(s.node, why, snapshot.nodes.length),
+        );
       }
     }
     return plan;
@@ -114,18 +129,36 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   const feasible: NodeState[] = [];
   const queued: Due[] = [];
   for (const s of states.values()) if (staticReason(s.node, spec) === undefined) feasible.push(s);
+  if (spec.spread?.length) {
+    const byId = new Map(snapshot.nodes.map((n) => [n.id, n]));
+    const live = liveJobAllocs(job, snapshot.usage, stopping).flatMap((a) => byId.get(a.nodeId) ?? []);
+    spread = new SpreadScore(spec.spread, feasible.map((s) => s.node), live);
+  }
 
   for (const d of odd) {
-    const best = bestByScan(feasible, d.ask, comparator(spec.scheduling ?? 'binpack', d.ask));
+    const best = bestByScan(feasible, d.ask, comparator(spec.scheduling ?? 'binpack', d.ask, spread), extra);
     if (best) placeOn(best, d);
     else queued.push(d);
   }
 
   if (common.length > 0) {
     const candidates = feasible.filter((s) => fitsWithin(ask, s.node.capacity, s.used) === undefined);
-    const heap = new Heap(candidates, comparator(spec.scheduling ?? 'binpack', ask));
+    // Spread scores of every node move as allocs land, so a heap would go stale: scan per alloc instead
+    // (O(allocs·nodes), fine for the service-sized counts spread is for).
+    const heap = new Heap(spread ? [] : candidates, comparator(spec.scheduling ?? 'binpack', ask));
     for (const d of common) {
-      const best = heap.peek();
+      if (spread) {
+        const best = bestByScan(candidates, ask, comparator(spec.scheduling ?? 'binpack', ask, spread), extra);
+        if (best) placeOn(best, d);
+        else queued.push(d);
+        continue;
+      }
+      let best = heap.peek();
+      // A node that lost a port or a distinct_hosts value to this plan never gets it back: drop it for good.
+      while (best && extra.active && extra.reason(best.node) !== undefined) {
+        heap.pop();
+        best = heap.peek();
+      }
       if (!best) {
         queued.push(d);
         continue;
@@ -140,7 +173,7 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   if (queued.length > 0) {
     // Explain with the common ask when it is among the queued, else the first grown one.
     const explainAsk = queued.find((d) => d.ask === ask)?.ask ?? queued[0].ask;
-    plan.failures = explainFailures(snapshot.nodes, spec, explainAsk, (n) => states.get(n.id)!.used);
+    plan.failures = explainFailures(snapshot.nodes, spec, explainAsk, (n) => states.get(n.id)!.used, (n) => extra.reason(n));
     if (spec.preempt) {
       const p = planPreemption(snapshot, job, feasible, queued.map((d) => d.ask));
       plan.stop.push(...p.stop);
@@ -150,10 +183,11 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   return plan;
 };
 
-function bestByScan(states: readonly NodeState[], ask: Resources, cmp: NodeComparator): NodeState | undefined {
+function bestByScan(states: readonly NodeState[], ask: Resources, cmp: NodeComparator, extra: PlanFeasibility): NodeState | undefined {
   let best: NodeState | undefined;
   for (const s of states) {
     if (fitsWithin(ask, s.node.capacity, s.used) !== undefined) continue;
+    if (extra.active && extra.reason(s.node) !== undefined) continue;
     if (!best || cmp(s, best) < 0) best = s;
   }
   return best;

@@ -83,6 +83,19 @@ const steps: Step[] = [
     await db.schema.createIndex('jobs_parent').ifNotExists().on('jobs').columns(['namespace', 'parent_id']).execute();
     await db.schema.alterTable('evals').addColumn('ask', 'text').execute();
   },
+  // #4: deployments (rolling updates of services), newest per job first
+  async (db) => {
+    await db.schema.createTable('deployments').ifNotExists()
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('namespace', 'text', (c) => c.notNull())
+      .addColumn('job_id', 'text', (c) => c.notNull())
+      .addColumn('job_version', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('create_index', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('deployments_job').ifNotExists().on('deployments').columns(['namespace', 'job_id', 'create_index']).execute();
+  },
 ];
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

@@ -82,6 +82,16 @@ export interface LogTable {
   data: string;
 }
 
+export interface DeploymentTable {
+  id: string;
+  namespace: string;
+  job_id: string;
+  job_version: number;
+  status: string;
+  data: string;
+  create_index: number;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -91,4 +101,5 @@ export interface Database {
   allocs: AllocTable;
   evals: EvalTable;
   logs: LogTable;
+  deployments: DeploymentTable;
 }

@@ -11,6 +11,7 @@ import type {
   Alloc,
   AllocClientStatus,
   AllocStatusUpdate,
+  Deployment,
   DispatchRun,
   Evaluation,
   EvalTrigger,
@@ -34,7 +35,7 @@ import { pickNextEval } from '../scheduler/fair-share.js';
 import { sumTaskResources } from '../scheduler/resources.js';
 import { checkPlan } from '../scheduler/check-plan.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
-import type { Plan, SchedulerSnapshot } from '../scheduler/types.js';
+import type { DeploymentUpdate, Plan, SchedulerSnapshot } from '../scheduler/types.js';
 import { AmbiguousIdError, ConflictError, NotFoundError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
 import { migrate } from './migrations.js';
@@ -156,37 +157,39 @@ export class Store extends EventEmitter {
 
   /** Stores a new version when the spec changed (or the job was stopped), and always makes an eval. */
   async registerJob(spec: JobSpec, now: number): Promise<{ job: Job; evalId: string; changed: boolean }> {
-    return this.write(async (trx, index) => {
-      const existing = await this.loadJob(trx, spec.namespace, spec.name);
-      let job: Job;
-      let changed = true;
-      if (existing && !existing.stopped && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
-        job = existing;
-        changed = false;
-      } else {
-        const version = existing ? existing.version + 1 : 1;
-        job = {
-          id: spec.name, namespace: spec.namespace, version, spec, stopped: false, status: 'pending',
-          submittedAt: iso(now), createIndex: existing?.createIndex ?? index, modifyIndex: index,
-        };
-        await trx.insertInto('job_versions').values({
-          namespace: job.namespace, id: job.id, version, spec: JSON.stringify(spec), submitted_at: job.submittedAt,
-        }).execute();
-        await this.saveJob(trx, job, !existing);
-        if (existing && !existing.stopped && sameButCount(existing.spec, spec)) {
-          // only the count changed: running allocs carry on as the new version, nothing restarts
-          for (const a of await this.queryAllocs(trx, { namespace: job.namespace, jobId: job.id })) {
-            if (a.jobVersion !== existing.version || a.desiredStatus !== 'run' || !LIVE.includes(a.clientStatus)) continue;
-            a.jobVersion = version;
-            a.modifyIndex = index;
-            a.modifiedAt = iso(now);
-            await this.updateAlloc(trx, a);
-          }
+    return this.write(async (trx, index) => this.registerIn(trx, index, spec, now));
+  }
+
+  private async registerIn(trx: Db, index: number, spec: JobSpec, now: number): Promise<{ job: Job; evalId: string; changed: boolean }> {
+    const existing = await this.loadJob(trx, spec.namespace, spec.name);
+    let job: Job;
+    let changed = true;
+    if (existing && !existing.stopped && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
+      job = existing;
+      changed = false;
+    } else {
+      const version = existing ? existing.version + 1 : 1;
+      job = {
+        id: spec.name, namespace: spec.namespace, version, spec, stopped: false, status: 'pending',
+        submittedAt: iso(now), createIndex: existing?.createIndex ?? index, modifyIndex: index,
+      };
+      await trx.insertInto('job_versions').values({
+        namespace: job.namespace, id: job.id, version, spec: JSON.stringify(spec), submitted_at: job.submittedAt,
+      }).execute();
+      await this.saveJob(trx, job, !existing);
+      if (existing && !existing.stopped && sameButCount(existing.spec, spec)) {
+        // only the count changed: running allocs carry on as the new version, nothing restarts
+        for (const a of await this.queryAllocs(trx, { namespace: job.namespace, jobId: job.id })) {
+          if (a.jobVersion !== existing.version || a.desiredStatus !== 'run' || !LIVE.includes(a.clientStatus)) continue;
+          a.jobVersion = version;
+          a.modifyIndex = index;
+          a.modifiedAt = iso(now);
+          await this.updateAlloc(trx, a);
         }
       }
-      const ev = await this.createEval(trx, index, job, 'job-register', now);
-      return { job, evalId: ev.id, changed };
-    });
+    }
+    const ev = await this.createEval(trx, index, job, 'job-register', now);
+    return { job, evalId: ev.id, changed };
   }
 
   /** `baton job scale`: a new version with another count, updated in place */
@@ -428,6 +431,175 @@ export class Store extends EventEmitter {
     }
   }
 
+  // ------------------------------------------------------------ deployments and job versions
+
+  /** newest first */
+  async listDeployments(filter: { namespace?: string; jobId?: string; limit?: number } = {}): Promise<Deployment[]> {
+    let q = this.db.selectFrom('deployments').select('data');
+    if (filter.namespace && filter.namespace !== '*') q = q.where('namespace', '=', filter.namespace);
+    if (filter.jobId) q = q.where('job_id', '=', filter.jobId);
+    const rows = await q.orderBy('create_index', 'desc').limit(filter.limit ?? 200).execute();
+    return rows.map((r) => JSON.parse(r.data) as Deployment);
+  }
+
+  /** by id or unique id prefix */
+  async getDeployment(idOrPrefix: string): Promise<Deployment> {
+    const rows = await this.db.selectFrom('deployments').select('data').where('id', 'like', `${escapeLike(idOrPrefix)}%`).limit(10).execute();
+    return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'deployment', (d) => (JSON.parse(d) as Deployment).id)) as Deployment;
+  }
+
+  /** `baton deployment promote`: the canaries proved themselves, the rolling update goes on */
+  async promoteDeployment(id: string, now: number): Promise<Deployment> {
+    return this.write(async (trx, index) => {
+      const d = await this.loadDeployment(trx, id);
+      if (!d) throw new NotFoundError(`deployment ${id} not found`);
+      if (d.status !== 'running') throw new ConflictError(`deployment ${shortRef(d.id)} is ${d.status}: only a running deployment can be promoted`);
+      if (d.desiredCanaries === 0) throw new ConflictError(`deployment ${shortRef(d.id)} has no canaries to promote`);
+      if (d.promoted) throw new ConflictError(`deployment ${shortRef(d.id)} is promoted already`);
+      const canaries = (await this.queryAllocs(trx, { namespace: d.namespace, jobId: d.jobId })).filter((a) => a.deploymentId === d.id && a.canary && a.desiredStatus === 'run');
+      const unhealthy = canaries.filter((a) => a.healthy !== true);
+      if (canaries.length < d.desiredCanaries || unhealthy.length > 0) {
+        throw new ConflictError(`deployment ${shortRef(d.id)}: ${canaries.length - unhealthy.length} of ${d.desiredCanaries} canaries are healthy; promote once all are`);
+      }
+      d.promoted = true;
+      d.statusDescription = 'promoted: rolling out the rest';
+      await this.saveDeployment(trx, d, index, now);
+      const job = await this.loadJob(trx, d.namespace, d.jobId);
+      await this.createEval(trx, index, job ?? { namespace: d.namespace, id: d.jobId }, 'job-register', now);
+      return d;
+    });
+  }
+
+  /** `baton deployment fail`: stop rolling out; with auto_revert the last good version comes back */
+  async failDeployment(id: string, now: number): Promise<Deployment> {
+    return this.write(async (trx, index) => {
+      const d = await this.loadDeployment(trx, id);
+      if (!d) throw new NotFoundError(`deployment ${id} not found`);
+      if (d.status !== 'running' && d.status !== 'paused') throw new ConflictError(`deployment ${shortRef(d.id)} is ${d.status} already`);
+      await this.updateDeployment(trx, { id: d.id, status: 'failed', statusDescription: 'failed by a user' }, index, now);
+      const job = await this.loadJob(trx, d.namespace, d.jobId);
+      await this.createEval(trx, index, job ?? { namespace: d.namespace, id: d.jobId }, 'job-register', now);
+      return (await this.loadDeployment(trx, d.id))!;
+    });
+  }
+
+  /** every stored version of a job, newest first, with the deployment that rolled it out */
+  async jobVersions(namespace: string, id: string): Promise<Array<{ version: number; submittedAt: string; spec: JobSpec; deployment?: Pick<Deployment, 'id' | 'status' | 'statusDescription'> }>> {
+    const rows = await this.db.selectFrom('job_versions').selectAll().where('namespace', '=', namespace).where('id', '=', id).orderBy('version', 'desc').execute();
+    if (rows.length === 0) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
+    const deps = new Map<number, Deployment>();
+    // newest first: the latest deployment of a version wins
+    for (const d of (await this.listDeployments({ namespace, jobId: id, limit: 1000 })).reverse()) deps.set(d.jobVersion, d);
+    return rows.map((r) => {
+      const d = deps.get(r.version);
+      return { version: r.version, submittedAt: r.submitted_at, spec: JSON.parse(r.spec) as JobSpec, ...(d ? { deployment: { id: d.id, status: d.status, statusDescription: d.statusDescription } } : {}) };
+    });
+  }
+
+  /** `baton job revert`: registers the spec of an earlier version as a new version */
+  async revertJob(namespace: string, id: string, version: number, now: number): Promise<{ job: Job; evalId: string; changed: boolean }> {
+    return this.write(async (trx, index) => {
+      const job = await this.loadJob(trx, namespace, id);
+      if (!job) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
+      return this.revertIn(trx, index, job, version, now);
+    });
+  }
+
+  private async revertIn(trx: Db, index: number, job: Job, version: number, now: number): Promise<{ job: Job; evalId: string; changed: boolean }> {
+    const r = await trx.selectFrom('job_versions').select('spec').where('namespace', '=', job.namespace).where('id', '=', job.id).where('version', '=', version).executeTakeFirst();
+    if (!r) throw new NotFoundError(`job "${job.id}" has no version ${version} (it is at version ${job.version})`);
+    const spec = r.spec;
+    const out = await this.registerIn(trx, index, JSON.parse(spec) as JobSpec, now);
+    if (!out.changed) return out;
+    // Allocs still running the very same spec carry on as the new version: the old
+    // version keeps serving without a restart, and only the failed rollout is undone.
+    const same = new Map<number, boolean>();
+    for (const a of await this.queryAllocs(trx, { namespace: job.namespace, jobId: job.id, liveOnly: true })) {
+      if (a.desiredStatus !== 'run' || a.jobVersion === out.job.version) continue;
+      if (!same.has(a.jobVersion)) {
+        const v = await trx.selectFrom('job_versions').select('spec').where('namespace', '=', job.namespace).where('id', '=', job.id).where('version', '=', a.jobVersion).executeTakeFirst();
+        same.set(a.jobVersion, v?.spec === spec);
+      }
+      if (!same.get(a.jobVersion)) continue;
+      a.jobVersion = out.job.version;
+      a.modifyIndex = index;
+      a.modifiedAt = iso(now);
+      await this.updateAlloc(trx, a);
+    }
+    return out;
+  }
+
+  private async loadDeployment(db: Db, id: string): Promise<Deployment | undefined> {
+    const r = await db.selectFrom('deployments').select('data').where('id', '=', id).executeTakeFirst();
+    return r ? (JSON.parse(r.data) as Deployment) : undefined;
+  }
+
+  private async latestDeployment(db: Db, namespace: string, jobId: string): Promise<Deployment | undefined> {
+    const r = await db.selectFrom('deployments').select('data').where('namespace', '=', namespace).where('job_id', '=', jobId)
+      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
+    return r ? (JSON.parse(r.data) as Deployment) : undefined;
+  }
+
+  private async saveDeployment(db: Db, d: Deployment, index: number, now: number): Promise<void> {
+    d.modifyIndex = index;
+    d.modifiedAt = iso(now);
+    await db.updateTable('deployments').set({ status: d.status, data: JSON.stringify(d) }).where('id', '=', d.id).execute();
+  }
+
+  /** the deployment a plan's placements join: created by the plan, or the running one it names */
+  private async planDeployment(db: Db, plan: Plan, index: number, now: number): Promise<Deployment | undefined> {
+    if (plan.createDeployment) {
+      const d: Deployment = { ...plan.createDeployment, canaries: [], placedAllocs: 0, id: newId(), createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now) };
+      await db.insertInto('deployments').values({
+        id: d.id, namespace: d.namespace, job_id: d.jobId, job_version: d.jobVersion, status: d.status, data: JSON.stringify(d), create_index: index,
+      }).execute();
+      return d;
+    }
+    return plan.deploymentId ? this.loadDeployment(db, plan.deploymentId) : undefined;
+  }
+
+  private async recordPlaced(db: Db, d: Deployment, placed: Alloc[], index: number, now: number): Promise<void> {
+    const mine = placed.filter((a) => a.deploymentId === d.id);
+    if (mine.length === 0) return;
+    const fresh = (await this.loadDeployment(db, d.id))!;
+    fresh.placedAllocs += mine.length;
+    fresh.canaries.push(...mine.filter((a) => a.canary).map((a) => a.id));
+    await this.saveDeployment(db, fresh, index, now);
+  }
+
+  /**
+   * Applies what the scheduler (or a user) decided. A deployment that fails
+   * with auto_revert registers the last version that deployed successfully
+   * (or else the one before it) as a new version, unless a newer version was
+   * submitted meanwhile.
+   */
+  private async updateDeployment(db: Db, u: DeploymentUpdate, index: number, now: number): Promise<void> {
+    const d = await this.loadDeployment(db, u.id);
+    if (!d) return;
+    // a finished deployment stays as it ended; only counts may still change
+    const { id: _id, ...fields } = u;
+    const terminal = d.status !== 'running' && d.status !== 'paused';
+    if (terminal && (fields.status !== undefined || fields.statusDescription !== undefined)) return;
+    const failing = fields.status === 'failed';
+    Object.assign(d, fields);
+    if (failing && d.strategy.autoRevert) {
+      const job = await this.loadJob(db, d.namespace, d.jobId);
+      if (job && !job.stopped && job.version === d.jobVersion) {
+        const good = (await db.selectFrom('deployments').select('data').where('namespace', '=', d.namespace).where('job_id', '=', d.jobId)
+          .where('status', '=', 'successful').where('job_version', '<', d.jobVersion).orderBy('job_version', 'desc').limit(1).executeTakeFirst());
+        const target = good ? (JSON.parse(good.data) as Deployment).jobVersion : d.jobVersion - 1;
+        if (target >= 1) {
+          const r = await this.revertIn(db, index, job, target, now);
+          if (r.changed) {
+            d.revertedTo = target;
+            d.statusDescription = `${d.statusDescription}; reverted to version ${target} (now version ${r.job.version})`;
+          }
+        }
+      }
+    }
+    await this.saveDeployment(db, d, index, now);
+  }
+
   // ------------------------------------------------------------ evals
 
   private async createEval(db: Db, index: number, job: Pick<Job, 'namespace' | 'id'> & { spec?: JobSpec }, trigger: EvalTrigger, now: number, waitUntil?: number): Promise<Evaluation> {
@@ -515,6 +687,8 @@ export class Store extends EventEmitter {
     const usage = this.liveAllocs();
     const jobAllocs = await this.queryAllocs(this.db, { namespace: ev.namespace, jobId: ev.jobId });
     const snapshot: SchedulerSnapshot = { now, eval: ev, job, nodes, usage, jobAllocs };
+    const deployment = await this.latestDeployment(this.db, ev.namespace, ev.jobId);
+    if (deployment) snapshot.deployment = deployment;
     if (job?.spec.preempt) {
       // only batch runs may be preempted: services and their like stay out of the map
       const priorities: Record<string, number> = {};
@@ -537,6 +711,7 @@ export class Store extends EventEmitter {
     return this.write(async (trx, index, touched) => {
       const nodes = await this.listNodeInfos(trx);
       const check = checkPlan(plan, nodes, this.liveAllocs());
+      const deployment = await this.planDeployment(trx, plan, index, now);
       const placed: Alloc[] = [];
       for (const p of check.accepted) {
         const alloc: Alloc = {
@@ -545,12 +720,16 @@ export class Store extends EventEmitter {
           clientStatus: 'pending', clientDescription: 'waiting for the agent', resources: p.resources, taskStates: {},
           attempt: p.attempt, ...(p.previousAllocId ? { previousAllocId: p.previousAllocId } : {}),
           ...(p.taskResources ? { taskResources: p.taskResources } : {}),
+          ...(p.ports ? { ports: p.ports } : {}),
+          ...(p.deployment && deployment ? { deploymentId: deployment.id } : {}), ...(p.canary && deployment ? { canary: true } : {}),
           createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now),
         };
         touched.add(alloc.nodeId);
         placed.push(alloc);
       }
       await this.insertAllocs(trx, placed);
+      if (deployment) await this.recordPlaced(trx, deployment, placed, index, now);
+      for (const u of plan.deploymentUpdates ?? []) await this.updateDeployment(trx, u, index, now);
       for (const s of plan.stop) {
         const a = await this.loadAlloc(trx, s.allocId);
         if (!a || a.desiredStatus === 'stop') continue;
@@ -848,7 +1027,7 @@ export class Store extends EventEmitter {
    */
   async updateAllocs(nodeId: string, updates: AllocStatusUpdate[], now: number): Promise<number> {
     return this.write(async (trx, index, touched) => {
-      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean; cameUp: boolean }>();
+      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean; cameUp: boolean; deployment?: string }>();
       let freed = false;
       for (const u of updates) {
         const a = await this.loadAlloc(trx, u.allocId);
@@ -856,6 +1035,7 @@ export class Store extends EventEmitter {
         if (a.nodeId !== nodeId) throw new ForbiddenError(`alloc ${u.allocId} belongs to another node`);
         if (a.clientStatus === 'complete' || a.clientStatus === 'failed') continue;
         const wasUp = a.clientStatus === 'running' && a.healthy !== false;
+        const wasHealthy = a.healthy === true;
         a.taskStates = u.taskStates;
         if (a.clientStatus !== 'lost') {
           a.clientStatus = u.clientStatus;
@@ -863,6 +1043,9 @@ export class Store extends EventEmitter {
         }
         const tasks = Object.values(a.taskStates);
         a.healthy = a.clientStatus === 'running' && tasks.length > 0 && tasks.every((t) => t.state === 'running' && (t.health === undefined || t.health === 'healthy'));
+        // a deployment counts an alloc once it has been healthy for min_healthy_time without a break
+        if (a.healthy && !wasHealthy) a.healthySince = iso(now);
+        if (!a.healthy) delete a.healthySince;
         a.modifyIndex = index;
         a.modifiedAt = iso(now);
         await this.updateAlloc(trx, a);
@@ -870,7 +1053,8 @@ export class Store extends EventEmitter {
         const terminal = u.clientStatus === 'complete' || u.clientStatus === 'failed' || u.clientStatus === 'lost';
         if (terminal) freed = true;
         const key = `${a.namespace}/${a.jobId}`;
-        const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false, cameUp: false };
+        const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false, cameUp: false, deployment: undefined as string | undefined };
+        if (a.deploymentId && (a.healthy !== wasHealthy || terminal)) j.deployment = a.deploymentId;
         if (terminal && a.clientStatus !== 'lost') j.ended = true;
         if (!wasUp && a.clientStatus === 'running' && a.healthy) j.cameUp = true;
         if (u.clientStatus === 'failed') j.failed = true;
@@ -880,7 +1064,9 @@ export class Store extends EventEmitter {
       const draining = [...jobs.values()].some((j) => j.cameUp) ? new Set((await this.listNodeInfos(trx)).filter((n) => n.drain).map((n) => n.id)) : new Set<string>();
       for (const j of jobs.values()) {
         const migrating = j.cameUp && draining.size > 0 && this.liveAllocs().some((x) => x.namespace === j.namespace && x.jobId === j.id && draining.has(x.nodeId));
-        if (j.ended || migrating) {
+        // an alloc of a running deployment turned healthy or unhealthy: the rollout takes its next step
+        const rolling = !j.ended && !migrating && j.deployment !== undefined && (await this.loadDeployment(trx, j.deployment))?.status === 'running';
+        if (j.ended || migrating || rolling) {
           const job = await this.loadJob(trx, j.namespace, j.id);
           await this.createEval(trx, index, job ?? j, j.failed ? 'alloc-failure' : j.ended ? 'alloc-stop' : 'node-update', now);
         }
@@ -1018,6 +1204,10 @@ function summarizeNode(n: NodeInfo, usage: Alloc[]): NodeSummary {
     allocCount++;
   }
   return { ...n, used, allocCount };
+}
+
+function shortRef(id: string): string {
+  return id.slice(0, 8);
 }
 
 function escapeLike(s: string): string {

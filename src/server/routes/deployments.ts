@@ -1,0 +1,61 @@
+/** Deployments (rolling updates of services) and job version history (docs/api.md). */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Deployment } from '../../api/types.js';
+import { requireUser } from '../auth.js';
+import { HttpError, parseInput as parse } from '../errors.js';
+import type { ServerContext } from '../context.js';
+
+const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
+const listQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(256).optional() });
+const revertSchema = z.strictObject({
+  version: z.number({ error: 'version must be a number' }).int('version must be a whole number').min(1, 'version must be 1 or more'),
+});
+
+export function deploymentRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store } = ctx;
+
+  app.get('/v1/deployments', async (req): Promise<Deployment[]> => {
+    const q = parse(listQuery, req.query, 'query');
+    const ns = q.namespace ?? '*';
+    const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
+    const list = await store.listDeployments({ namespace: ns, jobId: q.job });
+    return list.filter((d) => token.namespace === '*' || d.namespace === token.namespace);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/deployments/:id', async (req): Promise<Deployment> => {
+    const d = await store.getDeployment(req.params.id);
+    requireUser(req.principal, 'read', d.namespace);
+    return d;
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/deployments/:id/promote', async (req): Promise<Deployment> => {
+    const d = await store.getDeployment(req.params.id);
+    requireUser(req.principal, 'submit', d.namespace);
+    return store.promoteDeployment(d.id, Date.now());
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/deployments/:id/fail', async (req): Promise<Deployment> => {
+    const d = await store.getDeployment(req.params.id);
+    requireUser(req.principal, 'submit', d.namespace);
+    return store.failDeployment(d.id, Date.now());
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/versions', async (req) => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'read', ns);
+    const job = await store.getJob(ns, req.params.id);
+    if (!job) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
+    return { job: job.id, namespace: job.namespace, current: job.version, versions: await store.jobVersions(ns, job.id) };
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/revert', async (req) => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'submit', ns);
+    const body = parse(revertSchema, req.body ?? {}, 'revert request');
+    const job = await store.getJob(ns, req.params.id);
+    if (!job) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
+    if (body.version === job.version) throw new HttpError(409, `job "${job.id}" is at version ${job.version} already`);
+    return store.revertJob(ns, job.id, body.version, Date.now());
+  });
+}
