@@ -15,7 +15,7 @@ import { createDrivers } from '../drivers/index.js';
 import { AllocRunner } from './alloc-runner.js';
 import { errorMessage, sleep } from './backoff.js';
 import type { AgentContext } from './context.js';
-import { fingerprintNode } from './fingerprint.js';
+import { fingerprintNode, type HostVolume, type PortRange } from './fingerprint.js';
 import { heartbeatLoop } from './heartbeat.js';
 import { connect, type Session } from './registration.js';
 import { StateStore } from './state-file.js';
@@ -42,6 +42,12 @@ export interface AgentOptions {
   nodeClass?: string;
   datacenter?: string;
   labels?: Record<string, string>;
+  /** where other machines reach this node's tasks (default: the first non-internal IPv4) */
+  address?: string;
+  /** host volumes by name (--volume), paths already checked */
+  volumes?: Record<string, HostVolume>;
+  /** host ports the scheduler may hand out as dynamic ports */
+  portRange?: PortRange;
   logger: Logger;
   drivers_?: never;
   /** for tests */
@@ -101,7 +107,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     drivers: new Map(fp.healthy.map((d) => [d.name, d])),
     logger,
     signal: abort.signal,
+    node: { address: fp.request.address ?? '127.0.0.1', volumes: fp.request.volumes ?? {} },
   };
+  logger.info({ address: fp.request.address, volumes: Object.keys(fp.request.volumes ?? {}), portRange: fp.request.portRange }, 'node network');
   const agent = new Agent(ctx, opts, fp.request, session, abort, drivers);
   await agent.restore();
   agent.run();

@@ -16,6 +16,15 @@ export interface AgentContext {
   signal: AbortSignal;
   /** how often a running task's usage is sampled; default USAGE_POLL_MS (tests shorten it) */
   usagePollMs?: number;
+  /** what tasks need to know of this node's network and disks (absent in tests that do not care) */
+  node?: NodeNetwork;
+}
+
+export interface NodeNetwork {
+  /** where other machines reach this node's published ports */
+  address: string;
+  /** the host volumes given with --volume */
+  volumes: Record<string, { path: string; readOnly: boolean }>;
 }
 
 /** Resolves with the promise's value, or undefined once the signal aborted. */

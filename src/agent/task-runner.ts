@@ -8,7 +8,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentAlloc, Resources, TaskSpec } from '../api/types.js';
-import type { ExitResult, RunningTask, TaskConfig, TaskUsage } from '../drivers/driver.js';
+import type { ExitResult, RunningTask, TaskConfig, TaskPort, TaskUsage, TaskVolume } from '../drivers/driver.js';
 import { formatBytes, formatDuration } from '../spec/units.js';
 import { errorMessage, sleep } from './backoff.js';
 import { unlessAborted, type AgentContext } from './context.js';
@@ -17,7 +17,7 @@ import { initialChecks } from './health-state.js';
 import { LogShipper } from './log-shipper.js';
 import { decideRestart, exitSucceeded } from './restart-policy.js';
 import type { PersistedTask } from './state-file.js';
-import { PAYLOAD_FILE, taskEnv } from './task-env.js';
+import { PAYLOAD_FILE, resolvePorts, resolveVolumes, taskEnv, upstreamEnvName } from './task-env.js';
 import { UsagePoller } from './usage-poller.js';
 
 const MAX_EVENTS = 50;
@@ -39,6 +39,14 @@ export interface TaskHost {
 
 type Start = 'fresh' | 'lost' | { attached: RunningTask };
 
+/** what a start needs beyond the spec: the alloc's ports, the node's volumes, the upstreams' addresses now */
+export interface TaskNetwork {
+  ports: TaskPort[];
+  volumes: TaskVolume[];
+  /** env name → "addr:port,addr:port" */
+  upstreams: Record<string, string>;
+}
+
 export class TaskRunner {
   private begun = false;
   private loop: Promise<void> | undefined;
@@ -51,6 +59,8 @@ export class TaskRunner {
   private checker: HealthChecker | undefined;
   /** set when this run is being killed for failing a check: why, for its events and the restart decision */
   private unhealthy: string | undefined;
+  /** the exec read-only warning is said once per task, not at every restart */
+  private warnedReadOnly = false;
 
   constructor(
     private readonly host: TaskHost,
@@ -119,8 +129,13 @@ export class TaskRunner {
     return this.host.agentAlloc.alloc.taskResources?.[this.spec.name] ?? this.spec.resources;
   }
 
-  config(): TaskConfig {
+  /**
+   * The task's start config. Without `net` (re-attach, orphans) it carries no
+   * ports, volumes or upstreams: the running task already has them.
+   */
+  config(net?: TaskNetwork): TaskConfig {
     const { alloc, job, payload } = this.host.agentAlloc;
+    const driver = this.host.ctx.drivers.get(this.spec.driver);
     const taskDir = this.host.ctx.store.taskDir(alloc.id, this.spec.name);
     const jobId = alloc.jobId ?? job.name;
     const namespace = alloc.namespace ?? job.namespace;
@@ -145,14 +160,50 @@ export class TaskRunner {
         namespace,
         taskName: this.spec.name,
         nodeId: this.host.nodeId,
-        taskDir: this.host.ctx.drivers.get(this.spec.driver)?.taskDirInTask ?? taskDir,
+        taskDir: driver?.taskDirInTask ?? taskDir,
         hasPayload: payload !== undefined,
+        address: this.host.ctx.node?.address,
+        ports: net?.ports,
+        containerPorts: this.spec.driver === 'docker',
+        // docker mounts volumes at their destination; a host process can only be told where they are
+        volumes: this.spec.driver === 'docker' ? undefined : net?.volumes,
+        upstreams: net?.upstreams,
       }),
       resources: this.resources(),
       killSignal: this.spec.killSignal,
       killTimeoutMs: this.spec.killTimeoutMs,
       taskDir,
+      ...(net?.ports.length ? { ports: net.ports } : {}),
+      ...(net?.volumes.length ? { volumes: net.volumes } : {}),
     };
+  }
+
+  /** ports and volumes (errors here mean the task cannot start), then the upstreams as the registry has them now */
+  async network(): Promise<TaskNetwork> {
+    const { alloc, job } = this.host.agentAlloc;
+    const ports = resolvePorts(this.spec.ports, alloc.ports?.[this.spec.name]);
+    const volumes = resolveVolumes(this.spec.volumes, this.host.ctx.node?.volumes);
+    if (this.spec.driver !== 'docker' && volumes.some((v) => v.readOnly) && !this.warnedReadOnly) {
+      this.warnedReadOnly = true;
+      this.log().warn({ volumes: volumes.filter((v) => v.readOnly).map((v) => v.name) }, 'read-only cannot be enforced for exec tasks: the process may write to these host volumes');
+    }
+    const upstreams: Record<string, string> = {};
+    const namespace = alloc.namespace ?? job.namespace;
+    await Promise.all(
+      (this.spec.upstreams ?? []).map(async (u) => {
+        const name = upstreamEnvName(u.service, u.env);
+        try {
+          const res = await this.host.ctx.client.serviceEndpoints(u.service, namespace);
+          upstreams[name] = res.endpoints.map((e) => `${e.address}:${e.port}`).join(',');
+        } catch (err) {
+          // the server may be briefly away: start with no endpoints rather than not at all, and say so
+          upstreams[name] = '';
+          this.event('UpstreamUnknown', `could not look up service ${u.service}: ${errorMessage(err)}`);
+          this.log().warn({ service: u.service, err: errorMessage(err) }, 'upstream lookup failed; the task starts with no endpoints for it');
+        }
+      }),
+    );
+    return { ports, volumes, upstreams };
   }
 
   private track(p: Promise<void>): Promise<void> {
@@ -263,9 +314,10 @@ export class TaskRunner {
   private async startTask(): Promise<{ running: RunningTask } | { error: string }> {
     const driver = this.host.ctx.drivers.get(this.spec.driver);
     if (!driver) return { error: `the ${this.spec.driver} driver is not available on this node` };
-    const config = this.config();
+    let config: TaskConfig;
     let running: RunningTask;
     try {
+      config = this.config(await this.network());
       await mkdir(config.taskDir, { recursive: true });
       await this.writePayload(config.taskDir);
       running = await driver.start(config);

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { registerAgentCommand } from './commands/agent.js';
 import { registerAllocCommand } from './commands/alloc.js';
+import { registerDeployCommand } from './commands/deploy.js';
+import { registerDeploymentCommand } from './commands/deployment.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerDispatchCommand } from './commands/dispatch.js';
 import { registerJobCommand } from './commands/job.js';
@@ -14,6 +16,8 @@ import { registerLogsCommand } from './commands/logs.js';
 import { registerNodeCommand } from './commands/node.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerServerCommand } from './commands/server.js';
+import { registerServiceCommand } from './commands/service.js';
+import { registerStackCommand } from './commands/stack.js';
 import { CliError, formatError } from './output.js';
 
 function packageVersion(): string {
@@ -40,10 +44,14 @@ program
 
 registerRunCommand(program);
 registerDispatchCommand(program);
+registerDeployCommand(program);
+registerStackCommand(program);
 registerJobCommand(program);
+registerDeploymentCommand(program);
 registerNodeCommand(program);
 registerAllocCommand(program);
 registerLogsCommand(program);
+registerServiceCommand(program);
 registerServerCommand(program);
 registerAgentCommand(program);
 registerDevCommand(program);

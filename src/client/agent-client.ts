@@ -9,6 +9,7 @@ import type {
   LogChunk,
   RegisterNodeRequest,
   RegisterNodeResponse,
+  ServiceEndpointsResponse,
   UpdateNodeRequest,
 } from '../api/types.js';
 import { HttpClient } from './http.js';
@@ -55,5 +56,10 @@ export class AgentClient {
 
   shipLogs(chunks: LogChunk[]): Promise<{ accepted: number }> {
     return this.http.request('POST', '/v1/agent/logs', { body: { chunks } });
+  }
+
+  /** the healthy endpoints of a service, for a task's upstreams */
+  serviceEndpoints(name: string, namespace: string): Promise<ServiceEndpointsResponse> {
+    return this.http.request('GET', `/v1/agent/services/${encodeURIComponent(name)}`, { query: { namespace } });
   }
 }

@@ -4,17 +4,22 @@
  */
 import type {
   Alloc,
+  Deployment,
+  DeploymentStatus,
   DispatchResponse,
   DispatchRun,
   Evaluation,
   Job,
   JobDetail,
+  JobSpec,
   JobSummary,
   LogStream,
   LogsResponse,
   NodeInfo,
   NodeSummary,
   RunsResponse,
+  ServiceEndpointsResponse,
+  ServiceSummary,
   StatusResponse,
   StopJobResponse,
   SubmitJobResponse,
@@ -41,6 +46,24 @@ export interface ReadLogsOptions {
 export interface JobListFilter {
   /** only the children of this parameterized or periodic job */
   parent?: string;
+}
+
+/** one stored version of a job (`baton job history`) */
+export interface JobVersionInfo {
+  version: number;
+  submittedAt: string;
+  spec: JobSpec;
+  /** the latest deployment that rolled this version out, if any */
+  deployment?: { id: string; status: DeploymentStatus; statusDescription: string };
+}
+
+export interface JobVersionsResponse {
+  job: string;
+  namespace: string;
+  /** the version the job is at */
+  current: number;
+  /** newest first */
+  versions: JobVersionInfo[];
 }
 
 export class BatonClient {
@@ -136,5 +159,50 @@ export class BatonClient {
 
   getEval(id: string): Promise<Evaluation> {
     return this.http.request('GET', `/v1/evals/${encodeURIComponent(id)}`);
+  }
+
+  /** newest first; namespace '*' lists every namespace the token may read */
+  listDeployments(filter: { namespace?: string; jobId?: string } = {}): Promise<Deployment[]> {
+    return this.http.request('GET', '/v1/deployments', { query: { namespace: filter.namespace ?? '*', job: filter.jobId } });
+  }
+
+  /** id or unique id prefix */
+  getDeployment(id: string): Promise<Deployment> {
+    return this.http.request('GET', `/v1/deployments/${encodeURIComponent(id)}`);
+  }
+
+  /** the canaries are good: roll out the rest */
+  promoteDeployment(id: string): Promise<Deployment> {
+    return this.http.request('POST', `/v1/deployments/${encodeURIComponent(id)}/promote`, { body: {} });
+  }
+
+  /** stop the rollout; with auto_revert the last good version is registered again */
+  failDeployment(id: string): Promise<Deployment> {
+    return this.http.request('POST', `/v1/deployments/${encodeURIComponent(id)}/fail`, { body: {} });
+  }
+
+  jobVersions(id: string, namespace = 'default'): Promise<JobVersionsResponse> {
+    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(id)}/versions`, { query: { namespace } });
+  }
+
+  /** registers the spec of `version` as a new version of the job */
+  revertJob(id: string, version: number, namespace = 'default'): Promise<{ job: Job; evalId: string; changed: boolean }> {
+    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(id)}/revert`, { query: { namespace }, body: { version } });
+  }
+
+  /** services declared by running allocs, with their healthy endpoint count; namespace '*' = every one the token may read */
+  listServices(namespace = '*'): Promise<ServiceSummary[]> {
+    return this.http.request('GET', '/v1/services', { query: { namespace } });
+  }
+
+  /**
+   * A service's healthy endpoints. With `index` (from an earlier answer) and
+   * `waitMs` the server holds the request until the list changes.
+   */
+  serviceEndpoints(name: string, opts: { namespace?: string; index?: number; waitMs?: number; signal?: AbortSignal } = {}): Promise<ServiceEndpointsResponse> {
+    return this.http.request('GET', `/v1/services/${encodeURIComponent(name)}`, {
+      query: { namespace: opts.namespace ?? 'default', index: opts.index, wait: opts.waitMs },
+      signal: opts.signal,
+    });
   }
 }

@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
-import { DockerDriver } from './docker.js';
+import { DockerDriver, networkHostConfig } from './docker.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
 
 const available = await dockerAvailable();
@@ -221,8 +222,77 @@ describe.skipIf(!available)('DockerDriver', () => {
     await t.destroy();
   });
 
+  it('publishes a port on the host and mounts a host volume read-only', async () => {
+    const site = mkdtempSync(join(tmpdir(), 'baton-docker-site-'));
+    writeFileSync(join(site, 'index.html'), 'from the host\n');
+    // a free host port: bind :0, read it, let go
+    const hostPort = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const c = config({
+      command: 'sh',
+      args: ['-c', 'touch /www/x 2>/dev/null && echo writable || echo read-only; exec httpd -f -p 8080 -h /www'],
+      ports: [{ name: 'http', host: hostPort, to: 8080 }],
+      volumes: [{ name: 'site', hostPath: site, destination: '/www', readOnly: true }],
+    });
+    const t = await driver.start(c);
+    try {
+      const info = await docker.getContainer(t.handle.id).inspect();
+      expect(info.HostConfig.PortBindings).toEqual({ '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: String(hostPort) }] });
+      expect(info.HostConfig.Binds).toContain(`${site}:/www:ro`);
+      let body = '';
+      for (let i = 0; i < 100 && !body; i++) {
+        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+        if (!body) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(body).toBe('from the host\n');
+      const recs: LogRecord[] = [];
+      for await (const r of t.logs()) {
+        recs.push(r);
+        break;
+      }
+      expect(text(recs, 'stdout')).toBe('read-only\n');
+    } finally {
+      await t.stop(0);
+      await t.destroy();
+      rmSync(site, { recursive: true, force: true });
+    }
+  });
+
   it('fails clearly when the image cannot be had', async () => {
     const missing = `baton-test/does-not-exist-${randomUUID().slice(0, 8)}:latest`;
     await expect(driver.start(config({ image: missing }))).rejects.toThrow(`image "${missing}" is not available on this node:`);
+  });
+});
+
+describe('networkHostConfig', () => {
+  it('publishes each port on all interfaces at its container port, and binds volumes', () => {
+    expect(
+      networkHostConfig({
+        ports: [
+          { name: 'http', host: 23456, to: 8080 },
+          { name: 'alt', host: 23457, to: 8080 },
+          { name: 'metrics', host: 9100 },
+        ],
+        volumes: [
+          { name: 'site', hostPath: '/srv/site', destination: '/www', readOnly: true },
+          { name: 'data', hostPath: '/srv/data', destination: '/data', readOnly: false },
+        ],
+      }),
+    ).toEqual({
+      exposed: { '8080/tcp': {}, '9100/tcp': {} },
+      bindings: {
+        '8080/tcp': [
+          { HostIp: '0.0.0.0', HostPort: '23456' },
+          { HostIp: '0.0.0.0', HostPort: '23457' },
+        ],
+        '9100/tcp': [{ HostIp: '0.0.0.0', HostPort: '9100' }],
+      },
+      binds: ['/srv/site:/www:ro', '/srv/data:/data:rw'],
+    });
+    expect(networkHostConfig({})).toEqual({ exposed: {}, bindings: {}, binds: [] });
   });
 });

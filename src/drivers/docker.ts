@@ -46,6 +46,28 @@ function reason(err: unknown): string {
   return e?.json?.message ?? e?.message ?? String(err);
 }
 
+/**
+ * Ports and host volumes as the Engine wants them: every port published on all
+ * interfaces of the node (other machines reach it at the node's address),
+ * every volume bound at its destination.
+ */
+export function networkHostConfig(config: Pick<TaskConfig, 'ports' | 'volumes'>): {
+  exposed: Record<string, object>;
+  bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+  binds: string[];
+} {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of config.ports ?? []) {
+    const key = `${p.to ?? p.host}/tcp`;
+    exposed[key] = {};
+    // two host ports may map to one container port: keep both
+    (bindings[key] ??= []).push({ HostIp: '0.0.0.0', HostPort: String(p.host) });
+  }
+  const binds = (config.volumes ?? []).map((v) => `${v.hostPath}:${v.destination}:${v.readOnly ? 'ro' : 'rw'}`);
+  return { exposed, bindings, binds };
+}
+
 export function containerName(allocId: string, taskName: string): string {
   // docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*
   return `baton-${allocId}-${taskName}`.replace(/[^a-zA-Z0-9_.-]/g, '_');
@@ -335,7 +357,9 @@ export class DockerDriver implements Driver {
 
     const cmd = config.command ? [config.command, ...config.args] : config.args.length > 0 ? config.args : undefined;
     // read-write: the task may leave results next to its payload
-    const hostConfig: Docker.HostConfig = { Binds: [`${config.taskDir}:${CONTAINER_TASK_DIR}:rw`] };
+    const net = networkHostConfig(config);
+    const hostConfig: Docker.HostConfig = { Binds: [`${config.taskDir}:${CONTAINER_TASK_DIR}:rw`, ...net.binds] };
+    if (Object.keys(net.bindings).length > 0) hostConfig.PortBindings = net.bindings;
     if (config.resources.memory > 0) {
       hostConfig.Memory = config.resources.memory;
       hostConfig.MemorySwap = config.resources.memory;
@@ -349,6 +373,7 @@ export class DockerDriver implements Driver {
         Cmd: cmd,
         Env: Object.entries(config.env).map(([k, v]) => `${k}=${v}`),
         StopSignal: normaliseSignal(config.killSignal),
+        ...(Object.keys(net.exposed).length > 0 ? { ExposedPorts: net.exposed } : {}),
         Labels: {
           'baton.alloc_id': config.allocId,
           'baton.node_id': config.nodeId,

@@ -24,6 +24,27 @@ export interface TaskConfig {
   killTimeoutMs: number;
   /** a host directory owned by this task: the driver may keep its files here (logs, exit code, state) */
   taskDir: string;
+  /** the alloc's ports for this task: docker publishes them, exec only has them as env */
+  ports?: TaskPort[];
+  /** host volumes to mount (docker); exec tasks only get their paths as env */
+  volumes?: TaskVolume[];
+}
+
+export interface TaskPort {
+  name: string;
+  /** the port on the node */
+  host: number;
+  /** docker: the container port it maps to (default: the host port) */
+  to?: number;
+}
+
+export interface TaskVolume {
+  /** the host volume's name on the node */
+  name: string;
+  hostPath: string;
+  /** the path inside the container */
+  destination: string;
+  readOnly: boolean;
 }
 
 /**

@@ -4,6 +4,8 @@ import { authenticate } from './auth.js';
 import type { ServerContext } from './context.js';
 import { makeErrorHandler } from './errors.js';
 import { agentRoutes } from './routes/agent.js';
+import { deploymentRoutes } from './routes/deployments.js';
+import { serviceRoutes } from './routes/services.js';
 import { userRoutes } from './routes/user.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -29,5 +31,7 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   });
   userRoutes(app, ctx);
   agentRoutes(app, ctx);
+  deploymentRoutes(app, ctx);
+  serviceRoutes(app, ctx);
   return app;
 }

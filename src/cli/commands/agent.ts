@@ -1,7 +1,9 @@
 /** `baton agent`: join this machine to a server as a node and run its work. */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { startAgent } from '../../agent/agent.js';
+import { DEFAULT_PORT_RANGE, parsePortRange, parseVolumeFlags } from '../../agent/fingerprint.js';
 import { parseCpu, parseMemory } from '../../spec/units.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
 import { normalizeUrl } from '../config.js';
@@ -21,6 +23,9 @@ export interface AgentFlags {
   class?: string;
   datacenter: string;
   label: string[];
+  address?: string;
+  volume: string[];
+  portRange: string;
   logLevel: string;
 }
 
@@ -52,12 +57,23 @@ export function registerAgentCommand(program: Command): void {
     .option('--class <class>', 'node class, for constraints like ${node.class} = gpu')
     .option('--datacenter <dc>', 'datacenter name', 'dc1')
     .option('--label <key=value>', 'a label for constraints (repeatable)', collect, [])
+    .option('--address <ip>', "the address other machines reach this node's task ports at (default: the first non-internal IPv4, else 127.0.0.1)")
+    .option('--volume <name=/path[:ro]>', 'offer a host directory to tasks as a volume; :ro makes it read-only (repeatable)', collect, [])
+    .option('--port-range <from-to>', 'host ports handed out as dynamic ports', `${DEFAULT_PORT_RANGE.from}-${DEFAULT_PORT_RANGE.to}`)
     .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: AgentFlags, cmd: Command) => {
       // the global --token is the API token; here it is the join token, both spellings end up in one place
       const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
       const server = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
       if (!server) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server http://10.0.0.5:4780');
+      if (flags.address !== undefined && !isIP(flags.address)) throw new CliError(`--address "${flags.address}" is not an IP address (e.g. --address 10.0.0.7)`);
+      let portRange, volumes;
+      try {
+        portRange = parsePortRange(flags.portRange);
+        volumes = await parseVolumeFlags(flags.volume);
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
       const logger = createLogger(flags.logLevel, 'agent');
       const agent = await startAgent({
         serverUrl: normalizeUrl(server),
@@ -72,6 +88,9 @@ export function registerAgentCommand(program: Command): void {
         nodeClass: flags.class,
         datacenter: flags.datacenter,
         labels: parseLabels(flags.label),
+        address: flags.address,
+        volumes,
+        portRange,
         logger,
       });
       process.stdout.write(`baton agent running as node ${agent.nodeId} on ${server}\n`);
