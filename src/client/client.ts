@@ -113,6 +113,11 @@ export class BatonClient {
     return this.http.request('DELETE', `/v1/jobs/${encodeURIComponent(id)}`, { query: { namespace } });
   }
 
+  /** start a stopped job again, with the spec it had */
+  startJob(id: string, namespace = 'default'): Promise<{ job: Job; evalId: string }> {
+    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(id)}/start`, { query: { namespace } });
+  }
+
   scaleJob(id: string, count: number, namespace = 'default'): Promise<{ job: Job; evalId: string }> {
     return this.http.request('POST', `/v1/jobs/${encodeURIComponent(id)}/scale`, { query: { namespace }, body: { count } });
   }

@@ -36,6 +36,13 @@ describe('drain, system jobs and scaling', () => {
     for (const x of before) expect(after.map((y) => y.id)).toContain(x.id);
     expect(after.every((x) => x.jobVersion === 2)).toBe(true);
     await cluster.client.stopJob('scaled');
+    await waitForJob(cluster.client, 'scaled', (d) => running(d.allocs).length === 0 && d.summary.status === 'stopped', 'stopped');
+    // started again: the same spec, a new version, count allocs running
+    const again = await cluster.client.startJob('scaled');
+    expect(again.job.version).toBe(3);
+    await waitForJob(cluster.client, 'scaled', (d) => running(d.allocs).length === 3, 'running again');
+    await expect(cluster.client.startJob('scaled')).rejects.toMatchObject({ status: 409 });
+    await cluster.client.stopJob('scaled');
   });
 
   it('drains a node: its service allocs move to the other node, never fewer than count running', async () => {

@@ -220,6 +220,18 @@ export function registerJobCommand(program: Command): void {
     });
 
   job
+    .command('start')
+    .description('Start a stopped job again with the spec it had (a new version)')
+    .argument('<id>', 'job id (its name)')
+    .option('-n, --namespace <namespace>', 'namespace (default: $BATON_NAMESPACE or "default")')
+    .action(async (id: string, opts: { namespace?: string }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const res = await clientFor(cmd).startJob(id, opts.namespace || defaultNamespace());
+      if (g.output === 'json') return printJson(res);
+      process.stdout.write(`job ${id} started again as version ${res.job.version} (eval ${shortId(res.evalId)})\n`);
+    });
+
+  job
     .command('scale')
     .description('Change how many allocations a job runs; running ones carry on in place')
     .argument('<id>', 'job id (its name)')

@@ -85,6 +85,16 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   const scaleSchema = z.strictObject({ count: z.number({ error: 'count must be a number' }).int('count must be a whole number').min(0, 'count must be 0 or more').max(10_000, 'count must be 10000 or less') });
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/start', async (req) => {
+    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    requireUser(req.principal, 'submit', ns);
+    const job = await store.getJob(ns, req.params.id);
+    if (!job) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
+    if (!job.stopped) throw new HttpError(409, `job "${job.id}" is not stopped`);
+    const r = await store.registerJob(job.spec, Date.now());
+    return { job: r.job, evalId: r.evalId };
+  });
+
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/scale', async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
