@@ -178,7 +178,7 @@ describe('the baton CLI', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const cmd of [[], ['run'], ['job', 'ls'], ['job', 'status'], ['job', 'stop'], ['node', 'ls'], ['node', 'status'], ['alloc', 'ls'], ['alloc', 'status'], ['logs'], ['server'], ['agent'], ['dev']]) {
+    for (const cmd of [[], ['run'], ['job', 'ls'], ['job', 'status'], ['job', 'stop'], ['node', 'ls'], ['node', 'status'], ['alloc', 'ls'], ['alloc', 'status'], ['logs'], ['server'], ['agent'], ['dev'], ['dispatch'], ['job', 'scale'], ['job', 'start'], ['job', 'history'], ['job', 'revert'], ['node', 'drain'], ['node', 'eligibility'], ['deployment', 'ls'], ['deployment', 'status'], ['deployment', 'promote'], ['deployment', 'fail'], ['service', 'ls'], ['service', 'status'], ['deploy'], ['stack', 'ls'], ['stack', 'status'], ['stack', 'rm']]) {
       const r = await baton([...cmd, '--help'], {});
       expect(r.code, `baton ${cmd.join(' ')} --help`).toBe(0);
       expect(r.stdout).toMatch(/Usage: baton/);

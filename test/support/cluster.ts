@@ -74,6 +74,8 @@ export interface AgentOpts {
   drivers?: string;
   labels?: string[];
   nodeClass?: string;
+  /** more `baton agent` flags, e.g. ['--port-range', '21000-21099'] */
+  extra?: string[];
 }
 
 export class TestAgent {
@@ -92,6 +94,7 @@ export class TestAgent {
     if (a.drivers) args.push('--drivers', a.drivers);
     if (a.nodeClass) args.push('--class', a.nodeClass);
     for (const l of a.labels ?? []) args.push('--label', l);
+    args.push(...(a.extra ?? []));
     this.proc = startProc(args);
   }
 
