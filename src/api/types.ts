@@ -563,6 +563,50 @@ export interface LogsResponse {
   complete: boolean;
 }
 
+// ---------------------------------------------------------------- events and usage (UI, `baton events`)
+
+export type EventTopic = 'job' | 'alloc' | 'node' | 'eval' | 'deployment';
+
+/** One change in the cluster, as streamed by GET /v1/events (server-sent events). */
+export interface ClusterEvent {
+  /** the store index of the write that made it; resume with ?index= */
+  index: number;
+  topic: EventTopic;
+  /** e.g. JobRegistered, JobStopped, AllocUpdated, NodeDown, EvalBlocked, DeploymentUpdated */
+  type: string;
+  namespace?: string;
+  /** the id of the object (job id, alloc id, node id ...) */
+  key: string;
+  time: string;
+  /** the object after the change (Job, Alloc, NodeInfo, Evaluation, Deployment) */
+  payload?: unknown;
+}
+
+/** One usage sample, from agents' heartbeats; the server keeps about an hour of them in memory. */
+export interface UsageSample {
+  time: string;
+  /** millicores in use */
+  cpu: number;
+  /** bytes in use */
+  memory: number;
+}
+
+/** What an agent sends with its heartbeat: the node's use and each running task's. */
+export interface HeartbeatRequest {
+  usage?: {
+    node: { cpu: number; memory: number };
+    allocs: Record<string, Record<string, { cpu: number; memory: number }>>;
+  };
+}
+
+export interface UsageResponse {
+  samples: UsageSample[];
+  /** alloc usage: per task */
+  tasks?: Record<string, UsageSample[]>;
+  /** the limit, for charts (bytes) */
+  memoryLimit?: number;
+}
+
 /** POST /v1/jobs/:id/dispatch: one child job per run, stored all or none. */
 export interface DispatchRequest {
   runs: DispatchRun[];
