@@ -17,6 +17,7 @@ import { errorMessage, sleep } from './backoff.js';
 import type { AgentContext } from './context.js';
 import { fingerprintNode, type HostVolume, type PortRange } from './fingerprint.js';
 import { heartbeatLoop } from './heartbeat.js';
+import { buildUsageReport } from './usage-report.js';
 import { connect, type Session } from './registration.js';
 import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
@@ -175,7 +176,7 @@ class Agent {
         signal,
       }),
       heartbeatLoop({
-        beat: () => client.heartbeat(),
+        beat: () => client.heartbeat({ usage: buildUsageReport(this.runners.values()) }),
         onNotReady: async () => {
           await client.updateNode(this.request);
         },

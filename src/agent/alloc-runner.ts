@@ -123,6 +123,16 @@ export class AllocRunner implements TaskHost {
     for (const t of this.tasks.values()) t.stop();
   }
 
+  /** task name → current use, for the running tasks */
+  usage(): Record<string, { cpu: number; memory: number }> {
+    const out: Record<string, { cpu: number; memory: number }> = {};
+    for (const [name, t] of this.tasks) {
+      const u = t.currentUsage();
+      if (u) out[name] = u;
+    }
+    return out;
+  }
+
   whenDone(): Promise<void> {
     return Promise.all([...this.tasks.values()].map((t) => t.whenDone())).then(() => undefined);
   }

@@ -19,6 +19,7 @@ import { decideRestart, exitSucceeded } from './restart-policy.js';
 import type { PersistedTask } from './state-file.js';
 import { PAYLOAD_FILE, resolvePorts, resolveVolumes, taskEnv, upstreamEnvName } from './task-env.js';
 import { UsagePoller } from './usage-poller.js';
+import { cpuMillicores, type CpuSample } from './usage-report.js';
 
 const MAX_EVENTS = 50;
 const MAX_RESTART_TIMES = 100;
@@ -51,6 +52,9 @@ export class TaskRunner {
   private begun = false;
   private loop: Promise<void> | undefined;
   private running: RunningTask | undefined;
+  /** the latest usage of the run in progress, for heartbeats; cleared when it ends */
+  private current: { cpu: number; memory: number } | undefined;
+  private lastCpu: CpuSample | undefined;
   private stopRequested = false;
   private loopActive = false;
   /** aborted by stop(), to cut a restart delay short */
@@ -391,6 +395,8 @@ export class TaskRunner {
       void checker?.stop();
       if (this.checker === checker) this.checker = undefined;
       await poller.stop();
+      this.current = undefined;
+      this.lastCpu = undefined;
     }
     if (exit === undefined) return undefined;
     // the dead state is only reported once the server has every byte of output
@@ -468,7 +474,16 @@ export class TaskRunner {
     void this.kill(running);
   }
 
+  /** what the task uses now, while it runs */
+  currentUsage(): { cpu: number; memory: number } | undefined {
+    return this.running ? this.current : undefined;
+  }
+
   private noteUsage(u: TaskUsage): void {
+    const sample = { at: Date.now(), cpuNanos: u.cpuNanos };
+    const cpu = cpuMillicores(this.lastCpu, sample);
+    this.lastCpu = sample;
+    this.current = { cpu: cpu ?? this.current?.cpu ?? 0, memory: u.memory };
     const s = this.rec.state;
     if (u.peakMemory > 0) s.peakMemory = Math.max(s.peakMemory ?? 0, u.peakMemory);
     // the driver counts from the start of this run; earlier runs of the task are added on.

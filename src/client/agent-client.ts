@@ -5,6 +5,7 @@
 import type {
   AgentAllocsResponse,
   AllocStatusUpdate,
+  HeartbeatRequest,
   HeartbeatResponse,
   LogChunk,
   RegisterNodeRequest,
@@ -38,8 +39,9 @@ export class AgentClient {
     return this.http.request('PUT', '/v1/agent/node', { body: req });
   }
 
-  heartbeat(): Promise<HeartbeatResponse> {
-    return this.http.request('POST', '/v1/agent/heartbeat', { body: {} });
+  /** with the node's and its tasks' usage when the agent has any */
+  heartbeat(req: HeartbeatRequest = {}): Promise<HeartbeatResponse> {
+    return this.http.request('POST', '/v1/agent/heartbeat', { body: req });
   }
 
   /**

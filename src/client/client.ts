@@ -4,11 +4,13 @@
  */
 import type {
   Alloc,
+  ClusterEvent,
   Deployment,
   DeploymentStatus,
   DispatchResponse,
   DispatchRun,
   Evaluation,
+  EventTopic,
   Job,
   JobDetail,
   JobSpec,
@@ -23,8 +25,58 @@ import type {
   StatusResponse,
   StopJobResponse,
   SubmitJobResponse,
+  UsageResponse,
 } from '../api/types.js';
-import { HttpClient, type HttpOptions } from './http.js';
+import { BatonApiError, HttpClient, type HttpOptions } from './http.js';
+
+export interface EventsFilter {
+  topics?: EventTopic[];
+  namespace?: string;
+  /** only events after this store index */
+  index?: number;
+}
+
+/** GET /v1/events?follow=false: the events the server still keeps */
+export interface EventsPage {
+  /** the store index now: follow from here to miss nothing */
+  index: number;
+  /** the oldest index still kept (0 when none) */
+  oldestIndex: number;
+  events: ClusterEvent[];
+}
+
+/**
+ * Splits a server-sent event stream into events. Feed it text as it arrives;
+ * it returns the complete events so far (data lines joined, comments skipped).
+ */
+export class SseParser {
+  private rest = '';
+  private data: string[] = [];
+  private id: string | undefined;
+
+  push(chunk: string): Array<{ id?: string; data: string }> {
+    const out: Array<{ id?: string; data: string }> = [];
+    this.rest += chunk;
+    let nl: number;
+    while ((nl = this.rest.search(/\r\n|\n|\r/)) >= 0) {
+      const line = this.rest.slice(0, nl);
+      this.rest = this.rest.slice(nl + (this.rest.startsWith('\r\n', nl) ? 2 : 1));
+      if (line === '') {
+        if (this.data.length > 0) out.push({ ...(this.id !== undefined ? { id: this.id } : {}), data: this.data.join('\n') });
+        this.data = [];
+        continue;
+      }
+      if (line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'data') this.data.push(value);
+      else if (field === 'id') this.id = value;
+    }
+    return out;
+  }
+}
 
 export interface AllocFilter {
   namespace?: string;
@@ -166,6 +218,62 @@ export class BatonClient {
     return this.http.request('GET', `/v1/evals/${encodeURIComponent(id)}`);
   }
 
+  /** the last hour of a node's cpu (millicores) and memory (bytes) use */
+  nodeUsage(id: string): Promise<UsageResponse> {
+    return this.http.request('GET', `/v1/nodes/${encodeURIComponent(id)}/usage`);
+  }
+
+  /** the last hour of an alloc's use, per task, with its memory limit */
+  allocUsage(id: string): Promise<UsageResponse> {
+    return this.http.request('GET', `/v1/allocs/${encodeURIComponent(id)}/usage`);
+  }
+
+  /** the events the server still keeps (about the last 10,000), oldest first */
+  recentEvents(filter: EventsFilter = {}): Promise<EventsPage> {
+    return this.http.request('GET', '/v1/events', { query: { ...eventsQuery(filter), follow: 'false' } });
+  }
+
+  /**
+   * Follows the event stream: the kept events after `filter.index`, then each
+   * new one as it happens, until `signal` aborts or the server hangs up (then
+   * call again with the last index seen to resume).
+   */
+  async *followEvents(filter: EventsFilter = {}, signal?: AbortSignal): AsyncGenerator<ClusterEvent> {
+    const { baseUrl, token } = this.http.options;
+    const url = new URL('/v1/events', baseUrl);
+    for (const [k, v] of Object.entries(eventsQuery(filter))) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers, signal });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') return;
+      const cause = (err as { cause?: { code?: string } }).cause;
+      throw new BatonApiError(0, `cannot reach the baton server at ${baseUrl}: ${cause?.code ?? (err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const text = await res.text().catch(() => '');
+      let message = `GET /v1/events failed with HTTP ${res.status}`;
+      try {
+        message = (JSON.parse(text) as { error?: string }).error ?? message;
+      } catch {
+        /* not JSON */
+      }
+      throw new BatonApiError(res.status, message);
+    }
+    const parser = new SseParser();
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for (const e of parser.push(decoder.decode(chunk, { stream: true }))) yield JSON.parse(e.data) as ClusterEvent;
+      }
+    } catch (err) {
+      if ((err as Error).name === 'AbortError' || signal?.aborted) return;
+      throw err;
+    }
+  }
+
   /** newest first; namespace '*' lists every namespace the token may read */
   listDeployments(filter: { namespace?: string; jobId?: string } = {}): Promise<Deployment[]> {
     return this.http.request('GET', '/v1/deployments', { query: { namespace: filter.namespace ?? '*', job: filter.jobId } });
@@ -210,4 +318,12 @@ export class BatonClient {
       signal: opts.signal,
     });
   }
+}
+
+function eventsQuery(f: EventsFilter): Record<string, string | number | undefined> {
+  return {
+    topic: f.topics && f.topics.length > 0 ? f.topics.join(',') : undefined,
+    namespace: f.namespace,
+    index: f.index,
+  };
 }

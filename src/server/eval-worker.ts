@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { schedule } from '../scheduler/schedule.js';
 import type { Store } from '../store/store.js';
+import { metricsFor } from './metrics.js';
 
 export class EvalWorker {
   private stopped = false;
@@ -45,10 +46,18 @@ export class EvalWorker {
         await this.sleep(Math.min(wait, 5_000));
         continue;
       }
+      const metrics = metricsFor(this.store);
+      // waiting starts when the eval was due: a delayed retry did not wait before its time
+      const due = Math.max(Date.parse(ev.createdAt), ev.waitUntil ? Date.parse(ev.waitUntil) : 0);
+      metrics.evalWait.observe(Math.max(0, now - due) / 1000);
       try {
         const snapshot = await this.store.snapshot(ev, now);
+        const t0 = performance.now();
         const plan = schedule(snapshot);
+        const t1 = performance.now();
+        metrics.scheduling.observe((t1 - t0) / 1000);
         const r = await this.store.applyPlan(ev, plan, Date.now());
+        metrics.planApply.observe((performance.now() - t1) / 1000);
         this.logger.debug({ eval: ev.id, job: ev.jobId, placed: r.placed.length, stopped: plan.stop.length, queued: plan.queuedAllocs }, 'plan applied');
       } catch (err) {
         this.logger.error({ err, eval: ev.id }, 'evaluation failed');

@@ -93,3 +93,46 @@ export const dispatchSchema = z.strictObject({
     payload: z.string().optional(),
   }), { error: 'runs must be a list of { meta, payload? }' }),
 });
+
+const usageNumbers = z.strictObject({ cpu: z.number().min(0), memory: z.number().min(0) });
+
+/** POST /v1/agent/heartbeat: an empty body, or the node's and its tasks' usage (HeartbeatRequest) */
+export const heartbeatSchema = z.strictObject({
+  usage: z.strictObject({
+    node: usageNumbers,
+    // alloc id → task name → usage; bounded like other agent reports
+    allocs: z.record(z.string().min(1).max(64), z.record(z.string().max(64), usageNumbers)),
+  }).optional(),
+});
+
+/** GET /v1/events */
+export const eventsQuerySchema = z.object({
+  topic: z.string().max(256).optional()
+    .transform((v, ctx) => {
+      const names = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const known = ['job', 'alloc', 'node', 'eval', 'deployment'];
+      const bad = names.filter((n) => !known.includes(n));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `unknown topic ${bad.map((b) => `"${b}"`).join(', ')}: topics are ${known.join(', ')}` });
+        return z.NEVER;
+      }
+      return names as Array<'job' | 'alloc' | 'node' | 'eval' | 'deployment'>;
+    }),
+  namespace: z.string().max(64).optional(),
+  index: indexParam,
+  /** follow=false: the buffered events as JSON, then the answer ends */
+  follow: z.enum(['true', 'false', '1', '0']).optional(),
+  // EventSource cannot set headers; auth reads it (see app.ts), the route ignores it
+  token: z.string().optional(),
+});
+
+// The bodies below are declared inline by their routes too (user.ts,
+// deployments.ts); these copies describe them in the OpenAPI document and
+// should replace the inline ones when those files are next touched.
+export const scaleSchema = z.strictObject({ count: z.number().int().min(0).max(10_000) });
+export const eligibilitySchema = z.strictObject({ eligible: z.boolean() });
+export const drainSchema = z.strictObject({
+  deadline: z.union([z.string(), z.number()]).optional().describe('a duration such as "10m", or ms'),
+  cancel: z.boolean().optional(),
+});
+export const revertSchema = z.strictObject({ version: z.number().int().min(1) });

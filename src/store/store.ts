@@ -11,10 +11,12 @@ import type {
   Alloc,
   AllocClientStatus,
   AllocStatusUpdate,
+  ClusterEvent,
   Deployment,
   DispatchRun,
   Evaluation,
   EvalTrigger,
+  EventTopic,
   Job,
   JobSpec,
   JobStatus,
@@ -52,6 +54,11 @@ export interface ChangeEvent {
   nodes: Set<string>;
 }
 
+/** an event recorded inside a write; the index and time are stamped after commit */
+type PendingEvent = Omit<ClusterEvent, 'index' | 'time'>;
+
+const EVAL_EVENT: Partial<Record<Evaluation['status'], string>> = { blocked: 'EvalBlocked', complete: 'EvalCompleted', failed: 'EvalFailed' };
+
 export interface StoreOptions {
   /** bytes of log kept per task and stream; older output is dropped first */
   logCapBytes: number;
@@ -74,6 +81,8 @@ export class Store extends EventEmitter {
    */
   private readonly live = new Map<string, Alloc>();
   private txAllocs: Alloc[] | undefined;
+  /** the events of the write in progress; emitted as 'events' only once it commits */
+  private txEvents: PendingEvent[] | undefined;
   private constructor(
     readonly db: Kysely<Database>,
     readonly kind: 'sqlite' | 'postgres',
@@ -105,23 +114,41 @@ export class Store extends EventEmitter {
     const touched = new Set<string>();
     let next = 0;
     const changed: Alloc[] = [];
-    const result = await this.db.transaction().execute(async (trx) => {
-      this.txAllocs = undefined;
-      next = this.index + 1;
-      this.txAllocs = changed;
-      const r = await fn(trx, next, touched);
-      await trx.insertInto('meta').values({ key: 'index', value: String(next) })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
-      return r;
-    });
+    const events: PendingEvent[] = [];
+    let result: T;
+    try {
+      result = await this.db.transaction().execute(async (trx) => {
+        this.txAllocs = undefined;
+        next = this.index + 1;
+        this.txAllocs = changed;
+        // a retried or failed transaction must not leave half its events behind
+        events.length = 0;
+        this.txEvents = events;
+        const r = await fn(trx, next, touched);
+        await trx.insertInto('meta').values({ key: 'index', value: String(next) })
+          .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
+        return r;
+      });
+    } finally {
+      this.txEvents = undefined;
+    }
     this.txAllocs = undefined;
     for (const a of changed) {
       if (LIVE.includes(a.clientStatus)) this.live.set(a.id, a);
       else this.live.delete(a.id);
     }
     this.index = next;
+    if (events.length > 0) {
+      const time = iso(Date.now());
+      this.emit('events', events.map((e): ClusterEvent => ({ index: next, time, ...e })));
+    }
     this.emit('change', { index: next, nodes: touched } satisfies ChangeEvent);
     return result;
+  }
+
+  /** Notes one change for the event stream (a no-op outside a write). Cheap: the payload is kept by reference. */
+  private record(topic: EventTopic, type: string, key: string, namespace: string | undefined, payload: unknown): void {
+    this.txEvents?.push({ topic, type, key, ...(namespace !== undefined ? { namespace } : {}), payload });
   }
 
   // ------------------------------------------------------------ meta and tokens
@@ -176,7 +203,7 @@ export class Store extends EventEmitter {
       await trx.insertInto('job_versions').values({
         namespace: job.namespace, id: job.id, version, spec: JSON.stringify(spec), submitted_at: job.submittedAt,
       }).execute();
-      await this.saveJob(trx, job, !existing);
+      await this.saveJob(trx, job, !existing, 'JobRegistered');
       if (existing && !existing.stopped && sameButCount(existing.spec, spec)) {
         // only the count changed: running allocs carry on as the new version, nothing restarts
         for (const a of await this.queryAllocs(trx, { namespace: job.namespace, jobId: job.id })) {
@@ -210,7 +237,7 @@ export class Store extends EventEmitter {
       node.eligibility = eligible ? 'eligible' : 'ineligible';
       if (eligible) delete node.drain;
       node.modifyIndex = index;
-      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt));
+      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt), 'NodeEligibility');
       if (eligible) {
         await this.unblockAll(trx);
         await this.evalSystemJobs(trx, index, now);
@@ -229,7 +256,7 @@ export class Store extends EventEmitter {
       node.eligibility = 'ineligible';
       node.drain = { startedAt: iso(now), deadline: iso(now + (deadlineMs ?? 60 * 60_000)) };
       node.modifyIndex = index;
-      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt));
+      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt), 'NodeDrain');
       await this.evalJobsOnNode(trx, index, nodeId, 'node-update', now);
       return node;
     });
@@ -250,7 +277,7 @@ export class Store extends EventEmitter {
           if (!n.drain) return;
           delete n.drain;
           n.modifyIndex = index;
-          await this.saveNode(trx, n, Date.parse(n.lastHeartbeatAt));
+          await this.saveNode(trx, n, Date.parse(n.lastHeartbeatAt), 'NodeDrain');
         });
         continue;
       }
@@ -333,7 +360,7 @@ export class Store extends EventEmitter {
       if (!job) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
       job.stopped = true;
       job.modifyIndex = index;
-      await this.saveJob(trx, job, false);
+      await this.saveJob(trx, job, false, 'JobStopped');
       const ev = await this.createEval(trx, index, job, 'job-stop', now);
       // stopping a sweep's parent stops the runs it launched
       const children = await trx.selectFrom('jobs').select('data').where('namespace', '=', namespace).where('parent_id', '=', id).execute();
@@ -342,7 +369,7 @@ export class Store extends EventEmitter {
         if (child.stopped || child.status === 'complete' || child.status === 'failed') continue;
         child.stopped = true;
         child.modifyIndex = index;
-        await this.saveJob(trx, child, false);
+        await this.saveJob(trx, child, false, 'JobStopped');
         await this.createEval(trx, index, child, 'job-stop', now);
       }
       return { evalId: ev.id };
@@ -406,8 +433,9 @@ export class Store extends EventEmitter {
     return r ? (JSON.parse(r.data) as Job) : undefined;
   }
 
-  private async saveJob(db: Db, job: Job, insert: boolean): Promise<void> {
+  private async saveJob(db: Db, job: Job, insert: boolean, event = insert ? 'JobRegistered' : 'JobUpdated'): Promise<void> {
     const data = JSON.stringify(job);
+    this.record('job', event, job.id, job.namespace, job);
     if (insert) {
       await db.insertInto('jobs').values({
         namespace: job.namespace, id: job.id, version: job.version, data, modify_index: job.modifyIndex, parent_id: job.parentId ?? null, status: job.status,
@@ -427,7 +455,7 @@ export class Store extends EventEmitter {
     if (status !== job.status) {
       job.status = status;
       job.modifyIndex = index;
-      await this.saveJob(db, job, false);
+      await this.saveJob(db, job, false, 'JobStatusChanged');
     }
   }
 
@@ -543,6 +571,7 @@ export class Store extends EventEmitter {
   private async saveDeployment(db: Db, d: Deployment, index: number, now: number): Promise<void> {
     d.modifyIndex = index;
     d.modifiedAt = iso(now);
+    this.record('deployment', 'DeploymentUpdated', d.id, d.namespace, d);
     await db.updateTable('deployments').set({ status: d.status, data: JSON.stringify(d) }).where('id', '=', d.id).execute();
   }
 
@@ -550,6 +579,7 @@ export class Store extends EventEmitter {
   private async planDeployment(db: Db, plan: Plan, index: number, now: number): Promise<Deployment | undefined> {
     if (plan.createDeployment) {
       const d: Deployment = { ...plan.createDeployment, canaries: [], placedAllocs: 0, id: newId(), createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now) };
+      this.record('deployment', 'DeploymentCreated', d.id, d.namespace, d);
       await db.insertInto('deployments').values({
         id: d.id, namespace: d.namespace, job_id: d.jobId, job_version: d.jobVersion, status: d.status, data: JSON.stringify(d), create_index: index,
       }).execute();
@@ -609,6 +639,7 @@ export class Store extends EventEmitter {
       ...(waitUntil !== undefined ? { waitUntil: iso(waitUntil) } : {}),
       createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now),
     };
+    this.record('eval', 'EvalCreated', ev.id, ev.namespace, ev);
     await db.insertInto('evals').values({
       id: ev.id, namespace: ev.namespace, job_id: ev.jobId, status: ev.status, priority: ev.priority,
       wait_until: waitUntil ?? 0, data: JSON.stringify(ev), create_index: index,
@@ -617,6 +648,7 @@ export class Store extends EventEmitter {
   }
 
   private async saveEval(db: Db, ev: Evaluation): Promise<void> {
+    this.record('eval', EVAL_EVENT[ev.status] ?? 'EvalUpdated', ev.id, ev.namespace, { ...ev });
     await db.updateTable('evals').set({ status: ev.status, data: JSON.stringify(ev), priority: ev.priority }).where('id', '=', ev.id).execute();
   }
 
@@ -743,7 +775,7 @@ export class Store extends EventEmitter {
         }
         a.modifyIndex = index;
         a.modifiedAt = iso(now);
-        await this.updateAlloc(trx, a);
+        await this.updateAlloc(trx, a, 'AllocStopped');
         touched.add(a.nodeId);
       }
       // an older blocked eval of this job is superseded by this one
@@ -859,6 +891,7 @@ export class Store extends EventEmitter {
         ...(req.address ? { address: req.address } : {}), ...(req.volumes ? { volumes: req.volumes } : {}), ...(req.portRange ? { portRange: req.portRange } : {}),
         registeredAt: iso(now), createIndex: index, modifyIndex: index,
       };
+      this.record('node', 'NodeRegistered', node.id, undefined, node);
       await trx.insertInto('nodes').values({
         id: node.id, name: node.name, secret_hash: hashSecret(secret), status: node.status, last_heartbeat: now,
         data: JSON.stringify(node), modify_index: index,
@@ -923,7 +956,7 @@ export class Store extends EventEmitter {
       if (node.status === 'down') return { lost: 0 };
       node.status = 'down';
       node.modifyIndex = index;
-      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt));
+      await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt), 'NodeDown');
       touched.add(nodeId);
       const allocs = await this.queryAllocs(trx, { nodeId, liveOnly: true });
       const jobs = new Map<string, { namespace: string; id: string }>();
@@ -976,7 +1009,8 @@ export class Store extends EventEmitter {
     return JSON.parse(r.data) as NodeInfo;
   }
 
-  private async saveNode(db: Db, node: NodeInfo, lastHeartbeat: number): Promise<void> {
+  private async saveNode(db: Db, node: NodeInfo, lastHeartbeat: number, event = 'NodeUpdated'): Promise<void> {
+    this.record('node', event, node.id, undefined, node);
     await db.updateTable('nodes').set({
       name: node.name, status: node.status, last_heartbeat: lastHeartbeat, data: JSON.stringify(node), modify_index: node.modifyIndex,
     }).where('id', '=', node.id).execute();
@@ -1102,6 +1136,7 @@ export class Store extends EventEmitter {
       }))).execute();
     }
     this.txAllocs?.push(...allocs);
+    for (const a of allocs) this.record('alloc', 'AllocPlaced', a.id, a.namespace, a);
   }
 
   /** the allocs holding capacity, optionally on one node (read-only objects) */
@@ -1119,8 +1154,11 @@ export class Store extends EventEmitter {
     return nodeId ? all.filter((a) => a.nodeId === nodeId) : all;
   }
 
-  private async updateAlloc(db: Db, a: Alloc): Promise<void> {
-    this.txAllocs?.push(structuredClone(a));
+  private async updateAlloc(db: Db, a: Alloc, event = 'AllocUpdated'): Promise<void> {
+    // a copy: callers go on changing `a` within the write
+    const copy = structuredClone(a);
+    this.txAllocs?.push(copy);
+    this.record('alloc', event, a.id, a.namespace, copy);
     await db.updateTable('allocs').set({
       desired_status: a.desiredStatus, client_status: a.clientStatus, data: JSON.stringify(a), modify_index: a.modifyIndex,
     }).where('id', '=', a.id).execute();

@@ -5,8 +5,9 @@ import type { AgentAllocsResponse, HeartbeatResponse, RegisterNodeResponse } fro
 import { newSecret } from '../../store/ids.js';
 import { requireNode } from '../auth.js';
 import { HttpError, parseInput as parse } from '../errors.js';
-import { allocStatusSchema, indexParam, registerNodeSchema, shipLogsSchema, waitParam } from '../schemas.js';
+import { allocStatusSchema, heartbeatSchema, indexParam, registerNodeSchema, shipLogsSchema, waitParam } from '../schemas.js';
 import type { ServerContext } from '../context.js';
+import { usageHistoryFor } from '../usage-history.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
@@ -29,7 +30,12 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post('/v1/agent/heartbeat', async (req): Promise<HeartbeatResponse> => {
     const me = requireNode(req.principal);
-    const node = await store.heartbeat(me.id, Date.now());
+    // agents before usage reporting send {} (or nothing): still a heartbeat
+    const body = parse(heartbeatSchema, req.body ?? {}, 'heartbeat');
+    const now = Date.now();
+    const node = await store.heartbeat(me.id, now);
+    // memory only, no store write: the heartbeat stays the cheap hot path it was
+    if (body.usage) usageHistoryFor(store).record(me.id, body.usage, now);
     return { heartbeatTtlMs: ctx.heartbeatTtlMs, status: node.status };
   });
 

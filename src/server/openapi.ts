@@ -1,0 +1,150 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API (GET /v1/openapi.json). The list of
+ * routes comes from fastify itself (an onRoute hook), so a new route can never
+ * be missing; what each one means comes from ROUTES below, which mirrors
+ * docs/api.md. Request bodies are the zod schemas the server validates with.
+ */
+import { z } from 'zod';
+import {
+  allocStatusSchema,
+  dispatchSchema,
+  drainSchema,
+  eligibilitySchema,
+  heartbeatSchema,
+  registerNodeSchema,
+  revertSchema,
+  scaleSchema,
+  shipLogsSchema,
+  submitJobSchema,
+} from './schemas.js';
+
+type Auth = 'none' | 'read' | 'submit' | 'operator' | 'admin' | 'node' | 'join';
+
+export interface RouteDoc {
+  summary: string;
+  auth: Auth;
+  /** query parameters, by name → description */
+  query?: Record<string, string>;
+  body?: z.ZodType;
+  /** the response type's name in src/api/types.ts (or a short shape) */
+  response: string;
+  /** a media type other than JSON */
+  produces?: string;
+}
+
+const NS = { namespace: 'namespace (default "default"; "*" for all where listed)' };
+
+/** keyed by "METHOD /path" as fastify registers it */
+export const ROUTES: Record<string, RouteDoc> = {
+  'GET /v1/status': { summary: 'Server version, store index and kind', auth: 'read', response: 'StatusResponse' },
+  'POST /v1/jobs': { summary: 'Submit a job (a new version when the spec changed)', auth: 'submit', body: submitJobSchema, response: 'SubmitJobResponse' },
+  'GET /v1/jobs': { summary: 'List jobs', auth: 'read', query: { ...NS, parent: 'the children of this parameterized or periodic job' }, response: 'JobSummary[]' },
+  'GET /v1/jobs/:id': { summary: 'A job with its summary, allocs and evals', auth: 'read', query: NS, response: 'JobDetail' },
+  'DELETE /v1/jobs/:id': { summary: 'Stop a job (and the runs of a parent)', auth: 'submit', query: NS, response: 'StopJobResponse' },
+  'POST /v1/jobs/:id/dispatch': { summary: 'Dispatch runs of a parameterized job, all or none', auth: 'submit', query: NS, body: dispatchSchema, response: 'DispatchResponse' },
+  'GET /v1/jobs/:id/runs': { summary: 'One row per run of a sweep or batch job', auth: 'read', query: NS, response: 'RunsResponse' },
+  'POST /v1/jobs/:id/start': { summary: 'Run a stopped job again with its spec', auth: 'submit', query: NS, response: '{ job: Job, evalId: string }' },
+  'POST /v1/jobs/:id/scale': { summary: 'Change the count of a job', auth: 'submit', query: NS, body: scaleSchema, response: '{ job: Job, evalId: string }' },
+  'GET /v1/jobs/:id/versions': { summary: "A job's stored versions, newest first", auth: 'read', query: NS, response: 'JobVersionsResponse' },
+  'POST /v1/jobs/:id/revert': { summary: 'Register an earlier version as a new version', auth: 'submit', query: NS, body: revertSchema, response: '{ job: Job, evalId: string }' },
+  'GET /v1/deployments': { summary: 'List deployments, newest first', auth: 'read', query: { ...NS, job: 'job id' }, response: 'Deployment[]' },
+  'GET /v1/deployments/:id': { summary: 'One deployment', auth: 'read', response: 'Deployment' },
+  'POST /v1/deployments/:id/promote': { summary: 'Promote the canaries of a deployment', auth: 'submit', response: 'Deployment' },
+  'POST /v1/deployments/:id/fail': { summary: 'Fail a deployment (auto_revert applies)', auth: 'submit', response: 'Deployment' },
+  'GET /v1/services': { summary: 'List services', auth: 'read', query: NS, response: 'ServiceSummary[]' },
+  'GET /v1/services/:name': { summary: "A service's healthy endpoints; a blocking query with index", auth: 'read', query: { ...NS, index: 'block until the list changes after this index', wait: 'how long to block, e.g. 30s' }, response: 'ServiceEndpointsResponse' },
+  'GET /v1/nodes': { summary: 'List nodes', auth: 'read', response: 'NodeSummary[]' },
+  'GET /v1/nodes/:id': { summary: 'A node and its allocs', auth: 'read', response: '{ node: NodeSummary, allocs: Alloc[] }' },
+  'PUT /v1/nodes/:id/eligibility': { summary: 'Make a node (in)eligible for new work', auth: 'operator', body: eligibilitySchema, response: 'NodeInfo' },
+  'POST /v1/nodes/:id/drain': { summary: 'Drain a node (or cancel a drain)', auth: 'operator', body: drainSchema, response: 'NodeInfo' },
+  'GET /v1/nodes/:id/usage': { summary: "The last hour of a node's cpu and memory use", auth: 'read', response: 'UsageResponse' },
+  'GET /v1/allocs': { summary: 'List allocs', auth: 'read', query: { ...NS, job: 'job id', node: 'node id', status: 'client status' }, response: 'Alloc[]' },
+  'GET /v1/allocs/:id': { summary: 'One alloc', auth: 'read', response: 'Alloc' },
+  'GET /v1/allocs/:id/logs': { summary: "A task's output; with wait, blocks for new bytes", auth: 'read', query: { task: 'task name', stream: 'stdout or stderr', offset: 'byte offset', wait: 'how long to block, e.g. 30s' }, response: 'LogsResponse' },
+  'GET /v1/allocs/:id/usage': { summary: "The last hour of an alloc's cpu and memory use, per task, with its memory limit", auth: 'read', response: 'UsageResponse' },
+  'GET /v1/evals': { summary: 'List evaluations', auth: 'read', query: { ...NS, job: 'job id', status: 'eval status' }, response: 'Evaluation[]' },
+  'GET /v1/evals/:id': { summary: 'One evaluation', auth: 'read', response: 'Evaluation' },
+  'GET /v1/events': {
+    summary: 'Cluster events as server-sent events (one `data:` line of ClusterEvent JSON each, `id:` the index); follow=false answers the buffered events as JSON',
+    auth: 'read',
+    query: { topic: 'comma-separated: job, alloc, node, eval, deployment', ...NS, index: 'only events after this index (or send Last-Event-ID)', follow: '"false": answer { index, events } as JSON and end', token: 'the API token, for EventSource, which cannot send headers' },
+    response: 'ClusterEvent',
+    produces: 'text/event-stream',
+  },
+  'GET /v1/openapi.json': { summary: 'This document', auth: 'none', response: 'OpenAPI 3.1 document' },
+  'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', auth: 'none', response: 'Prometheus text', produces: 'text/plain; version=0.0.4' },
+  'POST /v1/agent/register': { summary: 'Register a node with the join token; answers its node secret', auth: 'join', body: registerNodeSchema, response: 'RegisterNodeResponse' },
+  'PUT /v1/agent/node': { summary: "Update a node's facts (marks it ready)", auth: 'node', body: registerNodeSchema, response: 'HeartbeatResponse' },
+  'POST /v1/agent/heartbeat': { summary: 'The node is alive; carries its usage', auth: 'node', body: heartbeatSchema, response: 'HeartbeatResponse' },
+  'GET /v1/agent/allocs': { summary: "A blocking query for the node's allocs", auth: 'node', query: { index: 'answer once allocs changed after this index', wait: 'how long to block (max 5m)' }, response: 'AgentAllocsResponse' },
+  'POST /v1/agent/allocs/status': { summary: "Report allocs' status", auth: 'node', body: allocStatusSchema, response: '{ index: number }' },
+  'POST /v1/agent/logs': { summary: 'Ship task output', auth: 'node', body: shipLogsSchema, response: '{ accepted: number }' },
+  'GET /v1/agent/services/:name': { summary: "A service's healthy endpoints, for upstreams", auth: 'node', query: NS, response: 'ServiceEndpointsResponse' },
+};
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+/** a name usable in components: "JobSummary[]" → "JobSummary"; shapes get none */
+function typeName(response: string): string | undefined {
+  const m = /^([A-Z][A-Za-z]+)(\[\])?$/.exec(response);
+  return m ? m[1] : undefined;
+}
+
+function bodySchema(schema: z.ZodType): Record<string, unknown> {
+  // the input side: what a client sends (before defaults and transforms)
+  const s = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete s.$schema;
+  return s;
+}
+
+export function buildOpenApi(routes: RegisteredRoute[], version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  const components: Record<string, unknown> = {};
+  const seen = new Set<string>();
+  for (const r of routes) {
+    const method = r.method.toUpperCase();
+    // HEAD is fastify's automatic twin of GET
+    if (method === 'HEAD' || method === 'OPTIONS') continue;
+    // the web UI's pages and assets are not part of the API
+    if (!r.url.startsWith('/v1/') && r.url !== '/metrics') continue;
+    const key = `${method} ${r.url}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const doc: RouteDoc = ROUTES[key] ?? { summary: r.url, auth: 'read', response: 'unknown' };
+    const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}');
+    const params: unknown[] = [];
+    for (const m of r.url.matchAll(/:([A-Za-z_]+)/g)) params.push({ name: m[1], in: 'path', required: true, schema: { type: 'string' } });
+    for (const [name, description] of Object.entries(doc.query ?? {})) params.push({ name, in: 'query', required: false, description, schema: { type: 'string' } });
+    const name = typeName(doc.response);
+    if (name) components[name] ??= { type: 'object', description: `${name}: see src/api/types.ts` };
+    const ref = name ? { $ref: `#/components/schemas/${name}` } : { description: doc.response };
+    const schema = doc.response.endsWith('[]') && name ? { type: 'array', items: ref } : ref;
+    const op: Record<string, unknown> = {
+      summary: doc.summary,
+      operationId: `${method.toLowerCase()}${r.url.replace(/[/:.{}-]+(\w)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
+      ...(params.length > 0 ? { parameters: params } : {}),
+      security: doc.auth === 'none' ? [] : [{ bearer: [] }],
+      'x-baton-auth': doc.auth,
+      responses: {
+        200: { description: doc.response, content: { [doc.produces ?? 'application/json']: { schema: doc.produces ? { type: 'string' } : schema } } },
+        ...(doc.auth === 'none' ? {} : { 401: { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } } }),
+        400: { description: 'bad input', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
+      },
+    };
+    if (doc.body) op.requestBody = { required: true, content: { 'application/json': { schema: bodySchema(doc.body) } } };
+    (paths[path] ??= {})[method.toLowerCase()] = op;
+  }
+  components.ApiError = {
+    type: 'object', required: ['error'],
+    properties: { error: { type: 'string' }, details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } } },
+  };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'baton', version, description: 'The HTTP API of baton (docs/api.md). Tokens go in "Authorization: Bearer <token>".' },
+    paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),
+    components: { schemas: components, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+  };
+}

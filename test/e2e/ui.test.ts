@@ -1,0 +1,225 @@
+/**
+ * The web dashboard against a real server and exec agent, in a real browser
+ * (Debian's Chromium through playwright-core): sign in, a bad token, a job going
+ * from queued to complete on its page without a reload (over the event stream,
+ * and again with polling when EventSource is not there), live logs, a drain from
+ * the node page, a narrow window. Screenshots of each page are taken on the way.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { browserSuiteEnabled, launchBrowser, screenshot } from '../support/browser.js';
+import { TestCluster, waitFor } from '../support/cluster.js';
+import { waitForJob } from '../support/e2e.js';
+
+const batch = (name: string, script: string, memory = '64Mi', count = 1) =>
+  `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    kill_timeout: 500ms\n    resources: { cpu: 100m, memory: ${memory} }\n`;
+
+describe('web UI over HTTP', () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await TestCluster.start();
+  });
+  afterAll(async () => cluster?.stop());
+
+  it('serves the app at / and for client routes, and leaves the API and missing files alone', async () => {
+    const root = await fetch(`${cluster.url}/`);
+    expect(root.status).toBe(200);
+    expect(root.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await root.text();
+    expect(html).toContain('<div id="root">');
+    expect(root.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+
+    // a deep link (history-style path) still gets the app
+    const deep = await fetch(`${cluster.url}/jobs/default/web`);
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toBe(html);
+
+    // the bundle it references is there, cached for good (its name carries its hash)
+    const asset = /src="\.?\/?(assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset).toBeDefined();
+    const js = await fetch(`${cluster.url}/${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+
+    // the API keeps its own 404s and auth; a missing file is a 404, not the app
+    const api = await fetch(`${cluster.url}/v1/nope`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { error: string }).error).toContain('no such route');
+    expect((await fetch(`${cluster.url}/v1/jobs`)).status).toBe(401);
+    expect((await fetch(`${cluster.url}/assets/missing.js`)).status).toBe(404);
+  });
+});
+
+describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
+  let cluster: TestCluster;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let nodeId = '';
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ heartbeatTtl: '20s' });
+    // small on purpose: one 200 MiB job fills it, so the next one has to queue
+    const agent = await cluster.addAgent({ name: 'ui-node', cpu: '2', memory: '300Mi', drivers: 'exec', labels: ['zone=a'] });
+    nodeId = await agent.ready();
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  async function signIn(p: Page, token: string): Promise<void> {
+    await p.goto(cluster.url);
+    await p.locator('#token').fill(token);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  it('refuses a bad token with a clear message', async () => {
+    await signIn(page, 'not-a-real-token');
+    await page.getByRole('alert').filter({ hasText: 'This token is not valid for this server' }).waitFor();
+    // a node-looking secret this server never issued: the same message
+    await page.locator('#token').fill('node_00000000000000000000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'not valid for this server' }).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('baton.token'))).toBeNull();
+    await screenshot(page, 'signin');
+  });
+
+  it('signs in with an API token, keeps it, and shows the overview', async () => {
+    await signIn(page, cluster.adminToken);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem('baton.token'))).toBe(cluster.adminToken);
+    await page.locator('.stat', { hasText: 'ready' }).locator('.stat-num', { hasText: '1' }).waitFor();
+    // the token survives a reload
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  });
+
+  it('shows a job go from queued to complete on its page without reloading (event stream)', async () => {
+    await cluster.client.submitJob(batch('hog', 'sleep 600', '200Mi'), 'hog.yaml');
+    await waitForJob(cluster.client, 'hog', (d) => d.allocs.some((a) => a.clientStatus === 'running'), 'running');
+    await cluster.client.submitJob(batch('waiter', 'echo done-waiting', '200Mi'), 'waiter.yaml');
+    await waitForJob(cluster.client, 'waiter', (d) => (d.summary.blocked?.length ?? 0) > 0, 'blocked');
+
+    // the overview says why it waits
+    await page.goto(`${cluster.url}/#/`);
+    await page.locator('.queue li', { hasText: 'waiter' }).locator('.why', { hasText: 'memory' }).waitFor();
+    await page.locator('.live-sse').waitFor();
+    await screenshot(page, 'overview');
+
+    await page.goto(`${cluster.url}/#/jobs/default/waiter`);
+    await page.locator('h1 .badge', { hasText: 'blocked' }).waitFor();
+    await page.locator('.blocked .why', { hasText: 'memory' }).waitFor();
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    await cluster.client.stopJob('hog');
+    await page.locator('h1 .badge', { hasText: 'complete' }).waitFor({ timeout: 60_000 });
+    await page.locator('tr[data-alloc] .badge', { hasText: 'complete' }).waitFor();
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+  });
+
+  it('still updates live by polling when the browser has no EventSource', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      await ctx.addInitScript(() => {
+        delete (window as { EventSource?: unknown }).EventSource;
+      });
+      await ctx.addInitScript((token) => localStorage.setItem('baton.token', token), cluster.adminToken);
+      const p = await ctx.newPage();
+      await cluster.client.submitJob(batch('hog2', 'sleep 600', '200Mi'), 'hog2.yaml');
+      await waitForJob(cluster.client, 'hog2', (d) => d.allocs.some((a) => a.clientStatus === 'running'), 'running');
+      await cluster.client.submitJob(batch('waiter2', 'echo polled', '200Mi'), 'waiter2.yaml');
+      await p.goto(`${cluster.url}/#/jobs/default/waiter2`);
+      await p.locator('.live-polling').waitFor();
+      await p.locator('h1 .badge', { hasText: 'blocked' }).waitFor();
+      await cluster.client.stopJob('hog2');
+      await p.locator('h1 .badge', { hasText: 'complete' }).waitFor({ timeout: 60_000 });
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('shows a batch job with its runs, and the jobs list filters', async () => {
+    await cluster.client.submitJob(batch('sweep', 'echo run $BATON_ALLOC_INDEX', '16Mi', 3), 'sweep.yaml');
+    await waitForJob(cluster.client, 'sweep', (d) => d.summary.status === 'complete', 'complete');
+    await page.goto(`${cluster.url}/#/jobs/default/sweep`);
+    await page.getByRole('heading', { name: 'Runs: 3 of 3 finished' }).waitFor();
+    await page.locator('table.runs tbody tr').nth(2).waitFor();
+    // sortable: by index descending puts run 2 first
+    await page.getByRole('button', { name: '#' }).click();
+    await page.locator('table.runs tbody tr').first().locator('td').first().filter({ hasText: '2' }).waitFor();
+    await screenshot(page, 'job');
+
+    await page.goto(`${cluster.url}/#/jobs?status=complete`);
+    await page.locator('tr[data-job="sweep"]').waitFor();
+    expect(await page.locator('tr[data-job="hog"]').count()).toBe(0); // stopped, filtered out
+    await page.getByLabel('Status').selectOption('');
+    await page.locator('tr[data-job="hog"]').waitFor();
+    await screenshot(page, 'jobs');
+  });
+
+  it('follows the logs of a running alloc as they are written', async () => {
+    await cluster.client.submitJob(batch('talker', 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo "line-$i"; sleep 0.2; done', '32Mi'), 'talker.yaml');
+    const d = await waitForJob(cluster.client, 'talker', (x) => x.allocs.some((a) => a.clientStatus === 'running'), 'running');
+    const alloc = d.allocs.find((a) => a.clientStatus === 'running')!;
+    await page.goto(`${cluster.url}/#/allocs/${alloc.id}`);
+    const logs = page.getByTestId('logs');
+    await logs.filter({ hasText: 'line-2' }).waitFor();
+    const seen = await logs.textContent();
+    const last = Math.max(...[...(seen ?? '').matchAll(/line-(\d+)/g)].map((m) => Number(m[1])));
+    // lines written after the page loaded arrive on their own
+    await logs.filter({ hasText: `line-${last + 5}\n` }).waitFor({ timeout: 30_000 });
+    await page.locator('[data-log-state="following"]').waitFor();
+    await page.getByRole('heading', { name: 'Memory' }).waitFor();
+    // a chart once usage samples exist, else peak against limit from the task state: either names the limit
+    await page.locator('figure.chart .limit-label, .bar .bar-text').filter({ hasText: '32 MiB' }).first().waitFor();
+    await screenshot(page, 'alloc');
+  });
+
+  it('drains a node from its page', async () => {
+    await page.goto(`${cluster.url}/#/nodes`);
+    await page.locator('tr[data-node="ui-node"]').waitFor();
+    await page.locator('tr[data-node="ui-node"] .tag', { hasText: 'zone=a' }).waitFor();
+    await screenshot(page, 'nodes');
+
+    await page.locator('tr[data-node="ui-node"] a').first().click();
+    await page.getByRole('heading', { name: /ui-node/ }).waitFor();
+    await page.getByRole('heading', { name: 'Usage, last hour' }).waitFor();
+    await screenshot(page, 'node');
+    await page.getByLabel('drain deadline').fill('2m');
+    await page.getByRole('button', { name: 'Drain node' }).click();
+    await page.locator('h1 .badge', { hasText: 'draining' }).waitFor();
+    const n = await waitFor('the drain to be stored', async () => {
+      const x = (await cluster.client.getNode(nodeId)).node;
+      return x.drain || x.eligibility === 'ineligible' ? x : undefined;
+    });
+    expect(n.eligibility).toBe('ineligible');
+    // the talker batch run is moved off (or finishes); either way the node page follows
+    await page.locator('h1 .badge', { hasText: 'ineligible' }).waitFor();
+    await page.getByRole('button', { name: 'Make eligible' }).waitFor();
+  });
+
+  it('fits a phone-width window', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
+    try {
+      await ctx.addInitScript((token) => localStorage.setItem('baton.token', token), cluster.adminToken);
+      const p = await ctx.newPage();
+      for (const route of ['#/', '#/nodes', '#/jobs', '#/jobs/default/sweep']) {
+        await p.goto(`${cluster.url}/${route}`);
+        await p.locator('h1').first().waitFor();
+        await p.locator('.card, .table-wrap').first().waitFor();
+        // tables scroll inside their box; the page itself never scrolls sideways
+        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow, route).toBeLessThanOrEqual(0);
+      }
+      await p.goto(`${cluster.url}/#/`);
+      await p.getByRole('heading', { name: 'Overview' }).waitFor();
+      await screenshot(p, 'overview-mobile');
+    } finally {
+      await ctx.close();
+    }
+  });
+});

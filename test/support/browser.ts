@@ -1,0 +1,43 @@
+/**
+ * A real browser for the UI suite: Debian's Chromium driven by playwright-core
+ * (the browser cannot be downloaded here, so none of Playwright's own builds).
+ * The suite skips when Chromium is missing, unless BATON_REQUIRE_BROWSER=1 (CI),
+ * where a missing browser is a failure rather than a silent skip.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
+export const browserRequired = process.env.BATON_REQUIRE_BROWSER === '1';
+
+/** true when the browser suite should run; throws when it must run but cannot */
+export function browserSuiteEnabled(): boolean {
+  const ok = existsSync(CHROMIUM);
+  if (!ok && browserRequired) throw new Error(`BATON_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+  return ok;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  // --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+}
+
+/**
+ * Where page screenshots go: docs/screenshots (committed, shown by the README)
+ * when BATON_SCREENSHOTS=1 (`npm run screenshots`), else a temp dir so an
+ * ordinary test run leaves the working tree clean.
+ */
+export async function screenshotDir(): Promise<string> {
+  const dir = process.env.BATON_SCREENSHOTS === '1' ? resolve(import.meta.dirname, '../../docs/screenshots') : join(tmpdir(), 'baton-ui-screenshots');
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  // bars animate their width unless motion is reduced: the picture must show final values
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.screenshot({ path: join(await screenshotDir(), `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,102 @@
+/**
+ * The dashboard's side of the HTTP API: the same routes the CLI uses
+ * (docs/api.md), called with the signed-in user's token. Shapes come from the
+ * shared types, imported type-only so nothing of the server lands in the bundle.
+ */
+import type {
+  Alloc,
+  ApiError,
+  Deployment,
+  DispatchResponse,
+  Evaluation,
+  JobDetail,
+  JobSummary,
+  LogsResponse,
+  NodeInfo,
+  NodeSummary,
+  RunsResponse,
+  StatusResponse,
+  UsageResponse,
+} from '../../src/api/types.js';
+import type { JobVersionsResponse } from '../../src/client/client.js';
+
+export type { JobVersionsResponse };
+
+const TOKEN_KEY = 'baton.token';
+
+export function savedToken(): string | null {
+  return localStorage.getItem(TOKEN_KEY);
+}
+export function saveToken(token: string | null): void {
+  if (token) localStorage.setItem(TOKEN_KEY, token);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export async function request<T>(token: string, method: string, path: string, opts: { query?: Query; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
+  const url = new URL(path, window.location.origin);
+  for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: opts.signal });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new HttpError(0, 'cannot reach the baton server: is it running?');
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) throw new HttpError(res.status, (parsed as ApiError | undefined)?.error ?? `${method} ${url.pathname}: HTTP ${res.status}`);
+  return parsed as T;
+}
+
+const enc = encodeURIComponent;
+
+/** One object per signed-in token; every page reads through it. */
+export class Api {
+  constructor(readonly token: string) {}
+  private get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
+    return request<T>(this.token, 'GET', path, { query, signal });
+  }
+
+  status = () => this.get<StatusResponse>('/v1/status');
+  nodes = () => this.get<NodeSummary[]>('/v1/nodes');
+  node = (id: string) => this.get<{ node: NodeSummary; allocs: Alloc[] }>(`/v1/nodes/${enc(id)}`);
+  nodeUsage = (id: string) => this.get<UsageResponse>(`/v1/nodes/${enc(id)}/usage`);
+  jobs = (namespace = '*', parent?: string) => this.get<JobSummary[]>('/v1/jobs', { namespace, parent });
+  job = (id: string, namespace: string) => this.get<JobDetail>(`/v1/jobs/${enc(id)}`, { namespace });
+  versions = (id: string, namespace: string) => this.get<JobVersionsResponse>(`/v1/jobs/${enc(id)}/versions`, { namespace });
+  runs = (id: string, namespace: string) => this.get<RunsResponse>(`/v1/jobs/${enc(id)}/runs`, { namespace });
+  deployments = (job: string, namespace: string) => this.get<Deployment[]>('/v1/deployments', { namespace, job });
+  allocs = (q: { namespace?: string; job?: string; node?: string; status?: string } = {}) => this.get<Alloc[]>('/v1/allocs', { namespace: '*', ...q });
+  alloc = (id: string) => this.get<Alloc>(`/v1/allocs/${enc(id)}`);
+  allocUsage = (id: string) => this.get<UsageResponse>(`/v1/allocs/${enc(id)}/usage`);
+  evals = (namespace = '*') => this.get<Evaluation[]>('/v1/evals', { namespace });
+  logs = (id: string, q: { task: string; stream: string; offset: number; wait?: string }, signal?: AbortSignal) =>
+    this.get<LogsResponse>(`/v1/allocs/${enc(id)}/logs`, q, signal);
+
+  stopJob = (id: string, namespace: string) => request(this.token, 'DELETE', `/v1/jobs/${enc(id)}`, { query: { namespace } });
+  startJob = (id: string, namespace: string) => request(this.token, 'POST', `/v1/jobs/${enc(id)}/start`, { query: { namespace } });
+  scaleJob = (id: string, namespace: string, count: number) => request(this.token, 'POST', `/v1/jobs/${enc(id)}/scale`, { query: { namespace }, body: { count } });
+  dispatch = (id: string, namespace: string, meta: Record<string, string>, payload?: string) =>
+    request<DispatchResponse>(this.token, 'POST', `/v1/jobs/${enc(id)}/dispatch`, { query: { namespace }, body: { runs: [{ meta, payload }] } });
+  promote = (deploymentId: string) => request<Deployment>(this.token, 'POST', `/v1/deployments/${enc(deploymentId)}/promote`, { body: {} });
+  drain = (nodeId: string, body: { deadline?: string; cancel?: boolean }) => request<NodeInfo>(this.token, 'POST', `/v1/nodes/${enc(nodeId)}/drain`, { body });
+  eligibility = (nodeId: string, eligible: boolean) => request<NodeInfo>(this.token, 'PUT', `/v1/nodes/${enc(nodeId)}/eligibility`, { body: { eligible } });
+}
