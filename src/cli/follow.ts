@@ -31,10 +31,11 @@ export interface FollowOptions {
 
 const TERMINAL: readonly JobStatus[] = ['complete', 'failed', 'stopped'];
 /** ~30 s of retries at the default interval: rides out a server restart, not an outage */
-const MAX_UNREACHABLE = 60;
+export const MAX_UNREACHABLE = 60;
 const MAX_FAILED_SHOWN = 10;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** waits ms; rejects with the signal's reason when it aborts (ends a follow on Ctrl-C) */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(() => {

@@ -7,6 +7,7 @@ import type { RunRow } from '../api/types.js';
 import type { BatonClient } from '../client/client.js';
 import { BatonApiError } from '../client/http.js';
 import { isFinished, MAX_FAILED_LISTED } from '../jobs/run-summary.js';
+import { MAX_UNREACHABLE, sleep } from './follow.js';
 import { formatMap } from './output.js';
 import { latestRuns, progressFromRuns, type ProgressCounts } from './progress.js';
 import type { ProgressDisplay } from './progress-display.js';
@@ -25,23 +26,6 @@ export interface WatchRunsResult {
   ok: boolean;
 }
 
-/** ~30 s of retries at the default interval, as for watchJob */
-const MAX_UNREACHABLE = 60;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** `  sim/dispatch-3f2a (scenario=3, seed=1) oom-killed: OOM killed at 2 GiB (peak 2 GiB)` */
 export function failedRunLine(r: RunRow): string {

@@ -126,13 +126,29 @@ export const eventsQuerySchema = z.object({
   token: z.string().optional(),
 });
 
-// The bodies below are declared inline by their routes too (user.ts,
-// deployments.ts); these copies describe them in the OpenAPI document and
-// should replace the inline ones when those files are next touched.
-export const scaleSchema = z.strictObject({ count: z.number().int().min(0).max(10_000) });
-export const eligibilitySchema = z.strictObject({ eligible: z.boolean() });
+export const scaleSchema = z.strictObject({
+  count: z.number({ error: 'count must be a number' }).int('count must be a whole number').min(0, 'count must be 0 or more').max(10_000, 'count must be 10000 or less'),
+});
+
+export const eligibilitySchema = z.strictObject({ eligible: z.boolean({ error: 'eligible must be true or false' }) });
+
 export const drainSchema = z.strictObject({
-  deadline: z.union([z.string(), z.number()]).optional().describe('a duration such as "10m", or ms'),
+  deadline: z
+    .union([z.string(), z.number()])
+    .optional()
+    .describe('a duration such as "10m", or ms')
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      try {
+        return parseDuration(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   cancel: z.boolean().optional(),
 });
-export const revertSchema = z.strictObject({ version: z.number().int().min(1) });
+
+export const revertSchema = z.strictObject({
+  version: z.number({ error: 'version must be a number' }).int('version must be a whole number').min(1, 'version must be 1 or more'),
+});

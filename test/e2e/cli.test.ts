@@ -3,33 +3,16 @@
  * agent: submit and wait, list and inspect in tables and JSON, read and follow
  * logs, stop, and the errors a user sees for bad input or a missing token.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alloc, JobSummary, NodeSummary, RunsResponse } from '../../src/api/types.js';
-import { TestCluster } from '../support/cluster.js';
+import { runCli, TestCluster } from '../support/cluster.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 const EXAMPLES = resolve(import.meta.dirname, '../../examples');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function baton(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<Run> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => res({ code, stdout, stderr }));
-  });
-}
+const baton = runCli;
 
 describe('the baton CLI', () => {
   let cluster: TestCluster;

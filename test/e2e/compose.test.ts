@@ -7,36 +7,19 @@
  * cannot honour lists each with its line, and an invalid file is refused with
  * its line; those need no Docker.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { Alloc, JobDetail } from '../../src/api/types.js';
-import { TestCluster, waitFor } from '../support/cluster.js';
+import { runCli, TestCluster, waitFor } from '../support/cluster.js';
 import { TEST_IMAGE, ensureTestImage } from '../support/image.js';
 import { dockerSuiteEnabled, removeContainersOfNodes, running } from '../support/e2e.js';
 
-const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 const EXAMPLES = resolve(import.meta.dirname, '../../examples/compose');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function baton(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<Run> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => res({ code, stdout, stderr }));
-  });
-}
+const baton = runCli;
 
 // $$ keeps the variable for the container's shell: compose would interpolate $NAME itself
 const httpd = (name: string, extra = ''): string =>

@@ -6,39 +6,14 @@
  * container drops out of the list; a second job gets the endpoints through
  * BATON_UPSTREAM_WEB.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceEndpoint, ServiceEndpointsResponse } from '../../src/api/types.js';
-import { TestAgent, TestCluster, waitFor, type AgentOpts } from '../support/cluster.js';
+import { TestCluster, waitFor } from '../support/cluster.js';
 import { ensureTestImage } from '../support/image.js';
 import { dockerClient, dockerSuiteEnabled, readAllLogs, removeContainersOfNodes, waitForJob } from '../support/e2e.js';
 
 const enabled = await dockerSuiteEnabled();
-const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
-
-/** an agent started with flags the shared TestAgent does not know (--volume) */
-class VolumeAgent extends TestAgent {
-  constructor(cluster: TestCluster, opts: AgentOpts, dataDir: string, private readonly extra: string[]) {
-    super(cluster, opts, dataDir);
-  }
-
-  override start(): void {
-    const a = this.opts;
-    const args = [CLI, 'agent', '--server', this.cluster.url, '--token', this.cluster.joinToken, '--data-dir', this.dataDir, '--name', a.name, '--log-level', 'warn'];
-    if (a.cpu) args.push('--cpu', a.cpu);
-    if (a.memory) args.push('--memory', a.memory);
-    if (a.drivers) args.push('--drivers', a.drivers);
-    args.push(...this.extra);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    this.proc = { child, output: () => out, exited };
-  }
-}
 
 const HTTPD = 'if touch /www/probe 2>/dev/null; then echo www=writable; else echo www=read-only; fi; exec httpd -f -p 8080 -h /www';
 
@@ -99,9 +74,7 @@ describe.skipIf(!enabled)('networking: ports, service registry, upstreams, host 
     cluster = await TestCluster.start();
     const site = await cluster.tempDir('site');
     await writeFile(`${site}/index.html`, 'hello from the host volume\n');
-    const agent = new VolumeAgent(cluster, { name: 'net', cpu: '2', memory: '1Gi', drivers: 'docker' }, await cluster.tempDir('agent-net'), ['--volume', `site=${site}:ro`]);
-    cluster.agents.push(agent);
-    agent.start();
+    const agent = await cluster.addAgent({ name: 'net', cpu: '2', memory: '1Gi', drivers: 'docker', extra: ['--volume', `site=${site}:ro`] });
     nodeId = await agent.ready();
     const node = (await cluster.client.getNode(nodeId)).node;
     address = node.address ?? '';

@@ -67,6 +67,24 @@ function startProc(args: string[], env: Record<string, string> = {}): Proc {
   return { child, output: () => out, exited };
 }
 
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** one `baton ...` command as a user types it, run to its end */
+export function runCli(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<CliRun> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => res({ code, stdout, stderr }));
+  });
+}
+
 export interface AgentOpts {
   name: string;
   cpu?: string;

@@ -5,12 +5,10 @@ import type { Deployment } from '../../api/types.js';
 import { requireUser } from '../auth.js';
 import { HttpError, parseInput as parse } from '../errors.js';
 import type { ServerContext } from '../context.js';
+import { revertSchema } from '../schemas.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
 const listQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(256).optional() });
-const revertSchema = z.strictObject({
-  version: z.number({ error: 'version must be a number' }).int('version must be a whole number').min(1, 'version must be 1 or more'),
-});
 
 export function deploymentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;

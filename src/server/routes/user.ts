@@ -4,12 +4,12 @@ import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import type { DispatchResponse, RunsResponse, JobDetail, LogsResponse, NodeInfo, Resources, StatusResponse, SubmitJobResponse } from '../../api/types.js';
 import { parseJobObject, parseJobSource } from '../../spec/parse.js';
-import { formatBytes, formatCpu, parseDuration } from '../../spec/units.js';
+import { formatBytes, formatCpu } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
 import { validateRuns } from '../../jobs/dispatch.js';
-import { dispatchSchema, submitJobSchema, waitParam } from '../schemas.js';
+import { dispatchSchema, drainSchema, eligibilitySchema, scaleSchema, submitJobSchema, waitParam } from '../schemas.js';
 import type { ServerContext } from '../context.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
@@ -84,7 +84,6 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { job: await store.jobSummary(job), runs: await store.listRuns(job) };
   });
 
-  const scaleSchema = z.strictObject({ count: z.number({ error: 'count must be a number' }).int('count must be a whole number').min(0, 'count must be 0 or more').max(10_000, 'count must be 10000 or less') });
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/start', async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
@@ -113,7 +112,6 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return store.listNodes();
   });
 
-  const eligibilitySchema = z.strictObject({ eligible: z.boolean({ error: 'eligible must be true or false' }) });
   app.put<{ Params: { id: string } }>('/v1/nodes/:id/eligibility', async (req) => {
     requireUser(req.principal, 'operator');
     const body = parse(eligibilitySchema, req.body, 'eligibility request');
@@ -121,18 +119,6 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return store.setEligibility(node.id, body.eligible, Date.now());
   });
 
-  const drainSchema = z.strictObject({
-    deadline: z.union([z.string(), z.number()]).optional().transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      try {
-        return parseDuration(v);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-        return z.NEVER;
-      }
-    }),
-    cancel: z.boolean().optional(),
-  });
   app.post<{ Params: { id: string } }>('/v1/nodes/:id/drain', async (req) => {
     requireUser(req.principal, 'operator');
     const body = parse(drainSchema, req.body ?? {}, 'drain request');
