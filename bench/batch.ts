@@ -7,10 +7,12 @@
  *   npm run build && npx tsx bench/batch.ts [--runs 1000] [--slots 50] [--samples 50]
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import type { Alloc } from '../src/api/types.js';
+import { readProcStat } from '../src/drivers/proc.js';
 import { TestCluster, waitFor } from '../test/support/cluster.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '1000' }, slots: { type: 'string', default: '50' }, samples: { type: 'string', default: '50' } } });
@@ -22,6 +24,30 @@ const TASK_MEMORY_MI = 32;
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+/**
+ * cpu seconds of a process: its own, and (apart) that of its children — those
+ * it reaped and those still running (the exec launcher lives as long as the agent)
+ */
+function cpuOf(pid: number | undefined): { own: number; children: number } {
+  const st = pid === undefined ? undefined : readProcStat(pid);
+  if (!st || pid === undefined) return { own: 0, children: 0 };
+  let children = st.cutime + st.cstime;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[1]) !== pid) continue;
+    children += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  // USER_HZ is 100 on every Linux ABI Node supports
+  return { own: (st.utime + st.stime) / 100, children: children / 100 };
 }
 
 function xargsBaseline(): number {
@@ -43,6 +69,9 @@ async function main(): Promise<void> {
     // declared capacity: exactly SLOTS runs fit at once
     await cluster.addAgent({ name: 'bench', cpu: `${(SLOTS * 100) / 1000}`, memory: `${SLOTS * TASK_MEMORY_MI}Mi`, drivers: 'exec' });
     process.stderr.write(`baton: ${RUNS} runs through one server and one agent with ${SLOTS} slots\n`);
+    const serverPid = cluster.server?.child.pid;
+    const agentPid = cluster.agents[0].proc?.child.pid;
+    const cpu0 = { server: cpuOf(serverPid), agent: cpuOf(agentPid), bench: process.cpuUsage() };
     const t0 = performance.now();
     await cluster.client.submitJob(job('bench-throughput', RUNS), 'bench.yaml');
     let lastLog = 0;
@@ -56,6 +85,13 @@ async function main(): Promise<void> {
       return d.summary.allocs.complete >= RUNS ? d.allocs : undefined;
     }, 30 * 60_000, 50);
     const batonMs = performance.now() - t0;
+    const benchCpu = process.cpuUsage(cpu0.bench);
+    const cpu = {
+      server: cpuOf(serverPid).own - cpu0.server.own,
+      agent: cpuOf(agentPid).own - cpu0.agent.own,
+      tasks: cpuOf(agentPid).children - cpu0.agent.children,
+      bench: (benchCpu.user + benchCpu.system) / 1e6,
+    };
 
     // latency on an idle cluster: from the submit request to the task's start, one run at a time
     process.stderr.write(`latency: ${SAMPLES} single runs, submit to running\n`);
@@ -78,6 +114,7 @@ async function main(): Promise<void> {
       ['throughput (runs/s)', (RUNS / (xargsMs / 1000)).toFixed(0), (RUNS / (batonMs / 1000)).toFixed(0), `${((xargsMs / batonMs) * 100).toFixed(1)} %`],
       ['submit → running, idle cluster, p50', '', `${quantile(latencies, 0.5).toFixed(0)} ms`, ''],
       ['submit → running, idle cluster, p99', '', `${quantile(latencies, 0.99).toFixed(0)} ms`, ''],
+      ['cpu per run: server / agent / tasks / this bench', '', (['server', 'agent', 'tasks', 'bench'] as const).map((k) => `${((cpu[k] * 1000) / RUNS).toFixed(2)}`).join(' / ') + ' ms', ''],
       [`placed → running in the ${RUNS}-run batch, p50`, '', `${quantile(queued, 0.5).toFixed(0)} ms`, ''],
       [`placed → running in the ${RUNS}-run batch, p99`, '', `${quantile(queued, 0.99).toFixed(0)} ms`, ''],
     );

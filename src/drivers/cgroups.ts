@@ -29,6 +29,9 @@ export interface CgroupStats {
   cpuNanos?: number;
 }
 
+/** one step of creating a task cgroup: a dir (existing is fine) or a value written to a file */
+export type CgroupStep = { mkdir: string } | { write: string; value: string; required?: boolean };
+
 const PERIOD_US = 100_000;
 
 function readText(path: string): string | undefined {
@@ -99,6 +102,8 @@ export class Cgroups {
   private readonly memoryBase?: string;
   private readonly cpuBase?: string;
   private readonly cpuacctBase?: string;
+  /** per-node parent dirs already made (and, on v2, given the controllers) */
+  private readonly preparedNodeDirs = new Set<string>();
 
   constructor(readonly root = '/sys/fs/cgroup') {
     const detected = this.detect();
@@ -157,52 +162,79 @@ export class Cgroups {
 
   /** Creates the task's cgroup with its limits; undefined when cgroups are not usable. */
   create(nodeId: string, name: string, resources: Resources): TaskCgroup | undefined {
+    const planned = this.plan(nodeId, name, resources);
+    if (!planned) return undefined;
+    Cgroups.apply(planned.steps);
+    return planned.cgroup;
+  }
+
+  /**
+   * What creating the task's cgroup takes, as steps another process can carry
+   * out (the exec launcher does, so that the agent's thread does not wait on
+   * the kernel's cgroup code for every task). The node's own dir is prepared
+   * here, once per node.
+   */
+  plan(nodeId: string, name: string, resources: Resources): { cgroup: TaskCgroup; steps: CgroupStep[] } | undefined {
     if (this.version === 'none' || !this.memoryBase) return undefined;
+    const steps: CgroupStep[] = [];
     if (this.version === 'v2') {
       const nodeDir = join(this.memoryBase, nodeId);
-      mkdirSync(nodeDir, { recursive: true });
-      enableControllers(nodeDir);
+      if (!this.preparedNodeDirs.has(nodeDir)) {
+        mkdirSync(nodeDir, { recursive: true });
+        enableControllers(nodeDir);
+        this.preparedNodeDirs.add(nodeDir);
+      }
       const dir = join(nodeDir, name);
-      mkdirSync(dir, { recursive: true });
+      steps.push({ mkdir: dir });
       if (resources.memory > 0) {
-        writeFileSync(join(dir, 'memory.max'), String(resources.memory));
-        tryWrite(join(dir, 'memory.swap.max'), '0');
+        steps.push({ write: join(dir, 'memory.max'), value: String(resources.memory), required: true });
+        steps.push({ write: join(dir, 'memory.swap.max'), value: '0' });
       }
-      if (resources.cpu > 0) tryWrite(join(dir, 'cpu.max'), `${resources.cpu * 100} ${PERIOD_US}`);
-      return { version: 'v2', memory: dir, cpu: dir };
+      if (resources.cpu > 0) steps.push({ write: join(dir, 'cpu.max'), value: `${resources.cpu * 100} ${PERIOD_US}` });
+      return { cgroup: { version: 'v2', memory: dir, cpu: dir }, steps };
     }
-    const memDir = join(this.memoryBase, nodeId, name);
-    mkdirSync(memDir, { recursive: true });
+    const memNode = join(this.memoryBase, nodeId);
+    const cpuNode = this.cpuBase ? join(this.cpuBase, nodeId) : undefined;
+    const acctNode = this.cpuacctBase ? join(this.cpuacctBase, nodeId) : undefined;
+    for (const d of [memNode, cpuNode, acctNode]) {
+      if (d && !this.preparedNodeDirs.has(d)) {
+        mkdirSync(d, { recursive: true });
+        this.preparedNodeDirs.add(d);
+      }
+    }
+    const memDir = join(memNode, name);
+    steps.push({ mkdir: memDir });
     if (resources.memory > 0) {
-      writeFileSync(join(memDir, 'memory.limit_in_bytes'), String(resources.memory));
+      steps.push({ write: join(memDir, 'memory.limit_in_bytes'), value: String(resources.memory), required: true });
       // memsw must be >= the memory limit, hence after it; absent without swap accounting
-      tryWrite(join(memDir, 'memory.memsw.limit_in_bytes'), String(resources.memory));
-      tryWrite(join(memDir, 'memory.swappiness'), '0');
+      steps.push({ write: join(memDir, 'memory.memsw.limit_in_bytes'), value: String(resources.memory) });
+      steps.push({ write: join(memDir, 'memory.swappiness'), value: '0' });
     }
-    let cpuDir: string | undefined;
-    if (this.cpuBase) {
-      cpuDir = join(this.cpuBase, nodeId, name);
-      try {
-        mkdirSync(cpuDir, { recursive: true });
-        if (resources.cpu > 0) {
-          tryWrite(join(cpuDir, 'cpu.cfs_period_us'), String(PERIOD_US));
-          tryWrite(join(cpuDir, 'cpu.cfs_quota_us'), String(resources.cpu * 100));
-          tryWrite(join(cpuDir, 'cpu.shares'), String(Math.max(2, Math.floor((resources.cpu * 1024) / 1000))));
-        }
-      } catch {
-        cpuDir = undefined;
+    const cpuDir = cpuNode ? join(cpuNode, name) : undefined;
+    if (cpuDir) {
+      steps.push({ mkdir: cpuDir });
+      if (resources.cpu > 0) {
+        steps.push({ write: join(cpuDir, 'cpu.cfs_period_us'), value: String(PERIOD_US) });
+        steps.push({ write: join(cpuDir, 'cpu.cfs_quota_us'), value: String(resources.cpu * 100) });
+        steps.push({ write: join(cpuDir, 'cpu.shares'), value: String(Math.max(2, Math.floor((resources.cpu * 1024) / 1000))) });
       }
     }
-    let cpuacctDir: string | undefined;
-    if (this.cpuacctBase) {
-      cpuacctDir = join(this.cpuacctBase, nodeId, name);
-      try {
-        mkdirSync(cpuacctDir, { recursive: true });
-      } catch {
-        cpuacctDir = undefined;
+    const cpuacctDir = acctNode ? join(acctNode, name) : undefined;
+    if (cpuacctDir) steps.push({ mkdir: cpuacctDir });
+    return { cgroup: { version: 'v1', memory: memDir, cpu: cpuDir, ...(cpuacctDir ? { cpuacct: cpuacctDir } : {}) }, steps };
+  }
+
+  /** Carries out the steps of plan(): an existing dir is fine, a failed required write throws. */
+  static apply(steps: CgroupStep[]): void {
+    for (const st of steps) {
+      if ('mkdir' in st) {
+        mkdirSync(st.mkdir, { recursive: true });
+      } else if (st.required) {
+        writeFileSync(st.write, st.value);
+      } else {
+        tryWrite(st.write, st.value);
       }
     }
-    return { version: 'v1', memory: memDir, cpu: cpuDir, ...(cpuacctDir ? { cpuacct: cpuacctDir } : {}) };
   }
 
   /** The cgroup.procs files a process writes its pid into to join the task's cgroup. */

@@ -66,8 +66,11 @@ if (!cgroupsUsable && process.env.BATON_REQUIRE_CGROUPS === '1') {
   throw new Error(`BATON_REQUIRE_CGROUPS=1 but cgroups are not usable: ${cgroups.reason}`);
 }
 
-describe('ExecDriver', () => {
-  const driver = new ExecDriver();
+// every behaviour through both ways of forking the wrapper
+const launchers = ['perl', 'node'] as const;
+
+describe.each(launchers)('ExecDriver (%s launcher)', (launcher) => {
+  const driver = new ExecDriver({ launcher });
 
   it('reports the exit code and signal', async () => {
     const ok = await run(driver, config({ command: '/bin/sh', args: ['-c', 'exit 0'] }));
@@ -130,7 +133,7 @@ describe('ExecDriver', () => {
   it('re-attaches from a new driver instance and sees the exit', async () => {
     const c = config({ command: 'sh', args: ['-c', 'read x < /dev/null; sleep 0.6; echo done; exit 7'] });
     const t = await run(driver, c);
-    const again = await new ExecDriver().attach(t.handle, c);
+    const again = await new ExecDriver({ launcher }).attach(t.handle, c);
     expect(again).toBeDefined();
     // a second start of the same task is the same process, not a new one
     const dup = await driver.start(c);
@@ -146,7 +149,7 @@ describe('ExecDriver', () => {
   });
 
   it('works without cgroups when the hierarchy is missing', async () => {
-    const d = new ExecDriver({ cgroupRoot: join(tmpdir(), `no-cgroups-${randomUUID()}`, 'x') });
+    const d = new ExecDriver({ launcher, cgroupRoot: join(tmpdir(), `no-cgroups-${randomUUID()}`, 'x') });
     const fp = await d.fingerprint();
     expect(fp.healthy).toBe(true);
     expect(fp.attributes['exec.cgroups']).toBe('none');
@@ -156,8 +159,8 @@ describe('ExecDriver', () => {
   });
 });
 
-describe.skipIf(!cgroupsUsable)('ExecDriver with cgroups', () => {
-  const driver = new ExecDriver();
+describe.skipIf(!cgroupsUsable).each(launchers)('ExecDriver with cgroups (%s launcher)', (launcher) => {
+  const driver = new ExecDriver({ launcher });
 
   it('fingerprints the cgroup version', async () => {
     expect((await driver.fingerprint()).attributes['exec.cgroups']).toBe(cgroups.version);

@@ -5,13 +5,13 @@
  * starts, outlives group signals, and leaves the exit status in the task dir
  * for whichever agent process asks next.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { LogStream } from '../api/types.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
+import { defaultLauncher, LauncherGone, NodeLauncher, type Launched, type Launcher } from './exec-launcher.js';
 import {
   EXEC_OUTPUT_LIMIT,
   type Driver,
@@ -41,10 +41,14 @@ const WRAPPER_NAME = 'baton-exec';
 /*
  * $1 alloc id, $2 task name (both only for `list()` via /proc/<pid>/cmdline),
  * $3 exit file, $4 cgroup.procs files joined by ':', then the command and its args.
- * A line on fd 3 (a pipe to the agent) tells start() that the trap is set and the
- * cgroup joined, so a stop right after start reaches the task instead of killing a
- * half-set-up wrapper. A pipe, not a file to poll: starting fifty tasks at once
- * must not mean thousands of existence checks.
+ * A line on fd 3 (a pipe to the agent, see exec-launcher.ts) tells start() that the
+ * trap is set and the cgroup joined, so a stop right after start reaches the task
+ * instead of killing a half-set-up wrapper. A pipe, not a file to poll: starting
+ * fifty tasks at once must not mean thousands of existence checks.
+ * The exit file is written in place, not renamed into place: renaming takes an
+ * exec of mv, which cost more than the whole rest of a short task. Readers only
+ * read it once the wrapper is gone, and an empty file (the wrapper SIGKILLed
+ * mid-write) reads as "no exit status".
  * The task runs in the foreground: a trapped signal then waits for it instead of
  * interrupting, and the task keeps default SIGINT/SIGQUIT (a background job would
  * have them ignored by a non-interactive shell).
@@ -61,11 +65,11 @@ if [ -n "$procs" ]; then
   unset IFS
 fi
 # tell start() on fd 3, then close it so the task does not inherit it
-echo ready >&3
+echo "R $$" >&3
 exec 3>&-
 "$@"
 rc=$?
-echo "$rc" > "$exitf.tmp" && { mv -f "$exitf.tmp" "$exitf" 2>/dev/null || echo "$rc" > "$exitf"; }
+echo "$rc" > "$exitf"
 exit "$rc"
 `;
 
@@ -109,6 +113,8 @@ export interface ExecHandleData {
 export interface ExecDriverOptions {
   /** root of the cgroup filesystem; tests point it elsewhere to exercise the no-cgroup mode */
   cgroupRoot?: string;
+  /** how wrappers are forked: a long-lived perl process where perl exists (auto), or Node's spawn */
+  launcher?: 'auto' | 'perl' | 'node';
 }
 
 function readExitCode(taskDir: string): number | undefined {
@@ -162,18 +168,17 @@ class ExecTask implements RunningTask {
   constructor(
     readonly handle: TaskHandle,
     config: Pick<TaskConfig, 'killSignal' | 'env'>,
-    private readonly child?: ChildProcess,
+    launched?: Launched,
   ) {
     this.killSignal = config.killSignal;
     this.env = processEnv(config);
     this.pid = Number(handle.id);
     this.data = handle.data as ExecHandleData;
-    if (child) {
-      // listen now: an 'exit' emitted before anyone calls wait() would be lost
-      const exited = child.exitCode !== null || child.signalCode !== null;
-      this.gone = exited ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+    if (launched) {
+      // a launcher that lost track of the wrapper hands it over to polling the pid
+      this.gone = launched.exited.then((reaped) => (reaped ? undefined : this.pollGone()));
       const cg = this.data.cgroup;
-      if (!exited && cg?.version === 'v2' && !existsSync(join(cg.memory, 'memory.peak'))) {
+      if (cg?.version === 'v2' && !existsSync(join(cg.memory, 'memory.peak'))) {
         // v2 kernels before 5.19 have no memory.peak: sample memory.current meanwhile
         let done = false;
         void this.gone.then(() => (done = true));
@@ -195,15 +200,15 @@ class ExecTask implements RunningTask {
     if (this.data.cgroup) this.polledPeak = Math.max(this.polledPeak, Cgroups.stats(this.data.cgroup).memory);
   }
 
-  private waitGone(): Promise<void> {
-    if (!this.gone) {
-      this.gone = (async () => {
-        while (this.alive()) {
-          this.notePeak();
-          await sleep(POLL_MS);
-        }
-      })();
+  private async pollGone(): Promise<void> {
+    while (this.alive()) {
+      this.notePeak();
+      await sleep(POLL_MS);
     }
+  }
+
+  private waitGone(): Promise<void> {
+    this.gone ??= this.pollGone();
     return this.gone;
   }
 
@@ -394,6 +399,7 @@ class ExecTask implements RunningTask {
 export class ExecDriver implements Driver {
   readonly name = 'exec';
   private cg?: Cgroups;
+  private launcherImpl?: Launcher;
 
   constructor(private readonly options: ExecDriverOptions = {}) {}
 
@@ -401,6 +407,16 @@ export class ExecDriver implements Driver {
   private get cgroups(): Cgroups {
     this.cg ??= new Cgroups(this.options.cgroupRoot);
     return this.cg;
+  }
+
+  private get launcher(): Launcher {
+    this.launcherImpl ??= defaultLauncher(this.options.launcher);
+    return this.launcherImpl;
+  }
+
+  /** stops the launcher process (running tasks are not touched) */
+  close(): void {
+    this.launcherImpl?.close();
   }
 
   async fingerprint(): Promise<Fingerprint> {
@@ -431,32 +447,33 @@ export class ExecDriver implements Driver {
     // a leftover group from an earlier run would carry its oom and peak counters over
     const old = this.cgroups.find(config.nodeId, cgName);
     if (old && Cgroups.pids(old).length === 0) Cgroups.destroy(old);
-    const cgroup = this.cgroups.create(config.nodeId, cgName, config.resources) ?? null;
+    const planned = this.cgroups.plan(config.nodeId, cgName, config.resources);
+    const cgroup = planned?.cgroup ?? null;
 
     const exitFile = join(config.taskDir, 'exit_code');
     rmSync(exitFile, { force: true });
-    const out = openSync(join(config.taskDir, 'stdout.log'), 'w');
-    const err = openSync(join(config.taskDir, 'stderr.log'), 'w');
-    let child: ChildProcess;
+    const req = {
+      argv: ['/bin/sh', '-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, cgroup ? Cgroups.procsFiles(cgroup).join(':') : '', command, ...args],
+      env,
+      cwd: config.taskDir,
+      stdoutPath: join(config.taskDir, 'stdout.log'),
+      stderrPath: join(config.taskDir, 'stderr.log'),
+      setup: planned?.steps,
+    };
+    let launched: Launched;
     try {
-      child = spawn(
-        '/bin/sh',
-        ['-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, cgroup ? Cgroups.procsFiles(cgroup).join(':') : '', command, ...args],
-        { detached: true, stdio: ['ignore', out, err, 'pipe'], env, cwd: config.taskDir },
-      );
-    } finally {
-      closeSync(out);
-      closeSync(err);
+      launched = await this.launch(req);
+    } catch (err) {
+      if (cgroup) {
+        try {
+          Cgroups.destroy(cgroup);
+        } catch {
+          // a half-made group is removed with the next start of the same task
+        }
+      }
+      throw new Error(`could not start the exec wrapper for task "${config.taskName}": ${(err as Error).message}`);
     }
-    const pid = child.pid;
-    if (pid === undefined) {
-      const e = await new Promise<Error>((r) => child.once('error', r));
-      if (cgroup) Cgroups.destroy(cgroup);
-      throw new Error(`could not start /bin/sh for exec task: ${e.message}`);
-    }
-    child.on('error', () => {}); // a late error must not crash the agent; wait() reports via exit_code
-    child.unref();
-    await this.untilReady(child);
+    const pid = launched.pid;
     const data: ExecHandleData = {
       pgid: pid,
       taskDir: config.taskDir,
@@ -465,24 +482,18 @@ export class ExecDriver implements Driver {
     };
     const handle: TaskHandle = { driver: 'exec', id: String(pid), data };
     writeFileSync(join(config.taskDir, 'handle.json'), JSON.stringify(handle));
-    return new ExecTask(handle, config, child);
+    return new ExecTask(handle, config, launched);
   }
 
-  /** resolves on the wrapper's ready line, or when fd 3 closes (the wrapper died first), or after 5 s */
-  private async untilReady(child: ChildProcess): Promise<void> {
-    const ready = child.stdio[3] as Readable | null;
-    if (!ready) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        ready.destroy();
-        resolve();
-      };
-      const timer = setTimeout(done, 5_000);
-      ready.once('data', done);
-      ready.once('close', done);
-      ready.once('error', done);
-    });
+  /** through the configured launcher; when that launcher process itself fails, once more through Node's spawn */
+  private async launch(req: Parameters<Launcher['launch']>[0]): Promise<Launched> {
+    try {
+      return await this.launcher.launch(req);
+    } catch (err) {
+      if (!(err instanceof LauncherGone)) throw err;
+      this.launcherImpl = new NodeLauncher();
+      return this.launcherImpl.launch(req);
+    }
   }
 
   /** The same alloc/task is already running from this task dir: hand it back instead of a second copy. */

@@ -1032,7 +1032,8 @@ export class Store extends EventEmitter {
    * both sides (desired stop and finished), each with the job version to run.
    */
   async agentAllocs(nodeId: string): Promise<AgentAlloc[]> {
-    const allocs = await this.queryAllocs(this.db, { nodeId });
+    // finished allocs pile up on a busy node; only live and lost ones can still concern its agent
+    const allocs = await this.queryAllocs(this.db, { nodeId, clientStatuses: [...LIVE, 'lost'] });
     const out: AgentAlloc[] = [];
     const specs = new Map<string, JobSpec>();
     for (const a of allocs) {
@@ -1111,13 +1112,14 @@ export class Store extends EventEmitter {
     });
   }
 
-  private async queryAllocs(db: Db, f: AllocQuery & { liveOnly?: boolean }): Promise<Alloc[]> {
+  private async queryAllocs(db: Db, f: AllocQuery & { liveOnly?: boolean; clientStatuses?: AllocClientStatus[] }): Promise<Alloc[]> {
     let q = db.selectFrom('allocs').select('data');
     if (f.namespace && f.namespace !== '*') q = q.where('namespace', '=', f.namespace);
     if (f.jobId) q = q.where('job_id', '=', f.jobId);
     if (f.nodeId) q = q.where('node_id', '=', f.nodeId);
     if (f.status) q = q.where('client_status', '=', f.status);
     if (f.liveOnly) q = q.where('client_status', 'in', LIVE);
+    if (f.clientStatuses) q = q.where('client_status', 'in', f.clientStatuses);
     const rows = await q.orderBy('create_index').execute();
     return rows.map((r) => JSON.parse(r.data) as Alloc);
   }

@@ -1,0 +1,116 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultLauncher, LauncherGone, NodeLauncher, PerlLauncher, type LaunchRequest, type Launcher } from './exec-launcher.js';
+import { findCommand, processAlive } from './proc.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'baton-launcher-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const perl = findCommand('perl', process.env.PATH ?? '', '/');
+if (!perl && process.env.CI) throw new Error('perl is part of every Debian base system; CI must have it');
+
+/** a wrapper like the exec driver's: says ready on fd 3, then runs its script */
+function req(name: string, script: string, env: Record<string, string> = {}): LaunchRequest {
+  return {
+    argv: ['/bin/sh', '-c', `echo "R $$" >&3; exec 3>&-; ${script}`, 'wrapper-test'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    cwd: dir,
+    stdoutPath: join(dir, `${name}.out`),
+    stderrPath: join(dir, `${name}.err`),
+  };
+}
+
+const read = (name: string, stream: 'out' | 'err') => readFileSync(join(dir, `${name}.${stream}`), 'utf8');
+
+describe.each([
+  ['perl', () => new PerlLauncher(perl!)],
+  ['node', () => new NodeLauncher()],
+] as Array<[string, () => Launcher]>)('%s launcher', (kind, make) => {
+  const skip = kind === 'perl' && !perl;
+
+  it.skipIf(skip)('runs in its own session with env, cwd, stdin from /dev/null and both output files', async () => {
+    const l = make();
+    const name = `${kind}-env`;
+    // a value with spaces, quotes, '=' and a newline must arrive byte for byte
+    const tricky = 'a b "c" = d\nsecond line';
+    const got = await l.launch(req(name, 'echo "v=$X"; pwd; cat; ps -o sid= -o pgid= -p $$; echo oops >&2', { X: tricky }));
+    expect(await got.exited).toBe(true);
+    const out = read(name, 'out').split('\n');
+    expect(out.slice(0, 2)).toEqual(['v=a b "c" = d', 'second line']);
+    expect(out[2]).toBe(dir);
+    // cat read nothing: stdin is /dev/null, not the agent's pipe
+    expect(out[3].trim().split(/\s+/)).toEqual([String(got.pid), String(got.pid)]);
+    expect(read(name, 'err')).toBe('oops\n');
+    l.close();
+  });
+
+  it.skipIf(skip)('resolves after the ready line, before the wrapper exits, and reports the exit', async () => {
+    const l = make();
+    const got = await l.launch(req(`${kind}-ready`, 'sleep 0.3'));
+    expect(processAlive(got.pid)).toBe(true);
+    expect(await got.exited).toBe(true);
+    expect(processAlive(got.pid)).toBe(false);
+    l.close();
+  });
+
+  it.skipIf(skip)('a wrapper that dies before its ready line still ends the launch', async () => {
+    const l = make();
+    const r = req(`${kind}-early`, '');
+    r.argv = ['/bin/sh', '-c', 'exit 3'];
+    const got = await l.launch(r);
+    expect(await got.exited).toBe(true);
+    l.close();
+  });
+
+  it.skipIf(skip)('keeps 200 concurrent launches apart: each exits exactly once', async () => {
+    const l = make();
+    const all = await Promise.all(Array.from({ length: 200 }, (_, i) => l.launch(req(`${kind}-many-${i}`, `echo ${i}`))));
+    expect(new Set(all.map((g) => g.pid)).size).toBe(200);
+    expect(await Promise.all(all.map((g) => g.exited))).toEqual(Array(200).fill(true));
+    for (let i = 0; i < 200; i++) expect(read(`${kind}-many-${i}`, 'out')).toBe(`${i}\n`);
+    l.close();
+  });
+
+  it.skipIf(skip)('refuses a task dir that is not there, naming it', async () => {
+    const l = make();
+    const r = req(`${kind}-nodir`, 'true');
+    r.cwd = join(dir, 'no-such-dir');
+    await expect(l.launch(r)).rejects.toThrow(/no-such-dir/);
+    l.close();
+  });
+});
+
+describe.skipIf(!perl)('perl launcher going away', () => {
+  it('hands running wrappers over to polling and fails new launches as LauncherGone', async () => {
+    const l = new PerlLauncher(perl!);
+    const running = await l.launch(req('gone-running', 'sleep 0.5'));
+    // the wrapper outlives its launcher: it is in its own session
+    const perlPid = (l as unknown as { proc: { pid: number } }).proc.pid;
+    process.kill(perlPid, 'SIGKILL');
+    expect(await running.exited).toBe(false);
+    expect(processAlive(running.pid)).toBe(true);
+    l.close();
+  });
+
+  it('fails a launch with LauncherGone when perl cannot start', async () => {
+    const l = new PerlLauncher(join(dir, 'no-perl-here'));
+    await expect(l.launch(req('no-perl', 'true'))).rejects.toBeInstanceOf(LauncherGone);
+  });
+});
+
+describe('defaultLauncher', () => {
+  it('uses perl when it is on PATH and Node otherwise', () => {
+    expect(defaultLauncher('node').kind).toBe('node');
+    if (perl) expect(defaultLauncher().kind).toBe('perl');
+    const saved = process.env.PATH;
+    process.env.PATH = dir;
+    try {
+      expect(defaultLauncher().kind).toBe('node');
+      expect(() => defaultLauncher('perl')).toThrow(/perl is not installed/);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});

@@ -1,0 +1,329 @@
+/**
+ * How the exec driver creates the wrapper process of a task. Node's spawn
+ * forks the whole agent (a large process) and costs milliseconds of the
+ * agent's only thread per task, which caps how many short runs a node can
+ * turn over. Where Perl is installed (it is part of every Debian and Ubuntu
+ * base system) a small long-lived Perl process forks the wrappers instead: the
+ * agent writes one line per task and reads one line back when the wrapper is
+ * ready and one when it is gone. Without Perl, or when it cannot start, the
+ * driver falls back to Node's spawn.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { Cgroups, type CgroupStep } from './cgroups.js';
+import { findCommand } from './proc.js';
+
+export interface LaunchRequest {
+  /** argv of the wrapper; argv[0] is the program */
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  stdoutPath: string;
+  stderrPath: string;
+  /** the task's cgroup, made (limits written) before the wrapper starts */
+  setup?: CgroupStep[];
+}
+
+export interface Launched {
+  pid: number;
+  /**
+   * Resolves when the wrapper is gone: true when it was reaped (so it is
+   * certainly gone), false when the launcher lost track of it (the caller then
+   * has to poll the pid).
+   */
+  exited: Promise<boolean>;
+}
+
+/**
+ * Starts a wrapper in its own session and process group, stdin from
+ * /dev/null, stdout and stderr into the given files (truncated), and fd 3 a
+ * pipe on which the wrapper writes one line ("R <its pid>") when it is ready.
+ * Resolves once that line came or the wrapper is gone, whichever is first.
+ */
+export interface Launcher {
+  readonly kind: 'perl' | 'node';
+  launch(req: LaunchRequest): Promise<Launched>;
+  close(): void;
+}
+
+const READY_TIMEOUT_MS = 5_000;
+
+/** the launcher process itself failed, not the task: the caller may try another launcher */
+export class LauncherGone extends Error {}
+
+export class NodeLauncher implements Launcher {
+  readonly kind = 'node';
+
+  async launch(req: LaunchRequest): Promise<Launched> {
+    if (req.setup) Cgroups.apply(req.setup);
+    const out = openSync(req.stdoutPath, 'w');
+    const err = openSync(req.stderrPath, 'w');
+    let child: ChildProcess;
+    try {
+      child = spawn(req.argv[0], req.argv.slice(1), { detached: true, stdio: ['ignore', out, err, 'pipe'], env: req.env, cwd: req.cwd });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      const e = await new Promise<Error>((r) => child.once('error', r));
+      // Node blames the program for a missing working directory
+      if (!existsSync(req.cwd)) throw new Error(`cannot change into ${req.cwd}: no such directory`);
+      throw new Error(`could not start ${req.argv[0]}: ${e.message}`);
+    }
+    child.on('error', () => {}); // a late error must not crash the agent; the exit is reported anyway
+    child.unref();
+    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise<boolean>((r) => child.once('exit', () => r(true)));
+    const ready = child.stdio[3] as Readable | null;
+    if (ready) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          ready.destroy();
+          resolve();
+        };
+        const timer = setTimeout(done, READY_TIMEOUT_MS);
+        ready.once('data', done);
+        ready.once('close', done);
+        ready.once('error', done);
+      });
+    }
+    return { pid, exited };
+  }
+
+  close(): void {}
+}
+
+/*
+ * Protocol, one line each way per event, fields hex-encoded so that any byte
+ * may appear in paths, env and args:
+ *   agent → perl: S <req> <cwd> <stdout> <stderr> <setup count> <setup>... <env count> <env K=V>... <argv>...
+ *                 setup steps: "M\0<dir>" (mkdir, existing is fine), "W\0<file>\0<value>" (write, must
+ *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have)
+ *   perl → agent: P <req> <pid>          forked
+ *                 E <req> <message>      could not fork or set up the child (message hex)
+ *                 X <pid> <wait status>  the wrapper was reaped
+ *   wrapper → agent (fd 3, same pipe):  R <pid>
+ * Reaping is done in a SIGCHLD handler with SIGCHLD blocked around fork, so a
+ * child that exits at once is still known by its pid when it is reaped. The
+ * parent ignores SIGPIPE so an agent that went away does not take it down;
+ * it exits when its stdin closes and the wrappers live on, reparented, and
+ * leave their exit status in the task dir as usual.
+ */
+const PERL_SPAWNER = String.raw`
+use strict;
+use warnings;
+use POSIX ();
+$| = 1;
+$SIG{PIPE} = 'IGNORE';
+my %kids;
+$SIG{CHLD} = sub {
+  while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    print "X $p $?\n" if delete $kids{$p};
+  }
+};
+my $report = \*STDOUT;
+sub fail { my ($req, $msg) = @_; print $report "E $req ", unpack('H*', $msg), "\n"; POSIX::_exit(127) }
+sub child {
+  my ($req, $cwd, $out, $err, $setupc, @rest) = @_;
+  my @setup = splice(@rest, 0, $setupc);
+  my $envc = shift @rest;
+  my @env = splice(@rest, 0, $envc);
+  $SIG{$_} = 'DEFAULT' for qw(CHLD PIPE);
+  POSIX::setsid();
+  for my $step (@setup) {
+    my ($k, $path, $value) = split(/\0/, $step, 3);
+    if ($k eq 'M') {
+      mkdir($path) or $! + 0 == POSIX::EEXIST() or fail($req, "cannot create cgroup $path: $!");
+    } else {
+      my $ok = open(my $fh, '>', $path);
+      $ok &&= print $fh $value;
+      $ok &&= close $fh;
+      fail($req, "cannot write $value to $path: $!") if !$ok && $k eq 'W';
+    }
+  }
+  # fd 3 is the pipe to the agent for the wrapper's ready line; dup2 leaves it open across
+  # exec, and $^F = 3 keeps perl from marking it close-on-exec when it is opened below
+  $^F = 3;
+  defined(POSIX::dup2(fileno(STDOUT), 3)) or fail($req, "dup2: $!");
+  open(my $fd3, '>&=', 3) or fail($req, "fd 3: $!");
+  # autoflush without a method call: that would load IO::Handle in every child, which costs
+  # more than the rest of the child's work together
+  select((select($fd3), $| = 1)[0]);
+  $report = $fd3;
+  open(STDIN, '<', '/dev/null') or fail($req, "cannot open /dev/null: $!");
+  open(STDOUT, '>', $out) or fail($req, "cannot open $out: $!");
+  open(STDERR, '>', $err) or fail($req, "cannot open $err: $!");
+  chdir($cwd) or fail($req, "cannot change into $cwd: $!");
+  %ENV = map { split(/=/, $_, 2) } @env;
+  { no warnings 'exec'; exec { $rest[0] } @rest; }
+  fail($req, "cannot run $rest[0]: $!");
+}
+my $block = POSIX::SigSet->new(POSIX::SIGCHLD());
+while (my $line = <STDIN>) {
+  chomp $line;
+  my ($op, $req, @f) = split(/ /, $line);
+  next unless defined $op && $op eq 'S';
+  @f = map { pack('H*', $_) } @f;
+  my $old = POSIX::SigSet->new;
+  POSIX::sigprocmask(POSIX::SIG_BLOCK(), $block, $old);
+  my $pid = fork;
+  if (defined $pid && $pid == 0) { POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old); child($req, @f) }
+  if (defined $pid) { $kids{$pid} = 1; print "P $req $pid\n" } else { print "E $req ", unpack('H*', "fork: $!"), "\n" }
+  POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
+}
+`;
+
+interface Pending {
+  resolve: (l: Launched) => void;
+  reject: (e: Error) => void;
+  pid?: number;
+}
+
+interface Tracked {
+  ready: () => void;
+  exited: (reaped: boolean) => void;
+  exitedPromise: Promise<boolean>;
+  isReady: boolean;
+}
+
+const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
+
+export class PerlLauncher implements Launcher {
+  readonly kind = 'perl';
+  private proc?: ChildProcess;
+  private nextReq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private readonly tracked = new Map<number, Tracked>();
+  /** ready lines that came before the fork was reported */
+  private readonly earlyReady = new Set<number>();
+
+  constructor(private readonly perl: string) {}
+
+  private ensure(): ChildProcess {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) return this.proc;
+    // detached: a ^C or group signal aimed at the agent must not take the launcher with it mid-fork
+    const proc = spawn(this.perl, ['-e', PERL_SPAWNER], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    // an idle launcher must not keep the agent's process alive (its stdin closing at exit is what
+    // stops it); while launches or wrappers are outstanding, its stdout is held (see hold())
+    proc.unref();
+    for (const s of [proc.stdin, proc.stdout] as Array<{ unref?: () => void } | null>) s?.unref?.();
+    proc.on('error', () => this.lost(proc, 'could not start perl'));
+    proc.on('exit', () => this.lost(proc, 'the perl launcher exited'));
+    proc.stdin!.on('error', () => {}); // EPIPE after an exit: reported through 'exit'
+    const rl = createInterface({ input: proc.stdout! });
+    rl.on('line', (l) => {
+      this.onLine(l);
+      this.hold();
+    });
+    this.proc = proc;
+    return proc;
+  }
+
+  /** the launcher died: pending launches fail, running wrappers are handed to polling */
+  private lost(proc: ChildProcess, why: string): void {
+    if (this.proc !== proc) return;
+    this.proc = undefined;
+    for (const p of this.pending.values()) p.reject(new LauncherGone(why));
+    this.pending.clear();
+    for (const t of this.tracked.values()) {
+      t.ready();
+      t.exited(false);
+    }
+    this.tracked.clear();
+    this.earlyReady.clear();
+  }
+
+  /** keep the process alive exactly while something waits on a line from the launcher */
+  private hold(): void {
+    const out = this.proc?.stdout as { ref?: () => void; unref?: () => void } | null | undefined;
+    if (this.pending.size + this.tracked.size > 0) out?.ref?.();
+    else out?.unref?.();
+  }
+
+  private track(pid: number): Tracked {
+    let exited!: (reaped: boolean) => void;
+    const exitedPromise = new Promise<boolean>((r) => (exited = r));
+    const t: Tracked = { ready: () => {}, exited, exitedPromise, isReady: false };
+    this.tracked.set(pid, t);
+    return t;
+  }
+
+  private onLine(line: string): void {
+    const [op, a, b] = line.split(' ');
+    if (op === 'P') {
+      const req = Number(a);
+      const pid = Number(b);
+      const p = this.pending.get(req);
+      if (!p) return;
+      p.pid = pid;
+      const t = this.track(pid);
+      const settle = (): void => {
+        if (t.isReady) return;
+        t.isReady = true;
+        clearTimeout(timer);
+        this.pending.delete(req);
+        p.resolve({ pid, exited: t.exitedPromise });
+      };
+      const timer = setTimeout(settle, READY_TIMEOUT_MS);
+      t.ready = settle;
+      if (this.earlyReady.delete(pid)) settle();
+    } else if (op === 'R') {
+      const pid = Number(a);
+      const t = this.tracked.get(pid);
+      if (t) t.ready();
+      else this.earlyReady.add(pid);
+    } else if (op === 'X') {
+      // never before its P line: SIGCHLD is blocked from fork until P is printed
+      this.reaped(Number(a));
+    } else if (op === 'E') {
+      const req = Number(a);
+      const p = this.pending.get(req);
+      if (!p) return;
+      this.pending.delete(req);
+      if (p.pid !== undefined) this.tracked.delete(p.pid);
+      p.reject(new Error(Buffer.from(b ?? '', 'hex').toString('utf8')));
+    }
+  }
+
+  private reaped(pid: number): void {
+    const t = this.tracked.get(pid);
+    if (!t) return;
+    this.tracked.delete(pid);
+    // a wrapper that died before saying ready still ends the launch: it is started and gone
+    t.ready();
+    t.exited(true);
+  }
+
+  launch(req: LaunchRequest): Promise<Launched> {
+    const proc = this.ensure();
+    const id = ++this.nextReq;
+    const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
+    const setup = (req.setup ?? []).map((st) => ('mkdir' in st ? `M\0${st.mkdir}` : `${st.required ? 'W' : 'w'}\0${st.write}\0${st.value}`));
+    const fields = [req.cwd, req.stdoutPath, req.stderrPath, String(setup.length), ...setup, String(env.length), ...env, ...req.argv].map(hex);
+    return new Promise<Launched>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.hold();
+      proc.stdin!.write(`S ${id} ${fields.join(' ')}\n`);
+    });
+  }
+
+  close(): void {
+    const proc = this.proc;
+    if (!proc) return;
+    this.lost(proc, 'the launcher was closed');
+    proc.stdin!.end();
+  }
+}
+
+/** Perl's launcher where perl is on PATH, Node's spawn elsewhere. */
+export function defaultLauncher(kind: 'auto' | 'perl' | 'node' = 'auto'): Launcher {
+  if (kind === 'node') return new NodeLauncher();
+  const perl = findCommand('perl', process.env.PATH ?? '/usr/bin:/bin', '/');
+  if (perl) return new PerlLauncher(perl);
+  if (kind === 'perl') throw new Error('perl is not installed on this node (needed by the perl launcher)');
+  return new NodeLauncher();
+}
