@@ -1,7 +1,7 @@
 /**
  * Runs one alloc on this node: one TaskRunner per task, the alloc's client
  * status derived from their states, reported through the StatusReporter and
- * persisted in state.json after every change.
+ * persisted (state-file.ts) after every change.
  */
 import type { AgentAlloc, AllocStatusUpdate, TaskState } from '../api/types.js';
 import { TERMINAL_CLIENT_STATUSES } from '../api/types.js';

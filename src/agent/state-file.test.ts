@@ -54,7 +54,43 @@ describe('StateStore', () => {
     const s = sample('a1');
     await store.write(s);
     expect(await store.read('a1')).toEqual(s);
-    expect(store.statePath('a1')).toBe(join(dir, 'allocs', 'a1', 'state.json'));
+    expect(await readdir(store.allocDir('a1'))).toEqual(['state.1.json']);
+  });
+
+  it('writes the two slots in turn and reads the newest, also from a new instance', async () => {
+    const store = new StateStore(dir);
+    for (const c of ['c1', 'c2', 'c3']) await store.write(sample('a1', c));
+    expect((await readdir(store.allocDir('a1'))).sort()).toEqual(['state.0.json', 'state.1.json']);
+    const again = new StateStore(dir);
+    expect((await again.read('a1'))?.tasks.main.logCursor).toBe('c3');
+    // an agent restart goes on with the sequence: the next write replaces the older slot
+    await again.write(sample('a1', 'c4'));
+    expect((await new StateStore(dir).read('a1'))?.tasks.main.logCursor).toBe('c4');
+    expect(JSON.parse(await readFile(join(store.allocDir('a1'), 'state.0.json'), 'utf8')).seq).toBe(4);
+  });
+
+  it('falls back to the previous version when the newest slot was torn by a crash', async () => {
+    const store = new StateStore(dir);
+    await store.write(sample('a1', 'old'));
+    await store.write(sample('a1', 'new'));
+    const newest = join(store.allocDir('a1'), 'state.0.json');
+    const text = await readFile(newest, 'utf8');
+    await writeFile(newest, text.slice(0, text.length / 2));
+    expect((await new StateStore(dir).read('a1'))?.tasks.main.logCursor).toBe('old');
+    // and the next write does not overwrite the good one
+    const fresh = new StateStore(dir);
+    await fresh.write(sample('a1', 'next'));
+    expect((await new StateStore(dir).read('a1'))?.tasks.main.logCursor).toBe('next');
+    expect(JSON.parse(await readFile(join(store.allocDir('a1'), 'state.1.json'), 'utf8')).state.tasks.main.logCursor).toBe('old');
+  });
+
+  it('reads the single state.json of earlier versions', async () => {
+    const store = new StateStore(dir);
+    await mkdir(store.allocDir('a1'), { recursive: true });
+    await writeFile(join(store.allocDir('a1'), 'state.json'), JSON.stringify(sample('a1', 'legacy')));
+    expect((await store.readAll()).states.map((s) => s.tasks.main.logCursor)).toEqual(['legacy']);
+    await store.write(sample('a1', 'now'));
+    expect((await new StateStore(dir).read('a1'))?.tasks.main.logCursor).toBe('now');
   });
 
   it('is undefined for an alloc it never wrote', async () => {
@@ -66,7 +102,7 @@ describe('StateStore', () => {
     await store.write(sample('a1'));
     await store.write(sample('a2'));
     await mkdir(store.allocDir('bad'), { recursive: true });
-    await writeFile(store.statePath('bad'), '{"allocId": "bad", trunc');
+    await writeFile(join(store.allocDir('bad'), 'state.1.json'), '{"seq": 1, "state": {"allocId": "bad", trunc');
     await mkdir(store.allocDir('empty'), { recursive: true }); // no state.json: skipped silently
     const { states, errors } = await store.readAll();
     expect(states.map((s) => s.allocId)).toEqual(['a1', 'a2']);

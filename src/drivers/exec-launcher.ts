@@ -24,6 +24,14 @@ export interface LaunchRequest {
   stderrPath: string;
   /** the task's cgroup, made (limits written) before the wrapper starts */
   setup?: CgroupStep[];
+  /**
+   * Files created empty (or emptied) before the wrapper starts, by a process
+   * outside the task's cgroup: an inode or dentry a task's process creates is
+   * charged to its memory cgroup and keeps the group alive in the kernel after
+   * it is removed, and thousands of such dying groups slow down every later
+   * cgroup operation on the node.
+   */
+  touch?: string[];
 }
 
 export interface Launched {
@@ -58,6 +66,7 @@ export class NodeLauncher implements Launcher {
 
   async launch(req: LaunchRequest): Promise<Launched> {
     if (req.setup) Cgroups.apply(req.setup);
+    for (const f of req.touch ?? []) closeSync(openSync(f, 'w'));
     const out = openSync(req.stdoutPath, 'w');
     const err = openSync(req.stderrPath, 'w');
     let child: ChildProcess;
@@ -102,7 +111,8 @@ export class NodeLauncher implements Launcher {
  * may appear in paths, env and args:
  *   agent → perl: S <req> <cwd> <stdout> <stderr> <setup count> <setup>... <env count> <env K=V>... <argv>...
  *                 setup steps: "M\0<dir>" (mkdir, existing is fine), "W\0<file>\0<value>" (write, must
- *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have)
+ *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have),
+ *                 "T\0<file>" (create or empty a file)
  *   perl → agent: P <req> <pid>          forked
  *                 E <req> <message>      could not fork or set up the child (message hex)
  *                 X <pid> <wait status>  the wrapper was reaped
@@ -138,6 +148,9 @@ sub child {
     my ($k, $path, $value) = split(/\0/, $step, 3);
     if ($k eq 'M') {
       mkdir($path) or $! + 0 == POSIX::EEXIST() or fail($req, "cannot create cgroup $path: $!");
+    } elsif ($k eq 'T') {
+      open(my $fh, '>', $path) or fail($req, "cannot create $path: $!");
+      close $fh;
     } else {
       my $ok = open(my $fh, '>', $path);
       $ok &&= print $fh $value;
@@ -302,7 +315,10 @@ export class PerlLauncher implements Launcher {
     const proc = this.ensure();
     const id = ++this.nextReq;
     const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-    const setup = (req.setup ?? []).map((st) => ('mkdir' in st ? `M\0${st.mkdir}` : `${st.required ? 'W' : 'w'}\0${st.write}\0${st.value}`));
+    const setup = [
+      ...(req.setup ?? []).map((st) => ('mkdir' in st ? `M\0${st.mkdir}` : `${st.required ? 'W' : 'w'}\0${st.write}\0${st.value}`)),
+      ...(req.touch ?? []).map((f) => `T\0${f}`),
+    ];
     const fields = [req.cwd, req.stdoutPath, req.stderrPath, String(setup.length), ...setup, String(env.length), ...env, ...req.argv].map(hex);
     return new Promise<Launched>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -45,10 +45,11 @@ const WRAPPER_NAME = 'baton-exec';
  * trap is set and the cgroup joined, so a stop right after start reaches the task
  * instead of killing a half-set-up wrapper. A pipe, not a file to poll: starting
  * fifty tasks at once must not mean thousands of existence checks.
- * The exit file is written in place, not renamed into place: renaming takes an
+ * The exit file is created empty by the launcher (see `touch` in exec-launcher.ts)
+ * and written in place by the wrapper, not renamed into place: renaming takes an
  * exec of mv, which cost more than the whole rest of a short task. Readers only
- * read it once the wrapper is gone, and an empty file (the wrapper SIGKILLed
- * mid-write) reads as "no exit status".
+ * read it once the wrapper is gone, and an empty file (the task still running, or
+ * the wrapper SIGKILLed mid-write) reads as "no exit status".
  * The task runs in the foreground: a trapped signal then waits for it instead of
  * interrupting, and the task keeps default SIGINT/SIGQUIT (a background job would
  * have them ignored by a non-interactive shell).
@@ -451,7 +452,6 @@ export class ExecDriver implements Driver {
     const cgroup = planned?.cgroup ?? null;
 
     const exitFile = join(config.taskDir, 'exit_code');
-    rmSync(exitFile, { force: true });
     const req = {
       argv: ['/bin/sh', '-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, cgroup ? Cgroups.procsFiles(cgroup).join(':') : '', command, ...args],
       env,
@@ -459,6 +459,8 @@ export class ExecDriver implements Driver {
       stdoutPath: join(config.taskDir, 'stdout.log'),
       stderrPath: join(config.taskDir, 'stderr.log'),
       setup: planned?.steps,
+      // emptied here, written by the wrapper when the task ends; empty means "no exit status yet"
+      touch: [exitFile],
     };
     let launched: Launched;
     try {
@@ -513,7 +515,7 @@ export class ExecDriver implements Driver {
     const d = handle.data as ExecHandleData;
     const pid = Number(handle.id);
     if (!Number.isInteger(pid) || pid <= 0 || typeof d?.taskDir !== 'string') return undefined;
-    if (!processAlive(pid, d.startTime) && !existsSync(join(d.taskDir, 'exit_code'))) return undefined;
+    if (!processAlive(pid, d.startTime) && readExitCode(d.taskDir) === undefined) return undefined;
     return new ExecTask(handle, config);
   }
 

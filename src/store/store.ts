@@ -46,6 +46,8 @@ import type { Database } from './schema.js';
 type Db = Kysely<Database> | Transaction<Database>;
 
 const LIVE: AllocClientStatus[] = ['pending', 'running'];
+const JOB_CACHE_MAX_ALLOCS = 100_000;
+const jobKey = (namespace: string, jobId: string): string => `${namespace}\0${jobId}`;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export interface ChangeEvent {
@@ -80,6 +82,15 @@ export class Store extends EventEmitter {
    * only after a write commits.
    */
   private readonly live = new Map<string, Alloc>();
+  /**
+   * Every alloc of recently read jobs, by job, least recently used first: a
+   * batch job of thousands of runs is read whole on every evaluation, status
+   * report and status query, and parsing it from SQLite each time made the
+   * server's work per run grow with the job. Read-only for callers; changed
+   * only after a write commits; bounded by JOB_CACHE_MAX_ALLOCS.
+   */
+  private readonly jobCache = new Map<string, Map<string, Alloc>>();
+  private jobCacheSize = 0;
   private txAllocs: Alloc[] | undefined;
   /** the events of the write in progress; emitted as 'events' only once it commits */
   private txEvents: PendingEvent[] | undefined;
@@ -136,6 +147,11 @@ export class Store extends EventEmitter {
     for (const a of changed) {
       if (LIVE.includes(a.clientStatus)) this.live.set(a.id, a);
       else this.live.delete(a.id);
+      const cached = this.jobCache.get(jobKey(a.namespace, a.jobId));
+      if (cached) {
+        if (!cached.has(a.id)) this.jobCacheSize++;
+        cached.set(a.id, a);
+      }
     }
     this.index = next;
     if (events.length > 0) {
@@ -450,7 +466,7 @@ export class Store extends EventEmitter {
   private async refreshJobStatus(db: Db, namespace: string, id: string, index: number, now: number): Promise<void> {
     const job = await this.loadJob(db, namespace, id);
     if (!job) return;
-    const allocs = await this.queryAllocs(db, { namespace, jobId: id });
+    const allocs = await this.jobAllocs(db, namespace, id);
     const status = computeJobStatus(job, allocs, now);
     if (status !== job.status) {
       job.status = status;
@@ -717,7 +733,7 @@ export class Store extends EventEmitter {
     const job = await this.loadJob(this.db, ev.namespace, ev.jobId);
     const nodes = await this.listNodeInfos(this.db);
     const usage = this.liveAllocs();
-    const jobAllocs = await this.queryAllocs(this.db, { namespace: ev.namespace, jobId: ev.jobId });
+    const jobAllocs = [...(await this.jobAllocs(this.db, ev.namespace, ev.jobId))];
     const snapshot: SchedulerSnapshot = { now, eval: ev, job, nodes, usage, jobAllocs };
     const deployment = await this.latestDeployment(this.db, ev.namespace, ev.jobId);
     if (deployment) snapshot.deployment = deployment;
@@ -1019,6 +1035,9 @@ export class Store extends EventEmitter {
   // ------------------------------------------------------------ allocs
 
   async listAllocs(filter: AllocQuery): Promise<Alloc[]> {
+    if (filter.jobId && filter.namespace && filter.namespace !== '*' && !filter.nodeId && !filter.status) {
+      return [...(await this.jobAllocs(this.db, filter.namespace, filter.jobId))];
+    }
     return this.queryAllocs(this.db, filter);
   }
 
@@ -1139,6 +1158,39 @@ export class Store extends EventEmitter {
     }
     this.txAllocs?.push(...allocs);
     for (const a of allocs) this.record('alloc', 'AllocPlaced', a.id, a.namespace, a);
+  }
+
+  /**
+   * All allocs of one job (read-only objects), oldest first. Inside a write
+   * (db is the transaction) what the write changed so far counts already.
+   */
+  private async jobAllocs(db: Db, namespace: string, jobId: string): Promise<readonly Alloc[]> {
+    const key = jobKey(namespace, jobId);
+    let cached = this.jobCache.get(key);
+    if (cached) {
+      // most recently used goes last
+      this.jobCache.delete(key);
+      this.jobCache.set(key, cached);
+    } else {
+      const before = this.index;
+      const inWrite = db !== this.db;
+      const rows = await this.queryAllocs(db, { namespace, jobId });
+      // only committed state may be cached, and only if no write committed while reading
+      if (inWrite || this.index !== before) return rows;
+      cached = new Map(rows.map((a) => [a.id, a]));
+      this.jobCache.set(key, cached);
+      this.jobCacheSize += cached.size;
+      for (const [k, m] of this.jobCache) {
+        if (this.jobCacheSize <= JOB_CACHE_MAX_ALLOCS || k === key) break;
+        this.jobCache.delete(k);
+        this.jobCacheSize -= m.size;
+      }
+    }
+    const mine = this.txAllocs?.filter((a) => a.namespace === namespace && a.jobId === jobId);
+    if (!mine?.length) return [...cached.values()];
+    const view = new Map(cached);
+    for (const a of mine) view.set(a.id, a);
+    return [...view.values()];
   }
 
   /** the allocs holding capacity, optionally on one node (read-only objects) */
