@@ -1,17 +1,22 @@
 /**
  * bench/batch: 1,000 short runs (`true`) through one real server and one real
  * agent with 50 slots, beside `xargs -P 50` running the same 1,000 commands
- * directly, measured in the same run on the same machine. Then the latency
- * from submit to running of single runs on an idle cluster.
+ * directly and the exec driver alone running them with the same isolation,
+ * all measured in the same run on the same machine. Then the latency from
+ * submit to running of single runs on an idle cluster.
  *
  *   npm run build && npx tsx bench/batch.ts [--runs 1000] [--slots 50] [--samples 50]
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import type { Alloc } from '../src/api/types.js';
+import { ExecDriver } from '../src/drivers/exec.js';
 import { readProcStat } from '../src/drivers/proc.js';
 import { TestCluster, waitFor } from '../test/support/cluster.js';
 
@@ -57,12 +62,50 @@ function xargsBaseline(): number {
   return performance.now() - t0;
 }
 
+/**
+ * The second baseline: the same runs through the exec driver alone, with the
+ * isolation a baton run gets (its own cgroup with limits, log files, an exit
+ * status that survives the agent) and no orchestration around it. What sits
+ * between this and xargs is the price of isolation on this machine; what sits
+ * between this and baton is the price of the server, the agent and the API.
+ */
+async function driverBaseline(): Promise<{ ms: number; cgroups: string }> {
+  const driver = new ExecDriver();
+  const base = mkdtempSync(join(tmpdir(), 'baton-bench-driver-'));
+  const nodeId = `bench-${randomUUID().slice(0, 8)}`;
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < RUNS) {
+      const i = next++;
+      const taskDir = join(base, String(i));
+      mkdirSync(taskDir);
+      const t = await driver.start({
+        nodeId, allocId: randomUUID(), allocName: `bench[${i}]`, allocIndex: i, namespace: 'default', jobId: 'bench', taskName: 'main',
+        command: '/bin/true', args: [], env: {}, resources: { cpu: 100, memory: TASK_MEMORY_MI * 1024 * 1024, disk: 0 },
+        killSignal: 'SIGTERM', killTimeoutMs: 1000, taskDir,
+      });
+      if ((await t.wait()).exitCode !== 0) throw new Error('a run of the driver baseline failed');
+      await t.destroy();
+      rmSync(taskDir, { recursive: true, force: true });
+    }
+  };
+  await Promise.all(Array.from({ length: SLOTS }, worker));
+  const ms = performance.now() - t0;
+  const cgroups = String((await driver.fingerprint()).attributes['exec.cgroups']);
+  driver.close();
+  rmSync(base, { recursive: true, force: true });
+  return { ms, cgroups };
+}
+
 const job = (name: string, count: number) =>
   `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: ${TASK_MEMORY_MI}Mi }\n`;
 
 async function main(): Promise<void> {
   process.stderr.write(`baseline: xargs -P ${SLOTS} running ${RUNS} × true\n`);
   const xargsMs = xargsBaseline();
+  process.stderr.write(`baseline: the exec driver alone running ${RUNS} × true, ${SLOTS} at a time\n`);
+  const driverRun = await driverBaseline();
 
   const cluster = await TestCluster.start({ heartbeatTtl: '30s' });
   try {
@@ -108,15 +151,18 @@ async function main(): Promise<void> {
     }
     const queued = allocs.map((a) => Date.parse(a.taskStates.main?.startedAt ?? a.createdAt) - Date.parse(a.createdAt));
 
-    const t = new Table({ head: ['measure', 'xargs -P ' + SLOTS, 'baton', 'baton / xargs'], style: { head: [], border: [] } });
+    const driverHead = `exec driver alone (cgroups ${driverRun.cgroups})`;
+    const t = new Table({ head: ['measure', `xargs -P ${SLOTS}`, driverHead, 'baton', 'baton / xargs', 'baton / driver'], style: { head: [], border: [] } });
+    const rate = (ms: number): string => (RUNS / (ms / 1000)).toFixed(0);
+    const pct = (a: number, b: number): string => `${((a / b) * 100).toFixed(1)} %`;
     t.push(
-      [`wall time for ${RUNS} runs`, `${(xargsMs / 1000).toFixed(2)} s`, `${(batonMs / 1000).toFixed(2)} s`, ''],
-      ['throughput (runs/s)', (RUNS / (xargsMs / 1000)).toFixed(0), (RUNS / (batonMs / 1000)).toFixed(0), `${((xargsMs / batonMs) * 100).toFixed(1)} %`],
-      ['submit → running, idle cluster, p50', '', `${quantile(latencies, 0.5).toFixed(0)} ms`, ''],
-      ['submit → running, idle cluster, p99', '', `${quantile(latencies, 0.99).toFixed(0)} ms`, ''],
-      ['cpu per run: server / agent / tasks / this bench', '', (['server', 'agent', 'tasks', 'bench'] as const).map((k) => `${((cpu[k] * 1000) / RUNS).toFixed(2)}`).join(' / ') + ' ms', ''],
-      [`placed → running in the ${RUNS}-run batch, p50`, '', `${quantile(queued, 0.5).toFixed(0)} ms`, ''],
-      [`placed → running in the ${RUNS}-run batch, p99`, '', `${quantile(queued, 0.99).toFixed(0)} ms`, ''],
+      [`wall time for ${RUNS} runs`, `${(xargsMs / 1000).toFixed(2)} s`, `${(driverRun.ms / 1000).toFixed(2)} s`, `${(batonMs / 1000).toFixed(2)} s`, '', ''],
+      ['throughput (runs/s)', rate(xargsMs), rate(driverRun.ms), rate(batonMs), pct(xargsMs, batonMs), pct(driverRun.ms, batonMs)],
+      ['submit → running, idle cluster, p50', '', '', `${quantile(latencies, 0.5).toFixed(0)} ms`, '', ''],
+      ['submit → running, idle cluster, p99', '', '', `${quantile(latencies, 0.99).toFixed(0)} ms`, '', ''],
+      ['cpu per run: server / agent / tasks / this bench', '', '', (['server', 'agent', 'tasks', 'bench'] as const).map((k) => `${((cpu[k] * 1000) / RUNS).toFixed(2)}`).join(' / ') + ' ms', '', ''],
+      [`placed → running in the ${RUNS}-run batch, p50`, '', '', `${quantile(queued, 0.5).toFixed(0)} ms`, '', ''],
+      [`placed → running in the ${RUNS}-run batch, p99`, '', '', `${quantile(queued, 0.99).toFixed(0)} ms`, '', ''],
     );
     process.stdout.write(`${t.toString()}\n`);
     process.stdout.write('targets (issue #3): throughput at least 50 % of xargs, submit → running p50 under 50 ms\n');

@@ -4,6 +4,7 @@
  * exec driver can fall back to "no limits" when the hierarchy is not writable.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Resources } from '../api/types.js';
 
@@ -29,7 +30,12 @@ export interface CgroupStats {
   cpuNanos?: number;
 }
 
-/** one step of creating a task cgroup: a dir (existing is fine) or a value written to a file */
+/**
+ * One step of creating a task cgroup: a dir, or a value written to a file. A
+ * dir left over from an earlier run of the same task is removed and made anew
+ * when it is empty (it would carry its oom and peak counters over), and used
+ * as it is when it is not (rmdir refuses a group with processes).
+ */
 export type CgroupStep = { mkdir: string } | { write: string; value: string; required?: boolean };
 
 const PERIOD_US = 100_000;
@@ -66,6 +72,20 @@ function tryWrite(path: string, value: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+function freshDir(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    try {
+      rmdirSync(dir);
+      mkdirSync(dir);
+    } catch {
+      // busy: processes of the earlier run are still in it; keep using it
+    }
   }
 }
 
@@ -228,7 +248,7 @@ export class Cgroups {
   static apply(steps: CgroupStep[]): void {
     for (const st of steps) {
       if ('mkdir' in st) {
-        mkdirSync(st.mkdir, { recursive: true });
+        freshDir(st.mkdir);
       } else if (st.required) {
         writeFileSync(st.write, st.value);
       } else {
@@ -277,6 +297,17 @@ export class Cgroups {
     };
   }
 
+  /** destroy() on libuv's thread pool: removing a cgroup can wait on kernel locks the agent's thread should not */
+  static async destroyAsync(cg: TaskCgroup): Promise<void> {
+    for (const dir of new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d))) {
+      try {
+        await rmdir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+
   /** Removes the task's dirs; only succeeds once no process is left in them. */
   static destroy(cg: TaskCgroup): void {
     for (const dir of new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d))) {
@@ -286,20 +317,6 @@ export class Cgroups {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
-  }
-
-  /** The task cgroup of that name, if it exists: one lookup instead of listing them all on every start. */
-  find(nodeId: string, name: string): TaskCgroup | undefined {
-    if (this.version === 'none' || !this.memoryBase) return undefined;
-    const memory = join(this.memoryBase, nodeId, name);
-    if (!existsSync(memory)) return undefined;
-    if (this.version === 'v2') return { version: 'v2', memory, cpu: memory };
-    return {
-      version: 'v1',
-      memory,
-      cpu: this.cpuBase && existsSync(join(this.cpuBase, nodeId, name)) ? join(this.cpuBase, nodeId, name) : undefined,
-      ...(this.cpuacctBase && existsSync(join(this.cpuacctBase, nodeId, name)) ? { cpuacct: join(this.cpuacctBase, nodeId, name) } : {}),
-    };
   }
 
   /** Every task cgroup this node has (alive or not), keyed by dir name. */

@@ -9,11 +9,11 @@
  * driver falls back to Node's spawn.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Cgroups, type CgroupStep } from './cgroups.js';
-import { findCommand } from './proc.js';
+import { findCommand, readProcStat } from './proc.js';
 
 export interface LaunchRequest {
   /** argv of the wrapper; argv[0] is the program */
@@ -32,6 +32,8 @@ export interface LaunchRequest {
    * cgroup operation on the node.
    */
   touch?: string[];
+  /** written once the pid is known: the text with @PID@ and @START@ (the /proc start time) filled in */
+  handleFile?: { path: string; template: string };
 }
 
 export interface Launched {
@@ -85,6 +87,10 @@ export class NodeLauncher implements Launcher {
     }
     child.on('error', () => {}); // a late error must not crash the agent; the exit is reported anyway
     child.unref();
+    if (req.handleFile) {
+      const start = readProcStat(pid)?.startTime ?? '';
+      writeFileSync(req.handleFile.path, req.handleFile.template.replaceAll('@PID@', String(pid)).replaceAll('@START@', start));
+    }
     const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise<boolean>((r) => child.once('exit', () => r(true)));
     const ready = child.stdio[3] as Readable | null;
     if (ready) {
@@ -112,7 +118,8 @@ export class NodeLauncher implements Launcher {
  *   agent → perl: S <req> <cwd> <stdout> <stderr> <setup count> <setup>... <env count> <env K=V>... <argv>...
  *                 setup steps: "M\0<dir>" (mkdir, existing is fine), "W\0<file>\0<value>" (write, must
  *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have),
- *                 "T\0<file>" (create or empty a file)
+ *                 "T\0<file>" (create or empty a file), "H\0<file>\0<text>" (write the text with @PID@ and
+ *                 @START@ replaced by the child's pid and /proc start time: the wrapper's, as exec keeps both)
  *   perl → agent: P <req> <pid>          forked
  *                 E <req> <message>      could not fork or set up the child (message hex)
  *                 X <pid> <wait status>  the wrapper was reaped
@@ -147,7 +154,23 @@ sub child {
   for my $step (@setup) {
     my ($k, $path, $value) = split(/\0/, $step, 3);
     if ($k eq 'M') {
-      mkdir($path) or $! + 0 == POSIX::EEXIST() or fail($req, "cannot create cgroup $path: $!");
+      # a leftover group of an earlier run is made anew when empty, kept when busy
+      if (!mkdir($path)) {
+        $! + 0 == POSIX::EEXIST() or fail($req, "cannot create cgroup $path: $!");
+        rmdir($path) and (mkdir($path) or fail($req, "cannot create cgroup $path: $!"));
+      }
+    } elsif ($k eq 'H') {
+      # the task's handle, for a restarted agent: our pid and start time are the wrapper's (exec keeps both)
+      open(my $st, '<', "/proc/$$/stat") or fail($req, "cannot read /proc/$$/stat: $!");
+      my $stat = <$st>;
+      close $st;
+      my @sf = split(/ /, substr($stat, rindex($stat, ')') + 2));
+      $value =~ s/\@PID\@/$$/g;
+      $value =~ s/\@START\@/$sf[19]/g;
+      my $ok = open(my $fh, '>', $path);
+      $ok &&= print $fh $value;
+      $ok &&= close $fh;
+      fail($req, "cannot write $path: $!") if !$ok;
     } elsif ($k eq 'T') {
       open(my $fh, '>', $path) or fail($req, "cannot create $path: $!");
       close $fh;
@@ -318,6 +341,7 @@ export class PerlLauncher implements Launcher {
     const setup = [
       ...(req.setup ?? []).map((st) => ('mkdir' in st ? `M\0${st.mkdir}` : `${st.required ? 'W' : 'w'}\0${st.write}\0${st.value}`)),
       ...(req.touch ?? []).map((f) => `T\0${f}`),
+      ...(req.handleFile ? [`H\0${req.handleFile.path}\0${req.handleFile.template}`] : []),
     ];
     const fields = [req.cwd, req.stdoutPath, req.stderrPath, String(setup.length), ...setup, String(env.length), ...env, ...req.argv].map(hex);
     return new Promise<Launched>((resolve, reject) => {

@@ -6,7 +6,7 @@
  * for whichever agent process asks next.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { LogStream } from '../api/types.js';
@@ -116,6 +116,13 @@ export interface ExecDriverOptions {
   cgroupRoot?: string;
   /** how wrappers are forked: a long-lived perl process where perl exists (auto), or Node's spawn */
   launcher?: 'auto' | 'perl' | 'node';
+}
+
+/** handle.json with the pid and start time left to the launcher (markers survive JSON: no quotes or escapes) */
+function handleTemplate(taskDir: string, cgroup: TaskCgroup | null): string {
+  const data: ExecHandleData = { pgid: -1, taskDir, cgroup, startTime: '@START@' };
+  const handle: TaskHandle = { driver: 'exec', id: '@PID@', data };
+  return JSON.stringify(handle).replace('"pgid":-1', '"pgid":@PID@');
 }
 
 function readExitCode(taskDir: string): number | undefined {
@@ -385,15 +392,15 @@ class ExecTask implements RunningTask {
     if (!cg) return;
     // the kernel refuses rmdir while a (dying) process is still charged to the group
     for (let i = 0; i < 50; i++) {
-      this.killAll('SIGKILL');
       try {
-        Cgroups.destroy(cg);
+        await Cgroups.destroyAsync(cg);
         return;
       } catch {
+        this.killAll('SIGKILL');
         await sleep(100);
       }
     }
-    Cgroups.destroy(cg);
+    await Cgroups.destroyAsync(cg);
   }
 }
 
@@ -445,9 +452,6 @@ export class ExecDriver implements Driver {
     }
 
     const cgName = `${config.allocId}-${config.taskName}`;
-    // a leftover group from an earlier run would carry its oom and peak counters over
-    const old = this.cgroups.find(config.nodeId, cgName);
-    if (old && Cgroups.pids(old).length === 0) Cgroups.destroy(old);
     const planned = this.cgroups.plan(config.nodeId, cgName, config.resources);
     const cgroup = planned?.cgroup ?? null;
 
@@ -461,6 +465,8 @@ export class ExecDriver implements Driver {
       setup: planned?.steps,
       // emptied here, written by the wrapper when the task ends; empty means "no exit status yet"
       touch: [exitFile],
+      // for a second start() of the same task (an agent that died before it saved the handle)
+      handleFile: { path: join(config.taskDir, 'handle.json'), template: handleTemplate(config.taskDir, cgroup) },
     };
     let launched: Launched;
     try {
@@ -482,9 +488,7 @@ export class ExecDriver implements Driver {
       cgroup,
       startTime: readProcStat(pid)?.startTime ?? '',
     };
-    const handle: TaskHandle = { driver: 'exec', id: String(pid), data };
-    writeFileSync(join(config.taskDir, 'handle.json'), JSON.stringify(handle));
-    return new ExecTask(handle, config, launched);
+    return new ExecTask({ driver: 'exec', id: String(pid), data }, config, launched);
   }
 
   /** through the configured launcher; when that launcher process itself fails, once more through Node's spawn */

@@ -1,7 +1,33 @@
 /** The embedded default: one SQLite file in the data directory. */
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
 import type { Database as Schema } from './schema.js';
+
+const STATEMENT_CACHE = 500;
+
+/**
+ * Kysely prepares every query anew; compiling the SQL was a fifth of the
+ * server's work per run. Queries repeat (the same few dozen shapes), so
+ * prepared statements are kept, least recently used dropped first. Safe
+ * because baton never streams (a statement being iterated cannot be reused).
+ */
+function cachingStatements(db: Database.Database): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string): SqliteStatement {
+      let stmt = cache.get(sql);
+      if (stmt) {
+        cache.delete(sql);
+      } else {
+        stmt = db.prepare(sql) as unknown as SqliteStatement;
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
+      }
+      cache.set(sql, stmt);
+      return stmt;
+    },
+  };
+}
 
 export function openSqlite(file: string): Kysely<Schema> {
   const db = new Database(file);
@@ -9,5 +35,5 @@ export function openSqlite(file: string): Kysely<Schema> {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: db }) });
+  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingStatements(db) }) });
 }

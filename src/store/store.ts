@@ -1103,7 +1103,9 @@ export class Store extends EventEmitter {
         a.modifyIndex = index;
         a.modifiedAt = iso(now);
         await this.updateAlloc(trx, a);
-        touched.add(nodeId);
+        // not touched: the agent knows what it reported, and waking its alloc watch for
+        // that made it fetch its whole alloc list after every report; it hears of the
+        // finished allocs with the next change that concerns it (or the watch timeout)
         const terminal = u.clientStatus === 'complete' || u.clientStatus === 'failed' || u.clientStatus === 'lost';
         if (terminal) freed = true;
         const key = `${a.namespace}/${a.jobId}`;
