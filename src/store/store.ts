@@ -46,7 +46,7 @@ import type { Database } from './schema.js';
 type Db = Kysely<Database> | Transaction<Database>;
 
 const LIVE: AllocClientStatus[] = ['pending', 'running'];
-const JOB_CACHE_MAX_ALLOCS = 100_000;
+const JOB_CACHE_ALLOCS = 100_000;
 const jobKey = (namespace: string, jobId: string): string => `${namespace}\0${jobId}`;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -64,6 +64,8 @@ const EVAL_EVENT: Partial<Record<Evaluation['status'], string>> = { blocked: 'Ev
 export interface StoreOptions {
   /** bytes of log kept per task and stream; older output is dropped first */
   logCapBytes: number;
+  /** allocs kept parsed in memory across the jobs read most recently (default 100,000) */
+  jobCacheAllocs?: number;
 }
 
 export interface AllocQuery {
@@ -87,7 +89,7 @@ export class Store extends EventEmitter {
    * batch job of thousands of runs is read whole on every evaluation, status
    * report and status query, and parsing it from SQLite each time made the
    * server's work per run grow with the job. Read-only for callers; changed
-   * only after a write commits; bounded by JOB_CACHE_MAX_ALLOCS.
+   * only after a write commits; bounded by options.jobCacheAllocs.
    */
   private readonly jobCache = new Map<string, Map<string, Alloc>>();
   private jobCacheSize = 0;
@@ -1183,7 +1185,7 @@ export class Store extends EventEmitter {
       this.jobCache.set(key, cached);
       this.jobCacheSize += cached.size;
       for (const [k, m] of this.jobCache) {
-        if (this.jobCacheSize <= JOB_CACHE_MAX_ALLOCS || k === key) break;
+        if (this.jobCacheSize <= (this.options.jobCacheAllocs ?? JOB_CACHE_ALLOCS) || k === key) break;
         this.jobCache.delete(k);
         this.jobCacheSize -= m.size;
       }
