@@ -194,12 +194,16 @@ export class AllocRunner implements TaskHost {
     return update;
   }
 
+  /**
+   * Once the server has the update it is no longer pending; that is written
+   * with the next save, not one of its own: an agent that restarts before then
+   * sends it again, which the server takes as a repeat (it never moves a
+   * finished alloc back), and a write per report was a third of the agent's
+   * disk writes per run.
+   */
   private report(update: AllocStatusUpdate): Promise<void> {
     return this.ctx.reporter.report(update).then(() => {
-      if (this.state.pendingReport === update) {
-        this.state.pendingReport = undefined;
-        void this.save();
-      }
+      if (this.state.pendingReport === update) this.state.pendingReport = undefined;
     });
   }
 }

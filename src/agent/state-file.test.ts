@@ -59,7 +59,8 @@ describe('StateStore', () => {
 
   it('writes the two slots in turn and reads the newest, also from a new instance', async () => {
     const store = new StateStore(dir);
-    for (const c of ['c1', 'c2', 'c3']) await store.write(sample('a1', c));
+    // the first write is long, the third (same slot) short: the slot must not keep the old tail
+    for (const c of [`c1${'x'.repeat(5000)}`, 'c2', 'c3']) await store.write(sample('a1', c));
     expect((await readdir(store.allocDir('a1'))).sort()).toEqual(['state.0.json', 'state.1.json']);
     const again = new StateStore(dir);
     expect((await again.read('a1'))?.tasks.main.logCursor).toBe('c3');

@@ -11,7 +11,8 @@
  * minute that difference was most of the agent's work per run.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, open as openFile, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AgentAlloc, AllocClientStatus, AllocStatusUpdate, TaskState } from '../api/types.js';
 import type { TaskHandle } from '../drivers/driver.js';
@@ -99,6 +100,7 @@ const LEGACY = 'state.json';
 export class StateStore {
   /** per alloc: the sequence number of the last write (its slot is seq % 2) */
   private readonly seqs = new Map<string, number>();
+  private readonly handles = new Map<string, Array<FileHandle | undefined>>();
 
   constructor(readonly dataDir: string) {}
 
@@ -121,20 +123,34 @@ export class StateStore {
   async write(state: AllocStateFile): Promise<void> {
     // serialize first: a value that cannot be written must not touch either slot
     let seq = this.seqs.get(state.allocId);
-    const first = seq === undefined;
     seq = (seq ?? (await this.newest(state.allocId))?.seq ?? 0) + 1;
-    const text = JSON.stringify({ seq, state } satisfies Slot);
-    const dir = this.allocDir(state.allocId);
-    if (first) await mkdir(dir, { recursive: true });
+    const data = Buffer.from(JSON.stringify({ seq, state } satisfies Slot));
+    const fh = await this.slot(state.allocId, seq % 2);
+    // in place: a torn write leaves this slot unreadable and the other one as it was
+    await fh.write(data, 0, data.length, 0);
+    await fh.truncate(data.length);
+    this.seqs.set(state.allocId, seq);
+  }
+
+  /** the slot's file, kept open while the alloc lives: opening it for every write cost more than writing */
+  private async slot(allocId: string, n: number): Promise<FileHandle> {
+    let open = this.handles.get(allocId);
+    if (!open) this.handles.set(allocId, (open = []));
+    const have = open[n];
+    if (have) return have;
+    const path = join(this.allocDir(allocId), SLOTS[n]);
+    // read-write, created if missing, neither truncated (the slot may hold the newest good state) nor appending
+    const flags = constants.O_RDWR | constants.O_CREAT;
+    let fh: FileHandle;
     try {
-      await writeFile(join(dir, SLOTS[seq % 2]), text);
+      fh = await openFile(path, flags, 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // the dir went away under us (removed by hand): make it again rather than lose the state
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, SLOTS[seq % 2]), text);
+      await mkdir(this.allocDir(allocId), { recursive: true });
+      fh = await openFile(path, flags, 0o644);
     }
-    this.seqs.set(state.allocId, seq);
+    open[n] = fh;
+    return fh;
   }
 
   async read(allocId: string): Promise<AllocStateFile | undefined> {
@@ -200,6 +216,9 @@ export class StateStore {
 
   async remove(allocId: string): Promise<void> {
     this.seqs.delete(allocId);
+    const open = this.handles.get(allocId) ?? [];
+    this.handles.delete(allocId);
+    await Promise.all(open.map((fh) => fh?.close().catch(() => undefined)));
     await rm(this.allocDir(allocId), { recursive: true, force: true });
   }
 }

@@ -331,10 +331,10 @@ export class TaskRunner {
     this.rec.handle = running.handle;
     this.rec.logCursor = undefined;
     this.rec.destroyed = false;
-    // the handle first, before anything else can fail: it is what prevents a duplicate after a crash
-    await this.host.save();
+    // the handle is saved before anything else can fail (it is what prevents a duplicate after a
+    // crash), in the same write as the running state: marking it started cannot fail
     this.markStarted(`started ${running.handle.driver} task ${running.handle.id.slice(0, 12)}`);
-    void this.host.changed();
+    await this.host.changed().saved;
     return { running };
   }
 
