@@ -73,6 +73,18 @@ describe.each([
     l.close();
   });
 
+  it.skipIf(skip)('passes long arguments intact, also past the table of values sent only once', async () => {
+    const l = make();
+    for (let i = 0; i < 70; i++) {
+      const long = `${i}-${'y'.repeat(300)}`;
+      const r = req(`${kind}-long-${i}`, 'printf %s "$1"');
+      r.argv.push(long);
+      await (await l.launch(r)).exited;
+      expect(read(`${kind}-long-${i}`, 'out')).toBe(long);
+    }
+    l.close();
+  });
+
   it.skipIf(skip)('refuses a task dir that is not there, naming it', async () => {
     const l = make();
     const r = req(`${kind}-nodir`, 'true');

@@ -120,6 +120,7 @@ export class NodeLauncher implements Launcher {
  *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have),
  *                 "T\0<file>" (create or empty a file), "H\0<file>\0<text>" (write the text with @PID@ and
  *                 @START@ replaced by the child's pid and /proc start time: the wrapper's, as exec keeps both)
+ *                 K <key> <value>      remembers a long value (the wrapper script) for fields "~<key>"
  *   perl → agent: P <req> <pid>          forked
  *                 E <req> <message>      could not fork or set up the child (message hex)
  *                 X <pid> <wait status>  the wrapper was reaped
@@ -198,12 +199,15 @@ sub child {
   { no warnings 'exec'; exec { $rest[0] } @rest; }
   fail($req, "cannot run $rest[0]: $!");
 }
+my %interned;
 my $block = POSIX::SigSet->new(POSIX::SIGCHLD());
 while (my $line = <STDIN>) {
   chomp $line;
   my ($op, $req, @f) = split(/ /, $line);
-  next unless defined $op && $op eq 'S';
-  @f = map { pack('H*', $_) } @f;
+  next unless defined $op;
+  if ($op eq 'K') { $interned{$req} = pack('H*', $f[0]); next }
+  next unless $op eq 'S';
+  @f = map { /^~(\d+)$/ ? $interned{$1} : pack('H*', $_) } @f;
   my $old = POSIX::SigSet->new;
   POSIX::sigprocmask(POSIX::SIG_BLOCK(), $block, $old);
   my $pid = fork;
@@ -227,6 +231,9 @@ interface Tracked {
 }
 
 const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
+/** values at least this long (the wrapper script) are sent to the launcher once and then named by key */
+const INTERN_MIN = 256;
+const INTERN_MAX = 64;
 
 export class PerlLauncher implements Launcher {
   readonly kind = 'perl';
@@ -236,6 +243,8 @@ export class PerlLauncher implements Launcher {
   private readonly tracked = new Map<number, Tracked>();
   /** ready lines that came before the fork was reported */
   private readonly earlyReady = new Set<number>();
+  /** long values the launcher process already holds, by key: sent once instead of with every task */
+  private readonly interned = new Map<string, number>();
 
   constructor(private readonly perl: string) {}
 
@@ -271,6 +280,7 @@ export class PerlLauncher implements Launcher {
     }
     this.tracked.clear();
     this.earlyReady.clear();
+    this.interned.clear();
   }
 
   /** keep the process alive exactly while something waits on a line from the launcher */
@@ -343,11 +353,24 @@ export class PerlLauncher implements Launcher {
       ...(req.touch ?? []).map((f) => `T\0${f}`),
       ...(req.handleFile ? [`H\0${req.handleFile.path}\0${req.handleFile.template}`] : []),
     ];
-    const fields = [req.cwd, req.stdoutPath, req.stderrPath, String(setup.length), ...setup, String(env.length), ...env, ...req.argv].map(hex);
+    let define = '';
+    const field = (v: string): string => {
+      if (v.length < INTERN_MIN) return hex(v);
+      let key = this.interned.get(v);
+      // bounded: one-off long values (a long argument) are sent inline once the table is full
+      if (key === undefined && this.interned.size >= INTERN_MAX) return hex(v);
+      if (key === undefined) {
+        key = this.interned.size + 1;
+        this.interned.set(v, key);
+        define += `K ${key} ${hex(v)}\n`;
+      }
+      return `~${key}`;
+    };
+    const fields = [req.cwd, req.stdoutPath, req.stderrPath, String(setup.length), ...setup, String(env.length), ...env, ...req.argv].map(field);
     return new Promise<Launched>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.hold();
-      proc.stdin!.write(`S ${id} ${fields.join(' ')}\n`);
+      proc.stdin!.write(`${define}S ${id} ${fields.join(' ')}\n`);
     });
   }
 

@@ -504,8 +504,11 @@ export class ExecDriver implements Driver {
 
   /** The same alloc/task is already running from this task dir: hand it back instead of a second copy. */
   private existingTask(config: TaskConfig): RunningTask | undefined {
+    const path = join(config.taskDir, 'handle.json');
+    // the common case, a task dir without one, without the cost of a thrown ENOENT
+    if (!existsSync(path)) return undefined;
     try {
-      const handle = JSON.parse(readFileSync(join(config.taskDir, 'handle.json'), 'utf8')) as TaskHandle;
+      const handle = JSON.parse(readFileSync(path, 'utf8')) as TaskHandle;
       const d = handle.data as ExecHandleData;
       if (processAlive(Number(handle.id), d.startTime)) return new ExecTask(handle, config);
     } catch {
