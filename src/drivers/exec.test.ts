@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ExecDriver } from './exec.js';
 import { Cgroups } from './cgroups.js';
+import { PerlLauncher } from './exec-launcher.js';
 import { findCommand } from './proc.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
 
@@ -221,6 +222,32 @@ describe.skipIf(!cgroupsUsable).each(launchers)('ExecDriver with cgroups (%s lau
     const again = { ...first, command: 'sh', args: ['-c', 'exit 0'] };
     const r = await (await run(driver, again)).wait();
     expect(r).toMatchObject({ exitCode: 0, oomKilled: false });
+  });
+});
+
+describe.skipIf(!hasPerl)('ExecDriver when its perl launcher dies', () => {
+  const launcherOf = (d: ExecDriver) => (d as unknown as { launcherImpl: { kind: string; proc?: { pid: number } } }).launcherImpl;
+
+  it('still reports the exit of tasks it started and starts new ones through a new launcher', async () => {
+    const driver = new ExecDriver({ launcher: 'perl' });
+    const before = await run(driver, config({ command: 'sh', args: ['-c', 'sleep 0.5; exit 4'] }));
+    const perlPid = launcherOf(driver).proc!.pid;
+    process.kill(perlPid, 'SIGKILL');
+    // the task lives on (its own session) and its exit is found by polling
+    expect((await before.wait()).exitCode).toBe(4);
+    const after = await run(driver, config({ command: 'sh', args: ['-c', 'exit 5'] }));
+    expect((await after.wait()).exitCode).toBe(5);
+    expect(launcherOf(driver).kind).toBe('perl');
+    expect(launcherOf(driver).proc!.pid).not.toBe(perlPid);
+    driver.close();
+  });
+
+  it('falls back to Node when perl cannot run at all', async () => {
+    const driver = new ExecDriver({ launcher: 'perl' });
+    (driver as unknown as { launcherImpl: unknown }).launcherImpl = new PerlLauncher(join(tmpdir(), 'no-perl-here'));
+    const t = await run(driver, config({ command: 'sh', args: ['-c', 'exit 6'] }));
+    expect((await t.wait()).exitCode).toBe(6);
+    expect(launcherOf(driver).kind).toBe('node');
   });
 });
 

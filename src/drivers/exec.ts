@@ -491,14 +491,19 @@ export class ExecDriver implements Driver {
     return new ExecTask({ driver: 'exec', id: String(pid), data }, config, launched);
   }
 
-  /** through the configured launcher; when that launcher process itself fails, once more through Node's spawn */
+  /**
+   * Through the configured launcher. When its process dies under a launch, it
+   * is started again for one more try; when that fails too (perl cannot run
+   * here), this driver uses Node's spawn from then on.
+   */
   private async launch(req: Parameters<Launcher['launch']>[0]): Promise<Launched> {
-    try {
-      return await this.launcher.launch(req);
-    } catch (err) {
-      if (!(err instanceof LauncherGone)) throw err;
-      this.launcherImpl = new NodeLauncher();
-      return this.launcherImpl.launch(req);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.launcher.launch(req);
+      } catch (err) {
+        if (!(err instanceof LauncherGone)) throw err;
+        if (attempt > 0) this.launcherImpl = new NodeLauncher();
+      }
     }
   }
 
