@@ -5,10 +5,11 @@
  * machine that dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readNodeFile } from '../../src/agent/registration.js';
 import { BatonClient } from '../../src/client/client.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -65,6 +66,19 @@ function startProc(args: string[], env: Record<string, string> = {}): Proc {
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, output: () => out, exited };
+}
+
+/**
+ * The exec driver keeps a parent cgroup per node (a real node keeps its id);
+ * test nodes are new every run, so their empty parents are removed here rather
+ * than left to pile up on the developer's machine.
+ */
+async function removeNodeCgroups(dataDir: string): Promise<void> {
+  const nf = await readNodeFile(dataDir).catch(() => undefined);
+  if (!nf) return;
+  for (const h of ['', 'memory', 'cpu', 'cpuacct', 'cpu,cpuacct']) {
+    await rmdir(join('/sys/fs/cgroup', h, 'baton', nf.nodeId)).catch(() => undefined);
+  }
 }
 
 export interface CliRun {
@@ -198,6 +212,7 @@ export class TestCluster {
       /* the server may be gone already */
     }
     for (const a of this.agents) await a.stop();
+    for (const a of this.agents) await removeNodeCgroups(a.dataDir);
     if (this.server && this.server.child.exitCode === null) {
       this.server.child.kill('SIGTERM');
       await this.server.exited;
