@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { LogStream } from '../api/types.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
@@ -297,32 +297,37 @@ class ExecTask implements RunningTask {
       if (Number.isFinite(e) && e >= 0) offsets.stderr = e;
     }
     const buf = Buffer.alloc(LOG_CHUNK);
-    for (;;) {
-      // decide "exited" before reading so output written just before exit is still drained
-      const exited = !this.alive();
-      let got = false;
-      for (const stream of ['stdout', 'stderr'] as const) {
-        let fh;
-        try {
-          fh = await open(join(this.data.taskDir, `${stream}.log`), 'r');
-        } catch {
-          continue;
-        }
-        try {
+    // opened once and kept while following: the files are only ever appended to (or made anew
+    // by a restart, which starts a new follow)
+    const files: Partial<Record<LogStream, FileHandle>> = {};
+    try {
+      for (;;) {
+        // decide "exited" before reading so output written just before exit is still drained
+        const exited = !this.alive();
+        let got = false;
+        for (const stream of ['stdout', 'stderr'] as const) {
+          let fh = files[stream];
+          if (!fh) {
+            try {
+              fh = files[stream] = await open(join(this.data.taskDir, `${stream}.log`), 'r');
+            } catch {
+              continue;
+            }
+          }
           const { bytesRead } = await fh.read(buf, 0, LOG_CHUNK, offsets[stream]);
           if (bytesRead > 0) {
             offsets[stream] += bytesRead;
             got = true;
             yield { stream, data: Buffer.from(buf.subarray(0, bytesRead)), cursor: `${offsets.stdout}:${offsets.stderr}` };
           }
-        } finally {
-          await fh.close();
+        }
+        if (!got) {
+          if (exited) return;
+          await sleep(LOG_POLL_MS);
         }
       }
-      if (!got) {
-        if (exited) return;
-        await sleep(LOG_POLL_MS);
-      }
+    } finally {
+      await Promise.all(Object.values(files).map((fh) => fh.close().catch(() => undefined)));
     }
   }
 
