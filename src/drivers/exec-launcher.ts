@@ -114,9 +114,10 @@ export class NodeLauncher implements Launcher {
 
 /*
  * Protocol, one line each way per event, fields hex-encoded so that any byte
- * may appear in paths, env and args:
+ * may appear in paths, env and args (or "~<key>" for a value sent before with K):
  *   agent → perl: S <req> <cwd> <stdout> <stderr> <setup count> <setup>... <env count> <env K=V>... <argv>...
- *                 setup steps: "M\0<dir>" (mkdir, existing is fine), "W\0<file>\0<value>" (write, must
+ *                 setup steps: "M\0<dir>" (mkdir; an existing empty one is made anew, a busy one kept,
+ *                 as in cgroups.ts), "W\0<file>\0<value>" (write, must
  *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have),
  *                 "T\0<file>" (create or empty a file), "H\0<file>\0<text>" (write the text with @PID@ and
  *                 @START@ replaced by the child's pid and /proc start time: the wrapper's, as exec keeps both)
