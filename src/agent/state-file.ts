@@ -11,8 +11,8 @@
  * minute that difference was most of the agent's work per run.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, open as openFile, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AgentAlloc, AllocClientStatus, AllocStatusUpdate, TaskState } from '../api/types.js';
 import type { TaskHandle } from '../drivers/driver.js';
@@ -134,22 +134,22 @@ export class StateStore {
 
   /** the slot's file, kept open while the alloc lives: opening it for every write cost more than writing */
   private async slot(allocId: string, n: number): Promise<FileHandle> {
-    let open = this.handles.get(allocId);
-    if (!open) this.handles.set(allocId, (open = []));
-    const have = open[n];
+    let held = this.handles.get(allocId);
+    if (!held) this.handles.set(allocId, (held = []));
+    const have = held[n];
     if (have) return have;
     const path = join(this.allocDir(allocId), SLOTS[n]);
     // read-write, created if missing, neither truncated (the slot may hold the newest good state) nor appending
     const flags = constants.O_RDWR | constants.O_CREAT;
     let fh: FileHandle;
     try {
-      fh = await openFile(path, flags, 0o644);
+      fh = await open(path, flags, 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await mkdir(this.allocDir(allocId), { recursive: true });
-      fh = await openFile(path, flags, 0o644);
+      fh = await open(path, flags, 0o644);
     }
-    open[n] = fh;
+    held[n] = fh;
     return fh;
   }
 
@@ -160,6 +160,8 @@ export class StateStore {
   /** the newest slot that parses; throws only when there are slots and none of them does */
   private async newest(allocId: string): Promise<Slot | undefined> {
     const dir = this.allocDir(allocId);
+    // a new alloc's first write: no dir yet, so nothing to read (three failed opens saved per run)
+    if (!existsSync(dir)) return undefined;
     let best: Slot | undefined;
     let error: unknown;
     let found = false;
@@ -216,9 +218,9 @@ export class StateStore {
 
   async remove(allocId: string): Promise<void> {
     this.seqs.delete(allocId);
-    const open = this.handles.get(allocId) ?? [];
+    const held = this.handles.get(allocId) ?? [];
     this.handles.delete(allocId);
-    await Promise.all(open.map((fh) => fh?.close().catch(() => undefined)));
+    await Promise.all(held.map((fh) => fh?.close().catch(() => undefined)));
     await rm(this.allocDir(allocId), { recursive: true, force: true });
   }
 }

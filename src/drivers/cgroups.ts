@@ -75,6 +75,11 @@ function tryWrite(path: string, value: string): boolean {
   }
 }
 
+/** a task's dirs, once each (on v2 memory and cpu are the same dir) */
+function taskDirs(cg: TaskCgroup): string[] {
+  return [...new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d))];
+}
+
 function freshDir(dir: string): void {
   try {
     mkdirSync(dir);
@@ -244,7 +249,7 @@ export class Cgroups {
     return { cgroup: { version: 'v1', memory: memDir, cpu: cpuDir, ...(cpuacctDir ? { cpuacct: cpuacctDir } : {}) }, steps };
   }
 
-  /** Carries out the steps of plan(): an existing dir is fine, a failed required write throws. */
+  /** Carries out the steps of plan() (dirs as CgroupStep says); a failed required write throws. */
   static apply(steps: CgroupStep[]): void {
     for (const st of steps) {
       if ('mkdir' in st) {
@@ -259,8 +264,7 @@ export class Cgroups {
 
   /** The cgroup.procs files a process writes its pid into to join the task's cgroup. */
   static procsFiles(cg: TaskCgroup): string[] {
-    const dirs = new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d));
-    return [...dirs].map((d) => join(d, 'cgroup.procs'));
+    return taskDirs(cg).map((d) => join(d, 'cgroup.procs'));
   }
 
   static pids(cg: TaskCgroup): number[] {
@@ -297,22 +301,15 @@ export class Cgroups {
     };
   }
 
-  /** destroy() on libuv's thread pool: removing a cgroup can wait on kernel locks the agent's thread should not */
-  static async destroyAsync(cg: TaskCgroup): Promise<void> {
-    for (const dir of new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d))) {
+  /**
+   * Removes the task's dirs; only succeeds once no process is left in them.
+   * On libuv's thread pool: removing a cgroup can wait on kernel locks the
+   * agent's thread should not.
+   */
+  static async destroy(cg: TaskCgroup): Promise<void> {
+    for (const dir of taskDirs(cg)) {
       try {
         await rmdir(dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }
-  }
-
-  /** Removes the task's dirs; only succeeds once no process is left in them. */
-  static destroy(cg: TaskCgroup): void {
-    for (const dir of new Set([cg.memory, cg.cpu, cg.cpuacct].filter((d): d is string => !!d))) {
-      try {
-        rmdirSync(dir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }

@@ -226,6 +226,8 @@ interface Pending {
 
 interface Tracked {
   ready: () => void;
+  /** gives up waiting for the ready line (the child failed before exec) */
+  cancel: () => void;
   exited: (reaped: boolean) => void;
   exitedPromise: Promise<boolean>;
   isReady: boolean;
@@ -294,7 +296,7 @@ export class PerlLauncher implements Launcher {
   private track(pid: number): Tracked {
     let exited!: (reaped: boolean) => void;
     const exitedPromise = new Promise<boolean>((r) => (exited = r));
-    const t: Tracked = { ready: () => {}, exited, exitedPromise, isReady: false };
+    const t: Tracked = { ready: () => {}, cancel: () => {}, exited, exitedPromise, isReady: false };
     this.tracked.set(pid, t);
     return t;
   }
@@ -317,6 +319,7 @@ export class PerlLauncher implements Launcher {
       };
       const timer = setTimeout(settle, READY_TIMEOUT_MS);
       t.ready = settle;
+      t.cancel = () => clearTimeout(timer);
       if (this.earlyReady.delete(pid)) settle();
     } else if (op === 'R') {
       const pid = Number(a);
@@ -331,7 +334,10 @@ export class PerlLauncher implements Launcher {
       const p = this.pending.get(req);
       if (!p) return;
       this.pending.delete(req);
-      if (p.pid !== undefined) this.tracked.delete(p.pid);
+      if (p.pid !== undefined) {
+        this.tracked.get(p.pid)?.cancel();
+        this.tracked.delete(p.pid);
+      }
       p.reject(new Error(Buffer.from(b ?? '', 'hex').toString('utf8')));
     }
   }

@@ -11,7 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { LogStream } from '../api/types.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
-import { defaultLauncher, LauncherGone, NodeLauncher, type Launched, type Launcher } from './exec-launcher.js';
+import { defaultLauncher, LauncherGone, NodeLauncher, type LaunchRequest, type Launched, type Launcher } from './exec-launcher.js';
 import {
   EXEC_OUTPUT_LIMIT,
   type Driver,
@@ -398,14 +398,14 @@ class ExecTask implements RunningTask {
     // the kernel refuses rmdir while a (dying) process is still charged to the group
     for (let i = 0; i < 50; i++) {
       try {
-        await Cgroups.destroyAsync(cg);
+        await Cgroups.destroy(cg);
         return;
       } catch {
         this.killAll('SIGKILL');
         await sleep(100);
       }
     }
-    await Cgroups.destroyAsync(cg);
+    await Cgroups.destroy(cg);
   }
 }
 
@@ -461,7 +461,7 @@ export class ExecDriver implements Driver {
     const cgroup = planned?.cgroup ?? null;
 
     const exitFile = join(config.taskDir, 'exit_code');
-    const req = {
+    const req: LaunchRequest = {
       argv: ['/bin/sh', '-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, cgroup ? Cgroups.procsFiles(cgroup).join(':') : '', command, ...args],
       env,
       cwd: config.taskDir,
@@ -477,13 +477,8 @@ export class ExecDriver implements Driver {
     try {
       launched = await this.launch(req);
     } catch (err) {
-      if (cgroup) {
-        try {
-          Cgroups.destroy(cgroup);
-        } catch {
-          // a half-made group is removed with the next start of the same task
-        }
-      }
+      // a half-made group that cannot go now is made anew by the next start of the same task
+      if (cgroup) await Cgroups.destroy(cgroup).catch(() => undefined);
       throw new Error(`could not start the exec wrapper for task "${config.taskName}": ${(err as Error).message}`);
     }
     const pid = launched.pid;
@@ -501,7 +496,7 @@ export class ExecDriver implements Driver {
    * is started again for one more try; when that fails too (perl cannot run
    * here), this driver uses Node's spawn from then on.
    */
-  private async launch(req: Parameters<Launcher['launch']>[0]): Promise<Launched> {
+  private async launch(req: LaunchRequest): Promise<Launched> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.launcher.launch(req);

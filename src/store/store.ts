@@ -735,7 +735,7 @@ export class Store extends EventEmitter {
     const job = await this.loadJob(this.db, ev.namespace, ev.jobId);
     const nodes = await this.listNodeInfos(this.db);
     const usage = this.liveAllocs();
-    const jobAllocs = [...(await this.jobAllocs(this.db, ev.namespace, ev.jobId))];
+    const jobAllocs = await this.jobAllocs(this.db, ev.namespace, ev.jobId);
     const snapshot: SchedulerSnapshot = { now, eval: ev, job, nodes, usage, jobAllocs };
     const deployment = await this.latestDeployment(this.db, ev.namespace, ev.jobId);
     if (deployment) snapshot.deployment = deployment;
@@ -1038,7 +1038,7 @@ export class Store extends EventEmitter {
 
   async listAllocs(filter: AllocQuery): Promise<Alloc[]> {
     if (filter.jobId && filter.namespace && filter.namespace !== '*' && !filter.nodeId && !filter.status) {
-      return [...(await this.jobAllocs(this.db, filter.namespace, filter.jobId))];
+      return this.jobAllocs(this.db, filter.namespace, filter.jobId);
     }
     return this.queryAllocs(this.db, filter);
   }
@@ -1165,10 +1165,10 @@ export class Store extends EventEmitter {
   }
 
   /**
-   * All allocs of one job (read-only objects), oldest first. Inside a write
+   * All allocs of one job (read-only objects; the array is the caller's), oldest first. Inside a write
    * (db is the transaction) what the write changed so far counts already.
    */
-  private async jobAllocs(db: Db, namespace: string, jobId: string): Promise<readonly Alloc[]> {
+  private async jobAllocs(db: Db, namespace: string, jobId: string): Promise<Alloc[]> {
     const key = jobKey(namespace, jobId);
     let cached = this.jobCache.get(key);
     if (cached) {
