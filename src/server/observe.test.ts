@@ -2,57 +2,35 @@
  * Events, usage history, metrics and the OpenAPI document through the real
  * HTTP API of a real server, with the test playing the agent.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ClusterEvent, RegisterNodeRequest } from '../api/types.js';
+import type { ClusterEvent } from '../api/types.js';
 import { AgentClient } from '../client/agent-client.js';
 import { BatonClient } from '../client/client.js';
 import { BatonApiError } from '../client/http.js';
-import { createLogger } from '../util/logger.js';
-import { startServer, type RunningServer } from './server.js';
+import type { RunningServer } from './server.js';
+import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
 
 const GiB = 1024 ** 3;
-
-function nodeReq(name: string): RegisterNodeRequest {
-  return {
-    name, nodeClass: '', datacenter: 'dc1', drivers: { exec: { healthy: true, detail: 'test' } }, attributes: {}, labels: {},
-    capacity: { cpu: 4000, memory: 4 * GiB, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
-  };
-}
 
 const job = (name: string, ns = 'default') =>
   `name: ${name}\nnamespace: ${ns}\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 256Mi }\n`;
 
-async function until<T>(fn: () => Promise<T | undefined | false>, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('observability routes', () => {
-  let dir: string;
+  let t: TestServer;
   let server: RunningServer;
   let client: BatonClient;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'baton-observe-'));
-    server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 60_000, logCapBytes: 1 << 20, logger: createLogger('silent', 'test'), version: 'test' });
-    client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1 << 20 });
+    ({ server, client } = t);
   });
-  afterEach(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => t.close());
 
   async function joinNode(name: string): Promise<{ agent: AgentClient; nodeId: string }> {
     const agent = new AgentClient(server.url, server.joinToken);
-    const reg = await agent.register(nodeReq(name));
+    const reg = await agent.register(nodeRequest(name));
     agent.useToken(reg.secret);
     return { agent, nodeId: reg.nodeId };
   }

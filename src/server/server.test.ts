@@ -3,42 +3,24 @@
  * part over the agent API: registration, the blocking alloc watch, reports,
  * logs, node loss and the auth rules between nodes.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AgentAlloc, RegisterNodeRequest } from '../api/types.js';
+import type { AgentAlloc } from '../api/types.js';
 import { AgentClient } from '../client/agent-client.js';
 import { BatonClient } from '../client/client.js';
 import { BatonApiError } from '../client/http.js';
 import { createLogger } from '../util/logger.js';
 import { startServer, type RunningServer } from './server.js';
+import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
 
 const GiB = 1024 ** 3;
-
-function nodeReq(name: string, memory = 4 * GiB): RegisterNodeRequest {
-  return {
-    name, nodeClass: '', datacenter: 'dc1', drivers: { exec: { healthy: true, detail: 'test' } }, attributes: {}, labels: {},
-    capacity: { cpu: 4000, memory, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
-  };
-}
 
 const job = (name: string, memory = '1Gi', count = 1) =>
   `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: ${memory} }\n`;
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function joinNode(server: RunningServer, name: string, memory?: number): Promise<{ agent: AgentClient; nodeId: string }> {
   const agent = new AgentClient(server.url, server.joinToken);
-  const reg = await agent.register(nodeReq(name, memory));
+  const reg = await agent.register(nodeRequest(name, memory === undefined ? {} : { capacity: { cpu: 4000, memory, disk: 0 } }));
   agent.useToken(reg.secret);
   return { agent, nodeId: reg.nodeId };
 }
@@ -53,19 +35,15 @@ const complete = (a: AgentAlloc) => ({
 });
 
 describe('server', () => {
-  let dir: string;
+  let t: TestServer;
   let server: RunningServer;
   let client: BatonClient;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'baton-server-'));
-    server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, logger: createLogger('silent', 'test'), version: 'test' });
-    client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
+    t = await startTestServer({ heartbeatTtlMs: 400, logCapBytes: 64 });
+    ({ server, client } = t);
   });
-  afterEach(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => t.close());
 
   it('hands new work to a waiting agent through the blocking query', async () => {
     const { agent } = await joinNode(server, 'a');
@@ -137,7 +115,7 @@ describe('server', () => {
     // a node secret is not an API token, and an API token cannot act as a node
     await expect(new BatonClient({ baseUrl: server.url, token: 'node_nope' }).listJobs()).rejects.toMatchObject({ status: 401 });
     await expect(new AgentClient(server.url, server.adminToken).heartbeat()).rejects.toMatchObject({ status: 403 });
-    await expect(new AgentClient(server.url, server.adminToken).register(nodeReq('x'))).rejects.toMatchObject({ status: 403 });
+    await expect(new AgentClient(server.url, server.adminToken).register(nodeRequest('x'))).rejects.toMatchObject({ status: 403 });
   });
 
   it('keeps the newest log bytes up to the cap and serves them by offset', async () => {
@@ -204,7 +182,7 @@ describe('server', () => {
   it('keeps its tokens across a restart', async () => {
     const { url, adminToken, joinToken } = server;
     await server.close();
-    server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, logger: createLogger('silent', 'test'), version: 'test' });
+    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, logger: createLogger('silent', 'test'), version: 'test' });
     expect(server.adminToken).toBe(adminToken);
     expect(server.joinToken).toBe(joinToken);
     expect(server.url).not.toBe('');

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AllocClientStatus, RegisterNodeRequest } from '../api/types.js';
+import type { AllocClientStatus } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
+import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
 import { openSqlite } from './sqlite.js';
 import { Store } from './store.js';
@@ -11,10 +12,7 @@ import { Store } from './store.js';
 const dir = mkdtempSync(join(tmpdir(), 'baton-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const node: RegisterNodeRequest = {
-  name: 'n1', nodeClass: '', datacenter: 'dc1', drivers: { exec: { healthy: true, detail: '' } }, attributes: {}, labels: {},
-  capacity: { cpu: 4000, memory: 4 * 1024 ** 3, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
-};
+const node = nodeRequest('n1');
 
 const batch = (name: string) =>
   parseJobSource(`name: ${name}\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 32Mi }\n`).spec;

@@ -4,15 +4,12 @@
  * appears once its alloc is healthy, a blocking watch answers when it drops,
  * and the agent route answers node secrets only.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentAlloc, Alloc, JobSpec, RegisterNodeRequest, TaskState } from '../../api/types.js';
 import { AgentClient } from '../../client/agent-client.js';
 import { BatonClient } from '../../client/client.js';
-import { createLogger } from '../../util/logger.js';
-import { startServer, type RunningServer } from '../server.js';
+import type { RunningServer } from '../server.js';
+import { nodeRequest, startTestServer, until, type TestServer } from '../server.fixture.js';
 import { computeRegistry } from './services.js';
 
 const MiB = 1024 * 1024;
@@ -72,10 +69,7 @@ describe('computeRegistry', () => {
 });
 
 function nodeReq(name: string, address: string): RegisterNodeRequest {
-  return {
-    name, nodeClass: '', datacenter: 'dc1', drivers: { docker: { healthy: true, detail: 'test' } }, attributes: {}, labels: {},
-    capacity: { cpu: 4000, memory: 4096 * MiB, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 }, address, portRange: { from: 20000, to: 20100 },
-  };
+  return nodeRequest(name, { drivers: { docker: { healthy: true, detail: 'test' } }, address, portRange: { from: 20000, to: 20100 } });
 }
 
 const WEB = `name: web
@@ -94,30 +88,16 @@ const report = (a: AgentAlloc, main: Partial<TaskState>) => ({
   taskStates: { main: { state: 'running' as const, failed: false, restarts: 0, events: [], ...main } },
 });
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('service routes', () => {
-  let dir: string;
+  let t: TestServer;
   let server: RunningServer;
   let client: BatonClient;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'baton-services-'));
-    server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 60_000, logCapBytes: 64, logger: createLogger('silent', 'test'), version: 'test' });
-    client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 64 });
+    ({ server, client } = t);
   });
-  afterEach(async () => {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => t.close());
 
   it('registers a healthy alloc, drops it when unhealthy, and wakes a blocking watch', async () => {
     const agent = new AgentClient(server.url, server.joinToken);
