@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentAlloc, AllocStatusUpdate, JobSpec, LogChunk } from '../api/types.js';
 import { startAgent, type RunningAgent } from './agent.js';
 import { FakeDriver } from './fake-driver.js';
+import { jobSpec } from './task-runner.fixture.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -99,20 +100,10 @@ class FakeServer {
 }
 
 function job(type: JobSpec['type']): JobSpec {
-  return {
-    name: 'j',
-    namespace: 'default',
+  return jobSpec({
     type,
-    count: 1,
-    priority: 50,
-    constraints: [],
-    scheduling: 'binpack',
     tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['1'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
-    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
-    restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
-    meta: {},
-    preempt: false,
-  };
+  });
 }
 
 function alloc(id: string, nodeId: string, type: JobSpec['type'], desiredStatus: 'run' | 'stop' = 'run'): AgentAlloc {

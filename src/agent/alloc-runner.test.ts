@@ -10,6 +10,7 @@ import type { AgentContext } from './context.js';
 import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
 import { FakeDriver } from './fake-driver.js';
+import { jobSpec } from './task-runner.fixture.js';
 
 const MiB = 1024 * 1024;
 const logger = pino({ level: 'silent' });
@@ -63,20 +64,7 @@ function spec(p: Partial<TaskSpec> = {}): TaskSpec {
 }
 
 function agentAlloc(type: JobSpec['type'], tasks: TaskSpec[] = [spec()], restart: Partial<JobSpec['restart']> = {}): AgentAlloc {
-  const job: JobSpec = {
-    name: 'j',
-    namespace: 'default',
-    type,
-    count: 1,
-    priority: 50,
-    constraints: [],
-    scheduling: 'binpack',
-    tasks,
-    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
-    restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail', ...restart },
-    meta: {},
-    preempt: false,
-  };
+  const job = jobSpec({ type, tasks, restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail', ...restart } });
   const alloc = { id: 'alloc-1', namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId: 'n1', desiredStatus: 'run', clientStatus: 'pending' } as AgentAlloc['alloc'];
   return { alloc, job };
 }

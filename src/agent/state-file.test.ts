@@ -2,8 +2,8 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JobSpec } from '../api/types.js';
 import { readJson, StateStore, writeJsonAtomic, type AllocStateFile } from './state-file.js';
+import { jobSpec } from './task-runner.fixture.js';
 
 let dir = '';
 beforeEach(async () => {
@@ -14,20 +14,12 @@ afterEach(async () => {
 });
 
 function sample(allocId: string, cursor = 'c1'): AllocStateFile {
-  const job: JobSpec = {
+  const job = jobSpec({
     name: 'web',
-    namespace: 'default',
     type: 'service',
-    count: 1,
-    priority: 50,
-    constraints: [],
-    scheduling: 'binpack',
     tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['10'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
-    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
     restart: { attempts: 2, intervalMs: 60_000, delayMs: 1000, mode: 'fail' },
-    meta: {},
-    preempt: false,
-  };
+  });
   return {
     version: 1,
     allocId,

@@ -73,21 +73,32 @@ export function spec(p: Partial<TaskSpec> = {}): TaskSpec {
   return { name: 'main', driver: 'exec', command: '/bin/true', args: [], env: {}, resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, ...p };
 }
 
-export function agentAlloc(p: { type?: JobSpec['type']; task?: Partial<TaskSpec>; meta?: Record<string, string>; restartAttempts?: number } = {}): AgentAlloc {
-  const job: JobSpec = {
+/** a job of one default task; what a test cares about goes in `p` */
+export function jobSpec(p: Partial<JobSpec> = {}): JobSpec {
+  return {
     name: 'j',
     namespace: 'default',
-    type: p.type ?? 'batch',
+    type: 'batch',
     count: 1,
     priority: 50,
     constraints: [],
     scheduling: 'binpack',
-    tasks: [spec(p.task)],
+    tasks: [spec()],
     retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
+    restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
+    meta: {},
+    preempt: false,
+    ...p,
+  };
+}
+
+export function agentAlloc(p: { type?: JobSpec['type']; task?: Partial<TaskSpec>; meta?: Record<string, string>; restartAttempts?: number } = {}): AgentAlloc {
+  const job = jobSpec({
+    type: p.type ?? 'batch',
+    tasks: [spec(p.task)],
     restart: { attempts: p.restartAttempts ?? 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
     meta: p.meta ?? {},
-    preempt: false,
-  };
+  });
   const alloc = { id: 'alloc-1', namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId: 'n1', desiredStatus: 'run', clientStatus: 'pending' } as AgentAlloc['alloc'];
   return { alloc, job };
 }
