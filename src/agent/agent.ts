@@ -15,7 +15,7 @@ import { createDrivers } from '../drivers/index.js';
 import { AllocRunner } from './alloc-runner.js';
 import { errorMessage, sleep } from './backoff.js';
 import type { AgentContext } from './context.js';
-import { fingerprintNode, type HostVolume, type PortRange } from './fingerprint.js';
+import { fingerprintNode, type FingerprintOptions } from './fingerprint.js';
 import { heartbeatLoop } from './heartbeat.js';
 import { buildUsageReport } from './usage-report.js';
 import { connect, type Session } from './registration.js';
@@ -23,34 +23,14 @@ import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
 import { watchAllocs } from './watcher.js';
 
-export interface AgentOptions {
+/** what the node declares about itself (FingerprintOptions), and how it reaches the server */
+export interface AgentOptions extends FingerprintOptions {
   serverUrl: string;
   /** needed only for the first registration */
   joinToken?: string;
-  /** default chosen by the CLI: ./.baton/agent */
-  dataDir: string;
-  /** default os.hostname() */
-  name?: string;
-  /** declared capacity in millicores (else detected) */
-  cpu?: number;
-  /** declared bytes (else detected) */
-  memory?: number;
-  /** subtracted from capacity */
-  reserveCpu?: number;
-  reserveMemory?: number;
   /** only these drivers (default: all that fingerprint healthy) */
   drivers?: string[];
-  nodeClass?: string;
-  datacenter?: string;
-  labels?: Record<string, string>;
-  /** where other machines reach this node's tasks (default: the first non-internal IPv4) */
-  address?: string;
-  /** host volumes by name (--volume), paths already checked */
-  volumes?: Record<string, HostVolume>;
-  /** host ports the scheduler may hand out as dynamic ports */
-  portRange?: PortRange;
   logger: Logger;
-  drivers_?: never;
   /** for tests */
   driverList?: Driver[];
 }
