@@ -335,6 +335,8 @@ export interface JobSummary {
   parentId?: string;
   /** parameterized and periodic parents: their children by status */
   children?: Record<JobStatus, number>;
+  /** parameterized and periodic parents: where their runs are, kept by the server as runs change */
+  runs?: RunStats;
   /** periodic parents: the next launch */
   nextLaunch?: string;
 }
@@ -547,7 +549,10 @@ export interface SubmitJobResponse {
 export interface JobDetail {
   job: Job;
   summary: JobSummary;
+  /** the newest allocs (at most 200), oldest first; GET /v1/allocs?job= pages through all */
   allocs: Alloc[];
+  /** how many allocs the job has in all */
+  allocsTotal: number;
   evals: Evaluation[];
 }
 
@@ -607,9 +612,19 @@ export interface UsageResponse {
   memoryLimit?: number;
 }
 
-/** POST /v1/jobs/:id/dispatch: one child job per run, stored all or none. */
+/**
+ * POST /v1/jobs/:id/dispatch: one run (a child job) per entry, stored all or
+ * none. A sweep too large for one request (more than MAX_RUNS_PER_DISPATCH
+ * runs) is sent in parts: the first part makes the sweep, each later one names
+ * it and says which row it starts at, so a part sent twice (a retry after a
+ * timeout) is recognised instead of stored twice.
+ */
 export interface DispatchRequest {
   runs: DispatchRun[];
+  /** continue this sweep (the sweepId of its first part) */
+  sweepId?: string;
+  /** with sweepId: the row the first of these runs is in the sweep (the number of runs sent before) */
+  offset?: number;
 }
 
 export interface DispatchRun {
@@ -622,6 +637,10 @@ export interface DispatchResponse {
   sweepId: string;
   /** child job ids, in the order of the runs */
   jobs: string[];
+  /** runs in the sweep so far, this part included */
+  total: number;
+  /** true when this part had been stored already (a retried request): nothing new was stored */
+  repeated?: boolean;
 }
 
 /** How one run ended, or where it is. */
@@ -648,10 +667,87 @@ export interface RunRow {
   finishedAt?: string;
 }
 
-/** GET /v1/jobs/:id/runs */
+/**
+ * GET /v1/jobs/:id/runs: one page of runs, oldest first (a sweep's rows in
+ * submission order), with the job's summary. Follow `next` for the rest.
+ */
 export interface RunsResponse {
   job: JobSummary;
   runs: RunRow[];
+  /** pass back as ?cursor= for the next page; absent on the last page */
+  next?: string;
+  /** with ?sweep=: the totals of that one dispatch */
+  sweep?: RunStats;
+}
+
+/** Where a sweep's runs are: a run is in exactly one of these states. */
+export type RunState = 'queued' | 'running' | 'complete' | 'failed' | 'stopped';
+
+/** Quantiles of finished runs, from a histogram: each value is within about 5% of the true one (min and max are exact). */
+export interface ApproxQuantiles {
+  p50: number;
+  p90: number;
+  p95: number;
+  min: number;
+  max: number;
+  /** how many values they were computed from */
+  n: number;
+}
+
+/**
+ * A sweep's runs (all runs of a parameterized or periodic parent, or those of
+ * one dispatch) at a glance. Kept up to date by the server in the same write
+ * that changes a run, so reading it costs the same for 10 runs as for a
+ * million.
+ */
+export interface RunStats {
+  total: number;
+  /** by state: queued (waiting for a place, or for a retry), running, complete, failed, stopped */
+  states: Record<RunState, number>;
+  /** by outcome: how finished runs ended (failed, oom-killed, timed-out, lost ...) and where the rest are */
+  outcomes: Partial<Record<RunOutcome, number>>;
+  /** complete + failed + stopped */
+  finished: number;
+  /** wall time of finished runs that started, ms */
+  durationMs?: ApproxQuantiles;
+  /** peak memory of finished runs that reported one, bytes */
+  peakMemory?: ApproxQuantiles;
+  /** memory each run asks for (the parent's current spec), bytes */
+  requestedMemory: number;
+  /** the memory limits OOM-killed runs ran under, lowest and highest */
+  oomLimit?: { min: number; max: number };
+  firstStartedAt?: string;
+  lastFinishedAt?: string;
+  /** when the last run should end at the current pace (runs left × mean duration ÷ runs running); absent when there is no pace yet */
+  estimatedEnd?: string;
+}
+
+/** A page of a listing. Pass `next` back as ?cursor= for the following page; absent on the last page. */
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+/** POST /v1/system/gc: what one garbage collection removed. */
+export interface GcResponse {
+  /** everything finished before this time was eligible */
+  before: string;
+  jobs: number;
+  runs: number;
+  allocs: number;
+  evals: number;
+  deployments: number;
+  logChunks: number;
+  durationMs: number;
+}
+
+/** GET /v1/queue: the cluster's waiting work at a glance (the overview page). */
+export interface QueueSummary {
+  /** runs and allocs waiting for a place, over every namespace the token may read */
+  queued: number;
+  running: number;
+  /** jobs and sweeps with work waiting, most waiting first (at most 20) */
+  waiting: Array<{ namespace: string; jobId: string; queued: number; running: number; blocked?: PlacementFailure[]; estimatedEnd?: string }>;
 }
 
 export interface StatusResponse {

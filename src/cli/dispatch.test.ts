@@ -55,8 +55,8 @@ describe('explainDispatchError', () => {
 
 describe('dispatchedMessage', () => {
   it('names the child of a single run and counts a sweep', () => {
-    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', jobs: ['sim/dispatch-1'] })).toBe('dispatched sim/dispatch-1 (sweep 3f2a9c1e)');
-    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', jobs: ['a', 'b'] })).toBe('dispatched 2 runs of sim (sweep 3f2a9c1e)');
+    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', jobs: ['sim/dispatch-1'], total: 1 })).toBe('dispatched sim/dispatch-1 (sweep 3f2a9c1e)');
+    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', jobs: ['a', 'b'], total: 2 })).toBe('dispatched 2 runs of sim (sweep 3f2a9c1e)');
   });
 });
 

@@ -87,6 +87,7 @@ function detail(s: Step): JobDetail {
       blocked: s.blocked,
     },
     allocs: s.allocList ?? [],
+    allocsTotal: (s.allocList ?? []).length,
     evals: [
       {
         id: 'ev1',

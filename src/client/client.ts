@@ -14,11 +14,17 @@ import type {
   Job,
   JobDetail,
   JobSpec,
+  JobStatus,
   JobSummary,
   LogStream,
   LogsResponse,
   NodeInfo,
   NodeSummary,
+  Page,
+  QueueSummary,
+  GcResponse,
+  RunOutcome,
+  RunRow,
   RunsResponse,
   ServiceEndpointsResponse,
   ServiceSummary,
@@ -95,9 +101,40 @@ export interface ReadLogsOptions {
   signal?: AbortSignal;
 }
 
+/** one page: at most `limit` items (server default 100, at most 1000), after `cursor` (the `next` of the page before) */
+export interface PageOptions {
+  limit?: number;
+  cursor?: string;
+}
+
 export interface JobListFilter {
   /** only the children of this parameterized or periodic job */
   parent?: string;
+  status?: JobStatus;
+  /** batch, service, system, parameterized or periodic */
+  type?: string;
+}
+
+export interface RunListFilter {
+  outcome?: RunOutcome;
+  /** only the runs of this dispatch */
+  sweepId?: string;
+}
+
+/** Every item of a paged listing, page after page, as they arrive. */
+export async function* allPages<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>): AsyncGenerator<T> {
+  let cursor: string | undefined;
+  do {
+    const page = await fetchPage(cursor);
+    yield* page.items;
+    cursor = page.next;
+  } while (cursor);
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of items) out.push(x);
+  return out;
 }
 
 /** one stored version of a job (`baton job history`) */
@@ -139,22 +176,67 @@ export class BatonClient {
     return this.http.request('POST', '/v1/jobs', { body: { spec } });
   }
 
-  /** namespace '*' lists every namespace the token may read */
-  listJobs(namespace = 'default', filter: JobListFilter = {}): Promise<JobSummary[]> {
-    return this.http.request('GET', '/v1/jobs', { query: { namespace, parent: filter.parent } });
-  }
-
-  /** start runs of a parameterized job, one child job per run; the server stores all of them or none */
-  dispatch(jobId: string, runs: DispatchRun[], namespace = 'default'): Promise<DispatchResponse> {
-    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(jobId)}/dispatch`, {
-      query: { namespace },
-      body: { runs },
+  /** one page of jobs; namespace '*' lists every namespace the token may read */
+  jobsPage(namespace = 'default', filter: JobListFilter & PageOptions = {}): Promise<Page<JobSummary>> {
+    return this.http.request('GET', '/v1/jobs', {
+      query: { namespace, parent: filter.parent, status: filter.status, type: filter.type, limit: filter.limit, cursor: filter.cursor },
     });
   }
 
-  /** one row per child job of a parent, or per alloc index of a plain batch job */
-  listRuns(jobId: string, namespace = 'default'): Promise<RunsResponse> {
-    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/runs`, { query: { namespace } });
+  /** every job, page after page */
+  jobs(namespace = 'default', filter: JobListFilter & { limit?: number } = {}): AsyncGenerator<JobSummary> {
+    return allPages((cursor) => this.jobsPage(namespace, { ...filter, cursor }));
+  }
+
+  /** every job in one array: for small listings; use jobs() to stream a large one */
+  listJobs(namespace = 'default', filter: JobListFilter = {}): Promise<JobSummary[]> {
+    return collect(this.jobs(namespace, { ...filter, limit: 1000 }));
+  }
+
+  /** what waits for capacity, cluster-wide (or in one namespace) */
+  queue(namespace = '*'): Promise<QueueSummary> {
+    return this.http.request('GET', '/v1/queue', { query: { namespace } });
+  }
+
+  /**
+   * Start runs of a parameterized job, one child job per run; the server
+   * stores all of them or none. With `part`, this continues a sweep whose
+   * first part answered `part.sweepId`, at row `part.offset`.
+   */
+  dispatch(jobId: string, runs: DispatchRun[], namespace = 'default', part?: { sweepId: string; offset: number }): Promise<DispatchResponse> {
+    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(jobId)}/dispatch`, {
+      query: { namespace },
+      body: { runs, ...(part ?? {}) },
+    });
+  }
+
+  /** one page of rows: the runs of a parent in submission order, or the alloc indexes of a plain batch job */
+  runsPage(jobId: string, namespace = 'default', filter: RunListFilter & PageOptions = {}): Promise<RunsResponse> {
+    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/runs`, {
+      query: { namespace, outcome: filter.outcome, sweep: filter.sweepId, limit: filter.limit, cursor: filter.cursor },
+    });
+  }
+
+  /** every run row, page after page */
+  async *runs(jobId: string, namespace = 'default', filter: RunListFilter & { limit?: number } = {}): AsyncGenerator<RunRow> {
+    yield* allPages(async (cursor) => {
+      const r = await this.runsPage(jobId, namespace, { ...filter, cursor });
+      return { items: r.runs, ...(r.next ? { next: r.next } : {}) };
+    });
+  }
+
+  /** the job's summary with every run row in one array: for small sweeps; use runs() to stream a large one */
+  async listRuns(jobId: string, namespace = 'default', filter: RunListFilter = {}): Promise<RunsResponse> {
+    const first = await this.runsPage(jobId, namespace, { ...filter, limit: 1000 });
+    const rows = [...first.runs];
+    let next = first.next;
+    while (next) {
+      const page = await this.runsPage(jobId, namespace, { ...filter, limit: 1000, cursor: next });
+      rows.push(...page.runs);
+      next = page.next;
+    }
+    const { next: _n, ...rest } = first;
+    return { ...rest, runs: rows };
   }
 
   getJob(id: string, namespace = 'default'): Promise<JobDetail> {
@@ -183,8 +265,12 @@ export class BatonClient {
     return this.http.request('POST', `/v1/nodes/${encodeURIComponent(nodeId)}/drain`, { body: opts });
   }
 
+  nodesPage(opts: PageOptions = {}): Promise<Page<NodeSummary>> {
+    return this.http.request('GET', '/v1/nodes', { query: { limit: opts.limit, cursor: opts.cursor } });
+  }
+
   listNodes(): Promise<NodeSummary[]> {
-    return this.http.request('GET', '/v1/nodes');
+    return collect(allPages((cursor) => this.nodesPage({ cursor })));
   }
 
   /** id or unique id prefix or node name */
@@ -192,10 +278,20 @@ export class BatonClient {
     return this.http.request('GET', `/v1/nodes/${encodeURIComponent(id)}`);
   }
 
-  listAllocs(filter: AllocFilter = {}): Promise<Alloc[]> {
+  allocsPage(filter: AllocFilter & PageOptions = {}): Promise<Page<Alloc>> {
     return this.http.request('GET', '/v1/allocs', {
-      query: { namespace: filter.namespace ?? '*', job: filter.jobId, node: filter.nodeId, status: filter.status },
+      query: { namespace: filter.namespace ?? '*', job: filter.jobId, node: filter.nodeId, status: filter.status, limit: filter.limit, cursor: filter.cursor },
     });
+  }
+
+  /** every alloc, page after page, oldest first */
+  allocs(filter: AllocFilter & { limit?: number } = {}): AsyncGenerator<Alloc> {
+    return allPages((cursor) => this.allocsPage({ ...filter, cursor }));
+  }
+
+  /** every alloc in one array: for small listings */
+  listAllocs(filter: AllocFilter = {}): Promise<Alloc[]> {
+    return collect(this.allocs({ ...filter, limit: 1000 }));
   }
 
   /** id or unique id prefix */
@@ -210,8 +306,21 @@ export class BatonClient {
     });
   }
 
-  listEvals(filter: { namespace?: string; jobId?: string } = {}): Promise<Evaluation[]> {
-    return this.http.request('GET', '/v1/evals', { query: { namespace: filter.namespace ?? '*', job: filter.jobId } });
+  /** one page of evaluations, newest first */
+  evalsPage(filter: { namespace?: string; jobId?: string; status?: string } & PageOptions = {}): Promise<Page<Evaluation>> {
+    return this.http.request('GET', '/v1/evals', {
+      query: { namespace: filter.namespace ?? '*', job: filter.jobId, status: filter.status, limit: filter.limit, cursor: filter.cursor },
+    });
+  }
+
+  /** the newest evaluations (one page) */
+  async listEvals(filter: { namespace?: string; jobId?: string; status?: string; limit?: number } = {}): Promise<Evaluation[]> {
+    return (await this.evalsPage({ limit: 200, ...filter })).items;
+  }
+
+  /** collect finished jobs, runs, allocs and evals now; `olderThan` (e.g. "0s") overrides the server's retention */
+  gc(olderThan?: string): Promise<GcResponse> {
+    return this.http.request('POST', '/v1/system/gc', { body: olderThan !== undefined ? { olderThan } : {} });
   }
 
   getEval(id: string): Promise<Evaluation> {

@@ -18,6 +18,7 @@ function detail(allocs: Alloc[], over: { count?: number; type?: 'service' | 'sys
       spec: { type: over.type ?? 'service', count: over.count ?? 2 } as JobDetail['job']['spec'] },
     summary: {} as JobDetail['summary'],
     allocs,
+    allocsTotal: allocs.length,
     evals: [],
   };
 }

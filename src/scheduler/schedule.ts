@@ -15,6 +15,7 @@ import { explainDynamic, explainFailures } from './explain.js';
 import { liveJobAllocs, PlanFeasibility, staticReason } from './feasibility.js';
 import { Heap } from './heap.js';
 import { planPreemption } from './preempt.js';
+import { scheduleQueue } from './queue.js';
 import { comparator, SpreadScore, type NodeComparator, type NodeState } from './rank.js';
 import { isParentJob, reconcile, type PlaceRequest } from './reconcile.js';
 import { addInto, fitsWithin, sumTaskResources, type ResourceDimension } from './resources.js';
@@ -59,6 +60,15 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   if (wanted.createDeployment) plan.createDeployment = wanted.createDeployment;
   if (wanted.deploymentId) plan.deploymentId = wanted.deploymentId;
   if (wanted.deploymentUpdates) plan.deploymentUpdates = wanted.deploymentUpdates;
+  if (job && !job.stopped && isParentJob(job.spec) && snapshot.queue) {
+    const q = scheduleQueue(snapshot, job, schedule);
+    plan.place = q.place;
+    plan.stop.push(...q.stop);
+    plan.failures = q.failures;
+    plan.queuedAllocs = q.queuedAllocs;
+    if (q.runs) plan.runs = q.runs;
+    return plan;
+  }
   if (!job || job.stopped || isParentJob(job.spec)) return plan;
 
   const spec = job.spec;

@@ -28,9 +28,22 @@ export interface SchedulerSnapshot {
   jobPriorities?: Record<string, number>;
   /** the job's most recent deployment, any status (rolling updates of services with `update`) */
   deployment?: Deployment;
+  /**
+   * Parents (parameterized and periodic jobs): the head of their queue, the
+   * waiting runs in submission order, each as the child job it is with its
+   * allocs (none for a run never placed). Only as many as could fit, plus one.
+   */
+  queue?: QueuedRun[];
+}
+
+export interface QueuedRun {
+  job: Job;
+  allocs: Alloc[];
 }
 
 export interface PlannedAlloc {
+  /** the run it is for, when a parent's queue places it (else the plan's job) */
+  jobId?: string;
   name: string;
   index: number;
   nodeId: string;
@@ -82,6 +95,22 @@ export interface Plan {
   deploymentId?: string;
   /** changes to existing deployments: progress counts, success, failure, or cancellation by a newer version */
   deploymentUpdates?: DeploymentUpdate[];
+  /** a parent's queue: what became of the runs it looked at */
+  runs?: QueueOutcome;
+}
+
+export interface QueueOutcome {
+  /** runs this plan places (they leave the queue) */
+  started: string[];
+  /**
+   * runs that leave the queue for an eval of their own: partly placed (more
+   * allocs than fit), or due later; `at` is when (absent: now)
+   */
+  ownEval: Array<{ jobId: string; at?: number }>;
+  /** the head of the queue could not be placed: what one alloc of it asks, to wake the queue only when that fits */
+  headAsk?: Resources;
+  /** every run looked at was placed: the queue may go on at once */
+  drained: boolean;
 }
 
 /** What the scheduler decides about a deployment; ids, indexes and times are the store's. */

@@ -33,6 +33,9 @@ export class EvalWorker {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      // SQLite answers synchronously, so a busy worker would never let the event loop
+      // take a request: between evals, heartbeats and the API go first
+      await new Promise((r) => setImmediate(r));
       const now = Date.now();
       let ev;
       try {

@@ -32,7 +32,7 @@ export class PeriodicLauncher {
     if (this.busy) return;
     this.busy = true;
     try {
-      for (const job of await this.store.listJobs('*')) {
+      for (const job of await this.store.periodicJobs()) {
         if (job.spec.periodic && !job.stopped) await this.consider(job, now);
       }
     } catch (err) {
@@ -56,15 +56,14 @@ export class PeriodicLauncher {
     }
     await this.store.setMeta(key, String(due.getTime()));
     if (p.overlap === 'skip') {
-      const children = await this.store.listJobs(job.namespace, { parent: job.id });
-      const busy = children.find((c) => !c.stopped && (c.status === 'pending' || c.status === 'running'));
+      const busy = await this.store.activeRun(job.namespace, job.id);
       if (busy) {
-        this.logger.info({ job: job.id, running: busy.id }, 'periodic launch skipped: the previous run still runs (overlap: skip)');
+        this.logger.info({ job: job.id, running: busy }, 'periodic launch skipped: the previous run still runs (overlap: skip)');
         return;
       }
     }
     const id = periodicChildId(job.id, due);
-    await this.store.dispatchJobs(job, [{ meta: {} }], randomUUID(), now, { id, at: due.toISOString() });
+    await this.store.dispatchJobs(job, [{ meta: {} }], randomUUID(), now, { launch: { id, at: due.toISOString() } });
     this.logger.info({ job: job.id, child: id }, 'periodic launch');
   }
 }

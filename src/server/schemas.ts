@@ -92,6 +92,19 @@ export const dispatchSchema = z.strictObject({
     meta: z.record(z.string().max(128), z.string().max(4096)),
     payload: z.string().optional(),
   }), { error: 'runs must be a list of { meta, payload? }' }),
+  sweepId: z.uuid({ error: 'sweepId must be the sweepId the first part of the sweep answered' }).optional(),
+  offset: z.number({ error: 'offset must be the row this part starts at' }).int().min(0).max(100_000_000).optional(),
+}).refine((b) => (b.sweepId === undefined) === (b.offset === undefined), { error: 'send sweepId and offset together (a later part of a sweep), or neither (a new sweep)', path: ['offset'] });
+
+/** ?limit= and ?cursor= of every listing */
+export const pageQuery = {
+  limit: z.coerce.number({ error: 'limit must be a number' }).int().min(1, 'limit must be at least 1').max(1000, 'limit is at most 1000 per page: follow "next" for more').optional(),
+  cursor: z.string().max(2048).optional(),
+};
+
+export const gcSchema = z.strictObject({
+  /** collect what finished before this long ago instead of the server's retention, e.g. "0s" */
+  olderThan: z.string().max(32).optional(),
 });
 
 const usageNumbers = z.strictObject({ cpu: z.number().min(0), memory: z.number().min(0) });

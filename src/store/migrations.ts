@@ -1,5 +1,7 @@
 /** Creates the tables; each step runs once, in order, recorded in meta. */
 import { sql, type Kysely } from 'kysely';
+import type { Job } from '../api/types.js';
+import { applyRunChange, emptyStats, runFacts, type StoredRunStats } from '../jobs/run-stats.js';
 import type { Database } from './schema.js';
 
 type Step = (db: Kysely<Database>) => Promise<void>;
@@ -95,6 +97,110 @@ const steps: Step[] = [
       .addColumn('create_index', 'integer', (c) => c.notNull())
       .execute();
     await db.schema.createIndex('deployments_job').ifNotExists().on('deployments').columns(['namespace', 'job_id', 'create_index']).execute();
+  },
+  // #10: runs of sweeps in a table of their own (a queued run is one row), their totals,
+  // and the columns and indexes that keep every hot query independent of history
+  async (db) => {
+    await db.schema.createTable('runs')
+      .addColumn('namespace', 'text', (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull())
+      .addColumn('parent_id', 'text', (c) => c.notNull())
+      .addColumn('sweep_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('row', 'integer', (c) => c.notNull())
+      .addColumn('parent_version', 'integer', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('meta', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text')
+      .addColumn('spec', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('queued', 'integer', (c) => c.notNull())
+      .addColumn('stopped', 'integer', (c) => c.notNull())
+      .addColumn('result', 'text')
+      .addColumn('submitted_at', 'text', (c) => c.notNull())
+      .addColumn('launch_for', 'text')
+      .addColumn('create_index', 'integer', (c) => c.notNull())
+      .addColumn('modify_index', 'integer', (c) => c.notNull())
+      .addColumn('finished_at', 'integer')
+      .addPrimaryKeyConstraint('runs_pk', ['namespace', 'id'])
+      .execute();
+    await db.schema.createIndex('runs_seq').on('runs').columns(['namespace', 'parent_id', 'seq']).execute();
+    await db.schema.createIndex('runs_outcome').on('runs').columns(['namespace', 'parent_id', 'outcome', 'seq']).execute();
+    await db.schema.createIndex('runs_status').on('runs').columns(['namespace', 'parent_id', 'status', 'seq']).execute();
+    await db.schema.createIndex('runs_sweep').on('runs').columns(['sweep_id', 'seq']).execute();
+    // the queue: only waiting runs are in it, so its size is the queue's, not the history's
+    await sql`create index runs_queue on runs (namespace, parent_id, seq) where queued = 1`.execute(db);
+    await sql`create index runs_finished on runs (finished_at) where finished_at is not null`.execute(db);
+    await db.schema.createTable('run_stats')
+      .addColumn('namespace', 'text', (c) => c.notNull())
+      .addColumn('parent_id', 'text', (c) => c.notNull())
+      .addColumn('sweep_id', 'text', (c) => c.notNull())
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('next_seq', 'integer', (c) => c.notNull())
+      .addColumn('stop_seq', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('run_stats_pk', ['namespace', 'parent_id', 'sweep_id'])
+      .execute();
+
+    await db.schema.alterTable('jobs').addColumn('kind', 'text').execute();
+    await db.schema.alterTable('jobs').addColumn('finished_at', 'integer').execute();
+    await db.schema.alterTable('allocs').addColumn('finished_at', 'integer').execute();
+    await db.schema.alterTable('evals').addColumn('finished_at', 'integer').execute();
+    // an agent's poll reads its live allocs only, however many finished on the node
+    await db.schema.createIndex('allocs_node_status').on('allocs').columns(['node_id', 'client_status']).execute();
+    await db.schema.createIndex('allocs_node_order').on('allocs').columns(['node_id', 'create_index']).execute();
+    await db.schema.createIndex('allocs_job_order').on('allocs').columns(['namespace', 'job_id', 'create_index']).execute();
+    await db.schema.createIndex('allocs_status_order').on('allocs').columns(['client_status', 'create_index']).execute();
+    await db.schema.createIndex('allocs_order').on('allocs').columns(['create_index']).execute();
+    await sql`create index allocs_finished on allocs (finished_at) where finished_at is not null`.execute(db);
+    await db.schema.createIndex('evals_job_status').on('evals').columns(['namespace', 'job_id', 'status', 'create_index']).execute();
+    await db.schema.createIndex('evals_order').on('evals').columns(['create_index']).execute();
+    await sql`create index evals_finished on evals (finished_at) where finished_at is not null`.execute(db);
+    await db.schema.createIndex('jobs_kind').on('jobs').columns(['kind']).execute();
+    await sql`create index jobs_finished on jobs (finished_at) where finished_at is not null`.execute(db);
+
+    // top-level jobs learn their kind; children move to runs, keeping their own specs
+    const now = new Date().toISOString();
+    const stats = new Map<string, { ns: string; parent: string; sweep: string; s: StoredRunStats; seq: number }>();
+    const rows = await db.selectFrom('jobs').select(['data', 'parent_id']).orderBy('modify_index').execute();
+    const seqs = new Map<string, number>();
+    const children = rows.map((r) => JSON.parse(r.data) as Job).filter((j) => j.parentId)
+      .sort((a, b) => a.createIndex - b.createIndex || (a.dispatch?.row ?? 0) - (b.dispatch?.row ?? 0));
+    for (const r of rows) {
+      const job = JSON.parse(r.data) as Job;
+      if (job.parentId) continue;
+      const kind = job.spec.parameterized ? 'parameterized' : job.spec.periodic ? 'periodic' : job.spec.type;
+      await db.updateTable('jobs').set({ kind }).where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
+    }
+    for (const job of children) {
+      const parentKey = `${job.namespace}\0${job.parentId}`;
+      const seq = seqs.get(parentKey) ?? 0;
+      seqs.set(parentKey, seq + 1);
+      const sweep = job.dispatch?.sweepId ?? '';
+      const facts = runFacts(job.stopped ? 'stopped' : job.status, { outcome: job.status === 'complete' ? 'complete' : job.status === 'failed' ? 'failed' : 'queued' });
+      await db.insertInto('runs').values({
+        namespace: job.namespace, id: job.id, parent_id: job.parentId!, sweep_id: sweep, seq, row: job.dispatch?.row ?? 0,
+        parent_version: 0, version: job.version, meta: JSON.stringify(job.dispatch?.meta ?? {}), payload: job.dispatch?.payload ?? null,
+        spec: JSON.stringify(job.spec), status: job.stopped ? 'stopped' : job.status, outcome: facts.outcome, queued: 0, stopped: job.stopped ? 1 : 0,
+        result: null, submitted_at: job.submittedAt, launch_for: job.dispatch?.launchFor ?? null,
+        create_index: job.createIndex, modify_index: job.modifyIndex, finished_at: null,
+      }).execute();
+      for (const key of ['', sweep]) {
+        const k = `${parentKey}\0${key}`;
+        const e = stats.get(k) ?? { ns: job.namespace, parent: job.parentId!, sweep: key, s: emptyStats(), seq: 0 };
+        e.s.total++;
+        e.seq = seq + 1;
+        applyRunChange(e.s, undefined, facts);
+        stats.set(k, e);
+      }
+    }
+    for (const e of stats.values()) {
+      await db.insertInto('run_stats').values({
+        namespace: e.ns, parent_id: e.parent, sweep_id: e.sweep, data: JSON.stringify(e.s), next_seq: e.sweep === '' ? e.seq : 0, stop_seq: 0, created_at: now,
+      }).execute();
+    }
+    await db.deleteFrom('jobs').where('parent_id', 'is not', null).execute();
   },
 ];
 

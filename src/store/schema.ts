@@ -27,6 +27,10 @@ export interface JobTable {
   modify_index: number;
   parent_id: string | null;
   status: string | null;
+  /** batch, service, system, parameterized or periodic: `job ls --type` */
+  kind: string | null;
+  /** ms since epoch when the job ended (complete, failed or stopped); garbage collected after the retention */
+  finished_at: number | null;
 }
 
 export interface JobVersionTable {
@@ -57,6 +61,8 @@ export interface AllocTable {
   data: string;
   create_index: number;
   modify_index: number;
+  /** ms since epoch when the alloc ended on both sides (desired stop or finished, and not running) */
+  finished_at: number | null;
 }
 
 export interface EvalTable {
@@ -70,6 +76,63 @@ export interface EvalTable {
   create_index: number;
   /** JSON Resources of one alloc of a blocked eval, to unblock only what could fit */
   ask: string | null;
+  /** ms since epoch when the eval reached complete, failed or cancelled */
+  finished_at: number | null;
+}
+
+/**
+ * One run of a sweep: a child job of a parameterized or periodic parent. A
+ * queued run is this row and nothing else (no eval, no stored spec): its spec
+ * is the parent's at `parent_version` with the run's meta merged in, made when
+ * it is read. The columns a listing or the queue filters on are the truth;
+ * `result` is what its latest alloc said, for listings that must not read allocs.
+ */
+export interface RunTable {
+  namespace: string;
+  /** `<parent>/<sweep8>-<row>`: the child job's id */
+  id: string;
+  parent_id: string;
+  sweep_id: string;
+  /** submission order among the parent's runs, from 0: the queue's order */
+  seq: number;
+  /** the row in its sweep */
+  row: number;
+  parent_version: number;
+  version: number;
+  /** JSON Record<string, string> */
+  meta: string;
+  payload: string | null;
+  /** JSON JobSpec when the run does not follow its parent's version (runs stored before #10) */
+  spec: string | null;
+  status: string;
+  outcome: string;
+  /** 1 while the run waits for its first placement by its parent's queue */
+  queued: number;
+  stopped: number;
+  /** JSON RunResult */
+  result: string | null;
+  submitted_at: string;
+  launch_for: string | null;
+  create_index: number;
+  modify_index: number;
+  finished_at: number | null;
+}
+
+/**
+ * The running totals of a parent's runs: one row per sweep and one (sweep_id
+ * '') over all of them, which also holds the queue's counters.
+ */
+export interface RunStatsTable {
+  namespace: string;
+  parent_id: string;
+  sweep_id: string;
+  /** JSON StoredRunStats */
+  data: string;
+  /** parent row: the seq the next dispatched run gets */
+  next_seq: number;
+  /** parent row: queued runs below this seq were stopped with their parent and are not to be placed */
+  stop_seq: number;
+  created_at: string;
 }
 
 export interface LogTable {
@@ -102,4 +165,6 @@ export interface Database {
   evals: EvalTable;
   logs: LogTable;
   deployments: DeploymentTable;
+  runs: RunTable;
+  run_stats: RunStatsTable;
 }

@@ -24,20 +24,42 @@ import type {
   LogChunk,
   NodeInfo,
   NodeSummary,
+  Page,
+  QueueSummary,
   RegisterNodeRequest,
   Resources,
+  RunOutcome,
   RunRow,
+  RunStats,
   TokenInfo,
   TokenRole,
 } from '../api/types.js';
-import { childId, childSpec } from '../jobs/dispatch.js';
+import { childId } from '../jobs/dispatch.js';
 import { nextLaunch } from '../jobs/periodic.js';
+import { applyRunChange, publicStats, runFacts, type RunFacts, type StoredRunStats } from '../jobs/run-stats.js';
 import { runRow, runsOfJob } from '../jobs/runs.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import {
+  insertRuns,
+  isRunId,
+  listRunRecords,
+  loadRun,
+  loadStats,
+  newStatsRow,
+  queuedRuns,
+  runJob,
+  runRowOf,
+  saveRun,
+  saveStats,
+  type RunRecord,
+  type RunResult,
+} from './runs.js';
 import { pickNextEval } from '../scheduler/fair-share.js';
-import { sumTaskResources } from '../scheduler/resources.js';
+import { isParentJob } from '../scheduler/reconcile.js';
+import { addInto, sumTaskResources } from '../scheduler/resources.js';
 import { checkPlan } from '../scheduler/check-plan.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
-import type { DeploymentUpdate, Plan, SchedulerSnapshot } from '../scheduler/types.js';
+import type { DeploymentUpdate, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
 import { AmbiguousIdError, ConflictError, NotFoundError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
 import { migrate } from './migrations.js';
@@ -46,7 +68,11 @@ import type { Database } from './schema.js';
 type Db = Kysely<Database> | Transaction<Database>;
 
 const LIVE: AllocClientStatus[] = ['pending', 'running'];
-const JOB_CACHE_ALLOCS = 100_000;
+const JOB_CACHE_ALLOCS = 50_000;
+/** most runs one pass over a parent's queue places; the pass after it goes on */
+export const QUEUE_BATCH = 200;
+/** parent versions' specs kept parsed: every read of a run makes its spec from one */
+const PARENT_SPECS = 1_000;
 const jobKey = (namespace: string, jobId: string): string => `${namespace}\0${jobId}`;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -66,6 +92,60 @@ export interface StoreOptions {
   logCapBytes: number;
   /** allocs kept parsed in memory across the jobs read most recently (default 100,000) */
   jobCacheAllocs?: number;
+}
+
+export interface DispatchOptions {
+  /** a periodic launch: the run's id and the slot it is for */
+  launch?: { id: string; at: string };
+  /** continue the sweep from this row (a later part of a large dispatch) */
+  offset?: number;
+}
+
+export interface DispatchResult {
+  ids: string[];
+  /** runs in the sweep so far */
+  total: number;
+  /** this part had been stored before */
+  repeated: boolean;
+}
+
+export interface RunPageFilter {
+  cursor?: string;
+  limit?: number;
+  outcome?: RunOutcome;
+  sweepId?: string;
+}
+
+export interface JobPageFilter {
+  /** the runs of this parent instead of top-level jobs */
+  parent?: string;
+  status?: JobStatus;
+  /** batch, service, system, parameterized or periodic */
+  kind?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export const DEFAULT_PAGE = 100;
+
+/** a page size the server can answer quickly: default DEFAULT_PAGE, at most `max` */
+export function clampLimit(limit: number | undefined, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_PAGE;
+  return Math.max(1, Math.min(max, Math.floor(limit)));
+}
+
+/** what a stored run counts as in its sweep's totals */
+function storedFacts(run: RunRecord): RunFacts {
+  return runFacts(run.status, { outcome: run.outcome, ...(run.result ?? {}) });
+}
+
+/** what a run keeps of its latest alloc's row; a run queued again says why */
+function resultOf(row: RunRow, outcome: RunOutcome): RunResult {
+  const { jobId: _j, index: _i, meta: _m, outcome: rowOutcome, ...rest } = row;
+  if (outcome !== rowOutcome && (outcome === 'queued' || outcome === 'preempted') && row.allocId) {
+    rest.reason = `waiting to run again after ${rowOutcome}${row.reason ? `: ${row.reason}` : ''}`;
+  }
+  return rest;
 }
 
 export interface AllocQuery {
@@ -93,6 +173,8 @@ export class Store extends EventEmitter {
    */
   private readonly jobCache = new Map<string, Map<string, Alloc>>();
   private jobCacheSize = 0;
+  /** parent job versions' specs: immutable once stored, so kept without invalidation (bounded) */
+  private readonly parentSpecs = new Map<string, JobSpec | null>();
   private txAllocs: Alloc[] | undefined;
   /** the events of the write in progress; emitted as 'events' only once it commits */
   private txEvents: PendingEvent[] | undefined;
@@ -257,7 +339,7 @@ export class Store extends EventEmitter {
       node.modifyIndex = index;
       await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt), 'NodeEligibility');
       if (eligible) {
-        await this.unblockAll(trx);
+        await this.unblockFitting(trx);
         await this.evalSystemJobs(trx, index, now);
       } else {
         await this.evalJobsOnNode(trx, index, nodeId, 'node-update', now);
@@ -321,7 +403,7 @@ export class Store extends EventEmitter {
 
   /** a node joined or came back: every system job looks again (it may want an alloc there) */
   private async evalSystemJobs(db: Db, index: number, now: number): Promise<void> {
-    const rows = await db.selectFrom('jobs').select('data').where('parent_id', 'is', null).execute();
+    const rows = await db.selectFrom('jobs').select('data').where('kind', '=', 'system').execute();
     for (const r of rows) {
       const job = JSON.parse(r.data) as Job;
       if (job.spec.type === 'system' && !job.stopped) await this.createEval(db, index, job, 'node-update', now);
@@ -329,68 +411,205 @@ export class Store extends EventEmitter {
   }
 
   /**
-   * Makes one child job (and eval) per run of a parameterized job, in one
-   * transaction: a sweep is stored whole or not at all.
+   * Stores one run per entry of a dispatch (or one periodic launch), in one
+   * transaction: a part of a sweep is stored whole or not at all. A queued run
+   * costs one row: no eval, no spec of its own. The parent's queue (one eval
+   * for all its runs) places them in submission order.
    */
-  async dispatchJobs(parent: Job, runs: DispatchRun[], sweepId: string, now: number, launch?: { id: string; at: string }): Promise<string[]> {
-    const launchFor = launch?.at;
+  async dispatchJobs(parent: Job, runs: DispatchRun[], sweepId: string, now: number, opts: DispatchOptions = {}): Promise<DispatchResult> {
+    const ns = parent.namespace;
     return this.write(async (trx, index) => {
-      const ids: string[] = [];
-      for (let row = 0; row < runs.length; row++) {
-        const run = runs[row];
-        const id = launch?.id ?? childId(parent.id, sweepId, row);
-        if (await this.loadJob(trx, parent.namespace, id)) throw new ConflictError(`job ${id} exists already`);
-        const spec = childSpec(parent.spec, id, run.meta);
-        const job: Job = {
-          id, namespace: parent.namespace, version: 1, spec, stopped: false, status: 'pending', submittedAt: iso(now),
-          parentId: parent.id,
-          dispatch: { meta: run.meta, ...(run.payload ? { payload: run.payload } : {}), sweepId, row, ...(launchFor ? { launchFor } : {}) },
-          createIndex: index, modifyIndex: index,
-        };
-        await trx.insertInto('job_versions').values({ namespace: job.namespace, id, version: 1, spec: JSON.stringify(spec), submitted_at: job.submittedAt }).execute();
-        await this.saveJob(trx, job, true);
-        await this.createEval(trx, index, job, 'job-register', now);
-        ids.push(id);
+      const total = await loadStats(trx, ns, parent.id, '');
+      const sweep = await loadStats(trx, ns, parent.id, sweepId);
+      const offset = opts.offset ?? 0;
+      if (opts.offset !== undefined) {
+        if (!sweep) throw new NotFoundError(`sweep ${sweepId} of job "${parent.id}" not found: send its first part without a sweep id`);
+        const have = sweep.stats.total;
+        if (offset + runs.length <= have) {
+          // a part stored before (a retry after a lost answer): the same ids, nothing new
+          const ids = runs.map((_, i) => childId(parent.id, sweepId, offset + i));
+          if (!(await loadRun(trx, ns, ids[0]))) throw new ConflictError(`sweep ${sweepId} has no row ${offset}`);
+          return { ids, total: have, repeated: true };
+        }
+        if (offset !== have) throw new ConflictError(`sweep ${sweepId} has ${have} runs: its next part starts at row ${have}, not ${offset}`);
+      } else if (sweep) {
+        throw new ConflictError(`sweep ${sweepId} exists already`);
       }
-      return ids;
+      if (opts.launch && (await loadRun(trx, ns, opts.launch.id))) throw new ConflictError(`job ${opts.launch.id} exists already`);
+      const parentStats = total ?? newStatsRow(iso(now));
+      const sweepStats = sweep ?? newStatsRow(iso(now));
+      const records: RunRecord[] = runs.map((run, i) => ({
+        namespace: ns,
+        id: opts.launch?.id ?? childId(parent.id, sweepId, offset + i),
+        parentId: parent.id,
+        sweepId,
+        seq: parentStats.nextSeq + i,
+        row: offset + i,
+        parentVersion: parent.version,
+        version: 1,
+        meta: run.meta,
+        ...(run.payload ? { payload: run.payload } : {}),
+        status: 'pending',
+        outcome: 'queued',
+        queued: true,
+        stopped: false,
+        submittedAt: iso(now),
+        ...(opts.launch ? { launchFor: opts.launch.at } : {}),
+        createIndex: index,
+        modifyIndex: index,
+      }));
+      await insertRuns(trx, records);
+      parentStats.nextSeq += records.length;
+      for (const st of [parentStats.stats, sweepStats.stats]) {
+        st.total += records.length;
+        st.states.queued += records.length;
+        st.outcomes.queued = (st.outcomes.queued ?? 0) + records.length;
+      }
+      await saveStats(trx, ns, parent.id, '', parentStats, !total);
+      await saveStats(trx, ns, parent.id, sweepId, sweepStats, !sweep);
+      this.record('job', 'RunsDispatched', parent.id, ns, { parentId: parent.id, sweepId, runs: records.length, offset, total: sweepStats.stats.total });
+      await this.wakeQueue(trx, index, parent, 'job-register', now);
+      return { ids: records.map((r) => r.id), total: sweepStats.stats.total, repeated: false };
     });
   }
 
-  /** One row per run: children of a parent, or indexes of a batch job. */
-  async listRuns(job: Job): Promise<RunRow[]> {
-    if (!job.spec.parameterized && !job.spec.periodic) return runsOfJob(job, await this.listAllocs({ namespace: job.namespace, jobId: job.id }));
-    const children = await this.listJobs(job.namespace, { parent: job.id });
-    const allocs = await this.db.selectFrom('allocs').innerJoin('jobs', (j) => j.onRef('jobs.namespace', '=', 'allocs.namespace').onRef('jobs.id', '=', 'allocs.job_id'))
-      .select('allocs.data').where('jobs.namespace', '=', job.namespace).where('jobs.parent_id', '=', job.id).execute();
-    const byJob = new Map<string, Alloc[]>();
-    for (const r of allocs) {
-      const a = JSON.parse(r.data) as Alloc;
-      byJob.set(a.jobId, [...(byJob.get(a.jobId) ?? []), a]);
+  /** The parent's queue gets (another) look: its one waiting eval is woken, or one is made. */
+  private async wakeQueue(db: Db, index: number, parent: Job, trigger: EvalTrigger, now: number): Promise<void> {
+    const waiting = await db.selectFrom('evals').select(['id', 'status'])
+      .where('namespace', '=', parent.namespace).where('job_id', '=', parent.id).where('status', 'in', ['pending', 'blocked'])
+      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
+    if (waiting?.status === 'pending') return;
+    if (waiting) {
+      await db.updateTable('evals').set({ status: 'pending' }).where('id', '=', waiting.id).execute();
+      return;
     }
-    return children
-      .sort((a, b) => a.createIndex - b.createIndex || (a.dispatch?.row ?? 0) - (b.dispatch?.row ?? 0))
-      .map((c, i) => runRow(c, i, byJob.get(c.id) ?? []));
+    await this.createEval(db, index, parent, trigger, now);
+  }
+
+  /**
+   * One page of runs: the children of a parent in submission order, or the
+   * indexes of a plain batch job. Filters: outcome, sweep.
+   */
+  async listRuns(job: Job, f: RunPageFilter = {}): Promise<{ runs: RunRow[]; next?: string }> {
+    const limit = clampLimit(f.limit, 1000);
+    if (!isParentJob(job.spec)) {
+      const after = f.cursor ? Number(decodeCursor(f.cursor, ['number'])[0]) : -1;
+      let rows = runsOfJob(job, await this.listAllocs({ namespace: job.namespace, jobId: job.id }));
+      if (f.outcome) rows = rows.filter((r) => r.outcome === f.outcome);
+      rows = rows.filter((r) => r.index > after);
+      const page = rows.slice(0, limit);
+      return { runs: page, ...(rows.length > limit ? { next: encodeCursor([page[page.length - 1].index]) } : {}) };
+    }
+    const afterSeq = f.cursor ? Number(decodeCursor(f.cursor, ['number'])[0]) : undefined;
+    const records = await listRunRecords(this.db, job.namespace, job.id, { afterSeq, limit, outcome: f.outcome, sweepId: f.sweepId });
+    const requested = sumTaskResources(job.spec).memory;
+    const page = records.slice(0, limit);
+    return {
+      runs: page.map((r) => runRowOf(r, requested)),
+      ...(records.length > limit ? { next: encodeCursor([page[page.length - 1].seq]) } : {}),
+    };
+  }
+
+  /** the totals of one sweep of a parent, or of all its runs (sweepId '') */
+  async runStats(job: Job, sweepId = ''): Promise<RunStats | undefined> {
+    const row = await loadStats(this.db, job.namespace, job.id, sweepId);
+    return row ? publicStats(row.stats, sumTaskResources(job.spec).memory, Date.now()) : undefined;
   }
 
   async stopJob(namespace: string, id: string, now: number): Promise<{ evalId: string }> {
-    return this.write(async (trx, index) => {
+    const r = await this.write(async (trx, index) => {
       const job = await this.loadJob(trx, namespace, id);
       if (!job) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
+      if (isRunId(id)) {
+        await this.refreshRun(trx, namespace, id, index, now, { stopped: true, queued: false });
+        const ev = await this.createEval(trx, index, job, 'job-stop', now);
+        return { evalId: ev.id, parent: undefined };
+      }
       job.stopped = true;
       job.modifyIndex = index;
-      await this.saveJob(trx, job, false, 'JobStopped');
+      await this.saveJob(trx, job, false, 'JobStopped', now);
       const ev = await this.createEval(trx, index, job, 'job-stop', now);
-      // stopping a sweep's parent stops the runs it launched
-      const children = await trx.selectFrom('jobs').select('data').where('namespace', '=', namespace).where('parent_id', '=', id).execute();
-      for (const row of children) {
-        const child = JSON.parse(row.data) as Job;
-        if (child.stopped || child.status === 'complete' || child.status === 'failed') continue;
-        child.stopped = true;
-        child.modifyIndex = index;
-        await this.saveJob(trx, child, false, 'JobStopped');
-        await this.createEval(trx, index, child, 'job-stop', now);
+      if (!isParentJob(job.spec)) return { evalId: ev.id, parent: undefined };
+      // Stopping a sweep's parent stops the runs it launched. Runs already placed stop now;
+      // the queued ones (maybe a million) are never placed from here on and are marked
+      // stopped in chunks after this write, so the stop does not freeze the server.
+      const stats = await loadStats(trx, namespace, id, '');
+      if (stats) {
+        stats.stopSeq = stats.nextSeq;
+        await saveStats(trx, namespace, id, '', stats, false);
       }
-      return { evalId: ev.id };
+      for (;;) {
+        const active = await listRunRecords(trx, namespace, id, { limit: 500, active: true });
+        for (const run of active.slice(0, 500)) {
+          await this.refreshRun(trx, namespace, run.id, index, now, { stopped: true });
+          const child = await this.loadJob(trx, namespace, run.id);
+          if (child) await this.createEval(trx, index, child, 'job-stop', now);
+        }
+        if (active.length <= 500) break;
+      }
+      return { evalId: ev.id, parent: job };
+    });
+    if (r.parent) await this.stopQueuedRuns(namespace, id, now);
+    return { evalId: r.evalId };
+  }
+
+  /**
+   * Marks queued runs of a stopped parent stopped, a few thousand per write,
+   * yielding between writes so heartbeats and the API go on. Safe to run again
+   * (the GC loop finishes what a crash interrupted). Returns how many it stopped.
+   */
+  async stopQueuedRuns(namespace: string, parentId: string, now: number, chunk = 2_000): Promise<number> {
+    let stopped = 0;
+    for (;;) {
+      const n = await this.write(async (trx, index) => {
+        const stats = await loadStats(trx, namespace, parentId, '');
+        if (!stats || stats.stopSeq === 0) return 0;
+        const runs = (await queuedRuns(trx, namespace, parentId, 0, chunk)).filter((r) => r.seq < stats.stopSeq);
+        if (runs.length === 0) return 0;
+        const sweeps = new Map<string, Array<[RunFacts, RunFacts]>>();
+        for (const run of runs) {
+          const before = storedFacts(run);
+          run.stopped = true;
+          run.queued = false;
+          run.status = 'stopped';
+          run.outcome = 'stopped';
+          run.modifyIndex = index;
+          run.finishedAt = now;
+          const list = sweeps.get(run.sweepId) ?? [];
+          list.push([before, storedFacts(run)]);
+          sweeps.set(run.sweepId, list);
+        }
+        for (let i = 0; i < runs.length; i += 500) {
+          await trx.updateTable('runs').set({ stopped: 1, queued: 0, status: 'stopped', outcome: 'stopped', modify_index: index, finished_at: now })
+            .where('namespace', '=', namespace).where('id', 'in', runs.slice(i, i + 500).map((r) => r.id)).execute();
+        }
+        for (const [sweepId, changes] of sweeps) {
+          for (const key of ['', sweepId]) {
+            const row = key === '' ? stats : await loadStats(trx, namespace, parentId, key);
+            if (!row) continue;
+            for (const [b, a] of changes) applyRunChange(row.stats, b, a);
+            await saveStats(trx, namespace, parentId, key, row, false);
+          }
+        }
+        this.record('job', 'RunsStopped', parentId, namespace, { parentId, runs: runs.length });
+        return runs.length;
+      });
+      stopped += n;
+      if (n < chunk) return stopped;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** `baton job start` of a stopped run: it gets its own eval (its parent's queue has moved on) */
+  async restartRun(namespace: string, id: string, now: number): Promise<{ job: Job; evalId: string }> {
+    return this.write(async (trx, index) => {
+      const run = await loadRun(trx, namespace, id);
+      if (!run) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
+      if (!run.stopped) throw new ConflictError(`job "${id}" is not stopped`);
+      await this.refreshRun(trx, namespace, id, index, now, { stopped: false, queued: false });
+      const job = (await this.loadJob(trx, namespace, id))!;
+      const ev = await this.createEval(trx, index, job, 'job-register', now);
+      return { job, evalId: ev.id };
     });
   }
 
@@ -398,20 +617,59 @@ export class Store extends EventEmitter {
     return this.loadJob(this.db, namespace, id);
   }
 
-  /** top-level jobs by default; with `parent`, the children of that job */
-  async listJobs(namespace: string, opts: { parent?: string } = {}): Promise<Job[]> {
-    let q = this.db.selectFrom('jobs').select('data');
+  /**
+   * One page of jobs: top-level jobs by namespace and id, or with `parent` the
+   * runs of that parent in submission order. Filters run in SQL.
+   */
+  async listJobs(namespace: string, f: JobPageFilter = {}): Promise<{ jobs: Job[]; next?: string }> {
+    const limit = clampLimit(f.limit, 1000);
+    if (f.parent !== undefined) {
+      const parent = await this.loadJob(this.db, namespace === '*' ? 'default' : namespace, f.parent);
+      if (!parent || namespace === '*') return { jobs: [] };
+      const afterSeq = f.cursor ? Number(decodeCursor(f.cursor, ['number'])[0]) : undefined;
+      const records = await listRunRecords(this.db, namespace, f.parent, { afterSeq, limit, status: f.status });
+      const page = records.slice(0, limit);
+      const jobs: Job[] = [];
+      for (const r of page) {
+        const j = runJob(r, await this.parentSpec(this.db, r.namespace, r.parentId, r.parentVersion));
+        if (j) jobs.push(j);
+      }
+      return { jobs, ...(records.length > limit ? { next: encodeCursor([page[page.length - 1].seq]) } : {}) };
+    }
+    let q = this.db.selectFrom('jobs').select(['namespace', 'id', 'data']).where('parent_id', 'is', null);
     if (namespace !== '*') q = q.where('namespace', '=', namespace);
-    q = opts.parent !== undefined ? q.where('parent_id', '=', opts.parent) : q.where('parent_id', 'is', null);
-    const rows = await q.orderBy('namespace').orderBy('id').execute();
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.kind) q = q.where('kind', '=', f.kind);
+    if (f.cursor) {
+      const [cns, cid] = decodeCursor(f.cursor, ['string', 'string']) as [string, string];
+      q = q.where((eb) => eb.or([eb('namespace', '>', cns), eb.and([eb('namespace', '=', cns), eb('id', '>', cid)])]));
+    }
+    const rows = await q.orderBy('namespace').orderBy('id').limit(limit + 1).execute();
+    const page = rows.slice(0, limit);
+    return {
+      jobs: page.map((r) => JSON.parse(r.data) as Job),
+      ...(rows.length > limit ? { next: encodeCursor([page[page.length - 1].namespace, page[page.length - 1].id]) } : {}),
+    };
+  }
+
+  /** Top-level periodic jobs, for the launcher. */
+  async periodicJobs(): Promise<Job[]> {
+    const rows = await this.db.selectFrom('jobs').select('data').where('kind', '=', 'periodic').execute();
     return rows.map((r) => JSON.parse(r.data) as Job);
   }
 
+  /** a run of this parent that has not ended yet, if any (periodic overlap: skip) */
+  async activeRun(namespace: string, parentId: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('runs').select('id').where('namespace', '=', namespace).where('parent_id', '=', parentId)
+      .where('status', 'in', ['pending', 'running']).limit(1).executeTakeFirst();
+    return r?.id;
+  }
+
   async jobSummary(job: Job): Promise<JobSummary> {
-    const allocs = await this.listAllocs({ namespace: job.namespace, jobId: job.id });
+    const allocs = isParentJob(job.spec) ? [] : await this.listAllocs({ namespace: job.namespace, jobId: job.id });
     const blockedEval = await this.db.selectFrom('evals').select('data')
       .where('namespace', '=', job.namespace).where('job_id', '=', job.id).where('status', '=', 'blocked')
-      .orderBy('create_index', 'desc').executeTakeFirst();
+      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
     const blocked = blockedEval ? (JSON.parse(blockedEval.data) as Evaluation).failures : undefined;
     const summary: JobSummary = {
       id: job.id, namespace: job.namespace, type: job.spec.type, version: job.version, priority: job.spec.priority,
@@ -419,20 +677,56 @@ export class Store extends EventEmitter {
       ...(blocked && blocked.length ? { blocked } : {}),
       ...(job.parentId ? { parentId: job.parentId } : {}),
     };
-    if (job.spec.parameterized || job.spec.periodic) {
-      const rows = await this.db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('namespace', '=', job.namespace).where('parent_id', '=', job.id).groupBy('status').execute();
-      const children: Record<JobStatus, number> = { pending: 0, running: 0, complete: 0, failed: 0, stopped: 0 };
-      for (const r of rows) if (r.status && r.status in children) children[r.status as JobStatus] = Number(r.n);
-      summary.children = children;
+    if (isParentJob(job.spec)) {
+      const stats = (await this.runStats(job)) ?? publicStats(newStatsRow('').stats, sumTaskResources(job.spec).memory, Date.now());
+      summary.runs = stats;
+      summary.children = { pending: stats.states.queued, running: stats.states.running, complete: stats.states.complete, failed: stats.states.failed, stopped: stats.states.stopped };
       const next = job.spec.periodic && !job.stopped ? nextLaunch(job.spec.periodic, new Date()) : undefined;
       if (next) summary.nextLaunch = next.toISOString();
     }
     return summary;
   }
 
+  /** What waits, over the namespaces a token may read: queued runs of every parent and unplaced allocs of other jobs. */
+  async queueSummary(namespace: string): Promise<QueueSummary> {
+    let q = this.db.selectFrom('run_stats').select(['namespace', 'parent_id', 'data']).where('sweep_id', '=', '');
+    if (namespace !== '*') q = q.where('namespace', '=', namespace);
+    const waiting: QueueSummary['waiting'] = [];
+    let queued = 0;
+    for (const r of await q.execute()) {
+      const s = JSON.parse(r.data) as StoredRunStats;
+      if (s.states.queued + s.states.running === 0) continue;
+      queued += s.states.queued;
+      waiting.push({ namespace: r.namespace, jobId: r.parent_id, queued: s.states.queued, running: s.states.running });
+    }
+    let e = this.db.selectFrom('evals').select(['namespace', 'job_id', 'data']).where('status', '=', 'blocked');
+    if (namespace !== '*') e = e.where('namespace', '=', namespace);
+    for (const r of await e.orderBy('create_index', 'desc').limit(1000).execute()) {
+      const ev = JSON.parse(r.data) as Evaluation;
+      const w = waiting.find((x) => x.namespace === r.namespace && x.jobId === r.job_id);
+      if (w) {
+        w.blocked ??= ev.failures;
+        continue;
+      }
+      // a run's own blocked eval (a retry waiting for room) counts under its parent's queued runs already
+      if (isRunId(r.job_id)) continue;
+      queued += ev.queuedAllocs;
+      waiting.push({ namespace: r.namespace, jobId: r.job_id, queued: ev.queuedAllocs, running: 0, blocked: ev.failures });
+    }
+    const running = [...this.live.values()].filter((a) => a.clientStatus === 'running' && (namespace === '*' || a.namespace === namespace)).length;
+    waiting.sort((a, b) => b.queued - a.queued || a.jobId.localeCompare(b.jobId));
+    for (const w of waiting.slice(0, 20)) {
+      if (isRunId(w.jobId)) continue;
+      const job = await this.loadJob(this.db, w.namespace, w.jobId);
+      const stats = job && isParentJob(job.spec) ? await this.runStats(job) : undefined;
+      if (stats?.estimatedEnd) w.estimatedEnd = stats.estimatedEnd;
+    }
+    return { queued, running, waiting: waiting.slice(0, 20) };
+  }
+
   /** the spec a given version of a job ran with */
   async jobVersionSpec(namespace: string, id: string, version: number): Promise<JobSpec | undefined> {
+    if (isRunId(id)) return (await this.loadJob(this.db, namespace, id))?.spec;
     const r = await this.db.selectFrom('job_versions').select('spec')
       .where('namespace', '=', namespace).where('id', '=', id).where('version', '=', version).executeTakeFirst();
     return r ? (JSON.parse(r.spec) as JobSpec) : undefined;
@@ -447,25 +741,53 @@ export class Store extends EventEmitter {
   }
 
   private async loadJob(db: Db, namespace: string, id: string): Promise<Job | undefined> {
+    if (isRunId(id)) {
+      const run = await loadRun(db, namespace, id);
+      return run ? runJob(run, await this.parentSpec(db, namespace, run.parentId, run.parentVersion)) : undefined;
+    }
     const r = await db.selectFrom('jobs').select('data').where('namespace', '=', namespace).where('id', '=', id).executeTakeFirst();
     return r ? (JSON.parse(r.data) as Job) : undefined;
   }
 
-  private async saveJob(db: Db, job: Job, insert: boolean, event = insert ? 'JobRegistered' : 'JobUpdated'): Promise<void> {
+  /** The spec of a parent at a version: what its runs dispatched at that version are made from. */
+  private async parentSpec(db: Db, namespace: string, parentId: string, version: number): Promise<JobSpec | undefined> {
+    const key = `${namespace}\0${parentId}\0${version}`;
+    const hit = this.parentSpecs.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    const r = await db.selectFrom('job_versions').select('spec')
+      .where('namespace', '=', namespace).where('id', '=', parentId).where('version', '=', version).executeTakeFirst();
+    const spec = r ? (JSON.parse(r.spec) as JobSpec) : undefined;
+    // a missing version may be written by this very transaction: only cache what exists
+    if (spec) {
+      if (this.parentSpecs.size >= PARENT_SPECS) this.parentSpecs.delete(this.parentSpecs.keys().next().value as string);
+      this.parentSpecs.set(key, spec);
+    }
+    return spec;
+  }
+
+  private async saveJob(db: Db, job: Job, insert: boolean, event = insert ? 'JobRegistered' : 'JobUpdated', now = Date.now()): Promise<void> {
+    if (isRunId(job.id)) throw new Error(`internal: run ${job.id} saved as a job`);
     const data = JSON.stringify(job);
     this.record('job', event, job.id, job.namespace, job);
+    const kind = job.spec.parameterized ? 'parameterized' : job.spec.periodic ? 'periodic' : job.spec.type;
+    const ended = job.stopped || job.status === 'complete' || job.status === 'failed';
     if (insert) {
       await db.insertInto('jobs').values({
-        namespace: job.namespace, id: job.id, version: job.version, data, modify_index: job.modifyIndex, parent_id: job.parentId ?? null, status: job.status,
+        namespace: job.namespace, id: job.id, version: job.version, data, modify_index: job.modifyIndex, parent_id: null, status: job.status,
+        kind, finished_at: ended ? now : null,
       }).execute();
     } else {
-      await db.updateTable('jobs').set({ version: job.version, data, modify_index: job.modifyIndex, status: job.status })
-        .where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
+      await db.updateTable('jobs').set((eb) => ({
+        version: job.version, data, modify_index: job.modifyIndex, status: job.status, kind,
+        // the time it ended, kept through later writes of an ended job
+        finished_at: ended ? eb.fn.coalesce('finished_at', eb.val(now)) : null,
+      })).where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
     }
   }
 
   /** recompute the stored status of a job from its allocs */
   private async refreshJobStatus(db: Db, namespace: string, id: string, index: number, now: number): Promise<void> {
+    if (isRunId(id)) return this.refreshRun(db, namespace, id, index, now);
     const job = await this.loadJob(db, namespace, id);
     if (!job) return;
     const allocs = await this.jobAllocs(db, namespace, id);
@@ -473,7 +795,48 @@ export class Store extends EventEmitter {
     if (status !== job.status) {
       job.status = status;
       job.modifyIndex = index;
-      await this.saveJob(db, job, false, 'JobStatusChanged');
+      await this.saveJob(db, job, false, 'JobStatusChanged', now);
+    }
+  }
+
+  /**
+   * Recomputes a run from its allocs (status, outcome, what its latest alloc
+   * said) and moves it between its sweep's totals. `patch` applies first: a
+   * stop, or leaving the queue.
+   */
+  private async refreshRun(db: Db, namespace: string, id: string, index: number, now: number, patch: { stopped?: boolean; queued?: boolean } = {}): Promise<void> {
+    const run = await loadRun(db, namespace, id);
+    if (!run) return;
+    const before = storedFacts(run);
+    const was = JSON.stringify([run.status, run.outcome, run.queued, run.stopped, run.result]);
+    if (patch.stopped !== undefined) run.stopped = patch.stopped;
+    if (patch.queued !== undefined) run.queued = patch.queued;
+    const job = runJob(run, await this.parentSpec(db, namespace, run.parentId, run.parentVersion));
+    if (!job) return;
+    const allocs = await this.jobAllocs(db, namespace, id);
+    const status = computeJobStatus(job, allocs, now);
+    const row = runRow(job, run.seq, allocs);
+    const facts = runFacts(status, row);
+    run.status = status;
+    run.outcome = facts.outcome;
+    run.result = allocs.length > 0 ? resultOf(row, facts.outcome) : undefined;
+    const ended = facts.state !== 'queued' && facts.state !== 'running';
+    run.finishedAt = ended ? (run.finishedAt ?? now) : undefined;
+    if (JSON.stringify([run.status, run.outcome, run.queued, run.stopped, run.result]) === was) return;
+    const statusChanged = before.state !== facts.state || job.status !== status;
+    run.modifyIndex = index;
+    await saveRun(db, run);
+    for (const key of ['', run.sweepId]) {
+      const stats = await loadStats(db, namespace, run.parentId, key);
+      if (!stats) continue;
+      applyRunChange(stats.stats, before, storedFacts(run));
+      await saveStats(db, namespace, run.parentId, key, stats, false);
+    }
+    if (statusChanged) {
+      job.status = status;
+      job.stopped = run.stopped;
+      job.modifyIndex = index;
+      this.record('job', run.stopped && patch.stopped ? 'JobStopped' : 'JobStatusChanged', job.id, namespace, job);
     }
   }
 
@@ -530,8 +893,13 @@ export class Store extends EventEmitter {
   }
 
   /** every stored version of a job, newest first, with the deployment that rolled it out */
-  async jobVersions(namespace: string, id: string): Promise<Array<{ version: number; submittedAt: string; spec: JobSpec; deployment?: Pick<Deployment, 'id' | 'status' | 'statusDescription'> }>> {
-    const rows = await this.db.selectFrom('job_versions').selectAll().where('namespace', '=', namespace).where('id', '=', id).orderBy('version', 'desc').execute();
+  async jobVersions(namespace: string, id: string, limit = 100): Promise<Array<{ version: number; submittedAt: string; spec: JobSpec; deployment?: Pick<Deployment, 'id' | 'status' | 'statusDescription'> }>> {
+    if (isRunId(id)) {
+      const run = await this.loadJob(this.db, namespace, id);
+      if (!run) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
+      return [{ version: run.version, submittedAt: run.submittedAt, spec: run.spec }];
+    }
+    const rows = await this.db.selectFrom('job_versions').selectAll().where('namespace', '=', namespace).where('id', '=', id).orderBy('version', 'desc').limit(limit).execute();
     if (rows.length === 0) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
     const deps = new Map<number, Deployment>();
     // newest first: the latest deployment of a version wins
@@ -660,14 +1028,15 @@ export class Store extends EventEmitter {
     this.record('eval', 'EvalCreated', ev.id, ev.namespace, ev);
     await db.insertInto('evals').values({
       id: ev.id, namespace: ev.namespace, job_id: ev.jobId, status: ev.status, priority: ev.priority,
-      wait_until: waitUntil ?? 0, data: JSON.stringify(ev), create_index: index,
+      wait_until: waitUntil ?? 0, data: JSON.stringify(ev), create_index: index, finished_at: null,
     }).execute();
     return ev;
   }
 
   private async saveEval(db: Db, ev: Evaluation): Promise<void> {
     this.record('eval', EVAL_EVENT[ev.status] ?? 'EvalUpdated', ev.id, ev.namespace, { ...ev });
-    await db.updateTable('evals').set({ status: ev.status, data: JSON.stringify(ev), priority: ev.priority }).where('id', '=', ev.id).execute();
+    const ended = ev.status === 'complete' || ev.status === 'failed' || ev.status === 'cancelled';
+    await db.updateTable('evals').set({ status: ev.status, data: JSON.stringify(ev), priority: ev.priority, finished_at: ended ? Date.now() : null }).where('id', '=', ev.id).execute();
   }
 
   /**
@@ -722,12 +1091,24 @@ export class Store extends EventEmitter {
   }
 
   async listEvals(filter: { namespace?: string; jobId?: string; status?: string; limit?: number }): Promise<Evaluation[]> {
-    let q = this.db.selectFrom('evals').select('data');
-    if (filter.namespace && filter.namespace !== '*') q = q.where('namespace', '=', filter.namespace);
-    if (filter.jobId) q = q.where('job_id', '=', filter.jobId);
-    if (filter.status) q = q.where('status', '=', filter.status);
-    const rows = await q.orderBy('create_index', 'desc').limit(filter.limit ?? 200).execute();
-    return rows.map((r) => JSON.parse(r.data) as Evaluation);
+    return (await this.evalPage(filter)).evals;
+  }
+
+  /** One page of evals, newest first. */
+  async evalPage(f: { namespace?: string; jobId?: string; status?: string; limit?: number; cursor?: string }): Promise<{ evals: Evaluation[]; next?: string }> {
+    const limit = clampLimit(f.limit ?? 200, 1000);
+    let q = this.db.selectFrom('evals').select(['data', 'create_index', 'id']);
+    if (f.namespace && f.namespace !== '*') q = q.where('namespace', '=', f.namespace);
+    if (f.jobId) q = q.where('job_id', '=', f.jobId);
+    if (f.status) q = q.where('status', '=', f.status);
+    if (f.cursor) {
+      const [ci, id] = decodeCursor(f.cursor, ['number', 'string']) as [number, string];
+      q = q.where((eb) => eb.or([eb('create_index', '<', ci), eb.and([eb('create_index', '=', ci), eb('id', '<', id)])]));
+    }
+    const rows = await q.orderBy('create_index', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { evals: page.map((r) => JSON.parse(r.data) as Evaluation), ...(rows.length > limit ? { next: encodeCursor([last.create_index, last.id]) } : {}) };
   }
 
   /** A consistent view for the scheduler (SQLite serialises; reads happen between writes). */
@@ -739,6 +1120,7 @@ export class Store extends EventEmitter {
     const snapshot: SchedulerSnapshot = { now, eval: ev, job, nodes, usage, jobAllocs };
     const deployment = await this.latestDeployment(this.db, ev.namespace, ev.jobId);
     if (deployment) snapshot.deployment = deployment;
+    if (job && isParentJob(job.spec) && !job.stopped) snapshot.queue = await this.queueHead(job, nodes, usage);
     if (job?.spec.preempt) {
       // only batch runs may be preempted: services and their like stay out of the map
       const priorities: Record<string, number> = {};
@@ -754,6 +1136,43 @@ export class Store extends EventEmitter {
   }
 
   /**
+   * The head of a parent's queue: as many waiting runs as the free capacity of
+   * ready nodes could hold (by what the first one asks), plus one to tell
+   * "placed all" from "the next one waits", at most QUEUE_BATCH. Reading it
+   * costs the same with ten runs waiting as with a million.
+   */
+  private async queueHead(parent: Job, nodes: NodeInfo[], usage: Alloc[]): Promise<QueuedRun[]> {
+    const stats = await loadStats(this.db, parent.namespace, parent.id, '');
+    const fromSeq = stats?.stopSeq ?? 0;
+    let runs = await queuedRuns(this.db, parent.namespace, parent.id, fromSeq, 1);
+    if (runs.length === 0) return [];
+    const head = runJob(runs[0], await this.parentSpec(this.db, parent.namespace, parent.id, runs[0].parentVersion));
+    if (head) {
+      const ask = sumTaskResources(head.spec);
+      const free = new Map<string, Resources>();
+      for (const n of nodes) if (n.status === 'ready' && n.eligibility === 'eligible') free.set(n.id, { ...n.capacity });
+      for (const a of usage) {
+        const f = free.get(a.nodeId);
+        if (f) addInto(f, { cpu: -a.resources.cpu, memory: -a.resources.memory, disk: -a.resources.disk });
+      }
+      let room = 0;
+      for (const f of free.values()) {
+        let n = Infinity;
+        for (const d of ['cpu', 'memory', 'disk'] as const) if (ask[d] > 0) n = Math.min(n, Math.floor(f[d] / ask[d]));
+        room += Number.isFinite(n) ? Math.max(0, n) : QUEUE_BATCH;
+      }
+      const limit = Math.min(QUEUE_BATCH, Math.ceil(room / Math.max(1, head.spec.count)) + 1);
+      if (limit > 1) runs = await queuedRuns(this.db, parent.namespace, parent.id, fromSeq, limit);
+    }
+    const out: QueuedRun[] = [];
+    for (const r of runs) {
+      const job = runJob(r, await this.parentSpec(this.db, r.namespace, r.parentId, r.parentVersion));
+      if (job) out.push({ job, allocs: await this.queryAllocs(this.db, { namespace: r.namespace, jobId: r.id }) });
+    }
+    return out;
+  }
+
+  /**
    * Commits what the scheduler decided, after checking it against fresh state:
    * placements that no longer fit are dropped and the eval retried.
    */
@@ -761,11 +1180,18 @@ export class Store extends EventEmitter {
     return this.write(async (trx, index, touched) => {
       const nodes = await this.listNodeInfos(trx);
       const check = checkPlan(plan, nodes, this.liveAllocs());
+      const queue = plan.runs;
+      if (queue && check.rejected.length > 0) {
+        // a run is placed whole or stays queued: drop the rest of a run that lost a placement
+        const lost = new Set(check.rejected.map((p) => p.jobId));
+        check.accepted = check.accepted.filter((p) => !lost.has(p.jobId));
+        queue.started = queue.started.filter((id) => !lost.has(id));
+      }
       const deployment = await this.planDeployment(trx, plan, index, now);
       const placed: Alloc[] = [];
       for (const p of check.accepted) {
         const alloc: Alloc = {
-          id: newId(), namespace: plan.namespace, jobId: plan.jobId, jobVersion: p.jobVersion, name: p.name, index: p.index,
+          id: newId(), namespace: plan.namespace, jobId: p.jobId ?? plan.jobId, jobVersion: p.jobVersion, name: p.name, index: p.index,
           nodeId: p.nodeId, nodeName: p.nodeName, evalId: ev.id, desiredStatus: 'run', desiredDescription: '',
           clientStatus: 'pending', clientDescription: 'waiting for the agent', resources: p.resources, taskStates: {},
           attempt: p.attempt, ...(p.previousAllocId ? { previousAllocId: p.previousAllocId } : {}),
@@ -798,8 +1224,41 @@ export class Store extends EventEmitter {
       }
       // an older blocked eval of this job is superseded by this one
       await this.cancelBlocked(trx, ev.namespace, ev.jobId, ev.id);
+      if (queue) {
+        for (const id of queue.started) await this.refreshRun(trx, plan.namespace, id, index, now, { queued: false });
+        for (const o of queue.ownEval) {
+          await this.refreshRun(trx, plan.namespace, o.jobId, index, now, { queued: false });
+          const child = await this.loadJob(trx, plan.namespace, o.jobId);
+          if (child) await this.createEval(trx, index, child, o.at !== undefined ? 'retry' : 'job-register', now, o.at);
+        }
+      }
       const queued = plan.queuedAllocs + check.rejected.length;
-      if (check.rejected.length > 0) {
+      if (queue && check.rejected.length === 0) {
+        const parent = await this.loadJob(trx, ev.namespace, ev.jobId);
+        const stats = await loadStats(trx, ev.namespace, ev.jobId, '');
+        const waiting = stats?.stats.states.queued ?? 0;
+        // fresh state decides: runs dispatched since the snapshot count too
+        const more = parent && !parent.stopped && (await queuedRuns(trx, ev.namespace, ev.jobId, stats?.stopSeq ?? 0, 1)).length > 0;
+        ev.queuedAllocs = waiting;
+        ev.failures = plan.failures;
+        ev.modifyIndex = index;
+        ev.modifiedAt = iso(now);
+        if (more && queue.drained) {
+          ev.status = 'complete';
+          ev.statusDescription = `started ${queue.started.length} runs; the queue goes on`;
+          await this.saveEval(trx, ev);
+          await this.createEval(trx, index, parent, ev.triggeredBy, now);
+        } else if (more) {
+          ev.status = 'blocked';
+          ev.statusDescription = `started ${queue.started.length} runs; ${waiting} wait for capacity`;
+          await this.saveEval(trx, ev);
+          if (queue.headAsk) await trx.updateTable('evals').set({ ask: JSON.stringify(queue.headAsk) }).where('id', '=', ev.id).execute();
+        } else {
+          ev.status = 'complete';
+          ev.statusDescription = `started ${queue.started.length} runs; none wait`;
+          await this.saveEval(trx, ev);
+        }
+      } else if (check.rejected.length > 0) {
         ev.status = 'complete';
         ev.statusDescription = `${check.rejected.length} placements no longer fit; evaluating again`;
         const job = await this.loadJob(trx, ev.namespace, ev.jobId);
@@ -811,12 +1270,14 @@ export class Store extends EventEmitter {
         ev.status = 'complete';
         ev.statusDescription = `placed ${placed.length}, stopped ${plan.stop.length}`;
       }
-      ev.queuedAllocs = queued;
-      ev.failures = plan.failures;
-      ev.modifyIndex = index;
-      ev.modifiedAt = iso(now);
-      await this.saveEval(trx, ev);
-      if (ev.status === 'blocked') {
+      if (!queue || check.rejected.length > 0) {
+        ev.queuedAllocs = queued;
+        ev.failures = plan.failures;
+        ev.modifyIndex = index;
+        ev.modifiedAt = iso(now);
+        await this.saveEval(trx, ev);
+      }
+      if (ev.status === 'blocked' && !queue) {
         const job = await this.loadJob(trx, ev.namespace, ev.jobId);
         if (job) await trx.updateTable('evals').set({ ask: JSON.stringify(sumTaskResources(job.spec)) }).where('id', '=', ev.id).execute();
       }
@@ -825,7 +1286,7 @@ export class Store extends EventEmitter {
         await this.createEval(trx, index, job ?? { namespace: ev.namespace, id: ev.jobId }, 'retry', now, plan.followUpAt);
       }
       // evals of this job already waiting are answered by this one
-      await trx.updateTable('evals').set({ status: 'cancelled' })
+      await trx.updateTable('evals').set({ status: 'cancelled', finished_at: Date.now() })
         .where('namespace', '=', ev.namespace).where('job_id', '=', ev.jobId).where('status', '=', 'pending')
         .where('wait_until', '<=', now).where('id', '!=', ev.id).where('create_index', '<', index).execute();
       await this.refreshJobStatus(trx, ev.namespace, ev.jobId, index, now);
@@ -845,13 +1306,8 @@ export class Store extends EventEmitter {
   }
 
   private async cancelBlocked(db: Db, namespace: string, jobId: string, exceptId: string): Promise<void> {
-    await db.updateTable('evals').set({ status: 'cancelled' })
+    await db.updateTable('evals').set({ status: 'cancelled', finished_at: Date.now() })
       .where('namespace', '=', namespace).where('job_id', '=', jobId).where('status', '=', 'blocked').where('id', '!=', exceptId).execute();
-  }
-
-  /** A node joined or came back: every blocked eval gets another go. */
-  private async unblockAll(db: Db): Promise<void> {
-    await db.updateTable('evals').set({ status: 'pending' }).where('status', '=', 'blocked').execute();
   }
 
   /**
@@ -914,7 +1370,7 @@ export class Store extends EventEmitter {
         id: node.id, name: node.name, secret_hash: hashSecret(secret), status: node.status, last_heartbeat: now,
         data: JSON.stringify(node), modify_index: index,
       }).execute();
-      await this.unblockAll(trx);
+      await this.unblockFitting(trx);
       await this.evalSystemJobs(trx, index, now);
       return node;
     });
@@ -935,7 +1391,7 @@ export class Store extends EventEmitter {
         address: req.address, volumes: req.volumes, portRange: req.portRange,
       });
       await this.saveNode(trx, node, now);
-      await this.unblockAll(trx);
+      await this.unblockFitting(trx);
       await this.evalSystemJobs(trx, index, now);
       return node;
     });
@@ -955,7 +1411,7 @@ export class Store extends EventEmitter {
       n.lastHeartbeatAt = iso(now);
       n.modifyIndex = index;
       await this.saveNode(trx, n, now);
-      await this.unblockAll(trx);
+      await this.unblockFitting(trx);
       await this.evalSystemJobs(trx, index, now);
       return n;
     });
@@ -995,6 +1451,21 @@ export class Store extends EventEmitter {
       }
       return { lost: allocs.length };
     });
+  }
+
+  /** One page of nodes by name. Clusters are small, but no listing is unbounded. */
+  async nodePage(f: { cursor?: string; limit?: number }): Promise<{ nodes: NodeSummary[]; next?: string }> {
+    const limit = clampLimit(f.limit ?? 1000, 1000);
+    let q = this.db.selectFrom('nodes').select(['data', 'name', 'id']);
+    if (f.cursor) {
+      const [name, id] = decodeCursor(f.cursor, ['string', 'string']) as [string, string];
+      q = q.where((eb) => eb.or([eb('name', '>', name), eb.and([eb('name', '=', name), eb('id', '>', id)])]));
+    }
+    const rows = await q.orderBy('name').orderBy('id').limit(limit + 1).execute();
+    const page = rows.slice(0, limit);
+    const usage = this.liveAllocs();
+    const last = page[page.length - 1];
+    return { nodes: page.map((r) => summarizeNode(JSON.parse(r.data) as NodeInfo, usage)), ...(rows.length > limit ? { next: encodeCursor([last.name, last.id]) } : {}) };
   }
 
   async listNodes(): Promise<NodeSummary[]> {
@@ -1043,6 +1514,32 @@ export class Store extends EventEmitter {
     return this.queryAllocs(this.db, filter);
   }
 
+  /** One page of allocs, oldest first; filters run in SQL. */
+  async allocPage(f: AllocQuery & { cursor?: string; limit?: number }): Promise<{ allocs: Alloc[]; next?: string }> {
+    const limit = clampLimit(f.limit, 1000);
+    let q = this.db.selectFrom('allocs').select(['data', 'create_index', 'id']);
+    if (f.namespace && f.namespace !== '*') q = q.where('namespace', '=', f.namespace);
+    if (f.jobId) q = q.where('job_id', '=', f.jobId);
+    if (f.nodeId) q = q.where('node_id', '=', f.nodeId);
+    if (f.status) q = q.where('client_status', '=', f.status);
+    if (f.cursor) {
+      const [ci, id] = decodeCursor(f.cursor, ['number', 'string']) as [number, string];
+      q = q.where((eb) => eb.or([eb('create_index', '>', ci), eb.and([eb('create_index', '=', ci), eb('id', '>', id)])]));
+    }
+    const rows = await q.orderBy('create_index').orderBy('id').limit(limit + 1).execute();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { allocs: page.map((r) => JSON.parse(r.data) as Alloc), ...(rows.length > limit ? { next: encodeCursor([last.create_index, last.id]) } : {}) };
+  }
+
+  /** What a node runs now, and the last `recent` allocs it finished (a node page, not its whole history). */
+  async nodeAllocs(nodeId: string, recent = 50): Promise<Alloc[]> {
+    const live = await this.queryAllocs(this.db, { nodeId, liveOnly: true });
+    const done = await this.db.selectFrom('allocs').select('data').where('node_id', '=', nodeId)
+      .where('client_status', 'not in', LIVE).orderBy('create_index', 'desc').limit(recent).execute();
+    return [...live, ...done.map((r) => JSON.parse(r.data) as Alloc).reverse()].sort((a, b) => a.createIndex - b.createIndex);
+  }
+
   async getAlloc(idOrPrefix: string): Promise<Alloc> {
     const rows = await this.db.selectFrom('allocs').select('data').where('id', 'like', `${escapeLike(idOrPrefix)}%`).limit(10).execute();
     return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'alloc', (d) => (JSON.parse(d) as Alloc).id)) as Alloc;
@@ -1061,6 +1558,14 @@ export class Store extends EventEmitter {
       if (a.desiredStatus === 'stop' && (a.clientStatus === 'complete' || a.clientStatus === 'failed')) continue;
       if (a.desiredStatus === 'stop' && a.clientStatus === 'lost' && Object.values(a.taskStates).every((t) => t.state === 'dead')) continue;
       if (a.desiredStatus === 'run' && (a.clientStatus === 'complete' || a.clientStatus === 'failed')) continue;
+      if (isRunId(a.jobId)) {
+        // a run's spec is its parent's with its meta; only runs carry a payload
+        const run = await this.loadJob(this.db, a.namespace, a.jobId);
+        if (!run) continue;
+        const payload = run.dispatch?.payload;
+        out.push({ alloc: a, job: run.spec, ...(payload ? { payload } : {}) });
+        continue;
+      }
       const key = `${a.namespace}/${a.jobId}@${a.jobVersion}`;
       let spec = specs.get(key);
       if (!spec) {
@@ -1070,9 +1575,7 @@ export class Store extends EventEmitter {
         spec = JSON.parse(r.spec) as JobSpec;
         specs.set(key, spec);
       }
-      // only dispatched children (ids with a '/') can carry a payload
-      const payload = a.jobId.includes('/') ? (await this.loadJob(this.db, a.namespace, a.jobId))?.dispatch?.payload : undefined;
-      out.push({ alloc: a, job: spec, ...(payload ? { payload } : {}) });
+      out.push({ alloc: a, job: spec });
     }
     return out;
   }
@@ -1124,11 +1627,13 @@ export class Store extends EventEmitter {
         const migrating = j.cameUp && draining.size > 0 && this.liveAllocs().some((x) => x.namespace === j.namespace && x.jobId === j.id && draining.has(x.nodeId));
         // an alloc of a running deployment turned healthy or unhealthy: the rollout takes its next step
         const rolling = !j.ended && !migrating && j.deployment !== undefined && (await this.loadDeployment(trx, j.deployment))?.status === 'running';
+        await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
         if (j.ended || migrating || rolling) {
           const job = await this.loadJob(trx, j.namespace, j.id);
+          // a run that completed has nothing left to decide: its parent's queue hears of the room it left below
+          if (job && isRunId(job.id) && job.status === 'complete' && !migrating && !rolling) continue;
           await this.createEval(trx, index, job ?? j, j.failed ? 'alloc-failure' : j.ended ? 'alloc-stop' : 'node-update', now);
         }
-        await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
       }
       if (freed) await this.unblockFitting(trx);
       return index;
@@ -1157,7 +1662,7 @@ export class Store extends EventEmitter {
     for (let i = 0; i < allocs.length; i += 200) {
       await db.insertInto('allocs').values(allocs.slice(i, i + 200).map((a) => ({
         id: a.id, namespace: a.namespace, job_id: a.jobId, node_id: a.nodeId, desired_status: a.desiredStatus,
-        client_status: a.clientStatus, data: JSON.stringify(a), create_index: a.createIndex, modify_index: a.modifyIndex,
+        client_status: a.clientStatus, data: JSON.stringify(a), create_index: a.createIndex, modify_index: a.modifyIndex, finished_at: null,
       }))).execute();
     }
     this.txAllocs?.push(...allocs);
@@ -1170,6 +1675,15 @@ export class Store extends EventEmitter {
    */
   private async jobAllocs(db: Db, namespace: string, jobId: string): Promise<Alloc[]> {
     const key = jobKey(namespace, jobId);
+    // a run has an alloc or two, read a few times in its life: caching them would only push big jobs out
+    if (isRunId(jobId)) {
+      const rows = await this.queryAllocs(db, { namespace, jobId });
+      const mine = this.txAllocs?.filter((a) => a.namespace === namespace && a.jobId === jobId);
+      if (!mine?.length) return rows;
+      const view = new Map(rows.map((a) => [a.id, a]));
+      for (const a of mine) view.set(a.id, a);
+      return [...view.values()];
+    }
     let cached = this.jobCache.get(key);
     if (cached) {
       // most recently used goes last
@@ -1217,9 +1731,11 @@ export class Store extends EventEmitter {
     const copy = structuredClone(a);
     this.txAllocs?.push(copy);
     this.record('alloc', event, a.id, a.namespace, copy);
-    await db.updateTable('allocs').set({
+    const ended = a.clientStatus === 'complete' || a.clientStatus === 'failed' || a.clientStatus === 'lost';
+    await db.updateTable('allocs').set((eb) => ({
       desired_status: a.desiredStatus, client_status: a.clientStatus, data: JSON.stringify(a), modify_index: a.modifyIndex,
-    }).where('id', '=', a.id).execute();
+      finished_at: ended ? eb.fn.coalesce('finished_at', eb.val(Date.now())) : null,
+    })).where('id', '=', a.id).execute();
   }
 
   // ------------------------------------------------------------ logs

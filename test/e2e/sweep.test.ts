@@ -7,7 +7,7 @@
 import { access, constants, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DispatchResponse, DispatchRun, JobSummary, RunsResponse } from '../../src/api/types.js';
+import type { DispatchResponse, DispatchRun, JobSummary, Page, RunsResponse } from '../../src/api/types.js';
 import { BatonApiError } from '../../src/client/http.js';
 import { TestCluster, waitFor } from '../support/cluster.js';
 
@@ -22,8 +22,8 @@ describe('sweeps of dispatched runs', () => {
   let marks: string;
   const dispatch = (job: string, runs: DispatchRun[], namespace = 'default') =>
     cluster.client.http.request<DispatchResponse>('POST', `/v1/jobs/${encodeURIComponent(job)}/dispatch`, { query: { namespace }, body: { runs } });
-  const runs = (job: string, namespace = 'default') =>
-    cluster.client.http.request<RunsResponse>('GET', `/v1/jobs/${encodeURIComponent(job)}/runs`, { query: { namespace } });
+  // every page: the listing is paged (100 a page by default)
+  const runs = (job: string, namespace = 'default'): Promise<RunsResponse> => cluster.client.listRuns(job, namespace);
 
   beforeAll(async () => {
     cluster = await TestCluster.start({ heartbeatTtl: '20s' });
@@ -108,8 +108,8 @@ describe('sweeps of dispatched runs', () => {
     const aQueuedWhenBDone = a.runs.filter((r) => !r.startedAt || Date.parse(r.startedAt) > bDone).length;
     // B's 5 did not wait for A's 40: most of A was still queued when B finished
     expect(aQueuedWhenBDone).toBeGreaterThan(20);
-    const jobs = await cluster.client.http.request<JobSummary[]>('GET', '/v1/jobs', { query: { namespace: 'team-b' } });
-    expect(jobs.map((j) => j.id)).toEqual(['work']);
+    const jobs = await cluster.client.http.request<Page<JobSummary>>('GET', '/v1/jobs', { query: { namespace: 'team-b' } });
+    expect(jobs.items.map((j) => j.id)).toEqual(['work']);
   });
 
   it('reports a run that outlives its timeout as timed out', async () => {

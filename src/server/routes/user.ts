@@ -2,17 +2,44 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
-import type { DispatchResponse, RunsResponse, JobDetail, LogsResponse, NodeInfo, Resources, StatusResponse, SubmitJobResponse } from '../../api/types.js';
+import type {
+  Alloc,
+  DispatchResponse,
+  Evaluation,
+  JobDetail,
+  JobSummary,
+  LogsResponse,
+  NodeInfo,
+  NodeSummary,
+  Page,
+  QueueSummary,
+  Resources,
+  RunsResponse,
+  StatusResponse,
+  SubmitJobResponse,
+} from '../../api/types.js';
 import { parseJobObject, parseJobSource } from '../../spec/parse.js';
 import { formatBytes, formatCpu } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
 import { validateRuns } from '../../jobs/dispatch.js';
-import { dispatchSchema, drainSchema, eligibilitySchema, scaleSchema, submitJobSchema, waitParam } from '../schemas.js';
+import { isRunId } from '../../store/runs.js';
+import { clampLimit } from '../../store/store.js';
+import { dispatchSchema, drainSchema, eligibilitySchema, pageQuery, scaleSchema, submitJobSchema, waitParam } from '../schemas.js';
 import type { ServerContext } from '../context.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
+
+const JOB_STATUSES = ['pending', 'running', 'complete', 'failed', 'stopped'] as const;
+const JOB_KINDS = ['batch', 'service', 'system', 'parameterized', 'periodic'] as const;
+const RUN_OUTCOMES = ['queued', 'running', 'complete', 'failed', 'oom-killed', 'timed-out', 'lost', 'stopped', 'preempted'] as const;
+/** what a job page shows of a job's allocs: the newest, never its whole history */
+const DETAIL_ALLOCS = 200;
+
+function page<T>(items: T[], next: string | undefined): Page<T> {
+  return next ? { items, next } : { items };
+}
 
 export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
@@ -38,13 +65,33 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { job, evalId, warnings };
   });
 
-  const listQuery = z.object({ namespace: z.string().max(64).optional(), parent: z.string().max(256).optional() });
-  app.get('/v1/jobs', async (req) => {
+  const listQuery = z.object({
+    namespace: z.string().max(64).optional(),
+    parent: z.string().max(256).optional(),
+    status: z.enum(JOB_STATUSES, { error: `status must be one of ${JOB_STATUSES.join(', ')}` }).optional(),
+    type: z.enum(JOB_KINDS, { error: `type must be one of ${JOB_KINDS.join(', ')}` }).optional(),
+    ...pageQuery,
+  });
+  app.get('/v1/jobs', async (req): Promise<Page<JobSummary>> => {
     const q = parse(listQuery, req.query, 'query');
-    const ns = q.namespace ?? 'default';
+    let ns = q.namespace ?? 'default';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
-    const jobs = (await store.listJobs(ns, { parent: q.parent })).filter((j) => token.namespace === '*' || j.namespace === token.namespace);
-    return Promise.all(jobs.map((j) => store.jobSummary(j)));
+    // a token of one namespace lists that namespace when it asks for all
+    if (ns === '*' && token.namespace !== '*') ns = token.namespace;
+    if (q.parent !== undefined && ns === '*') throw badRequest('--parent lists the runs of one job: name its namespace (not "*")');
+    if (q.parent !== undefined && q.type !== undefined) throw badRequest('the runs of a parent are all batch jobs: --type does not apply with --parent');
+    const r = await store.listJobs(ns, { parent: q.parent, status: q.status, kind: q.type, cursor: q.cursor, limit: q.limit });
+    const items: JobSummary[] = [];
+    for (const j of r.jobs) items.push(await store.jobSummary(j));
+    return page(items, r.next);
+  });
+
+  app.get('/v1/queue', async (req): Promise<QueueSummary> => {
+    const q = parse(nsQuery, req.query, 'query');
+    let ns = q.namespace ?? '*';
+    const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
+    if (ns === '*' && token.namespace !== '*') ns = token.namespace;
+    return store.queueSummary(ns);
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req): Promise<JobDetail> => {
@@ -57,7 +104,9 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
       store.listAllocs({ namespace: ns, jobId: job.id }),
       store.listEvals({ namespace: ns, jobId: job.id, limit: 20 }),
     ]);
-    return { job, summary, allocs, evals };
+    // a batch job of 10,000 keeps every attempt: the page gets the newest, `alloc ls --job` pages through all
+    const newest = allocs.length > DETAIL_ALLOCS ? allocs.slice(allocs.length - DETAIL_ALLOCS) : allocs;
+    return { job, summary, allocs: newest, allocsTotal: allocs.length, evals };
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/dispatch', { bodyLimit: 16 * 1024 * 1024 }, async (req): Promise<DispatchResponse> => {
@@ -71,17 +120,31 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (problems.length > 0) {
       throw badRequest(`nothing was dispatched: ${problems.length === 1 ? 'a run is' : `${problems.length} problems are`} invalid; first: ${problems[0].path}: ${problems[0].message}`, problems.slice(0, 100));
     }
-    const sweepId = randomUUID();
-    const jobs = await store.dispatchJobs(parent, body.runs, sweepId, Date.now());
-    return { sweepId, jobs };
+    const sweepId = body.sweepId ?? randomUUID();
+    const r = await store.dispatchJobs(parent, body.runs, sweepId, Date.now(), body.offset !== undefined ? { offset: body.offset } : {});
+    return { sweepId, jobs: r.ids, total: r.total, ...(r.repeated ? { repeated: true } : {}) };
   });
 
+  const runsQuery = z.object({
+    namespace: z.string().max(64).optional(),
+    outcome: z.enum(RUN_OUTCOMES, { error: `outcome must be one of ${RUN_OUTCOMES.join(', ')}` }).optional(),
+    sweep: z.uuid({ error: 'sweep must be a sweep id (the sweepId a dispatch answered)' }).optional(),
+    ...pageQuery,
+  });
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/runs', async (req): Promise<RunsResponse> => {
-    const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
+    const q = parse(runsQuery, req.query, 'query');
+    const ns = q.namespace ?? 'default';
     requireUser(req.principal, 'read', ns);
     const job = await store.getJob(ns, req.params.id);
     if (!job) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
-    return { job: await store.jobSummary(job), runs: await store.listRuns(job) };
+    const r = await store.listRuns(job, { outcome: q.outcome, sweepId: q.sweep, cursor: q.cursor, limit: clampLimit(q.limit, 1000) });
+    const out: RunsResponse = { job: await store.jobSummary(job), runs: r.runs, ...(r.next ? { next: r.next } : {}) };
+    if (q.sweep) {
+      const sweep = await store.runStats(job, q.sweep);
+      if (!sweep) throw new HttpError(404, `job "${job.id}" has no sweep ${q.sweep}`);
+      out.sweep = sweep;
+    }
+    return out;
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/start', async (req) => {
@@ -90,6 +153,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const job = await store.getJob(ns, req.params.id);
     if (!job) throw new HttpError(404, `job "${req.params.id}" not found in namespace "${ns}"`);
     if (!job.stopped) throw new HttpError(409, `job "${job.id}" is not stopped`);
+    if (isRunId(job.id)) return store.restartRun(ns, job.id, Date.now());
     const r = await store.registerJob(job.spec, Date.now());
     return { job: r.job, evalId: r.evalId };
   });
@@ -107,9 +171,12 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return store.stopJob(ns, req.params.id, Date.now());
   });
 
-  app.get('/v1/nodes', async (req) => {
+  const nodesQuery = z.object({ ...pageQuery });
+  app.get('/v1/nodes', async (req): Promise<Page<NodeSummary>> => {
     requireUser(req.principal, 'read');
-    return store.listNodes();
+    const q = parse(nodesQuery, req.query, 'query');
+    const r = await store.nodePage(q);
+    return page(r.nodes, r.next);
   });
 
   app.put<{ Params: { id: string } }>('/v1/nodes/:id/eligibility', async (req) => {
@@ -129,22 +196,24 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req) => {
     requireUser(req.principal, 'read');
     const node = await store.getNode(req.params.id);
-    return { node, allocs: await store.listAllocs({ nodeId: node.id }) };
+    return { node, allocs: await store.nodeAllocs(node.id) };
   });
 
   const allocQuery = z.object({
     namespace: z.string().max(64).optional(),
-    job: z.string().max(64).optional(),
+    job: z.string().max(256).optional(),
     node: z.string().max(64).optional(),
-    status: z.enum(['pending', 'running', 'complete', 'failed', 'lost']).optional(),
+    status: z.enum(['pending', 'running', 'complete', 'failed', 'lost'], { error: 'status must be one of pending, running, complete, failed, lost' }).optional(),
+    ...pageQuery,
   });
 
-  app.get('/v1/allocs', async (req) => {
+  app.get('/v1/allocs', async (req): Promise<Page<Alloc>> => {
     const q = parse(allocQuery, req.query, 'query');
-    const ns = q.namespace ?? '*';
+    let ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
-    const allocs = await store.listAllocs({ namespace: ns, jobId: q.job, nodeId: q.node, status: q.status });
-    return allocs.filter((a) => token.namespace === '*' || a.namespace === token.namespace);
+    if (ns === '*' && token.namespace !== '*') ns = token.namespace;
+    const r = await store.allocPage({ namespace: ns, jobId: q.job, nodeId: q.node, status: q.status, cursor: q.cursor, limit: q.limit });
+    return page(r.allocs, r.next);
   });
 
   app.get<{ Params: { id: string } }>('/v1/allocs/:id', async (req) => {
@@ -184,13 +253,14 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
   });
 
-  const evalQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(64).optional(), status: z.string().max(16).optional() });
-  app.get('/v1/evals', async (req) => {
+  const evalQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(256).optional(), status: z.string().max(16).optional(), ...pageQuery });
+  app.get('/v1/evals', async (req): Promise<Page<Evaluation>> => {
     const q = parse(evalQuery, req.query, 'query');
-    const ns = q.namespace ?? '*';
+    let ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
-    const evals = await store.listEvals({ namespace: ns, jobId: q.job, status: q.status });
-    return evals.filter((e) => token.namespace === '*' || e.namespace === token.namespace);
+    if (ns === '*' && token.namespace !== '*') ns = token.namespace;
+    const r = await store.evalPage({ namespace: ns, jobId: q.job, status: q.status, cursor: q.cursor, limit: q.limit });
+    return page(r.evals, r.next);
   });
 
   app.get<{ Params: { id: string } }>('/v1/evals/:id', async (req) => {
