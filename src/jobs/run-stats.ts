@@ -131,20 +131,41 @@ function change(s: StoredRunStats, f: RunFacts, sign: 1 | -1): void {
   }
 }
 
-/** Adds every count of `b` into `a` (the parent's totals over its sweeps). */
-export function mergeStats(a: StoredRunStats, b: StoredRunStats): StoredRunStats {
+/** `a` plus (sign 1) or minus (sign -1) every count of `b`: a parent's totals gaining or losing a sweep. */
+function combine(a: StoredRunStats, b: StoredRunStats, sign: 1 | -1): StoredRunStats {
   const out = structuredClone(a);
-  out.total += b.total;
-  for (const st of RUN_STATES) out.states[st] += b.states[st];
-  for (const [k, v] of Object.entries(b.outcomes) as Array<[RunOutcome, number]>) out.outcomes[k] = (out.outcomes[k] ?? 0) + v;
-  for (const [h, hb] of [[out.duration, b.duration], [out.peak, b.peak]] as const) {
-    for (const [k, v] of Object.entries(hb.buckets)) h.buckets[k] = (h.buckets[k] ?? 0) + v;
-    h.n += hb.n;
-    if (hb.min !== undefined) h.min = h.min === undefined ? hb.min : Math.min(h.min, hb.min);
-    if (hb.max !== undefined) h.max = h.max === undefined ? hb.max : Math.max(h.max, hb.max);
+  out.total = Math.max(0, out.total + sign * b.total);
+  for (const st of RUN_STATES) out.states[st] = Math.max(0, out.states[st] + sign * b.states[st]);
+  for (const [k, v] of Object.entries(b.outcomes) as Array<[RunOutcome, number]>) {
+    const n = (out.outcomes[k] ?? 0) + sign * v;
+    if (n > 0) out.outcomes[k] = n;
+    else delete out.outcomes[k];
   }
-  out.durationSum += b.durationSum;
+  for (const [h, hb] of [[out.duration, b.duration], [out.peak, b.peak]] as const) {
+    for (const [k, v] of Object.entries(hb.buckets)) {
+      const n = (h.buckets[k] ?? 0) + sign * v;
+      if (n > 0) h.buckets[k] = n;
+      else delete h.buckets[k];
+    }
+    h.n = Math.max(0, h.n + sign * hb.n);
+    if (sign > 0 && hb.min !== undefined) h.min = h.min === undefined ? hb.min : Math.min(h.min, hb.min);
+    if (sign > 0 && hb.max !== undefined) h.max = h.max === undefined ? hb.max : Math.max(h.max, hb.max);
+    if (h.n === 0) {
+      delete h.min;
+      delete h.max;
+    }
+  }
+  out.durationSum = Math.max(0, out.durationSum + sign * b.durationSum);
   return out;
+}
+
+export function mergeStats(a: StoredRunStats, b: StoredRunStats): StoredRunStats {
+  return combine(a, b, 1);
+}
+
+/** what is left of `a` without `b` (a sweep collected away from its parent's totals); min and max stay as they were */
+export function subtractStats(a: StoredRunStats, b: StoredRunStats): StoredRunStats {
+  return combine(a, b, -1);
 }
 
 /** The run's state as a sweep counts it: from the child job's status, which already knows about retries. */
@@ -157,8 +178,10 @@ export function runState(status: JobStatus): RunState {
  * its job status. A run whose alloc failed but that will be retried is queued,
  * not failed; one that ended is only ever one of the finished outcomes.
  */
-export function runFacts(status: JobStatus, row: Pick<RunRow, 'outcome' | 'durationMs' | 'peakMemory' | 'memoryLimit' | 'startedAt' | 'finishedAt'>): RunFacts {
-  const state = runState(status);
+export function runFacts(status: JobStatus, row: Pick<RunRow, 'outcome' | 'durationMs' | 'peakMemory' | 'memoryLimit' | 'startedAt' | 'finishedAt'> & { allocId?: string }): RunFacts {
+  let state = runState(status);
+  // placed on a node but not started there yet: it has left the queue
+  if (state === 'queued' && (row.outcome === 'running' || (row.outcome === 'queued' && row.allocId !== undefined))) state = 'running';
   let outcome: RunOutcome;
   if (state === 'queued') outcome = row.outcome === 'preempted' ? 'preempted' : 'queued';
   else if (state === 'running') outcome = 'running';

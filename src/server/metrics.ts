@@ -5,6 +5,7 @@
  * its own registry: tests run several servers in one process.
  */
 import { Gauge, Histogram, Registry } from 'prom-client';
+import type { StoredRunStats } from '../jobs/run-stats.js';
 import type { Store } from '../store/store.js';
 import type { UsageHistory } from './usage-history.js';
 
@@ -12,7 +13,10 @@ const NODE_STATUSES = ['ready', 'down'];
 const ALLOC_STATUSES = ['pending', 'running', 'complete', 'failed', 'lost'];
 const JOB_STATUSES = ['pending', 'running', 'complete', 'failed', 'stopped'];
 
+const FINISHED_COUNT_MS = 60_000;
+
 export class Metrics {
+  private finishedAllocs: { at: number; rows: Array<{ client_status: string; n: number }> } | undefined;
   readonly registry = new Registry();
   readonly nodes = new Gauge({ name: 'baton_nodes', help: 'Nodes by status', labelNames: ['status'], registers: [this.registry] });
   readonly allocs = new Gauge({ name: 'baton_allocs', help: 'Allocations by client status', labelNames: ['client_status'], registers: [this.registry] });
@@ -43,12 +47,20 @@ export class Metrics {
   /** recompute the gauges from the store, just before a scrape is answered */
   async refresh(store: Store, usage: UsageHistory, now: number): Promise<void> {
     const db = store.db;
-    const [nodes, allocRows, jobRows, evalRows] = await Promise.all([
+    // finished allocs stay until they are collected (days for a sweep's): counting them is a
+    // scan that grows with history, so it runs at most once a minute, not on every scrape
+    if (!this.finishedAllocs || now - this.finishedAllocs.at > FINISHED_COUNT_MS) {
+      const rows = await db.selectFrom('allocs').select(['client_status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('client_status', 'in', ['complete', 'failed', 'lost']).groupBy('client_status').execute();
+      this.finishedAllocs = { at: now, rows };
+    }
+    const [nodes, jobRows, runRows, evalRows] = await Promise.all([
       store.listNodes(),
-      db.selectFrom('allocs').select(['client_status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('client_status').execute(),
       db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
+      db.selectFrom('run_stats').select('data').where('sweep_id', '=', '').execute(),
       db.selectFrom('evals').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).where('status', 'in', ['pending', 'blocked']).groupBy('status').execute(),
     ]);
+    const allocRows = [...this.finishedAllocs.rows, ...store.liveCounts()];
     // reset first: a node that was removed or a status nobody has any more must not linger
     for (const g of [this.nodes, this.allocs, this.jobs, this.nodeCpu, this.nodeMemory, this.nodeMemoryCapacity]) g.reset();
     for (const s of NODE_STATUSES) this.nodes.set({ status: s }, 0);
@@ -57,6 +69,11 @@ export class Metrics {
     for (const r of allocRows) this.allocs.set({ client_status: r.client_status }, Number(r.n));
     for (const s of JOB_STATUSES) this.jobs.set({ status: s }, 0);
     for (const r of jobRows) if (r.status) this.jobs.set({ status: r.status }, Number(r.n));
+    for (const r of runRows) {
+      const st = (JSON.parse(r.data) as StoredRunStats).states;
+      this.jobs.inc({ status: 'pending' }, st.queued);
+      for (const k of ['running', 'complete', 'failed', 'stopped'] as const) this.jobs.inc({ status: k }, st[k]);
+    }
     this.evalsPending.set(Number(evalRows.find((r) => r.status === 'pending')?.n ?? 0));
     this.evalsBlocked.set(Number(evalRows.find((r) => r.status === 'blocked')?.n ?? 0));
     for (const n of nodes) {

@@ -10,6 +10,7 @@ import {
   dispatchSchema,
   drainSchema,
   eligibilitySchema,
+  gcSchema,
   heartbeatSchema,
   registerNodeSchema,
   revertSchema,
@@ -33,16 +34,29 @@ export interface RouteDoc {
 }
 
 const NS = { namespace: 'namespace (default "default"; "*" for all where listed)' };
+const PAGE = { limit: 'items per page, 1 to 1000 (default 100)', cursor: 'the next of the page before' };
 
 /** keyed by "METHOD /path" as fastify registers it */
 export const ROUTES: Record<string, RouteDoc> = {
   'GET /v1/status': { summary: 'Server version, store index and kind', auth: 'read', response: 'StatusResponse' },
   'POST /v1/jobs': { summary: 'Submit a job (a new version when the spec changed)', auth: 'submit', body: submitJobSchema, response: 'SubmitJobResponse' },
-  'GET /v1/jobs': { summary: 'List jobs', auth: 'read', query: { ...NS, parent: 'the children of this parameterized or periodic job' }, response: 'JobSummary[]' },
+  'GET /v1/jobs': {
+    summary: 'List jobs, a page at a time (top-level jobs by namespace and id; with parent, its runs in submission order)',
+    auth: 'read',
+    query: { ...NS, parent: 'the runs of this parameterized or periodic job', status: 'pending, running, complete, failed or stopped', type: 'batch, service, system, parameterized or periodic', ...PAGE },
+    response: 'Page<JobSummary>',
+  },
+  'GET /v1/queue': { summary: 'What waits for capacity: queued runs and unplaced allocs, with why and when they should end', auth: 'read', query: NS, response: 'QueueSummary' },
+  'POST /v1/system/gc': { summary: 'Collect finished jobs, sweeps, allocs and evals now', auth: 'operator', body: gcSchema, response: 'GcResponse' },
   'GET /v1/jobs/:id': { summary: 'A job with its summary, allocs and evals', auth: 'read', query: NS, response: 'JobDetail' },
   'DELETE /v1/jobs/:id': { summary: 'Stop a job (and the runs of a parent)', auth: 'submit', query: NS, response: 'StopJobResponse' },
   'POST /v1/jobs/:id/dispatch': { summary: 'Dispatch runs of a parameterized job, all or none', auth: 'submit', query: NS, body: dispatchSchema, response: 'DispatchResponse' },
-  'GET /v1/jobs/:id/runs': { summary: 'One row per run of a sweep or batch job', auth: 'read', query: NS, response: 'RunsResponse' },
+  'GET /v1/jobs/:id/runs': {
+    summary: 'A page of rows, one per run of a sweep (submission order) or alloc index of a batch job, with the totals',
+    auth: 'read',
+    query: { ...NS, outcome: 'only runs with this outcome', sweep: 'only the runs of this dispatch (adds its totals as sweep)', ...PAGE },
+    response: 'RunsResponse',
+  },
   'POST /v1/jobs/:id/start': { summary: 'Run a stopped job again with its spec', auth: 'submit', query: NS, response: '{ job: Job, evalId: string }' },
   'POST /v1/jobs/:id/scale': { summary: 'Change the count of a job', auth: 'submit', query: NS, body: scaleSchema, response: '{ job: Job, evalId: string }' },
   'GET /v1/jobs/:id/versions': { summary: "A job's stored versions, newest first", auth: 'read', query: NS, response: 'JobVersionsResponse' },
@@ -53,16 +67,16 @@ export const ROUTES: Record<string, RouteDoc> = {
   'POST /v1/deployments/:id/fail': { summary: 'Fail a deployment (auto_revert applies)', auth: 'submit', response: 'Deployment' },
   'GET /v1/services': { summary: 'List services', auth: 'read', query: NS, response: 'ServiceSummary[]' },
   'GET /v1/services/:name': { summary: "A service's healthy endpoints; a blocking query with index", auth: 'read', query: { ...NS, index: 'block until the list changes after this index', wait: 'how long to block, e.g. 30s' }, response: 'ServiceEndpointsResponse' },
-  'GET /v1/nodes': { summary: 'List nodes', auth: 'read', response: 'NodeSummary[]' },
-  'GET /v1/nodes/:id': { summary: 'A node and its allocs', auth: 'read', response: '{ node: NodeSummary, allocs: Alloc[] }' },
+  'GET /v1/nodes': { summary: 'List nodes by name, a page at a time', auth: 'read', query: PAGE, response: 'Page<NodeSummary>' },
+  'GET /v1/nodes/:id': { summary: 'A node, its live allocs and the last 50 it finished', auth: 'read', response: '{ node: NodeSummary, allocs: Alloc[] }' },
   'PUT /v1/nodes/:id/eligibility': { summary: 'Make a node (in)eligible for new work', auth: 'operator', body: eligibilitySchema, response: 'NodeInfo' },
   'POST /v1/nodes/:id/drain': { summary: 'Drain a node (or cancel a drain)', auth: 'operator', body: drainSchema, response: 'NodeInfo' },
   'GET /v1/nodes/:id/usage': { summary: "The last hour of a node's cpu and memory use", auth: 'read', response: 'UsageResponse' },
-  'GET /v1/allocs': { summary: 'List allocs', auth: 'read', query: { ...NS, job: 'job id', node: 'node id', status: 'client status' }, response: 'Alloc[]' },
+  'GET /v1/allocs': { summary: 'List allocs, oldest first, a page at a time', auth: 'read', query: { ...NS, job: 'job id', node: 'node id', status: 'client status', ...PAGE }, response: 'Page<Alloc>' },
   'GET /v1/allocs/:id': { summary: 'One alloc', auth: 'read', response: 'Alloc' },
   'GET /v1/allocs/:id/logs': { summary: "A task's output; with wait, blocks for new bytes", auth: 'read', query: { task: 'task name', stream: 'stdout or stderr', offset: 'byte offset', wait: 'how long to block, e.g. 30s' }, response: 'LogsResponse' },
   'GET /v1/allocs/:id/usage': { summary: "The last hour of an alloc's cpu and memory use, per task, with its memory limit", auth: 'read', response: 'UsageResponse' },
-  'GET /v1/evals': { summary: 'List evaluations', auth: 'read', query: { ...NS, job: 'job id', status: 'eval status' }, response: 'Evaluation[]' },
+  'GET /v1/evals': { summary: 'List evaluations, newest first, a page at a time', auth: 'read', query: { ...NS, job: 'job id', status: 'eval status', ...PAGE }, response: 'Page<Evaluation>' },
   'GET /v1/evals/:id': { summary: 'One evaluation', auth: 'read', response: 'Evaluation' },
   'GET /v1/events': {
     summary: 'Cluster events as server-sent events (one `data:` line of ClusterEvent JSON each, `id:` the index); follow=false answers the buffered events as JSON',

@@ -12,6 +12,7 @@ import { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import { createContext } from './context.js';
 import { EvalWorker } from './eval-worker.js';
+import { DEFAULT_GC, GcLoop, registerGcLoop, type GcOptions } from './gc-loop.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import { PeriodicLauncher } from './periodic-launcher.js';
 
@@ -23,6 +24,8 @@ export interface ServerOptions {
   logCapBytes: number;
   logger: Logger;
   version: string;
+  /** garbage collection: retention of finished work (default DEFAULT_GC) */
+  gc?: Partial<GcOptions>;
 }
 
 export interface ServerInfo {
@@ -42,6 +45,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const store = await Store.open(openSqlite(join(opts.dataDir, 'baton.db')), 'sqlite', { logCapBytes: opts.logCapBytes });
   const { joinToken, adminToken, firstStart } = await ensureTokens(store, opts.dataDir);
+  const gc = new GcLoop(store, { ...DEFAULT_GC, ...opts.gc }, opts.logger);
+  registerGcLoop(store, gc);
   const ctx = createContext(store, opts.version, opts.heartbeatTtlMs, opts.logger);
   const app = buildApp(ctx);
   await app.listen({ host: opts.host, port: opts.port });
@@ -58,6 +63,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   worker.start();
   monitor.start();
   launcher.start();
+  gc.start();
 
   return {
     ...info,
@@ -66,6 +72,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     async close() {
       monitor.stop();
       launcher.stop();
+      gc.stop();
       await worker.stop();
       await app.close();
       await store.close();

@@ -201,6 +201,11 @@ const steps: Step[] = [
       }).execute();
     }
     await db.deleteFrom('jobs').where('parent_id', 'is not', null).execute();
+    // what ended before the upgrade is collected one retention after it
+    const t = Date.now();
+    await db.updateTable('jobs').set({ finished_at: t }).where('status', 'in', ['complete', 'failed', 'stopped']).execute();
+    await db.updateTable('allocs').set({ finished_at: t }).where('client_status', 'in', ['complete', 'failed', 'lost']).execute();
+    await db.updateTable('evals').set({ finished_at: t }).where('status', 'in', ['complete', 'failed', 'cancelled']).execute();
   },
 ];
 

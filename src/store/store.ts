@@ -17,6 +17,7 @@ import type {
   Evaluation,
   EvalTrigger,
   EventTopic,
+  GcResponse,
   Job,
   JobSpec,
   JobStatus,
@@ -36,7 +37,7 @@ import type {
 } from '../api/types.js';
 import { childId } from '../jobs/dispatch.js';
 import { nextLaunch } from '../jobs/periodic.js';
-import { applyRunChange, publicStats, runFacts, type RunFacts, type StoredRunStats } from '../jobs/run-stats.js';
+import { applyRunChange, publicStats, runFacts, subtractStats, type RunFacts, type StoredRunStats } from '../jobs/run-stats.js';
 import { runRow, runsOfJob } from '../jobs/runs.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import {
@@ -194,6 +195,17 @@ export class Store extends EventEmitter {
     s.index = row ? Number(row.value) : 0;
     for (const a of await s.queryAllocs(db, { liveOnly: true })) s.live.set(a.id, a);
     return s;
+  }
+
+  /** allocs holding capacity by client status, from memory */
+  liveCounts(): Array<{ client_status: string; n: number }> {
+    let pending = 0;
+    let running = 0;
+    for (const a of this.live.values()) {
+      if (a.clientStatus === 'pending') pending++;
+      else running++;
+    }
+    return [{ client_status: 'pending', n: pending }, { client_status: 'running', n: running }];
   }
 
   currentIndex(): number {
@@ -434,6 +446,12 @@ export class Store extends EventEmitter {
         if (offset !== have) throw new ConflictError(`sweep ${sweepId} has ${have} runs: its next part starts at row ${have}, not ${offset}`);
       } else if (sweep) {
         throw new ConflictError(`sweep ${sweepId} exists already`);
+      } else if (!opts.launch) {
+        // run ids carry the first 8 characters of the sweep id: another sweep may have them
+        const prefix = childId(parent.id, sweepId, 0).replace(/0$/, '');
+        const taken = await trx.selectFrom('runs').select('id').where('namespace', '=', ns)
+          .where('id', '>=', prefix).where('id', '<', `${prefix.slice(0, -1)}.`).limit(1).executeTakeFirst();
+        if (taken) throw new SweepIdTakenError(`sweep id ${sweepId.slice(0, 8)} is taken by another sweep of "${parent.id}"`);
       }
       if (opts.launch && (await loadRun(trx, ns, opts.launch.id))) throw new ConflictError(`job ${opts.launch.id} exists already`);
       const parentStats = total ?? newStatsRow(iso(now));
@@ -1738,6 +1756,162 @@ export class Store extends EventEmitter {
     })).where('id', '=', a.id).execute();
   }
 
+  // ------------------------------------------------------------ garbage collection
+
+  /**
+   * Removes what ended before `before` (ms) from the hot tables, a chunk per
+   * write with a yield between, so a collection never holds the server up:
+   * finished evals; allocs that a newer alloc of the same index replaced; top-level
+   * jobs that ended (batch jobs done, any job stopped) with everything of theirs;
+   * and whole sweeps whose runs all ended before `sweepsBefore` (their runs, the
+   * runs' last allocs and logs, which the sweep's results needed until then).
+   */
+  async collectGarbage(before: number, sweepsBefore: number, chunk = 1_000): Promise<Omit<GcResponse, 'before' | 'durationMs'>> {
+    const out = { jobs: 0, runs: 0, allocs: 0, evals: 0, deployments: 0, logChunks: 0 };
+    const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
+    // finished evals
+    for (;;) {
+      const ids = (await this.db.selectFrom('evals').select('id').where('finished_at', '<', before).limit(chunk).execute()).map((r) => r.id);
+      if (ids.length === 0) break;
+      await this.db.deleteFrom('evals').where('id', 'in', ids).execute();
+      out.evals += ids.length;
+      await yieldNow();
+    }
+    // allocs replaced by a newer one of the same index; the newest of an index stays (its job's history needs it)
+    for (;;) {
+      const rows = await this.db.selectFrom('allocs').select(['id', 'namespace', 'job_id', 'data']).where('finished_at', '<', before).limit(chunk).execute();
+      if (rows.length === 0) break;
+      const drop: string[] = [];
+      const keep: string[] = [];
+      const byJob = new Map<string, Alloc[]>();
+      for (const r of rows) {
+        const a = JSON.parse(r.data) as Alloc;
+        const k = jobKey(r.namespace, r.job_id);
+        byJob.set(k, [...(byJob.get(k) ?? []), a]);
+      }
+      for (const list of byJob.values()) {
+        const all = await this.queryAllocs(this.db, { namespace: list[0].namespace, jobId: list[0].jobId });
+        const newest = new Map<number, number>();
+        for (const a of all) newest.set(a.index, Math.max(newest.get(a.index) ?? -1, a.createIndex));
+        for (const a of list) (a.createIndex < (newest.get(a.index) ?? -1) ? drop : keep).push(a.id);
+      }
+      out.logChunks += await this.deleteAllocs(drop);
+      out.allocs += drop.length;
+      // kept allocs leave the candidates for good: they go with their job (or sweep)
+      if (keep.length > 0) await this.db.updateTable('allocs').set({ finished_at: null }).where('id', 'in', keep).execute();
+      await yieldNow();
+    }
+    // top-level jobs that ended
+    for (;;) {
+      const rows = await this.db.selectFrom('jobs').select(['namespace', 'id', 'data']).where('finished_at', '<', before).limit(50).execute();
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        const job = JSON.parse(r.data) as Job;
+        if (isParentJob(job.spec)) {
+          for (;;) {
+            const runs = await listRunRecords(this.db, r.namespace, r.id, { limit: chunk - 1 });
+            if (runs.length === 0) break;
+            await this.deleteRuns(r.namespace, runs.map((x) => x.id), out);
+            await yieldNow();
+          }
+        }
+        // in one write that checks again: the job may have been submitted anew meanwhile
+        const gone = await this.write(async (trx) => {
+          const still = await trx.selectFrom('jobs').select('finished_at').where('namespace', '=', r.namespace).where('id', '=', r.id).executeTakeFirst();
+          if (!still || still.finished_at === null || !(still.finished_at < before)) return false;
+          const allocIds = (await trx.selectFrom('allocs').select('id').where('namespace', '=', r.namespace).where('job_id', '=', r.id).execute()).map((x) => x.id);
+          out.logChunks += await this.deleteAllocs(allocIds, trx);
+          out.allocs += allocIds.length;
+          out.evals += Number((await trx.deleteFrom('evals').where('namespace', '=', r.namespace).where('job_id', '=', r.id).executeTakeFirst()).numDeletedRows);
+          out.deployments += Number((await trx.deleteFrom('deployments').where('namespace', '=', r.namespace).where('job_id', '=', r.id).executeTakeFirst()).numDeletedRows);
+          await trx.deleteFrom('job_versions').where('namespace', '=', r.namespace).where('id', '=', r.id).execute();
+          await trx.deleteFrom('jobs').where('namespace', '=', r.namespace).where('id', '=', r.id).execute();
+          if (isParentJob(job.spec)) await trx.deleteFrom('run_stats').where('namespace', '=', r.namespace).where('parent_id', '=', r.id).execute();
+          return true;
+        });
+        if (!gone) {
+          // submitted again: it is not finished any more (or will be looked at after its next end)
+          continue;
+        }
+        this.dropCached(r.namespace, r.id);
+        out.jobs++;
+        await yieldNow();
+      }
+    }
+    // sweeps whose runs all ended long enough ago
+    const sweeps = await this.db.selectFrom('run_stats').select(['namespace', 'parent_id', 'sweep_id', 'data', 'created_at']).where('sweep_id', '!=', '').execute();
+    for (const s of sweeps) {
+      const st = JSON.parse(s.data) as StoredRunStats;
+      const last = Date.parse(st.lastFinishedAt ?? s.created_at);
+      if (st.states.queued + st.states.running > 0 || !(last < sweepsBefore)) continue;
+      for (;;) {
+        const runs = await listRunRecords(this.db, s.namespace, s.parent_id, { limit: chunk - 1, sweepId: s.sweep_id });
+        if (runs.length === 0) break;
+        await this.deleteRuns(s.namespace, runs.map((x) => x.id), out);
+        await yieldNow();
+      }
+      // the parent's totals lose what the sweep added
+      await this.write(async (trx) => {
+        const total = await loadStats(trx, s.namespace, s.parent_id, '');
+        if (total) {
+          total.stats = subtractStats(total.stats, st);
+          await saveStats(trx, s.namespace, s.parent_id, '', total, false);
+        }
+        await trx.deleteFrom('run_stats').where('namespace', '=', s.namespace).where('parent_id', '=', s.parent_id).where('sweep_id', '=', s.sweep_id).execute();
+      });
+    }
+    return out;
+  }
+
+  /** runs with their allocs, logs and evals */
+  private async deleteRuns(namespace: string, ids: string[], out: { runs: number; allocs: number; evals: number; logChunks: number }): Promise<void> {
+    for (const id of ids) {
+      const allocs = await this.db.selectFrom('allocs').select('id').where('namespace', '=', namespace).where('job_id', '=', id).execute();
+      out.logChunks += await this.deleteAllocs(allocs.map((a) => a.id));
+      out.allocs += allocs.length;
+    }
+    out.evals += Number((await this.db.deleteFrom('evals').where('namespace', '=', namespace).where('job_id', 'in', ids).executeTakeFirst()).numDeletedRows);
+    await this.db.deleteFrom('runs').where('namespace', '=', namespace).where('id', 'in', ids).execute();
+    out.runs += ids.length;
+  }
+
+  /** allocs and their logs; answers how many log chunks went. Live allocs are never passed here. */
+  private async deleteAllocs(ids: string[], db: Db = this.db): Promise<number> {
+    if (ids.length === 0) return 0;
+    let chunks = 0;
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      chunks += Number((await db.deleteFrom('logs').where('alloc_id', 'in', part).executeTakeFirst()).numDeletedRows);
+      await db.deleteFrom('allocs').where('id', 'in', part).execute();
+    }
+    const gone = new Set(ids);
+    for (const [k, m] of this.jobCache) {
+      for (const id of m.keys()) {
+        if (!gone.has(id)) continue;
+        m.delete(id);
+        this.jobCacheSize--;
+      }
+      if (m.size === 0) this.jobCache.delete(k);
+    }
+    return chunks;
+  }
+
+  private dropCached(namespace: string, jobId: string): void {
+    const k = jobKey(namespace, jobId);
+    const m = this.jobCache.get(k);
+    if (!m) return;
+    this.jobCacheSize -= m.size;
+    this.jobCache.delete(k);
+  }
+
+  /** stopped parents whose queued runs were not all marked stopped yet (a crash in between): finish the job */
+  async finishStops(now: number): Promise<number> {
+    const rows = await this.db.selectFrom('run_stats').select(['namespace', 'parent_id']).where('sweep_id', '=', '').where('stop_seq', '>', 0).execute();
+    let n = 0;
+    for (const r of rows) n += await this.stopQueuedRuns(r.namespace, r.parent_id, now);
+    return n;
+  }
+
   // ------------------------------------------------------------ logs
 
   /** Appends shipped output, dropping the oldest chunks of a stream past the cap. */
@@ -1799,6 +1973,9 @@ export class Store extends EventEmitter {
 export class ForbiddenError extends Error {
   readonly status = 403;
 }
+
+/** a new sweep's id starts like one the parent has already: the caller picks another */
+export class SweepIdTakenError extends ConflictError {}
 
 /** two specs that differ in count only: the job can be scaled in place */
 function sameButCount(a: JobSpec, b: JobSpec): boolean {

@@ -58,12 +58,12 @@ describe('preemption and periodic jobs', () => {
       return j?.children && j.children.complete + j.children.running + j.children.pending >= 2 ? j : undefined;
     }, 20_000, 200);
     expect(Date.parse(parent.nextLaunch!)).toBeGreaterThan(Date.now() - 2_000);
-    const children = await cluster.client.http.request<JobSummary[]>('GET', '/v1/jobs', { query: { namespace: 'default', parent: 'tick' } });
+    const children = await cluster.client.listJobs('default', { parent: 'tick' });
     expect(children.every((c) => /^tick\/periodic-\d+$/.test(c.id) && c.parentId === 'tick')).toBe(true);
     await cluster.client.stopJob('tick');
-    const after = (await cluster.client.http.request<JobSummary[]>('GET', '/v1/jobs', { query: { namespace: 'default', parent: 'tick' } })).length;
+    const after = (await cluster.client.listJobs('default', { parent: 'tick' })).length;
     await new Promise((r) => setTimeout(r, 2500));
-    const later = await cluster.client.http.request<JobSummary[]>('GET', '/v1/jobs', { query: { namespace: 'default', parent: 'tick' } });
+    const later = await cluster.client.listJobs('default', { parent: 'tick' });
     expect(later.length).toBe(after);
   });
 });

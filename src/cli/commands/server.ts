@@ -35,12 +35,17 @@ export function registerServerCommand(program: Command): void {
     .option('--bind <host:port>', 'address to listen on', `127.0.0.1:${DEFAULT_PORT}`)
     .addOption(new Option('--heartbeat-ttl <duration>', 'a node whose heartbeats stop this long is marked down').argParser(unitOption('--heartbeat-ttl', parseDuration)).default(15_000, '15s'))
     .addOption(new Option('--log-cap <size>', 'task output kept per task and stream; older output is dropped').argParser(unitOption('--log-cap', parseMemory)).default(4 * 1024 * 1024, '4Mi'))
+    .addOption(new Option('--retention <duration>', 'finished evals, replaced allocs and ended jobs are garbage collected after this').argParser(unitOption('--retention', parseDuration)).default(24 * 3600_000, '24h'))
+    .addOption(new Option('--sweep-retention <duration>', "a sweep whose runs all ended this long ago is collected with its runs' results and logs").argParser(unitOption('--sweep-retention', parseDuration)).default(7 * 24 * 3600_000, '7d'))
     .addOption(new Option('--log-level <level>', 'server log level').choices(LOG_LEVELS).default('info'))
-    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; logLevel: string }) => {
+    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string }) => {
       const { host, port } = parseBind(opts.bind);
       const dataDir = resolve(opts.dataDir);
       const logger = createLogger(opts.logLevel, 'server');
-      const server = await startServer({ dataDir, host, port, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion() });
+      const server = await startServer({
+        dataDir, host, port, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion(),
+        gc: { retentionMs: opts.retention, sweepRetentionMs: opts.sweepRetention },
+      });
       writeCurrentServerFile({ url: server.url, joinToken: server.joinToken, adminToken: server.adminToken });
       process.stdout.write(
         [

@@ -6,6 +6,7 @@ import type {
   Alloc,
   DispatchResponse,
   Evaluation,
+  GcResponse,
   JobDetail,
   JobSummary,
   LogsResponse,
@@ -25,8 +26,10 @@ import { requireUser } from '../auth.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
 import { validateRuns } from '../../jobs/dispatch.js';
 import { isRunId } from '../../store/runs.js';
-import { clampLimit } from '../../store/store.js';
-import { dispatchSchema, drainSchema, eligibilitySchema, pageQuery, scaleSchema, submitJobSchema, waitParam } from '../schemas.js';
+import { clampLimit, SweepIdTakenError } from '../../store/store.js';
+import { dispatchSchema, drainSchema, eligibilitySchema, gcSchema, pageQuery, scaleSchema, submitJobSchema, waitParam } from '../schemas.js';
+import { gcLoopFor } from '../gc-loop.js';
+import { parseDuration } from '../../spec/units.js';
 import type { ServerContext } from '../context.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
@@ -86,6 +89,22 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return page(items, r.next);
   });
 
+  app.post('/v1/system/gc', async (req): Promise<GcResponse> => {
+    requireUser(req.principal, 'operator');
+    const body = parse(gcSchema, req.body ?? {}, 'gc request');
+    let olderThan: number | undefined;
+    if (body.olderThan !== undefined) {
+      try {
+        olderThan = parseDuration(body.olderThan);
+      } catch (err) {
+        throw badRequest(`olderThan: ${(err as Error).message}`, [{ path: 'olderThan', message: (err as Error).message }]);
+      }
+    }
+    const loop = gcLoopFor(store);
+    if (!loop) throw new HttpError(503, 'garbage collection is not running on this server');
+    return loop.collect(olderThan);
+  });
+
   app.get('/v1/queue', async (req): Promise<QueueSummary> => {
     const q = parse(nsQuery, req.query, 'query');
     let ns = q.namespace ?? '*';
@@ -120,8 +139,18 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (problems.length > 0) {
       throw badRequest(`nothing was dispatched: ${problems.length === 1 ? 'a run is' : `${problems.length} problems are`} invalid; first: ${problems[0].path}: ${problems[0].message}`, problems.slice(0, 100));
     }
-    const sweepId = body.sweepId ?? randomUUID();
-    const r = await store.dispatchJobs(parent, body.runs, sweepId, Date.now(), body.offset !== undefined ? { offset: body.offset } : {});
+    let sweepId = body.sweepId ?? randomUUID();
+    let r;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        r = await store.dispatchJobs(parent, body.runs, sweepId, Date.now(), body.offset !== undefined ? { offset: body.offset } : {});
+        break;
+      } catch (err) {
+        // one in a few billion per pair of sweeps: draw again
+        if (!(err instanceof SweepIdTakenError) || body.sweepId !== undefined || attempt >= 5) throw err;
+        sweepId = randomUUID();
+      }
+    }
     return { sweepId, jobs: r.ids, total: r.total, ...(r.repeated ? { repeated: true } : {}) };
   });
 
