@@ -128,6 +128,18 @@ export function formatChildCounts(c: Partial<Record<JobStatus, number>>): string
   return `runs: ${parts.length ? parts.join(', ') : 'none'}`;
 }
 
+/** `1,000,000`: counts of runs get large enough that digits need grouping. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+const NATURAL = new Intl.Collator('en', { numeric: true });
+
+/** Names compared with their numbers as numbers: `sim[2]` before `sim[10]`. */
+export function naturalCompare(a: string, b: string): number {
+  return NATURAL.compare(a, b);
+}
+
 /** `a=1, b=2`, or `-` when empty. */
 export function formatMap(m: Record<string, string>): string {
   const entries = Object.entries(m);
