@@ -1,7 +1,9 @@
+import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { chooseTask } from './commands/logs.js';
 import { withNamespace } from './commands/run.js';
+import { buildProgram } from './program.js';
 
 describe('withNamespace (baton run -n)', () => {
   it('appends the namespace to a YAML job without moving any line', () => {
@@ -50,5 +52,46 @@ describe('chooseTask (baton logs)', () => {
   it('rejects an unknown task name, listing the real ones', () => {
     expect(() => chooseTask(['a', 'b'], 'c', 'hello[0]')).toThrow('its tasks are: a, b');
     expect(chooseTask(['a', 'b'], 'b', 'hello[0]')).toBe('b');
+  });
+});
+
+describe('the command tree', () => {
+  function all(cmd: Command): Command[] {
+    return [cmd, ...cmd.commands.flatMap(all)];
+  }
+  function quiet(program: Command): { err: () => string } {
+    let err = '';
+    for (const c of all(program)) {
+      c.exitOverride();
+      c.configureOutput({ writeErr: (s) => void (err += s), writeOut: () => {} });
+    }
+    return { err: () => err };
+  }
+
+  it('describes every command, argument and option, and has --help on each', () => {
+    const program = buildProgram();
+    const names = all(program).map((c) => c.name());
+    for (const name of ['ls', 'status', 'dispatch', 'system', 'gc']) expect(names).toContain(name);
+    for (const c of all(program)) {
+      const where = `baton ${c.name()}`;
+      expect(c.description(), where).not.toBe('');
+      for (const o of c.options) expect(o.description, `${where} ${o.flags}`).not.toBe('');
+      for (const a of c.registeredArguments) expect(a.description, `${where} <${a.name()}>`).not.toBe('');
+      expect(c.helpInformation(), where).toMatch(/^Usage: baton/);
+    }
+  });
+
+  it('names the allowed values of a bad --status or --type, and a bad --limit', async () => {
+    for (const [args, expected] of [
+      [['job', 'ls', '--status', 'bogus'], /'--status <status>' argument 'bogus' is invalid. Allowed choices are pending, running, complete, failed, stopped/],
+      [['job', 'ls', '--type', 'cron'], /Allowed choices are batch, service, system, parameterized, periodic/],
+      [['alloc', 'ls', '--status', 'dead'], /Allowed choices are pending, running, complete, failed, lost/],
+      [['job', 'ls', '--limit', '0'], /'--limit <n>' argument '0' is invalid. give a whole number of 1 or more/],
+    ] as const) {
+      const program = buildProgram();
+      const out = quiet(program);
+      await expect(program.parseAsync(['node', 'baton', ...args])).rejects.toThrow();
+      expect(out.err(), args.join(' ')).toMatch(expected);
+    }
   });
 });

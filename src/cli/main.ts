@@ -3,60 +3,10 @@
  * it, and turns every error into a message and exit code 1 (no stack traces
  * for things the user can fix).
  */
-import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
-import { registerAgentCommand } from './commands/agent.js';
-import { registerAllocCommand } from './commands/alloc.js';
-import { registerDeployCommand } from './commands/deploy.js';
-import { registerDeploymentCommand } from './commands/deployment.js';
-import { registerDevCommand } from './commands/dev.js';
-import { registerDispatchCommand } from './commands/dispatch.js';
-import { registerEventsCommand } from './commands/events.js';
-import { registerJobCommand } from './commands/job.js';
-import { registerLogsCommand } from './commands/logs.js';
-import { registerNodeCommand } from './commands/node.js';
-import { registerRunCommand } from './commands/run.js';
-import { registerServerCommand } from './commands/server.js';
-import { registerServiceCommand } from './commands/service.js';
-import { registerStackCommand } from './commands/stack.js';
+import { buildProgram } from './program.js';
 import { CliError, formatError } from './output.js';
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-const program = new Command();
-program
-  .name('baton')
-  .description('A small container and job orchestrator: server, agents, and this CLI')
-  .version(packageVersion(), '-V, --version', 'print the version of baton')
-  .option('--addr <url>', 'server URL (default: $BATON_ADDR, .baton/server.json, ~/.config/baton/current.json, http://127.0.0.1:4780)')
-  .option('--token <token>', 'API token (default: $BATON_TOKEN, or the admin token in .baton/server.json)')
-  .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
-  // subcommand --help then shows --addr/--token/-o too; set before commands are added so they inherit it
-  .configureHelp({ showGlobalOptions: true })
-  .showHelpAfterError('(run with --help for usage)')
-  .showSuggestionAfterError(true);
-
-registerRunCommand(program);
-registerDispatchCommand(program);
-registerDeployCommand(program);
-registerStackCommand(program);
-registerJobCommand(program);
-registerDeploymentCommand(program);
-registerNodeCommand(program);
-registerAllocCommand(program);
-registerLogsCommand(program);
-registerEventsCommand(program);
-registerServiceCommand(program);
-registerServerCommand(program);
-registerAgentCommand(program);
-registerDevCommand(program);
+const program = buildProgram();
 
 // `baton logs x | head` closes the pipe early; that is success, not a crash
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RunRow } from '../api/types.js';
+import type { RunRow, RunStats } from '../api/types.js';
 import { parseCsv } from '../cli/csv.js';
 import {
   csvField,
@@ -9,7 +9,9 @@ import {
   quantiles,
   rightSizingHint,
   runsToCsv,
+  statsHints,
   summarizeRuns,
+  metaKeysOf,
 } from './run-summary.js';
 
 const GiB = 1024 ** 3;
@@ -136,5 +138,35 @@ describe('runsToCsv', () => {
     expect(csvField('plain')).toBe('plain');
     expect(csvField(' edge')).toBe('" edge"');
     expect(csvField('a"b')).toBe('"a""b"');
+  });
+});
+
+describe('statsHints (from a sweep\'s totals)', () => {
+  function stats(over: Partial<RunStats> = {}): RunStats {
+    return {
+      total: 100, finished: 100, states: { queued: 0, running: 0, complete: 100, failed: 0, stopped: 0 }, outcomes: { complete: 100 },
+      requestedMemory: 32 * GiB, peakMemory: { p50: 8 * GiB, p90: 10 * GiB, p95: 11.2 * GiB, min: GiB, max: 12 * GiB, n: 100 }, ...over,
+    };
+  }
+  it('gives the right-sizing hint with an approximate p95', () => {
+    expect(statsHints(stats())).toEqual(['requested 32 GiB, p95 peak ≈11.2 GiB: 2.9x more runs would fit (memory: 13.4Gi leaves 20% over the p95)']);
+  });
+  it('warns of OOM kills with the limits they ran under, and then suggests no smaller request', () => {
+    const s = stats({ outcomes: { complete: 90, 'oom-killed': 1200 }, oomLimit: { min: 16 * GiB, max: 32 * GiB } });
+    expect(statsHints(s)).toEqual([
+      '1,200 runs were OOM-killed at 16 GiB to 32 GiB: raise memory or set retry.on_oom',
+      'requested 32 GiB, p95 peak ≈11.2 GiB: 2.9x more runs would fit',
+    ]);
+  });
+  it('stays quiet with few peaks or a request close to use', () => {
+    expect(statsHints(stats({ peakMemory: { p50: 1, p90: 1, p95: GiB, min: 1, max: GiB, n: 4 } }))).toEqual([]);
+    expect(statsHints(stats({ peakMemory: { p50: 1, p90: 1, p95: 30 * GiB, min: 1, max: 31 * GiB, n: 100 } }))).toEqual([]);
+    expect(statsHints(stats({ peakMemory: undefined }))).toEqual([]);
+  });
+});
+
+describe('metaKeysOf', () => {
+  it('keeps the declared keys first, then the others in the order first seen', () => {
+    expect(metaKeysOf([row({ meta: { b: '1', z: '2' } }), row({ meta: { y: '3' } })], ['a', 'b'])).toEqual(['a', 'b', 'z', 'y']);
   });
 });

@@ -1,13 +1,18 @@
 /**
  * What a sweep's runs add up to: counts per outcome, duration and peak memory
  * quantiles, the failed runs, a right-sizing hint, and the CSV export. Pure:
- * it reads RunRows (from GET /v1/jobs/:id/runs) and returns values and text.
+ * it reads RunRows (from GET /v1/jobs/:id/runs), or a sweep's totals kept by
+ * the server (RunStats) when there are too many runs to read, and returns
+ * values and text.
  */
-import type { RunOutcome, RunRow } from '../api/types.js';
+import type { RunOutcome, RunRow, RunStats } from '../api/types.js';
 import { formatBytes } from '../spec/units.js';
 
 /** Outcomes after which a run does nothing more; queued, running and preempted (requeued) are not. */
 export const FINISHED_OUTCOMES: readonly RunOutcome[] = ['complete', 'failed', 'oom-killed', 'timed-out', 'lost', 'stopped'];
+
+/** The ends that are a run's failure (stopped is someone's choice, not a failure). */
+export const FAILED_OUTCOMES: readonly RunOutcome[] = ['failed', 'oom-killed', 'timed-out', 'lost'];
 
 /** Display order: where runs are in their life, then how they ended. */
 export const OUTCOME_ORDER: readonly RunOutcome[] = [
@@ -105,6 +110,22 @@ function specBytes(bytes: number): string {
   return formatBytes(bytes).replace(/ (K|M|G|T|P)iB$/, '$1i').replace(/ B$/, '');
 }
 
+function rightSizingText(requested: number, p95: number, oomKilled: boolean, approx: boolean): string | undefined {
+  if (requested <= 0 || p95 <= 0) return undefined;
+  const ratio = requested / p95;
+  if (ratio < HINT_RATIO) return undefined;
+  const hint = `requested ${formatBytes(requested)}, p95 peak ${approx ? '≈' : ''}${formatBytes(p95)}: ${ratio.toFixed(1)}x more runs would fit`;
+  // with OOM kills, a smaller request would kill more runs: no number to paste then
+  if (oomKilled) return hint;
+  return `${hint} (memory: ${specBytes(Math.ceil(p95 * SUGGESTED_HEADROOM))} leaves 20% over the p95)`;
+}
+
+function oomText(count: number, lo: number | undefined, hi: number | undefined): string {
+  const at = lo === undefined || hi === undefined ? '' : lo === hi ? ` at ${formatBytes(hi)}` : ` at ${formatBytes(lo)} to ${formatBytes(hi)}`;
+  const subject = count === 1 ? '1 run was' : `${count.toLocaleString('en-US')} runs were`;
+  return `${subject} OOM-killed${at}: raise memory or set retry.on_oom`;
+}
+
 /**
  * "requested 32 GiB, p95 peak 11.2 GiB: 2.8x more runs would fit" when the
  * ratio is at least HINT_RATIO over at least MIN_RUNS_FOR_HINT finished runs.
@@ -112,15 +133,8 @@ function specBytes(bytes: number): string {
 export function rightSizingHint(rows: readonly RunRow[]): string | undefined {
   const finished = rows.filter((r) => isFinished(r.outcome) && r.peakMemory !== undefined && r.peakMemory > 0);
   if (finished.length < MIN_RUNS_FOR_HINT) return undefined;
-  const requested = commonRequest(finished);
   const p95 = quantiles(finished.map((r) => r.peakMemory!))!.p95;
-  if (requested <= 0) return undefined;
-  const ratio = requested / p95;
-  if (ratio < HINT_RATIO) return undefined;
-  const hint = `requested ${formatBytes(requested)}, p95 peak ${formatBytes(p95)}: ${ratio.toFixed(1)}x more runs would fit`;
-  // with OOM kills, a smaller request would kill more runs: no number to paste then
-  if (rows.some((r) => r.outcome === 'oom-killed')) return hint;
-  return `${hint} (memory: ${specBytes(Math.ceil(p95 * SUGGESTED_HEADROOM))} leaves 20% over the p95)`;
+  return rightSizingText(commonRequest(finished), p95, rows.some((r) => r.outcome === 'oom-killed'), false);
 }
 
 /** "3 runs were OOM-killed at 32 GiB: raise memory or set retry.on_oom" */
@@ -128,11 +142,24 @@ export function oomWarning(rows: readonly RunRow[]): string | undefined {
   const oom = rows.filter((r) => r.outcome === 'oom-killed');
   if (oom.length === 0) return undefined;
   const limits = oom.map((r) => r.memoryLimit ?? r.requestedMemory).filter((v) => v > 0);
-  const lo = Math.min(...limits);
-  const hi = Math.max(...limits);
-  const at = limits.length === 0 ? '' : lo === hi ? ` at ${formatBytes(hi)}` : ` at ${formatBytes(lo)} to ${formatBytes(hi)}`;
-  const subject = oom.length === 1 ? '1 run was' : `${oom.length} runs were`;
-  return `${subject} OOM-killed${at}: raise memory or set retry.on_oom`;
+  return limits.length === 0 ? oomText(oom.length, undefined, undefined) : oomText(oom.length, Math.min(...limits), Math.max(...limits));
+}
+
+/**
+ * The same two hints from a sweep's totals, for sweeps too large to read run
+ * by run. The p95 comes from a histogram, hence the "≈"; the request is the
+ * parent's current one.
+ */
+export function statsHints(stats: RunStats): string[] {
+  const hints: string[] = [];
+  const oom = stats.outcomes['oom-killed'] ?? 0;
+  if (oom > 0) hints.push(oomText(oom, stats.oomLimit?.min ?? stats.requestedMemory, stats.oomLimit?.max ?? stats.requestedMemory));
+  const peak = stats.peakMemory;
+  if (peak && peak.n >= MIN_RUNS_FOR_HINT) {
+    const hint = rightSizingText(stats.requestedMemory, peak.p95, oom > 0, true);
+    if (hint) hints.push(hint);
+  }
+  return hints;
 }
 
 export function summarizeRuns(rows: readonly RunRow[]): RunSummary {
@@ -178,19 +205,36 @@ export function csvField(value: string): string {
   return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
+/** The meta keys of `rows`, in the order first seen, after the ones already in `known`. */
+export function metaKeysOf(rows: readonly RunRow[], known: readonly string[] = []): string[] {
+  const keys = [...known];
+  const seen = new Set(keys);
+  for (const r of rows) {
+    for (const k of Object.keys(r.meta)) {
+      if (!seen.has(k)) {
+        seen.add(k);
+        keys.push(k);
+      }
+    }
+  }
+  return keys;
+}
+
 /**
- * One header line and one line per run, in the server's order. Meta keys become columns
- * in the order first seen; a key that clashes with a fixed column is written
- * as `meta.<key>` so no column name appears twice.
+ * The header line of a runs CSV with a column per meta key; a key that
+ * clashes with a fixed column is written as `meta.<key>` so no column name
+ * appears twice.
  */
-export function runsToCsv(rows: readonly RunRow[]): string {
-  const metaKeys: string[] = [];
-  for (const r of rows) for (const k of Object.keys(r.meta)) if (!metaKeys.includes(k)) metaKeys.push(k);
+export function csvHeader(metaKeys: readonly string[]): string {
   const fixed = new Set([...FIXED_BEFORE, ...FIXED_AFTER]);
   const metaHeaders = metaKeys.map((k) => (fixed.has(k) ? `meta.${k}` : k));
-  const header = [...FIXED_BEFORE, ...metaHeaders, ...FIXED_AFTER];
+  return [...FIXED_BEFORE, ...metaHeaders, ...FIXED_AFTER].map(csvField).join(',') + '\n';
+}
+
+/** One line per run, in the order given, under csvHeader(metaKeys); meta keys not in it are left out. */
+export function csvLines(rows: readonly RunRow[], metaKeys: readonly string[]): string {
   const num = (v: number | undefined): string => (v === undefined ? '' : String(v));
-  const lines = [header.map(csvField).join(',')];
+  let out = '';
   for (const r of rows) {
     const cells = [
       r.jobId,
@@ -205,7 +249,13 @@ export function runsToCsv(rows: readonly RunRow[]): string {
       num(r.peakMemory),
       num(r.requestedMemory),
     ];
-    lines.push(cells.map(csvField).join(','));
+    out += cells.map(csvField).join(',') + '\n';
   }
-  return lines.join('\n') + '\n';
+  return out;
+}
+
+/** One header line and one line per run, in the server's order; meta keys become columns in the order first seen. */
+export function runsToCsv(rows: readonly RunRow[]): string {
+  const keys = metaKeysOf(rows);
+  return csvHeader(keys) + csvLines(rows, keys);
 }

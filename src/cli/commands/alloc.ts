@@ -1,9 +1,11 @@
 /** `baton alloc ls|status`: single placements of a job and how their tasks fared. */
-import type { Command } from 'commander';
-import type { Alloc, TaskState } from '../../api/types.js';
+import { Option, type Command } from 'commander';
+import type { Alloc, AllocClientStatus, TaskState } from '../../api/types.js';
 import { formatBytes } from '../../spec/units.js';
 import { clientFor, globalOptions } from '../config.js';
-import { age, formatResources, printJson, printTable, renderFields, shortId } from '../output.js';
+import { age, formatResources, naturalCompare, printJson, printTable, renderFields, shortId } from '../output.js';
+import { pages, parseLimit, printListing, type TableView } from '../paging.js';
+import { streamSink } from '../stream-out.js';
 
 /** One line on how a task ended or runs: `dead, failed, exit code 137, OOM killed`. */
 export function taskStateSummary(ts: TaskState): string {
@@ -33,7 +35,7 @@ function printAlloc(a: Alloc): void {
       ['Modified', `${a.modifiedAt} (${age(a.modifiedAt)} ago)`],
     ]),
   );
-  const tasks = Object.entries(a.taskStates).sort(([x], [y]) => x.localeCompare(y));
+  const tasks = Object.entries(a.taskStates).sort(([x], [y]) => naturalCompare(x, y));
   if (tasks.length === 0) out('\nNo task has reported yet.');
   for (const [name, ts] of tasks) {
     out(`\nTask ${name}`);
@@ -57,45 +59,54 @@ function printAlloc(a: Alloc): void {
   }
 }
 
+export const ALLOC_STATUSES: AllocClientStatus[] = ['pending', 'running', 'complete', 'failed', 'lost'];
+
+const ALLOC_VIEW: TableView<Alloc> = {
+  headers: ['ID', 'NAME', 'NAMESPACE', 'VERSION', 'NODE', 'DESIRED', 'STATUS', 'DESCRIPTION', 'AGE'],
+  row: (a) => [
+    shortId(a.id),
+    a.name,
+    a.namespace,
+    String(a.jobVersion),
+    a.nodeName || shortId(a.nodeId),
+    a.desiredStatus,
+    a.clientStatus,
+    (a.desiredStatus === 'stop' && a.desiredDescription) || a.clientDescription || '',
+    age(a.createdAt),
+  ],
+};
+
+/** ` of job sim, status failed`: what an empty listing was filtered by */
+export function describeAllocFilter(f: { namespace?: string; jobId?: string; nodeId?: string; status?: string }): string {
+  const parts = [
+    f.jobId && `job ${f.jobId}`,
+    f.nodeId && `node ${f.nodeId}`,
+    f.status && `status ${f.status}`,
+    f.namespace && `namespace ${f.namespace}`,
+  ].filter(Boolean);
+  return parts.length ? ` with ${parts.join(', ')}` : '';
+}
+
 export function registerAllocCommand(program: Command): void {
   const alloc = program.command('alloc').description('List and inspect allocations (one placed instance of a job)');
 
   alloc
     .command('ls')
     .alias('list')
-    .description('List allocations, optionally filtered')
-    .option('--job <job>', 'only this job')
+    .description('List allocations, oldest first, optionally filtered')
+    .option('--job <job>', 'only this job (a sweep\'s run is a job of its own: <parent>/<sweep>-<row>)')
     .option('--node <node>', 'only this node (id or id prefix)')
-    .option('--status <status>', 'only this client status: pending, running, complete, failed, lost')
+    .addOption(new Option('--status <status>', 'only this client status').choices(ALLOC_STATUSES))
+    .addOption(new Option('--limit <n>', 'show at most this many (default: all, read page by page)').argParser(parseLimit))
     .option('-n, --namespace <namespace>', 'only this namespace (default: every namespace the token may read)')
     .action(
-      async (opts: { job?: string; node?: string; status?: string; namespace?: string }, cmd: Command) => {
+      async (opts: { job?: string; node?: string; status?: string; namespace?: string; limit?: number }, cmd: Command) => {
         const g = globalOptions(cmd);
-        const allocs = await clientFor(cmd).listAllocs({
-          namespace: opts.namespace,
-          jobId: opts.job,
-          nodeId: opts.node,
-          status: opts.status,
-        });
-        if (g.output === 'json') return printJson(allocs);
-        if (allocs.length === 0) {
-          process.stdout.write('no allocations\n');
-          return;
-        }
-        printTable(
-          ['ID', 'NAME', 'NAMESPACE', 'VERSION', 'NODE', 'DESIRED', 'STATUS', 'DESCRIPTION', 'AGE'],
-          allocs.map((a) => [
-            shortId(a.id),
-            a.name,
-            a.namespace,
-            String(a.jobVersion),
-            a.nodeName || shortId(a.nodeId),
-            a.desiredStatus,
-            a.clientStatus,
-            (a.desiredStatus === 'stop' && a.desiredDescription) || a.clientDescription || '',
-            age(a.createdAt),
-          ]),
-        );
+        const client = clientFor(cmd);
+        const filter = { namespace: opts.namespace, jobId: opts.job, nodeId: opts.node, status: opts.status };
+        const source = pages((cursor, limit) => client.allocsPage({ ...filter, cursor, limit }), { limit: opts.limit });
+        const n = await printListing(streamSink(), source, { output: g.output === 'json' ? 'json' : 'table', view: () => ALLOC_VIEW });
+        if (n === 0 && g.output !== 'json') process.stdout.write(`no allocations${describeAllocFilter(filter)}\n`);
       },
     );
 

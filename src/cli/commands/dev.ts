@@ -60,15 +60,23 @@ export function registerDevCommand(program: Command): void {
       const client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
       const shutdown = async (): Promise<void> => {
         // dev owns its tasks: stop them rather than leave orphans behind
-        for (const j of await client.listJobs('*').catch(() => [])) {
-          if (j.status !== 'complete' && j.status !== 'failed' && j.status !== 'stopped') await client.stopJob(j.id, j.namespace).catch(() => undefined);
+        // only the jobs and allocs still alive are read: a dev session may have left a large sweep behind
+        for (const status of ['pending', 'running'] as const) {
+          try {
+            for await (const j of client.jobs('*', { status, limit: 1000 })) await client.stopJob(j.id, j.namespace).catch(() => undefined);
+          } catch {
+            // the server may be going away already; the agent stops its tasks on close
+          }
         }
+        const anyAlive = async (): Promise<boolean> => {
+          for (const status of ['pending', 'running']) {
+            const page = await client.allocsPage({ status, limit: 1 }).catch(() => ({ items: [] }));
+            if (page.items.length > 0) return true;
+          }
+          return false;
+        };
         const deadline = Date.now() + 15_000;
-        while (Date.now() < deadline) {
-          const live = (await client.listAllocs({}).catch(() => [])).filter((a) => a.clientStatus === 'pending' || a.clientStatus === 'running');
-          if (live.length === 0) break;
-          await new Promise((r) => setTimeout(r, 200));
-        }
+        while (Date.now() < deadline && (await anyAlive())) await new Promise((r) => setTimeout(r, 200));
         await agent.close();
         await server.close();
       };

@@ -1,15 +1,16 @@
 /** `baton job ls|status|stop`: what was submitted and how it is doing. */
-import type { Command } from 'commander';
-import type { Alloc, Evaluation, Job, JobDetail, JobSummary, RunsResponse } from '../../api/types.js';
+import { Option, type Command } from 'commander';
+import type { Alloc, Evaluation, Job, JobDetail, JobStatus, JobSummary, RunRow, RunsResponse } from '../../api/types.js';
 import type { BatonClient } from '../../client/client.js';
 import { BatonApiError } from '../../client/http.js';
-import { runsToCsv } from '../../jobs/run-summary.js';
+import { csvHeader, csvLines, FAILED_OUTCOMES, metaKeysOf } from '../../jobs/run-summary.js';
 import { clientFor, globalOptions } from '../config.js';
 import {
   CliError,
   age,
   formatAllocCounts,
   formatChildCounts,
+  formatCount,
   formatResources,
   printJson,
   printTable,
@@ -17,9 +18,17 @@ import {
   shortId,
   until,
 } from '../output.js';
+import { pages, parseLimit, printListing, type ListPage, type TableView } from '../paging.js';
 import { renderRunSummary } from '../runs-view.js';
+import { JsonObjectText, streamSink, type Sink } from '../stream-out.js';
+import { firstRunsWith } from '../sweep-runs.js';
+import { renderSweepSection } from '../sweep-view.js';
 
 const RECENT_EVALS = 5;
+
+export const JOB_STATUSES: JobStatus[] = ['pending', 'running', 'complete', 'failed', 'stopped'];
+/** what `--type` filters on: the spec's type, or what makes a batch job a parent */
+export const JOB_TYPES = ['batch', 'service', 'system', 'parameterized', 'periodic'] as const;
 
 function defaultNamespace(): string {
   return process.env.BATON_NAMESPACE || 'default';
@@ -82,6 +91,59 @@ export function jobListCounts(j: JobSummary): string {
   return j.children ? formatChildCounts(j.children) : formatAllocCounts(j.allocs);
 }
 
+/**
+ * The columns of `job ls`. NEXT LAUNCH appears only when periodic jobs may be
+ * listed, to keep the common listing narrow; the first page decides, so when
+ * more pages follow (and they may hold periodic jobs) it is kept.
+ */
+export function jobListView(first: ListPage<JobSummary>, f: { parent?: string; type?: string }, now = Date.now()): TableView<JobSummary> {
+  const mayHavePeriodic = f.parent === undefined && (f.type === undefined || f.type === 'periodic');
+  const periodic = mayHavePeriodic && (f.type === 'periodic' || !first.last || first.items.some((j) => j.nextLaunch));
+  return {
+    headers: ['ID', 'NAMESPACE', 'TYPE', 'VERSION', 'STATUS', 'ALLOCS', ...(periodic ? ['NEXT LAUNCH'] : []), 'SUBMITTED'],
+    row: (j) => [
+      j.id,
+      j.namespace,
+      j.type,
+      String(j.version),
+      j.blocked?.length && j.status === 'pending' ? 'pending (blocked)' : j.status,
+      jobListCounts(j),
+      ...(periodic ? [j.nextLaunch ? until(j.nextLaunch, now) : '-'] : []),
+      age(j.submittedAt, now),
+    ],
+  };
+}
+
+export interface JobLsFlags {
+  namespace?: string;
+  allNamespaces?: boolean;
+  parent?: string;
+  status?: JobStatus;
+  type?: string;
+  limit?: number;
+}
+
+/** Flags that contradict each other, named before anything is asked of the server. */
+export function checkJobLsFlags(f: JobLsFlags): void {
+  if (f.parent !== undefined && f.allNamespaces) {
+    throw new CliError('--parent lists the runs of one job, which lives in one namespace: use -n NAMESPACE instead of -A');
+  }
+  if (f.parent !== undefined && f.type !== undefined) {
+    throw new CliError('--type does not apply with --parent: the runs of a parent are all batch jobs (filter them with --status)');
+  }
+}
+
+/** Why `job ls` listed nothing, in words: the filters, and whether the parent exists at all. */
+async function explainEmptyJobList(client: BatonClient, ns: string, f: JobLsFlags): Promise<string> {
+  const filters = [f.status && `status ${f.status}`, f.type && `type ${f.type}`].filter(Boolean).join(', ');
+  const where = `${filters ? ` with ${filters}` : ''}${ns === '*' ? '' : ` in namespace ${ns}`}`;
+  if (f.parent === undefined) return `no jobs${where}`;
+  // an unknown parent and one without runs both list nothing; say which
+  const parent = (await client.getJob(f.parent, ns)).job;
+  if (!isParent(parent)) return `job ${f.parent} has no runs: it is a ${parent.spec.type} job, not a parameterized or periodic one`;
+  return `no runs of ${f.parent}${where}`;
+}
+
 function printJobDetail(d: JobDetail): void {
   const { job, summary } = d;
   const tasks = job.spec.tasks.map((t) => `${t.name} (${t.driver}${t.image ? ` ${t.image}` : ''}; ${formatResources(t.resources)})`);
@@ -111,13 +173,15 @@ function printJobDetail(d: JobDetail): void {
     if (job.dispatch.sweepId) fields.push(['Sweep', `${shortId(job.dispatch.sweepId)}${job.dispatch.row !== undefined ? ` row ${job.dispatch.row}` : ''}`]);
     if (job.dispatch.launchFor) fields.push(['Launch for', job.dispatch.launchFor]);
   }
+  // a parent with the server's sweep totals gets a section of its own below
+  if (!summary.runs) fields.push(summary.children ? ['Children', formatChildCounts(summary.children)] : ['Allocs', formatAllocCounts(summary.allocs)]);
   fields.push(
-    summary.children ? ['Children', formatChildCounts(summary.children)] : ['Allocs', formatAllocCounts(summary.allocs)],
     ['Tasks', tasks.join(', ') || '-'],
     ['Submitted', `${job.submittedAt} (${age(job.submittedAt)} ago)`],
   );
   process.stdout.write(renderFields(fields) + '\n');
-  if (summary.blocked?.length) {
+  // a parent's wait is told in its sweep section, with the queue it holds
+  if (summary.blocked?.length && !summary.runs) {
     process.stdout.write('\nWaiting for capacity:\n');
     for (const b of summary.blocked) {
       process.stdout.write(`  ${b.message}${b.neverFits ? ' (no node could ever fit this)' : ''}\n`);
@@ -125,7 +189,9 @@ function printJobDetail(d: JobDetail): void {
   }
   // a parent places nothing itself: its runs (below) are what there is to see
   if (!isParent(job)) {
-    process.stdout.write('\nAllocations\n');
+    const total = d.allocsTotal ?? d.allocs.length;
+    const newest = total > d.allocs.length ? ` (the newest ${formatCount(d.allocs.length)} of ${formatCount(total)}; \`baton alloc ls --job ${job.id}\` lists all)` : '';
+    process.stdout.write(`\nAllocations${newest}\n`);
     if (d.allocs.length) printTable(ALLOC_HEADERS, allocRows(d.allocs));
     else process.stdout.write('  none\n');
   }
@@ -134,7 +200,11 @@ function printJobDetail(d: JobDetail): void {
   else process.stdout.write('  none\n');
 }
 
-/** The job's runs; undefined from a server that predates the runs route, so the rest of the status still shows. */
+/**
+ * Every run of a plain batch job (at most its count, 10,000), for the per-run
+ * summary; undefined from a server that predates the runs route, so the rest
+ * of the status still shows.
+ */
 async function runsOrNothing(client: BatonClient, id: string, ns: string): Promise<RunsResponse | undefined> {
   try {
     return await client.listRuns(id, ns);
@@ -144,67 +214,151 @@ async function runsOrNothing(client: BatonClient, id: string, ns: string): Promi
   }
 }
 
+/** The runs of a job, page by page, as the server lists them (submission order for a sweep). */
+function runPages(client: BatonClient, id: string, ns: string): AsyncGenerator<ListPage<RunRow>> {
+  return pages(async (cursor, limit) => {
+    const r = await client.runsPage(id, ns, { cursor, limit });
+    return { items: r.runs, ...(r.next ? { next: r.next } : {}) };
+  }, { firstPage: 1000 });
+}
+
+/**
+ * `-o csv`: a header and one line per run, written page by page. The meta
+ * columns are the parent's declared keys plus those of the first page: a
+ * parameterized job's runs can have no others.
+ */
+export async function writeRunsCsv(sink: Sink, source: AsyncIterable<ListPage<RunRow>>, declared: readonly string[], warn: (line: string) => void): Promise<number> {
+  let keys: string[] | undefined;
+  let n = 0;
+  const dropped = new Set<string>();
+  for await (const page of source) {
+    if (!keys) {
+      keys = metaKeysOf(page.items, declared);
+      await sink.write(csvHeader(keys));
+    }
+    for (const r of page.items) {
+      for (const k of Object.keys(r.meta)) {
+        if (!keys.includes(k) && !dropped.has(k)) {
+          dropped.add(k);
+          warn(`warning: meta key "${k}" (first in ${r.jobId}) is not a column: columns come from the job's declared meta and the first page of runs`);
+        }
+      }
+    }
+    n += page.items.length;
+    await sink.write(csvLines(page.items, keys));
+  }
+  if (!keys) await sink.write(csvHeader(declared));
+  return n;
+}
+
+/**
+ * `-o json` of a job with runs: the shape of GET /v1/jobs/:id/runs (`job`,
+ * the summary with the sweep's totals, then `runs`) with every page's runs
+ * in one array, written as they arrive.
+ */
+export async function writeRunsJson(sink: Sink, client: BatonClient, id: string, ns: string): Promise<number> {
+  const first = await client.runsPage(id, ns, { limit: 1000 });
+  const o = new JsonObjectText();
+  const head = o.open() + o.field('job', first.job);
+  const { text, array } = o.arrayField('runs');
+  await sink.write(head + text + array.open());
+  let page: RunsResponse = first;
+  for (;;) {
+    await sink.write(page.runs.map((r) => array.item(r)).join(''));
+    if (!page.next) break;
+    page = await client.runsPage(id, ns, { limit: 1000, cursor: page.next });
+  }
+  await sink.write(array.close() + o.close() + '\n');
+  return array.count;
+}
+
+/** The sweep section: the server's totals, and the first failed runs (a few bounded requests). */
+async function sweepSection(client: BatonClient, d: JobDetail): Promise<string[]> {
+  const stats = d.summary.runs!;
+  const failed = await firstRunsWith(client, d.job.id, d.job.namespace, stats, FAILED_OUTCOMES);
+  return renderSweepSection({ stats, blocked: d.summary.blocked, failed, jobId: d.job.id, now: Date.now() });
+}
+
 export function registerJobCommand(program: Command): void {
   const job = program.command('job').description('List, inspect and stop jobs');
 
   job
     .command('ls')
     .alias('list')
-    .description('List jobs of a namespace')
+    .description('List jobs of a namespace, or with --parent the runs of a sweep in submission order; pages are read and printed as they come')
     .option('-n, --namespace <namespace>', 'namespace (default: $BATON_NAMESPACE or "default")')
     .option('-A, --all-namespaces', 'list jobs of every namespace the token may read')
-    .option('--parent <job>', 'only the children (dispatched or periodic runs) of this job')
-    .action(async (opts: { namespace?: string; allNamespaces?: boolean; parent?: string }, cmd: Command) => {
+    .option('--parent <job>', 'only the runs (dispatched or periodic children) of this job, in submission order')
+    .addOption(new Option('--status <status>', 'only jobs (or runs) with this status').choices(JOB_STATUSES))
+    .addOption(new Option('--type <type>', 'only jobs of this type').choices([...JOB_TYPES]))
+    .addOption(new Option('--limit <n>', 'show at most this many (default: all, read page by page)').argParser(parseLimit))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  baton job ls --type parameterized',
+        '  baton job ls --parent sim --status failed --limit 20',
+        '  baton job ls --parent sim -o json | jq -r ".[].id"',
+      ].join('\n'),
+    )
+    .action(async (opts: JobLsFlags, cmd: Command) => {
       const g = globalOptions(cmd);
+      checkJobLsFlags(opts);
       const ns = opts.allNamespaces ? '*' : opts.namespace || defaultNamespace();
-      const jobs = await clientFor(cmd).listJobs(ns, { parent: opts.parent });
-      if (g.output === 'json') return printJson(jobs);
-      if (jobs.length === 0) {
-        const where = opts.parent ? ` of ${opts.parent}` : '';
-        process.stdout.write(`no jobs${where}${ns === '*' ? '' : ` in namespace ${ns}`}\n`);
-        return;
-      }
-      // the column appears only when a periodic job is listed, to keep the common listing narrow
-      const periodic = jobs.some((j) => j.nextLaunch);
-      const now = Date.now();
-      printTable(
-        ['ID', 'NAMESPACE', 'TYPE', 'VERSION', 'STATUS', 'ALLOCS', ...(periodic ? ['NEXT LAUNCH'] : []), 'SUBMITTED'],
-        jobs.map((j) => [
-          j.id,
-          j.namespace,
-          j.type,
-          String(j.version),
-          j.blocked?.length && j.status === 'pending' ? 'pending (blocked)' : j.status,
-          jobListCounts(j),
-          ...(periodic ? [j.nextLaunch ? until(j.nextLaunch, now) : '-'] : []),
-          age(j.submittedAt),
-        ]),
-      );
+      const client = clientFor(cmd);
+      const filter = { parent: opts.parent, status: opts.status, type: opts.type };
+      const source = pages((cursor, limit) => client.jobsPage(ns, { ...filter, cursor, limit }), { limit: opts.limit });
+      const output = g.output === 'json' ? 'json' : 'table';
+      const n = await printListing(streamSink(), source, { output, view: (first) => jobListView(first, filter) });
+      if (n === 0 && output === 'table') process.stdout.write((await explainEmptyJobList(client, ns, opts)) + '\n');
     });
 
   job
     .command('status')
     .description(
-      'Show a job: its spec summary, why it waits, its allocations and recent evaluations; for a sweep or a batch job of several runs, a summary of the runs (-o json and -o csv list every run)',
+      'Show a job: its spec summary, why it waits, its allocations and recent evaluations; for a sweep, its progress, outcomes, estimated end, quantiles, failed runs and hints from the totals the server keeps (no run is downloaded); -o csv and -o json stream every run',
     )
     .argument('<id>', 'job id (its name)')
     .option('-n, --namespace <namespace>', 'namespace (default: $BATON_NAMESPACE or "default")')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Output:',
+        '  -o csv   one line per run (meta columns, node, attempt, outcome, exit code, reason, duration, memory)',
+        '  -o json  for a job with runs: {"job": <summary with the sweep totals in job.runs>, "runs": [every run]};',
+        '           for other jobs: the job, its summary, newest allocs and recent evals',
+      ].join('\n'),
+    )
     .action(async (id: string, opts: { namespace?: string }, cmd: Command) => {
       const g = globalOptions(cmd, { csv: true });
       const ns = opts.namespace || defaultNamespace();
       const client = clientFor(cmd);
+      const detail = await client.getJob(id, ns);
+      const sink = streamSink();
       if (g.output === 'csv') {
-        process.stdout.write(runsToCsv((await client.listRuns(id, ns)).runs));
+        const p = detail.job.spec.parameterized;
+        const declared = p ? [...p.metaRequired, ...p.metaOptional] : [];
+        await writeRunsCsv(sink, runPages(client, id, ns), declared, (l) => void process.stderr.write(l + '\n'));
         return;
       }
-      const detail = await client.getJob(id, ns);
       const runs = hasRuns(detail.job);
-      if (g.output === 'json') return printJson(runs ? await client.listRuns(id, ns) : detail);
-      printJobDetail(detail);
-      if (runs) {
-        const res = await runsOrNothing(client, id, ns);
-        process.stdout.write('\n' + (res ? renderRunSummary(res).join('\n') : 'Runs: this server does not list runs (GET /v1/jobs/:id/runs)') + '\n');
+      if (g.output === 'json') {
+        if (runs) await writeRunsJson(sink, client, id, ns);
+        else printJson(detail);
+        return;
       }
+      printJobDetail(detail);
+      if (!runs) return;
+      let section: string[];
+      if (detail.summary.runs) section = await sweepSection(client, detail);
+      else {
+        // a plain batch job (or a server that keeps no sweep totals): summarised from its rows
+        const res = await runsOrNothing(client, id, ns);
+        section = res ? renderRunSummary(res) : ['Runs: this server does not list runs (GET /v1/jobs/:id/runs)'];
+      }
+      process.stdout.write('\n' + section.join('\n') + '\n');
     });
 
   job

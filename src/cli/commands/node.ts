@@ -1,5 +1,5 @@
 /** `baton node ls|status`: the machines, what they have and what runs on them. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { NodeSummary, Resources } from '../../api/types.js';
 import { formatBytes, formatCpu } from '../../spec/units.js';
 import { clientFor, globalOptions } from '../config.js';
@@ -9,11 +9,14 @@ import {
   bytesUsage,
   cpuUsage,
   formatMap,
+  naturalCompare,
   printJson,
   printTable,
   renderFields,
   shortId,
 } from '../output.js';
+import { pages, parseLimit, printListing, type TableView } from '../paging.js';
+import { streamSink } from '../stream-out.js';
 import { ALLOC_HEADERS, allocRows } from './job.js';
 
 /** `docker, exec (unhealthy)`: unhealthy drivers are listed, marked, since that is why allocs avoid the node. */
@@ -23,6 +26,22 @@ export function formatDrivers(drivers: NodeSummary['drivers']): string {
   return names.map((n) => (drivers[n].healthy ? n : `${n} (unhealthy)`)).join(', ');
 }
 
+const NODE_VIEW: TableView<NodeSummary> = {
+  headers: ['ID', 'NAME', 'STATUS', 'ELIGIBILITY', 'CLASS', 'CPU', 'MEMORY', 'ALLOCS', 'DRIVERS', 'HEARTBEAT'],
+  row: (n) => [
+    shortId(n.id),
+    n.name,
+    n.status,
+    n.drain ? 'draining' : n.eligibility,
+    n.nodeClass || '-',
+    cpuUsage(n.used.cpu, n.capacity.cpu),
+    bytesUsage(n.used.memory, n.capacity.memory),
+    String(n.allocCount),
+    formatDrivers(n.drivers),
+    age(n.lastHeartbeatAt),
+  ],
+};
+
 export function registerNodeCommand(program: Command): void {
   const node = program.command('node').description('List and inspect the nodes running `baton agent`');
 
@@ -30,29 +49,13 @@ export function registerNodeCommand(program: Command): void {
     .command('ls')
     .alias('list')
     .description('List nodes with their capacity and use')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .addOption(new Option('--limit <n>', 'show at most this many nodes (default: all, read page by page)').argParser(parseLimit))
+    .action(async (opts: { limit?: number }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const nodes = await clientFor(cmd).listNodes();
-      if (g.output === 'json') return printJson(nodes);
-      if (nodes.length === 0) {
-        process.stdout.write('no nodes: start one with `baton agent`\n');
-        return;
-      }
-      printTable(
-        ['ID', 'NAME', 'STATUS', 'ELIGIBILITY', 'CLASS', 'CPU', 'MEMORY', 'ALLOCS', 'DRIVERS', 'HEARTBEAT'],
-        nodes.map((n) => [
-          shortId(n.id),
-          n.name,
-          n.status,
-          n.drain ? 'draining' : n.eligibility,
-          n.nodeClass || '-',
-          cpuUsage(n.used.cpu, n.capacity.cpu),
-          bytesUsage(n.used.memory, n.capacity.memory),
-          String(n.allocCount),
-          formatDrivers(n.drivers),
-          age(n.lastHeartbeatAt),
-        ]),
-      );
+      const client = clientFor(cmd);
+      const source = pages((cursor, limit) => client.nodesPage({ cursor, limit }), { limit: opts.limit });
+      const n = await printListing(streamSink(), source, { output: g.output === 'json' ? 'json' : 'table', view: () => NODE_VIEW });
+      if (n === 0 && g.output !== 'json') process.stdout.write('no nodes: start one with `baton agent`\n');
     });
 
   node
@@ -93,17 +96,17 @@ export function registerNodeCommand(program: Command): void {
       ]);
       out('  (capacity is what allocs may use: the machine minus what is reserved for other software)');
       out('\nDrivers');
-      const drivers = Object.entries(n.drivers).sort(([a], [b]) => a.localeCompare(b));
+      const drivers = Object.entries(n.drivers).sort(([a], [b]) => naturalCompare(a, b));
       if (drivers.length) printTable(['DRIVER', 'HEALTHY', 'DETAIL'], drivers.map(([k, d]) => [k, d.healthy ? 'yes' : 'no', d.detail || '']));
       else out('  none');
       out('\nAttributes');
-      const attrs = Object.entries(n.attributes).sort(([a], [b]) => a.localeCompare(b));
+      const attrs = Object.entries(n.attributes).sort(([a], [b]) => naturalCompare(a, b));
       out(attrs.length ? renderFields(attrs).replace(/^/gm, '  ') : '  none');
       out('\nAllocations');
       if (res.allocs.length) {
         // the node is the same for every row, so show the job instead
         const headers = ['NAME', ...ALLOC_HEADERS.filter((h) => h !== 'NODE')];
-        const sorted = [...res.allocs].sort((a, b) => a.name.localeCompare(b.name));
+        const sorted = [...res.allocs].sort((a, b) => naturalCompare(a.name, b.name));
         printTable(
           headers,
           sorted.map((a) => {

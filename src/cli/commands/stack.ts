@@ -4,7 +4,7 @@ import type { Alloc, JobDetail, JobStatus } from '../../api/types.js';
 import type { BatonClient } from '../../client/client.js';
 import { allocHealthy } from '../../compose/ready.js';
 import { clientFor, globalOptions } from '../config.js';
-import { CliError, age, formatAllocCounts, printJson, printTable, shortId } from '../output.js';
+import { CliError, age, formatAllocCounts, naturalCompare, printJson, printTable, shortId } from '../output.js';
 
 /** at most this many job lookups in flight: a stack listing should not flood the server */
 const CONCURRENCY = 8;
@@ -32,14 +32,20 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
  * periodic jobs never belong to a stack and are skipped.
  */
 export async function stackJobs(client: BatonClient, namespace: string, stack?: string): Promise<Map<string, JobDetail[]>> {
-  const jobs = (await client.listJobs(namespace)).filter((j) => !j.parentId);
-  const details = await mapLimit(jobs, CONCURRENCY, (j) => client.getJob(j.id, j.namespace).catch(() => undefined));
   const out = new Map<string, JobDetail[]>();
-  for (const d of details) {
-    const s = d?.job.spec.meta?.stack;
-    if (!d || !s || (stack !== undefined && s !== stack)) continue;
-    out.set(s, [...(out.get(s) ?? []), d]);
-  }
+  // page by page, keeping only the stacks' jobs: the namespace may hold many other jobs
+  let cursor: string | undefined;
+  do {
+    const page = await client.jobsPage(namespace, { limit: 1000, cursor });
+    const jobs = page.items.filter((j) => !j.parentId);
+    const details = await mapLimit(jobs, CONCURRENCY, (j) => client.getJob(j.id, j.namespace).catch(() => undefined));
+    for (const d of details) {
+      const s = d?.job.spec.meta?.stack;
+      if (!d || !s || (stack !== undefined && s !== stack)) continue;
+      out.set(s, [...(out.get(s) ?? []), d]);
+    }
+    cursor = page.next;
+  } while (cursor);
   return out;
 }
 
@@ -76,7 +82,7 @@ export function registerStackCommand(program: Command): void {
       const ns = opts.namespace || defaultNamespace();
       const stacks = await stackJobs(clientFor(cmd), ns);
       const rows = [...stacks.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => naturalCompare(a, b))
         .map(([name, jobs]) => ({ name, namespace: ns, jobs: jobs.length, status: stackStatus(jobs.map((j) => j.job.status)) }));
       if (g.output === 'json') return printJson(rows);
       if (rows.length === 0) {
@@ -100,7 +106,7 @@ export function registerStackCommand(program: Command): void {
       printTable(
         ['JOB', 'SERVICE', 'TYPE', 'VERSION', 'STATUS', 'ALLOCS', 'HEALTHY', 'SUBMITTED'],
         jobs
-          .sort((a, b) => a.job.id.localeCompare(b.job.id))
+          .sort((a, b) => naturalCompare(a.job.id, b.job.id))
           .map((d) => [
             d.job.id,
             d.job.spec.meta.service ?? '-',
