@@ -1,7 +1,7 @@
 /** The signed-in session (API + live feed), the hash router, and the data hook every page uses. */
 import { createContext, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { Api, HttpError } from './api.js';
-import { LiveFeed, useLive } from './live.js';
+import type { EventMatch, LiveFeed } from './live.js';
 
 export interface Session {
   api: Api;
@@ -65,60 +65,121 @@ export interface Data<T> {
   data: T | undefined;
   error: HttpError | undefined;
   loading: boolean;
+  /** `data` is of the deps before (only with `keep`) */
+  previous: boolean;
   reload: () => void;
 }
 
+/** When data goes stale and how often it may be fetched again. */
+export interface Freshness {
+  /** the events that make it stale (default: any); false: only a deps change or reload() fetches it again */
+  on?: EventMatch | false;
+  /** at least this long between two fetches, ms (default 2000) */
+  every?: number;
+  /** also stale this often, ms: for data no event announces (usage samples come with heartbeats) */
+  tick?: number;
+  /** while deps change (the next page), keep showing the old data, marked `previous`, so the page does not jump */
+  keep?: boolean;
+}
+
 /**
- * Fetches with the session's API and fetches again whenever the live feed moves
- * (at most about twice a second: a busy cluster sends bursts of events). The last
- * good data stays on screen while a refetch runs, so nothing flickers.
+ * Fetches with the session's API, again when deps change, and again when an
+ * event it watches arrives: at most once per `every`, and never while the
+ * previous fetch is still out (slow answers under load must not pile up
+ * requests). The last good data stays on screen while a refetch runs, so
+ * nothing flickers.
  */
-export function useData<T>(fn: (api: Api) => Promise<T>, deps: unknown[]): Data<T> {
+export function useData<T>(fn: (api: Api) => Promise<T>, deps: unknown[], fresh: Freshness = {}): Data<T> {
   const { api, feed, signOut } = useSession();
-  const live = useLive(feed);
   const [state, setState] = useState<{ data?: T; error?: HttpError; loading: boolean; key: string }>({ loading: true, key: '' });
   const [manual, setManual] = useState(0);
-  const seq = useRef(0);
   const key = JSON.stringify(deps);
-  const throttled = useThrottled(live.version, 500);
+  // the newest closures, so that rendering a page does not restart its watches
+  const latest = useRef({ fn, fresh });
+  latest.current = { fn, fresh };
 
   useEffect(() => {
-    const mine = ++seq.current;
-    fn(api).then(
-      (data) => mine === seq.current && setState({ data, loading: false, key }),
-      (error: unknown) => {
-        if (mine !== seq.current) return;
-        const e = error instanceof HttpError ? error : new HttpError(0, String(error));
-        if (e.status === 401) signOut('Your token is no longer valid for this server: sign in again.');
-        // keep showing the last data of the same page when a refetch fails
-        setState((s) => ({ data: s.key === key ? s.data : undefined, error: e, loading: false, key }));
-      },
-    );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, throttled, manual, api]);
+    let alive = true;
+    let inFlight = false;
+    let again = false;
+    let last = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fetchNow = () => {
+      if (!alive) return;
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      last = Date.now();
+      latest.current
+        .fn(api)
+        .then(
+          (data) => alive && setState({ data, loading: false, key }),
+          (error: unknown) => {
+            if (!alive) return;
+            const e = error instanceof HttpError ? error : new HttpError(0, String(error));
+            if (e.status === 401) signOut('Your token is no longer valid for this server: sign in again.');
+            // keep showing the last data of the same page when a refetch fails
+            setState((s) => ({ data: s.key === key ? s.data : undefined, error: e, loading: false, key }));
+          },
+        )
+        .finally(() => {
+          inFlight = false;
+          if (again) {
+            again = false;
+            stale();
+          }
+        });
+    };
+    const stale = () => {
+      if (!alive || timer !== undefined) return;
+      const every = latest.current.fresh.every ?? 2000;
+      timer = setTimeout(() => {
+        timer = undefined;
+        fetchNow();
+      }, Math.max(0, last + every - Date.now()));
+    };
+    fetchNow();
+    const stop =
+      latest.current.fresh.on === false
+        ? undefined
+        : feed.watch((e) => {
+            const on = latest.current.fresh.on;
+            return on === undefined || (on !== false && on(e));
+          }, stale);
+    const tick = latest.current.fresh.tick;
+    const ticker = tick ? setInterval(stale, tick) : undefined;
+    return () => {
+      alive = false;
+      stop?.();
+      clearTimeout(timer);
+      clearInterval(ticker);
+    };
+  }, [key, manual, api, feed, signOut]);
 
   const reload = useCallback(() => setManual((n) => n + 1), []);
   const same = state.key === key;
-  return { data: same ? state.data : undefined, error: same ? state.error : undefined, loading: !same || state.loading, reload };
+  const kept = !same && !!fresh.keep && state.data !== undefined;
+  return { data: same || kept ? state.data : undefined, error: same ? state.error : undefined, loading: !same || state.loading, previous: kept, reload };
 }
 
-function useThrottled<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value);
-  const last = useRef(0);
-  useEffect(() => {
-    const wait = last.current + ms - Date.now();
-    if (wait <= 0) {
-      last.current = Date.now();
-      setV(value);
-      return;
-    }
-    const t = setTimeout(() => {
-      last.current = Date.now();
-      setV(value);
-    }, wait);
-    return () => clearTimeout(t);
-  }, [value, ms]);
-  return v;
+/**
+ * Walks a paged listing one page at a time: the cursors of the pages before
+ * are kept so Previous goes back without refetching from the start. Any change
+ * of `reset` (a filter) starts again at the first page.
+ */
+export function usePager(reset: unknown[]): { cursor: string | undefined; page: number; next: (cursor: string) => void; prev: () => void; first: () => void } {
+  const key = JSON.stringify(reset);
+  const [s, setS] = useState<{ key: string; stack: Array<string | undefined> }>({ key, stack: [undefined] });
+  const stack = s.key === key ? s.stack : [undefined];
+  return {
+    cursor: stack[stack.length - 1],
+    page: stack.length - 1,
+    next: (cursor) => setS({ key, stack: [...stack, cursor] }),
+    prev: () => setS({ key, stack: stack.length > 1 ? stack.slice(0, -1) : stack }),
+    first: () => setS({ key, stack: [undefined] }),
+  };
 }
 
 /** the current time, ticking each second, for ages ("12s ago") */

@@ -2,8 +2,13 @@
  * Live updates. The server's event stream (GET /v1/events, server-sent events,
  * `?token=` because EventSource cannot send headers) tells us the moment anything
  * changes; when it is missing (an older server) or drops, we poll every 2 s
- * instead, so pages stay live either way. Pages do not look at events: they
- * refetch what they show whenever `version` moves.
+ * instead, so pages stay live either way.
+ *
+ * A busy cluster sends thousands of events a minute (every run of a sweep
+ * starts and ends), so nothing here refetches on its own and nothing renders
+ * per event: events are collected and handed out in batches, and each piece of
+ * data on a page watches only the events that concern it (see useData in
+ * app.ts), refetching at most at its own pace.
  */
 import { useSyncExternalStore } from 'react';
 import type { ClusterEvent, EventTopic } from '../../src/api/types.js';
@@ -13,19 +18,32 @@ export type LiveMode = 'connecting' | 'sse' | 'polling';
 const POLL_MS = 2000;
 /** how long to poll before trying the stream again after it failed for good */
 const SSE_RETRY_MS = 30_000;
+/** events are handed to watchers and to the screen in batches this far apart */
+const BATCH_MS = 250;
+const KEEP_EVENTS = 100;
 const TOPICS: EventTopic[] = ['job', 'alloc', 'node', 'eval', 'deployment'];
 
 export interface LiveState {
   mode: LiveMode;
-  /** bumps on every change (an event, or a poll tick) */
-  version: number;
   /** newest first, from the stream only */
   events: ClusterEvent[];
 }
 
+/** Which events make some data stale. */
+export type EventMatch = (e: ClusterEvent) => boolean;
+
+interface Watcher {
+  match: EventMatch;
+  /** called once per batch that holds a matching event, and on every resync */
+  stale: () => void;
+}
+
 export class LiveFeed {
-  private state: LiveState = { mode: 'connecting', version: 0, events: [] };
+  private state: LiveState = { mode: 'connecting', events: [] };
   private listeners = new Set<() => void>();
+  private watchers = new Set<Watcher>();
+  private pending: ClusterEvent[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private es: EventSource | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
   private retry: ReturnType<typeof setTimeout> | undefined;
@@ -42,16 +60,29 @@ export class LiveFeed {
     return () => this.listeners.delete(fn);
   };
 
+  /** Tells `stale` when an event matches, or when what happened is unknown (a poll tick, a reconnect). */
+  watch(match: EventMatch, stale: () => void): () => void {
+    const w = { match, stale };
+    this.watchers.add(w);
+    return () => this.watchers.delete(w);
+  }
+
   close(): void {
     this.closed = true;
     this.es?.close();
     clearInterval(this.poll);
     clearTimeout(this.retry);
+    clearTimeout(this.flushTimer);
   }
 
   private set(patch: Partial<LiveState>): void {
     this.state = { ...this.state, ...patch };
     for (const l of this.listeners) l();
+  }
+
+  /** everything may have changed: every watcher refetches (each at its own pace) */
+  private resync(): void {
+    for (const w of [...this.watchers]) w.stale();
   }
 
   private connect(): void {
@@ -63,8 +94,9 @@ export class LiveFeed {
     this.es = es;
     es.onopen = () => {
       this.stopPolling();
-      // what changed while we were not listening is unknown: refetch once
-      this.set({ mode: 'sse', version: this.state.version + 1 });
+      this.set({ mode: 'sse' });
+      // what changed while we were not listening is unknown
+      this.resync();
     };
     es.onerror = () => {
       // CONNECTING: the browser reconnects by itself; poll meanwhile.
@@ -89,17 +121,25 @@ export class LiveFeed {
     } catch {
       return; // a heartbeat comment or something we do not know: ignore
     }
-    if (typeof ev !== 'object' || ev === null || typeof ev.topic !== 'string') return;
-    if (typeof ev.index === 'number') {
-      this.lastIndex = Math.max(this.lastIndex, ev.index);
-    }
-    this.set({ version: this.state.version + 1, events: [ev, ...this.state.events].slice(0, 100) });
+    if (typeof ev !== 'object' || ev === null || typeof ev.topic !== 'string' || typeof ev.key !== 'string') return;
+    if (typeof ev.index === 'number') this.lastIndex = Math.max(this.lastIndex, ev.index);
+    this.pending.push(ev);
+    this.flushTimer ??= setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    for (const w of [...this.watchers]) if (batch.some(w.match)) w.stale();
+    const newest = batch.length >= KEEP_EVENTS ? batch.slice(-KEEP_EVENTS) : batch;
+    this.set({ events: [...newest.reverse(), ...this.state.events].slice(0, KEEP_EVENTS) });
   }
 
   private startPolling(): void {
     if (this.poll !== undefined) return;
     this.set({ mode: 'polling' });
-    this.poll = setInterval(() => this.set({ version: this.state.version + 1 }), POLL_MS);
+    this.poll = setInterval(() => this.resync(), POLL_MS);
   }
 
   private stopPolling(): void {
@@ -110,4 +150,39 @@ export class LiveFeed {
 
 export function useLive(feed: LiveFeed): LiveState {
   return useSyncExternalStore(feed.subscribe, feed.get);
+}
+
+// ---------------------------------------------------------------- which events concern what
+
+/** the job an event is about: the job itself, or the job of an alloc, eval or deployment */
+export function eventJob(e: ClusterEvent): string | undefined {
+  if (e.topic === 'job') return e.key;
+  const p = e.payload as { jobId?: unknown } | undefined;
+  return typeof p?.jobId === 'string' ? p.jobId : undefined;
+}
+
+/**
+ * Events about one job; with `runs`, also about its runs (child jobs `<id>/…`,
+ * their allocs and evals), which is what moves a sweep's counts.
+ */
+export function aboutJob(namespace: string, id: string, runs = false): EventMatch {
+  const prefix = `${id}/`;
+  return (e) => {
+    if (e.namespace !== undefined && e.namespace !== namespace) return false;
+    const j = eventJob(e);
+    return j === id || (runs && j !== undefined && j.startsWith(prefix));
+  };
+}
+
+/** Events about one node: the node itself, or an alloc placed on it. */
+export function aboutNode(id: string): EventMatch {
+  return (e) => (e.topic === 'node' && e.key === id) || (e.topic === 'alloc' && (e.payload as { nodeId?: unknown } | undefined)?.nodeId === id);
+}
+
+export function aboutAlloc(id: string): EventMatch {
+  return (e) => e.topic === 'alloc' && e.key === id;
+}
+
+export function onTopics(...topics: EventTopic[]): EventMatch {
+  return (e) => topics.includes(e.topic);
 }
