@@ -14,6 +14,9 @@ import type {
   LogsResponse,
   NodeInfo,
   NodeSummary,
+  Page,
+  QueueSummary,
+  RunOutcome,
   RunsResponse,
   StatusResponse,
   UsageResponse,
@@ -68,7 +71,39 @@ export async function request<T>(token: string, method: string, path: string, op
 
 const enc = encodeURIComponent;
 
-/** One object per signed-in token; every page reads through it. */
+/** one page of a listing: at most `limit` items (server default 100, at most 1000) after `cursor`, the `next` of the page before */
+export interface PageQuery {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface JobFilter extends PageQuery {
+  /** '*' (default) for every namespace the token may read */
+  namespace?: string;
+  /** the runs of this parameterized or periodic job (needs a namespace) */
+  parent?: string;
+  status?: string;
+  type?: string;
+}
+
+export interface RunFilter extends PageQuery {
+  outcome?: RunOutcome;
+  /** only the runs of one dispatch */
+  sweep?: string;
+}
+
+export interface AllocFilter extends PageQuery {
+  namespace?: string;
+  job?: string;
+  node?: string;
+  status?: string;
+}
+
+/**
+ * One object per signed-in token; every page reads through it. Listings are
+ * fetched one page at a time: a cluster may hold a million runs, and a page
+ * never needs more than what it shows.
+ */
 export class Api {
   constructor(readonly token: string) {}
   private get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
@@ -76,18 +111,23 @@ export class Api {
   }
 
   status = () => this.get<StatusResponse>('/v1/status');
-  nodes = () => this.get<NodeSummary[]>('/v1/nodes');
+  queue = (namespace = '*') => this.get<QueueSummary>('/v1/queue', { namespace });
+  nodes = (q: PageQuery = {}) => this.get<Page<NodeSummary>>('/v1/nodes', { ...q });
+  /** the node with its live allocs and its most recent finished ones */
   node = (id: string) => this.get<{ node: NodeSummary; allocs: Alloc[] }>(`/v1/nodes/${enc(id)}`);
   nodeUsage = (id: string) => this.get<UsageResponse>(`/v1/nodes/${enc(id)}/usage`);
-  jobs = (namespace = '*', parent?: string) => this.get<JobSummary[]>('/v1/jobs', { namespace, parent });
+  jobs = (q: JobFilter = {}) => this.get<Page<JobSummary>>('/v1/jobs', { ...q, namespace: q.namespace ?? '*' });
   job = (id: string, namespace: string) => this.get<JobDetail>(`/v1/jobs/${enc(id)}`, { namespace });
   versions = (id: string, namespace: string) => this.get<JobVersionsResponse>(`/v1/jobs/${enc(id)}/versions`, { namespace });
-  runs = (id: string, namespace: string) => this.get<RunsResponse>(`/v1/jobs/${enc(id)}/runs`, { namespace });
+  /** one page of a sweep's runs (or a batch job's indexes) in submission order, with the job's summary */
+  runs = (id: string, namespace: string, q: RunFilter = {}) => this.get<RunsResponse>(`/v1/jobs/${enc(id)}/runs`, { namespace, ...q });
   deployments = (job: string, namespace: string) => this.get<Deployment[]>('/v1/deployments', { namespace, job });
-  allocs = (q: { namespace?: string; job?: string; node?: string; status?: string } = {}) => this.get<Alloc[]>('/v1/allocs', { namespace: '*', ...q });
+  /** oldest first */
+  allocs = (q: AllocFilter = {}) => this.get<Page<Alloc>>('/v1/allocs', { ...q, namespace: q.namespace ?? '*' });
   alloc = (id: string) => this.get<Alloc>(`/v1/allocs/${enc(id)}`);
   allocUsage = (id: string) => this.get<UsageResponse>(`/v1/allocs/${enc(id)}/usage`);
-  evals = (namespace = '*') => this.get<Evaluation[]>('/v1/evals', { namespace });
+  /** newest first */
+  evals = (q: { namespace?: string; job?: string } & PageQuery = {}) => this.get<Page<Evaluation>>('/v1/evals', { ...q, namespace: q.namespace ?? '*' });
   logs = (id: string, q: { task: string; stream: string; offset: number; wait?: string }, signal?: AbortSignal) =>
     this.get<LogsResponse>(`/v1/allocs/${enc(id)}/logs`, q, signal);
 

@@ -1,5 +1,6 @@
 /** Small building blocks: capacity bars, status badges, hand-written SVG charts, action buttons. */
 import { useState, type ReactNode } from 'react';
+import type { PlacementFailure } from '../../src/api/types.js';
 import type { HttpError } from './api.js';
 import { pct } from './format.js';
 
@@ -52,6 +53,38 @@ export function Section({ title, actions, children }: { title: string; actions?:
       </header>
       {children}
     </section>
+  );
+}
+
+/** Why work waits for a place, per dimension; and whether waiting can help at all. */
+export function WhyWaits({ blocked, title }: { blocked: PlacementFailure[] | undefined; title?: string }) {
+  if (!blocked?.length) return null;
+  return (
+    <div className="blocked">
+      {title && <h3>{title}</h3>}
+      {blocked.map((b, i) => (
+        <p key={i} className={`why ${b.neverFits ? 'never' : ''}`}>
+          <strong>{b.dimension}</strong>: {b.message}
+          {b.neverFits && <em> — no node could ever fit this; waiting will not help</em>}
+        </p>
+      ))}
+    </div>
+  );
+}
+
+/**
+ * Previous / next through a paged listing. Cursors only go forward, so the
+ * page number is the only position there is; `shown` says which rows these are.
+ */
+export function Pager({ page, hasNext, onPrev, onNext, onFirst, shown }: { page: number; hasNext: boolean; onPrev: () => void; onNext: () => void; onFirst: () => void; shown?: ReactNode }) {
+  if (page === 0 && !hasNext) return shown ? <p className="pager muted small">{shown}</p> : null;
+  return (
+    <nav className="pager" aria-label="pages">
+      <button type="button" className="btn" onClick={onFirst} disabled={page === 0}>First</button>
+      <button type="button" className="btn" onClick={onPrev} disabled={page === 0}>Previous</button>
+      <span className="muted small" data-page={page + 1}>page {page + 1}{shown ? <>, {shown}</> : null}</span>
+      <button type="button" className="btn" onClick={onNext} disabled={!hasNext}>Next</button>
+    </nav>
   );
 }
 

@@ -20,7 +20,10 @@ export function cpu(m: number | undefined): string {
 
 export function duration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '–';
-  const s = Math.max(0, Math.round(ms / 1000));
+  // sweeps of short runs: 300ms is not "0s"
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')}s`;
+  const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${s % 60 ? ` ${s % 60}s` : ''}`;
@@ -36,7 +39,9 @@ export function ago(iso: string | undefined, now: number): string {
   const d = now - t;
   // server and browser clocks differ a little: a few seconds either way is just now
   if (Math.abs(d) < 3000) return 'just now';
-  return d < 0 ? `in ${duration(-d)}` : `${duration(d)} ago`;
+  // whole seconds: an age of "3.4s" only flickers
+  const whole = Math.round(Math.abs(d) / 1000) * 1000;
+  return d < 0 ? `in ${duration(whole)}` : `${duration(whole)} ago`;
 }
 
 export function shortId(id: string | undefined): string {
@@ -45,4 +50,25 @@ export function shortId(id: string | undefined): string {
 
 export function pct(used: number, total: number): number {
   return total > 0 ? Math.min(100, Math.max(0, (used / total) * 100)) : 0;
+}
+
+const INT = new Intl.NumberFormat('en-US');
+
+/** a count with thousands separators: 100,000 */
+export function int(n: number | undefined): string {
+  return n === undefined || !Number.isFinite(n) ? '–' : INT.format(n);
+}
+
+/** "3 runs", "1 run" */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${int(n)} ${n === 1 ? one : many}`;
+}
+
+/** a time to come, in words and on the clock: "in 3h 5m (14:05)" */
+export function until(iso: string | undefined, now: number): string {
+  if (!iso) return '–';
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return '–';
+  const clock = new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return t - now < 3000 ? `any moment now` : `in ${duration(t - now)} (${t - now > 86_400_000 ? `${new Date(t).toLocaleDateString()} ` : ''}${clock})`;
 }

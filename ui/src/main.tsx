@@ -75,7 +75,7 @@ function Shell() {
   let page;
   if (section === '') page = <OverviewPage />;
   else if (section === 'nodes') page = id ? <NodePage id={id} /> : <NodesPage />;
-  else if (section === 'jobs') page = id && id2 ? <JobPage namespace={id} id={id2} /> : <JobsPage query={route.query} />;
+  else if (section === 'jobs') page = id && id2 ? <JobPage namespace={id} id={id2} query={route.query} /> : <JobsPage query={route.query} />;
   else if (section === 'allocs') page = id ? <AllocPage id={id} /> : <AllocsPage query={route.query} />;
   else page = <ErrorBox error={`No page at #/${route.parts.join('/')}.`} />;
   const nav = [

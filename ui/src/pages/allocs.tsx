@@ -1,8 +1,9 @@
 /** Allocs: a list, and an alloc page with task states and events, live logs and memory against the limit. */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { Alloc, TaskState } from '../../../src/api/types.js';
-import { href, navigate, useData, useNow, useSession } from '../app.js';
-import { Badge, Empty, ErrorBox, Facts, Loading, Section, TimeChart, Bar } from '../components.js';
+import { href, navigate, useData, useNow, usePager, useSession } from '../app.js';
+import { aboutAlloc, onTopics } from '../live.js';
+import { Badge, Empty, ErrorBox, Facts, Loading, Pager, Section, TimeChart, Bar } from '../components.js';
 import { ago, bytes, cpu, duration, shortId } from '../format.js';
 
 export function AllocTable({ allocs, hideNode }: { allocs: Alloc[]; hideNode?: boolean }) {
@@ -44,33 +45,63 @@ export function AllocTable({ allocs, hideNode }: { allocs: Alloc[]; hideNode?: b
 }
 
 const ALLOC_STATUSES = ['pending', 'running', 'complete', 'failed', 'lost'];
+const ALLOCS_PER_PAGE = 100;
 
+/** Every alloc, oldest first (the server's order), a page at a time; ?job= ?node= ?status= ?namespace= narrow it. */
 export function AllocsPage({ query }: { query: URLSearchParams }) {
   const status = query.get('status') ?? '';
-  const allocs = useData((api) => api.allocs({ status: status || undefined }), [status]);
-  const sorted = [...(allocs.data ?? [])].sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt)).slice(0, 200);
+  const job = query.get('job') ?? '';
+  const node = query.get('node') ?? '';
+  const namespace = query.get('namespace') ?? '';
+  const pager = usePager([status, job, node, namespace]);
+  const allocs = useData(
+    (api) => api.allocs({ status: status || undefined, job: job || undefined, node: node || undefined, namespace: namespace || undefined, cursor: pager.cursor, limit: ALLOCS_PER_PAGE }),
+    [status, job, node, namespace, pager.cursor],
+    { on: onTopics('alloc'), every: 3000 },
+  );
+  const setFilter = (k: string, v: string) => {
+    const q = new URLSearchParams(query);
+    if (v) q.set(k, v);
+    else q.delete(k);
+    navigate(`#/allocs${q.size ? `?${q}` : ''}`);
+  };
+  const items = allocs.data?.items;
   return (
     <div className="page">
       <h1>Allocs</h1>
       <div className="filters">
         <label className="select">
           <span>Status</span>
-          <select value={status} aria-label="Status" onChange={(e) => navigate(e.target.value ? `#/allocs?status=${e.target.value}` : '#/allocs')}>
+          <select value={status} aria-label="Status" onChange={(e) => setFilter('status', e.target.value)}>
             <option value="">all</option>
             {ALLOC_STATUSES.map((s) => (
               <option key={s} value={s}>{s}</option>
             ))}
           </select>
         </label>
+        {job && <FilterTag label="job" value={job} onClear={() => setFilter('job', '')} />}
+        {node && <FilterTag label="node" value={shortId(node)} onClear={() => setFilter('node', '')} />}
+        {namespace && <FilterTag label="namespace" value={namespace} onClear={() => setFilter('namespace', '')} />}
+        <span className="muted small">oldest first</span>
       </div>
       <ErrorBox error={allocs.error} />
-      {!allocs.data ? <Loading what="allocs" /> : sorted.length === 0 ? <Empty>No allocs.</Empty> : <AllocTable allocs={sorted} />}
+      {!items ? <Loading what="allocs" /> : items.length === 0 ? <Empty>No allocs.</Empty> : <AllocTable allocs={items} />}
+      <Pager page={pager.page} hasNext={!!allocs.data?.next} onFirst={pager.first} onPrev={pager.prev} onNext={() => allocs.data?.next && pager.next(allocs.data.next)} />
     </div>
   );
 }
 
+function FilterTag({ label, value, onClear }: { label: string; value: string; onClear: () => void }) {
+  return (
+    <span className="tag filter-tag">
+      {label}: {value}{' '}
+      <button type="button" className="btn link" aria-label={`clear the ${label} filter`} onClick={onClear}>✕</button>
+    </span>
+  );
+}
+
 export function AllocPage({ id }: { id: string }) {
-  const d = useData((api) => api.alloc(id), [id]);
+  const d = useData((api) => api.alloc(id), [id], { on: aboutAlloc(id), every: 1000 });
   const now = useNow();
   if (!d.data) return <div className="page">{d.error ? <ErrorBox error={d.error} /> : <Loading what="the alloc" />}</div>;
   const a = d.data;
@@ -171,7 +202,8 @@ function TaskSection({ name, state: s, now }: { name: string; state: TaskState; 
  * sample) the peak and the limit the agent reported still tell the story.
  */
 function MemoryChart({ alloc }: { alloc: Alloc }) {
-  const usage = useData((api) => api.allocUsage(alloc.id), [alloc.id]);
+  // samples come with heartbeats, which send no event
+  const usage = useData((api) => api.allocUsage(alloc.id), [alloc.id], { on: aboutAlloc(alloc.id), every: 5000, tick: 10_000 });
   const states = Object.entries(alloc.taskStates);
   const oom = states.filter(([, s]) => s.oomKilled);
   const markers = oom.map(([t, s]) => {

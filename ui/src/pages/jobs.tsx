@@ -1,46 +1,59 @@
-/** Jobs: a filterable list; a job page with allocs, versions, deployments, sweep progress and actions. */
-import { useMemo, useState } from 'react';
-import type { JobDetail, JobSummary, RunOutcome, RunRow } from '../../../src/api/types.js';
-import { href, navigate, useData, useNow, useSession } from '../app.js';
-import { ActionButton, Badge, Empty, ErrorBox, Facts, Loading, Section } from '../components.js';
-import { ago, bytes, cpu, duration, shortId } from '../format.js';
+/** Jobs: a list filtered and paged by the server; a job page with allocs, versions, deployments, the sweep view and actions. */
+import { useState, type ReactNode } from 'react';
+import type { ClusterEvent, JobDetail, JobSummary } from '../../../src/api/types.js';
+import { href, navigate, useData, useNow, usePager, useSession } from '../app.js';
+import { ActionButton, Badge, Empty, ErrorBox, Facts, Loading, Pager, Section, WhyWaits } from '../components.js';
+import { ago, bytes, cpu, int, plural, shortId, until } from '../format.js';
+import { aboutJob } from '../live.js';
 import { AllocTable } from './allocs.js';
+import { BatchSummary, isOutcome, RunProgress, RUNS_PER_PAGE, RunsSummary, RunsTable } from './runs.js';
 
 const TYPES = ['batch', 'service', 'system', 'parameterized', 'periodic'];
 const STATUSES = ['pending', 'running', 'complete', 'failed', 'stopped'];
+const JOBS_PER_PAGE = 50;
 
-function kind(j: { type: string; children?: unknown; nextLaunch?: string }): string {
+function kind(j: { type: string; runs?: unknown; children?: unknown; nextLaunch?: string }): string {
   if (j.nextLaunch) return 'periodic';
-  if (j.children) return 'parameterized';
+  if (j.runs || j.children) return 'parameterized';
   return j.type;
 }
 
+/** a job that is waiting for capacity shows as blocked, whatever its status */
+function shownStatus(j: JobSummary): string {
+  return j.blocked?.length && j.status === 'pending' ? 'blocked' : j.status;
+}
+
 export function JobsPage({ query }: { query: URLSearchParams }) {
-  const jobs = useData((api) => api.jobs('*'), []);
   const type = query.get('type') ?? '';
   const ns = query.get('namespace') ?? '';
   const status = query.get('status') ?? '';
-  const namespaces = useMemo(() => [...new Set((jobs.data ?? []).map((j) => j.namespace))].sort(), [jobs.data]);
+  const pager = usePager([type, ns, status]);
+  // a listing changes with every run of every sweep: a few seconds late is fine here
+  const jobs = useData((api) => api.jobs({ namespace: ns || '*', type: type || undefined, status: status || undefined, cursor: pager.cursor, limit: JOBS_PER_PAGE }), [type, ns, status, pager.cursor], {
+    on: (e) => e.topic === 'job' || e.topic === 'eval',
+    every: 5000,
+  });
   const setFilter = (k: string, v: string) => {
     const q = new URLSearchParams(query);
     if (v) q.set(k, v);
     else q.delete(k);
     navigate(`#/jobs${q.size ? `?${q}` : ''}`);
   };
-  const shown = (jobs.data ?? []).filter((j) => (!type || kind(j) === type || j.type === type) && (!ns || j.namespace === ns) && (!status || j.status === status));
+  const items = jobs.data?.items;
+  const filtered = !!(type || ns || status);
   return (
     <div className="page">
       <h1>Jobs</h1>
       <div className="filters">
         <Select label="Type" value={type} options={TYPES} onChange={(v) => setFilter('type', v)} />
-        <Select label="Namespace" value={ns} options={namespaces} onChange={(v) => setFilter('namespace', v)} />
+        <NamespaceFilter value={ns} seen={items?.map((j) => j.namespace) ?? []} onChange={(v) => setFilter('namespace', v)} />
         <Select label="Status" value={status} options={STATUSES} onChange={(v) => setFilter('status', v)} />
       </div>
       <ErrorBox error={jobs.error} />
-      {!jobs.data ? (
+      {!items ? (
         <Loading what="jobs" />
-      ) : shown.length === 0 ? (
-        <Empty>{jobs.data.length === 0 ? 'No jobs yet: submit one with `baton job run job.yaml`.' : 'No job matches these filters.'}</Empty>
+      ) : items.length === 0 ? (
+        <Empty>{!filtered && pager.page === 0 ? 'No jobs yet: submit one with `baton job run job.yaml`.' : 'No job matches these filters.'}</Empty>
       ) : (
         <div className="table-wrap">
           <table className="table">
@@ -49,19 +62,20 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
                 <th>Job</th>
                 <th>Type</th>
                 <th>Status</th>
-                <th>Allocs</th>
+                <th>Runs or allocs</th>
                 <th>Priority</th>
                 <th>Submitted</th>
               </tr>
             </thead>
             <tbody>
-              {shown.map((j) => (
+              {items.map((j) => (
                 <JobRow key={`${j.namespace}/${j.id}`} j={j} />
               ))}
             </tbody>
           </table>
         </div>
       )}
+      <Pager page={pager.page} hasNext={!!jobs.data?.next} onFirst={pager.first} onPrev={pager.prev} onNext={() => jobs.data?.next && pager.next(jobs.data.next)} />
     </div>
   );
 }
@@ -76,12 +90,29 @@ function JobRow({ j }: { j: JobSummary }) {
       </td>
       <td>{kind(j)}</td>
       <td>
-        <Badge status={j.blocked?.length ? 'blocked' : j.status}>{j.blocked?.length ? 'blocked' : j.status}</Badge>
+        <Badge status={shownStatus(j)} />
       </td>
-      <td className="nowrap"><Counts c={j.allocs} /></td>
+      <td className="work">{j.runs ? <RunsCell j={j} /> : <Counts c={j.allocs} />}</td>
       <td className="num">{j.priority}</td>
       <td className="nowrap">{ago(j.submittedAt, now)}</td>
     </tr>
+  );
+}
+
+/** a sweep in a list: how far it is and where its runs are */
+function RunsCell({ j }: { j: JobSummary }) {
+  const s = j.runs!;
+  if (s.total === 0) return <span className="muted">no runs yet</span>;
+  return (
+    <div className="runs-cell">
+      <RunProgress stats={s} compact />
+      <span className="counts">
+        <span className="muted small">{plural(s.total, 'run')}</span>
+        {(['queued', 'running', 'complete', 'failed', 'stopped'] as const).filter((k) => s.states[k] > 0).map((k) => (
+          <Badge key={k} status={k}>{`${int(s.states[k])} ${k}`}</Badge>
+        ))}
+      </span>
+    </div>
   );
 }
 
@@ -91,7 +122,7 @@ function Counts({ c }: { c: object }) {
   return (
     <span className="counts">
       {parts.map(([k, n]) => (
-        <Badge key={k} status={k}>{`${n} ${k}`}</Badge>
+        <Badge key={k} status={k}>{`${int(n)} ${k}`}</Badge>
       ))}
     </span>
   );
@@ -111,13 +142,48 @@ function Select({ label, value, options, onChange }: { label: string; value: str
   );
 }
 
-export function JobPage({ namespace, id }: { namespace: string; id: string }) {
-  const d = useData((api) => api.job(id, namespace), [namespace, id]);
+/**
+ * Namespaces are typed, not picked: only one page of jobs is here, so the
+ * namespaces on it are suggestions, not the list of all there are.
+ */
+function NamespaceFilter({ value, seen, onChange }: { value: string; seen: string[]; onChange: (v: string) => void }) {
+  const [text, setText] = useState(value);
+  const [was, setWas] = useState(value);
+  if (was !== value) {
+    setWas(value);
+    setText(value);
+  }
+  const options = [...new Set(['default', ...seen])].sort();
+  return (
+    <form className="select" onSubmit={(e) => { e.preventDefault(); onChange(text.trim()); }}>
+      <label htmlFor="ns-filter"><span>Namespace</span></label>
+      <input id="ns-filter" aria-label="Namespace" list="ns-seen" value={text} placeholder="all" size={12} onChange={(e) => setText(e.target.value)} onBlur={() => text.trim() !== value && onChange(text.trim())} />
+      <datalist id="ns-seen">
+        {options.map((o) => (
+          <option key={o} value={o} />
+        ))}
+      </datalist>
+    </form>
+  );
+}
+
+/** job events that change what a job page shows of the job itself (not every run of a sweep) */
+function versionEvent(namespace: string, id: string): (e: ClusterEvent) => boolean {
+  return (e) => e.topic === 'job' && e.key === id && (e.namespace ?? namespace) === namespace && e.type !== 'RunsDispatched' && e.type !== 'RunsStopped';
+}
+
+export function JobPage({ namespace, id, query }: { namespace: string; id: string; query: URLSearchParams }) {
+  // a sweep's counts move with each of its runs: refetched at most once a second, not per event
+  const d = useData((api) => api.job(id, namespace), [namespace, id], { on: aboutJob(namespace, id, true), every: 1000 });
   if (!d.data) return <div className="page">{d.error ? <ErrorBox error={d.error} /> : <Loading what="the job" />}</div>;
   const { job, summary, allocs } = d.data;
   const spec = job.spec;
   const isParent = !!spec.parameterized || !!spec.periodic;
-  const showRuns = isParent || (spec.type === 'batch' && spec.count > 1) || !!summary.children;
+  const isBatchSet = !isParent && spec.type === 'batch' && spec.count > 1;
+  const outcomeParam = query.get('outcome');
+  const outcome = isOutcome(outcomeParam) ? outcomeParam : undefined;
+  const stats = summary.runs;
+  const metaKeys = spec.parameterized ? [...spec.parameterized.metaRequired, ...spec.parameterized.metaOptional] : [];
   return (
     <div className="page">
       <p className="crumbs">
@@ -129,39 +195,39 @@ export function JobPage({ namespace, id }: { namespace: string; id: string }) {
         )}
       </p>
       <h1>
-        {job.id} <Badge status={summary.blocked?.length ? 'blocked' : summary.status}>{summary.blocked?.length ? 'blocked' : summary.status}</Badge>
+        {job.id} <Badge status={shownStatus(summary)} />
+        {isParent && stats && stats.states.queued > 0 && summary.blocked?.length ? <Badge status="blocked">runs waiting</Badge> : null}
       </h1>
       <ErrorBox error={d.error} />
+      {isParent && stats && <RunsSummary stats={stats} blocked={summary.blocked} namespace={namespace} id={id} />}
       <div className="grid2">
         <Section title="Job">
           <Facts
             items={[
               ['type', kind(summary)],
               ['version', job.version],
-              ['count', spec.count],
+              ...(isParent ? ([['runs', int(stats?.total ?? 0)]] as Array<[string, string]>) : ([['count', spec.count]] as Array<[string, number]>)),
               ['priority', spec.priority],
               ['tasks', spec.tasks.map((t) => `${t.name} (${t.driver}, ${cpu(t.resources.cpu)}, ${bytes(t.resources.memory)})`).join('; ')],
-              ['allocs', <Counts key="c" c={summary.allocs} />],
+              ...(!isParent ? ([['allocs', <Counts key="c" c={summary.allocs} />]] as Array<[string, ReactNode]>) : []),
               ...(job.dispatch ? ([['meta', Object.entries(job.dispatch.meta).map(([k, v]) => `${k}=${v}`).join(' ') || '–']] as Array<[string, string]>) : []),
-              ...(summary.nextLaunch ? ([['next launch', summary.nextLaunch]] as Array<[string, string]>) : []),
+              ...(summary.nextLaunch ? ([['next launch', until(summary.nextLaunch, Date.now())]] as Array<[string, string]>) : []),
             ]}
           />
-          {summary.blocked?.length ? (
-            <div className="blocked">
-              <h3>Why it waits</h3>
-              {summary.blocked.map((b, i) => (
-                <p key={i} className={`why ${b.neverFits ? 'never' : ''}`}>
-                  <strong>{b.dimension}</strong>: {b.message}
-                  {b.neverFits && <em> — no node could ever fit this; waiting will not help</em>}
-                </p>
-              ))}
-            </div>
-          ) : null}
+          {!isParent && <WhyWaits blocked={summary.blocked} title="Why it waits" />}
         </Section>
         <JobActions detail={d.data} reload={d.reload} />
       </div>
-      {showRuns && <Runs namespace={namespace} id={id} />}
-      <Section title="Allocs">{allocs.length === 0 ? <Empty>{isParent ? 'A parent job has no allocs of its own: its runs are child jobs.' : 'No allocs yet.'}</Empty> : <AllocTable allocs={allocs} />}</Section>
+      {isBatchSet && spec.count <= RUNS_PER_PAGE && <BatchSummary namespace={namespace} id={id} />}
+      {(isParent || isBatchSet) && <RunsTable namespace={namespace} id={id} outcome={outcome} metaKeys={metaKeys} stats={isParent ? stats : undefined} />}
+      {!isParent && (
+        <Section
+          title={d.data.allocsTotal > allocs.length ? `Allocs: the newest ${int(allocs.length)} of ${int(d.data.allocsTotal)}` : 'Allocs'}
+          actions={d.data.allocsTotal > allocs.length ? <a href={`#/allocs?${new URLSearchParams({ namespace, job: id })}`}>all allocs</a> : undefined}
+        >
+          {allocs.length === 0 ? <Empty>No allocs yet.</Empty> : <AllocTable allocs={[...allocs].reverse()} />}
+        </Section>
+      )}
       {spec.type === 'service' && <Deployments namespace={namespace} id={id} />}
       <Versions namespace={namespace} id={id} />
     </div>
@@ -185,7 +251,7 @@ function JobActions({ detail, reload }: { detail: JobDetail; reload: () => void 
           {job.stopped ? (
             <ActionButton kind="primary" onRun={async () => { await api.startJob(job.id, ns); reload(); }}>Start again</ActionButton>
           ) : (
-            <ActionButton kind="danger" confirm={`Stop job ${job.id}? Its allocs will be stopped.`} onRun={async () => { await api.stopJob(job.id, ns); reload(); }}>
+            <ActionButton kind="danger" confirm={p || job.spec.periodic ? `Stop job ${job.id}? Its runs that have not finished will be stopped.` : `Stop job ${job.id}? Its allocs will be stopped.`} onRun={async () => { await api.stopJob(job.id, ns); reload(); }}>
               Stop job
             </ActionButton>
           )}
@@ -241,99 +307,9 @@ function JobActions({ detail, reload }: { detail: JobDetail; reload: () => void 
   );
 }
 
-const OUTCOME_ORDER: RunOutcome[] = ['complete', 'running', 'queued', 'failed', 'oom-killed', 'timed-out', 'lost', 'preempted', 'stopped'];
-type SortKey = 'index' | 'outcome' | 'node' | 'attempt' | 'durationMs' | 'peakMemory' | 'requestedMemory';
-
-function Runs({ namespace, id }: { namespace: string; id: string }) {
-  const runs = useData((api) => api.runs(id, namespace), [namespace, id]);
-  const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: 'index', desc: false });
-  const rows = useMemo(() => {
-    const r = [...(runs.data?.runs ?? [])];
-    const val = (x: RunRow): number | string => (sort.key === 'outcome' ? OUTCOME_ORDER.indexOf(x.outcome) : sort.key === 'node' ? x.node ?? '' : x[sort.key] ?? -1);
-    r.sort((a, b) => {
-      const va = val(a);
-      const vb = val(b);
-      const c = typeof va === 'number' && typeof vb === 'number' ? va - vb : String(va).localeCompare(String(vb));
-      return sort.desc ? -c : c;
-    });
-    return r;
-  }, [runs.data, sort]);
-  if (!runs.data) return <Section title="Runs">{runs.error ? <ErrorBox error={runs.error} /> : <Loading what="runs" />}</Section>;
-  const total = runs.data.runs.length;
-  const by = new Map<string, number>();
-  for (const r of runs.data.runs) by.set(r.outcome, (by.get(r.outcome) ?? 0) + 1);
-  const finished = runs.data.runs.filter((r) => !['queued', 'running'].includes(r.outcome)).length;
-  const metaKeys = [...new Set(runs.data.runs.flatMap((r) => Object.keys(r.meta)))];
-  const th = (key: SortKey, label: string) => (
-    <th aria-sort={sort.key === key ? (sort.desc ? 'descending' : 'ascending') : 'none'}>
-      <button type="button" className="sort" onClick={() => setSort({ key, desc: sort.key === key ? !sort.desc : false })}>
-        {label}
-        {sort.key === key ? (sort.desc ? ' ▾' : ' ▴') : ''}
-      </button>
-    </th>
-  );
-  return (
-    <Section title={`Runs: ${finished} of ${total} finished`}>
-      <div className="progress" role="img" aria-label={`${finished} of ${total} runs finished`}>
-        {OUTCOME_ORDER.filter((o) => by.get(o)).map((o) => (
-          <span key={o} className={`seg seg-${o}`} style={{ flexGrow: by.get(o) }} title={`${by.get(o)} ${o}`} />
-        ))}
-      </div>
-      <p className="counts">
-        {OUTCOME_ORDER.filter((o) => by.get(o)).map((o) => (
-          <Badge key={o} status={o}>{`${by.get(o)} ${o}`}</Badge>
-        ))}
-      </p>
-      {total === 0 ? (
-        <Empty>No runs yet.</Empty>
-      ) : (
-        <div className="table-wrap">
-          <table className="table runs">
-            <thead>
-              <tr>
-                {th('index', '#')}
-                {metaKeys.map((k) => (
-                  <th key={k}>{k}</th>
-                ))}
-                {th('outcome', 'Outcome')}
-                <th>Reason</th>
-                {th('node', 'Node')}
-                {th('attempt', 'Attempt')}
-                {th('durationMs', 'Duration')}
-                {th('peakMemory', 'Peak memory')}
-                {th('requestedMemory', 'Requested')}
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr key={`${r.jobId}-${r.index}`}>
-                  <td className="num">{r.allocId ? <a href={href('allocs', r.allocId)}>{r.index}</a> : r.index}</td>
-                  {metaKeys.map((k) => (
-                    <td key={k}>{r.meta[k] ?? ''}</td>
-                  ))}
-                  <td><Badge status={r.outcome} /></td>
-                  <td className="reason">{r.reason}</td>
-                  <td>{r.node ?? '–'}</td>
-                  <td className="num">{r.attempt}</td>
-                  <td className="num">{duration(r.durationMs)}</td>
-                  <td className="num">
-                    {bytes(r.peakMemory)}
-                    {r.memoryLimit ? <span className="muted small"> / {bytes(r.memoryLimit)}</span> : null}
-                  </td>
-                  <td className="num">{bytes(r.requestedMemory)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </Section>
-  );
-}
-
 function Deployments({ namespace, id }: { namespace: string; id: string }) {
   const { api } = useSession();
-  const deps = useData((a) => a.deployments(id, namespace), [namespace, id]);
+  const deps = useData((a) => a.deployments(id, namespace), [namespace, id], { on: (e) => e.topic === 'deployment' && (e.payload as { jobId?: string } | undefined)?.jobId === id });
   const now = useNow();
   return (
     <Section title="Deployments">
@@ -384,7 +360,7 @@ function Deployments({ namespace, id }: { namespace: string; id: string }) {
 }
 
 function Versions({ namespace, id }: { namespace: string; id: string }) {
-  const v = useData((api) => api.versions(id, namespace), [namespace, id]);
+  const v = useData((api) => api.versions(id, namespace), [namespace, id], { on: versionEvent(namespace, id), every: 5000 });
   const now = useNow();
   return (
     <Section title="Versions">

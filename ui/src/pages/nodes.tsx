@@ -1,8 +1,9 @@
 /** Nodes: one row each; a node page with its allocs, an hour of cpu/memory, drain and eligibility. */
 import { useState } from 'react';
 import type { NodeSummary } from '../../../src/api/types.js';
-import { href, useData, useNow, useSession } from '../app.js';
-import { ActionButton, Badge, Bar, Empty, ErrorBox, Facts, Loading, Section, TimeChart } from '../components.js';
+import { href, useData, useNow, usePager, useSession } from '../app.js';
+import { aboutNode, onTopics } from '../live.js';
+import { ActionButton, Badge, Bar, Empty, ErrorBox, Facts, Loading, Pager, Section, TimeChart } from '../components.js';
 import { ago, bytes, cpu } from '../format.js';
 import { AllocTable } from './allocs.js';
 
@@ -20,16 +21,20 @@ function NodeStatus({ n }: { n: NodeSummary }) {
   );
 }
 
+const NODES_PER_PAGE = 100;
+
 export function NodesPage() {
-  const nodes = useData((api) => api.nodes(), []);
+  const pager = usePager([]);
+  const nodes = useData((api) => api.nodes({ cursor: pager.cursor, limit: NODES_PER_PAGE }), [pager.cursor], { on: onTopics('node', 'alloc'), every: 3000 });
   const now = useNow();
+  const items = nodes.data?.items;
   return (
     <div className="page">
       <h1>Nodes</h1>
       <ErrorBox error={nodes.error} />
-      {!nodes.data ? (
+      {!items ? (
         <Loading what="nodes" />
-      ) : nodes.data.length === 0 ? (
+      ) : items.length === 0 ? (
         <Empty>No nodes have joined yet.</Empty>
       ) : (
         <div className="table-wrap">
@@ -46,7 +51,7 @@ export function NodesPage() {
               </tr>
             </thead>
             <tbody>
-              {nodes.data.map((n) => (
+              {items.map((n) => (
                 <tr key={n.id} data-node={n.name}>
                   <td>
                     <a href={href('nodes', n.id)}>{n.name}</a>
@@ -67,6 +72,7 @@ export function NodesPage() {
           </table>
         </div>
       )}
+      <Pager page={pager.page} hasNext={!!nodes.data?.next} onFirst={pager.first} onPrev={pager.prev} onNext={() => nodes.data?.next && pager.next(nodes.data.next)} />
     </div>
   );
 }
@@ -98,13 +104,14 @@ function Labels({ labels }: { labels: Record<string, string> }) {
 
 export function NodePage({ id }: { id: string }) {
   const { api } = useSession();
-  const d = useData((a) => a.node(id), [id]);
+  const d = useData((a) => a.node(id), [id], { on: aboutNode(id), every: 2000 });
   const now = useNow();
   const [deadline, setDeadline] = useState('10m');
   if (!d.data) return <div className="page">{d.error ? <ErrorBox error={d.error} /> : <Loading what="the node" />}</div>;
   const { node: n, allocs } = d.data;
+  // the server sends what runs here and the most recent of what finished, newest last
   const live = allocs.filter((a) => a.clientStatus === 'running' || a.clientStatus === 'pending');
-  const done = allocs.filter((a) => !live.includes(a));
+  const done = allocs.filter((a) => !live.includes(a)).reverse();
   return (
     <div className="page">
       <p className="crumbs"><a href="#/nodes">Nodes</a> /</p>
@@ -168,8 +175,8 @@ export function NodePage({ id }: { id: string }) {
         {live.length === 0 ? <Empty>Nothing runs on this node.</Empty> : <AllocTable allocs={live} hideNode />}
       </Section>
       {done.length > 0 && (
-        <Section title="Finished allocs">
-          <AllocTable allocs={done.slice(0, 50)} hideNode />
+        <Section title="Recently finished allocs" actions={<a href={`#/allocs?node=${encodeURIComponent(n.id)}`}>all allocs of this node</a>}>
+          <AllocTable allocs={done} hideNode />
         </Section>
       )}
     </div>
@@ -177,7 +184,8 @@ export function NodePage({ id }: { id: string }) {
 }
 
 function NodeUsage({ id, capacity }: { id: string; capacity: { cpu: number; memory: number } }) {
-  const usage = useData((api) => api.nodeUsage(id), [id]);
+  // samples come with heartbeats, which send no event: looked at again every 10 s
+  const usage = useData((api) => api.nodeUsage(id), [id], { on: false, tick: 10_000 });
   const now = Date.now();
   const samples = (usage.data?.samples ?? []).filter((s) => Date.parse(s.time) >= now - 3600_000);
   // the last hour, but zoomed in while the history is shorter than ten minutes so it stays readable

@@ -1,28 +1,32 @@
 /** Overview: is the cluster healthy, how full is it, what waits and why, what just happened. */
-import type { ClusterEvent, Evaluation, JobSummary, NodeSummary } from '../../../src/api/types.js';
+import type { ClusterEvent, Evaluation, NodeSummary, QueueSummary } from '../../../src/api/types.js';
 import { href, useData, useNow, useSession } from '../app.js';
-import { Badge, Bar, Empty, ErrorBox, Loading, Section } from '../components.js';
-import { ago, bytes, cpu, shortId } from '../format.js';
-import { useLive } from '../live.js';
+import { Badge, Bar, Empty, ErrorBox, Loading, Section, WhyWaits } from '../components.js';
+import { ago, bytes, cpu, int, plural, shortId, until } from '../format.js';
+import { onTopics, useLive } from '../live.js';
+
+/** enough for the counts of any cluster we expect; a bigger one says the counts are of its first nodes */
+const OVERVIEW_NODES = 1000;
 
 export function OverviewPage() {
-  const nodes = useData((api) => api.nodes(), []);
-  const jobs = useData((api) => api.jobs('*'), []);
+  const nodes = useData((api) => api.nodes({ limit: OVERVIEW_NODES }), [], { on: onTopics('node', 'alloc'), every: 2000 });
+  const queue = useData((api) => api.queue('*'), [], { on: onTopics('job', 'eval', 'alloc'), every: 2000 });
+  const list = nodes.data?.items;
   return (
     <div className="page">
       <h1>Overview</h1>
-      <ErrorBox error={nodes.error ?? jobs.error} />
+      <ErrorBox error={nodes.error ?? queue.error} />
       <div className="grid2">
-        <Section title="Nodes">{nodes.data ? <NodeCounts nodes={nodes.data} /> : <Loading what="nodes" />}</Section>
-        <Section title="Capacity">{nodes.data ? <Capacity nodes={nodes.data} /> : <Loading what="capacity" />}</Section>
+        <Section title="Nodes">{list ? <NodeCounts nodes={list} more={!!nodes.data?.next} /> : <Loading what="nodes" />}</Section>
+        <Section title="Capacity">{list ? <Capacity nodes={list} /> : <Loading what="capacity" />}</Section>
       </div>
-      <Section title="Queued work">{jobs.data ? <Queued jobs={jobs.data} /> : <Loading what="jobs" />}</Section>
+      <Section title="Queued work">{queue.data ? <Queued q={queue.data} /> : <Loading what="the queue" />}</Section>
       <RecentEvents />
     </div>
   );
 }
 
-function NodeCounts({ nodes }: { nodes: NodeSummary[] }) {
+function NodeCounts({ nodes, more }: { nodes: NodeSummary[]; more: boolean }) {
   const count = (f: (n: NodeSummary) => boolean) => nodes.filter(f).length;
   const stats: Array<[string, number, string]> = [
     ['ready', count((n) => n.status === 'ready'), 'ready'],
@@ -40,6 +44,7 @@ function NodeCounts({ nodes }: { nodes: NodeSummary[] }) {
           <Badge status={status}>{label}</Badge>
         </a>
       ))}
+      {more && <p className="muted small">Counted over the first {int(nodes.length)} nodes.</p>}
     </div>
   );
 }
@@ -60,27 +65,30 @@ function Capacity({ nodes }: { nodes: NodeSummary[] }) {
   );
 }
 
-function Queued({ jobs }: { jobs: JobSummary[] }) {
-  const waiting = jobs.filter((j) => j.allocs.pending > 0 || (j.blocked?.length ?? 0) > 0 || j.status === 'pending');
-  if (waiting.length === 0) return <Empty>Nothing is waiting: every job that wants to run has a place.</Empty>;
+/** What waits for a place, counted in runs (a sweep of 100,000 is 100,000, not one job), and why. */
+function Queued({ q }: { q: QueueSummary }) {
+  const now = useNow();
+  if (q.queued === 0 && q.waiting.length === 0) return <Empty>Nothing is waiting: every job that wants to run has a place.</Empty>;
   return (
-    <ul className="queue">
-      {waiting.map((j) => (
-        <li key={`${j.namespace}/${j.id}`}>
-          <div className="queue-head">
-            <a href={href('jobs', j.namespace, j.id)}>{j.namespace === 'default' ? j.id : `${j.namespace}/${j.id}`}</a>
-            <Badge status={j.blocked?.length ? 'blocked' : j.status}>{j.blocked?.length ? 'blocked' : j.status}</Badge>
-            <span className="muted small">{j.allocs.pending > 0 ? `${j.allocs.pending} pending` : 'waiting for capacity'}</span>
-          </div>
-          {j.blocked?.map((b, i) => (
-            <p key={i} className={`why ${b.neverFits ? 'never' : ''}`}>
-              <strong>{b.dimension}</strong>: {b.message}
-              {b.neverFits && <em> — no node could ever fit this; waiting will not help</em>}
-            </p>
-          ))}
-        </li>
-      ))}
-    </ul>
+    <>
+      <p className="queue-total" data-testid="queue-total">
+        <strong>{q.queued === 0 ? 'Nothing queued' : `${plural(q.queued, 'run')} queued`}</strong>
+        <span className="muted">, {int(q.running)} running</span>
+      </p>
+      <ul className="queue">
+        {q.waiting.map((w) => (
+          <li key={`${w.namespace}/${w.jobId}`} data-job={w.jobId}>
+            <div className="queue-head">
+              <a href={href('jobs', w.namespace, w.jobId)}>{w.namespace === 'default' ? w.jobId : `${w.namespace}/${w.jobId}`}</a>
+              {w.queued > 0 && <Badge status={w.blocked?.length ? 'blocked' : 'queued'}>{`${int(w.queued)} queued`}</Badge>}
+              {w.running > 0 && <Badge status="running">{`${int(w.running)} running`}</Badge>}
+              {w.estimatedEnd && <span className="muted small">ends ≈ {until(w.estimatedEnd, now)}</span>}
+            </div>
+            {w.queued > 0 && <WhyWaits blocked={w.blocked} />}
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
@@ -88,7 +96,7 @@ function RecentEvents() {
   const { feed } = useSession();
   const live = useLive(feed);
   // without the stream, recent evaluations are the closest thing to an event log
-  const evals = useData((api) => (live.mode === 'sse' ? Promise.resolve([] as Evaluation[]) : api.evals('*')), [live.mode]);
+  const evals = useData((api) => (live.mode === 'sse' ? Promise.resolve({ items: [] as Evaluation[] }) : api.evals({ limit: 15 })), [live.mode], { on: onTopics('eval'), every: 5000 });
   const now = useNow();
   if (live.mode === 'sse') {
     return (
@@ -97,7 +105,7 @@ function RecentEvents() {
       </Section>
     );
   }
-  const recent = [...(evals.data ?? [])].sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt)).slice(0, 15);
+  const recent = [...(evals.data?.items ?? [])].sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt));
   return (
     <Section title="Recent activity">
       {!evals.data ? (
