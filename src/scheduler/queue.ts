@@ -6,7 +6,9 @@
  * for is what wakes the queue again. One pass costs O(runs looked at), never
  * O(runs waiting): the store hands over only the head of the queue.
  */
-import type { Alloc, Job } from '../api/types.js';
+import type { Alloc, Job, Resources } from '../api/types.js';
+import { dominantShare } from './fair-share.js';
+import { addInto } from './resources.js';
 import { allocResources } from './retry.js';
 import type { Plan, PlannedAlloc, Scheduler, SchedulerSnapshot } from './types.js';
 
@@ -31,13 +33,24 @@ export function scheduleQueue(snapshot: SchedulerSnapshot, parent: Job, schedule
   const runs = out.runs!;
   if (parent.stopped) return out;
   const usage = [...snapshot.usage];
+  const fair = snapshot.fairShare;
+  const mine: Resources = { ...(fair?.usage[parent.namespace] ?? { cpu: 0, memory: 0, disk: 0 }) };
+  const othersLeast = fair && fair.waiting.length > 0 ? Math.min(...fair.waiting.map((ns) => dominantShare(fair.usage[ns], fair.total))) : Infinity;
   for (const run of snapshot.queue ?? []) {
+    // Fair share: the room goes to the namespace holding least. Once this one holds more than
+    // another that waits, the pass stops (after placing at least one run, so it always moves).
+    if (fair && runs.started.length > 0 && dominantShare(mine, fair.total) > othersLeast) {
+      runs.drained = false;
+      runs.yielded = true;
+      break;
+    }
     const sub = scheduleOne({ ...snapshot, job: run.job, jobAllocs: run.allocs, usage, queue: undefined });
     out.stop.push(...sub.stop);
     for (const p of sub.place) {
       p.jobId = run.job.id;
       out.place.push(p);
       usage.push(plannedUsage(p, run.job, snapshot.eval.id, out.place.length));
+      addInto(mine, p.resources);
     }
     if (sub.place.length > 0) runs.started.push(run.job.id);
     if (sub.queuedAllocs > 0) {

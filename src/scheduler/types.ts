@@ -34,6 +34,21 @@ export interface SchedulerSnapshot {
    * allocs (none for a run never placed). Only as many as could fit, plus one.
    */
   queue?: QueuedRun[];
+  /**
+   * With a queue: what every namespace holds and which other namespaces have
+   * work waiting that fits now. A pass gives the room to whoever holds the
+   * smallest share, so it stops once its namespace holds more than one of them.
+   */
+  fairShare?: FairShareView;
+}
+
+export interface FairShareView {
+  /** capacity of ready, eligible nodes */
+  total: Resources;
+  /** live usage per namespace */
+  usage: Record<string, Resources>;
+  /** other namespaces with waiting work (of at least this eval's priority) that fits in the free room */
+  waiting: string[];
 }
 
 export interface QueuedRun {
@@ -111,6 +126,8 @@ export interface QueueOutcome {
   headAsk?: Resources;
   /** every run looked at was placed: the queue may go on at once */
   drained: boolean;
+  /** the pass stopped to let a namespace holding less go first; the queue goes on after it */
+  yielded?: boolean;
 }
 
 /** What the scheduler decides about a deployment; ids, indexes and times are the store's. */

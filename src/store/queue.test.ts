@@ -140,7 +140,11 @@ describe('a parent\'s queue', () => {
     await runEvals(store);
     const running = await live(store, nodeId);
     expect(running).toHaveLength(3);
-    await store.stopJob('default', 'sim', Date.now());
+    const { stopping } = await store.stopJob('default', 'sim', Date.now());
+    // nothing more is placed even before the queued runs are all marked stopped
+    await runEvals(store);
+    expect((await store.allocPage({ nodeId, limit: 10 })).allocs).toHaveLength(3);
+    expect(await stopping).toBe(4997);
     await runEvals(store);
     const s = (await store.jobSummary((await store.getJob('default', 'sim'))!)).runs!;
     expect(s.states.queued).toBe(0);
@@ -158,6 +162,25 @@ describe('a parent\'s queue', () => {
     await store.dispatchJobs(again, meta(2), '00000005-0000-4000-8000-000000000000', Date.now());
     await runEvals(store);
     expect(await live(store, nodeId)).toHaveLength(2);
+  });
+
+  it('shares room between namespaces: a later namespace\'s few runs do not wait for an earlier one\'s queue', async () => {
+    const { job: other } = await store.registerJob(parentSpec('sim', '100Mi', 'team-b'), Date.now());
+    await store.dispatchJobs(parent, meta(1000), '0000000a-0000-4000-8000-000000000000', Date.now());
+    await runEvals(store);
+    await store.dispatchJobs(other, meta(5), '0000000b-0000-4000-8000-000000000000', Date.now());
+    await runEvals(store);
+    const order: string[] = [];
+    // one run ends at a time, the oldest first, and the freed room goes to someone
+    for (let k = 0; k < 12; k++) {
+      const running = (await live(store, nodeId)).sort((a, b) => a.createIndex - b.createIndex);
+      await finish(store, nodeId, running.slice(0, 1));
+      await runEvals(store);
+      const now = (await live(store, nodeId)).sort((a, b) => b.createIndex - a.createIndex);
+      order.push(now[0].namespace);
+    }
+    // each freed slot goes to whoever holds less: team-b every other one, until its 5 are done
+    expect(order.slice(0, 10).filter((n) => n === 'team-b').length).toBe(5);
   });
 
   it('collects finished evals, replaced allocs and whole sweeps once their retention passed', async () => {

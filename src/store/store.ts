@@ -60,7 +60,7 @@ import { isParentJob } from '../scheduler/reconcile.js';
 import { addInto, sumTaskResources } from '../scheduler/resources.js';
 import { checkPlan } from '../scheduler/check-plan.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
-import type { DeploymentUpdate, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
+import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
 import { AmbiguousIdError, ConflictError, NotFoundError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
 import { migrate } from './migrations.js';
@@ -534,7 +534,12 @@ export class Store extends EventEmitter {
     return row ? publicStats(row.stats, sumTaskResources(job.spec).memory, Date.now()) : undefined;
   }
 
-  async stopJob(namespace: string, id: string, now: number): Promise<{ evalId: string }> {
+  /**
+   * Stops a job. For a parent, `stopping` settles once its queued runs are all
+   * marked stopped, which for a big sweep goes on in chunks after this returns
+   * (they are never placed from the moment the stop commits).
+   */
+  async stopJob(namespace: string, id: string, now: number): Promise<{ evalId: string; stopping?: Promise<number> }> {
     const r = await this.write(async (trx, index) => {
       const job = await this.loadJob(trx, namespace, id);
       if (!job) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
@@ -567,8 +572,11 @@ export class Store extends EventEmitter {
       }
       return { evalId: ev.id, parent: job };
     });
-    if (r.parent) await this.stopQueuedRuns(namespace, id, now);
-    return { evalId: r.evalId };
+    if (!r.parent) return { evalId: r.evalId };
+    const stopping = this.stopQueuedRuns(namespace, id, now);
+    // a failure here leaves the rest to the GC loop's finishStops; nobody need wait for it
+    stopping.catch(() => undefined);
+    return { evalId: r.evalId, stopping };
   }
 
   /**
@@ -1138,7 +1146,10 @@ export class Store extends EventEmitter {
     const snapshot: SchedulerSnapshot = { now, eval: ev, job, nodes, usage, jobAllocs };
     const deployment = await this.latestDeployment(this.db, ev.namespace, ev.jobId);
     if (deployment) snapshot.deployment = deployment;
-    if (job && isParentJob(job.spec) && !job.stopped) snapshot.queue = await this.queueHead(job, nodes, usage);
+    if (job && isParentJob(job.spec) && !job.stopped) {
+      snapshot.queue = await this.queueHead(job, nodes, usage);
+      if (snapshot.queue.length > 1) snapshot.fairShare = await this.fairShareView(ev, nodes, usage);
+    }
     if (job?.spec.preempt) {
       // only batch runs may be preempted: services and their like stay out of the map
       const priorities: Record<string, number> = {};
@@ -1188,6 +1199,33 @@ export class Store extends EventEmitter {
       if (job) out.push({ job, allocs: await this.queryAllocs(this.db, { namespace: r.namespace, jobId: r.id }) });
     }
     return out;
+  }
+
+  /** who else waits for room now (see FairShareView) */
+  private async fairShareView(ev: Evaluation, nodes: NodeInfo[], live: Alloc[]): Promise<FairShareView> {
+    const total: Resources = { cpu: 0, memory: 0, disk: 0 };
+    const free: Resources[] = [];
+    for (const n of nodes) {
+      if (n.status !== 'ready' || n.eligibility !== 'eligible') continue;
+      addInto(total, n.capacity);
+      free.push({ ...n.capacity });
+    }
+    const byNode = new Map(nodes.filter((n) => n.status === 'ready' && n.eligibility === 'eligible').map((n, i) => [n.id, free[i]]));
+    const usage: Record<string, Resources> = {};
+    for (const a of live) {
+      addInto((usage[a.namespace] ??= { cpu: 0, memory: 0, disk: 0 }), a.resources);
+      const f = byNode.get(a.nodeId);
+      if (f) addInto(f, { cpu: -a.resources.cpu, memory: -a.resources.memory, disk: -a.resources.disk });
+    }
+    const rows = await this.db.selectFrom('evals').select(['namespace', 'ask']).where('status', 'in', ['pending', 'blocked'])
+      .where('namespace', '!=', ev.namespace).where('priority', '>=', ev.priority).limit(1000).execute();
+    const waiting = new Set<string>();
+    for (const r of rows) {
+      if (waiting.has(r.namespace)) continue;
+      const ask = r.ask ? (JSON.parse(r.ask) as Resources) : undefined;
+      if (!ask || free.some((f) => f.cpu >= ask.cpu && f.memory >= ask.memory && f.disk >= ask.disk)) waiting.add(r.namespace);
+    }
+    return { total, usage, waiting: [...waiting] };
   }
 
   /**
@@ -1261,11 +1299,15 @@ export class Store extends EventEmitter {
         ev.failures = plan.failures;
         ev.modifyIndex = index;
         ev.modifiedAt = iso(now);
-        if (more && queue.drained) {
+        if (more && (queue.drained || queue.yielded)) {
           ev.status = 'complete';
-          ev.statusDescription = `started ${queue.started.length} runs; the queue goes on`;
+          ev.statusDescription = queue.yielded
+            ? `started ${queue.started.length} runs; room left goes to a namespace holding less first`
+            : `started ${queue.started.length} runs; the queue goes on`;
           await this.saveEval(trx, ev);
           await this.createEval(trx, index, parent, ev.triggeredBy, now);
+          // the namespaces this pass stepped aside for must get their go
+          if (queue.yielded) await this.unblockFitting(trx);
         } else if (more) {
           ev.status = 'blocked';
           ev.statusDescription = `started ${queue.started.length} runs; ${waiting} wait for capacity`;

@@ -197,7 +197,9 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
-    return store.stopJob(ns, req.params.id, Date.now());
+    // a sweep's queued runs go on being marked stopped after the answer (none is placed from now on)
+    const { evalId } = await store.stopJob(ns, req.params.id, Date.now());
+    return { evalId };
   });
 
   const nodesQuery = z.object({ ...pageQuery });
