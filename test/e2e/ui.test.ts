@@ -3,10 +3,13 @@
  * (Debian's Chromium through playwright-core): sign in, a bad token, a job going
  * from queued to complete on its page without a reload (over the event stream,
  * and again with polling when EventSource is not there), live logs, a drain from
- * the node page, a narrow window. Screenshots of each page are taken on the way.
+ * the node page, a narrow window; and a sweep of 100,000 runs, whose page must
+ * show its first rows and counts at once, filter by outcome on the server and
+ * follow the sweep's progress live. Screenshots of each page are taken on the way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { DispatchRun } from '../../src/api/types.js';
 import { browserSuiteEnabled, launchBrowser, screenshot } from '../support/browser.js';
 import { TestCluster, waitFor } from '../support/cluster.js';
 import { waitForJob } from '../support/e2e.js';
@@ -108,6 +111,8 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
     await page.goto(`${cluster.url}/#/`);
     await page.locator('.queue li', { hasText: 'waiter' }).locator('.why', { hasText: 'memory' }).waitFor();
     await page.locator('.live-sse').waitFor();
+    // the hog's memory is in use: the capacity follows the alloc events
+    await page.locator('.bar-text', { hasText: '200 MiB / 300 MiB' }).waitFor();
     await screenshot(page, 'overview');
 
     await page.goto(`${cluster.url}/#/jobs/default/waiter`);
@@ -147,15 +152,18 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
     await waitForJob(cluster.client, 'sweep', (d) => d.summary.status === 'complete', 'complete');
     await page.goto(`${cluster.url}/#/jobs/default/sweep`);
     await page.getByRole('heading', { name: 'Runs: 3 of 3 finished' }).waitFor();
-    await page.locator('table.runs tbody tr').nth(2).waitFor();
-    // sortable: by index descending puts run 2 first
-    await page.getByRole('button', { name: '#' }).click();
-    await page.locator('table.runs tbody tr').first().locator('td').first().filter({ hasText: '2' }).waitFor();
-    await screenshot(page, 'job');
+    // in submission order, filtered by the server
+    const rows = page.locator('table.runs tbody tr');
+    await rows.nth(2).waitFor();
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run')))).toEqual(['0', '1', '2']);
+    await page.getByLabel('Outcome').selectOption('failed');
+    await page.getByText('No run is failed').waitFor();
+    await page.getByLabel('Outcome').selectOption('complete');
+    await page.locator('table.runs:not(.previous) tbody tr[data-outcome="complete"]').nth(2).waitFor();
 
     await page.goto(`${cluster.url}/#/jobs?status=complete`);
     await page.locator('tr[data-job="sweep"]').waitFor();
-    expect(await page.locator('tr[data-job="hog"]').count()).toBe(0); // stopped, filtered out
+    expect(await page.locator('tr[data-job="hog"]').count()).toBe(0); // stopped, filtered out by the server
     await page.getByLabel('Status').selectOption('');
     await page.locator('tr[data-job="hog"]').waitFor();
     await screenshot(page, 'jobs');
@@ -222,4 +230,129 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
       await ctx.close();
     }
   });
+});
+
+describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a browser', () => {
+  const TOTAL = 100_000;
+  const PART = 10_000;
+  let cluster: TestCluster;
+  let browser: Browser;
+  let page: Page;
+  /** every runs listing the page asked for */
+  const runRequests: URL[] = [];
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ heartbeatTtl: '20s' });
+    // memory for two runs at a time: a few run, all the others queue
+    await cluster.addAgent({ name: 'sweep-node', cpu: '2', memory: '100Mi', drivers: 'exec' });
+    await cluster.client.submitJob(
+      'name: sim\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["0.3"]\n    kill_timeout: 500ms\n    resources: { cpu: 100m, memory: 40Mi }\n',
+      'sim.yaml',
+    );
+    // in parts, as `baton dispatch` sends a big sweep: the first part names the sweep, the rest continue it
+    const rows = (from: number): DispatchRun[] => Array.from({ length: PART }, (_, k) => ({ meta: { i: String(from + k) } }));
+    const first = await cluster.client.dispatch('sim', rows(0));
+    for (let offset = PART; offset < TOTAL; offset += PART) await cluster.client.dispatch('sim', rows(offset), 'default', { sweepId: first.sweepId, offset });
+
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript((token) => localStorage.setItem('baton.token', token), cluster.adminToken);
+    page = await context.newPage();
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.endsWith('/runs')) runRequests.push(u);
+    });
+  }, 300_000);
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  const summary = () => page.getByTestId('sweep-summary');
+  const count = (state: string) => summary().locator(`[data-state="${state}"] .stat-num`);
+  const num = async (l: Locator) => Number((await l.textContent())?.replace(/,/g, ''));
+  /** the rows of the page shown now (not those of the page before, dimmed while the next one loads) */
+  const rows = () => page.locator('table.runs:not(.previous) tbody tr');
+  /** the outcome of every row the table shows, once it shows rows */
+  const shownOutcomes = async () => {
+    await rows().first().waitFor();
+    return rows().evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-outcome')));
+  };
+
+  it('shows the first rows and the counts, and only a page of rows', async () => {
+    await page.goto(`${cluster.url}/#/jobs/default/sim`);
+    await count('total').filter({ hasText: '100,000' }).waitFor();
+    expect(await num(count('queued'))).toBeGreaterThan(TOTAL / 2);
+    // the first rows in submission order, with their meta
+    const firstRow = rows().first();
+    await firstRow.waitFor();
+    expect(await firstRow.getAttribute('data-run')).toBe('0');
+    expect(await firstRow.locator('td').nth(1).textContent()).toBe('0');
+    await page.getByText('runs 1–100 of 100,000').waitFor();
+    // a page of rows, not 100,000 of them; the whole document stays small
+    expect(await rows().count()).toBe(100);
+    expect(await page.evaluate(() => document.getElementsByTagName('*').length)).toBeLessThan(5000);
+    // why the queued runs wait, per dimension, and when the sweep should end
+    await summary().locator('.why', { hasText: 'memory' }).waitFor({ timeout: 30_000 });
+    await page.getByTestId('estimated-end').waitFor({ timeout: 30_000 });
+    await screenshot(page, 'job', { fullPage: false });
+  });
+
+  it('follows live progress without a reload', async () => {
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const before = await num(count('complete'));
+    await expect.poll(() => num(count('complete')), { timeout: 60_000, interval: 250 }).toBeGreaterThan(before);
+    const queuedBefore = await num(count('queued'));
+    await expect.poll(() => num(count('queued')), { timeout: 60_000, interval: 250 }).toBeLessThan(queuedBefore);
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+  }, 150_000);
+
+  it('filters by outcome on the server, and pages through what the filter holds', async () => {
+    await page.getByLabel('Outcome').selectOption('complete');
+    await expect.poll(shownOutcomes, { timeout: 30_000 }).toSatisfy((o: Array<string | null>) => o.length > 0 && o.every((x) => x === 'complete'));
+
+    await page.getByLabel('Outcome').selectOption('queued');
+    await expect.poll(shownOutcomes, { timeout: 30_000 }).toSatisfy((o: Array<string | null>) => o.length === 100 && o.every((x) => x === 'queued'));
+    const firstQueued = Number(await rows().first().getAttribute('data-run'));
+    expect(firstQueued).toBeGreaterThan(0); // the runs before it have started
+    const lastOnPage = Number(await rows().last().getAttribute('data-run'));
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('[data-page="2"]').waitFor();
+    await expect.poll(async () => Number(await rows().first().getAttribute('data-run')), { timeout: 30_000 }).toBeGreaterThan(lastOnPage);
+    expect(await rows().count()).toBeLessThanOrEqual(100);
+    await page.getByRole('button', { name: 'Previous' }).click();
+    await page.locator('[data-page="1"]').waitFor();
+
+    // a click on a count is the same filter
+    await count('running').click();
+    await expect.poll(() => page.getByLabel('Outcome').inputValue()).toBe('running');
+
+    // no request ever asked for more than a page
+    expect(runRequests.length).toBeGreaterThan(0);
+    for (const u of runRequests) expect(Number(u.searchParams.get('limit')), String(u)).toBeLessThanOrEqual(100);
+  }, 120_000);
+
+  it('counts the queued runs on the overview and in the jobs list', async () => {
+    await page.goto(`${cluster.url}/#/`);
+    const sim = page.locator('.queue li[data-job="sim"]');
+    await sim.locator('.badge', { hasText: /\d{2},\d{3} queued/ }).waitFor();
+    await sim.locator('.why', { hasText: 'memory' }).waitFor();
+    await sim.getByText('ends ≈').waitFor({ timeout: 30_000 });
+    await page.getByTestId('queue-total').filter({ hasText: /\d{2},\d{3} runs queued/ }).waitFor();
+    await expect(page.getByText('Nothing is waiting').count()).resolves.toBe(0);
+
+    await page.goto(`${cluster.url}/#/jobs?type=parameterized`);
+    await page.locator('tr[data-job="sim"] .runs-cell', { hasText: '100,000 runs' }).waitFor();
+  });
+
+  it('stops the sweep from its page', async () => {
+    await page.goto(`${cluster.url}/#/jobs/default/sim`);
+    await count('total').filter({ hasText: '100,000' }).waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Stop job' }).click();
+    await page.getByRole('button', { name: 'Start again' }).waitFor();
+    // the queued runs are stopped in chunks after the stop: the page follows them to the end
+    await count('queued').filter({ hasText: /^0$/ }).waitFor({ timeout: 120_000 });
+    expect(await num(count('stopped'))).toBeGreaterThan(TOTAL / 2);
+  }, 150_000);
 });

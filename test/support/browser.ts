@@ -36,8 +36,9 @@ export async function screenshotDir(): Promise<string> {
   return dir;
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** the whole page, or with `fullPage: false` what the window shows (a page of 100 rows is too tall for a picture) */
+export async function screenshot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
   // bars animate their width unless motion is reduced: the picture must show final values
   await page.emulateMedia({ reducedMotion: 'reduce' });
-  await page.screenshot({ path: join(await screenshotDir(), `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(await screenshotDir(), `${name}.png`), fullPage: opts.fullPage ?? true });
 }
