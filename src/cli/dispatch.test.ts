@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Command, Option } from 'commander';
 import { BatonApiError } from '../client/http.js';
-import { dispatchedMessage, explainDispatchError, runsFromFlags, type DispatchFlags } from './commands/dispatch.js';
+import { dispatchedMessage, runsFromFlags, storedLine, type DispatchFlags } from './commands/dispatch.js';
 import { CSV_UNSUPPORTED, globalOptions } from './config.js';
+import { explainDispatchError } from './dispatch-parts.js';
 
 function flags(over: Partial<DispatchFlags> = {}): DispatchFlags {
   return { meta: [], matrix: [], ...over };
@@ -19,19 +20,22 @@ const read = (file: string, what: string): Buffer => {
 
 describe('runsFromFlags (baton dispatch)', () => {
   it('makes one run from --meta and --payload, the payload in base64', () => {
-    const { runs } = runsFromFlags(flags({ meta: ['scenario=42'], payload: 'input.json' }), read);
-    expect(runs).toEqual([{ meta: { scenario: '42' }, payload: Buffer.from('{"x": 1}').toString('base64') }]);
+    const { plan, payload } = runsFromFlags(flags({ meta: ['scenario=42'], payload: 'input.json' }), read);
+    expect([...plan].map((r) => r.meta)).toEqual([{ scenario: '42' }]);
+    expect(payload).toBe(Buffer.from('{"x": 1}').toString('base64'));
   });
   it('makes a run per sweep row with --meta added, and no payload key without --payload', () => {
-    const { runs, planned } = runsFromFlags(flags({ sweep: 'params.csv', meta: ['model=v2'] }), read);
-    expect(runs).toEqual([
-      { meta: { scenario: '1', seed: '7', model: 'v2' } },
-      { meta: { scenario: '2', seed: '8', model: 'v2' } },
+    const { plan, payload } = runsFromFlags(flags({ sweep: 'params.csv', meta: ['model=v2'] }), read);
+    expect([...plan].map((r) => r.meta)).toEqual([
+      { scenario: '1', seed: '7', model: 'v2' },
+      { scenario: '2', seed: '8', model: 'v2' },
     ]);
-    expect(planned[1].origin).toBe('params.csv row 2 (line 3)');
+    expect(plan.at(1).origin).toBe('params.csv row 2 (line 3)');
+    expect(payload).toBeUndefined();
   });
   it('makes the matrix product', () => {
-    expect(runsFromFlags(flags({ matrix: ['scenario=1..50', 'seed=1,2,3'] }), read).runs).toHaveLength(150);
+    expect(runsFromFlags(flags({ matrix: ['scenario=1..50', 'seed=1,2,3'] }), read).plan.total).toBe(150);
+    expect(runsFromFlags(flags({ matrix: ['i=1..1000000'] }), read).plan.total).toBe(1_000_000);
   });
   it('refuses to read stdin twice', () => {
     expect(() => runsFromFlags(flags({ sweep: '-', payload: '-' }), read)).toThrow('cannot both read stdin');
@@ -40,23 +44,25 @@ describe('runsFromFlags (baton dispatch)', () => {
 
 describe('explainDispatchError', () => {
   it('turns runs[i] in the server details into the sweep row', () => {
-    const { planned } = runsFromFlags(flags({ sweep: 'params.csv' }), read);
+    const { plan } = runsFromFlags(flags({ sweep: 'params.csv' }), read);
     const err = explainDispatchError(
       new BatonApiError(400, 'invalid dispatch', [{ path: 'runs[1].meta.scenario', message: 'must be one of 1' }]),
-      planned,
+      plan,
     ) as BatonApiError;
     expect(err).toBeInstanceOf(BatonApiError);
     expect(err.status).toBe(400);
     expect(err.details).toEqual([{ path: 'run 2, from params.csv row 2 (line 3): meta.scenario', message: 'must be one of 1' }]);
     const other = new Error('x');
-    expect(explainDispatchError(other, planned)).toBe(other);
+    expect(explainDispatchError(other, plan)).toBe(other);
   });
 });
 
 describe('dispatchedMessage', () => {
-  it('names the child of a single run and counts a sweep', () => {
-    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', jobs: ['sim/dispatch-1'], total: 1 })).toBe('dispatched sim/dispatch-1 (sweep 3f2a9c1e)');
-    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', jobs: ['a', 'b'], total: 2 })).toBe('dispatched 2 runs of sim (sweep 3f2a9c1e)');
+  it('names the child of a single run and counts a sweep, and its parts', () => {
+    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', firstJob: 'sim/3f2a9c1e-0', total: 1, parts: 1 })).toBe('dispatched sim/3f2a9c1e-0 (sweep 3f2a9c1e)');
+    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', firstJob: 'a', total: 2, parts: 1 })).toBe('dispatched 2 runs of sim (sweep 3f2a9c1e)');
+    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', total: 1_000_000, parts: 100 })).toBe('dispatched 1,000,000 runs of sim (sweep 3f2a9c1e, sent in 100 parts)');
+    expect(storedLine(340_000, 1_000_000)).toBe('stored 340,000 of 1,000,000 runs');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgressDisplay, type Stream } from './progress-display.js';
+import { createProgressDisplay, createStatusLine, type Stream } from './progress-display.js';
 
 function stream(isTTY: boolean): Stream & { out: string[] } {
   const out: string[] = [];
@@ -42,5 +42,27 @@ describe('createProgressDisplay, on a terminal', () => {
     expect(lines.at(-2)).toBe('after the end');
     expect(lines.at(-3)).toMatch(/50% 2\/4/);
     expect(text.endsWith('after the end\n')).toBe(true);
+  });
+});
+
+describe('createStatusLine', () => {
+  it('redraws in place on a terminal, prints messages above, and clears itself', () => {
+    const s = stream(true);
+    const line = createStatusLine(s);
+    line.update('stored 10,000 of 25,000 runs');
+    line.log('retrying');
+    line.update('stored 20,000 of 25,000 runs');
+    line.clear();
+    expect(s.out.join('')).toBe(
+      '\r\u001b[2Kstored 10,000 of 25,000 runs\r\u001b[2Kretrying\n\r\u001b[2Kstored 20,000 of 25,000 runs\r\u001b[2K',
+    );
+  });
+  it('draws nothing but the messages elsewhere', () => {
+    const s = stream(false);
+    const line = createStatusLine(s);
+    line.update('stored 1 of 2 runs');
+    line.log('retrying');
+    line.clear();
+    expect(s.out.join('')).toBe('retrying\n');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Alloc, JobDetail, RunRow } from '../api/types.js';
-import { etaMs, progressFromJob, progressFromRuns, renderProgressBar, renderProgressLine, type ProgressState } from './progress.js';
+import type { Alloc, JobDetail } from '../api/types.js';
+import { etaMs, progressFromJob, renderProgressBar, renderProgressLine, type ProgressState } from './progress.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 
@@ -57,27 +57,9 @@ describe('renderProgressLine', () => {
     expect(renderProgressLine(state())).toBe('sweep 3f2a9c1e: 240 queued, 50 running, 200 complete, 10 failed (210/500 done)');
     expect(renderProgressLine(state({ now: T0 + 999_999 }))).toBe(renderProgressLine(state()));
   });
-});
-
-function run(jobId: string, over: Partial<RunRow> = {}): RunRow {
-  return { jobId, index: 0, meta: {}, outcome: 'running', reason: '', attempt: 0, requestedMemory: 1, ...over };
-}
-
-describe('progressFromRuns', () => {
-  it('counts only the watched children, a missing one as queued, every non-complete end as failed', () => {
-    const rows = [
-      run('a', { outcome: 'complete' }),
-      run('b', { outcome: 'oom-killed' }),
-      run('c', { outcome: 'timed-out' }),
-      run('d', { outcome: 'preempted' }),
-      run('e'),
-      run('other-sweep', { outcome: 'failed' }),
-    ];
-    expect(progressFromRuns(rows, ['a', 'b', 'c', 'd', 'e', 'f'])).toEqual({ total: 6, queued: 2, running: 1, complete: 1, failed: 2 });
-  });
-  it('takes the last attempt when a run is listed twice', () => {
-    const rows = [run('a', { outcome: 'failed', attempt: 0 }), run('a', { outcome: 'complete', attempt: 1 })];
-    expect(progressFromRuns(rows, ['a'])).toEqual({ total: 1, queued: 0, running: 0, complete: 1, failed: 0 });
+  it('groups the digits of a large sweep', () => {
+    const big = state({ total: 1_000_000, queued: 650_000, running: 20, complete: 340_000, failed: 9_980 });
+    expect(renderProgressLine(big)).toBe('sweep 3f2a9c1e: 650,000 queued, 20 running, 340,000 complete, 9,980 failed (349,980/1,000,000 done)');
   });
 });
 

@@ -3,7 +3,7 @@
  * for terminals and a plain line for logs. Pure: state in, string out; the
  * clock is part of the state so tests need no terminal and no timers.
  */
-import type { Alloc, JobDetail, RunOutcome, RunRow } from '../api/types.js';
+import type { Alloc, JobDetail } from '../api/types.js';
 import { formatDuration } from '../spec/units.js';
 
 export interface ProgressCounts {
@@ -44,13 +44,16 @@ function percent(c: ProgressCounts): number {
   return c.total > 0 ? Math.floor((100 * doneCount(c)) / c.total) : 100;
 }
 
+// digits grouped: a sweep's counts run into the millions
+const n = (x: number): string => x.toLocaleString('en-US');
+
 function countsText(c: ProgressCounts): string {
-  return `${c.queued} queued, ${c.running} running, ${c.complete} complete, ${c.failed} failed`;
+  return `${n(c.queued)} queued, ${n(c.running)} running, ${n(c.complete)} complete, ${n(c.failed)} failed`;
 }
 
 /** The plain form, one per change for logs and pipes: no clock in it, so it changes only when counts do. */
 export function renderProgressLine(s: ProgressState): string {
-  return `${s.label}: ${countsText(s)} (${doneCount(s)}/${s.total} done)`;
+  return `${s.label}: ${countsText(s)} (${n(doneCount(s))}/${n(s.total)} done)`;
 }
 
 /**
@@ -64,7 +67,7 @@ export function renderProgressBar(s: ProgressState, width = 80): string {
   const eta = etaMs(s);
   const etaText = eta === undefined ? '' : `, ETA ${eta < 1000 ? '<1s' : clock(eta)}`;
   const time = `${clock(Math.max(0, s.now - s.startedAt))}${etaText}`;
-  const tail = ` ${pct}% ${done}/${s.total}  ${countsText(s)}  ${time}`;
+  const tail = ` ${pct}% ${n(done)}/${n(s.total)}  ${countsText(s)}  ${time}`;
   const max = Math.max(10, width - 1);
   const room = max - s.label.length - tail.length - 3;
   let line: string;
@@ -79,40 +82,6 @@ export function renderProgressBar(s: ProgressState, width = 80): string {
 }
 
 // ---------------------------------------------------------------- counts from what the server says
-
-function bucket(o: RunOutcome): keyof Omit<ProgressCounts, 'total'> {
-  if (o === 'queued' || o === 'preempted') return 'queued';
-  if (o === 'running') return 'running';
-  if (o === 'complete') return 'complete';
-  return 'failed';
-}
-
-/**
- * The row of each run of `jobIds`; a child job has one row, but should the
- * server list several (attempts), the last attempt counts.
- */
-export function latestRuns(rows: readonly RunRow[], jobIds: readonly string[]): RunRow[] {
-  const wanted = new Set(jobIds);
-  const latest = new Map<string, RunRow>();
-  for (const r of rows) {
-    if (!wanted.has(r.jobId)) continue;
-    const prev = latest.get(r.jobId);
-    if (!prev || r.attempt >= prev.attempt) latest.set(r.jobId, r);
-  }
-  return [...latest.values()];
-}
-
-/**
- * Counts over the runs of `jobIds` (the children one dispatch made). A child
- * the server does not list yet counts as queued.
- */
-export function progressFromRuns(rows: readonly RunRow[], jobIds: readonly string[]): ProgressCounts {
-  const total = new Set(jobIds).size;
-  const latest = latestRuns(rows, jobIds);
-  const c: ProgressCounts = { total, queued: total - latest.length, running: 0, complete: 0, failed: 0 };
-  for (const r of latest) c[bucket(r.outcome)]++;
-  return c;
-}
 
 /**
  * Counts over the alloc indexes of one job: the newest attempt of each index

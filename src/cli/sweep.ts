@@ -5,6 +5,10 @@
  *
  * Every run remembers where it came from (`params.csv row 12 (line 13)`), so
  * an error the server reports for `runs[11]` can point back into the file.
+ *
+ * A matrix is never expanded: an axis keeps its ranges as ranges, and the
+ * plan makes run n when it is asked for, so `--matrix i=1..1000000` costs
+ * the memory of one part of the dispatch, not of a million runs.
  */
 import { extname } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Scalar } from 'yaml';
@@ -19,11 +23,64 @@ export interface PlannedRun {
 
 export interface MatrixAxis {
   key: string;
-  values: string[];
+  values: AxisValues;
 }
 
-/** One request carries every run; past this, a typo in a range is far more likely than intent. */
-export const MAX_RUNS = 100_000;
+/**
+ * The CLI's own bound on one dispatch. The server takes a sweep of any size
+ * in parts; past ten million runs a typo in a range is far more likely than
+ * intent.
+ */
+export const MAX_RUNS = 10_000_000;
+
+type Segment = { values: string[] } | { from: number; to: number; width: number };
+
+function segmentSize(s: Segment): number {
+  return 'values' in s ? s.values.length : s.to - s.from + 1;
+}
+
+/** `7` in a range that starts `01` is `07`: the zero padding of its start */
+function formatInRange(n: number, width: number): string {
+  return width ? String(n).padStart(width, '0') : String(n);
+}
+
+/** The values of one --matrix axis: lists as written, ranges kept as ranges until a value is asked for. */
+export class AxisValues implements Iterable<string> {
+  readonly size: number;
+  private readonly starts: number[] = [];
+
+  constructor(private readonly segments: readonly Segment[]) {
+    let n = 0;
+    for (const seg of segments) {
+      this.starts.push(n);
+      n += segmentSize(seg);
+    }
+    this.size = n;
+  }
+
+  /** the i-th value (0-based) */
+  at(i: number): string {
+    // the last segment that starts at or before i
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    const seg = this.segments[lo];
+    const k = i - this.starts[lo];
+    return 'values' in seg ? seg.values[k] : formatInRange(seg.from + k, seg.width);
+  }
+
+  *[Symbol.iterator](): Iterator<string> {
+    for (let i = 0; i < this.size; i++) yield this.at(i);
+  }
+
+  toArray(): string[] {
+    return [...this];
+  }
+}
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
@@ -47,32 +104,68 @@ export function parseMetaFlags(list: string[]): Record<string, string> {
   return out;
 }
 
-/** Integers of an inclusive range; `01..10` keeps the zero padding of its start. */
-function expandRange(a: string, b: string, flag: string): string[] {
+/** An inclusive range of integers; `01..10` keeps the zero padding of its start. */
+function parseRange(a: string, b: string, flag: string): Segment {
   const from = Number(a);
   const to = Number(b);
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) throw new CliError(`${flag}: range ${a}..${b} has numbers too large to count`);
   if (to < from) throw new CliError(`${flag}: range ${a}..${b} goes down; write ${b}..${a}`);
-  if (to - from + 1 > MAX_RUNS) throw new CliError(`${flag}: range ${a}..${b} has more than ${MAX_RUNS} values`);
-  const width = a.length > 1 && a.startsWith('0') ? a.length : 0;
-  const out: string[] = [];
-  for (let n = from; n <= to; n++) out.push(width ? String(n).padStart(width, '0') : String(n));
-  return out;
+  if (to - from + 1 > MAX_RUNS) throw new CliError(`${flag}: range ${a}..${b} has more than ${MAX_RUNS.toLocaleString('en-US')} values`);
+  return { from, to, width: a.length > 1 && a.startsWith('0') ? a.length : 0 };
+}
+
+/**
+ * A value two segments both make, if any. Ranges are compared as ranges (a
+ * million values are not listed to find a repeat): two overlapping ranges
+ * make the same text for a number only when neither pads it, or both pad it
+ * to the same width.
+ */
+function repeatedValue(segments: readonly Segment[]): string | undefined {
+  const seen = new Set<string>();
+  const ranges = segments.filter((s): s is Extract<Segment, { from: number }> => !('values' in s));
+  for (const seg of segments) {
+    if (!('values' in seg)) continue;
+    for (const v of seg.values) {
+      if (seen.has(v)) return v;
+      seen.add(v);
+      if (!/^-?\d+$/.test(v)) continue;
+      const n = Number(v);
+      if (ranges.some((r) => n >= r.from && n <= r.to && formatInRange(n, r.width) === v)) return v;
+    }
+  }
+  for (let i = 0; i < ranges.length; i++) {
+    for (let j = i + 1; j < ranges.length; j++) {
+      const [a, b] = [ranges[i], ranges[j]];
+      const lo = Math.max(a.from, b.from);
+      const hi = Math.min(a.to, b.to);
+      if (lo > hi) continue;
+      // padded ranges start at 0 or more; a number at least as long as the wider padding is written alike by both
+      const wide = Math.max(a.width, b.width);
+      const first = a.width === b.width ? lo : Math.max(lo, 10 ** (wide - 1));
+      if (first <= hi) return formatInRange(first, a.width);
+    }
+  }
+  return undefined;
 }
 
 /** `1..50`, `1,2,3`, or both mixed: `1..3,7,10..12`. */
-export function parseMatrixValues(spec: string, flag = `--matrix ${spec}`): string[] {
-  const values: string[] = [];
+export function parseMatrixValues(spec: string, flag = `--matrix ${spec}`): AxisValues {
+  const segments: Segment[] = [];
   for (const raw of spec.split(',')) {
     const part = raw.trim();
     if (part === '') throw new CliError(`${flag}: empty value in "${spec}" (a stray comma?)`);
     const range = /^(-?\d+)\.\.(-?\d+)$/.exec(part);
-    if (range) values.push(...expandRange(range[1], range[2], flag));
+    if (range) segments.push(parseRange(range[1], range[2], flag));
     else if (part.includes('..')) throw new CliError(`${flag}: "${part}" is not a range of integers like 1..50`);
-    else values.push(part);
+    else {
+      const last = segments[segments.length - 1];
+      if (last && 'values' in last) last.values.push(part);
+      else segments.push({ values: [part] });
+    }
   }
-  const dup = values.find((v, i) => values.indexOf(v) !== i);
+  const dup = repeatedValue(segments);
   if (dup !== undefined) throw new CliError(`${flag}: value "${dup}" appears twice`);
-  return values;
+  return new AxisValues(segments);
 }
 
 export function parseMatrixFlags(list: string[]): MatrixAxis[] {
@@ -88,22 +181,63 @@ export function parseMatrixFlags(list: string[]): MatrixAxis[] {
   return axes;
 }
 
-/** The cartesian product of the axes, the last axis varying fastest. */
-export function matrixRuns(axes: MatrixAxis[]): PlannedRun[] {
-  const total = axes.reduce((n, a) => n * a.values.length, 1);
-  if (total > MAX_RUNS) throw new CliError(`--matrix makes ${total} runs; at most ${MAX_RUNS} go in one dispatch`);
-  let runs: PlannedRun[] = [{ meta: {}, origin: '' }];
-  for (const axis of axes) {
-    const next: PlannedRun[] = [];
-    for (const r of runs) {
-      for (const v of axis.values) {
-        const origin = `${r.origin}${r.origin ? ' ' : ''}${axis.key}=${v}`;
-        next.push({ meta: { ...r.meta, [axis.key]: v }, origin });
-      }
+/**
+ * All runs of one dispatch, by position: run i is made when asked for, so
+ * the runs can be sent in parts without ever all being in memory.
+ */
+export interface RunPlan extends Iterable<PlannedRun> {
+  readonly total: number;
+  /** the i-th run (0-based) */
+  at(i: number): PlannedRun;
+}
+
+function planOf(total: number, at: (i: number) => PlannedRun): RunPlan {
+  return {
+    total,
+    at,
+    *[Symbol.iterator]() {
+      for (let i = 0; i < total; i++) yield at(i);
+    },
+  };
+}
+
+function countText(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** How many combinations the axes make; refuses past MAX_RUNS before multiplying further. */
+function combinations(axes: readonly MatrixAxis[]): number {
+  let total = 1;
+  for (const a of axes) {
+    total *= a.values.size;
+    if (total > MAX_RUNS) {
+      throw new CliError(`--matrix makes ${total > 1e15 ? 'over a quadrillion' : countText(total)} runs or more; at most ${countText(MAX_RUNS)} go in one dispatch`);
     }
-    runs = next;
   }
-  return runs.map((r) => ({ meta: r.meta, origin: `--matrix ${r.origin}` }));
+  return total;
+}
+
+/** Combination i of the axes, the last axis varying fastest: its meta and its `k=v k=v` origin. */
+function combination(axes: readonly MatrixAxis[], i: number): { meta: Record<string, string>; origin: string } {
+  const picks: string[] = new Array(axes.length);
+  let rest = i;
+  for (let k = axes.length - 1; k >= 0; k--) {
+    const size = axes[k].values.size;
+    picks[k] = axes[k].values.at(rest % size);
+    rest = Math.floor(rest / size);
+  }
+  const meta: Record<string, string> = {};
+  axes.forEach((a, k) => (meta[a.key] = picks[k]));
+  return { meta, origin: axes.map((a, k) => `${a.key}=${picks[k]}`).join(' ') };
+}
+
+/** The cartesian product of the axes, the last axis varying fastest. */
+export function matrixRuns(axes: MatrixAxis[]): RunPlan {
+  const total = combinations(axes);
+  return planOf(total, (i) => {
+    const c = combination(axes, i);
+    return { meta: c.meta, origin: `--matrix ${c.origin}` };
+  });
 }
 
 /** A CSV sweep: the header names the meta keys, each further record is a run. */
@@ -183,11 +317,9 @@ export function parseSweep(text: string, file: string): PlannedRun[] {
   throw new CliError(`--sweep ${file}: unknown file type "${ext || '(none)'}"; use .csv, .yaml, .yml or .json`);
 }
 
-function merge(a: PlannedRun, b: Record<string, string>, bWhere: string): Record<string, string> {
-  for (const k of Object.keys(b)) {
-    if (k in a.meta) throw new CliError(`${a.origin}: meta key "${k}" is also set by ${bWhere}; set it in one place`);
-  }
-  return { ...a.meta, ...b };
+function clash(a: Record<string, string>, keys: Iterable<string>): string | undefined {
+  for (const k of keys) if (k in a) return k;
+  return undefined;
 }
 
 export interface RunSources {
@@ -199,36 +331,43 @@ export interface RunSources {
 /**
  * All runs of one dispatch: sweep rows × matrix combinations (either may be
  * absent), each with --meta added. With neither, one run of --meta alone.
+ * A meta key set in two places is refused here, before any run is made.
  */
-export function planRuns(src: RunSources): PlannedRun[] {
+export function planRuns(src: RunSources): RunPlan {
   const axes = src.matrix ?? [];
   const base = src.sweep ?? [{ meta: {}, origin: '--meta' }];
-  const combos = axes.length > 0 ? matrixRuns(axes) : [];
-  const total = base.length * Math.max(1, combos.length);
-  if (total > MAX_RUNS) throw new CliError(`this dispatch makes ${total} runs; at most ${MAX_RUNS} go in one request`);
-  const runs: PlannedRun[] = [];
+  const combos = axes.length > 0 ? combinations(axes) : 1;
+  const total = base.length * combos;
+  if (total > MAX_RUNS) throw new CliError(`this dispatch makes ${countText(total)} runs; at most ${countText(MAX_RUNS)} go in one dispatch`);
+  const axisKeys = axes.map((a) => a.key);
+  const metaKeys = Object.keys(src.meta);
+  const both = axisKeys.find((k) => k in src.meta);
+  if (both !== undefined) throw new CliError(`--matrix ${both}: meta key "${both}" is also set by --meta; set it in one place`);
   for (const row of base) {
-    if (combos.length === 0) {
-      runs.push({ meta: merge(row, src.meta, '--meta'), origin: row.origin });
-      continue;
-    }
-    for (const c of combos) {
-      const origin = src.sweep ? `${row.origin}, ${c.origin}` : c.origin;
-      const withMatrix = merge(row, c.meta, '--matrix');
-      runs.push({ meta: merge({ meta: withMatrix, origin }, src.meta, '--meta'), origin });
-    }
+    const m = clash(row.meta, axisKeys);
+    if (m !== undefined) throw new CliError(`${row.origin}: meta key "${m}" is also set by --matrix; set it in one place`);
+    const k = clash(row.meta, metaKeys);
+    if (k !== undefined) throw new CliError(`${row.origin}: meta key "${k}" is also set by --meta; set it in one place`);
   }
-  return runs;
+  return planOf(total, (i) => {
+    const row = base[Math.floor(i / combos)];
+    if (axes.length === 0) return { meta: { ...row.meta, ...src.meta }, origin: row.origin };
+    const c = combination(axes, i % combos);
+    const origin = src.sweep ? `${row.origin}, --matrix ${c.origin}` : `--matrix ${c.origin}`;
+    return { meta: { ...row.meta, ...c.meta, ...src.meta }, origin };
+  });
 }
 
 /**
  * The server names a bad run by its place in the request (`runs[12].meta.scenario`);
- * say where that run came from instead. Paths that name no run are returned as is.
+ * say where that run came from instead. `offset`: the row the request's
+ * first run has in the whole dispatch (a later part of a sweep). Paths that
+ * name no run are returned as is.
  */
-export function describeRunPath(path: string, runs: PlannedRun[]): string {
+export function describeRunPath(path: string, plan: Pick<RunPlan, 'total' | 'at'>, offset = 0): string {
   const m = /^runs\[(\d+)\](?:\.(.*))?$/.exec(path);
   if (!m) return path;
-  const run = runs[Number(m[1])];
-  if (!run) return path;
-  return `run ${Number(m[1]) + 1}, from ${run.origin}${m[2] ? `: ${m[2]}` : ''}`;
+  const i = offset + Number(m[1]);
+  if (i >= plan.total) return path;
+  return `run ${countText(i + 1)}, from ${plan.at(i).origin}${m[2] ? `: ${m[2]}` : ''}`;
 }

@@ -1,17 +1,20 @@
 /**
  * `baton dispatch JOB`: start runs of a parameterized job. One run from
  * --meta/--payload, or a sweep: --sweep FILE (a run per row) and/or --matrix
- * (a run per combination). All runs go to the server in one request, which
- * stores all of them or none.
+ * (a run per combination). A sweep of up to MAX_RUNS_PER_DISPATCH runs goes
+ * in one request, stored all or none; a larger one is checked in full, then
+ * sent in parts of that size (see dispatch-parts.ts).
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { DispatchResponse, DispatchRun } from '../../api/types.js';
 import { BatonApiError } from '../../client/http.js';
+import { MAX_RUNS_PER_DISPATCH } from '../../jobs/dispatch.js';
 import { clientFor, globalOptions } from '../config.js';
-import { CliError, printJson, shortId } from '../output.js';
-import { createProgressDisplay } from '../progress-display.js';
-import { describeRunPath, parseMatrixFlags, parseMetaFlags, parseSweep, planRuns, type PlannedRun } from '../sweep.js';
+import { checkParts, dispatchParts, explainDispatchError, partCount, sendSweep, type SentSweep } from '../dispatch-parts.js';
+import { CliError, formatCount, shortId } from '../output.js';
+import { createProgressDisplay, createStatusLine } from '../progress-display.js';
+import { JsonObjectText, streamSink } from '../stream-out.js';
+import { parseMatrixFlags, parseMetaFlags, parseSweep, planRuns, type RunPlan } from '../sweep.js';
 import { watchRuns } from '../watch-runs.js';
 
 export interface DispatchFlags {
@@ -37,41 +40,36 @@ function readInput(file: string, what: string): Buffer {
   }
 }
 
-/** The runs the flags ask for, each with where it came from. Reads the sweep and payload files. */
+/** The runs the flags ask for, as a plan (each run made when asked for), and the payload every run gets. Reads the sweep and payload files. */
 export function runsFromFlags(flags: DispatchFlags, read: (file: string, what: string) => Buffer = readInput): {
-  planned: PlannedRun[];
-  runs: DispatchRun[];
+  plan: RunPlan;
+  payload?: string;
 } {
   if (flags.sweep === '-' && flags.payload === '-') throw new CliError('--sweep and --payload cannot both read stdin');
   const meta = parseMetaFlags(flags.meta ?? []);
   const matrix = parseMatrixFlags(flags.matrix ?? []);
   const sweep = flags.sweep ? parseSweep(read(flags.sweep, 'sweep file').toString('utf8'), flags.sweep) : undefined;
-  const planned = planRuns({ meta, sweep, matrix });
+  const plan = planRuns({ meta, sweep, matrix });
   const payload = flags.payload !== undefined ? read(flags.payload, 'payload file').toString('base64') : undefined;
-  const runs = planned.map((p) => (payload !== undefined ? { meta: p.meta, payload } : { meta: p.meta }));
-  return { planned, runs };
+  return payload !== undefined ? { plan, payload } : { plan };
 }
 
-/** A 400 about `runs[12].meta.scenario` names the sweep row it came from instead. */
-export function explainDispatchError(err: unknown, planned: PlannedRun[]): unknown {
-  if (!(err instanceof BatonApiError) || err.details.length === 0) return err;
-  return new BatonApiError(
-    err.status,
-    err.message,
-    err.details.map((d) => ({ ...d, path: describeRunPath(d.path, planned) })),
-  );
+export function dispatchedMessage(jobId: string, sent: SentSweep): string {
+  if (sent.total === 1 && sent.firstJob) return `dispatched ${sent.firstJob} (sweep ${shortId(sent.sweepId)})`;
+  const parts = sent.parts > 1 ? `, sent in ${sent.parts} parts` : '';
+  return `dispatched ${formatCount(sent.total)} runs of ${jobId} (sweep ${shortId(sent.sweepId)}${parts})`;
 }
 
-export function dispatchedMessage(jobId: string, res: DispatchResponse): string {
-  if (res.jobs.length === 1) return `dispatched ${res.jobs[0]} (sweep ${shortId(res.sweepId)})`;
-  return `dispatched ${res.jobs.length} runs of ${jobId} (sweep ${shortId(res.sweepId)})`;
+/** `stored 340,000 of 1,000,000 runs` */
+export function storedLine(stored: number, total: number): string {
+  return `stored ${formatCount(stored)} of ${formatCount(total)} runs`;
 }
 
 export function registerDispatchCommand(program: Command): void {
   program
     .command('dispatch')
     .description(
-      'Start runs of a parameterized job: one from --meta/--payload, or a sweep from --sweep FILE and/or --matrix; with --wait, follow them until all end',
+      `Start runs of a parameterized job: one from --meta/--payload, or a sweep from --sweep FILE and/or --matrix (sent in parts of ${formatCount(MAX_RUNS_PER_DISPATCH)} when larger); with --wait, follow them until all end`,
     )
     .argument('<job>', 'the parameterized job (its id)')
     .option('--meta <key=value>', 'meta for the run; with --sweep or --matrix, added to every run (repeatable)', collect)
@@ -92,27 +90,61 @@ export function registerDispatchCommand(program: Command): void {
         '  baton dispatch sim --meta scenario=42 --payload input.json',
         '  baton dispatch sim --sweep params.csv --meta model=v2',
         '  baton dispatch sim --matrix scenario=1..50 --matrix seed=1,2,3 --wait',
+        '  baton dispatch sim --matrix i=1..1000000        # a million runs, sent in parts of 10,000',
+        '',
+        `A sweep of more than ${formatCount(MAX_RUNS_PER_DISPATCH)} runs is checked in full against the job's meta and`,
+        'payload rules, then sent in parts; a part whose answer is lost is sent again (the server',
+        'recognises it). With -o json the answer is {"sweepId", "jobs": [every run id], "total"}.',
       ].join('\n'),
     )
     .action(async (jobId: string, flags: DispatchFlags, cmd: Command) => {
       const g = globalOptions(cmd);
       const namespace = flags.namespace || process.env.BATON_NAMESPACE || 'default';
-      const { planned, runs } = runsFromFlags(flags);
+      const { plan, payload } = runsFromFlags(flags);
       const client = clientFor(cmd);
-      let res: DispatchResponse;
-      try {
-        res = await client.dispatch(jobId, runs, namespace);
-      } catch (err) {
-        throw explainDispatchError(err, planned);
-      }
-      if (g.output === 'json') printJson(res);
-      else process.stdout.write(dispatchedMessage(jobId, res) + '\n');
-      if (!flags.wait) return;
+      const json = g.output === 'json';
       // with -o json, stdout holds only the JSON document
-      const stream = g.output === 'json' ? process.stderr : process.stdout;
-      const display = createProgressDisplay(`sweep ${shortId(res.sweepId)}`, stream);
+      const stream = json ? process.stderr : process.stdout;
+      const parts = partCount(plan.total);
+      if (parts > 1) {
+        // all or none no longer holds across parts: find a bad row before the first part is stored
+        const parent = (await client.getJob(jobId, namespace)).job;
+        const problems = checkParts(parent, dispatchParts(plan, payload));
+        if (problems.length > 0) {
+          const many = problems.length >= 100 ? '100 or more problems are' : `${problems.length} problems are`;
+          throw explainDispatchError(new BatonApiError(400, `nothing was dispatched: ${problems.length === 1 ? 'a run is' : many} invalid`, problems), plan);
+        }
+      }
+
+      const status = createStatusLine(stream);
+      const sink = streamSink();
+      const doc = new JsonObjectText();
+      let jobs: ReturnType<JsonObjectText['arrayField']>['array'] | undefined;
+      let sent: SentSweep;
       try {
-        const result = await watchRuns(client, jobId, namespace, res.jobs, { display });
+        sent = await sendSweep(client, jobId, namespace, plan, dispatchParts(plan, payload), {
+          log: (l) => status.log(l),
+          onPart: async (stored, res) => {
+            if (parts > 1) status.update(storedLine(stored, plan.total));
+            if (!json) return;
+            if (!jobs) {
+              const head = doc.open() + doc.field('sweepId', res.sweepId);
+              const field = doc.arrayField('jobs');
+              jobs = field.array;
+              await sink.write(head + field.text + jobs.open());
+            }
+            await sink.write(res.jobs.map((id) => jobs!.item(id)).join(''));
+          },
+        });
+      } finally {
+        status.clear();
+      }
+      if (json) await sink.write(jobs!.close() + doc.field('total', sent.total) + doc.close() + '\n');
+      else process.stdout.write(dispatchedMessage(jobId, sent) + '\n');
+      if (!flags.wait) return;
+      const display = createProgressDisplay(`sweep ${shortId(sent.sweepId)}`, stream);
+      try {
+        const result = await watchRuns(client, jobId, namespace, sent.sweepId, { display });
         if (!result.ok) process.exitCode = 1;
       } finally {
         display.finish();

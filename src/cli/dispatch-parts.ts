@@ -1,0 +1,190 @@
+/**
+ * Sending a sweep larger than one request takes (MAX_RUNS_PER_DISPATCH runs)
+ * in parts. The first part makes the sweep; each later one names it and the
+ * row it starts at, so a part sent again after a lost answer is recognised
+ * (`repeated`) instead of stored twice, and may be retried safely.
+ *
+ * The parts are made from the plan one at a time, as they are sent: a
+ * million runs never sit in memory together.
+ */
+import type { ApiErrorDetail, DispatchResponse, DispatchRun, Job } from '../api/types.js';
+import type { BatonClient } from '../client/client.js';
+import { BatonApiError } from '../client/http.js';
+import { MAX_RUNS_PER_DISPATCH, validateRuns } from '../jobs/dispatch.js';
+import { sleep as abortableSleep } from './follow.js';
+import { describeRunPath, type RunPlan } from './sweep.js';
+
+export interface DispatchPart {
+  /** the row of the part's first run in the whole sweep */
+  offset: number;
+  runs: DispatchRun[];
+}
+
+/** The plan's runs in parts of at most `size`, each made only when the one before has been let go. */
+export function* dispatchParts(plan: RunPlan, payload: string | undefined, size = MAX_RUNS_PER_DISPATCH): Generator<DispatchPart> {
+  for (let offset = 0; offset < plan.total; offset += size) {
+    const end = Math.min(plan.total, offset + size);
+    const runs: DispatchRun[] = new Array(end - offset);
+    for (let i = offset; i < end; i++) {
+      const meta = plan.at(i).meta;
+      runs[i - offset] = payload !== undefined ? { meta, payload } : { meta };
+    }
+    yield { offset, runs };
+  }
+}
+
+export function partCount(total: number, size = MAX_RUNS_PER_DISPATCH): number {
+  return Math.ceil(total / size);
+}
+
+/** `runs[3].meta.x` of a part → `runs[10003].meta.x`, and `run 4: ...` → `run 10,004: ...`, of the whole sweep */
+function shiftDetail(d: ApiErrorDetail, offset: number): ApiErrorDetail {
+  const m = /^runs\[(\d+)\](.*)$/.exec(d.path);
+  if (!m) return d;
+  const i = offset + Number(m[1]);
+  return { ...d, path: `runs[${i}]${m[2]}`, message: d.message.replace(/^run \d+: /, '') };
+}
+
+/**
+ * Every part checked against the parent's meta and payload rules, as the
+ * server would, before the first is sent: once some parts are stored a bad
+ * row further on could only stop the sweep half way. At most `max` problems,
+ * named by their row in the whole sweep.
+ */
+export function checkParts(parent: Job, parts: Iterable<DispatchPart>, max = 100): ApiErrorDetail[] {
+  const out: ApiErrorDetail[] = [];
+  for (const part of parts) {
+    for (const d of validateRuns(parent, part.runs)) {
+      out.push(shiftDetail(d, part.offset));
+      if (out.length >= max) return out;
+    }
+  }
+  return out;
+}
+
+/** A 400 about `runs[12].meta.scenario` names the sweep row it came from instead. */
+export function explainDispatchError(err: unknown, plan: Pick<RunPlan, 'total' | 'at'>, offset = 0): unknown {
+  if (!(err instanceof BatonApiError) || err.details.length === 0) return err;
+  return new BatonApiError(
+    err.status,
+    err.message,
+    err.details.map((d) => {
+      const shifted = shiftDetail(d, offset);
+      return { ...shifted, path: describeRunPath(shifted.path, plan) };
+    }),
+  );
+}
+
+/** how many times a part is tried in all before the dispatch gives up */
+export const PART_ATTEMPTS = 5;
+const FIRST_BACKOFF_MS = 500;
+
+/** An error the same request may not meet again: the server unreachable, or failing. */
+export function isTransient(err: unknown): boolean {
+  return err instanceof BatonApiError && (err.status === 0 || err.status >= 500);
+}
+
+/**
+ * Whether the first part may be sent again: it makes a new sweep, so a copy
+ * the server did store would be a second sweep. Safe when the request never
+ * reached the server (refused), or the server answered that it failed (its
+ * write is one transaction, undone); not after a connection lost mid-request,
+ * nor a gateway's 502/504, which may hide a stored part.
+ */
+export function firstPartRetryable(err: unknown): boolean {
+  if (!(err instanceof BatonApiError)) return false;
+  if (err.status === 0) return /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(err.message);
+  return err.status === 500 || err.status === 503;
+}
+
+export interface SendOptions {
+  /** after each stored part: runs in the sweep so far, and the part's answer */
+  onPart?: (stored: number, res: DispatchResponse) => void | Promise<void>;
+  /** a line about a retry */
+  log?: (line: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+  attempts?: number;
+}
+
+export interface SentSweep {
+  sweepId: string;
+  total: number;
+  parts: number;
+  /** the id of the first run, for the message of a single run */
+  firstJob?: string;
+}
+
+/** Raised when a later part fails for good: the earlier parts are stored and will run. */
+export class PartialDispatchError extends BatonApiError {
+  constructor(
+    cause: BatonApiError,
+    readonly sweepId: string,
+    readonly stored: number,
+    readonly total: number,
+  ) {
+    const n = (x: number): string => x.toLocaleString('en-US');
+    super(
+      cause.status,
+      `${cause.message}\nthe first ${n(stored)} runs (sweep ${sweepId.slice(0, 8)}) are stored and will run; runs ${n(stored + 1)} to ${n(total)} were not stored`,
+      cause.details,
+    );
+    this.name = 'PartialDispatchError';
+  }
+}
+
+/**
+ * Sends the parts in order, each after the one before was stored. A part
+ * that meets a transient error is tried again (up to `attempts` times, with
+ * a growing pause): later parts always, the first only when a copy cannot
+ * have been stored.
+ */
+export async function sendSweep(
+  client: Pick<BatonClient, 'dispatch'>,
+  jobId: string,
+  namespace: string,
+  plan: RunPlan,
+  parts: Iterable<DispatchPart>,
+  opts: SendOptions = {},
+): Promise<SentSweep> {
+  const attempts = opts.attempts ?? PART_ATTEMPTS;
+  const pause = opts.sleep ?? ((ms: number) => abortableSleep(ms));
+  let sweepId: string | undefined;
+  let stored = 0;
+  let count = 0;
+  let firstJob: string | undefined;
+  for (const part of parts) {
+    let res: DispatchResponse | undefined;
+    for (let attempt = 1; !res; attempt++) {
+      try {
+        res = await client.dispatch(jobId, part.runs, namespace, sweepId ? { sweepId, offset: part.offset } : undefined);
+      } catch (err) {
+        const retry = attempt < attempts && isTransient(err) && (sweepId !== undefined || firstPartRetryable(err));
+        if (retry) {
+          const wait = FIRST_BACKOFF_MS * 2 ** (attempt - 1);
+          opts.log?.(`${(err as Error).message}; sending runs ${part.offset + 1} to ${part.offset + part.runs.length} again in ${wait / 1000}s (try ${attempt + 1} of ${attempts})`);
+          await pause(wait);
+          continue;
+        }
+        const explained = explainDispatchError(err, plan, part.offset);
+        if (sweepId === undefined) {
+          if (isTransient(err) && !firstPartRetryable(err) && err instanceof BatonApiError) {
+            throw new BatonApiError(
+              err.status,
+              `${err.message}\nthe answer to the first part was lost, so its ${part.runs.length.toLocaleString('en-US')} runs may or may not be stored; \`baton job status ${jobId}\` shows the runs the job has. Not sent again, so that no run is stored twice.`,
+            );
+          }
+          throw explained;
+        }
+        if (explained instanceof BatonApiError) throw new PartialDispatchError(explained, sweepId, stored, plan.total);
+        throw explained;
+      }
+    }
+    sweepId ??= res.sweepId;
+    firstJob ??= res.jobs[0];
+    stored = res.total;
+    count++;
+    await opts.onPart?.(stored, res);
+  }
+  if (!sweepId) throw new Error('a dispatch of no runs');
+  return { sweepId, total: stored, parts: count, ...(firstJob ? { firstJob } : {}) };
+}
