@@ -113,7 +113,6 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
     await page.locator('.live-sse').waitFor();
     // the hog's memory is in use: the capacity follows the alloc events
     await page.locator('.bar-text', { hasText: '200 MiB / 300 MiB' }).waitFor();
-    await screenshot(page, 'overview');
 
     await page.goto(`${cluster.url}/#/jobs/default/waiter`);
     await page.locator('h1 .badge', { hasText: 'blocked' }).waitFor();
@@ -332,6 +331,15 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     for (const u of runRequests) expect(Number(u.searchParams.get('limit')), String(u)).toBeLessThanOrEqual(100);
   }, 120_000);
 
+  it('opens a run from its row, with the way back to its sweep', async () => {
+    await page.goto(`${cluster.url}/#/jobs/default/sim?outcome=complete`);
+    await rows().first().locator('a').first().click();
+    await page.locator('tr[data-alloc] .badge', { hasText: 'complete' }).first().waitFor();
+    expect(await page.locator('h1').textContent()).toMatch(/^sim\//);
+    await page.locator('.crumbs a', { hasText: 'sim' }).click();
+    await count('total').filter({ hasText: '100,000' }).waitFor();
+  });
+
   it('counts the queued runs on the overview and in the jobs list', async () => {
     await page.goto(`${cluster.url}/#/`);
     const sim = page.locator('.queue li[data-job="sim"]');
@@ -340,6 +348,7 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     await sim.getByText('ends ≈').waitFor({ timeout: 30_000 });
     await page.getByTestId('queue-total').filter({ hasText: /\d{2},\d{3} runs queued/ }).waitFor();
     await expect(page.getByText('Nothing is waiting').count()).resolves.toBe(0);
+    await screenshot(page, 'overview');
 
     await page.goto(`${cluster.url}/#/jobs?type=parameterized`);
     await page.locator('tr[data-job="sim"] .runs-cell', { hasText: '100,000 runs' }).waitFor();
