@@ -54,15 +54,19 @@ export function RunProgress({ stats, compact }: { stats: RunStats; compact?: boo
   );
 }
 
-/** The sweep at a glance; every count links to the runs with that outcome. */
-export function RunsSummary({ stats, blocked, namespace, id, sweepOf }: { stats: RunStats; blocked?: PlacementFailure[]; namespace: string; id: string; sweepOf?: string }) {
+/**
+ * The sweep at a glance; every count links to the runs with that outcome (the
+ * failed state also holds oom-killed, timed-out and lost runs, which have
+ * links of their own among the outcomes).
+ */
+export function RunsSummary({ stats, blocked, namespace, id }: { stats: RunStats; blocked?: PlacementFailure[]; namespace: string; id: string }) {
   const now = useNow();
   const pctDone = stats.total > 0 ? Math.floor((stats.finished / stats.total) * 100) : 0;
   const d = stats.durationMs;
   const p = stats.peakMemory;
   const waiting = stats.states.queued > 0;
   return (
-    <Section title={`${sweepOf ?? 'Runs'}: ${int(stats.finished)} of ${int(stats.total)} finished (${pctDone}%)`}>
+    <Section title={`Runs: ${int(stats.finished)} of ${int(stats.total)} finished (${pctDone}%)`}>
       <div className="sweep" data-testid="sweep-summary">
         <RunProgress stats={stats} />
         <div className="stats">
