@@ -117,14 +117,14 @@ export function bytesUsage(used: number, total: number): string {
 /** `2 running, 1 failed`: only the non-zero counts, in lifecycle order; `-` when none. */
 export function formatAllocCounts(c: AllocCounts): string {
   const order: Array<keyof AllocCounts> = ['pending', 'running', 'complete', 'failed', 'lost'];
-  const parts = order.filter((k) => c[k] > 0).map((k) => `${c[k]} ${k}`);
+  const parts = order.filter((k) => c[k] > 0).map((k) => `${formatCount(c[k])} ${k}`);
   return parts.length ? parts.join(', ') : '-';
 }
 
 /** A parent's children by status: `runs: 3 running, 10 complete`; `runs: none` before the first. */
 export function formatChildCounts(c: Partial<Record<JobStatus, number>>): string {
   const order: JobStatus[] = ['pending', 'running', 'complete', 'failed', 'stopped'];
-  const parts = order.filter((k) => (c[k] ?? 0) > 0).map((k) => `${c[k]} ${k}`);
+  const parts = order.filter((k) => (c[k] ?? 0) > 0).map((k) => `${formatCount(c[k]!)} ${k}`);
   return `runs: ${parts.length ? parts.join(', ') : 'none'}`;
 }
 

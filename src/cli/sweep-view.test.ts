@@ -77,11 +77,13 @@ describe('renderSweepSection', () => {
   });
   it('tells a finished sweep, one not started, and an empty one apart', () => {
     const done = bigSweep({ total: 10, finished: 10, states: { queued: 0, running: 0, complete: 10, failed: 0, stopped: 0 }, estimatedEnd: undefined, lastFinishedAt: '2026-12-01T22:00:00Z' });
-    expect(renderSweepSection(view({ stats: done, blocked: [] })).join('\n')).toMatch(/Estimated end\s+done, last run finished 2026-12-01T22:00:00Z \(1h ago\)/);
+    expect(renderSweepSection(view({ stats: done, blocked: [] })).join('\n')).toMatch(/Finished\s+2026-12-01T22:00:00Z \(1h ago\)/);
     const waiting = bigSweep({ finished: 0, states: { queued: 5, running: 0, complete: 0, failed: 0, stopped: 0 }, estimatedEnd: undefined, durationMs: undefined, peakMemory: undefined });
     const w = renderSweepSection(view({ stats: waiting, failed: [] })).join('\n');
     expect(w).toMatch(/Estimated end\s+- \(no run is running\)/);
-    expect(w).toMatch(/duration\s+-\s+-\s+-\s+-\s+-\s+0/);
+    expect(w).toContain('Of finished runs: no duration or peak memory yet');
+    const noPeaks = renderSweepSection(view({ stats: bigSweep({ peakMemory: undefined }) })).join('\n');
+    expect(noPeaks).toMatch(/peak memory\s+-\s+-\s+-\s+-\s+-\s+0/);
     const empty = bigSweep({ total: 0, finished: 0, states: { queued: 0, running: 0, complete: 0, failed: 0, stopped: 0 }, outcomes: {} });
     expect(renderSweepSection(view({ stats: empty })).join('\n')).toMatch(/Progress\s+0 of 0 finished \(-\)/);
   });

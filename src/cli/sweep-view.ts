@@ -48,12 +48,14 @@ export function failedCount(stats: RunStats): number {
   return FAILED_OUTCOMES.reduce((n, o) => n + (stats.outcomes[o] ?? 0), 0);
 }
 
-function endLine(s: RunStats, now: number): string {
-  if (s.total > 0 && s.finished >= s.total) return s.lastFinishedAt ? `done, last run finished ${shortIso(s.lastFinishedAt)} (${age(s.lastFinishedAt, now)} ago)` : 'done';
+/** The last field: when the sweep ended, or when it should at the pace so far. */
+function endField(s: RunStats, now: number): [string, string] {
+  if (s.total > 0 && s.finished >= s.total) {
+    return ['Finished', s.lastFinishedAt ? `${shortIso(s.lastFinishedAt)} (${age(s.lastFinishedAt, now)} ago)` : 'yes'];
+  }
   const eta = formatEstimatedEnd(s.estimatedEnd, now);
-  if (eta) return `≈${eta}, at the pace so far`;
-  if (s.states.running === 0) return '- (no run is running)';
-  return '- (no run has finished yet)';
+  if (eta) return ['Estimated end', `≈${eta}, at the pace so far`];
+  return ['Estimated end', s.states.running === 0 ? '- (no run is running)' : '- (no run has finished yet)'];
 }
 
 /** `memory: 0 of 2 nodes have 20 GiB free (2 nodes evaluated, 0 filtered)`, marked when waiting cannot help */
@@ -78,7 +80,7 @@ export function renderSweepSection(v: SweepView): string[] {
     ['Outcomes', formatEnds(s.outcomes)],
   ];
   if (s.firstStartedAt) fields.push(['First start', `${shortIso(s.firstStartedAt)} (${age(s.firstStartedAt, v.now)} ago)`]);
-  fields.push(['Estimated end', endLine(s, v.now)]);
+  fields.push(endField(s, v.now));
   lines.push('Sweep', ...renderFields(fields).split('\n').map((l) => `  ${l}`));
   if (s.total === 0) return lines;
 
@@ -92,13 +94,16 @@ export function renderSweepSection(v: SweepView): string[] {
   }
 
   lines.push('');
-  lines.push(
-    ...renderTable(
-      ['OF FINISHED RUNS', '≈P50', '≈P90', '≈P95', 'MIN', 'MAX', 'RUNS'],
-      [quantileRow('duration', s.durationMs, formatDuration), quantileRow('peak memory', s.peakMemory, formatBytes)],
-    ).split('\n'),
-  );
-  lines.push('  ≈: from a histogram, within about 5% of the true value; min and max are exact');
+  if (!s.durationMs && !s.peakMemory) lines.push('Of finished runs: no duration or peak memory yet');
+  else {
+    lines.push(
+      ...renderTable(
+        ['OF FINISHED RUNS', '≈P50', '≈P90', '≈P95', 'MIN', 'MAX', 'RUNS'],
+        [quantileRow('duration', s.durationMs, formatDuration), quantileRow('peak memory', s.peakMemory, formatBytes)],
+      ).split('\n'),
+    );
+    lines.push('  ≈: from a histogram, within about 5% of the true value; min and max are exact');
+  }
 
   const failedTotal = failedCount(s);
   if (failedTotal > 0) {

@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alloc, JobSummary, NodeSummary, RunsResponse } from '../../src/api/types.js';
+import type { Alloc, GcResponse, JobSummary, NodeSummary, RunsResponse } from '../../src/api/types.js';
 import { runCli, TestCluster } from '../support/cluster.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../../examples');
@@ -138,6 +138,85 @@ describe('the baton CLI', () => {
     throw new Error('forever did not stop');
   });
 
+  it('lists a sweep page by page, sends a large one in parts and sums it up without reading its runs', async () => {
+    // 1.5 GiB a run on a 2 GiB node: one runs at a time, the rest queue
+    const spec = (name: string) =>
+      `name: ${name}\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["120"]\n    kill_timeout: 1s\n    resources: { memory: 1536Mi }\n`;
+    for (const name of ['wide', 'huge']) {
+      await writeFile(join(work, `${name}.yaml`), spec(name));
+      expect((await run('run', join(work, `${name}.yaml`))).code).toBe(0);
+    }
+    try {
+      const wide = await run('dispatch', 'wide', '--matrix', 'i=1..300');
+      expect(wide.stdout).toMatch(/dispatched 300 runs of wide \(sweep \w{8}\)/);
+
+      const five = (await run('job', 'ls', '--parent', 'wide', '--limit', '5')).stdout.trimEnd().split('\n');
+      expect(five).toHaveLength(6);
+      expect(five[0]).toMatch(/^ID\s+NAMESPACE\s+TYPE/);
+      expect(five[1]).toMatch(/^wide\/\w{8}-0\s+default\s+batch/);
+      expect(five[5]).toMatch(/^wide\/\w{8}-4\s/);
+      // every page, in submission order, as one JSON array written as the pages came
+      const all = JSON.parse((await run('job', 'ls', '--parent', 'wide', '-o', 'json')).stdout) as JobSummary[];
+      expect(all).toHaveLength(300);
+      expect(all.map((j) => Number(j.id.split('-').at(-1)))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+      expect(all.every((j) => j.parentId === 'wide')).toBe(true);
+      expect(JSON.parse((await run('job', 'ls', '--parent', 'wide', '--limit', '150', '-o', 'json')).stdout)).toHaveLength(150);
+      const queued = JSON.parse((await run('job', 'ls', '--parent', 'wide', '--status', 'pending', '--limit', '10', '-o', 'json')).stdout) as JobSummary[];
+      expect(queued.length).toBe(10);
+      expect(queued.every((j) => j.status === 'pending')).toBe(true);
+
+      const bogus = await run('job', 'ls', '--parent', 'wide', '--status', 'bogus');
+      expect(bogus.code).toBe(1);
+      expect(bogus.stderr).toMatch(/Allowed choices are pending, running, complete, failed, stopped/);
+      const both = await run('job', 'ls', '--parent', 'wide', '-A');
+      expect(both.code).toBe(1);
+      expect(both.stderr).toMatch(/-n NAMESPACE instead of -A/);
+
+      const huge = await run('dispatch', 'huge', '--matrix', 'i=1..25000');
+      expect(huge.stderr).toBe('');
+      expect(huge.code).toBe(0);
+      expect(huge.stdout).toMatch(/dispatched 25,000 runs of huge \(sweep \w{8}, sent in 3 parts\)/);
+      const status = await run('job', 'status', 'huge');
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/Runs\s+25,000/);
+      expect(status.stdout).toMatch(/Progress\s+0 of 25,000 finished \(0\.0%\)/);
+      expect(status.stdout).toMatch(/States\s+2[45],\d{3} queued, [01] running, 0 complete, 0 failed, 0 stopped/);
+      const doc = JSON.parse((await run('job', 'status', 'huge', '-o', 'json')).stdout) as RunsResponse;
+      expect(doc.job.runs?.total).toBe(25_000);
+      expect(doc.runs).toHaveLength(25_000);
+      expect(doc.runs[24_999].meta).toEqual({ i: '25000' });
+      const csv = (await run('job', 'status', 'huge', '-o', 'csv')).stdout.trimEnd().split('\n');
+      expect(csv).toHaveLength(25_001);
+      expect(csv[0]).toMatch(/^job,index,i,node/);
+    } finally {
+      await run('job', 'stop', 'wide');
+      await run('job', 'stop', 'huge');
+    }
+    // the queued runs of a stopped parent are marked stopped in chunks
+    for (let i = 0; ; i++) {
+      const doc = JSON.parse((await run('job', 'status', 'huge', '-o', 'json')).stdout) as RunsResponse;
+      if (doc.job.runs?.states.stopped === 25_000) break;
+      if (i > 100) throw new Error(`huge did not stop: ${JSON.stringify(doc.job.runs?.states)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const stopped = await run('job', 'status', 'huge');
+    expect(stopped.stdout).toMatch(/States\s+0 queued, 0 running, 0 complete, 0 failed, 25,000 stopped/);
+  });
+
+  it('collects finished work with system gc', async () => {
+    const r = await run('system', 'gc', '--older-than', '0s', '-o', 'json');
+    expect(r.stderr).toBe('');
+    const res = JSON.parse(r.stdout) as GcResponse;
+    expect(res.runs).toBeGreaterThan(0);
+    expect(Object.keys(res).sort()).toEqual(['allocs', 'before', 'deployments', 'durationMs', 'evals', 'jobs', 'logChunks', 'runs']);
+    const again = await run('system', 'gc', '--older-than', '0s');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/removed what finished before|nothing removed/);
+    const bad = await run('system', 'gc', '--older-than', 'soon');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/is not a duration/);
+  });
+
   it('shows what is wrong with a bad job file, with its line', async () => {
     const bad = join(work, 'bad.yaml');
     await writeFile(bad, 'name: bad\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources:\n      memory: 12 gigs\n');
@@ -161,7 +240,7 @@ describe('the baton CLI', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const cmd of [[], ['run'], ['job', 'ls'], ['job', 'status'], ['job', 'stop'], ['node', 'ls'], ['node', 'status'], ['alloc', 'ls'], ['alloc', 'status'], ['logs'], ['server'], ['agent'], ['dev'], ['dispatch'], ['job', 'scale'], ['job', 'start'], ['job', 'history'], ['job', 'revert'], ['node', 'drain'], ['node', 'eligibility'], ['deployment', 'ls'], ['deployment', 'status'], ['deployment', 'promote'], ['deployment', 'fail'], ['service', 'ls'], ['service', 'status'], ['deploy'], ['stack', 'ls'], ['stack', 'status'], ['stack', 'rm']]) {
+    for (const cmd of [[], ['run'], ['job', 'ls'], ['job', 'status'], ['job', 'stop'], ['node', 'ls'], ['node', 'status'], ['alloc', 'ls'], ['alloc', 'status'], ['logs'], ['server'], ['agent'], ['dev'], ['dispatch'], ['job', 'scale'], ['job', 'start'], ['job', 'history'], ['job', 'revert'], ['node', 'drain'], ['node', 'eligibility'], ['deployment', 'ls'], ['deployment', 'status'], ['deployment', 'promote'], ['deployment', 'fail'], ['service', 'ls'], ['service', 'status'], ['deploy'], ['stack', 'ls'], ['stack', 'status'], ['stack', 'rm'], ['events'], ['system'], ['system', 'gc']]) {
       const r = await baton([...cmd, '--help'], {});
       expect(r.code, `baton ${cmd.join(' ')} --help`).toBe(0);
       expect(r.stdout).toMatch(/Usage: baton/);

@@ -144,7 +144,8 @@ async function explainEmptyJobList(client: BatonClient, ns: string, f: JobLsFlag
   return `no runs of ${f.parent}${where}`;
 }
 
-function printJobDetail(d: JobDetail): void {
+/** The job's fields, why it waits, its allocs, `runs` (the sweep or run summary), then its recent evals. */
+function printJobDetail(d: JobDetail, runs: string[] = []): void {
   const { job, summary } = d;
   const tasks = job.spec.tasks.map((t) => `${t.name} (${t.driver}${t.image ? ` ${t.image}` : ''}; ${formatResources(t.resources)})`);
   const fields: Array<[string, string | number]> = [
@@ -195,6 +196,7 @@ function printJobDetail(d: JobDetail): void {
     if (d.allocs.length) printTable(ALLOC_HEADERS, allocRows(d.allocs));
     else process.stdout.write('  none\n');
   }
+  if (runs.length > 0) process.stdout.write('\n' + runs.join('\n') + '\n');
   process.stdout.write('\nRecent evaluations\n');
   if (d.evals.length) printTable(['ID', 'TRIGGER', 'STATUS', 'QUEUED', 'DESCRIPTION', 'AGE'], evalRows(d.evals));
   else process.stdout.write('  none\n');
@@ -349,16 +351,14 @@ export function registerJobCommand(program: Command): void {
         else printJson(detail);
         return;
       }
-      printJobDetail(detail);
-      if (!runs) return;
-      let section: string[];
-      if (detail.summary.runs) section = await sweepSection(client, detail);
-      else {
+      let section: string[] = [];
+      if (runs && detail.summary.runs) section = await sweepSection(client, detail);
+      else if (runs) {
         // a plain batch job (or a server that keeps no sweep totals): summarised from its rows
         const res = await runsOrNothing(client, id, ns);
         section = res ? renderRunSummary(res) : ['Runs: this server does not list runs (GET /v1/jobs/:id/runs)'];
       }
-      process.stdout.write('\n' + section.join('\n') + '\n');
+      printJobDetail(detail, section);
     });
 
   job
