@@ -16,13 +16,13 @@
  *
  *   npm run build && npx tsx bench/queue.ts [--levels 10000,100000,1000000] [--history 100000]
  *     [--samples 200] [--sweep 1000] [--window 20] [--idle-runs 500] [--reps 3] [--only queue|aged]
- *     [--profile-server DIR]   (the servers run with node --cpu-prof, profiles written to DIR at exit)
+ *     [--profile-server DIR]   (a CPU profile of each server, DIR/<pid>.cpuprofile, written when it stops)
  *
  * A short run: --levels 1000,10000 --history 2000. Progress goes to stderr, tables to stdout.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -154,14 +154,20 @@ class Bench {
   }
 
   static async start(name: string, agent: AgentOpts): Promise<Bench> {
+    // only the server inherits these (node refuses --cpu-prof in NODE_OPTIONS: a preload starts the profiler)
     const saved = process.env.NODE_OPTIONS;
-    if (values['profile-server']) process.env.NODE_OPTIONS = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${values['profile-server']}`.trim();
+    const profileDir = values['profile-server'];
+    if (profileDir) {
+      process.env.NODE_OPTIONS = `${saved ?? ''} --import ${new URL('./support/cpu-profile.mjs', import.meta.url).href}`.trim();
+      process.env.BATON_CPU_PROFILE_DIR = resolve(profileDir);
+    }
     let cluster: TestCluster;
     try {
       cluster = await TestCluster.start({ heartbeatTtl: `${TTL_S}s` });
     } finally {
       if (saved === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = saved;
+      delete process.env.BATON_CPU_PROFILE_DIR;
     }
     const b = new Bench(name, cluster);
     live.add(b);
