@@ -2,7 +2,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { startAgent } from '../../agent/agent.js';
 import { DEFAULT_PORT_RANGE, parsePortRange, parseVolumeFlags } from '../../agent/fingerprint.js';
 import { parseCpu, parseMemory } from '../../spec/units.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
@@ -75,6 +74,8 @@ export function registerAgentCommand(program: Command): void {
         throw new CliError((err as Error).message);
       }
       const logger = createLogger(flags.logLevel, 'agent');
+      // loaded here, not at the top: every other command starts faster without the agent's modules
+      const { startAgent } = await import('../../agent/agent.js');
       const agent = await startAgent({
         serverUrl: normalizeUrl(server),
         joinToken: flags.token ?? globals.token ?? process.env.BATON_JOIN_TOKEN,

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { BatonClient } from '../../client/client.js';
 import { dependencyReadiness, type Readiness } from '../../compose/ready.js';
-import { translateCompose, type ComposeIssue, type ComposeJob, type ComposeStack, type DependencyCondition } from '../../compose/translate.js';
+import type { ComposeIssue, ComposeJob, ComposeStack, DependencyCondition } from '../../compose/translate.js';
 import { SpecError } from '../../spec/errors.js';
 import { parseDuration, UnitError } from '../../spec/units.js';
 import { clientFor, globalOptions } from '../config.js';
@@ -128,6 +128,8 @@ export function registerDeployCommand(program: Command): void {
       const source = readSource(file);
       const shown = file === '-' ? 'stdin' : basename(file);
       const namespace = opts.namespace || process.env.BATON_NAMESPACE || undefined;
+      // loaded here, not at the top: the spec parser it needs is most of the CLI's start-up time
+      const { translateCompose } = await import('../../compose/translate.js');
       let result: ComposeStack;
       try {
         result = translateCompose(source, {

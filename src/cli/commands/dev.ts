@@ -7,9 +7,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { startAgent } from '../../agent/agent.js';
 import { BatonClient } from '../../client/client.js';
-import { startServer, type RunningServer } from '../../server/server.js';
+import type { RunningServer } from '../../server/server.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
 import { writeCurrentServerFile } from '../config.js';
 import { printAllocLogs, watchJob } from '../follow.js';
@@ -39,6 +38,8 @@ export function registerDevCommand(program: Command): void {
       const dataDir = flags.dataDir ? resolve(flags.dataDir) : await mkdtemp(join(tmpdir(), 'baton-dev-'));
       const logger = createLogger(flags.logLevel, 'dev');
       const { host, port } = parseBind(flags.bind);
+      // loaded here, not at the top: every other command starts faster without these modules
+      const [{ startServer }, { startAgent }] = await Promise.all([import('../../server/server.js'), import('../../agent/agent.js')]);
       const common = { dataDir: join(dataDir, 'server'), host, heartbeatTtlMs: 15_000, logCapBytes: 4 * 1024 * 1024, logger: logger.child({ name: 'server' }), version: packageVersion() };
       let server: RunningServer;
       try {

@@ -1,7 +1,6 @@
 /** `baton server`: the state server on its embedded SQLite store. */
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { startServer } from '../../server/server.js';
 import { parseDuration, parseMemory } from '../../spec/units.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
 import { writeCurrentServerFile } from '../config.js';
@@ -42,6 +41,8 @@ export function registerServerCommand(program: Command): void {
       const { host, port } = parseBind(opts.bind);
       const dataDir = resolve(opts.dataDir);
       const logger = createLogger(opts.logLevel, 'server');
+      // loaded here, not at the top: every other command starts faster without the server's modules
+      const { startServer } = await import('../../server/server.js');
       const server = await startServer({
         dataDir, host, port, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion(),
         gc: { retentionMs: opts.retention, sweepRetentionMs: opts.sweepRetention },
