@@ -35,6 +35,12 @@ describe('checkParts', () => {
     parts[2].runs[3] = { meta: { i: '1', colour: 'red' } };
     expect(checkParts(parent, parts)).toEqual([{ path: 'runs[20003].meta.colour', message: 'unknown meta "colour"; this job takes i' }]);
   });
+  it('names a problem of the job itself once', () => {
+    const plain = { id: 'hello', spec: {} } as unknown as Job;
+    const problems = checkParts(plain, dispatchParts(plan('i=1..25000'), undefined));
+    expect(problems).toHaveLength(1);
+    expect(problems[0].message).toMatch(/job "hello" is not parameterized/);
+  });
   it('stops at the first 100 problems', () => {
     expect(checkParts(parent, dispatchParts(plan('j=1..500'), undefined))).toHaveLength(100);
     expect(checkParts(parent, dispatchParts(plan('i=1..500'), undefined))).toEqual([]);

@@ -55,6 +55,8 @@ export function checkParts(parent: Job, parts: Iterable<DispatchPart>, max = 100
   const out: ApiErrorDetail[] = [];
   for (const part of parts) {
     for (const d of validateRuns(parent, part.runs)) {
+      // a problem of the job itself (not parameterized) is the same for every part: once is enough
+      if (!d.path.startsWith('runs[')) return [d];
       out.push(shiftDetail(d, part.offset));
       if (out.length >= max) return out;
     }

@@ -7,7 +7,9 @@ import {
   formatAllocCounts,
   formatError,
   formatMap,
+  formatCount,
   formatResources,
+  naturalCompare,
   renderFields,
   renderTable,
   shortId,
@@ -96,5 +98,15 @@ describe('formatError', () => {
   it('prints other errors by message', () => {
     expect(formatError(new Error('boom'))).toEqual(['Error: boom']);
     expect(formatError('plain')).toEqual(['Error: plain']);
+  });
+});
+
+describe('naturalCompare and formatCount', () => {
+  it('sorts the numbers in names as numbers', () => {
+    expect(['sim[10]', 'sim[2]', 'sim[1]', 'a/x-100', 'a/x-20'].sort(naturalCompare)).toEqual(['a/x-20', 'a/x-100', 'sim[1]', 'sim[2]', 'sim[10]']);
+  });
+  it('groups digits', () => {
+    expect(formatCount(1_000_000)).toBe('1,000,000');
+    expect(formatCount(999)).toBe('999');
   });
 });
