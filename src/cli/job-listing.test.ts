@@ -3,7 +3,7 @@ import type { JobSummary, RunRow, RunsResponse } from '../api/types.js';
 import type { BatonClient } from '../client/client.js';
 import { checkJobLsFlags, jobListView, writeRunsCsv, writeRunsJson } from './commands/job.js';
 import { pages } from './paging.js';
-import { memorySink } from './stream-out.js';
+import { memorySink } from './stream-out.fixture.js';
 import { firstRunsWith } from './sweep-runs.js';
 
 function summary(id: string, over: Partial<JobSummary> = {}): JobSummary {

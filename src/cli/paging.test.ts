@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Page } from '../api/types.js';
 import { pages, parseLimit, printListing, type ListPage } from './paging.js';
-import { memorySink } from './stream-out.js';
+import { memorySink } from './stream-out.fixture.js';
 
 /** a server of `n` numbers answering pages of at most `limit` (and at most `max`) */
 function server(n: number, max = 1000) {

@@ -141,12 +141,3 @@ export function streamSink(stream: WritableLike = process.stdout): Sink {
     },
   };
 }
-
-/** A sink that keeps what is written, for tests. */
-export function memorySink(): Sink & { text: () => string } {
-  const parts: string[] = [];
-  return {
-    write: async (t: string) => void parts.push(t),
-    text: () => parts.join(''),
-  };
-}
