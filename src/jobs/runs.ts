@@ -80,6 +80,13 @@ export function runRow(job: Job, index: number, allocs: readonly Alloc[]): RunRo
 
 /** the runs of a plain batch job: one per index */
 export function runsOfJob(job: Job, allocs: readonly Alloc[]): RunRow[] {
-  const current = allocs.filter((a) => a.jobVersion === job.version);
-  return Array.from({ length: job.spec.count }, (_, i) => runRow(job, i, current.filter((a) => a.index === i)));
+  // grouped once: a job of 10,000 indexes and as many allocs must not cost 10,000²
+  const byIndex = new Map<number, Alloc[]>();
+  for (const a of allocs) {
+    if (a.jobVersion !== job.version) continue;
+    const list = byIndex.get(a.index);
+    if (list) list.push(a);
+    else byIndex.set(a.index, [a]);
+  }
+  return Array.from({ length: job.spec.count }, (_, i) => runRow(job, i, byIndex.get(i) ?? []));
 }

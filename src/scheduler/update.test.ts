@@ -4,7 +4,7 @@ import { checkPlan } from './check-plan.js';
 import { Harness, type JobSpecInput } from './harness.js';
 import { schedule } from './schedule.js';
 import type { Plan } from './types.js';
-import { WAITING_FOR_PROMOTION } from './update.js';
+import { rollout, WAITING_FOR_PROMOTION } from './update.js';
 
 const SEC = 1000;
 
@@ -233,5 +233,27 @@ describe('job stop', () => {
     d.h.stopJob('web');
     d.evaluate();
     expect(d.latest()).toMatchObject({ status: 'cancelled', statusDescription: 'job stopped' });
+  });
+});
+
+describe('rollout after a revert', () => {
+  it('stops what is left of a failed version without a deployment when every index already runs the current one, healthy', () => {
+    const h = new Harness();
+    h.addNodes(1);
+    const job = h.submit(web());
+    const t = new Date(h.now - 60 * SEC).toISOString();
+    const alloc = (id: string, version: number, healthy: boolean): Alloc => ({
+      id, namespace: 'default', jobId: job.id, jobVersion: version, name: 'web[0]', index: 0, nodeId: h.nodes[0].id, nodeName: h.nodes[0].name,
+      evalId: 'e', desiredStatus: 'run', desiredDescription: '', clientStatus: 'running', clientDescription: '', resources: { cpu: 100, memory: 1, disk: 0 },
+      taskStates: {}, attempt: 0, healthy, ...(healthy ? { healthySince: t } : {}), createIndex: 1, modifyIndex: 1, createdAt: t, modifiedAt: t,
+    });
+    const current = alloc('v4', job.version, true);
+    const failed = alloc('v3', job.version - 1, false);
+    const r = rollout(job, undefined, [{ index: 0, older: [failed], current }], [current, failed], h.now);
+    expect(r.createDeployment).toBeUndefined();
+    expect(r.stop).toEqual([{ allocId: 'v3', description: `replaced by version ${job.version}` }]);
+    // an index still to replace does need a deployment
+    const r2 = rollout(job, undefined, [{ index: 0, older: [failed], current }, { index: 1, older: [alloc('old', job.version - 1, true)] }], [current, failed], h.now);
+    expect(r2.createDeployment).toBeDefined();
   });
 });

@@ -95,6 +95,13 @@ export function rollout(job: Job, latest: Deployment | undefined, rolling: reado
   if (!dep) {
     // A first version, or a change made in place (count only), has nothing to roll.
     if (rolling.length === 0) return result;
+    // Every index already runs this version, healthy (a revert carried the old allocs over):
+    // what is left of older versions is only stopped, with no deployment to watch it. Whether
+    // a failed version's alloc still runs at that moment must not decide that.
+    if (rolling.every((r) => r.current !== undefined && countsHealthy(r.current, strategy.minHealthyTimeMs, now))) {
+      for (const r of rolling) for (const a of r.older) result.stop.push({ allocId: a.id, description: replacedBy });
+      return result;
+    }
     dep = {
       namespace: job.namespace, jobId: job.id, jobVersion: job.version, status: 'running', statusDescription: 'deployment is running',
       strategy: { ...strategy }, desiredTotal: job.spec.count, desiredCanaries: Math.min(strategy.canary, job.spec.count),

@@ -650,8 +650,9 @@ export class Store extends EventEmitter {
   async listJobs(namespace: string, f: JobPageFilter = {}): Promise<{ jobs: Job[]; next?: string }> {
     const limit = clampLimit(f.limit, 1000);
     if (f.parent !== undefined) {
-      const parent = await this.loadJob(this.db, namespace === '*' ? 'default' : namespace, f.parent);
-      if (!parent || namespace === '*') return { jobs: [] };
+      if (namespace === '*') return { jobs: [] };
+      const parent = await this.loadJob(this.db, namespace, f.parent);
+      if (!parent) throw new NotFoundError(`job "${f.parent}" not found in namespace "${namespace}"`);
       const afterSeq = f.cursor ? Number(decodeCursor(f.cursor, ['number'])[0]) : undefined;
       const records = await listRunRecords(this.db, namespace, f.parent, { afterSeq, limit, status: f.status });
       const page = records.slice(0, limit);
