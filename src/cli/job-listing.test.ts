@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSummary, RunRow, RunsResponse } from '../api/types.js';
-import type { BatonClient } from '../client/client.js';
-import { checkJobLsFlags, jobListView, writeRunsCsv, writeRunsJson } from './commands/job.js';
+import { checkJobLsFlags, jobListView } from './commands/job.js';
 import { pages } from './paging.js';
+import { writeRunsCsv, writeRunsJson } from './runs-output.js';
 import { memorySink } from './stream-out.fixture.js';
 import { firstRunsWith } from './sweep-runs.js';
 
@@ -60,7 +60,7 @@ describe('job status -o json and -o csv', () => {
     const rows = Array.from({ length: 2500 }, (_, i) => run(i));
     const c = runsClient(rows);
     const sink = memorySink();
-    expect(await writeRunsJson(sink, c as unknown as BatonClient, 'sim', 'default')).toBe(2500);
+    expect(await writeRunsJson(sink, c, 'sim', 'default')).toBe(2500);
     const doc = JSON.parse(sink.text()) as RunsResponse;
     expect(doc.job.id).toBe('sim');
     expect(doc.runs).toEqual(rows);

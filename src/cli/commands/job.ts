@@ -1,9 +1,9 @@
 /** `baton job ls|status|stop`: what was submitted and how it is doing. */
 import { Option, type Command } from 'commander';
-import type { Alloc, Evaluation, Job, JobDetail, JobStatus, JobSummary, RunRow, RunsResponse } from '../../api/types.js';
+import type { Alloc, Evaluation, Job, JobDetail, JobStatus, JobSummary, RunsResponse } from '../../api/types.js';
 import type { BatonClient } from '../../client/client.js';
 import { BatonApiError } from '../../client/http.js';
-import { csvHeader, csvLines, FAILED_OUTCOMES, metaKeysOf } from '../../jobs/run-summary.js';
+import { FAILED_OUTCOMES } from '../../jobs/run-summary.js';
 import { clientFor, globalOptions } from '../config.js';
 import {
   CliError,
@@ -19,8 +19,9 @@ import {
   until,
 } from '../output.js';
 import { pages, parseLimit, printListing, type ListPage, type TableView } from '../paging.js';
+import { runPages, writeRunsCsv, writeRunsJson } from '../runs-output.js';
 import { renderRunSummary } from '../runs-view.js';
-import { JsonObjectText, streamSink, type Sink } from '../stream-out.js';
+import { streamSink } from '../stream-out.js';
 import { firstRunsWith } from '../sweep-runs.js';
 import { renderSweepSection } from '../sweep-view.js';
 
@@ -214,64 +215,6 @@ async function runsOrNothing(client: BatonClient, id: string, ns: string): Promi
     if (err instanceof BatonApiError && err.status === 404) return undefined;
     throw err;
   }
-}
-
-/** The runs of a job, page by page, as the server lists them (submission order for a sweep). */
-function runPages(client: BatonClient, id: string, ns: string): AsyncGenerator<ListPage<RunRow>> {
-  return pages(async (cursor, limit) => {
-    const r = await client.runsPage(id, ns, { cursor, limit });
-    return { items: r.runs, ...(r.next ? { next: r.next } : {}) };
-  }, { firstPage: 1000 });
-}
-
-/**
- * `-o csv`: a header and one line per run, written page by page. The meta
- * columns are the parent's declared keys plus those of the first page: a
- * parameterized job's runs can have no others.
- */
-export async function writeRunsCsv(sink: Sink, source: AsyncIterable<ListPage<RunRow>>, declared: readonly string[], warn: (line: string) => void): Promise<number> {
-  let keys: string[] | undefined;
-  let n = 0;
-  const dropped = new Set<string>();
-  for await (const page of source) {
-    if (!keys) {
-      keys = metaKeysOf(page.items, declared);
-      await sink.write(csvHeader(keys));
-    }
-    for (const r of page.items) {
-      for (const k of Object.keys(r.meta)) {
-        if (!keys.includes(k) && !dropped.has(k)) {
-          dropped.add(k);
-          warn(`warning: meta key "${k}" (first in ${r.jobId}) is not a column: columns come from the job's declared meta and the first page of runs`);
-        }
-      }
-    }
-    n += page.items.length;
-    await sink.write(csvLines(page.items, keys));
-  }
-  if (!keys) await sink.write(csvHeader(declared));
-  return n;
-}
-
-/**
- * `-o json` of a job with runs: the shape of GET /v1/jobs/:id/runs (`job`,
- * the summary with the sweep's totals, then `runs`) with every page's runs
- * in one array, written as they arrive.
- */
-export async function writeRunsJson(sink: Sink, client: BatonClient, id: string, ns: string): Promise<number> {
-  const first = await client.runsPage(id, ns, { limit: 1000 });
-  const o = new JsonObjectText();
-  const head = o.open() + o.field('job', first.job);
-  const { text, array } = o.arrayField('runs');
-  await sink.write(head + text + array.open());
-  let page: RunsResponse = first;
-  for (;;) {
-    await sink.write(page.runs.map((r) => array.item(r)).join(''));
-    if (!page.next) break;
-    page = await client.runsPage(id, ns, { limit: 1000, cursor: page.next });
-  }
-  await sink.write(array.close() + o.close() + '\n');
-  return array.count;
 }
 
 /** The sweep section: the server's totals, and the first failed runs (a few bounded requests). */
