@@ -278,10 +278,18 @@ export class BatonClient {
     return this.http.request('GET', `/v1/nodes/${encodeURIComponent(id)}`);
   }
 
-  allocsPage(filter: AllocFilter & PageOptions = {}): Promise<Page<Alloc>> {
+  allocsPage(filter: AllocFilter & PageOptions & { newestFirst?: boolean } = {}): Promise<Page<Alloc>> {
     return this.http.request('GET', '/v1/allocs', {
-      query: { namespace: filter.namespace ?? '*', job: filter.jobId, node: filter.nodeId, status: filter.status, limit: filter.limit, cursor: filter.cursor },
+      query: {
+        namespace: filter.namespace ?? '*', job: filter.jobId, node: filter.nodeId, status: filter.status, limit: filter.limit, cursor: filter.cursor,
+        order: filter.newestFirst ? 'desc' : undefined,
+      },
     });
+  }
+
+  /** the namespaces that have jobs (those the token may read) */
+  namespaces(): Promise<string[]> {
+    return this.http.request('GET', '/v1/namespaces');
   }
 
   /** every alloc, page after page, oldest first */

@@ -179,6 +179,17 @@ describe('a parent\'s queue', () => {
       const now = (await live(store, nodeId)).sort((a, b) => b.createIndex - a.createIndex);
       order.push(now[0].namespace);
     }
+    expect(await store.namespaces()).toEqual(['default', 'team-b']);
+    // newest first pages backwards through the same allocs
+    const asc = (await store.allocPage({ nodeId, limit: 1000 })).allocs.map((a) => a.id);
+    const desc: string[] = [];
+    let c: string | undefined;
+    do {
+      const p = await store.allocPage({ nodeId, limit: 4, cursor: c, newestFirst: true });
+      desc.push(...p.allocs.map((a) => a.id));
+      c = p.next;
+    } while (c);
+    expect(desc).toEqual([...asc].reverse());
     // each freed slot goes to whoever holds less: team-b every other one, until its 5 are done
     expect(order.slice(0, 10).filter((n) => n === 'team-b').length).toBe(5);
   });

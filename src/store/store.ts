@@ -679,6 +679,12 @@ export class Store extends EventEmitter {
     };
   }
 
+  /** every namespace that has a job (a short list: namespaces are teams, not runs) */
+  async namespaces(): Promise<string[]> {
+    const rows = await this.db.selectFrom('jobs').select('namespace').distinct().orderBy('namespace').execute();
+    return rows.map((r) => r.namespace);
+  }
+
   /** Top-level periodic jobs, for the launcher. */
   async periodicJobs(): Promise<Job[]> {
     const rows = await this.db.selectFrom('jobs').select('data').where('kind', '=', 'periodic').execute();
@@ -693,9 +699,12 @@ export class Store extends EventEmitter {
   }
 
   async jobSummary(job: Job): Promise<JobSummary> {
-    const allocs = isParentJob(job.spec) ? [] : await this.listAllocs({ namespace: job.namespace, jobId: job.id });
+    const parent = isParentJob(job.spec);
+    const allocs = parent ? [] : await this.listAllocs({ namespace: job.namespace, jobId: job.id });
+    // A parent's queue eval is woken (pending) each time room frees and blocks again right after:
+    // its last reason stands while it is awake, so "why it waits" does not blink.
     const blockedEval = await this.db.selectFrom('evals').select('data')
-      .where('namespace', '=', job.namespace).where('job_id', '=', job.id).where('status', '=', 'blocked')
+      .where('namespace', '=', job.namespace).where('job_id', '=', job.id).where('status', 'in', parent ? ['blocked', 'pending'] : ['blocked'])
       .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
     const blocked = blockedEval ? (JSON.parse(blockedEval.data) as Evaluation).failures : undefined;
     const summary: JobSummary = {
@@ -1576,8 +1585,9 @@ export class Store extends EventEmitter {
   }
 
   /** One page of allocs, oldest first; filters run in SQL. */
-  async allocPage(f: AllocQuery & { cursor?: string; limit?: number }): Promise<{ allocs: Alloc[]; next?: string }> {
+  async allocPage(f: AllocQuery & { cursor?: string; limit?: number; newestFirst?: boolean }): Promise<{ allocs: Alloc[]; next?: string }> {
     const limit = clampLimit(f.limit, 1000);
+    const desc = f.newestFirst === true;
     let q = this.db.selectFrom('allocs').select(['data', 'create_index', 'id']);
     if (f.namespace && f.namespace !== '*') q = q.where('namespace', '=', f.namespace);
     if (f.jobId) q = q.where('job_id', '=', f.jobId);
@@ -1585,9 +1595,11 @@ export class Store extends EventEmitter {
     if (f.status) q = q.where('client_status', '=', f.status);
     if (f.cursor) {
       const [ci, id] = decodeCursor(f.cursor, ['number', 'string']) as [number, string];
-      q = q.where((eb) => eb.or([eb('create_index', '>', ci), eb.and([eb('create_index', '=', ci), eb('id', '>', id)])]));
+      const after = desc ? '<' : '>';
+      q = q.where((eb) => eb.or([eb('create_index', after, ci), eb.and([eb('create_index', '=', ci), eb('id', after, id)])]));
     }
-    const rows = await q.orderBy('create_index').orderBy('id').limit(limit + 1).execute();
+    const dir = desc ? 'desc' : 'asc';
+    const rows = await q.orderBy('create_index', dir).orderBy('id', dir).limit(limit + 1).execute();
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { allocs: page.map((r) => JSON.parse(r.data) as Alloc), ...(rows.length > limit ? { next: encodeCursor([last.create_index, last.id]) } : {}) };

@@ -105,6 +105,12 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return loop.collect(olderThan);
   });
 
+  app.get('/v1/namespaces', async (req): Promise<string[]> => {
+    const token = requireUser(req.principal, 'read');
+    const all = await store.namespaces();
+    return token.namespace === '*' ? all : all.filter((n) => n === token.namespace);
+  });
+
   app.get('/v1/queue', async (req): Promise<QueueSummary> => {
     const q = parse(nsQuery, req.query, 'query');
     let ns = q.namespace ?? '*';
@@ -235,6 +241,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     job: z.string().max(256).optional(),
     node: z.string().max(64).optional(),
     status: z.enum(['pending', 'running', 'complete', 'failed', 'lost'], { error: 'status must be one of pending, running, complete, failed, lost' }).optional(),
+    order: z.enum(['asc', 'desc'], { error: 'order must be asc (oldest first) or desc (newest first)' }).optional(),
     ...pageQuery,
   });
 
@@ -243,7 +250,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     let ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
     if (ns === '*' && token.namespace !== '*') ns = token.namespace;
-    const r = await store.allocPage({ namespace: ns, jobId: q.job, nodeId: q.node, status: q.status, cursor: q.cursor, limit: q.limit });
+    const r = await store.allocPage({ namespace: ns, jobId: q.job, nodeId: q.node, status: q.status, cursor: q.cursor, limit: q.limit, newestFirst: q.order === 'desc' });
     return page(r.allocs, r.next);
   });
 
