@@ -301,6 +301,10 @@ export class Store extends EventEmitter {
 
   private async registerIn(trx: Db, index: number, spec: JobSpec, now: number): Promise<{ job: Job; evalId: string; changed: boolean }> {
     const existing = await this.loadJob(trx, spec.namespace, spec.name);
+    if (existing && !existing.stopped && isParentJob(existing.spec) && !isParentJob(spec)) {
+      // its queue is served only while it is a template: the runs waiting in it would never start
+      throw new ConflictError(`job "${spec.name}" is parameterized or periodic and has its runs: stop it (baton job stop ${spec.name}) before submitting it as a plain job`);
+    }
     let job: Job;
     let changed = true;
     if (existing && !existing.stopped && JSON.stringify(existing.spec) === JSON.stringify(spec)) {
