@@ -57,6 +57,8 @@ describe('the baton CLI', () => {
 
     const allocs = JSON.parse((await run('alloc', 'ls', '--job', 'hello', '-o', 'json')).stdout) as Alloc[];
     expect(allocs).toHaveLength(3);
+    const latest = JSON.parse((await run('alloc', 'ls', '--job', 'hello', '--newest', '--limit', '1', '-o', 'json')).stdout) as Alloc[];
+    expect(latest.map((a) => a.id)).toEqual([allocs[2].id]);
     const one = await run('alloc', 'status', allocs[0].id.slice(0, 8));
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/greet/);

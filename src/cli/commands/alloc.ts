@@ -93,18 +93,20 @@ export function registerAllocCommand(program: Command): void {
   alloc
     .command('ls')
     .alias('list')
-    .description('List allocations, oldest first, optionally filtered')
+    .description('List allocations, oldest first (--newest: newest first), optionally filtered')
     .option('--job <job>', 'only this job (a sweep\'s run is a job of its own: <parent>/<sweep>-<row>)')
     .option('--node <node>', 'only this node (id or id prefix)')
     .addOption(new Option('--status <status>', 'only this client status').choices(ALLOC_STATUSES))
     .addOption(new Option('--limit <n>', 'show at most this many (default: all, read page by page)').argParser(parseLimit))
+    .option('--newest', 'newest first (with --limit N: the latest N)')
     .option('-n, --namespace <namespace>', 'only this namespace (default: every namespace the token may read)')
     .action(
-      async (opts: { job?: string; node?: string; status?: string; namespace?: string; limit?: number }, cmd: Command) => {
+      async (opts: { job?: string; node?: string; status?: string; namespace?: string; limit?: number; newest?: boolean }, cmd: Command) => {
         const g = globalOptions(cmd);
         const client = clientFor(cmd);
         const filter = { namespace: opts.namespace, jobId: opts.job, nodeId: opts.node, status: opts.status };
-        const source = pages((cursor, limit) => client.allocsPage({ ...filter, cursor, limit }), { limit: opts.limit });
+        const order = opts.newest ? { newestFirst: true } : {};
+        const source = pages((cursor, limit) => client.allocsPage({ ...filter, ...order, cursor, limit }), { limit: opts.limit });
         const n = await printListing(streamSink(), source, { output: g.output === 'json' ? 'json' : 'table', view: () => ALLOC_VIEW });
         if (n === 0 && g.output !== 'json') process.stdout.write(`no allocations${describeAllocFilter(filter)}\n`);
       },
