@@ -13,12 +13,17 @@ export interface ServerContext {
   nodeIndex(nodeId: string): number;
   /** resolves when logs of the alloc arrive or the alloc changes, or after `ms` */
   waitForLogs(allocId: string, ms: number): Promise<void>;
+  /** aborts when the server shuts down: every blocking query answers at once instead of holding the close up */
+  closing: AbortSignal;
+  /** ends every blocking query (the server is closing) */
+  shutdown(): void;
 }
 
 export function createContext(store: Store, version: string, heartbeatTtlMs: number, logger: Logger): ServerContext {
   const touchedAt = new Map<string, number>();
   // before the first change since start, assume the worst: anything may have changed up to now
   const startIndex = store.currentIndex();
+  const closing = new AbortController();
   store.on('change', (e: ChangeEvent) => {
     for (const n of e.nodes) touchedAt.set(n, e.index);
   });
@@ -27,6 +32,8 @@ export function createContext(store: Store, version: string, heartbeatTtlMs: num
     version,
     heartbeatTtlMs,
     logger,
+    closing: closing.signal,
+    shutdown: () => closing.abort(),
     nodeIndex: (nodeId) => touchedAt.get(nodeId) ?? startIndex,
     waitForNodeChange(nodeId, index, ms, signal) {
       return new Promise((resolve) => {
@@ -34,6 +41,7 @@ export function createContext(store: Store, version: string, heartbeatTtlMs: num
           clearTimeout(timer);
           store.off('change', onChange);
           signal.removeEventListener('abort', done);
+          closing.signal.removeEventListener('abort', done);
           resolve();
         };
         const onChange = (e: ChangeEvent): void => {
@@ -42,6 +50,8 @@ export function createContext(store: Store, version: string, heartbeatTtlMs: num
         const timer = setTimeout(done, ms);
         store.on('change', onChange);
         signal.addEventListener('abort', done);
+        closing.signal.addEventListener('abort', done);
+        if (closing.signal.aborted) done();
       });
     },
     waitForLogs(allocId, ms) {
@@ -50,6 +60,7 @@ export function createContext(store: Store, version: string, heartbeatTtlMs: num
           clearTimeout(timer);
           store.off('logs', onLogs);
           store.off('change', onChange);
+          closing.signal.removeEventListener('abort', done);
           resolve();
         };
         const onLogs = (id: string): void => {
@@ -60,6 +71,8 @@ export function createContext(store: Store, version: string, heartbeatTtlMs: num
         const timer = setTimeout(done, Math.max(0, ms));
         store.on('logs', onLogs);
         store.on('change', onChange);
+        closing.signal.addEventListener('abort', done);
+        if (closing.signal.aborted) done();
       });
     },
   };

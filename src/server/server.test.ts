@@ -179,6 +179,19 @@ describe('server', () => {
     expect((await client.status()).store).toBe('sqlite');
   });
 
+  it('answers the blocking queries it holds when it closes, instead of waiting them out', async () => {
+    const { agent } = await joinNode(server, 'n-close');
+    const first = await agent.allocs(0, 0);
+    // a watch that would hold for five minutes: the close must not wait for it (the test would time out)
+    const watch = agent.allocs(first.index, 300_000);
+    await new Promise((r) => setTimeout(r, 100));
+    const spare = await startServer({ dataDir: join(t.dir, 'spare'), host: '127.0.0.1', port: 0, heartbeatTtlMs: 30_000, logCapBytes: 1 << 20, logger: createLogger('silent', 'test'), version: 'test' });
+    await server.close();
+    // "nothing changed": the agent asks again (another server, or this one once it is back)
+    expect(await watch).toEqual({ index: first.index, allocs: [] });
+    t.server = spare;
+  });
+
   it('keeps its tokens across a restart', async () => {
     const { url, adminToken, joinToken } = server;
     await server.close();

@@ -73,6 +73,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       monitor.stop();
       launcher.stop();
       gc.stop();
+      // blocking queries (agents' watches hold one for a minute) answer now, or the close waits for them
+      ctx.shutdown();
       await worker.stop();
       await app.close();
       await store.close();

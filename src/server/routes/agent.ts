@@ -48,8 +48,8 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const abort = new AbortController();
       req.raw.on('close', () => abort.abort());
       await ctx.waitForNodeChange(me.id, q.index, q.wait, abort.signal);
-      // the agent hung up (or the server is closing): nobody reads the answer
-      if (abort.signal.aborted) return { index: q.index, allocs: [] };
+      // the agent hung up: nobody reads the answer; the server is closing: "nothing changed", ask again
+      if (abort.signal.aborted || ctx.closing.aborted) return { index: q.index, allocs: [] };
     }
     const index = Math.max(ctx.nodeIndex(me.id), 1);
     return { index, allocs: await store.agentAllocs(me.id) };

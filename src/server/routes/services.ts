@@ -185,7 +185,7 @@ export function serviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const watch = async (req: { raw: NodeJS.EventEmitter }, name: string, q: z.infer<typeof watchQuery>): Promise<ServiceEndpointsResponse> => {
     const abort = new AbortController();
     req.raw.on('close', () => abort.abort());
-    return registry.watch(q.namespace ?? 'default', name, q.index, q.wait, abort.signal);
+    return registry.watch(q.namespace ?? 'default', name, q.index, q.wait, AbortSignal.any([abort.signal, ctx.closing]));
   };
 
   app.get<{ Params: { name: string } }>('/v1/services/:name', async (req): Promise<ServiceEndpointsResponse> => {

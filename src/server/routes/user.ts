@@ -287,6 +287,8 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
         return { data: r.data, nextOffset: r.nextOffset, complete: ended && r.nextOffset >= end };
       }
       await ctx.waitForLogs(alloc.id, deadline - Date.now());
+      // closing: answer what there is, the follower asks the next server
+      if (ctx.closing.aborted) return { data: '', nextOffset: offset, complete: false };
       alloc = await store.getAlloc(alloc.id);
     }
   });
