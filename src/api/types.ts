@@ -295,6 +295,8 @@ export interface DispatchInfo {
 
 export type JobStatus = 'pending' | 'running' | 'complete' | 'failed' | 'stopped';
 
+export type JobKind = JobType | 'parameterized' | 'periodic';
+
 export interface Job {
   id: string;
   namespace: string;
@@ -333,6 +335,8 @@ export interface JobSummary {
   /** set when the job waits for capacity: why, per dimension */
   blocked?: PlacementFailure[];
   parentId?: string;
+  /** what `job ls --type` filters on: the type, or parameterized / periodic for a template */
+  kind: JobKind;
   /** parameterized and periodic parents: their children by status */
   children?: Record<JobStatus, number>;
   /** parameterized and periodic parents: where their runs are, kept by the server as runs change */
@@ -621,7 +625,11 @@ export interface UsageResponse {
  */
 export interface DispatchRequest {
   runs: DispatchRun[];
-  /** continue this sweep (the sweepId of its first part) */
+  /**
+   * The sweep: a UUID the client picks for its first part (offset 0), so a
+   * first part sent twice is recognised too, or the sweepId the first part
+   * answered. Absent: the server picks one.
+   */
   sweepId?: string;
   /** with sweepId: the row the first of these runs is in the sweep (the number of runs sent before) */
   offset?: number;

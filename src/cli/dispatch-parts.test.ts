@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DispatchResponse, DispatchRun, Job } from '../api/types.js';
 import { BatonApiError } from '../client/http.js';
-import { checkParts, dispatchParts, firstPartRetryable, partCount, PartialDispatchError, sendSweep } from './dispatch-parts.js';
+import { checkParts, dispatchParts, partCount, PartialDispatchError, sendSweep } from './dispatch-parts.js';
 import { matrixRuns, parseMatrixFlags } from './sweep.js';
 
 const plan = (spec: string) => matrixRuns(parseMatrixFlags([spec]));
@@ -50,7 +50,7 @@ describe('checkParts', () => {
 /** a server that stores parts like the real one (offset checks, repeats), failing as told */
 function server(failures: Array<BatonApiError | 'store-then-drop'> = []) {
   let total = 0;
-  const sweepId = '3f2a9c1e-1111-2222-3333-444444444444';
+  let sweepId: string | undefined;
   const calls: Array<{ n: number; sweepId?: string; offset?: number }> = [];
   const client = {
     calls,
@@ -59,7 +59,9 @@ function server(failures: Array<BatonApiError | 'store-then-drop'> = []) {
       const fail = failures.shift();
       if (fail instanceof BatonApiError) throw fail;
       const offset = part?.offset ?? 0;
-      const ids = runs.map((_, i) => `sim/3f2a9c1e-${offset + i}`);
+      if (sweepId !== undefined && part?.sweepId !== sweepId) throw new BatonApiError(404, 'no such sweep');
+      sweepId ??= part?.sweepId ?? '3f2a9c1e-1111-2222-3333-444444444444';
+      const ids = runs.map((_, i) => `sim/${sweepId!.slice(0, 8)}-${offset + i}`);
       if (part && offset + runs.length <= total) return { sweepId, jobs: ids, total, repeated: true };
       if (part && offset !== total) throw new BatonApiError(409, `next part starts at row ${total}, not ${offset}`);
       total = offset + runs.length;
@@ -73,26 +75,26 @@ function server(failures: Array<BatonApiError | 'store-then-drop'> = []) {
 const noSleep = async (): Promise<void> => {};
 
 describe('sendSweep', () => {
-  it('sends the first part without a sweep id and later ones with it and their offset', async () => {
+  it('names the sweep in every part, the first too, with each part\'s offset', async () => {
     const c = server();
     const p = plan('i=1..25000');
     const stored: number[] = [];
-    const sent = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { onPart: (n) => void stored.push(n), sleep: noSleep });
+    const sent = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { onPart: (n) => void stored.push(n), sleep: noSleep, newSweepId: () => '3f2a9c1e-1111-2222-3333-444444444444' });
     expect(c.calls).toEqual([
-      { n: 10_000 },
+      { n: 10_000, sweepId: '3f2a9c1e-1111-2222-3333-444444444444', offset: 0 },
       { n: 10_000, sweepId: '3f2a9c1e-1111-2222-3333-444444444444', offset: 10_000 },
       { n: 5_000, sweepId: '3f2a9c1e-1111-2222-3333-444444444444', offset: 20_000 },
     ]);
     expect(stored).toEqual([10_000, 20_000, 25_000]);
     expect(sent).toEqual({ sweepId: '3f2a9c1e-1111-2222-3333-444444444444', total: 25_000, parts: 3, firstJob: 'sim/3f2a9c1e-0' });
   });
-  it('sends a later part again after a lost answer or a 5xx; the server knows the repeat', async () => {
+  it('sends a part again after a lost answer or a 5xx; the server knows the repeat', async () => {
     const c = server([undefined as never, 'store-then-drop', new BatonApiError(503, 'busy')]);
     const p = plan('i=1..25000');
     const logs: string[] = [];
     const sent = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { log: (l) => void logs.push(l), sleep: noSleep });
     expect(sent.total).toBe(25_000);
-    expect(c.calls.map((x) => x.offset ?? 0)).toEqual([0, 10_000, 10_000, 10_000, 20_000]);
+    expect(c.calls.map((x) => x.offset)).toEqual([0, 10_000, 10_000, 10_000, 20_000]);
     expect(logs[0]).toMatch(/ECONNRESET; sending runs 10001 to 20000 again in 0.5s \(try 2 of 5\)/);
     expect(logs[1]).toMatch(/busy; sending runs 10001 to 20000 again in 1s \(try 3 of 5\)/);
   });
@@ -100,23 +102,26 @@ describe('sendSweep', () => {
     const down = new BatonApiError(0, 'cannot reach the baton server at http://x: ECONNREFUSED');
     const c = server([undefined as never, down, down, down, down, down]);
     const p = plan('i=1..25000');
-    const err = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep }).catch((e: unknown) => e);
+    const err = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep, newSweepId: () => '3f2a9c1e-1111-2222-3333-444444444444' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialDispatchError);
     expect((err as Error).message).toContain('the first 10,000 runs (sweep 3f2a9c1e) are stored and will run; runs 10,001 to 25,000 were not stored');
     expect(c.calls).toHaveLength(6);
   });
-  it('retries the first part only when no copy can have been stored', async () => {
-    const refused = new BatonApiError(0, 'cannot reach the baton server at http://x: ECONNREFUSED');
+  it('sends the first part again after a lost answer too: it named its sweep, so the repeat is known', async () => {
     const p = plan('i=1..3');
-    const ok = server([refused, new BatonApiError(500, 'database is locked')]);
-    expect((await sendSweep(ok, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep })).total).toBe(3);
-    expect(ok.calls).toHaveLength(3);
-
-    const reset = server(['store-then-drop']);
-    const err = await sendSweep(reset, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep }).catch((e: unknown) => e as Error);
-    expect(reset.calls).toHaveLength(1);
-    expect((err as Error).message).toContain('may or may not be stored; `baton job status sim` shows the runs the job has. Not sent again');
-    expect(firstPartRetryable(new BatonApiError(504, 'gateway timeout'))).toBe(false);
+    const reset = server(['store-then-drop', new BatonApiError(504, 'gateway timeout')]);
+    const sent = await sendSweep(reset, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep });
+    expect(sent.total).toBe(3);
+    // stored once, answered as a repeat the second time
+    expect(reset.calls).toHaveLength(3);
+    expect(new Set(reset.calls.map((c) => c.sweepId)).size).toBe(1);
+  });
+  it('picks another sweep id when the first one\'s ids are taken by another sweep', async () => {
+    const p = plan('i=1..3');
+    const taken = server([new BatonApiError(409, 'sweep id 3f2a9c1e is taken by another sweep of "sim": send the first part with another sweep id')]);
+    const ids = ['3f2a9c1e-1111-2222-3333-444444444444', '7d1e0b2a-1111-2222-3333-444444444444'];
+    const sent = await sendSweep(taken, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep, newSweepId: () => ids.shift()! });
+    expect(sent.sweepId).toBe('7d1e0b2a-1111-2222-3333-444444444444');
   });
   it('names the sweep row of a run the server rejects, in a later part too', async () => {
     const bad = new BatonApiError(400, 'nothing was dispatched', [{ path: 'runs[2].meta.i', message: 'run 3: too big' }]);

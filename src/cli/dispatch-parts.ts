@@ -7,6 +7,7 @@
  * The parts are made from the plan one at a time, as they are sent: a
  * million runs never sit in memory together.
  */
+import { randomUUID } from 'node:crypto';
 import type { ApiErrorDetail, DispatchResponse, DispatchRun, Job } from '../api/types.js';
 import type { BatonClient } from '../client/client.js';
 import { BatonApiError } from '../client/http.js';
@@ -86,19 +87,6 @@ export function isTransient(err: unknown): boolean {
   return err instanceof BatonApiError && (err.status === 0 || err.status >= 500);
 }
 
-/**
- * Whether the first part may be sent again: it makes a new sweep, so a copy
- * the server did store would be a second sweep. Safe when the request never
- * reached the server (refused), or the server answered that it failed (its
- * write is one transaction, undone); not after a connection lost mid-request,
- * nor a gateway's 502/504, which may hide a stored part.
- */
-export function firstPartRetryable(err: unknown): boolean {
-  if (!(err instanceof BatonApiError)) return false;
-  if (err.status === 0) return /ECONNREFUSED|ENOTFOUND|EAI_AGAIN/.test(err.message);
-  return err.status === 500 || err.status === 503;
-}
-
 export interface SendOptions {
   /** after each stored part: runs in the sweep so far, and the part's answer */
   onPart?: (stored: number, res: DispatchResponse) => void | Promise<void>;
@@ -106,6 +94,8 @@ export interface SendOptions {
   log?: (line: string) => void;
   sleep?: (ms: number) => Promise<void>;
   attempts?: number;
+  /** the sweep id the first part names (a new UUID unless a test says otherwise) */
+  newSweepId?: () => string;
 }
 
 export interface SentSweep {
@@ -135,10 +125,11 @@ export class PartialDispatchError extends BatonApiError {
 }
 
 /**
- * Sends the parts in order, each after the one before was stored. A part
- * that meets a transient error is tried again (up to `attempts` times, with
- * a growing pause): later parts always, the first only when a copy cannot
- * have been stored.
+ * Sends the parts in order, each after the one before was stored. Every part,
+ * the first one too, names the sweep (the first with an id picked here) and
+ * its offset, so a part sent again after a lost answer is recognised by the
+ * server instead of stored twice: a part that meets a transient error is
+ * tried again (up to `attempts` times, with a growing pause).
  */
 export async function sendSweep(
   client: Pick<BatonClient, 'dispatch'>,
@@ -150,7 +141,8 @@ export async function sendSweep(
 ): Promise<SentSweep> {
   const attempts = opts.attempts ?? PART_ATTEMPTS;
   const pause = opts.sleep ?? ((ms: number) => abortableSleep(ms));
-  let sweepId: string | undefined;
+  const newId = opts.newSweepId ?? randomUUID;
+  let sweepId = newId();
   let stored = 0;
   let count = 0;
   let firstJob: string | undefined;
@@ -158,35 +150,30 @@ export async function sendSweep(
     let res: DispatchResponse | undefined;
     for (let attempt = 1; !res; attempt++) {
       try {
-        res = await client.dispatch(jobId, part.runs, namespace, sweepId ? { sweepId, offset: part.offset } : undefined);
+        res = await client.dispatch(jobId, part.runs, namespace, { sweepId, offset: part.offset });
       } catch (err) {
-        const retry = attempt < attempts && isTransient(err) && (sweepId !== undefined || firstPartRetryable(err));
-        if (retry) {
+        // one in billions: another sweep of the job has ids starting like this one's; nothing was stored
+        if (part.offset === 0 && err instanceof BatonApiError && err.status === 409 && /is taken/.test(err.message) && attempt < attempts) {
+          sweepId = newId();
+          continue;
+        }
+        if (attempt < attempts && isTransient(err)) {
           const wait = FIRST_BACKOFF_MS * 2 ** (attempt - 1);
           opts.log?.(`${(err as Error).message}; sending runs ${part.offset + 1} to ${part.offset + part.runs.length} again in ${wait / 1000}s (try ${attempt + 1} of ${attempts})`);
           await pause(wait);
           continue;
         }
         const explained = explainDispatchError(err, plan, part.offset);
-        if (sweepId === undefined) {
-          if (isTransient(err) && !firstPartRetryable(err) && err instanceof BatonApiError) {
-            throw new BatonApiError(
-              err.status,
-              `${err.message}\nthe answer to the first part was lost, so its ${part.runs.length.toLocaleString('en-US')} runs may or may not be stored; \`baton job status ${jobId}\` shows the runs the job has. Not sent again, so that no run is stored twice.`,
-            );
-          }
-          throw explained;
-        }
-        if (explained instanceof BatonApiError) throw new PartialDispatchError(explained, sweepId, stored, plan.total);
+        if (count > 0 && explained instanceof BatonApiError) throw new PartialDispatchError(explained, sweepId, stored, plan.total);
         throw explained;
       }
     }
-    sweepId ??= res.sweepId;
+    sweepId = res.sweepId;
     firstJob ??= res.jobs[0];
     stored = res.total;
     count++;
     await opts.onPart?.(stored, res);
   }
-  if (!sweepId) throw new Error('a dispatch of no runs');
+  if (count === 0) throw new Error('a dispatch of no runs');
   return { sweepId, total: stored, parts: count, ...(firstJob ? { firstJob } : {}) };
 }

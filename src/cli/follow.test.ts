@@ -78,6 +78,7 @@ function detail(s: Step): JobDetail {
       id: 'hello',
       namespace: 'default',
       type,
+      kind: type,
       version,
       priority: 50,
       count,

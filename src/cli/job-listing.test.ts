@@ -8,7 +8,7 @@ import { firstRunsWith } from './sweep-runs.js';
 
 function summary(id: string, over: Partial<JobSummary> = {}): JobSummary {
   return {
-    id, namespace: 'default', type: 'batch', version: 1, priority: 50, count: 1, status: 'running',
+    id, namespace: 'default', type: 'batch', kind: 'batch', version: 1, priority: 50, count: 1, status: 'running',
     allocs: { pending: 0, running: 1, complete: 0, failed: 0, lost: 0 }, submittedAt: '2026-12-01T22:00:00Z', ...over,
   };
 }

@@ -110,8 +110,13 @@ describe('a parent\'s queue', () => {
     expect(again).toMatchObject({ repeated: true, total: 1000 });
     expect(again.ids).toEqual(second.ids);
     await expect(store.dispatchJobs(parent, meta(10), sweep, Date.now(), { offset: 1200 })).rejects.toMatchObject({ status: 409, message: /starts at row 1000/ });
+    // a first part that names its sweep (offset 0) makes it, and is known when it comes again
+    const named = '0000000c-0000-4000-8000-000000000000';
+    const first = await store.dispatchJobs(parent, meta(10), named, Date.now(), { offset: 0 });
+    expect(first).toMatchObject({ total: 10, repeated: false });
+    expect(await store.dispatchJobs(parent, meta(10), named, Date.now(), { offset: 0 })).toMatchObject({ total: 10, repeated: true });
     await expect(store.dispatchJobs(parent, meta(10), '00000009-0000-4000-8000-000000000000', Date.now(), { offset: 10 })).rejects.toMatchObject({ status: 404 });
-    expect((await store.jobSummary(parent)).runs?.total).toBe(1000);
+    expect((await store.jobSummary(parent)).runs?.total).toBe(1010);
     expect((await store.runStats(parent, sweep))?.total).toBe(1000);
   });
 

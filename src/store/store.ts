@@ -438,8 +438,10 @@ export class Store extends EventEmitter {
       const total = await loadStats(trx, ns, parent.id, '');
       const sweep = await loadStats(trx, ns, parent.id, sweepId);
       const offset = opts.offset ?? 0;
-      if (opts.offset !== undefined) {
-        if (!sweep) throw new NotFoundError(`sweep ${sweepId} of job "${parent.id}" not found: send its first part without a sweep id`);
+      // a first part may name its sweep (offset 0), so that sending it again after a lost answer is safe
+      const naming = opts.offset !== undefined && !(offset === 0 && !sweep);
+      if (naming) {
+        if (!sweep) throw new NotFoundError(`sweep ${sweepId} of job "${parent.id}" not found: send its first part (offset 0) first`);
         const have = sweep.stats.total;
         if (offset + runs.length <= have) {
           // a part stored before (a retry after a lost answer): the same ids, nothing new
@@ -455,7 +457,7 @@ export class Store extends EventEmitter {
         const prefix = childId(parent.id, sweepId, 0).replace(/0$/, '');
         const taken = await trx.selectFrom('runs').select('id').where('namespace', '=', ns)
           .where('id', '>=', prefix).where('id', '<', `${prefix.slice(0, -1)}.`).limit(1).executeTakeFirst();
-        if (taken) throw new SweepIdTakenError(`sweep id ${sweepId.slice(0, 8)} is taken by another sweep of "${parent.id}"`);
+        if (taken) throw new SweepIdTakenError(`sweep id ${sweepId.slice(0, 8)} is taken by another sweep of "${parent.id}": send the first part with another sweep id`);
       }
       if (opts.launch && (await loadRun(trx, ns, opts.launch.id))) throw new ConflictError(`job ${opts.launch.id} exists already`);
       const parentStats = total ?? newStatsRow(iso(now));
@@ -714,6 +716,7 @@ export class Store extends EventEmitter {
     const summary: JobSummary = {
       id: job.id, namespace: job.namespace, type: job.spec.type, version: job.version, priority: job.spec.priority,
       count: job.spec.count, status: job.status, allocs: allocCounts(allocs), submittedAt: job.submittedAt,
+      kind: job.spec.parameterized ? 'parameterized' : job.spec.periodic ? 'periodic' : job.spec.type,
       ...(blocked && blocked.length ? { blocked } : {}),
       ...(job.parentId ? { parentId: job.parentId } : {}),
     };

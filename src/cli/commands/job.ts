@@ -105,7 +105,7 @@ export function jobListView(first: ListPage<JobSummary>, f: { parent?: string; t
     row: (j) => [
       j.id,
       j.namespace,
-      j.type,
+      j.kind ?? j.type,
       String(j.version),
       j.blocked?.length && j.status === 'pending' ? 'pending (blocked)' : j.status,
       jobListCounts(j),
