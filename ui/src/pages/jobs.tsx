@@ -12,7 +12,9 @@ const TYPES = ['batch', 'service', 'system', 'parameterized', 'periodic'];
 const STATUSES = ['pending', 'running', 'complete', 'failed', 'stopped'];
 const JOBS_PER_PAGE = 50;
 
-function kind(j: { type: string; runs?: unknown; children?: unknown; nextLaunch?: string }): string {
+function kind(j: { type: string; kind?: string; runs?: unknown; children?: unknown; nextLaunch?: string }): string {
+  // servers before JobSummary.kind: told from the summary's shape
+  if (j.kind) return j.kind;
   if (j.nextLaunch) return 'periodic';
   if (j.runs || j.children) return 'parameterized';
   return j.type;
