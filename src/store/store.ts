@@ -1407,11 +1407,21 @@ export class Store extends EventEmitter {
       f.disk -= a.resources.disk;
     }
     const wake: string[] = [];
-    let candidates = rows.map((r) => ({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index, ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined }));
-    while (candidates.length > 0) {
-      const id = pickNextEval(candidates, usage, total) ?? candidates[0].id;
-      const c = candidates.find((x) => x.id === id)!;
-      candidates = candidates.filter((x) => x.id !== id);
+    // Per namespace in serving order (priority, then age), so each step weighs only the
+    // namespaces' heads: O(evals × namespaces), not O(evals²).
+    const queues = new Map<string, Array<{ id: string; namespace: string; priority: number; createIndex: number; ask: Resources | undefined }>>();
+    for (const r of rows) {
+      const list = queues.get(r.namespace) ?? [];
+      list.push({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index, ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined });
+      queues.set(r.namespace, list);
+    }
+    const next = new Map([...queues.keys()].map((ns) => [ns, 0]));
+    for (;;) {
+      const heads = [...queues].flatMap(([ns, list]) => (next.get(ns)! < list.length ? [list[next.get(ns)!]] : []));
+      if (heads.length === 0) break;
+      const id = pickNextEval(heads, usage, total) ?? heads[0].id;
+      const c = heads.find((x) => x.id === id)!;
+      next.set(c.namespace, next.get(c.namespace)! + 1);
       if (!c.ask) {
         wake.push(c.id);
         continue;
