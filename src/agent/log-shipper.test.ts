@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { LogChunk } from '../api/types.js';
@@ -33,6 +34,15 @@ function shipper(records: AsyncIterable<LogRecord>, ship: (c: LogChunk[]) => Pro
 }
 
 describe('LogShipper', () => {
+  it('leaves no listener on the agent\'s signal once it is done: that signal outlives thousands of tasks', async () => {
+    const agent = new AbortController();
+    for (let i = 0; i < 50; i++) {
+      const s = shipper(fromArray([rec('stdout', `run ${i}`, '1')]), async () => undefined, [], { signal: agent.signal });
+      expect(await s.run()).toBe('drained');
+    }
+    expect(getEventListeners(agent.signal, 'abort')).toHaveLength(0);
+  });
+
   it('ships everything in order, merging neighbours of the same stream, and saves the last cursor', async () => {
     const sent: LogChunk[][] = [];
     const cursors: string[] = [];
