@@ -657,8 +657,10 @@ export type RunOutcome = 'queued' | 'running' | 'complete' | 'failed' | 'oom-kil
 /** One run of a sweep (a child job) or one alloc index of a batch job, for status tables and exports. */
 export interface RunRow {
   jobId: string;
+  /** a run of a parent: its place in the parent's submission order (from 0, over all its sweeps); an index of a batch job: the alloc index */
   index: number;
   meta: Record<string, string>;
+  /** for a run of a parent, where it is as its sweep's totals count it: a run waiting for a retry is queued, a placed one running */
   outcome: RunOutcome;
   /** exit code, OOM kill with limit and peak, timeout ... in words */
   reason: string;
