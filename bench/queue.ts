@@ -16,7 +16,7 @@
  *
  *   npm run build && npx tsx bench/queue.ts [--levels 10000,100000,1000000] [--history 100000]
  *     [--samples 200] [--sweep 1000] [--window 20] [--idle-runs 500] [--reps 3] [--only queue|aged]
- *     [--agent-restart-every 10000]   (restart the aged agent between parts of its history; 0: never)
+ *     [--agent-restart-every N]   (restart the aged agent after every N runs of its history; default 0: never)
  *     [--profile-server DIR]   (a CPU profile of each server, DIR/<pid>.cpuprofile, written when it stops)
  *
  * A short run: --levels 1000,10000 --history 2000. Progress goes to stderr, tables to stdout.
@@ -45,7 +45,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '20' },
     'idle-runs': { type: 'string', default: '500' },
     reps: { type: 'string', default: '3' },
-    'agent-restart-every': { type: 'string', default: '10000' },
+    'agent-restart-every': { type: 'string', default: '0' },
     only: { type: 'string' },
     'profile-server': { type: 'string' },
   },
@@ -476,7 +476,9 @@ async function queuePhase(): Promise<QueueOutcome> {
   log(`idle baseline: a sweep of ${IDLE_RUNS} runs keeping the ${QUEUE_SLOTS} slots busy`);
   const idleDispatch = await dispatchMore(b, sw, IDLE_RUNS, 'idle');
   await waitFor('the first runs to finish', async () => (await sweepStats(b, sw.parent)).finished >= QUEUE_SLOTS, 60_000, 100);
-  levels.push(await measureLevel(b, sw, 'idle', 0, benchStart, idleDispatch));
+  // the baseline must not pay for cold code (JIT, statement caches): every call a few times first, not counted
+  await sampleCalls(queueCalls(b, sw), Math.min(50, SAMPLES));
+  levels.push(await measureLevel(b, sw, 'idle', 0, Date.now(), idleDispatch));
   if (levels[0].ranDry) log(`  warning: the idle sweep ran dry during the baseline; raise --idle-runs`);
 
   let prev = 0;
@@ -554,7 +556,7 @@ async function sweepPart(b: Bench, sw: Sweep, n: number, progress = false): Prom
   await dispatchMore(b, sw, n, `${b.name} ${sw.parent}`);
   const target = sw.sent;
   let lastLog = Date.now();
-  let lastFinished = 0;
+  let lastFinished = target - n;
   const stats = await waitFor(`${fmtN(target)} runs of ${sw.parent} to finish`, async () => {
     const s = (await b.client.runsPage(sw.parent, 'default', { sweepId: sw.sweepId, limit: 1 })).sweep!;
     if (progress && Date.now() - lastLog > 10_000) {
@@ -577,17 +579,17 @@ function runSweep(b: Bench, parent: string, n: number): Promise<SweepRun> {
 }
 
 /**
- * The history of the aged server: one sweep of `total` runs, sent and run a
- * part at a time, the agent restarted between parts when `restartEvery` > 0
- * (see --agent-restart-every).
+ * The history of the aged server: one sweep of `total` runs, sent and run
+ * 10,000 at a time (each part measured), the agent restarted after every
+ * `restartEvery` runs when that is > 0 (see --agent-restart-every).
  */
 async function buildHistory(b: Bench, parent: string, total: number, restartEvery: number): Promise<{ wallMs: number; parts: SweepRun[] }> {
   const sw: Sweep = { parent, sweepId: '', sent: 0 };
-  const part = restartEvery > 0 ? restartEvery : total;
+  const part = restartEvery > 0 ? Math.min(PART, restartEvery) : PART;
   const parts: SweepRun[] = [];
   const t0 = performance.now();
   while (sw.sent < total) {
-    if (sw.sent > 0 && restartEvery > 0) {
+    if (sw.sent > 0 && restartEvery > 0 && sw.sent % restartEvery === 0) {
       log(`  ${b.name}: restarting the agent after ${fmtN(sw.sent)} runs`);
       await b.restartAgent();
     }
@@ -659,16 +661,19 @@ async function agedPhase(): Promise<AgedOutcome> {
       runs[side].push(s);
     }
   }
-  const side = async (b: Bench, start: number, rs: SweepRun[]): Promise<AgedSide> => {
-    log(`  ${b.name}: ${SAMPLES} samples of the polls and listings`);
-    const latency = await sampleCalls(agedCalls(b), SAMPLES);
-    return { runs: rs, latency, rss: memoryOf(b.serverPid).rss, store: storeSize(b.dataDir), beats: beatsIn(b, start, Date.now()) };
-  };
+  // the two servers' calls interleaved (fresh, aged, fresh ...): load from elsewhere on the machine hits both alike
+  log(`  ${SAMPLES} samples of the polls and listings on both servers, interleaved`);
+  const tagged: Call[] = [...agedCalls(fresh).map(([n, f]): Call => [`fresh\t${n}`, f]), ...agedCalls(aged).map(([n, f]): Call => [`aged\t${n}`, f])];
+  const all = await sampleCalls(tagged, SAMPLES);
+  const latencyOf = (name: string): Map<string, number[]> =>
+    new Map([...all].filter(([k]) => k.startsWith(`${name}\t`)).map(([k, v]) => [k.slice(name.length + 1), v]));
+  const side = (b: Bench, start: number, rs: SweepRun[]): AgedSide =>
+    ({ runs: rs, latency: latencyOf(b.name), rss: memoryOf(b.serverPid).rss, store: storeSize(b.dataDir), beats: beatsIn(b, start, Date.now()) });
   const out: AgedOutcome = {
     historyMs: hist.wallMs,
     historyParts: hist.parts,
-    fresh: await side(fresh, freshStart, runs.fresh),
-    aged: await side(aged, agedStart, runs.aged),
+    fresh: side(fresh, freshStart, runs.fresh),
+    aged: side(aged, agedStart, runs.aged),
     nodeDowns: [...fresh.nodeDowns().map((e) => ({ side: 'fresh', ...e })), ...aged.nodeDowns().map((e) => ({ side: 'aged', ...e }))],
   };
   log('closing the fresh and aged clusters');
