@@ -128,7 +128,7 @@ const steps: Step[] = [
     await db.schema.createIndex('runs_seq').on('runs').columns(['namespace', 'parent_id', 'seq']).execute();
     await db.schema.createIndex('runs_outcome').on('runs').columns(['namespace', 'parent_id', 'outcome', 'seq']).execute();
     await db.schema.createIndex('runs_status').on('runs').columns(['namespace', 'parent_id', 'status', 'seq']).execute();
-    await db.schema.createIndex('runs_sweep').on('runs').columns(['sweep_id', 'seq']).execute();
+    await db.schema.createIndex('runs_sweep').on('runs').columns(['namespace', 'parent_id', 'sweep_id', 'seq']).execute();
     // the queue: only waiting runs are in it, so its size is the queue's, not the history's
     await sql`create index runs_queue on runs (namespace, parent_id, seq) where queued = 1`.execute(db);
     await sql`create index runs_finished on runs (finished_at) where finished_at is not null`.execute(db);

@@ -29,11 +29,20 @@ function cachingStatements(db: Database.Database): SqliteDatabase {
   };
 }
 
-export function openSqlite(file: string): Kysely<Schema> {
+export interface SqliteOptions {
+  /** every statement run, with its parameters (tests look at the query plans of hot paths) */
+  onQuery?: (sql: string, parameters: readonly unknown[]) => void;
+}
+
+export function openSqlite(file: string, opts: SqliteOptions = {}): Kysely<Schema> {
   const db = new Database(file);
   // WAL keeps readers from blocking the writer; NORMAL sync is durable across process crashes
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingStatements(db) }) });
+  const onQuery = opts.onQuery;
+  return new Kysely<Schema>({
+    dialect: new SqliteDialect({ database: cachingStatements(db) }),
+    ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.query.parameters) } : {}),
+  });
 }
