@@ -1,21 +1,23 @@
 /**
  * bench/queue: a queue that holds a million runs (issue #10).
  *
- * One real server and one real exec agent sized for exactly 2 runs at a time
- * (`sleep 0.2`, 100Mi each, on 200Mi), plus a fake node that only heartbeats
- * (ineligible, no drivers) from a probe process of its own. A baseline is
- * measured first on the idle cluster (a sweep of a few hundred runs keeping
- * the 2 slots busy); then the same sweep grows in parts of 10,000 to each
- * level (10,000, 100,000, 1,000,000 runs waiting) and at each level the same
- * calls are measured again, with the agent still running 2 at a time: the
- * dispatch itself, server RSS, store size, p50/p99 of the API calls a user
- * and the UI make, heartbeat round trips, and placements per second.
+ * Two clusters, each one real server and one real exec agent sized for
+ * exactly 2 runs at a time (`sleep 0.2`, 100Mi each, on 200Mi), plus a fake
+ * node that only heartbeats (ineligible, no drivers) from a probe process of
+ * its own. On one, a sweep grows in parts of 10,000 to each level (10,000,
+ * 100,000, 1,000,000 runs waiting); the other, its idle twin, keeps a few
+ * hundred waiting. At each level both are measured at the same time, their
+ * calls interleaved, so the baseline sees the same machine (other load, warm
+ * code) as the figure it is compared with: the dispatch itself, server RSS,
+ * store size, p50/p99 of the API calls a user and the UI make, heartbeat round
+ * trips, and placements per second with the agents still running 2 at a time.
+ * The first column has both idle: how far apart two equal clusters measure.
  *
  * Then the same sweep (1,000 runs of /bin/true on an agent with 50 slots) on
  * a fresh server and on one that has finished 100,000 runs, side by side.
  *
  *   npm run build && npx tsx bench/queue.ts [--levels 10000,100000,1000000] [--history 100000]
- *     [--samples 200] [--sweep 1000] [--window 20] [--idle-runs 500] [--reps 3] [--only queue|aged]
+ *     [--samples 200] [--sweep 1000] [--window 20] [--idle-runs 800] [--reps 3] [--only queue|aged]
  *     [--agent-restart-every N]   (restart the aged agent after every N runs of its history; default 0: never)
  *     [--profile-server DIR]   (a CPU profile of each server, DIR/<pid>.cpuprofile, written when it stops)
  *
@@ -43,7 +45,7 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '200' },
     sweep: { type: 'string', default: '1000' },
     window: { type: 'string', default: '20' },
-    'idle-runs': { type: 'string', default: '500' },
+    'idle-runs': { type: 'string', default: '800' },
     reps: { type: 'string', default: '3' },
     'agent-restart-every': { type: 'string', default: '0' },
     only: { type: 'string' },
@@ -405,11 +407,8 @@ async function sampleCalls(calls: Call[], samples: number): Promise<Map<string, 
   return out;
 }
 
-interface LevelResult {
-  label: string;
-  /** the level asked: runs added to the sweep after the baseline (0 for the baseline) */
-  level: number;
-  dispatch?: DispatchPhase;
+/** what one cluster showed over one measurement */
+interface SideResult {
   stats: RunStats;
   latency: Map<string, number[]>;
   beats: BeatSummary;
@@ -423,6 +422,17 @@ interface LevelResult {
   serverCpuPerS: number;
 }
 
+interface LevelResult {
+  label: string;
+  /** the level asked: runs added to the sweep after the baseline (0 for the first column, both clusters idle) */
+  level: number;
+  dispatch?: DispatchPhase;
+  /** the cluster whose queue grows */
+  queue: SideResult;
+  /** its idle twin, measured at the same time */
+  idle: SideResult;
+}
+
 async function sweepStats(b: Bench, parent: string): Promise<RunStats> {
   const d = await b.client.getJob(parent);
   if (!d.summary.runs) throw new Error(`${parent} has no run stats`);
@@ -431,26 +441,45 @@ async function sweepStats(b: Bench, parent: string): Promise<RunStats> {
 
 const started = (s: RunStats): number => s.total - s.states.queued;
 
-async function measureLevel(b: Bench, sw: Sweep, label: string, level: number, phaseStart: number, dispatch: DispatchPhase | undefined): Promise<LevelResult> {
-  log(`  ${label}: ${SAMPLES} samples of ${queueCalls(b, sw).length} calls`);
-  const latency = await sampleCalls(queueCalls(b, sw), SAMPLES);
+/** both clusters' calls, one of each in turn (queue, idle, queue ...), so load from elsewhere hits both alike */
+function pairedCalls(q: Bench, qs: Sweep, i: Bench, is: Sweep): Call[] {
+  const a = queueCalls(q, qs);
+  const b = queueCalls(i, is);
+  return a.flatMap(([n, f], k): Call[] => [[`queue\t${n}`, f], [`idle\t${b[k][0]}`, b[k][1]]]);
+}
+
+function sideOf(all: Map<string, number[]>, side: 'queue' | 'idle'): Map<string, number[]> {
+  return new Map([...all].filter(([k]) => k.startsWith(`${side}\t`)).map(([k, v]) => [k.slice(side.length + 1), v]));
+}
+
+/** the idle twin keeps its 2 slots busy: its sweep is topped up to IDLE_RUNS waiting */
+async function topUp(i: Bench, is: Sweep): Promise<void> {
+  const queued = (await sweepStats(i, is.parent)).states.queued;
+  if (queued < IDLE_RUNS / 2) await dispatchMore(i, is, IDLE_RUNS - queued, 'idle twin');
+}
+
+async function measureLevel(q: Bench, qs: Sweep, i: Bench, is: Sweep, label: string, level: number, phaseStart: number, dispatch: DispatchPhase | undefined): Promise<LevelResult> {
+  await topUp(i, is);
+  log(`  ${label}: ${SAMPLES} samples of ${queueCalls(q, qs).length} calls on both clusters`);
+  const all = await sampleCalls(pairedCalls(q, qs, i, is), SAMPLES);
   log(`  ${label}: placements over ${WINDOW_S} s`);
-  const s0 = await sweepStats(b, sw.parent);
+  const s0 = await Promise.all([sweepStats(q, qs.parent), sweepStats(i, is.parent)]);
+  const cpu0 = [cpuSeconds(q.serverPid), cpuSeconds(i.serverPid)];
   const t0 = performance.now();
-  const cpu0 = cpuSeconds(b.serverPid);
   await sleep(WINDOW_S * 1000);
-  const s1 = await sweepStats(b, sw.parent);
+  const s1 = await Promise.all([sweepStats(q, qs.parent), sweepStats(i, is.parent)]);
   const dt = (performance.now() - t0) / 1000;
-  const cpu1 = cpuSeconds(b.serverPid);
-  const mem = memoryOf(b.serverPid);
-  const beats = beatsIn(b, phaseStart, Date.now());
-  return {
-    label, level, stats: s1, latency, beats, ...(dispatch ? { dispatch } : {}),
-    placementsPerS: (started(s1) - started(s0)) / dt,
-    finishedPerS: (s1.finished - s0.finished) / dt,
-    ranDry: s1.states.queued === 0,
-    rss: mem.rss, hwm: mem.hwm, store: storeSize(b.dataDir), serverCpuPerS: (cpu1 - cpu0) / dt,
+  const side = (b: Bench, k: 0 | 1, name: 'queue' | 'idle'): SideResult => {
+    const mem = memoryOf(b.serverPid);
+    return {
+      stats: s1[k], latency: sideOf(all, name), beats: beatsIn(b, phaseStart, Date.now()),
+      placementsPerS: (started(s1[k]) - started(s0[k])) / dt,
+      finishedPerS: (s1[k].finished - s0[k].finished) / dt,
+      ranDry: s1[k].states.queued === 0,
+      rss: mem.rss, hwm: mem.hwm, store: storeSize(b.dataDir), serverCpuPerS: (cpuSeconds(b.serverPid) - cpu0[k]) / dt,
+    };
   };
+  return { label, level, ...(dispatch ? { dispatch } : {}), queue: side(q, 0, 'queue'), idle: side(i, 1, 'idle') };
 }
 
 interface QueueOutcome {
@@ -466,46 +495,55 @@ interface QueueOutcome {
 }
 
 async function queuePhase(): Promise<QueueOutcome> {
-  log(`queue: one server, one agent with ${QUEUE_SLOTS} slots (sleep 0.2, 100Mi each), a heartbeat probe node`);
-  const b = await Bench.start('queue', { name: 'queue-agent', cpu: '2', memory: `${QUEUE_SLOTS * 100}Mi`, drivers: 'exec' });
+  log(`queue: two clusters, each one server and one agent with ${QUEUE_SLOTS} slots (sleep 0.2, 100Mi each) and a heartbeat probe node;`);
+  log(`       the queue of one grows, the other (its idle twin) keeps about ${IDLE_RUNS} runs waiting and is measured at the same time`);
+  const agent = (name: string): AgentOpts => ({ name, cpu: '2', memory: `${QUEUE_SLOTS * 100}Mi`, drivers: 'exec' });
+  const q = await Bench.start('queue', agent('queue-agent'));
+  const i = await Bench.start('idle', agent('idle-agent'));
   const benchStart = Date.now();
-  await b.client.submitJob(SIM_JOB, 'sim.yaml');
-  const sw: Sweep = { parent: 'sim', sweepId: '', sent: 0 };
+  const qs: Sweep = { parent: 'sim', sweepId: '', sent: 0 };
+  const is: Sweep = { parent: 'sim', sweepId: '', sent: 0 };
+  for (const b of [q, i]) await b.client.submitJob(SIM_JOB, 'sim.yaml');
   const levels: LevelResult[] = [];
 
-  log(`idle baseline: a sweep of ${IDLE_RUNS} runs keeping the ${QUEUE_SLOTS} slots busy`);
-  const idleDispatch = await dispatchMore(b, sw, IDLE_RUNS, 'idle');
-  await waitFor('the first runs to finish', async () => (await sweepStats(b, sw.parent)).finished >= QUEUE_SLOTS, 60_000, 100);
-  // the baseline must not pay for cold code (JIT, statement caches): every call a few times first, not counted
-  await sampleCalls(queueCalls(b, sw), Math.min(50, SAMPLES));
-  levels.push(await measureLevel(b, sw, 'idle', 0, Date.now(), idleDispatch));
-  if (levels[0].ranDry) log(`  warning: the idle sweep ran dry during the baseline; raise --idle-runs`);
+  log(`both idle: a sweep of ${IDLE_RUNS} runs on each, keeping the ${QUEUE_SLOTS} slots busy`);
+  const idleDispatch = await dispatchMore(q, qs, IDLE_RUNS, 'idle');
+  await dispatchMore(i, is, IDLE_RUNS, 'idle twin');
+  for (const [b, sw] of [[q, qs], [i, is]] as const) {
+    await waitFor('the first runs to finish', async () => (await sweepStats(b, sw.parent)).finished >= QUEUE_SLOTS, 60_000, 100);
+  }
+  // no figure may pay for cold code (JIT, statement caches): every call a few times first, not counted
+  await sampleCalls(pairedCalls(q, qs, i, is), Math.min(50, SAMPLES));
+  levels.push(await measureLevel(q, qs, i, is, 'both idle', 0, Date.now(), idleDispatch));
 
   let prev = 0;
   for (const level of LEVELS) {
     const label = `${fmtN(level)} queued`;
     const phaseStart = Date.now();
     log(`${label}: dispatching ${fmtN(level - prev)} more runs in parts of ${fmtN(PART)}`);
-    const d = await dispatchMore(b, sw, level - prev, label);
+    const d = await dispatchMore(q, qs, level - prev, label);
     log(`  dispatched ${fmtN(d.runs)} in ${fmtMs(d.wallMs)} (max part ${fmtMs(Math.max(...d.parts))}); measuring`);
-    levels.push(await measureLevel(b, sw, label, level, phaseStart, d));
+    levels.push(await measureLevel(q, qs, i, is, label, level, phaseStart, d));
     prev = level;
   }
+  for (const l of levels) if (l.queue.ranDry || l.idle.ranDry) log(`  warning: a queue ran dry during "${l.label}"; raise --idle-runs`);
+  log('closing the idle twin');
+  await i.close();
 
-  const lost = (await b.client.allocsPage({ status: 'lost', limit: 10 })).items.length;
-  const before = await sweepStats(b, sw.parent);
+  const lost = (await q.client.allocsPage({ status: 'lost', limit: 10 })).items.length;
+  const before = await sweepStats(q, qs.parent);
   log(`stopping the parent with ${fmtN(before.states.queued)} runs queued`);
   const stopStart = Date.now();
   const t = performance.now();
-  await b.client.stopJob(sw.parent);
+  await q.client.stopJob(qs.parent);
   const stopMs = performance.now() - t;
   // the stop answers at once; the queued runs are marked stopped after it, a chunk per write
   const after = await waitFor('every queued run to be marked stopped', async () => {
-    const s = await sweepStats(b, sw.parent);
+    const s = await sweepStats(q, qs.parent);
     return s.states.queued === 0 && s.states.running === 0 ? s : undefined;
   }, 30 * 60_000, 200);
   const allStoppedMs = performance.now() - t;
-  const stopBeats = beatsIn(b, stopStart, Date.now());
+  const stopBeats = beatsIn(q, stopStart, Date.now());
   log(`  the stop answered in ${fmtMs(stopMs)}; every run stopped after ${fmtMs(allStoppedMs)}`);
   // a few seconds for a NodeDown to show, if one was coming
   await sleep(2000);
@@ -514,14 +552,14 @@ async function queuePhase(): Promise<QueueOutcome> {
     stop: { queued: before.states.queued, ms: stopMs, allStoppedMs, beats: stopBeats, stopped: after.states.stopped },
     lostAllocs: lost,
     failedRuns: after.states.failed,
-    nodeDowns: b.nodeDowns(),
-    probeNodeId: b.probeNodeId,
-    agentNodeId: b.agentNodeId,
-    watchErrors: b.watchErrors,
-    allBeats: beatsIn(b, benchStart, Date.now()),
+    nodeDowns: q.nodeDowns(),
+    probeNodeId: q.probeNodeId,
+    agentNodeId: q.agentNodeId,
+    watchErrors: q.watchErrors,
+    allBeats: beatsIn(q, benchStart, Date.now()),
   };
   log('closing the queue cluster');
-  await b.close();
+  await q.close();
   return out;
 }
 
@@ -699,12 +737,11 @@ function latencyAim(level: number): number | undefined {
 }
 
 function printQueue(q: QueueOutcome): void {
-  const [idle, ...rest] = q.levels;
-  const head = ['measure', 'idle (baseline)', ...rest.map((l) => l.label), 'aim'];
-  const t = new Table({ head, style: { head: [], border: [] }, wordWrap: true, colWidths: [38, ...q.levels.map(() => 24), 26] });
+  const head = ['measure', ...q.levels.map((l) => l.label), 'aim'];
+  const t = new Table({ head, style: { head: [], border: [] }, wordWrap: true, colWidths: [38, ...q.levels.map(() => 26), 24] });
   const row = (name: string, f: (l: LevelResult) => string, aim = ''): void => void t.push([name, ...q.levels.map(f), aim]);
 
-  row('runs in the sweep / queued / running', (l) => `${fmtN(l.stats.total)} / ${fmtN(l.stats.states.queued)} / ${fmtN(l.stats.states.running)}`);
+  row('runs in the sweep / queued / running', (l) => `${fmtN(l.queue.stats.total)} / ${fmtN(l.queue.stats.states.queued)} / ${fmtN(l.queue.stats.states.running)} (twin: ${fmtN(l.idle.stats.states.queued)} queued)`);
   row('dispatch: parts (runs each)', (l) => (l.dispatch ? `${l.dispatch.parts.length} × ≤${fmtN(Math.min(PART, l.dispatch.runs))}` : ''));
   row('dispatch: time per part, mean / max', (l) => {
     if (!l.dispatch) return '';
@@ -716,36 +753,34 @@ function printQueue(q: QueueOutcome): void {
   row('dispatch: whole level', (l) => (l.dispatch ? `${fmtMs(l.dispatch.wallMs)} (${fmtN(l.dispatch.runs / (l.dispatch.wallMs / 1000))} runs/s)` : ''));
   row('dispatch: server cpu per 10,000 runs', (l) => (l.dispatch ? `${((l.dispatch.serverCpuS * PART) / l.dispatch.runs).toFixed(2)} s` : ''));
 
-  const ratioCell = (l: LevelResult, v: number, base: number, what: string): string => {
+  // a cell: this cluster's figure, the idle twin's at the same time, and the ratio, checked against the level's aim
+  const vsIdle = (l: LevelResult, v: number, base: number, what: string, fmt: (x: number) => string = fmtMs): string => {
     const aim = latencyAim(l.level);
-    if (l === idle) return fmtMs(v);
     const ratio = v / base;
-    return `${fmtMs(v)} (${ratio.toFixed(1)}x)${aim !== undefined ? ` ${check(`${what} within ${aim}x of idle at ${l.label} (${ratio.toFixed(1)}x)`, ratio <= aim)}` : ''}`;
+    const mark = aim !== undefined ? ` ${check(`${what} within ${aim}x of idle at ${l.label} (${ratio.toFixed(1)}x)`, ratio <= aim)}` : '';
+    return `${fmt(v)} vs ${fmt(base)} = ${ratio.toFixed(1)}x${mark}`;
   };
-  const aimText = '≤3x idle at 100,000 queued, ≤10x at 1,000,000';
-  for (const name of idle.latency.keys()) {
-    for (const [q, qn] of [[0.5, 'p50'], [0.99, 'p99']] as const) {
-      const base = quantile(idle.latency.get(name)!, q);
-      row(`${name} ${qn}`, (l) => ratioCell(l, quantile(l.latency.get(name)!, q), base, `${name} ${qn}`), aimText);
+  const aimText = 'at 100,000 queued ≤3x the idle twin, at 1,000,000 ≤10x';
+  for (const name of q.levels[0].queue.latency.keys()) {
+    for (const [p, pn] of [[0.5, 'p50'], [0.99, 'p99']] as const) {
+      row(`${name} ${pn}`, (l) => vsIdle(l, quantile(l.queue.latency.get(name)!, p), quantile(l.idle.latency.get(name)!, p), `${name} ${pn}`), aimText);
     }
   }
-  for (const [q, qn] of [[0.5, 'p50'], [0.99, 'p99']] as const) {
-    const base = quantile(idle.beats.rtts, q);
-    row(`heartbeat round trip (probe node) ${qn}`, (l) => ratioCell(l, quantile(l.beats.rtts, q), base, `heartbeat ${qn}`), aimText);
+  for (const [p, pn] of [[0.5, 'p50'], [0.99, 'p99']] as const) {
+    row(`heartbeat round trip (probe node) ${pn}`, (l) => vsIdle(l, quantile(l.queue.beats.rtts, p), quantile(l.idle.beats.rtts, p), `heartbeat ${pn}`), aimText);
   }
-  row('heartbeat round trip, max', (l) => fmtMs(Math.max(...l.beats.rtts)));
-  row(`heartbeats late (> ${LATE_MS / 1000} s round trip or gap) / sent`, (l) => `${l.beats.late} / ${l.beats.n} ${check(`no late heartbeats (${l.label}: ${l.beats.late})`, l.beats.late === 0)}`, `0 (TTL ${TTL_S} s, late past ${LATE_MS / 1000} s)`);
-  row('longest gap between good heartbeats', (l) => fmtMs(l.beats.maxGapMs));
-  row("real agent: oldest last-heartbeat the server showed", (l) => `${fmtMs(l.beats.agentMaxAgeMs)} (${[...l.beats.agentStatuses].join(', ')})`, `beats every ${TTL_S / 3} s; down at ${TTL_S} s`);
-  row('placements per second (2 slots turning over)', (l) => `${l.placementsPerS.toFixed(1)}${l === idle ? '' : ` (${(l.placementsPerS / idle.placementsPerS).toFixed(2)}x)`}${l.ranDry ? ' (queue ran dry)' : ''}`, 'as on the idle cluster');
-  row('runs finished per second', (l) => l.finishedPerS.toFixed(1));
-  row('server cpu while waiting (cores)', (l) => l.serverCpuPerS.toFixed(2));
+  row('heartbeat round trip, max', (l) => `${fmtMs(Math.max(...l.queue.beats.rtts))} vs ${fmtMs(Math.max(...l.idle.beats.rtts))}`);
+  row(`heartbeats late (> ${LATE_MS / 1000} s round trip or gap) / sent`, (l) => `${l.queue.beats.late} / ${l.queue.beats.n} ${check(`no late heartbeats (${l.label}: ${l.queue.beats.late})`, l.queue.beats.late === 0)}`, `0 (TTL ${TTL_S} s, late past ${LATE_MS / 1000} s)`);
+  row('longest gap between good heartbeats', (l) => fmtMs(l.queue.beats.maxGapMs));
+  row('real agent: oldest last-heartbeat the server showed', (l) => `${fmtMs(l.queue.beats.agentMaxAgeMs)} (${[...l.queue.beats.agentStatuses].join(', ')})`, `beats every ${TTL_S / 3} s; down at ${TTL_S} s`);
+  row('placements per second (2 slots turning over)', (l) => `${l.queue.placementsPerS.toFixed(1)} vs ${l.idle.placementsPerS.toFixed(1)} = ${(l.queue.placementsPerS / l.idle.placementsPerS).toFixed(2)}x${l.queue.ranDry || l.idle.ranDry ? ' (a queue ran dry)' : ''}`, 'as on the idle twin');
+  row('server cpu while waiting (cores)', (l) => `${l.queue.serverCpuPerS.toFixed(2)} vs ${l.idle.serverCpuPerS.toFixed(2)}`);
   row('server RSS (peak so far)', (l) => {
-    const mark = l.level >= 1_000_000 ? ` ${check(`server RSS under 500 MB at ${l.label} (${fmtMB(l.rss)})`, l.rss < 500 * 1024 * 1024)}` : '';
-    return `${fmtMB(l.rss)} (${fmtMB(l.hwm)})${mark}`;
+    const mark = l.level >= 1_000_000 ? ` ${check(`server RSS under 500 MB at ${l.label} (${fmtMB(l.queue.rss)})`, l.queue.rss < 500 * 1024 * 1024)}` : '';
+    return `${fmtMB(l.queue.rss)} (${fmtMB(l.queue.hwm)}) vs ${fmtMB(l.idle.rss)}${mark}`;
   }, 'under 500 MB at 1,000,000 queued');
-  row('store size: baton.db + WAL', (l) => `${fmtMB(l.store.db)} + ${fmtMB(l.store.wal)}`);
-  process.stdout.write(`\nA queue that holds a million runs: one agent running ${QUEUE_SLOTS} at a time, the same calls on the idle cluster first\n`);
+  row('store size: baton.db + WAL', (l) => `${fmtMB(l.queue.store.db)} + ${fmtMB(l.queue.store.wal)} vs ${fmtMB(l.idle.store.db)} + ${fmtMB(l.idle.store.wal)}`);
+  process.stdout.write(`\nA queue that holds a million runs: one agent running ${QUEUE_SLOTS} at a time; each cell "queue vs idle twin = ratio", both measured at the same time (the first column: both idle)\n`);
   process.stdout.write(`${t.toString()}\n`);
 
   const s = q.stop;
