@@ -153,6 +153,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
         break;
       } catch (err) {
         // one in a few billion per pair of sweeps: draw again
+        // (a sweep id the client chose is the client's to change: it is told so)
         if (!(err instanceof SweepIdTakenError) || body.sweepId !== undefined || attempt >= 5) throw err;
         sweepId = randomUUID();
       }
