@@ -429,6 +429,8 @@ interface LevelResult {
   dispatch?: DispatchPhase;
   /** the cluster whose queue grows */
   queue: SideResult;
+  /** its probe's heartbeats while the level's runs were being dispatched */
+  dispatchBeats?: BeatSummary;
   /** its idle twin, measured at the same time */
   idle: SideResult;
 }
@@ -458,8 +460,10 @@ async function topUp(i: Bench, is: Sweep): Promise<void> {
   if (queued < IDLE_RUNS / 2) await dispatchMore(i, is, IDLE_RUNS - queued, 'idle twin');
 }
 
-async function measureLevel(q: Bench, qs: Sweep, i: Bench, is: Sweep, label: string, level: number, phaseStart: number, dispatch: DispatchPhase | undefined): Promise<LevelResult> {
+/** both clusters at one level, side by side: heartbeats too are counted from here (those during the dispatch apart) */
+async function measureLevel(q: Bench, qs: Sweep, i: Bench, is: Sweep, label: string, level: number, dispatch: DispatchPhase | undefined): Promise<LevelResult> {
   await topUp(i, is);
+  const phaseStart = Date.now();
   log(`  ${label}: ${SAMPLES} samples of ${queueCalls(q, qs).length} calls on both clusters`);
   const all = await sampleCalls(pairedCalls(q, qs, i, is), SAMPLES);
   log(`  ${label}: placements over ${WINDOW_S} s`);
@@ -514,7 +518,7 @@ async function queuePhase(): Promise<QueueOutcome> {
   }
   // no figure may pay for cold code (JIT, statement caches): every call a few times first, not counted
   await sampleCalls(pairedCalls(q, qs, i, is), Math.min(50, SAMPLES));
-  levels.push(await measureLevel(q, qs, i, is, 'both idle', 0, Date.now(), idleDispatch));
+  levels.push(await measureLevel(q, qs, i, is, 'both idle', 0, idleDispatch));
 
   let prev = 0;
   for (const level of LEVELS) {
@@ -523,7 +527,8 @@ async function queuePhase(): Promise<QueueOutcome> {
     log(`${label}: dispatching ${fmtN(level - prev)} more runs in parts of ${fmtN(PART)}`);
     const d = await dispatchMore(q, qs, level - prev, label);
     log(`  dispatched ${fmtN(d.runs)} in ${fmtMs(d.wallMs)} (max part ${fmtMs(Math.max(...d.parts))}); measuring`);
-    levels.push(await measureLevel(q, qs, i, is, label, level, phaseStart, d));
+    const dispatchBeats = beatsIn(q, phaseStart, Date.now());
+    levels.push({ ...(await measureLevel(q, qs, i, is, label, level, d)), dispatchBeats });
     prev = level;
   }
   for (const l of levels) if (l.queue.ranDry || l.idle.ranDry) log(`  warning: a queue ran dry during "${l.label}"; raise --idle-runs`);
@@ -770,8 +775,11 @@ function printQueue(q: QueueOutcome): void {
     row(`heartbeat round trip (probe node) ${pn}`, (l) => vsIdle(l, quantile(l.queue.beats.rtts, p), quantile(l.idle.beats.rtts, p), `heartbeat ${pn}`), aimText);
   }
   row('heartbeat round trip, max', (l) => `${fmtMs(Math.max(...l.queue.beats.rtts))} vs ${fmtMs(Math.max(...l.idle.beats.rtts))}`);
-  row(`heartbeats late (> ${LATE_MS / 1000} s round trip or gap) / sent`, (l) => `${l.queue.beats.late} / ${l.queue.beats.n} ${check(`no late heartbeats (${l.label}: ${l.queue.beats.late})`, l.queue.beats.late === 0)}`, `0 (TTL ${TTL_S} s, late past ${LATE_MS / 1000} s)`);
-  row('longest gap between good heartbeats', (l) => fmtMs(l.queue.beats.maxGapMs));
+  row('heartbeats while this level was dispatched: round trip p50 / max', (l) => (l.dispatchBeats && l.dispatchBeats.n > 0 ? `${fmtMs(quantile(l.dispatchBeats.rtts, 0.5))} / ${fmtMs(Math.max(...l.dispatchBeats.rtts))} (${l.dispatchBeats.n} sent)` : ''), 'a part is one transaction: a beat may wait for it');
+  const late = (l: LevelResult): number => l.queue.beats.late + (l.dispatchBeats?.late ?? 0);
+  const sent = (l: LevelResult): number => l.queue.beats.n + (l.dispatchBeats?.n ?? 0);
+  row(`heartbeats late (> ${LATE_MS / 1000} s round trip or gap) / sent, dispatch included`, (l) => `${late(l)} / ${sent(l)} ${check(`no late heartbeats (${l.label}: ${late(l)})`, late(l) === 0)}`, `0 (TTL ${TTL_S} s, late past ${LATE_MS / 1000} s)`);
+  row('longest gap between good heartbeats, dispatch included', (l) => fmtMs(Math.max(l.queue.beats.maxGapMs, l.dispatchBeats?.maxGapMs ?? 0)));
   row('real agent: oldest last-heartbeat the server showed', (l) => `${fmtMs(l.queue.beats.agentMaxAgeMs)} (${[...l.queue.beats.agentStatuses].join(', ')})`, `beats every ${TTL_S / 3} s; down at ${TTL_S} s`);
   row('placements per second (2 slots turning over)', (l) => `${l.queue.placementsPerS.toFixed(1)} vs ${l.idle.placementsPerS.toFixed(1)} = ${(l.queue.placementsPerS / l.idle.placementsPerS).toFixed(2)}x${l.queue.ranDry || l.idle.ranDry ? ' (a queue ran dry)' : ''}`, 'as on the idle twin');
   row('server cpu while waiting (cores)', (l) => `${l.queue.serverCpuPerS.toFixed(2)} vs ${l.idle.serverCpuPerS.toFixed(2)}`);
@@ -780,13 +788,13 @@ function printQueue(q: QueueOutcome): void {
     return `${fmtMB(l.queue.rss)} (${fmtMB(l.queue.hwm)}) vs ${fmtMB(l.idle.rss)}${mark}`;
   }, 'under 500 MB at 1,000,000 queued');
   row('store size: baton.db + WAL', (l) => `${fmtMB(l.queue.store.db)} + ${fmtMB(l.queue.store.wal)} vs ${fmtMB(l.idle.store.db)} + ${fmtMB(l.idle.store.wal)}`);
-  process.stdout.write(`\nA queue that holds a million runs: one agent running ${QUEUE_SLOTS} at a time; each cell "queue vs idle twin = ratio", both measured at the same time (the first column: both idle)\n`);
+  process.stdout.write(`\nA queue that holds a million runs: one agent running ${QUEUE_SLOTS} at a time; each cell "queue vs idle twin = ratio", both measured at the same time once the level's runs are stored (the first column: both idle)\n`);
   process.stdout.write(`${t.toString()}\n`);
 
   const s = q.stop;
   const t2 = new Table({ style: { head: [], border: [] } });
   t2.push(
-    [`stop the parent with ${fmtN(s.queued)} runs queued (DELETE /v1/jobs/sim)`, `answered in ${fmtMs(s.ms)}; all ${fmtN(s.stopped)} runs marked stopped after ${fmtMs(s.allStoppedMs)}; heartbeats late meanwhile: ${s.beats.late} / ${s.beats.n} (max round trip ${fmtMs(Math.max(0, ...s.beats.rtts))})`],
+    [`stop the parent with ${fmtN(s.queued)} runs queued (DELETE /v1/jobs/sim)`, `answered in ${fmtMs(s.ms)}; all ${fmtN(s.stopped)} runs marked stopped after ${fmtMs(s.allStoppedMs)}; heartbeats late meanwhile: ${s.beats.late} / ${s.beats.n}${s.beats.n > 0 ? ` (max round trip ${fmtMs(Math.max(...s.beats.rtts))})` : ''}`],
     ['heartbeats of the probe node over the whole run', `${q.allBeats.n} sent, ${q.allBeats.late} late, ${q.allBeats.failed} failed, max round trip ${fmtMs(Math.max(...q.allBeats.rtts))}, longest gap ${fmtMs(q.allBeats.maxGapMs)} ${check(`no late heartbeats over the whole queue run (${q.allBeats.late})`, q.allBeats.late === 0)}`],
     ['NodeDown events (event stream, whole run)', `${q.nodeDowns.length === 0 ? 'none' : q.nodeDowns.map((e) => `${e.key === q.agentNodeId ? 'agent' : e.key === q.probeNodeId ? 'probe' : e.key} at ${e.time}`).join(', ')} ${check('the agent never marked down', !q.nodeDowns.some((e) => e.key === q.agentNodeId))}`],
     ['allocs lost', `${q.lostAllocs} ${check('no alloc lost', q.lostAllocs === 0)}`],
