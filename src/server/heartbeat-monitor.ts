@@ -29,6 +29,7 @@ export class HeartbeatMonitor {
     if (this.busy) return;
     this.busy = true;
     try {
+      await this.store.flushHeartbeats();
       const now = Date.now();
       if (now < this.startedAt + this.ttlMs) {
         await this.store.checkDrains(now);

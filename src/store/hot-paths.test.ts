@@ -99,4 +99,26 @@ describe('hot paths on a store with history', () => {
     await store.close();
     expect(problems).toEqual([]);
   });
+
+  it('takes a heartbeat without waiting for the store, and writes it with the next flush', async () => {
+    const store = await Store.open(openSqlite(join(dir, 'beat.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const t0 = Date.now() - 60_000;
+    const { id } = await store.registerNode(nodeRequest('n1'), 's', 30_000, t0);
+    // a write holds the store's one connection (a dispatch of 10,000 runs, say)
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const write = store.db.transaction().execute(async () => gate);
+    // answered while the write still holds the store: were it to wait, this would never resolve (release comes after)
+    expect(await store.heartbeat(id, t0 + 40_000)).toEqual({ id, status: 'ready' });
+    release();
+    await write;
+    // not written yet, but it counts: the node is not expired at t0 + 60 s (TTL 30 s)
+    expect((await store.getNode(id)).lastHeartbeatAt).toBe(new Date(t0).toISOString());
+    expect(await store.expiredNodes(t0 + 60_000)).toEqual([]);
+    expect(await store.markNodeDown(id, t0 + 60_000)).toEqual({ lost: 0 });
+    await store.flushHeartbeats();
+    expect((await store.getNode(id)).lastHeartbeatAt).toBe(new Date(t0 + 40_000).toISOString());
+    expect((await store.expiredNodes(t0 + 80_000)).map((n) => n.id)).toEqual([id]);
+    await store.close();
+  });
 });

@@ -5,7 +5,7 @@
  * follows) wake within milliseconds.
  */
 import { EventEmitter } from 'node:events';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
   AgentAlloc,
   Alloc,
@@ -176,6 +176,17 @@ export class Store extends EventEmitter {
   private jobCacheSize = 0;
   /** parent job versions' specs: immutable once stored, so kept without invalidation (bounded) */
   private readonly parentSpecs = new Map<string, JobSpec | null>();
+  /**
+   * Heartbeats of ready nodes, kept here and written in one go every second
+   * (flushHeartbeats): a heartbeat never waits for the store, so a big write
+   * (a dispatch of 10,000 runs) cannot make it late. Node statuses follow
+   * every committed write, so a heartbeat knows without a read whether its
+   * node is ready (the fast path) or coming back (a write).
+   */
+  private readonly beats = new Map<string, number>();
+  private readonly nodeStatus = new Map<string, NodeInfo['status']>();
+  /** node secret hash → node: agents authenticate on every call; nodes are never removed, secrets never change */
+  private readonly nodeAuth = new Map<string, NodeInfo>();
   private txAllocs: Alloc[] | undefined;
   /** the events of the write in progress; emitted as 'events' only once it commits */
   private txEvents: PendingEvent[] | undefined;
@@ -194,6 +205,7 @@ export class Store extends EventEmitter {
     const row = await db.selectFrom('meta').select('value').where('key', '=', 'index').executeTakeFirst();
     s.index = row ? Number(row.value) : 0;
     for (const a of await s.queryAllocs(db, { liveOnly: true })) s.live.set(a.id, a);
+    for (const n of await db.selectFrom('nodes').select(['id', 'status']).execute()) s.nodeStatus.set(n.id, n.status as NodeInfo['status']);
     return s;
   }
 
@@ -213,6 +225,7 @@ export class Store extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    await this.flushHeartbeats().catch(() => undefined);
     await this.db.destroy();
   }
 
@@ -250,6 +263,7 @@ export class Store extends EventEmitter {
       }
     }
     this.index = next;
+    for (const e of events) if (e.topic === 'node') this.nodeStatus.set(e.key, (e.payload as NodeInfo).status);
     if (events.length > 0) {
       const time = iso(Date.now());
       this.emit('events', events.map((e): ClusterEvent => ({ index: next, time, ...e })));
@@ -1463,9 +1477,16 @@ export class Store extends EventEmitter {
     });
   }
 
+  /** the node a secret belongs to; the answer may be older than the node's last change: callers use its id */
   async nodeBySecret(secret: string): Promise<NodeInfo | undefined> {
-    const r = await this.db.selectFrom('nodes').select('data').where('secret_hash', '=', hashSecret(secret)).executeTakeFirst();
-    return r ? (JSON.parse(r.data) as NodeInfo) : undefined;
+    const hash = hashSecret(secret);
+    const hit = this.nodeAuth.get(hash);
+    if (hit) return hit;
+    const r = await this.db.selectFrom('nodes').select('data').where('secret_hash', '=', hash).executeTakeFirst();
+    if (!r) return undefined;
+    const node = JSON.parse(r.data) as NodeInfo;
+    this.nodeAuth.set(hash, node);
+    return node;
   }
 
   /** An agent (re)started: fresh facts, and the node is ready again. */
@@ -1484,13 +1505,11 @@ export class Store extends EventEmitter {
     });
   }
 
-  async heartbeat(nodeId: string, now: number): Promise<NodeInfo> {
-    const node = await this.loadNode(this.db, nodeId);
-    if (node.status === 'ready') {
-      // the hot path: no index bump, nothing for watchers to see
-      node.lastHeartbeatAt = iso(now);
-      await this.db.updateTable('nodes').set({ last_heartbeat: now, data: JSON.stringify(node) }).where('id', '=', nodeId).execute();
-      return node;
+  async heartbeat(nodeId: string, now: number): Promise<Pick<NodeInfo, 'id' | 'status'>> {
+    if (this.nodeStatus.get(nodeId) === 'ready') {
+      // the hot path: memory only, written with the next flush; no index bump, nothing for watchers to see
+      this.beats.set(nodeId, Math.max(now, this.beats.get(nodeId) ?? 0));
+      return { id: nodeId, status: 'ready' };
     }
     return this.write(async (trx, index) => {
       const n = await this.loadNode(trx, nodeId);
@@ -1504,10 +1523,28 @@ export class Store extends EventEmitter {
     });
   }
 
+  /** Writes the heartbeats taken since the last flush, one small statement per node (the heartbeat monitor calls it every second). */
+  async flushHeartbeats(): Promise<void> {
+    if (this.beats.size === 0) return;
+    const due = [...this.beats];
+    this.beats.clear();
+    for (const [id, t] of due) {
+      // only forward: a write of the node since (a drain, say) may hold a newer time already
+      await this.db.updateTable('nodes')
+        .set({ last_heartbeat: t, data: sql<string>`json_set(data, '$.lastHeartbeatAt', ${iso(t)})` })
+        .where('id', '=', id).where('last_heartbeat', '<', t).execute();
+    }
+  }
+
+  /** when a node was last heard of: its stored heartbeat or a newer one not flushed yet */
+  private lastBeat(n: NodeInfo): number {
+    return Math.max(Date.parse(n.lastHeartbeatAt), this.beats.get(n.id) ?? 0);
+  }
+
   /** ready nodes whose last heartbeat is older than their TTL */
   async expiredNodes(now: number): Promise<NodeInfo[]> {
     const rows = await this.db.selectFrom('nodes').select('data').where('status', '=', 'ready').execute();
-    return rows.map((r) => JSON.parse(r.data) as NodeInfo).filter((n) => Date.parse(n.lastHeartbeatAt) + n.heartbeatTtlMs < now);
+    return rows.map((r) => JSON.parse(r.data) as NodeInfo).filter((n) => this.lastBeat(n) + n.heartbeatTtlMs < now);
   }
 
   /** The node stopped heartbeating: its allocs are lost and their jobs re-evaluated elsewhere. */
@@ -1515,6 +1552,8 @@ export class Store extends EventEmitter {
     return this.write(async (trx, index, touched) => {
       const node = await this.loadNode(trx, nodeId);
       if (node.status === 'down') return { lost: 0 };
+      // a heartbeat came in since the node was found silent: it is not
+      if (this.lastBeat(node) + node.heartbeatTtlMs >= now) return { lost: 0 };
       node.status = 'down';
       node.modifyIndex = index;
       await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt), 'NodeDown');
