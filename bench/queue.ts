@@ -17,7 +17,7 @@
  * a fresh server and on one that has finished 100,000 runs, side by side.
  *
  *   npm run build && npx tsx bench/queue.ts [--levels 10000,100000,1000000] [--history 100000]
- *     [--samples 200] [--sweep 1000] [--window 20] [--idle-runs 800] [--reps 3] [--only queue|aged]
+ *     [--samples 500] [--sweep 1000] [--window 20] [--idle-runs 800] [--reps 3] [--only queue|aged]
  *     [--agent-restart-every N]   (restart the aged agent after every N runs of its history; default 0: never)
  *     [--profile-server DIR]   (a CPU profile of each server, DIR/<pid>.cpuprofile, written when it stops)
  *
@@ -42,7 +42,7 @@ const { values } = parseArgs({
   options: {
     levels: { type: 'string', default: '10000,100000,1000000' },
     history: { type: 'string', default: '100000' },
-    samples: { type: 'string', default: '200' },
+    samples: { type: 'string', default: '500' },
     sweep: { type: 'string', default: '1000' },
     window: { type: 'string', default: '20' },
     'idle-runs': { type: 'string', default: '800' },
