@@ -7,7 +7,7 @@
  * namespace. Pure: the server passes live usage per namespace and the capacity
  * of ready nodes.
  */
-import type { Alloc, Resources } from '../api/types.js';
+import type { Alloc, NodeInfo, Resources } from '../api/types.js';
 import { addInto } from './resources.js';
 import { isHoldingCapacity } from './usage.js';
 
@@ -47,6 +47,29 @@ export function pickNextEval(candidates: readonly EvalCandidate[], usage: Readon
     }
   }
   return best?.id;
+}
+
+/** What ready, eligible nodes offer in all, what is free on each of them, and what each namespace holds. */
+export interface Room {
+  total: Resources;
+  /** by node id: capacity minus what live allocs hold */
+  free: Map<string, Resources>;
+  usage: Map<string, Resources>;
+}
+
+export function roomOf(nodes: readonly NodeInfo[], live: readonly Alloc[]): Room {
+  const total: Resources = { cpu: 0, memory: 0, disk: 0 };
+  const free = new Map<string, Resources>();
+  for (const n of nodes) {
+    if (n.status !== 'ready' || n.eligibility !== 'eligible') continue;
+    addInto(total, n.capacity);
+    free.set(n.id, { ...n.capacity });
+  }
+  for (const a of live) {
+    const f = free.get(a.nodeId);
+    if (f && isHoldingCapacity(a)) addInto(f, { cpu: -a.resources.cpu, memory: -a.resources.memory, disk: -a.resources.disk });
+  }
+  return { total, free, usage: usageByNamespace(live) };
 }
 
 /** Live usage per namespace, from the allocs holding capacity: the `usage` argument of pickNextEval. */

@@ -34,8 +34,8 @@ export function scheduleQueue(snapshot: SchedulerSnapshot, parent: Job, schedule
   if (parent.stopped) return out;
   const usage = [...snapshot.usage];
   const fair = snapshot.fairShare;
-  const mine: Resources = { ...(fair?.usage[parent.namespace] ?? { cpu: 0, memory: 0, disk: 0 }) };
-  const othersLeast = fair && fair.waiting.length > 0 ? Math.min(...fair.waiting.map((ns) => dominantShare(fair.usage[ns], fair.total))) : Infinity;
+  const mine: Resources = { ...(fair?.usage.get(parent.namespace) ?? { cpu: 0, memory: 0, disk: 0 }) };
+  const othersLeast = fair && fair.waiting.length > 0 ? Math.min(...fair.waiting.map((ns) => dominantShare(fair.usage.get(ns), fair.total))) : Infinity;
   for (const run of snapshot.queue ?? []) {
     // Fair share: the room goes to the namespace holding least. Once this one holds more than
     // another that waits, the pass stops (after placing at least one run, so it always moves).

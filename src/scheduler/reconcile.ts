@@ -4,7 +4,7 @@
  * indexes need a new alloc (with which attempt, and not before when); it does
  * not look at nodes. Placement is schedule.ts's job.
  */
-import type { Alloc, Job, JobSpec, NodeInfo, Resources } from '../api/types.js';
+import type { Alloc, Job, JobKind, JobSpec, NodeInfo, Resources } from '../api/types.js';
 import { replacementTaskResources, retryDelay, wasOomKilled } from './retry.js';
 import { reconcileSystem } from './system.js';
 import type { AllocStop, DeploymentFields, DeploymentUpdate, SchedulerSnapshot } from './types.js';
@@ -60,6 +60,11 @@ export function isLive(a: Alloc): boolean {
 /** Parameterized and periodic jobs are templates: their runs are child jobs, they get no allocs themselves. */
 export function isParentJob(spec: JobSpec): boolean {
   return spec.parameterized !== undefined || spec.periodic !== undefined;
+}
+
+/** What `job ls --type` calls a job: its type, or parameterized / periodic for a template. */
+export function jobKind(spec: JobSpec): JobKind {
+  return spec.parameterized ? 'parameterized' : spec.periodic ? 'periodic' : spec.type;
 }
 
 function newestFirst(a: Alloc, b: Alloc): number {

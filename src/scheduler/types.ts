@@ -46,7 +46,7 @@ export interface FairShareView {
   /** capacity of ready, eligible nodes */
   total: Resources;
   /** live usage per namespace */
-  usage: Record<string, Resources>;
+  usage: ReadonlyMap<string, Resources>;
   /** other namespaces with waiting work (of at least this eval's priority) that fits in the free room */
   waiting: string[];
 }

@@ -1,6 +1,7 @@
 /** Creates the tables; each step runs once, in order, recorded in meta. */
 import { sql, type Kysely } from 'kysely';
 import type { Job } from '../api/types.js';
+import { jobKind } from '../scheduler/reconcile.js';
 import { applyRunChange, emptyStats, runFacts, type StoredRunStats } from '../jobs/run-stats.js';
 import type { Database } from './schema.js';
 
@@ -170,8 +171,7 @@ const steps: Step[] = [
     for (const r of rows) {
       const job = JSON.parse(r.data) as Job;
       if (job.parentId) continue;
-      const kind = job.spec.parameterized ? 'parameterized' : job.spec.periodic ? 'periodic' : job.spec.type;
-      await db.updateTable('jobs').set({ kind }).where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
+      await db.updateTable('jobs').set({ kind: jobKind(job.spec) }).where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
     }
     for (const job of children) {
       const parentKey = `${job.namespace}\0${job.parentId}`;

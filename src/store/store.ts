@@ -25,7 +25,6 @@ import type {
   LogChunk,
   NodeInfo,
   NodeSummary,
-  Page,
   QueueSummary,
   RegisterNodeRequest,
   Resources,
@@ -55,9 +54,9 @@ import {
   type RunRecord,
   type RunResult,
 } from './runs.js';
-import { pickNextEval } from '../scheduler/fair-share.js';
-import { isParentJob } from '../scheduler/reconcile.js';
-import { addInto, sumTaskResources } from '../scheduler/resources.js';
+import { pickNextEval, roomOf, type Room } from '../scheduler/fair-share.js';
+import { isParentJob, jobKind } from '../scheduler/reconcile.js';
+import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resources.js';
 import { checkPlan } from '../scheduler/check-plan.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
@@ -629,14 +628,7 @@ export class Store extends EventEmitter {
           await trx.updateTable('runs').set({ stopped: 1, queued: 0, status: 'stopped', outcome: 'stopped', modify_index: index, finished_at: now })
             .where('namespace', '=', namespace).where('id', 'in', runs.slice(i, i + 500).map((r) => r.id)).execute();
         }
-        for (const [sweepId, changes] of sweeps) {
-          for (const key of ['', sweepId]) {
-            const row = key === '' ? stats : await loadStats(trx, namespace, parentId, key);
-            if (!row) continue;
-            for (const [b, a] of changes) applyRunChange(row.stats, b, a);
-            await saveStats(trx, namespace, parentId, key, row, false);
-          }
-        }
+        for (const [sweepId, changes] of sweeps) await this.moveInTotals(trx, namespace, parentId, sweepId, changes);
         this.record('job', 'RunsStopped', parentId, namespace, { parentId, runs: runs.length });
         return runs.length;
       });
@@ -730,7 +722,7 @@ export class Store extends EventEmitter {
     const summary: JobSummary = {
       id: job.id, namespace: job.namespace, type: job.spec.type, version: job.version, priority: job.spec.priority,
       count: job.spec.count, status: job.status, allocs: allocCounts(allocs), submittedAt: job.submittedAt,
-      kind: job.spec.parameterized ? 'parameterized' : job.spec.periodic ? 'periodic' : job.spec.type,
+      kind: jobKind(job.spec),
       ...(blocked && blocked.length ? { blocked } : {}),
       ...(job.parentId ? { parentId: job.parentId } : {}),
     };
@@ -826,7 +818,7 @@ export class Store extends EventEmitter {
     if (isRunId(job.id)) throw new Error(`internal: run ${job.id} saved as a job`);
     const data = JSON.stringify(job);
     this.record('job', event, job.id, job.namespace, job);
-    const kind = job.spec.parameterized ? 'parameterized' : job.spec.periodic ? 'periodic' : job.spec.type;
+    const kind = jobKind(job.spec);
     const ended = job.stopped || job.status === 'complete' || job.status === 'failed';
     if (insert) {
       await db.insertInto('jobs').values({
@@ -839,6 +831,16 @@ export class Store extends EventEmitter {
         // the time it ended, kept through later writes of an ended job
         finished_at: ended ? eb.fn.coalesce('finished_at', eb.val(now)) : null,
       })).where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
+    }
+  }
+
+  /** runs of one sweep leave one state and enter another: its totals and its parent's follow */
+  private async moveInTotals(db: Db, namespace: string, parentId: string, sweepId: string, changes: ReadonlyArray<[RunFacts, RunFacts]>): Promise<void> {
+    for (const key of ['', sweepId]) {
+      const row = await loadStats(db, namespace, parentId, key);
+      if (!row) continue;
+      for (const [before, after] of changes) applyRunChange(row.stats, before, after);
+      await saveStats(db, namespace, parentId, key, row, false);
     }
   }
 
@@ -883,12 +885,7 @@ export class Store extends EventEmitter {
     const statusChanged = before.state !== facts.state || job.status !== status;
     run.modifyIndex = index;
     await saveRun(db, run);
-    for (const key of ['', run.sweepId]) {
-      const stats = await loadStats(db, namespace, run.parentId, key);
-      if (!stats) continue;
-      applyRunChange(stats.stats, before, storedFacts(run));
-      await saveStats(db, namespace, run.parentId, key, stats, false);
-    }
+    await this.moveInTotals(db, namespace, run.parentId, run.sweepId, [[before, storedFacts(run)]]);
     if (statusChanged) {
       job.status = status;
       job.stopped = run.stopped;
@@ -1116,24 +1113,8 @@ export class Store extends EventEmitter {
   }
 
   /** what each namespace's live allocs hold, and what the ready nodes have in all */
-  private async namespaceUsage(db: Db): Promise<{ usage: Map<string, Resources>; total: Resources; nodes: NodeInfo[]; live: Alloc[] }> {
-    const nodes = (await this.listNodeInfos(db)).filter((n) => n.status === 'ready' && n.eligibility === 'eligible');
-    const total: Resources = { cpu: 0, memory: 0, disk: 0 };
-    for (const n of nodes) {
-      total.cpu += n.capacity.cpu;
-      total.memory += n.capacity.memory;
-      total.disk += n.capacity.disk;
-    }
-    const live = this.liveAllocs();
-    const usage = new Map<string, Resources>();
-    for (const a of live) {
-      const u = usage.get(a.namespace) ?? { cpu: 0, memory: 0, disk: 0 };
-      u.cpu += a.resources.cpu;
-      u.memory += a.resources.memory;
-      u.disk += a.resources.disk;
-      usage.set(a.namespace, u);
-    }
-    return { usage, total, nodes, live };
+  private async namespaceUsage(db: Db): Promise<Room> {
+    return roomOf(await this.listNodeInfos(db), this.liveAllocs());
   }
 
   /** when the earliest delayed eval becomes due, if any */
@@ -1178,8 +1159,9 @@ export class Store extends EventEmitter {
     const deployment = await this.latestDeployment(this.db, ev.namespace, ev.jobId);
     if (deployment) snapshot.deployment = deployment;
     if (job && isParentJob(job.spec) && !job.stopped) {
-      snapshot.queue = await this.queueHead(job, nodes, usage);
-      if (snapshot.queue.length > 1) snapshot.fairShare = await this.fairShareView(ev, nodes, usage);
+      const room = roomOf(nodes, usage);
+      snapshot.queue = await this.queueHead(job, room);
+      if (snapshot.queue.length > 1) snapshot.fairShare = await this.fairShareView(ev, room);
     }
     if (job?.spec.preempt) {
       // only batch runs may be preempted: services and their like stay out of the map
@@ -1201,7 +1183,7 @@ export class Store extends EventEmitter {
    * "placed all" from "the next one waits", at most QUEUE_BATCH. Reading it
    * costs the same with ten runs waiting as with a million.
    */
-  private async queueHead(parent: Job, nodes: NodeInfo[], usage: Alloc[]): Promise<QueuedRun[]> {
+  private async queueHead(parent: Job, room: Room): Promise<QueuedRun[]> {
     const stats = await loadStats(this.db, parent.namespace, parent.id, '');
     const fromSeq = stats?.stopSeq ?? 0;
     let runs = await queuedRuns(this.db, parent.namespace, parent.id, fromSeq, 1);
@@ -1209,19 +1191,13 @@ export class Store extends EventEmitter {
     const head = runJob(runs[0], await this.parentSpec(this.db, parent.namespace, parent.id, runs[0].parentVersion));
     if (head) {
       const ask = sumTaskResources(head.spec);
-      const free = new Map<string, Resources>();
-      for (const n of nodes) if (n.status === 'ready' && n.eligibility === 'eligible') free.set(n.id, { ...n.capacity });
-      for (const a of usage) {
-        const f = free.get(a.nodeId);
-        if (f) addInto(f, { cpu: -a.resources.cpu, memory: -a.resources.memory, disk: -a.resources.disk });
-      }
-      let room = 0;
-      for (const f of free.values()) {
+      let fit = 0;
+      for (const f of room.free.values()) {
         let n = Infinity;
-        for (const d of ['cpu', 'memory', 'disk'] as const) if (ask[d] > 0) n = Math.min(n, Math.floor(f[d] / ask[d]));
-        room += Number.isFinite(n) ? Math.max(0, n) : QUEUE_BATCH;
+        for (const d of RESOURCE_DIMENSIONS) if (ask[d] > 0) n = Math.min(n, Math.floor(f[d] / ask[d]));
+        fit += Number.isFinite(n) ? Math.max(0, n) : QUEUE_BATCH;
       }
-      const limit = Math.min(QUEUE_BATCH, Math.ceil(room / Math.max(1, head.spec.count)) + 1);
+      const limit = Math.min(QUEUE_BATCH, Math.ceil(fit / Math.max(1, head.spec.count)) + 1);
       if (limit > 1) runs = await queuedRuns(this.db, parent.namespace, parent.id, fromSeq, limit);
     }
     const out: QueuedRun[] = [];
@@ -1233,30 +1209,17 @@ export class Store extends EventEmitter {
   }
 
   /** who else waits for room now (see FairShareView) */
-  private async fairShareView(ev: Evaluation, nodes: NodeInfo[], live: Alloc[]): Promise<FairShareView> {
-    const total: Resources = { cpu: 0, memory: 0, disk: 0 };
-    const free: Resources[] = [];
-    for (const n of nodes) {
-      if (n.status !== 'ready' || n.eligibility !== 'eligible') continue;
-      addInto(total, n.capacity);
-      free.push({ ...n.capacity });
-    }
-    const byNode = new Map(nodes.filter((n) => n.status === 'ready' && n.eligibility === 'eligible').map((n, i) => [n.id, free[i]]));
-    const usage: Record<string, Resources> = {};
-    for (const a of live) {
-      addInto((usage[a.namespace] ??= { cpu: 0, memory: 0, disk: 0 }), a.resources);
-      const f = byNode.get(a.nodeId);
-      if (f) addInto(f, { cpu: -a.resources.cpu, memory: -a.resources.memory, disk: -a.resources.disk });
-    }
+  private async fairShareView(ev: Evaluation, room: Room): Promise<FairShareView> {
+    const free = [...room.free.values()];
     const rows = await this.db.selectFrom('evals').select(['namespace', 'ask']).where('status', 'in', ['pending', 'blocked'])
       .where('namespace', '!=', ev.namespace).where('priority', '>=', ev.priority).limit(1000).execute();
     const waiting = new Set<string>();
     for (const r of rows) {
       if (waiting.has(r.namespace)) continue;
       const ask = r.ask ? (JSON.parse(r.ask) as Resources) : undefined;
-      if (!ask || free.some((f) => f.cpu >= ask.cpu && f.memory >= ask.memory && f.disk >= ask.disk)) waiting.add(r.namespace);
+      if (!ask || free.some((f) => fits(ask, f) === undefined)) waiting.add(r.namespace);
     }
-    return { total, usage, waiting: [...waiting] };
+    return { total: room.total, usage: room.usage, waiting: [...waiting] };
   }
 
   /**
@@ -1411,15 +1374,7 @@ export class Store extends EventEmitter {
     const rows = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask']).where('status', '=', 'blocked')
       .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(5000).execute();
     if (rows.length === 0) return;
-    const { usage, total, nodes, live } = await this.namespaceUsage(db);
-    const free = new Map(nodes.map((n) => [n.id, { ...n.capacity }]));
-    for (const a of live) {
-      const f = free.get(a.nodeId);
-      if (!f) continue;
-      f.cpu -= a.resources.cpu;
-      f.memory -= a.resources.memory;
-      f.disk -= a.resources.disk;
-    }
+    const { usage, total, free } = await this.namespaceUsage(db);
     const wake: string[] = [];
     // Per namespace in serving order (priority, then age), so each step weighs only the
     // namespaces' heads: O(evals × namespaces), not O(evals²).
@@ -1441,7 +1396,7 @@ export class Store extends EventEmitter {
         continue;
       }
       const ask = c.ask;
-      const node = [...free.values()].find((f) => f.cpu >= ask.cpu && f.memory >= ask.memory && f.disk >= ask.disk);
+      const node = [...free.values()].find((f) => fits(ask, f) === undefined);
       if (!node) continue;
       node.cpu -= ask.cpu;
       node.memory -= ask.memory;

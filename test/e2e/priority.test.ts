@@ -4,7 +4,6 @@
  * on their cron schedule.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobSummary } from '../../src/api/types.js';
 import { TestCluster, waitFor } from '../support/cluster.js';
 import { waitForJob } from '../support/e2e.js';
 
