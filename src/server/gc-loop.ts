@@ -20,6 +20,7 @@ export const DEFAULT_GC: GcOptions = { retentionMs: 24 * 3600_000, sweepRetentio
 
 export class GcLoop {
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -30,13 +31,15 @@ export class GcLoop {
 
   start(): void {
     // soon after start too: a server that was down for a week has a week to catch up on
-    const first = setTimeout(() => void this.tick(), Math.min(this.opts.intervalMs, 30_000));
-    first.unref();
+    this.first = setTimeout(() => void this.tick(), Math.min(this.opts.intervalMs, 30_000));
+    this.first.unref();
     this.timer = setInterval(() => void this.tick(), this.opts.intervalMs);
     this.timer.unref();
   }
 
   stop(): void {
+    // the first tick too: it must not reach a store that is closed by then
+    clearTimeout(this.first);
     clearInterval(this.timer);
   }
 
