@@ -272,19 +272,25 @@ class ExecTask implements RunningTask {
 
   /**
    * Right after start, the wrapper has said it is ready but may not have
-   * forked the task yet: a signal then would hit only the wrapper (which traps
-   * it) and the task would start unaware. Wait briefly for the child to exist.
+   * started the task yet: a signal then would hit only the wrapper (which
+   * traps it) and the task would start unaware. Forked is not enough either:
+   * until the child has exec'd the command it is still the wrapper's shell,
+   * with the wrapper's trap, and swallows the signal. So wait (briefly; on a
+   * busy machine that can take a while) until the child runs the command.
    */
   private async untilTaskForked(): Promise<void> {
     const pid = Number(this.handle.id);
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 400; i++) {
       let children = '';
       try {
         children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
       } catch {
         return; // no such file (old kernel) or the wrapper is gone: nothing better to do
       }
-      if (children !== '' || !this.alive()) return;
+      if (!this.alive()) return;
+      const child = Number(children.split(' ')[0]);
+      // the wrapper's own argv (['/bin/sh', '-c', script, 'baton-exec', ...]) until the exec; [] once it has ended
+      if (child && readCmdline(child)[3] !== WRAPPER_NAME) return;
       await sleep(5);
     }
   }
