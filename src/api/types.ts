@@ -516,6 +516,29 @@ export interface TokenInfo {
   /** '*' for every namespace */
   namespace: string;
   createdAt: string;
+  /** when it stops working; absent: until revoked */
+  expiresAt?: string;
+}
+
+/** POST /v1/tokens */
+export interface CreateTokenRequest {
+  name: string;
+  role: TokenRole;
+  namespace: string;
+  /** e.g. "30d"; absent: until revoked */
+  ttl?: string;
+}
+
+/** the secret is in this answer only: the server keeps its hash */
+export interface CreateTokenResponse {
+  token: TokenInfo;
+  secret: string;
+}
+
+/** POST /v1/events/ticket */
+export interface EventTicketResponse {
+  ticket: string;
+  expiresAt: string;
 }
 
 export type LogStream = 'stdout' | 'stderr';

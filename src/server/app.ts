@@ -1,34 +1,63 @@
 /** The HTTP API as a fastify app: parsers, auth, routes, errors. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { authenticate } from './auth.js';
+import { authenticate, enforcePolicy, type Principal } from './auth.js';
+import { assertJsonDepth, assertYamlDepth } from './body-limits.js';
 import type { ServerContext } from './context.js';
-import { makeErrorHandler } from './errors.js';
+import { HttpError, makeErrorHandler } from './errors.js';
+import { EventTickets } from './event-tickets.js';
 import { eventBufferFor } from './events.js';
 import { metricsFor } from './metrics.js';
-import type { RegisteredRoute } from './openapi.js';
+import { policyOf, type RegisteredRoute } from './openapi.js';
+import { SignInLimiter, type SignInLimitOptions } from './sign-in-limit.js';
 import { agentRoutes } from './routes/agent.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { observeRoutes } from './routes/observe.js';
 import { serviceRoutes } from './routes/services.js';
+import { tokenRoutes } from './routes/tokens.js';
 import { userRoutes } from './routes/user.js';
 import { registerUi } from './ui.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
-/** routes anyone may read: a scraper and an API browser carry no token */
-const PUBLIC_ROUTES = new Set(['/v1/openapi.json']);
+export interface AppOptions {
+  signInLimit?: SignInLimitOptions;
+}
 
-export function buildApp(ctx: ServerContext): FastifyInstance {
+export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
+  const limiter = new SignInLimiter(opts.signInLimit);
+  const tickets = new EventTickets();
   const app = Fastify({
     loggerInstance: ctx.logger as unknown as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
     // agents poll all the time: logging every request would drown what matters
     logController: new LogController({ disableRequestLogging: true }),
-    // blocking queries and log follows hold requests open for minutes
-    requestTimeout: 0,
+    // the time to *receive* a request (headers and body), not to answer it: blocking
+    // queries and log follows still hold their answers for minutes, but a client that
+    // trickles its headers or never finishes its body is cut off (slowloris)
+    requestTimeout: 60_000,
+    connectionTimeout: 0,
+  });
+  app.server.headersTimeout = 15_000;
+  // the parsers recurse per nesting level: a cheap linear scan rejects deep bodies first
+  app.removeContentTypeParser('application/json');
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    try {
+      assertJsonDepth(String(body));
+    } catch (err) {
+      return done(err as Error, undefined);
+    }
+    jsonParser(req, String(body), done);
   });
   // a job file may be posted as it is, so the server can name its lines
-  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['application/yaml', 'application/x-yaml', 'text/yaml'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      assertYamlDepth(body as string);
+      done(null, body);
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.setErrorHandler(makeErrorHandler(BODY_LIMIT));
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: `no such route: ${req.method} ${req.url.split('?')[0]} (see docs/api.md)` });
@@ -41,14 +70,37 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url ?? r.path });
   });
-  app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/v1/') || PUBLIC_ROUTES.has(req.routeOptions.url ?? '')) return;
-    // a browser's EventSource cannot send headers: only the event stream takes ?token=
-    if (req.routeOptions.url === '/v1/events' && !req.headers.authorization) {
-      const token = (req.query as Record<string, unknown> | undefined)?.token;
-      if (typeof token === 'string' && token.length > 0) req.headers.authorization = `Bearer ${token}`;
+  // who may call a route is checked here, before the body is read or parsed,
+  // from the same route table the OpenAPI document and the permission test use
+  app.addHook('onRequest', async (req, reply) => {
+    const url = req.routeOptions.url;
+    // unmatched: the 404 handler answers; the UI's pages and assets are public
+    if (url === undefined || (!url.startsWith('/v1/') && url !== '/metrics')) return;
+    const policy = policyOf(req.method === 'HEAD' ? 'GET' : req.method, url);
+    if (!policy) throw new HttpError(403, `${req.method} ${url} has no access policy (an entry in ROUTES, src/server/openapi.ts): refused`);
+    if (policy.auth === 'none') return;
+    const now = Date.now();
+    const source = req.ip;
+    const wait = limiter.retryAfterMs(source, now);
+    if (wait > 0) {
+      const s = Math.ceil(wait / 1000);
+      void reply.header('retry-after', String(s));
+      throw new HttpError(429, `too many failed sign-ins from ${source}: try again in ${s}s (Retry-After)`);
     }
-    req.principal = await authenticate(ctx.store, req);
+    const query = req.query as Record<string, unknown> | undefined;
+    if (url === '/v1/events' && query?.token !== undefined) {
+      throw new HttpError(400, '?token= is no longer accepted: a token in a URL ends up in logs; send "Authorization: Bearer <token>", or get a ticket with POST /v1/events/ticket and pass ?ticket=');
+    }
+    let principal: Principal;
+    try {
+      principal = url === '/v1/events' && typeof query?.ticket === 'string' ? ticketPrincipal(tickets, query.ticket, now) : await authenticate(ctx.store, req);
+    } catch (err) {
+      // a missing credential is not a guess; a wrong one is
+      if (err instanceof HttpError && err.status === 401 && (req.headers.authorization !== undefined || query?.ticket !== undefined)) limiter.fail(source, now);
+      throw err;
+    }
+    req.principal = principal;
+    enforcePolicy(principal, policy.auth);
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.http.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -57,7 +109,14 @@ export function buildApp(ctx: ServerContext): FastifyInstance {
   agentRoutes(app, ctx);
   deploymentRoutes(app, ctx);
   serviceRoutes(app, ctx);
-  observeRoutes(app, ctx, routes);
+  observeRoutes(app, ctx, routes, tickets);
+  tokenRoutes(app, ctx, tickets);
   registerUi(app);
   return app;
+}
+
+function ticketPrincipal(tickets: EventTickets, ticket: string, now: number): Principal {
+  const token = tickets.redeem(ticket, now);
+  if (!token) throw new HttpError(401, 'unknown or expired event-stream ticket: ask POST /v1/events/ticket for a new one (tickets last a minute)');
+  return { kind: 'user', token };
 }

@@ -32,6 +32,9 @@ export async function authenticate(store: Store, req: FastifyRequest): Promise<P
     if ((await store.getMeta('join_token_hash')) === hashSecret(secret)) return { kind: 'join' };
   } else {
     const token = await store.tokenBySecret(secret);
+    if (token?.expiresAt !== undefined && Date.parse(token.expiresAt) <= Date.now()) {
+      throw new HttpError(401, `token "${token.name}" expired at ${token.expiresAt}: ask an admin for a new one (baton token create)`);
+    }
     if (token) return { kind: 'user', token };
   }
   throw new HttpError(401, 'unknown token: it is not an API token, node secret or join token of this server');
@@ -44,6 +47,14 @@ export function requireUser(p: Principal, role: TokenRole, namespace?: string): 
     throw new HttpError(403, `token "${p.token.name}" may only use namespace "${p.token.namespace}"`);
   }
   return p.token;
+}
+
+/** The route table's role check (src/server/openapi.ts), run before a body is parsed. */
+export function enforcePolicy(p: Principal, auth: 'read' | 'submit' | 'operator' | 'admin' | 'node' | 'join'): void {
+  if (auth === 'node') requireNode(p);
+  else if (auth === 'join') {
+    if (p.kind !== 'join') throw new HttpError(403, 'this route needs the join token that `baton server` printed');
+  } else requireUser(p, auth);
 }
 
 export function requireNode(p: Principal): NodeInfo {

@@ -102,3 +102,53 @@ export function eventBufferFor(store: Store): EventBuffer {
   }
   return b;
 }
+
+/** what an event stream writes to: a ServerResponse, or a fake one in tests */
+export interface SseSink {
+  write(chunk: string): boolean;
+  destroy(): void;
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  on(event: 'error' | 'close', fn: (...args: unknown[]) => void): unknown;
+}
+
+/**
+ * One client's stream with a bounded buffer. A client that stops reading
+ * (or reads slower than the cluster changes) is dropped the moment its
+ * unread output passes `maxBuffered`: the socket is destroyed, not ended (an
+ * end would wait for the reader forever), and nothing is written after, so no
+ * later event or keepalive can hit a finished stream. It resumes with
+ * Last-Event-ID like after any reconnect.
+ */
+export class SseConnection {
+  private closed = false;
+
+  constructor(
+    private readonly sink: SseSink,
+    private readonly maxBuffered: number,
+    private readonly onClose: () => void,
+  ) {
+    // a reset by the peer must not become an unhandled 'error' that takes the server down
+    sink.on('error', () => this.close());
+    sink.on('close', () => this.close());
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  write(text: string): void {
+    if (this.closed || text.length === 0) return;
+    if (this.sink.destroyed || this.sink.writableEnded) return this.close();
+    this.sink.write(text);
+    if (this.sink.writableLength > this.maxBuffered) this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.sink.destroyed) this.sink.destroy();
+    this.onClose();
+  }
+}

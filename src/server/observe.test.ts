@@ -88,9 +88,10 @@ describe('observability routes', () => {
     expect(seen.map((e) => e.type)).toEqual(['JobRegistered', 'AllocPlaced']);
     expect(seen.every((e) => e.topic === 'job' || e.topic === 'alloc')).toBe(true);
 
-    // raw SSE framing, the ?token= fallback for EventSource, and Last-Event-ID
+    // raw SSE framing, a ticket for EventSource (which cannot send headers), and Last-Event-ID
+    const { ticket } = await (await fetch(`${server.url}/v1/events/ticket`, { method: 'POST', headers: { authorization: `Bearer ${server.adminToken}` } })).json() as { ticket: string };
     const ctrl = new AbortController();
-    const res = await fetch(`${server.url}/v1/events?topic=job&token=${server.adminToken}`, { headers: { 'last-event-id': String(seen[0].index - 1) }, signal: ctrl.signal });
+    const res = await fetch(`${server.url}/v1/events?topic=job&ticket=${ticket}`, { headers: { 'last-event-id': String(seen[0].index - 1) }, signal: ctrl.signal });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = res.body!.getReader();

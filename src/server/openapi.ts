@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import {
   allocStatusSchema,
+  createTokenSchema,
   dispatchSchema,
   drainSchema,
   eligibilitySchema,
@@ -19,11 +20,19 @@ import {
   submitJobSchema,
 } from './schemas.js';
 
-type Auth = 'none' | 'read' | 'submit' | 'operator' | 'admin' | 'node' | 'join';
+/**
+ * Who may call a route; the server enforces it before reading the body
+ * (app.ts) and the permission matrix test checks every cell. 'none': public;
+ * a role: an API token of that role or higher; 'node': an agent's node
+ * credential; 'join': the join token.
+ */
+export type Auth = 'none' | 'read' | 'submit' | 'operator' | 'admin' | 'node' | 'join';
 
 export interface RouteDoc {
   summary: string;
   auth: Auth;
+  /** the route reads or changes one namespace's objects: a token of another namespace gets 403 (or, for listings, only its own) */
+  namespaced?: boolean;
   /** query parameters, by name → description */
   query?: Record<string, string>;
   body?: z.ZodType;
@@ -39,53 +48,57 @@ const PAGE = { limit: 'items per page, 1 to 1000 (default 100)', cursor: 'the ne
 /** keyed by "METHOD /path" as fastify registers it */
 export const ROUTES: Record<string, RouteDoc> = {
   'GET /v1/status': { summary: 'Server version, store index and kind', auth: 'read', response: 'StatusResponse' },
-  'POST /v1/jobs': { summary: 'Submit a job (a new version when the spec changed)', auth: 'submit', body: submitJobSchema, response: 'SubmitJobResponse' },
-  'GET /v1/jobs': {
+  'POST /v1/jobs': { namespaced: true, summary: 'Submit a job (a new version when the spec changed)', auth: 'submit', body: submitJobSchema, response: 'SubmitJobResponse' },
+  'GET /v1/jobs': { namespaced: true,
     summary: 'List jobs, a page at a time (top-level jobs by namespace and id; with parent, its runs in submission order)',
     auth: 'read',
     query: { ...NS, parent: 'the runs of this parameterized or periodic job', status: 'pending, running, complete, failed or stopped', type: 'batch, service, system, parameterized or periodic', ...PAGE },
     response: 'Page<JobSummary>',
   },
-  'GET /v1/queue': { summary: 'What waits for capacity: queued runs and unplaced allocs, with why and when they should end', auth: 'read', query: NS, response: 'QueueSummary' },
+  'GET /v1/queue': { namespaced: true, summary: 'What waits for capacity: queued runs and unplaced allocs, with why and when they should end', auth: 'read', query: NS, response: 'QueueSummary' },
   'POST /v1/system/gc': { summary: 'Collect finished jobs, sweeps, allocs and evals now', auth: 'operator', body: gcSchema, response: 'GcResponse' },
-  'GET /v1/jobs/:id': { summary: 'A job with its summary, allocs and evals', auth: 'read', query: NS, response: 'JobDetail' },
-  'DELETE /v1/jobs/:id': { summary: 'Stop a job (and the runs of a parent)', auth: 'submit', query: NS, response: 'StopJobResponse' },
-  'POST /v1/jobs/:id/dispatch': { summary: 'Dispatch runs of a parameterized job, all or none', auth: 'submit', query: NS, body: dispatchSchema, response: 'DispatchResponse' },
-  'GET /v1/jobs/:id/runs': {
+  'GET /v1/jobs/:id': { namespaced: true, summary: 'A job with its summary, allocs and evals', auth: 'read', query: NS, response: 'JobDetail' },
+  'DELETE /v1/jobs/:id': { namespaced: true, summary: 'Stop a job (and the runs of a parent)', auth: 'submit', query: NS, response: 'StopJobResponse' },
+  'POST /v1/jobs/:id/dispatch': { namespaced: true, summary: 'Dispatch runs of a parameterized job, all or none', auth: 'submit', query: NS, body: dispatchSchema, response: 'DispatchResponse' },
+  'GET /v1/jobs/:id/runs': { namespaced: true,
     summary: 'A page of rows, one per run of a sweep (submission order) or alloc index of a batch job, with the totals',
     auth: 'read',
     query: { ...NS, outcome: 'only runs with this outcome', sweep: 'only the runs of this dispatch (adds its totals as sweep)', ...PAGE },
     response: 'RunsResponse',
   },
-  'POST /v1/jobs/:id/start': { summary: 'Run a stopped job again with its spec', auth: 'submit', query: NS, response: '{ job: Job, evalId: string }' },
-  'POST /v1/jobs/:id/scale': { summary: 'Change the count of a job', auth: 'submit', query: NS, body: scaleSchema, response: '{ job: Job, evalId: string }' },
-  'GET /v1/jobs/:id/versions': { summary: "A job's stored versions, newest first", auth: 'read', query: NS, response: 'JobVersionsResponse' },
-  'POST /v1/jobs/:id/revert': { summary: 'Register an earlier version as a new version', auth: 'submit', query: NS, body: revertSchema, response: '{ job: Job, evalId: string }' },
-  'GET /v1/deployments': { summary: 'List deployments, newest first', auth: 'read', query: { ...NS, job: 'job id' }, response: 'Deployment[]' },
-  'GET /v1/deployments/:id': { summary: 'One deployment', auth: 'read', response: 'Deployment' },
-  'POST /v1/deployments/:id/promote': { summary: 'Promote the canaries of a deployment', auth: 'submit', response: 'Deployment' },
-  'POST /v1/deployments/:id/fail': { summary: 'Fail a deployment (auto_revert applies)', auth: 'submit', response: 'Deployment' },
-  'GET /v1/services': { summary: 'List services', auth: 'read', query: NS, response: 'ServiceSummary[]' },
-  'GET /v1/services/:name': { summary: "A service's healthy endpoints; a blocking query with index", auth: 'read', query: { ...NS, index: 'block until the list changes after this index', wait: 'how long to block, e.g. 30s' }, response: 'ServiceEndpointsResponse' },
+  'POST /v1/jobs/:id/start': { namespaced: true, summary: 'Run a stopped job again with its spec', auth: 'submit', query: NS, response: '{ job: Job, evalId: string }' },
+  'POST /v1/jobs/:id/scale': { namespaced: true, summary: 'Change the count of a job', auth: 'submit', query: NS, body: scaleSchema, response: '{ job: Job, evalId: string }' },
+  'GET /v1/jobs/:id/versions': { namespaced: true, summary: "A job's stored versions, newest first", auth: 'read', query: NS, response: 'JobVersionsResponse' },
+  'POST /v1/jobs/:id/revert': { namespaced: true, summary: 'Register an earlier version as a new version', auth: 'submit', query: NS, body: revertSchema, response: '{ job: Job, evalId: string }' },
+  'GET /v1/deployments': { namespaced: true, summary: 'List deployments, newest first', auth: 'read', query: { ...NS, job: 'job id' }, response: 'Deployment[]' },
+  'GET /v1/deployments/:id': { namespaced: true, summary: 'One deployment', auth: 'read', response: 'Deployment' },
+  'POST /v1/deployments/:id/promote': { namespaced: true, summary: 'Promote the canaries of a deployment', auth: 'submit', response: 'Deployment' },
+  'POST /v1/deployments/:id/fail': { namespaced: true, summary: 'Fail a deployment (auto_revert applies)', auth: 'submit', response: 'Deployment' },
+  'GET /v1/services': { namespaced: true, summary: 'List services', auth: 'read', query: NS, response: 'ServiceSummary[]' },
+  'GET /v1/services/:name': { namespaced: true, summary: "A service's healthy endpoints; a blocking query with index", auth: 'read', query: { ...NS, index: 'block until the list changes after this index', wait: 'how long to block, e.g. 30s' }, response: 'ServiceEndpointsResponse' },
   'GET /v1/nodes': { summary: 'List nodes by name, a page at a time', auth: 'read', query: PAGE, response: 'Page<NodeSummary>' },
-  'GET /v1/nodes/:id': { summary: 'A node, its live allocs and the last 50 it finished', auth: 'read', response: '{ node: NodeSummary, allocs: Alloc[] }' },
+  'GET /v1/nodes/:id': { namespaced: true, summary: 'A node, its live allocs and the last 50 it finished', auth: 'read', response: '{ node: NodeSummary, allocs: Alloc[] }' },
   'PUT /v1/nodes/:id/eligibility': { summary: 'Make a node (in)eligible for new work', auth: 'operator', body: eligibilitySchema, response: 'NodeInfo' },
   'POST /v1/nodes/:id/drain': { summary: 'Drain a node (or cancel a drain)', auth: 'operator', body: drainSchema, response: 'NodeInfo' },
   'GET /v1/nodes/:id/usage': { summary: "The last hour of a node's cpu and memory use", auth: 'read', response: 'UsageResponse' },
-  'GET /v1/allocs': { summary: 'List allocs, oldest first (order=desc: newest first), a page at a time', auth: 'read', query: { ...NS, job: 'job id', node: 'node id', status: 'client status', order: 'asc or desc', ...PAGE }, response: 'Page<Alloc>' },
-  'GET /v1/namespaces': { summary: 'Namespaces that have jobs (those the token may read)', auth: 'read', response: 'string[]' },
-  'GET /v1/allocs/:id': { summary: 'One alloc', auth: 'read', response: 'Alloc' },
-  'GET /v1/allocs/:id/logs': { summary: "A task's output; with wait, blocks for new bytes", auth: 'read', query: { task: 'task name', stream: 'stdout or stderr', offset: 'byte offset', wait: 'how long to block, e.g. 30s' }, response: 'LogsResponse' },
-  'GET /v1/allocs/:id/usage': { summary: "The last hour of an alloc's cpu and memory use, per task, with its memory limit", auth: 'read', response: 'UsageResponse' },
-  'GET /v1/evals': { summary: 'List evaluations, newest first, a page at a time', auth: 'read', query: { ...NS, job: 'job id', status: 'eval status', ...PAGE }, response: 'Page<Evaluation>' },
-  'GET /v1/evals/:id': { summary: 'One evaluation', auth: 'read', response: 'Evaluation' },
-  'GET /v1/events': {
+  'GET /v1/allocs': { namespaced: true, summary: 'List allocs, oldest first (order=desc: newest first), a page at a time', auth: 'read', query: { ...NS, job: 'job id', node: 'node id', status: 'client status', order: 'asc or desc', ...PAGE }, response: 'Page<Alloc>' },
+  'GET /v1/namespaces': { namespaced: true, summary: 'Namespaces that have jobs (those the token may read)', auth: 'read', response: 'string[]' },
+  'GET /v1/allocs/:id': { namespaced: true, summary: 'One alloc', auth: 'read', response: 'Alloc' },
+  'GET /v1/allocs/:id/logs': { namespaced: true, summary: "A task's output; with wait, blocks for new bytes", auth: 'read', query: { task: 'task name', stream: 'stdout or stderr', offset: 'byte offset', wait: 'how long to block, e.g. 30s' }, response: 'LogsResponse' },
+  'GET /v1/allocs/:id/usage': { namespaced: true, summary: "The last hour of an alloc's cpu and memory use, per task, with its memory limit", auth: 'read', response: 'UsageResponse' },
+  'GET /v1/evals': { namespaced: true, summary: 'List evaluations, newest first, a page at a time', auth: 'read', query: { ...NS, job: 'job id', status: 'eval status', ...PAGE }, response: 'Page<Evaluation>' },
+  'GET /v1/evals/:id': { namespaced: true, summary: 'One evaluation', auth: 'read', response: 'Evaluation' },
+  'GET /v1/events': { namespaced: true,
     summary: 'Cluster events as server-sent events (one `data:` line of ClusterEvent JSON each, `id:` the index); follow=false answers the buffered events as JSON',
     auth: 'read',
-    query: { topic: 'comma-separated: job, alloc, node, eval, deployment', ...NS, index: 'only events after this index (or send Last-Event-ID)', follow: '"false": answer { index, events } as JSON and end', token: 'the API token, for EventSource, which cannot send headers' },
+    query: { topic: 'comma-separated: job, alloc, node, eval, deployment', ...NS, index: 'only events after this index (or send Last-Event-ID)', follow: '"false": answer { index, events } as JSON and end', ticket: 'a ticket from POST /v1/events/ticket, for EventSource, which cannot send headers' },
     response: 'ClusterEvent',
     produces: 'text/event-stream',
   },
+  'POST /v1/events/ticket': { summary: 'A ticket for ?ticket= of the event stream: a minute long, with the role and namespace of the token that asked', auth: 'read', response: 'EventTicketResponse' },
+  'POST /v1/tokens': { summary: 'Create an API token (role, namespace, optional ttl); its secret is in this answer only', auth: 'admin', body: createTokenSchema, response: 'CreateTokenResponse' },
+  'GET /v1/tokens': { summary: 'List API tokens (never their secrets)', auth: 'admin', response: 'TokenInfo[]' },
+  'DELETE /v1/tokens/:id': { summary: 'Revoke an API token (not the last admin token)', auth: 'admin', response: 'TokenInfo' },
   'GET /v1/openapi.json': { summary: 'This document', auth: 'none', response: 'OpenAPI 3.1 document' },
   'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', auth: 'none', response: 'Prometheus text', produces: 'text/plain; version=0.0.4' },
   'POST /v1/agent/register': { summary: 'Register a node with the join token; answers its node secret', auth: 'join', body: registerNodeSchema, response: 'RegisterNodeResponse' },
@@ -96,6 +109,11 @@ export const ROUTES: Record<string, RouteDoc> = {
   'POST /v1/agent/logs': { summary: 'Ship task output', auth: 'node', body: shipLogsSchema, response: '{ accepted: number }' },
   'GET /v1/agent/services/:name': { summary: "A service's healthy endpoints, for upstreams", auth: 'node', query: NS, response: 'ServiceEndpointsResponse' },
 };
+
+/** the policy of a route as fastify registered it; undefined: none declared (the server refuses it) */
+export function policyOf(method: string, url: string): RouteDoc | undefined {
+  return ROUTES[`${method} ${url}`];
+}
 
 export interface RegisteredRoute {
   method: string;
@@ -128,7 +146,8 @@ export function buildOpenApi(routes: RegisteredRoute[], version: string): Record
     const key = `${method} ${r.url}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const doc: RouteDoc = ROUTES[key] ?? { summary: r.url, auth: 'read', response: 'unknown' };
+    // a route without a policy is refused by the server; it is listed as admin-only so the document does not promise more
+    const doc: RouteDoc = ROUTES[key] ?? { summary: `${r.url} (no policy declared: refused)`, auth: 'admin', response: 'unknown' };
     const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}');
     const params: unknown[] = [];
     for (const m of r.url.matchAll(/:([A-Za-z_]+)/g)) params.push({ name: m[1], in: 'path', required: true, schema: { type: 'string' } });
@@ -143,6 +162,7 @@ export function buildOpenApi(routes: RegisteredRoute[], version: string): Record
       ...(params.length > 0 ? { parameters: params } : {}),
       security: doc.auth === 'none' ? [] : [{ bearer: [] }],
       'x-baton-auth': doc.auth,
+      ...(doc.namespaced ? { 'x-baton-namespaced': true } : {}),
       responses: {
         200: { description: doc.response, content: { [doc.produces ?? 'application/json']: { schema: doc.produces ? { type: 'string' } : schema } } },
         ...(doc.auth === 'none' ? {} : { 401: { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } } }),

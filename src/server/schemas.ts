@@ -2,19 +2,29 @@
 import { z } from 'zod';
 import { parseDuration, UnitError } from '../spec/units.js';
 
+// far above any machine (1,000,000 cores, 1 PiB): a node cannot claim capacity that would skew every placement
 const resources = z.strictObject({
-  cpu: z.number().int().min(0),
-  memory: z.number().int().min(0),
-  disk: z.number().int().min(0),
+  cpu: z.number().int().min(0).max(1_000_000_000, 'cpu is at most 1,000,000 cores (in millicores)'),
+  memory: z.number().int().min(0).max(2 ** 50, 'memory is at most 1 PiB'),
+  disk: z.number().int().min(0).max(2 ** 60, 'disk is at most 1 EiB'),
 });
 
-const text = z.string().max(1024);
-const textMap = z.record(z.string().max(256), text);
+/** C0 and C1 controls and DEL: they would reach terminals (node ls) and logs raw */
+// eslint-disable-next-line no-control-regex
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+const printable = (max: number, what: string) =>
+  z.string().max(max).refine((v) => !CONTROL_CHARS.test(v), { error: `${what} must not contain control characters (newlines, escape sequences, NUL)` });
+/** a key of env or meta: a name the exec driver can pass as it is */
+export const ENV_KEY = /^[^\u0000-\u001f\u007f=]+$/;
+const envKey = (max: number) => z.string().max(max).regex(ENV_KEY, { error: 'a key must be non-empty, without "=", NUL, newlines or other control characters' });
+
+const text = printable(1024, 'a value');
+const textMap = z.record(printable(256, 'a key').refine((k) => k.length > 0, { error: 'a key must not be empty' }), text);
 
 export const registerNodeSchema = z.strictObject({
-  name: z.string().min(1).max(253),
-  nodeClass: z.string().max(253),
-  datacenter: z.string().max(253),
+  name: printable(253, 'the node name').refine((n) => n.trim().length > 0, { error: 'the node name must not be empty' }),
+  nodeClass: printable(253, 'the node class'),
+  datacenter: printable(253, 'the datacenter'),
   drivers: z.record(z.string().max(64), z.strictObject({ healthy: z.boolean(), detail: text })),
   attributes: textMap,
   labels: textMap,
@@ -89,7 +99,7 @@ export const indexParam = z.coerce.number({ error: 'index must be a number' }).i
 
 export const dispatchSchema = z.strictObject({
   runs: z.array(z.strictObject({
-    meta: z.record(z.string().max(128), z.string().max(4096)),
+    meta: z.record(envKey(128), z.string().max(4096).refine((v) => !v.includes('\0'), { error: 'a meta value must not contain NUL' })),
     payload: z.string().optional(),
   }), { error: 'runs must be a list of { meta, payload? }' }),
   sweepId: z.uuid({ error: 'sweepId must be the sweepId the first part of the sweep answered' }).optional(),
@@ -135,8 +145,8 @@ export const eventsQuerySchema = z.object({
   index: indexParam,
   /** follow=false: the buffered events as JSON, then the answer ends */
   follow: z.enum(['true', 'false', '1', '0']).optional(),
-  // EventSource cannot set headers; auth reads it (see app.ts), the route ignores it
-  token: z.string().optional(),
+  // EventSource cannot set headers: a ticket from POST /v1/events/ticket (app.ts reads it, the route ignores it)
+  ticket: z.string().max(256).optional(),
 });
 
 export const scaleSchema = z.strictObject({
@@ -144,6 +154,8 @@ export const scaleSchema = z.strictObject({
 });
 
 export const eligibilitySchema = z.strictObject({ eligible: z.boolean({ error: 'eligible must be true or false' }) });
+
+const MAX_DRAIN_MS = 365 * 24 * 3600 * 1000;
 
 export const drainSchema = z.strictObject({
   deadline: z
@@ -153,7 +165,10 @@ export const drainSchema = z.strictObject({
     .transform((v, ctx) => {
       if (v === undefined) return undefined;
       try {
-        return parseDuration(v);
+        const ms = parseDuration(v);
+        // a deadline past any date the server can print (and far past any drain) is a typo
+        if (ms > MAX_DRAIN_MS) throw new Error(`a drain deadline is at most 1 year (8760h), got ${String(v)}`);
+        return ms;
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
         return z.NEVER;
@@ -164,4 +179,15 @@ export const drainSchema = z.strictObject({
 
 export const revertSchema = z.strictObject({
   version: z.number({ error: 'version must be a number' }).int('version must be a whole number').min(1, 'version must be 1 or more'),
+});
+
+export const TOKEN_ROLES = ['read', 'submit', 'operator', 'admin'] as const;
+
+/** POST /v1/tokens */
+export const createTokenSchema = z.strictObject({
+  name: printable(64, 'the token name').refine((n) => n.trim().length > 0, { error: 'the token name must not be empty' }),
+  role: z.enum(TOKEN_ROLES, { error: `role must be one of ${TOKEN_ROLES.join(', ')}` }),
+  namespace: z.string().max(64).regex(/^(\*|[a-z0-9][a-z0-9_-]*)$/, { error: 'namespace must be "*" (all) or a name of lowercase letters, digits, "-" and "_"' }),
+  /** how long it is valid, e.g. "30d"; none: until revoked */
+  ttl: z.string().max(32).optional(),
 });

@@ -35,7 +35,10 @@ const wholeNumber = (what: string, min: number, max: number) =>
     .min(min, `${what} must be ${min} or more`)
     .max(max, `${what} must be ${max} or less`);
 
-const stringMap = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String), {
+// env and meta reach execve as NAME=value: an empty name, "=", NUL or a control character would be mangled there
+// eslint-disable-next-line no-control-regex
+const mapKey = z.string().regex(/^[^\u0000-\u001f\u007f=]+$/, 'a name must be non-empty, without "=", NUL, newlines or other control characters');
+const stringMap = z.record(mapKey, z.union([z.string(), z.number(), z.boolean()]).transform(String).refine((v) => !v.includes('\0'), 'a value must not contain NUL'), {
   error: 'expected a mapping of names to values',
 });
 

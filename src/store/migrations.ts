@@ -207,6 +207,10 @@ const steps: Step[] = [
     await db.updateTable('allocs').set({ finished_at: t }).where('client_status', 'in', ['complete', 'failed', 'lost']).execute();
     await db.updateTable('evals').set({ finished_at: t }).where('status', 'in', ['complete', 'failed', 'cancelled']).execute();
   },
+  async (db) => {
+    // scoped API tokens may expire (baton token create --ttl); null: until revoked
+    await db.schema.alterTable('tokens').addColumn('expires_at', 'text').execute();
+  },
 ];
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

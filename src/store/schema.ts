@@ -17,6 +17,8 @@ export interface TokenTable {
   role: string;
   namespace: string;
   created_at: string;
+  /** ISO time; null: until revoked */
+  expires_at: string | null;
 }
 
 export interface JobTable {

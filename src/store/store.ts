@@ -287,17 +287,28 @@ export class Store extends EventEmitter {
     await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
   }
 
-  async createToken(secret: string, name: string, role: TokenRole, namespace: string): Promise<TokenInfo> {
-    const info: TokenInfo = { id: newId(), name, role, namespace, createdAt: new Date().toISOString() };
+  async createToken(secret: string, name: string, role: TokenRole, namespace: string, expiresAt?: string): Promise<TokenInfo> {
+    const info: TokenInfo = { id: newId(), name, role, namespace, createdAt: new Date().toISOString(), ...(expiresAt ? { expiresAt } : {}) };
     await this.db.insertInto('tokens').values({
-      id: info.id, secret_hash: hashSecret(secret), name, role, namespace, created_at: info.createdAt,
+      id: info.id, secret_hash: hashSecret(secret), name, role, namespace, created_at: info.createdAt, expires_at: expiresAt ?? null,
     }).execute();
     return info;
   }
 
+  /** the token of a secret, expired ones included (the caller says why it is refused) */
   async tokenBySecret(secret: string): Promise<TokenInfo | undefined> {
     const r = await this.db.selectFrom('tokens').selectAll().where('secret_hash', '=', hashSecret(secret)).executeTakeFirst();
-    return r ? { id: r.id, name: r.name, role: r.role as TokenRole, namespace: r.namespace, createdAt: r.created_at } : undefined;
+    return r ? tokenInfo(r) : undefined;
+  }
+
+  /** every API token, oldest first; never their secrets (only hashes are kept) */
+  async listTokens(): Promise<TokenInfo[]> {
+    const rows = await this.db.selectFrom('tokens').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map(tokenInfo);
+  }
+
+  async deleteToken(id: string): Promise<void> {
+    await this.db.deleteFrom('tokens').where('id', '=', id).execute();
   }
 
   async countTokens(): Promise<number> {
@@ -2082,3 +2093,7 @@ function pickOne(rows: string[], ref: string, what: string, idOf: (row: string) 
 }
 
 export { AmbiguousIdError, ConflictError, NotFoundError };
+
+function tokenInfo(r: { id: string; name: string; role: string; namespace: string; created_at: string; expires_at: string | null }): TokenInfo {
+  return { id: r.id, name: r.name, role: r.role as TokenRole, namespace: r.namespace, createdAt: r.created_at, ...(r.expires_at ? { expiresAt: r.expires_at } : {}) };
+}

@@ -24,6 +24,14 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.put('/v1/agent/node', async (req): Promise<HeartbeatResponse> => {
     const me = requireNode(req.principal);
     const body = parse(registerNodeSchema, req.body, 'node update');
+    // a node's facts are its own agent's to report (capacity from its fingerprint, class and datacenter
+    // from its operator's flags, as with Nomad's client); its name is how people and other nodes tell it
+    // apart: taking another node's name would let a node pass for that one
+    const current = await store.getNode(me.id);
+    if (body.name !== current.name) {
+      const holder = (await store.listNodes()).find((n) => n.id !== me.id && n.name === body.name);
+      if (holder) throw new HttpError(409, `node name "${body.name}" belongs to node ${holder.id.slice(0, 8)}: a node may not take another node's name`, [{ path: 'name', message: 'taken by another node' }]);
+    }
     const node = await store.updateNode(me.id, body, Date.now());
     return { heartbeatTtlMs: ctx.heartbeatTtlMs, status: node.status };
   });

@@ -4,11 +4,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import type { ClusterEvent, UsageResponse } from '../../api/types.js';
+import type { ClusterEvent, EventTicketResponse, UsageResponse } from '../../api/types.js';
 import { requireUser } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseInput as parse } from '../errors.js';
-import { eventBufferFor, formatSse, matches, type EventFilter } from '../events.js';
+import type { EventTickets } from '../event-tickets.js';
+import { eventBufferFor, formatSse, matches, SseConnection, type EventFilter } from '../events.js';
 import { metricsFor } from '../metrics.js';
 import { buildOpenApi, type RegisteredRoute } from '../openapi.js';
 import { eventsQuerySchema } from '../schemas.js';
@@ -17,9 +18,9 @@ import { usageHistoryFor } from '../usage-history.js';
 /** proxies close idle connections after 30-60 s; a comment line keeps them open */
 export const KEEPALIVE_MS = 15_000;
 /** a client that reads slower than the cluster changes is cut off; it resumes with Last-Event-ID */
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+export const eventStreamLimits = { maxBufferedBytes: 8 * 1024 * 1024 };
 
-export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: RegisteredRoute[]): void {
+export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: RegisteredRoute[], tickets: EventTickets): void {
   const { store } = ctx;
   const events = eventBufferFor(store);
   const usage = usageHistoryFor(store);
@@ -59,24 +60,28 @@ export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: 
     if (after > 0 && events.oldestIndex() > after + 1) head += `: events up to index ${events.oldestIndex() - 1} are no longer kept\n\n`;
     // backlog and subscription in one synchronous step: nothing recorded in between is lost or sent twice
     const backlog = events.since(after, filter);
-    const send = (list: ClusterEvent[]): void => {
-      let out = '';
-      for (const e of list) if (matches(e, filter)) out += formatSse(e);
-      if (out.length === 0) return;
-      res.write(out);
-      if (res.writableLength > MAX_BUFFERED_BYTES) res.end();
-    };
-    const unsubscribe = events.subscribe(send);
-    res.write(head);
-    send(backlog);
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    const cleanup = (): void => {
+    let unsubscribe = (): void => {};
+    let keepalive: ReturnType<typeof setInterval> | undefined;
+    const conn = new SseConnection(res, eventStreamLimits.maxBufferedBytes, () => {
       clearInterval(keepalive);
       unsubscribe();
       streams.delete(res);
+    });
+    const send = (list: ClusterEvent[]): void => {
+      let out = '';
+      for (const e of list) if (matches(e, filter)) out += formatSse(e);
+      conn.write(out);
     };
-    res.on('close', cleanup);
-    req.raw.on('close', () => res.end());
+    unsubscribe = events.subscribe(send);
+    conn.write(head);
+    send(backlog);
+    if (conn.isOpen) keepalive = setInterval(() => conn.write(': keepalive\n\n'), KEEPALIVE_MS);
+    req.raw.on('close', () => conn.close());
+  });
+
+  app.post('/v1/events/ticket', async (req): Promise<EventTicketResponse> => {
+    const token = requireUser(req.principal, 'read');
+    return tickets.issue(token, Date.now());
   });
 
   app.get<{ Params: { id: string } }>('/v1/nodes/:id/usage', async (req): Promise<UsageResponse> => {

@@ -23,6 +23,7 @@ import { parseJobObject, parseJobSource } from '../../spec/parse.js';
 import { formatBytes, formatCpu } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
+import { assertYamlDepth } from '../body-limits.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
 import { validateRuns } from '../../jobs/dispatch.js';
 import { isRunId } from '../../store/runs.js';
@@ -58,7 +59,10 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
       parsed = parseJobSource(req.body, 'job file');
     } else {
       const body = parse(submitJobSchema, req.body ?? {}, 'request body');
-      if (body.source !== undefined) parsed = parseJobSource(body.source, body.filename ?? 'job file');
+      if (body.source !== undefined) {
+        assertYamlDepth(body.source, body.filename ?? 'the job file');
+        parsed = parseJobSource(body.source, body.filename ?? 'job file');
+      }
       else if (body.spec !== undefined) parsed = parseJobObject(body.spec);
       else throw badRequest('send the job as "source" (the text of a YAML or JSON file) or as "spec" (an object)');
     }
@@ -232,9 +236,11 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req) => {
-    requireUser(req.principal, 'read');
+    const token = requireUser(req.principal, 'read');
     const node = await store.getNode(req.params.id);
-    return { node, allocs: await store.nodeAllocs(node.id) };
+    const allocs = await store.nodeAllocs(node.id);
+    // nodes are cluster-wide, what runs on them is not: a namespaced token sees its own allocs only
+    return { node, allocs: token.namespace === '*' ? allocs : allocs.filter((a) => a.namespace === token.namespace) };
   });
 
   const allocQuery = z.object({
