@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ClusterEvent } from '../api/types.js';
-import { EventBuffer, formatSse, matches } from './events.js';
+import { EventBuffer, formatSse, matches, SseConnection, type SseSink } from './events.js';
 
 const ev = (index: number, topic: ClusterEvent['topic'] = 'job', namespace?: string): ClusterEvent => ({
   index, topic, type: 'X', key: `k${index}`, time: '2026-01-01T00:00:00.000Z', ...(namespace ? { namespace } : {}),
@@ -46,5 +47,35 @@ describe('event filters and framing', () => {
 
   it('frames one event per SSE message with its index as id', () => {
     expect(formatSse(ev(7))).toBe(`id: 7\ndata: ${JSON.stringify(ev(7))}\n\n`);
+  });
+});
+
+describe('SseConnection', () => {
+  // a socket whose reader never reads: nothing written is ever flushed
+  const stalled = () => new Writable({ highWaterMark: 1024, write: () => { /* never calls back */ } });
+
+  it('drops a reader that stops reading once its buffer passes the bound, and later writes are no-ops', () => {
+    const sink = stalled();
+    let closed = 0;
+    const conn = new SseConnection(sink as unknown as SseSink, 4096, () => closed++);
+    for (let i = 0; i < 10 && conn.isOpen; i++) conn.write('x'.repeat(1000));
+    expect(conn.isOpen).toBe(false);
+    expect(sink.destroyed).toBe(true);
+    expect(closed).toBe(1);
+    // the next ordinary event and the keepalive: before, these wrote after end and crashed the server
+    expect(() => conn.write('data: more\n\n')).not.toThrow();
+    expect(() => conn.write(': keepalive\n\n')).not.toThrow();
+    expect(closed).toBe(1);
+  });
+
+  it('closes when the peer goes away, without an unhandled error', async () => {
+    const sink = stalled();
+    let closed = 0;
+    const conn = new SseConnection(sink as unknown as SseSink, 1 << 20, () => closed++);
+    sink.destroy(new Error('ECONNRESET'));
+    await new Promise((r) => setImmediate(r));
+    expect(conn.isOpen).toBe(false);
+    expect(closed).toBe(1);
+    expect(() => conn.write('data: x\n\n')).not.toThrow();
   });
 });
