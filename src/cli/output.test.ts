@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BatonApiError } from '../client/http.js';
 import {
   age,
+  escapeControl,
   bytesUsage,
   cpuUsage,
   formatAllocCounts,
@@ -108,5 +109,18 @@ describe('naturalCompare and formatCount', () => {
   it('groups digits', () => {
     expect(formatCount(1_000_000)).toBe('1,000,000');
     expect(formatCount(999)).toBe('999');
+  });
+});
+
+describe('escapeControl', () => {
+  it('shows escape sequences, NUL and C1 controls as \\xNN in tables and fields, never raw', () => {
+    const evil = 'node-\u001b[2J\u001b]0;owned\u0007\u0000\u009b';
+    const table = renderTable(['NAME'], [[evil]]);
+    expect(table).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(table).toContain('node-\\x1b[2J\\x1b]0;owned\\x07\\x00\\x9b');
+    const fields = renderFields([['Name', evil]]);
+    expect(fields).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(escapeControl('a\nb\tc')).toBe('a b c');
+    expect(escapeControl('a\nb', true)).toBe('a\nb');
   });
 });

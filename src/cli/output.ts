@@ -41,6 +41,23 @@ const NO_BORDERS = {
   middle: '',
 };
 
+/**
+ * Text from the server made safe for a terminal: names, labels and messages
+ * are whatever an agent or submitter sent, and an escape sequence in one
+ * could rewrite the screen, hide rows or retitle the window. Control
+ * characters (C0, DEL, C1) become visible `\xNN`; in a table cell a newline
+ * or tab becomes a space so the row stays one line.
+ */
+export function escapeControl(text: string, keepNewlines = false): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    if (c === '\n') return keepNewlines ? c : ' ';
+    if (c === '\t') return keepNewlines ? c : ' ';
+    if (c === '\r' && !keepNewlines) return '';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
 export function renderTable(headers: string[], rows: Array<Array<string | number>>): string {
   const table = new Table({
     head: headers,
@@ -48,7 +65,7 @@ export function renderTable(headers: string[], rows: Array<Array<string | number
     // no colours: output is often piped, and colour codes break `grep`/`awk`
     style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 3 },
   });
-  for (const row of rows) table.push(row.map((c) => String(c)));
+  for (const row of rows) table.push(row.map((c) => escapeControl(String(c))));
   return table
     .toString()
     .split('\n')
@@ -67,7 +84,7 @@ export function printJson(value: unknown): void {
 /** `key  value` lines with the values aligned, for object headers in `status` commands. */
 export function renderFields(fields: Array<[string, string | number]>): string {
   const width = Math.max(0, ...fields.map(([k]) => k.length));
-  return fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+  return fields.map(([k, v]) => `${k.padEnd(width)}  ${escapeControl(String(v), true)}`).join('\n');
 }
 
 /** Time since `iso` in its largest unit: `12s`, `3m`, `5h`, `2d`. */

@@ -95,3 +95,11 @@ describe('streamSink', () => {
     await p;
   });
 });
+
+describe('TableText escaping', () => {
+  it('prints a node name with a terminal escape sequence as visible text', () => {
+    const text = new TableText(['NAME']).page([['x\u001b[31mred']]);
+    expect(text).toContain('x\\x1b[31mred');
+    expect(text).not.toContain('\u001b');
+  });
+});

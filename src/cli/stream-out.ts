@@ -4,6 +4,7 @@
  * page by page, and a sink that waits when the reader is slower than the
  * server. The text helpers are pure; only the sink touches a stream.
  */
+import { escapeControl } from './output.js';
 
 // ---------------------------------------------------------------- JSON
 
@@ -85,7 +86,7 @@ export class TableText {
 
   /** the lines of one page, the header line first on the first call; '' for an empty page after the first */
   page(rows: ReadonlyArray<readonly Cell[]>): string {
-    const cells = rows.map((r) => r.map((c) => String(c).replace(/\r?\n/g, ' ')));
+    const cells = rows.map((r) => r.map((c) => escapeControl(String(c).replace(/\r?\n/g, ' '))));
     let lines: string[] = [];
     if (!this.widths) {
       this.widths = this.headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
