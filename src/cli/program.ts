@@ -18,6 +18,7 @@ import { registerServerCommand } from './commands/server.js';
 import { registerServiceCommand } from './commands/service.js';
 import { registerStackCommand } from './commands/stack.js';
 import { registerSystemCommand } from './commands/system.js';
+import { registerTokenCommand } from './commands/token.js';
 import { packageVersion } from './version.js';
 
 /** The whole command tree, without parsing anything: main.ts runs it, tests walk it. */
@@ -50,5 +51,6 @@ export function buildProgram(): Command {
   registerAgentCommand(program);
   registerDevCommand(program);
   registerSystemCommand(program);
+  registerTokenCommand(program);
   return program;
 }
