@@ -17,7 +17,7 @@ describe('baton token', () => {
       { id: 'bbbbbbbb-2', name: 'n2', ...base, expiresAt: '2026-01-12T00:00:00Z' },
       { id: 'cccccccc-3', name: 'n3', ...base, expiresAt: '2026-01-01T00:00:00Z' },
     ], now);
-    expect(rows.map((r) => r[5])).toEqual(['never', 'in 48h', 'expired']);
+    expect(rows.map((r) => r[5])).toEqual(['never', 'in 2d', 'expired']);
     expect(rows[0]).toEqual(['aaaaaaaa', 'n1', 'read', 'a', '24h ago', 'never']);
   });
 });
