@@ -1,6 +1,8 @@
 /**
  * Live updates. The server's event stream (GET /v1/events, server-sent events,
- * `?token=` because EventSource cannot send headers) tells us the moment anything
+ * with `?ticket=`: EventSource cannot send headers, and the long-lived token
+ * must not sit in a URL, so each connection first asks POST /v1/events/ticket
+ * for a ticket good for a minute) tells us the moment anything
  * changes; when it is missing (an older server) or drops, we poll every 2 s
  * instead, so pages stay live either way.
  *
@@ -11,13 +13,16 @@
  * app.ts), refetching at most at its own pace.
  */
 import { useSyncExternalStore } from 'react';
-import type { ClusterEvent, EventTopic } from '../../src/api/types.js';
+import type { ClusterEvent, EventTicketResponse, EventTopic } from '../../src/api/types.js';
+import { request } from './api.js';
 
 export type LiveMode = 'connecting' | 'sse' | 'polling';
 
 const POLL_MS = 2000;
 /** how long to poll before trying the stream again after it failed for good */
 const SSE_RETRY_MS = 30_000;
+/** after a stream that was open drops (its ticket has expired by then): a new ticket soon */
+const SSE_RECONNECT_MS = 1000;
 /** events are handed to watchers and to the screen in batches this far apart */
 const BATCH_MS = 250;
 const KEEP_EVENTS = 100;
@@ -87,25 +92,40 @@ export class LiveFeed {
 
   private connect(): void {
     if (this.closed || typeof EventSource === 'undefined') return this.startPolling();
+    request<EventTicketResponse>(this.token, 'POST', '/v1/events/ticket').then(
+      (t) => this.open(t.ticket),
+      () => {
+        // an older server without tickets, or a network error: poll, try again later
+        this.startPolling();
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => this.connect(), SSE_RETRY_MS);
+      },
+    );
+  }
+
+  private open(ticket: string): void {
+    if (this.closed) return;
     const url = new URL('/v1/events', window.location.origin);
-    url.searchParams.set('token', this.token);
+    url.searchParams.set('ticket', ticket);
     if (this.lastIndex > 0) url.searchParams.set('index', String(this.lastIndex));
     const es = new EventSource(url);
     this.es = es;
+    let opened = false;
     es.onopen = () => {
+      opened = true;
       this.stopPolling();
       this.set({ mode: 'sse' });
       // what changed while we were not listening is unknown
       this.resync();
     };
     es.onerror = () => {
-      // CONNECTING: the browser reconnects by itself; poll meanwhile.
-      // CLOSED: no stream here (404, 401, not an event stream): poll, try again later.
+      // CONNECTING: the browser reconnects by itself (with the same ticket, fine within its minute); poll meanwhile.
+      // CLOSED: refused (an expired ticket: 401) or not an event stream: poll, and connect again with a new ticket.
       this.startPolling();
       if (es.readyState === EventSource.CLOSED) {
         es.close();
         clearTimeout(this.retry);
-        this.retry = setTimeout(() => this.connect(), SSE_RETRY_MS);
+        this.retry = setTimeout(() => this.connect(), opened ? SSE_RECONNECT_MS : SSE_RETRY_MS);
       }
     };
     const onEvent = (m: MessageEvent<string>) => this.onEvent(m);
