@@ -100,7 +100,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
       throw err;
     }
     req.principal = principal;
-    enforcePolicy(principal, policy.auth);
+    enforcePolicy(principal, policy.auth, policy.namespaced === true);
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.http.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);

@@ -49,12 +49,22 @@ export function requireUser(p: Principal, role: TokenRole, namespace?: string): 
   return p.token;
 }
 
-/** The route table's role check (src/server/openapi.ts), run before a body is parsed. */
-export function enforcePolicy(p: Principal, auth: 'read' | 'submit' | 'operator' | 'admin' | 'node' | 'join'): void {
+/**
+ * The route table's role check (src/server/openapi.ts), run before a body is
+ * parsed. Cluster-wide changes (draining a node, collecting garbage, minting
+ * tokens) need a token of every namespace: a namespace's operator or admin
+ * must not reach past its namespace.
+ */
+export function enforcePolicy(p: Principal, auth: 'read' | 'submit' | 'operator' | 'admin' | 'node' | 'join', namespaced: boolean): void {
   if (auth === 'node') requireNode(p);
   else if (auth === 'join') {
     if (p.kind !== 'join') throw new HttpError(403, 'this route needs the join token that `baton server` printed');
-  } else requireUser(p, auth);
+  } else {
+    const token = requireUser(p, auth);
+    if (!namespaced && RANK[auth] >= RANK.operator && token.namespace !== '*') {
+      throw new HttpError(403, `token "${token.name}" is limited to namespace "${token.namespace}"; this changes the whole cluster and needs a token for every namespace ("*")`);
+    }
+  }
 }
 
 export function requireNode(p: Principal): NodeInfo {

@@ -31,7 +31,13 @@ export type Auth = 'none' | 'read' | 'submit' | 'operator' | 'admin' | 'node' | 
 export interface RouteDoc {
   summary: string;
   auth: Auth;
-  /** the route reads or changes one namespace's objects: a token of another namespace gets 403 (or, for listings, only its own) */
+  /**
+   * the route reads or changes one namespace's objects: a token of another
+   * namespace gets 403 (404 for an id it cannot see). Routes without it are
+   * cluster-wide: any namespace's token may read them (node pages and the
+   * namespace list show such a token its own namespace only), but changing
+   * them (operator and admin routes) needs a token of every namespace ('*').
+   */
   namespaced?: boolean;
   /** query parameters, by name → description */
   query?: Record<string, string>;
@@ -77,12 +83,12 @@ export const ROUTES: Record<string, RouteDoc> = {
   'GET /v1/services': { namespaced: true, summary: 'List services', auth: 'read', query: NS, response: 'ServiceSummary[]' },
   'GET /v1/services/:name': { namespaced: true, summary: "A service's healthy endpoints; a blocking query with index", auth: 'read', query: { ...NS, index: 'block until the list changes after this index', wait: 'how long to block, e.g. 30s' }, response: 'ServiceEndpointsResponse' },
   'GET /v1/nodes': { summary: 'List nodes by name, a page at a time', auth: 'read', query: PAGE, response: 'Page<NodeSummary>' },
-  'GET /v1/nodes/:id': { namespaced: true, summary: 'A node, its live allocs and the last 50 it finished', auth: 'read', response: '{ node: NodeSummary, allocs: Alloc[] }' },
+  'GET /v1/nodes/:id': { summary: 'A node, its live allocs and the last 50 it finished', auth: 'read', response: '{ node: NodeSummary, allocs: Alloc[] }' },
   'PUT /v1/nodes/:id/eligibility': { summary: 'Make a node (in)eligible for new work', auth: 'operator', body: eligibilitySchema, response: 'NodeInfo' },
   'POST /v1/nodes/:id/drain': { summary: 'Drain a node (or cancel a drain)', auth: 'operator', body: drainSchema, response: 'NodeInfo' },
   'GET /v1/nodes/:id/usage': { summary: "The last hour of a node's cpu and memory use", auth: 'read', response: 'UsageResponse' },
   'GET /v1/allocs': { namespaced: true, summary: 'List allocs, oldest first (order=desc: newest first), a page at a time', auth: 'read', query: { ...NS, job: 'job id', node: 'node id', status: 'client status', order: 'asc or desc', ...PAGE }, response: 'Page<Alloc>' },
-  'GET /v1/namespaces': { namespaced: true, summary: 'Namespaces that have jobs (those the token may read)', auth: 'read', response: 'string[]' },
+  'GET /v1/namespaces': { summary: 'Namespaces that have jobs (those the token may read)', auth: 'read', response: 'string[]' },
   'GET /v1/allocs/:id': { namespaced: true, summary: 'One alloc', auth: 'read', response: 'Alloc' },
   'GET /v1/allocs/:id/logs': { namespaced: true, summary: "A task's output; with wait, blocks for new bytes", auth: 'read', query: { task: 'task name', stream: 'stdout or stderr', offset: 'byte offset', wait: 'how long to block, e.g. 30s' }, response: 'LogsResponse' },
   'GET /v1/allocs/:id/usage': { namespaced: true, summary: "The last hour of an alloc's cpu and memory use, per task, with its memory limit", auth: 'read', response: 'UsageResponse' },

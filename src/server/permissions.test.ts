@@ -1,0 +1,167 @@
+/**
+ * The permission matrix: every route the server registered (as the OpenAPI
+ * document lists them, built from fastify's own route list) × every kind of
+ * caller, against the policy declared in ROUTES (src/server/openapi.ts).
+ * A route without a declared policy fails here, and since the server
+ * enforces that same table before a body is read, the two cannot drift.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TokenRole } from '../api/types.js';
+import { AgentClient } from '../client/agent-client.js';
+import { policyOf, type RouteDoc } from './openapi.js';
+import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
+
+type Who =
+  | { kind: 'none' }
+  | { kind: 'join' }
+  | { kind: 'node' }
+  | { kind: 'user'; role: TokenRole; namespace: string };
+
+type Expect = 'allowed' | 'unauthenticated' | 'denied' | 'hidden';
+
+const RANK: Record<TokenRole, number> = { read: 0, submit: 1, operator: 2, admin: 3 };
+
+/** what the policy says a caller gets */
+export function expectedFor(doc: RouteDoc, who: Who): Expect {
+  if (doc.auth === 'none') return 'allowed';
+  if (who.kind === 'none') return 'unauthenticated';
+  if (doc.auth === 'join') return who.kind === 'join' ? 'allowed' : 'denied';
+  if (doc.auth === 'node') return who.kind === 'node' ? 'allowed' : 'denied';
+  if (who.kind !== 'user') return 'denied';
+  if (RANK[who.role] < RANK[doc.auth]) return 'denied';
+  const ownNamespace = who.namespace === '*' || who.namespace === 'default';
+  if (doc.namespaced && !ownNamespace) return 'hidden';
+  if (!doc.namespaced && RANK[doc.auth] >= RANK.operator && who.namespace !== '*') return 'denied';
+  return 'allowed';
+}
+
+function matches(expect: Expect, status: number): boolean {
+  if (status >= 500) return false;
+  switch (expect) {
+    case 'allowed':
+      return status !== 401 && status !== 403 && status !== 429;
+    case 'unauthenticated':
+      return status === 401;
+    case 'denied':
+      return status === 403;
+    case 'hidden':
+      return status === 403 || status === 404;
+  }
+}
+
+const JOB = 'name: web\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["1000"]\n    resources: { memory: 16Mi, cpu: 10m }\n';
+
+describe('permission matrix', () => {
+  let t: TestServer;
+  const secrets: Record<string, string> = {};
+  const ids: Record<string, string> = {};
+  const callers: Array<{ name: string; who: Who }> = [
+    { name: 'no token', who: { kind: 'none' } },
+    { name: 'join token', who: { kind: 'join' } },
+    { name: 'node secret', who: { kind: 'node' } },
+    { name: 'read', who: { kind: 'user', role: 'read', namespace: 'default' } },
+    { name: 'submit', who: { kind: 'user', role: 'submit', namespace: 'default' } },
+    { name: 'admin of another namespace', who: { kind: 'user', role: 'admin', namespace: 'other' } },
+    { name: 'operator', who: { kind: 'user', role: 'operator', namespace: '*' } },
+    { name: 'admin', who: { kind: 'user', role: 'admin', namespace: '*' } },
+  ];
+
+  async function api(method: string, path: string, secret: string | undefined, body?: string, type = 'application/json') {
+    const headers: Record<string, string> = {};
+    if (secret) headers.authorization = `Bearer ${secret}`;
+    if (body !== undefined) headers['content-type'] = type;
+    const res = await fetch(`${t.server.url}${path}`, { method, headers, body });
+    return { status: res.status, text: await res.text() };
+  }
+
+  beforeAll(async () => {
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1024 });
+    const admin = t.server.adminToken;
+    secrets.admin = admin;
+    secrets['join token'] = t.server.joinToken;
+    for (const c of callers) {
+      if (c.who.kind !== 'user' || c.name === 'admin') continue;
+      const r = await api('POST', '/v1/tokens', admin, JSON.stringify({ name: c.name, role: c.who.role, namespace: c.who.namespace }));
+      secrets[c.name] = (JSON.parse(r.text) as { secret: string }).secret;
+    }
+    const a = await new AgentClient(t.server.url, t.server.joinToken).register(nodeRequest('node-a'));
+    secrets['node secret'] = a.secret;
+    ids.node = a.nodeId;
+    const b = await new AgentClient(t.server.url, t.server.joinToken).register(nodeRequest('node-b'));
+    secrets.nodeB = b.secret;
+    ids.nodeB = b.nodeId;
+    const sub = JSON.parse((await api('POST', '/v1/jobs', admin, JOB, 'application/yaml')).text) as { evalId: string };
+    ids.eval = sub.evalId;
+    ids.alloc = await until(async () => {
+      const page = JSON.parse((await api('GET', '/v1/allocs?namespace=default', admin)).text) as { items: Array<{ id: string }> };
+      return page.items[0]?.id;
+    }, 'the job placed');
+    ids.token = JSON.parse((await api('POST', '/v1/tokens', admin, JSON.stringify({ name: 'victim', role: 'read', namespace: 'x' }))).text).token.id as string;
+  });
+  afterAll(() => t.close());
+
+  async function routeList(): Promise<Array<{ method: string; url: string }>> {
+    const doc = JSON.parse((await api('GET', '/v1/openapi.json', undefined)).text) as { paths: Record<string, Record<string, unknown>> };
+    const out: Array<{ method: string; url: string }> = [];
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(ops)) out.push({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') });
+    }
+    return out;
+  }
+
+  it('has a declared policy for every route the server serves', async () => {
+    const routes = await routeList();
+    expect(routes.length).toBeGreaterThan(40);
+    const missing = routes.filter((r) => !policyOf(r.method, r.url)).map((r) => `${r.method} ${r.url}`);
+    expect(missing, 'add these to ROUTES in src/server/openapi.ts with auth (and namespaced where they read one namespace)').toEqual([]);
+  });
+
+  it('answers every route × caller as the policy says', async () => {
+    const routes = await routeList();
+    const wrong: string[] = [];
+    let cells = 0;
+    for (const r of routes) {
+      const doc = policyOf(r.method, r.url);
+      if (!doc) continue;
+      let path = r.url
+        .replace(':id', r.url.startsWith('/v1/jobs') ? 'web' : r.url.startsWith('/v1/nodes') ? ids.node : r.url.startsWith('/v1/allocs') ? ids.alloc : r.url.startsWith('/v1/evals') ? ids.eval : r.url.startsWith('/v1/tokens') ? ids.token : 'nosuch')
+        .replace(':name', 'web');
+      // blocking routes answer at once; namespaced routes name the namespace the objects are in
+      path += r.url === '/v1/events' ? '?follow=false&namespace=default' : doc.namespaced ? '?namespace=default' : '';
+      const body = r.method === 'GET' || r.method === 'DELETE' ? undefined : r.url === '/v1/jobs' ? JOB : '{}';
+      const type = r.url === '/v1/jobs' ? 'application/yaml' : 'application/json';
+      // DELETE /v1/tokens/:id revokes a victim token, never the admin token the test runs with
+      for (const c of callers) {
+        const res = await api(r.method, path, secrets[c.name], body, type);
+        cells++;
+        const want = expectedFor(doc, c.who);
+        if (!matches(want, res.status)) wrong.push(`${r.method} ${path} as ${c.name}: expected ${want}, got ${res.status} ${res.text.slice(0, 120)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(cells).toBeGreaterThan(300);
+  });
+
+  it('keeps a node to its own allocs: node A cannot report for, or ship logs of, node B', async () => {
+    // place an alloc on node B, pinned by constraint
+    const pinned = `name: pinned\ntype: service\nconstraints:\n  - attribute: \${node.name}\n    value: node-b\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["1000"]\n    resources: { memory: 16Mi, cpu: 10m }\n`;
+    expect((await api('POST', '/v1/jobs', secrets.admin, pinned, 'application/yaml')).status).toBe(200);
+    const alloc = await until(async () => {
+      const page = JSON.parse((await api('GET', '/v1/allocs?job=pinned&namespace=default', secrets.admin)).text) as { items: Array<{ id: string; nodeId: string; clientStatus: string }> };
+      return page.items[0];
+    }, 'pinned placed');
+    expect(alloc.nodeId).toBe(ids.nodeB);
+    const report = { updates: [{ allocId: alloc.id, clientStatus: 'failed', clientDescription: 'forged', taskStates: {} }] };
+    const r1 = await api('POST', '/v1/agent/allocs/status', secrets['node secret'], JSON.stringify(report));
+    expect(r1.status).toBe(403);
+    const r2 = await api('POST', '/v1/agent/logs', secrets['node secret'], JSON.stringify({ chunks: [{ allocId: alloc.id, task: 'main', stream: 'stdout', data: 'forged' }] }));
+    expect(r2.status).toBe(403);
+    const after = JSON.parse((await api('GET', `/v1/allocs/${alloc.id}`, secrets.admin)).text) as { clientStatus: string };
+    expect(after.clientStatus).toBe(alloc.clientStatus);
+    const logs = JSON.parse((await api('GET', `/v1/allocs/${alloc.id}/logs?task=main`, secrets.admin)).text) as { data: string };
+    expect(logs.data).not.toContain('forged');
+    // and the agent's own view is its own node's: A's watch does not list B's alloc
+    const watch = JSON.parse((await api('GET', '/v1/agent/allocs', secrets['node secret'])).text) as { allocs: Array<{ alloc: { id: string } }> };
+    expect(watch.allocs.map((x) => x.alloc.id)).not.toContain(alloc.id);
+  });
+});
