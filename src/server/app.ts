@@ -36,6 +36,10 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     // trickles its headers or never finishes its body is cut off (slowloris)
     requestTimeout: 60_000,
     connectionTimeout: 0,
+    // the router answers a long path parameter (a 3,000-character id) with 414 before the body is read,
+    // and the body left on the socket then reaches the client as a second, garbled answer; Node's 16 KiB
+    // header limit bounds URLs anyway, so ids of any length reach the handlers and get an ordinary 404
+    routerOptions: { maxParamLength: 16 * 1024 },
   });
   app.server.headersTimeout = 15_000;
   // the parsers recurse per nesting level: a cheap linear scan rejects deep bodies first
@@ -93,7 +97,8 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     }
     let principal: Principal;
     try {
-      principal = url === '/v1/events' && typeof query?.ticket === 'string' ? ticketPrincipal(tickets, query.ticket, now) : await authenticate(ctx.store, req);
+      // a header wins: a ticket is for clients that cannot send one
+      principal = url === '/v1/events' && req.headers.authorization === undefined && typeof query?.ticket === 'string' ? ticketPrincipal(tickets, query.ticket, now) : await authenticate(ctx.store, req);
     } catch (err) {
       // a missing credential is not a guess; a wrong one is
       if (err instanceof HttpError && err.status === 401 && (req.headers.authorization !== undefined || query?.ticket !== undefined)) limiter.fail(source, now);
