@@ -116,6 +116,32 @@ export const ROUTES: Record<string, RouteDoc> = {
   'GET /v1/agent/services/:name': { summary: "A service's healthy endpoints, for upstreams", auth: 'node', query: NS, response: 'ServiceEndpointsResponse' },
 };
 
+const AUTH_ORDER: Auth[] = ['none', 'read', 'submit', 'operator', 'admin', 'node', 'join'];
+const AUTH_WHO: Record<Auth, string> = {
+  none: 'anyone (no token)',
+  read: '`read` and up',
+  submit: '`submit` and up',
+  operator: '`operator` and up',
+  admin: '`admin`',
+  node: 'a node secret (its own node only)',
+  join: 'the join token',
+};
+
+/**
+ * The README's table of who may call what, from ROUTES: the docs and the
+ * enforcement come from one place (a test compares the README with this).
+ * `*`: a token of another namespace gets 403 for this namespace's objects.
+ */
+export function roleTableMarkdown(): string {
+  const lines = ['| who | routes (`*`: namespaced) |', '| --- | --- |'];
+  for (const auth of AUTH_ORDER) {
+    const keys = Object.keys(ROUTES).filter((k) => ROUTES[k].auth === auth);
+    if (keys.length === 0) continue;
+    lines.push(`| ${AUTH_WHO[auth]} | ${keys.map((k) => `\`${k}\`${ROUTES[k].namespaced ? '\\*' : ''}`).join(', ')} |`);
+  }
+  return lines.join('\n');
+}
+
 /** the policy of a route as fastify registered it; undefined: none declared (the server refuses it) */
 export function policyOf(method: string, url: string): RouteDoc | undefined {
   return ROUTES[`${method} ${url}`];

@@ -5,10 +5,11 @@
  * A route without a declared policy fails here, and since the server
  * enforces that same table before a body is read, the two cannot drift.
  */
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRole } from '../api/types.js';
 import { AgentClient } from '../client/agent-client.js';
-import { policyOf, type RouteDoc } from './openapi.js';
+import { policyOf, roleTableMarkdown, type RouteDoc } from './openapi.js';
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
 
 type Who =
@@ -163,5 +164,14 @@ describe('permission matrix', () => {
     // and the agent's own view is its own node's: A's watch does not list B's alloc
     const watch = JSON.parse((await api('GET', '/v1/agent/allocs', secrets['node secret'])).text) as { allocs: Array<{ alloc: { id: string } }> };
     expect(watch.allocs.map((x) => x.alloc.id)).not.toContain(alloc.id);
+  });
+});
+
+describe('README role table', () => {
+  it('is the one roleTableMarkdown() makes from ROUTES', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const m = /<!-- roles:begin[^>]*-->\n([\s\S]*?)\n<!-- roles:end -->/.exec(readme);
+    expect(m, 'README.md has the roles:begin/roles:end markers').not.toBeNull();
+    expect(m![1], 'regenerate: npx tsx -e "import(\'./src/server/openapi.ts\').then(m => console.log(m.roleTableMarkdown()))"').toBe(roleTableMarkdown());
   });
 });
