@@ -104,7 +104,7 @@ describe('observability routes', () => {
   it('refuses the event stream without a token and limits a namespaced token to its namespace', async () => {
     const res = await fetch(`${server.url}/v1/events`);
     expect(res.status).toBe(401);
-    // ?token= is only for the event stream
+    // a token in the URL is accepted nowhere (the event stream takes a ticket)
     expect((await fetch(`${server.url}/v1/nodes?token=${server.adminToken}`)).status).toBe(401);
     await expect(client.recentEvents({ topics: ['bogus' as never] })).rejects.toThrow(/unknown topic "bogus"/);
 
