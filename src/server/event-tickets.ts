@@ -46,9 +46,18 @@ export class EventTickets {
     return t.token;
   }
 
-  /** forget the tickets of a revoked token */
+  private readonly revokeListeners = new Set<(tokenId: string) => void>();
+
+  /** forget the tickets of a revoked token, and tell open streams (they close theirs) */
   revokeToken(tokenId: string): void {
     for (const [k, t] of this.tickets) if (t.token.id === tokenId) this.tickets.delete(k);
+    for (const l of this.revokeListeners) l(tokenId);
+  }
+
+  /** called with the id of each revoked token; returns the unsubscribe function */
+  onRevoke(fn: (tokenId: string) => void): () => void {
+    this.revokeListeners.add(fn);
+    return () => this.revokeListeners.delete(fn);
   }
 
   private sweep(now: number): void {

@@ -140,6 +140,18 @@ describe('API hardening', () => {
       expect((await call('GET', '/v1/status', created.secret)).status).toBe(401);
     });
 
+    it("ends a revoked token's open event stream", async () => {
+      const created = await makeToken('read', '*');
+      const res = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${created.secret}` } });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read(); // the stream's first comment: it is open
+      expect((await call('DELETE', `/v1/tokens/${created.token.id}`, admin)).status).toBe(200);
+      // the server hangs up: the read ends (done, or an error for the cut connection) instead of waiting forever
+      const ended = await reader.read().then((r) => r.done, () => true);
+      expect(ended).toBe(true);
+    });
+
     it('is admin only', async () => {
       const op = await makeToken('operator', '*');
       expect((await call('POST', '/v1/tokens', op.secret, JSON.stringify({ name: 'x', role: 'admin', namespace: '*' }))).status).toBe(403);

@@ -62,9 +62,14 @@ export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: 
     const backlog = events.since(after, filter);
     let unsubscribe = (): void => {};
     let keepalive: ReturnType<typeof setInterval> | undefined;
+    // a revoked token's stream ends with it, instead of reading on until the client hangs up
+    const unRevoke = tickets.onRevoke((id) => {
+      if (id === token.id) conn.close();
+    });
     const conn = new SseConnection(res, eventStreamLimits.maxBufferedBytes, () => {
       clearInterval(keepalive);
       unsubscribe();
+      unRevoke();
       streams.delete(res);
     });
     const send = (list: ClusterEvent[]): void => {
