@@ -202,6 +202,26 @@ describe('API hardening', () => {
       expect(allocs.every((x) => x.namespace === 'team-a')).toBe(true);
     });
 
+    it("lists a namespaced token nothing of other namespaces when it asks for every namespace", async () => {
+      const lists: Array<[string, (b: Answer['body']) => Array<{ namespace?: string }>]> = [
+        ['/v1/jobs?namespace=*', (b) => b.items as Array<{ namespace: string }>],
+        ['/v1/allocs?namespace=*', (b) => b.items as Array<{ namespace: string }>],
+        ['/v1/evals?namespace=*', (b) => b.items as Array<{ namespace: string }>],
+        ['/v1/deployments?namespace=*', (b) => b as unknown as Array<{ namespace: string }>],
+        ['/v1/events?namespace=*&follow=false', (b) => b.events as Array<{ namespace?: string }>],
+      ];
+      for (const [path, items] of lists) {
+        const all = await call('GET', path, admin);
+        // the admin sees default's objects there (no deployments exist: that list is empty for everyone)
+        if (!path.includes('deployments')) expect(items(all.body).some((x) => x.namespace === 'default'), path).toBe(true);
+        const mine = await call('GET', path, tokens.readA);
+        expect(mine.status, path).toBe(200);
+        expect(items(mine.body).filter((x) => x.namespace !== undefined && x.namespace !== 'team-a'), path).toEqual([]);
+      }
+      const ns = await call('GET', '/v1/namespaces', tokens.readA);
+      expect(ns.body).toEqual(['team-a']);
+    });
+
     it("refuses a node taking another node's name, absurd capacity, and control characters", async () => {
       await new AgentClient(url, t.server.joinToken).register(nodeRequest('node-b'));
       const rename = await call('PUT', '/v1/agent/node', secretA, JSON.stringify(nodeRequest('node-b')));
