@@ -197,7 +197,11 @@ export function buildOpenApi(routes: RegisteredRoute[], version: string): Record
       ...(doc.namespaced ? { 'x-baton-namespaced': true } : {}),
       responses: {
         200: { description: doc.response, content: { [doc.produces ?? 'application/json']: { schema: doc.produces ? { type: 'string' } : schema } } },
-        ...(doc.auth === 'none' ? {} : { 401: { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } } }),
+        ...(doc.auth === 'none' ? {} : {
+          401: { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
+          403: { description: `the credential may not call this (needs ${doc.auth}${doc.namespaced ? ' in the namespace' : ''})`, content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
+          429: { description: 'too many failed sign-ins from this address: see Retry-After', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
+        }),
         400: { description: 'bad input', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
       },
     };

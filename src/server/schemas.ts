@@ -30,8 +30,8 @@ export const registerNodeSchema = z.strictObject({
   labels: textMap,
   capacity: resources,
   reserved: resources,
-  address: z.string().max(253).optional(),
-  volumes: z.record(z.string().max(64), z.strictObject({ path: z.string().max(4096), readOnly: z.boolean() })).optional(),
+  address: printable(253, 'the address').optional(),
+  volumes: z.record(printable(64, 'a volume name'), z.strictObject({ path: printable(4096, 'a volume path'), readOnly: z.boolean() })).optional(),
   portRange: z.strictObject({ from: z.number().int().min(1).max(65535), to: z.number().int().min(1).max(65535) }).optional(),
 });
 
