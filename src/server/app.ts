@@ -1,13 +1,13 @@
 /** The HTTP API as a fastify app: parsers, auth, routes, errors. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { authenticate, enforcePolicy, type Principal } from './auth.js';
+import { accessControl } from './access.js';
 import { assertJsonDepth, assertYamlDepth } from './body-limits.js';
 import type { ServerContext } from './context.js';
-import { HttpError, makeErrorHandler } from './errors.js';
+import { makeErrorHandler } from './errors.js';
 import { EventTickets } from './event-tickets.js';
 import { eventBufferFor } from './events.js';
 import { metricsFor } from './metrics.js';
-import { policyOf, type RegisteredRoute } from './openapi.js';
+import type { RegisteredRoute } from './openapi.js';
 import { SignInLimiter, type SignInLimitOptions } from './sign-in-limit.js';
 import { agentRoutes } from './routes/agent.js';
 import { deploymentRoutes } from './routes/deployments.js';
@@ -74,39 +74,8 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) routes.push({ method, url: r.url ?? r.path });
   });
-  // who may call a route is checked here, before the body is read or parsed,
-  // from the same route table the OpenAPI document and the permission test use
-  app.addHook('onRequest', async (req, reply) => {
-    const url = req.routeOptions.url;
-    // unmatched: the 404 handler answers; the UI's pages and assets are public
-    if (url === undefined || (!url.startsWith('/v1/') && url !== '/metrics')) return;
-    const policy = policyOf(req.method === 'HEAD' ? 'GET' : req.method, url);
-    if (!policy) throw new HttpError(403, `${req.method} ${url} has no access policy (an entry in ROUTES, src/server/openapi.ts): refused`);
-    if (policy.auth === 'none') return;
-    const now = Date.now();
-    const source = req.ip;
-    const wait = limiter.retryAfterMs(source, now);
-    if (wait > 0) {
-      const s = Math.ceil(wait / 1000);
-      void reply.header('retry-after', String(s));
-      throw new HttpError(429, `too many failed sign-ins from ${source}: try again in ${s}s (Retry-After)`);
-    }
-    const query = req.query as Record<string, unknown> | undefined;
-    if (url === '/v1/events' && query?.token !== undefined) {
-      throw new HttpError(400, '?token= is no longer accepted: a token in a URL ends up in logs; send "Authorization: Bearer <token>", or get a ticket with POST /v1/events/ticket and pass ?ticket=');
-    }
-    let principal: Principal;
-    try {
-      // a header wins: a ticket is for clients that cannot send one
-      principal = url === '/v1/events' && req.headers.authorization === undefined && typeof query?.ticket === 'string' ? ticketPrincipal(tickets, query.ticket, now) : await authenticate(ctx.store, req);
-    } catch (err) {
-      // a missing credential is not a guess; a wrong one is
-      if (err instanceof HttpError && err.status === 401 && (req.headers.authorization !== undefined || query?.ticket !== undefined)) limiter.fail(source, now);
-      throw err;
-    }
-    req.principal = principal;
-    enforcePolicy(principal, policy.auth, policy.namespaced === true);
-  });
+  // who may call a route is checked before the body is read or parsed, from the route table
+  app.addHook('onRequest', accessControl(ctx, limiter, tickets));
   app.addHook('onResponse', async (req, reply) => {
     metrics.http.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
@@ -118,10 +87,4 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   tokenRoutes(app, ctx, tickets);
   registerUi(app);
   return app;
-}
-
-function ticketPrincipal(tickets: EventTickets, ticket: string, now: number): Principal {
-  const token = tickets.redeem(ticket, now);
-  if (!token) throw new HttpError(401, 'unknown or expired event-stream ticket: ask POST /v1/events/ticket for a new one (tickets last a minute)');
-  return { kind: 'user', token };
 }
