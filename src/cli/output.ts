@@ -165,13 +165,14 @@ export function formatMap(m: Record<string, string>): string {
 
 /** The lines printed for an error at the top level. */
 export function formatError(err: unknown): string[] {
+  // a server's message may quote what a client sent (a name, a key): shown, never interpreted
   if (err instanceof BatonApiError) {
-    const lines = [`Error: ${err.message}`];
+    const lines = [`Error: ${escapeControl(err.message, true)}`];
     for (const d of err.details) {
-      lines.push(`  ${d.path}${d.line !== undefined ? ` (line ${d.line})` : ''}: ${d.message}`);
+      lines.push(escapeControl(`  ${d.path}${d.line !== undefined ? ` (line ${d.line})` : ''}: ${d.message}`, true));
     }
     return lines;
   }
-  if (err instanceof Error) return [`Error: ${err.message}`];
-  return [`Error: ${String(err)}`];
+  if (err instanceof Error) return [`Error: ${escapeControl(err.message, true)}`];
+  return [`Error: ${escapeControl(String(err), true)}`];
 }

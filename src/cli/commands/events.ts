@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Alloc, ClusterEvent, Deployment, Evaluation, EventTopic, Job, NodeInfo } from '../../api/types.js';
 import { BatonApiError } from '../../client/http.js';
 import { clientFor, globalOptions } from '../config.js';
-import { CliError, shortId } from '../output.js';
+import { CliError, escapeControl, shortId } from '../output.js';
 
 const TOPICS: EventTopic[] = ['job', 'alloc', 'node', 'eval', 'deployment'];
 
@@ -68,7 +68,7 @@ export function registerEventsCommand(program: Command): void {
       let index = opts.index !== undefined ? Number(opts.index) : 0;
       if (!Number.isSafeInteger(index) || index < 0) throw new CliError(`--index must be a whole number, not "${opts.index}"`);
       const print = (e: ClusterEvent): void => {
-        process.stdout.write(`${output === 'json' ? JSON.stringify(e) : formatEventLine(e)}\n`);
+        process.stdout.write(`${output === 'json' ? JSON.stringify(e) : escapeControl(formatEventLine(e))}\n`);
       };
       if (!opts.follow) {
         const page = await client.recentEvents({ topics, namespace: opts.namespace, index });
