@@ -125,8 +125,10 @@ describe('permission matrix', () => {
       const doc = policyOf(r.method, r.url);
       if (!doc) continue;
       let path = r.url
-        .replace(':id', r.url.startsWith('/v1/jobs') ? 'web' : r.url.startsWith('/v1/nodes') ? ids.node : r.url.startsWith('/v1/allocs') ? ids.alloc : r.url.startsWith('/v1/evals') ? ids.eval : r.url.startsWith('/v1/tokens') ? ids.token : 'nosuch')
-        .replace(':name', 'web');
+        .replace(/:id\b/, r.url.startsWith('/v1/jobs') ? 'web' : r.url.startsWith('/v1/nodes') ? ids.node : r.url.startsWith('/v1/allocs') ? ids.alloc : r.url.startsWith('/v1/evals') ? ids.eval : r.url.startsWith('/v1/tokens') ? ids.token : 'nosuch')
+        .replace(/:namespace\b/, 'default')
+        .replace(/:name\b/, 'web')
+        .replace(/:(\w+)/g, 'nosuch');
       // blocking routes answer at once; namespaced routes name the namespace the objects are in
       path += r.url === '/v1/events' ? '?follow=false&namespace=default' : doc.namespaced ? '?namespace=default' : '';
       const body = r.method === 'GET' || r.method === 'DELETE' ? undefined : r.url === '/v1/jobs' ? JOB : '{}';
