@@ -4,7 +4,7 @@
  * meta as env, the payload file, and usage sampled while running.
  */
 import { describe, expect, it } from 'vitest';
-import { readFile, stat } from 'node:fs/promises';
+import { lstat, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FakeDriver } from './fake-driver.js';
 import { ExecDriver } from '../drivers/exec.js';
@@ -97,6 +97,26 @@ describe('meta and payload', () => {
     expect(t.config.env.BATON_TASK_DIR).toBe('/baton/task');
     expect(t.config.env.BATON_PAYLOAD_FILE).toBe('/baton/task/payload');
     expect(await readFile(join(hostDir, 'payload'), 'utf8')).toBe('data');
+  });
+
+  it('never writes a restart\'s payload through a symlink the task put in its place', async () => {
+    const driver = new FakeDriver('docker', '/baton/task');
+    const h = harness([driver]);
+    const victim = join(dir(), 'host-file');
+    await writeFile(victim, 'host data\n');
+    const aa = agentAlloc({ type: 'service', restartAttempts: 2, task: { driver: 'docker', image: 'busybox' } });
+    aa.payload = Buffer.from('payload\n').toString('base64');
+    run(h, aa);
+    const first = await until('start', () => driver.last());
+    const taskDir = join(dir(), 'allocs', 'alloc-1', 'main');
+    // what a container's root can do to its mounted task dir
+    await rm(join(taskDir, 'payload'));
+    await symlink(victim, join(taskDir, 'payload'));
+    first.exit({ exitCode: 1 });
+    await until('restart', () => driver.starts.length >= 2 && driver.last());
+    expect(await readFile(victim, 'utf8')).toBe('host data\n');
+    expect((await lstat(join(taskDir, 'payload'))).isSymbolicLink()).toBe(false);
+    expect(await readFile(join(taskDir, 'payload'), 'utf8')).toBe('payload\n');
   });
 
   it('lets a real process read its meta and payload', async () => {

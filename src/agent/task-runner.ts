@@ -5,7 +5,7 @@
  * The handle is persisted before anything else happens, so a crash at any
  * point leaves enough on disk to find the task again.
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentAlloc, Resources, TaskSpec } from '../api/types.js';
 import type { ExitResult, RunningTask, TaskConfig, TaskPort, TaskUsage, TaskVolume } from '../drivers/driver.js';
@@ -18,6 +18,7 @@ import { LogShipper } from './log-shipper.js';
 import { decideRestart, exitSucceeded } from './restart-policy.js';
 import type { PersistedTask } from './state-file.js';
 import { PAYLOAD_FILE, resolvePorts, resolveVolumes, taskEnv, upstreamEnvName } from './task-env.js';
+import { writeTaskFile } from './task-files.js';
 import { UsagePoller } from './usage-poller.js';
 import { cpuMillicores, type CpuSample } from './usage-report.js';
 
@@ -342,9 +343,8 @@ export class TaskRunner {
   private async writePayload(taskDir: string): Promise<void> {
     const payload = this.host.agentAlloc.payload;
     if (payload === undefined) return;
-    const path = join(taskDir, PAYLOAD_FILE);
-    await writeFile(path, Buffer.from(payload, 'base64'), { mode: 0o644 });
-    await chmod(path, 0o644); // the umask may have narrowed it
+    // the task may have put a link in its place since the last run: never written through
+    await writeTaskFile(taskDir, PAYLOAD_FILE, Buffer.from(payload, 'base64'), { mode: 0o644 });
   }
 
   private markStarted(message: string): void {

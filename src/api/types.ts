@@ -85,6 +85,23 @@ export interface TaskSpec {
   upstreams?: UpstreamSpec[];
   /** host volumes declared on the agent (`--volume data=/srv/data`) mounted into the task */
   volumes?: VolumeMount[];
+  /** secrets of the job's namespace given to the task as files (and env vars where asked) */
+  secrets?: TaskSecretSpec[];
+}
+
+/** A task's use of a secret: files at `$BATON_TASK_DIR/secrets/<name>/<key>`. */
+export interface TaskSecretSpec {
+  name: string;
+  /** env var name → key of the secret */
+  env?: Record<string, string>;
+  /** docker only: also this path in the container, the file of `key` (compose's /run/secrets/<name>) */
+  file?: string;
+  /** the key `file` shows (default: the secret's only key) */
+  key?: string;
+  /** what a new version does to a running task (default restart) */
+  changeMode: 'restart' | 'signal' | 'noop';
+  /** changeMode signal: the signal sent (default SIGHUP) */
+  changeSignal?: string;
 }
 
 export interface PortSpec {
@@ -529,6 +546,31 @@ export interface CreateTokenRequest {
   ttl?: string;
 }
 
+/** GET /v1/secrets: what a secret is, never its values */
+export interface SecretInfo {
+  namespace: string;
+  name: string;
+  version: number;
+  /** the names of its keys */
+  keys: string[];
+  createdAt: string;
+  updatedAt: string;
+  /** who may read its values: only the tasks of jobs in its namespace, through their agents */
+  readableBy: string;
+}
+
+/** PUT /v1/secrets/:namespace/:name */
+export interface PutSecretRequest {
+  data: Record<string, string>;
+}
+
+/** GET /v1/agent/allocs/:id/secrets: the values an alloc's tasks name, for its agent only */
+export interface AllocSecretsResponse {
+  secrets: Array<{ name: string; version: number; data: Record<string, string> }>;
+  /** names the tasks ask for that do not exist */
+  missing: string[];
+}
+
 /** the secret is in this answer only: the server keeps its hash */
 export interface CreateTokenResponse {
   token: TokenInfo;
@@ -597,7 +639,7 @@ export interface LogsResponse {
 
 // ---------------------------------------------------------------- events and usage (UI, `baton events`)
 
-export type EventTopic = 'job' | 'alloc' | 'node' | 'eval' | 'deployment';
+export type EventTopic = 'job' | 'alloc' | 'node' | 'eval' | 'deployment' | 'secret';
 
 /** One change in the cluster, as streamed by GET /v1/events (server-sent events). */
 export interface ClusterEvent {
@@ -827,6 +869,8 @@ export interface AgentAlloc {
   job: JobSpec;
   /** base64 payload of a dispatched job: written to `$BATON_TASK_DIR/payload` */
   payload?: string;
+  /** the versions of the secrets its tasks name ("db@3,api@0", 0: missing): a change means fetch them again */
+  secretsStamp?: string;
 }
 
 export interface AgentAllocsResponse {

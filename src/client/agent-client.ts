@@ -3,6 +3,7 @@
  * token, then every call with the node's own secret.
  */
 import type {
+  AllocSecretsResponse,
   AgentAllocsResponse,
   AllocStatusUpdate,
   HeartbeatRequest,
@@ -58,6 +59,11 @@ export class AgentClient {
 
   shipLogs(chunks: LogChunk[]): Promise<{ accepted: number }> {
     return this.http.request('POST', '/v1/agent/logs', { body: { chunks } });
+  }
+
+  /** the values of the secrets an alloc of this node names */
+  allocSecrets(allocId: string): Promise<AllocSecretsResponse> {
+    return this.http.request('GET', `/v1/agent/allocs/${encodeURIComponent(allocId)}/secrets`);
   }
 
   /** the healthy endpoints of a service, for a task's upstreams */

@@ -3,6 +3,7 @@
  * own scripts. One method per route of docs/api.md.
  */
 import type {
+  SecretInfo,
   Alloc,
   ClusterEvent,
   Deployment,
@@ -434,6 +435,19 @@ export class BatonClient {
       query: { namespace: opts.namespace ?? 'default', index: opts.index, wait: opts.waitMs },
       signal: opts.signal,
     });
+  }
+
+  /** a new version of a secret; the answer carries its version and key names, never values */
+  putSecret(namespace: string, name: string, data: Record<string, string>): Promise<SecretInfo> {
+    return this.http.request('PUT', `/v1/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, { body: { data } });
+  }
+
+  listSecrets(namespace = 'default'): Promise<SecretInfo[]> {
+    return this.http.request('GET', '/v1/secrets', { query: { namespace } });
+  }
+
+  deleteSecret(namespace: string, name: string): Promise<SecretInfo> {
+    return this.http.request('DELETE', `/v1/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
   }
 }
 

@@ -1,11 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultLauncher, LauncherGone, NodeLauncher, PerlLauncher, type LaunchRequest, type Launcher } from './exec-launcher.js';
 import { findCommand, processAlive } from './proc.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-launcher-'));
+// the task user of one test writes its exit file here, as a task does in its own dir
+chmodSync(dir, 0o777);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const perl = findCommand('perl', process.env.PATH ?? '', '/');
@@ -43,6 +45,26 @@ describe.each([
     // cat read nothing: stdin is /dev/null, not the agent's pipe
     expect(out[3].trim().split(/\s+/)).toEqual([String(got.pid), String(got.pid)]);
     expect(read(name, 'err')).toBe('oops\n');
+    l.close();
+  });
+
+  it.skipIf(skip || process.getuid?.() !== 0)('drops to the task user with only its own group, after making its files', async () => {
+    const l = make();
+    const name = `${kind}-user`;
+    const victim = join(dir, `${name}.victim`);
+    writeFileSync(victim, 'host file\n');
+    // a link the task left in place of its output file and its exit file
+    symlinkSync(victim, join(dir, `${name}.out`));
+    symlinkSync(victim, join(dir, `${name}.exit`));
+    const r = { ...req(name, 'id -u; id -g; id -G; echo 3 > "$EXITF"'), user: { uid: 65534, gid: 65533, groups: [65533] }, touch: [join(dir, `${name}.exit`)] };
+    r.env.EXITF = join(dir, `${name}.exit`);
+    const got = await l.launch(r);
+    expect(await got.exited).toBe(true);
+    expect(read(name, 'out')).toBe('65534\n65533\n65533\n');
+    expect(readFileSync(victim, 'utf8')).toBe('host file\n');
+    expect(lstatSync(join(dir, `${name}.out`)).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(dir, `${name}.exit`), 'utf8')).toBe('3\n');
+    expect(lstatSync(join(dir, `${name}.exit`)).uid).toBe(65534);
     l.close();
   });
 

@@ -9,7 +9,7 @@
  * driver falls back to Node's spawn.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchownSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Cgroups, type CgroupStep } from './cgroups.js';
@@ -34,6 +34,33 @@ export interface LaunchRequest {
   touch?: string[];
   /** written once the pid is known: the text with @PID@ and @START@ (the /proc start time) filled in */
   handleFile?: { path: string; template: string };
+  /**
+   * Run the wrapper as this user: its supplementary groups replaced by
+   * `groups`, then setgid, then setuid, after everything that needs root
+   * (the cgroup, the files above, joining `join`) and before the exec.
+   */
+  user?: { uid: number; gid: number; groups: number[] };
+  /**
+   * cgroup.procs files the child joins itself (as root, before dropping to
+   * `user`): an unprivileged wrapper may not move itself into the group.
+   */
+  join?: string[];
+}
+
+/**
+ * Files the launcher makes in the task's directory, which the task controls:
+ * the old name is unlinked and the file created anew with O_EXCL|O_NOFOLLOW,
+ * so a link the task left there is replaced, never written through.
+ */
+function createFresh(path: string, owner?: { uid: number; gid: number }): number {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  if (owner) fchownSync(fd, owner.uid, owner.gid);
+  return fd;
 }
 
 export interface Launched {
@@ -68,12 +95,17 @@ export class NodeLauncher implements Launcher {
 
   async launch(req: LaunchRequest): Promise<Launched> {
     if (req.setup) Cgroups.apply(req.setup);
-    for (const f of req.touch ?? []) closeSync(openSync(f, 'w'));
-    const out = openSync(req.stdoutPath, 'w');
-    const err = openSync(req.stderrPath, 'w');
+    for (const f of req.touch ?? []) closeSync(createFresh(f, req.user));
+    const out = createFresh(req.stdoutPath);
+    const err = createFresh(req.stderrPath);
     let child: ChildProcess;
     try {
-      child = spawn(req.argv[0], req.argv.slice(1), { detached: true, stdio: ['ignore', out, err, 'pipe'], env: req.env, cwd: req.cwd });
+      // libuv drops the supplementary groups, then setgid, then setuid, in the child before exec
+      const ids = req.user ? { uid: req.user.uid, gid: req.user.gid } : {};
+      child = spawn(req.argv[0], req.argv.slice(1), { detached: true, stdio: ['ignore', out, err, 'pipe'], env: req.env, cwd: req.cwd, ...ids });
+      // without a fork hook the join comes just after the start: a task that forks at once may
+      // leave a first child outside the group (the perl launcher joins before the exec instead)
+      if (child.pid !== undefined) for (const f of req.join ?? []) writeFileSync(f, String(child.pid));
     } finally {
       closeSync(out);
       closeSync(err);
@@ -89,7 +121,12 @@ export class NodeLauncher implements Launcher {
     child.unref();
     if (req.handleFile) {
       const start = readProcStat(pid)?.startTime ?? '';
-      writeFileSync(req.handleFile.path, req.handleFile.template.replaceAll('@PID@', String(pid)).replaceAll('@START@', start));
+      const fd = createFresh(req.handleFile.path);
+      try {
+        writeFileSync(fd, req.handleFile.template.replaceAll('@PID@', String(pid)).replaceAll('@START@', start));
+      } finally {
+        closeSync(fd);
+      }
     }
     const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise<boolean>((r) => child.once('exit', () => r(true)));
     const ready = child.stdio[3] as Readable | null;
@@ -120,7 +157,11 @@ export class NodeLauncher implements Launcher {
  *                 as in cgroups.ts), "W\0<file>\0<value>" (write, must
  *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have),
  *                 "T\0<file>" (create or empty a file), "H\0<file>\0<text>" (write the text with @PID@ and
- *                 @START@ replaced by the child's pid and /proc start time: the wrapper's, as exec keeps both)
+ *                 @START@ replaced by the child's pid and /proc start time: the wrapper's, as exec keeps both),
+ *                 "U\0<uid>\0<gid>\0<groups, comma-separated>" (become this user before the exec; T files are
+ *                 handed to it), "J\0<cgroup.procs>" (join, as root, after the files are made)
+ *                 T, H and the stdout/stderr files are made anew (unlink, then O_EXCL|O_NOFOLLOW): the
+ *                 task owns its directory and may have left links there
  *                 K <key> <value>      remembers a long value (the wrapper script) for fields "~<key>"
  *   perl → agent: P <req> <pid>          forked
  *                 E <req> <message>      could not fork or set up the child (message hex)
@@ -136,6 +177,7 @@ const PERL_SPAWNER = String.raw`
 use strict;
 use warnings;
 use POSIX ();
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_NOFOLLOW);
 $| = 1;
 $SIG{PIPE} = 'IGNORE';
 my %kids;
@@ -146,6 +188,14 @@ $SIG{CHLD} = sub {
 };
 my $report = \*STDOUT;
 sub fail { my ($req, $msg) = @_; print $report "E $req ", unpack('H*', $msg), "\n"; POSIX::_exit(127) }
+# a file in the task's directory, made anew: never through a link the task left there
+sub fresh {
+  my ($req, $path, $owner) = @_;
+  unlink($path) or $! + 0 == POSIX::ENOENT() or fail($req, "cannot replace $path: $!");
+  sysopen(my $fh, $path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644) or fail($req, "cannot create $path: $!");
+  if ($owner) { chown($owner->[0], $owner->[1], $fh) or fail($req, "cannot hand $path to uid $owner->[0]: $!") }
+  return $fh;
+}
 sub child {
   my ($req, $cwd, $out, $err, $setupc, @rest) = @_;
   my @setup = splice(@rest, 0, $setupc);
@@ -153,9 +203,15 @@ sub child {
   my @env = splice(@rest, 0, $envc);
   $SIG{$_} = 'DEFAULT' for qw(CHLD PIPE);
   POSIX::setsid();
+  my ($user, @join);
   for my $step (@setup) {
     my ($k, $path, $value) = split(/\0/, $step, 3);
-    if ($k eq 'M') {
+    if ($k eq 'U') {
+      my ($gid, $groups) = split(/\0/, $value, 2);
+      $user = [$path + 0, $gid + 0, $groups];
+    } elsif ($k eq 'J') {
+      push @join, $path;
+    } elsif ($k eq 'M') {
       # a leftover group of an earlier run is made anew when empty, kept when busy
       if (!mkdir($path)) {
         $! + 0 == POSIX::EEXIST() or fail($req, "cannot create cgroup $path: $!");
@@ -169,13 +225,13 @@ sub child {
       my @sf = split(/ /, substr($stat, rindex($stat, ')') + 2));
       $value =~ s/\@PID\@/$$/g;
       $value =~ s/\@START\@/$sf[19]/g;
-      my $ok = open(my $fh, '>', $path);
-      $ok &&= print $fh $value;
+      my $fh = fresh($req, $path);
+      my $ok = print $fh $value;
       $ok &&= close $fh;
       fail($req, "cannot write $path: $!") if !$ok;
     } elsif ($k eq 'T') {
-      open(my $fh, '>', $path) or fail($req, "cannot create $path: $!");
-      close $fh;
+      # the wrapper writes these (the exit code): they belong to the task's user
+      close(fresh($req, $path, $user));
     } else {
       my $ok = open(my $fh, '>', $path);
       $ok &&= print $fh $value;
@@ -193,9 +249,28 @@ sub child {
   select((select($fd3), $| = 1)[0]);
   $report = $fd3;
   open(STDIN, '<', '/dev/null') or fail($req, "cannot open /dev/null: $!");
-  open(STDOUT, '>', $out) or fail($req, "cannot open $out: $!");
-  open(STDERR, '>', $err) or fail($req, "cannot open $err: $!");
+  my $ofh = fresh($req, $out);
+  defined(POSIX::dup2(fileno($ofh), 1)) or fail($req, "dup2: $!");
+  close $ofh;
+  my $efh = fresh($req, $err);
+  defined(POSIX::dup2(fileno($efh), 2)) or fail($req, "dup2: $!");
+  close $efh;
   chdir($cwd) or fail($req, "cannot change into $cwd: $!");
+  # after the files, so their inodes are not charged to the task's group (see touch in exec-launcher.ts)
+  for my $procs (@join) {
+    my $ok = open(my $fh, '>', $procs);
+    $ok &&= print $fh "$$\n";
+    $ok &&= close $fh;
+    fail($req, "cannot join cgroup $procs: $!") if !$ok;
+  }
+  if ($user) {
+    my ($uid, $gid, $groups) = @$user;
+    # $) with a list is setgroups(list) then setegid; then the real and saved ids with setgid/setuid
+    $) = join(' ', $gid, split(/,/, $groups));
+    POSIX::setgid($gid) or fail($req, "setgid $gid: $!");
+    POSIX::setuid($uid) or fail($req, "setuid $uid: $!");
+    ($< == $uid && $> == $uid && (split(/ /, $())[0] == $gid && (split(/ /, $)))[0] == $gid) or fail($req, "could not become uid $uid gid $gid");
+  }
   %ENV = map { split(/=/, $_, 2) } @env;
   { no warnings 'exec'; exec { $rest[0] } @rest; }
   fail($req, "cannot run $rest[0]: $!");
@@ -357,6 +432,8 @@ export class PerlLauncher implements Launcher {
     const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
     const setup = [
       ...(req.setup ?? []).map((st) => ('mkdir' in st ? `M\0${st.mkdir}` : `${st.required ? 'W' : 'w'}\0${st.write}\0${st.value}`)),
+      ...(req.user ? [`U\0${req.user.uid}\0${req.user.gid}\0${req.user.groups.join(',')}`] : []),
+      ...(req.join ?? []).map((f) => `J\0${f}`),
       ...(req.touch ?? []).map((f) => `T\0${f}`),
       ...(req.handleFile ? [`H\0${req.handleFile.path}\0${req.handleFile.template}`] : []),
     ];

@@ -14,6 +14,8 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { observeRoutes } from './routes/observe.js';
 import { serviceRoutes } from './routes/services.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { secretRoutes } from './routes/secrets.js';
+import { SecretVault } from '../secrets/vault.js';
 import { userRoutes } from './routes/user.js';
 import { registerUi } from './ui.js';
 
@@ -21,6 +23,8 @@ export const BODY_LIMIT = 1024 * 1024;
 
 export interface AppOptions {
   signInLimit?: SignInLimitOptions;
+  /** seals and opens secrets with the server's key (absent: a key of this process only, for tests) */
+  secrets?: SecretVault;
 }
 
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
@@ -85,6 +89,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   serviceRoutes(app, ctx);
   observeRoutes(app, ctx, routes, tickets);
   tokenRoutes(app, ctx, tickets);
+  secretRoutes(app, ctx, opts.secrets ?? SecretVault.ephemeral());
   registerUi(app);
   return app;
 }

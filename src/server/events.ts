@@ -7,7 +7,7 @@
 import type { ClusterEvent, EventTopic } from '../api/types.js';
 import type { Store } from '../store/store.js';
 
-export const EVENT_TOPICS: readonly EventTopic[] = ['job', 'alloc', 'node', 'eval', 'deployment'];
+export const EVENT_TOPICS: readonly EventTopic[] = ['job', 'alloc', 'node', 'eval', 'deployment', 'secret'];
 export const EVENT_BUFFER_SIZE = 10_000;
 
 export interface EventFilter {

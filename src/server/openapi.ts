@@ -19,6 +19,7 @@ import {
   shipLogsSchema,
   submitJobSchema,
 } from './schemas.js';
+import { putSecretSchema } from '../secrets/names.js';
 
 /**
  * Who may call a route; the server enforces it before reading the body
@@ -105,6 +106,9 @@ export const ROUTES: Record<string, RouteDoc> = {
   'POST /v1/tokens': { summary: 'Create an API token (role, namespace, optional ttl); its secret is in this answer only', auth: 'admin', body: createTokenSchema, response: 'CreateTokenResponse' },
   'GET /v1/tokens': { summary: 'List API tokens (never their secrets)', auth: 'admin', response: 'TokenInfo[]' },
   'DELETE /v1/tokens/:id': { summary: 'Revoke an API token (not the last admin token)', auth: 'admin', response: 'TokenInfo' },
+  'PUT /v1/secrets/:namespace/:name': { namespaced: true, summary: 'Put a new version of a secret (body { data: { key: value } }); the answer has its version and key names, never values', auth: 'submit', body: putSecretSchema, response: 'SecretInfo' },
+  'GET /v1/secrets': { namespaced: true, summary: 'List secrets: names, versions, key names, who may read; never values', auth: 'read', query: NS, response: 'SecretInfo[]' },
+  'DELETE /v1/secrets/:namespace/:name': { namespaced: true, summary: 'Delete a secret (its allocs keep their files until they restart)', auth: 'submit', response: 'SecretInfo' },
   'GET /v1/openapi.json': { summary: 'This document', auth: 'none', response: 'OpenAPI 3.1 document' },
   'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', auth: 'none', response: 'Prometheus text', produces: 'text/plain; version=0.0.4' },
   'POST /v1/agent/register': { summary: 'Register a node with the join token; answers its node secret', auth: 'join', body: registerNodeSchema, response: 'RegisterNodeResponse' },
@@ -113,6 +117,7 @@ export const ROUTES: Record<string, RouteDoc> = {
   'GET /v1/agent/allocs': { summary: "A blocking query for the node's allocs", auth: 'node', query: { index: 'answer once allocs changed after this index', wait: 'how long to block (max 5m)' }, response: 'AgentAllocsResponse' },
   'POST /v1/agent/allocs/status': { summary: "Report allocs' status", auth: 'node', body: allocStatusSchema, response: '{ index: number }' },
   'POST /v1/agent/logs': { summary: 'Ship task output', auth: 'node', body: shipLogsSchema, response: '{ accepted: number }' },
+  'GET /v1/agent/allocs/:id/secrets': { summary: 'The values of the secrets a live alloc of this node names (its agent only)', auth: 'node', response: 'AllocSecretsResponse' },
   'GET /v1/agent/services/:name': { summary: "A service's healthy endpoints, for upstreams", auth: 'node', query: NS, response: 'ServiceEndpointsResponse' },
 };
 

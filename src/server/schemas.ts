@@ -133,13 +133,13 @@ export const eventsQuerySchema = z.object({
   topic: z.string().max(256).optional()
     .transform((v, ctx) => {
       const names = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      const known = ['job', 'alloc', 'node', 'eval', 'deployment'];
+      const known = ['job', 'alloc', 'node', 'eval', 'deployment', 'secret'];
       const bad = names.filter((n) => !known.includes(n));
       if (bad.length > 0) {
         ctx.addIssue({ code: 'custom', message: `unknown topic ${bad.map((b) => `"${b}"`).join(', ')}: topics are ${known.join(', ')}` });
         return z.NEVER;
       }
-      return names as Array<'job' | 'alloc' | 'node' | 'eval' | 'deployment'>;
+      return names as Array<'job' | 'alloc' | 'node' | 'eval' | 'deployment' | 'secret'>;
     }),
   namespace: z.string().max(64).optional(),
   index: indexParam,

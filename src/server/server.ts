@@ -10,6 +10,7 @@ import { openSqlite } from '../store/sqlite.js';
 import { hashSecret, newSecret } from '../store/ids.js';
 import { Store } from '../store/store.js';
 import { buildApp } from './app.js';
+import { openServerVault } from '../secrets/vault.js';
 import { createContext } from './context.js';
 import { EvalWorker } from './eval-worker.js';
 import { DEFAULT_GC, GcLoop, registerGcLoop, type GcOptions } from './gc-loop.js';
@@ -26,6 +27,8 @@ export interface ServerOptions {
   version: string;
   /** garbage collection: retention of finished work (default DEFAULT_GC) */
   gc?: Partial<GcOptions>;
+  /** the secrets key file given by the operator; default <dataDir>/secrets.key, made on first start */
+  secretsKeyFile?: string;
 }
 
 export interface ServerInfo {
@@ -48,7 +51,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const gc = new GcLoop(store, { ...DEFAULT_GC, ...opts.gc }, opts.logger);
   registerGcLoop(store, gc);
   const ctx = createContext(store, opts.version, opts.heartbeatTtlMs, opts.logger);
-  const app = buildApp(ctx);
+  const app = buildApp(ctx, { secrets: await openServerVault(opts.dataDir, opts.secretsKeyFile, opts.logger) });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;

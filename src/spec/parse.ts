@@ -5,7 +5,7 @@
 import { Cron } from 'croner';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import type { ApiErrorDetail, Constraint, JobSpec, RetryPolicy, TaskSpec } from '../api/types.js';
+import type { ApiErrorDetail, Constraint, JobSpec, RetryPolicy, TaskSecretSpec, TaskSpec } from '../api/types.js';
 import {
   DEFAULT_KILL_SIGNAL,
   DEFAULT_KILL_TIMEOUT_MS,
@@ -117,6 +117,7 @@ function objectKind(path: Path): string {
   if (path.length === 0) return 'job';
   const last = path[path.length - 1];
   if (path[0] === 'tasks' && path[2] === 'checks') return path.length === 4 ? 'check' : String(last);
+  if (path[0] === 'tasks' && path[2] === 'secrets') return path.length === 4 ? 'secret' : String(last);
   if (path[0] === 'tasks') return path.length === 2 ? 'task' : String(last);
   if (path[0] === 'constraints') return 'constraint';
   return String(last);
@@ -150,6 +151,19 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
       const path = ['tasks', i, 'service', 'port'];
       out.push({ path: formatPath(path), message: `service port "${t.service.port}" is not one of this task's ports (${[...portNames].join(', ') || 'none declared'})`, ...locate(path) });
     }
+    const secretNames = new Set<string>();
+    (t.secrets ?? []).forEach((x, k) => {
+      const atSecret = (field: string, message: string): void => {
+        const path = ['tasks', i, 'secrets', k, field];
+        out.push({ path: formatPath(path), message, ...locate(path) });
+      };
+      if (secretNames.has(x.name)) atSecret('name', `secret "${x.name}" is named twice in this task`);
+      secretNames.add(x.name);
+      if (x.file !== undefined && t.driver !== 'docker') atSecret('file', 'file is for docker tasks; an exec task reads $BATON_TASK_DIR/secrets/<name>/<key>');
+      if (x.key !== undefined && x.file === undefined) atSecret('key', 'key says which key file shows: give file too, or leave key out');
+      if (x.change_signal !== undefined && x.change_mode !== 'signal') atSecret('change_signal', 'change_signal is for change_mode: signal');
+      for (const env of Object.keys(x.env ?? {})) if (Object.hasOwn(t.env ?? {}, env)) atSecret('env', `${env} is also in the task's env: give it one source`);
+    });
     const checkNames = new Set<string>();
     (t.checks ?? []).forEach((c, k) => {
       const atCheck = (field: string, message: string): void => {
@@ -316,6 +330,7 @@ function toSpec(f: JobFile): ParsedJob {
     ...(t.service ? { service: { name: t.service.name, port: t.service.port, tags: t.service.tags ?? [] } } : {}),
     ...(t.upstreams?.length ? { upstreams: t.upstreams.map((u) => ({ service: u.service, ...(u.env ? { env: u.env } : {}) })) } : {}),
     ...(t.volumes?.length ? { volumes: t.volumes.map((v) => ({ volume: v.volume, destination: v.destination, readOnly: v.read_only ?? false })) } : {}),
+    ...(t.secrets?.length ? { secrets: t.secrets.map(taskSecret) } : {}),
   }));
   const constraints: Constraint[] = (f.constraints ?? []).map((c) => ({
     attribute: c.attribute ?? '',
@@ -366,4 +381,16 @@ function toSpec(f: JobFile): ParsedJob {
   }
   if (f.type === 'batch' && f.restart) warnings.push('restart applies to local restarts of a batch task; to run a failed batch alloc again use retry.attempts');
   return { spec, warnings };
+}
+
+function taskSecret(x: NonNullable<JobFile['tasks'][number]['secrets']>[number]): TaskSecretSpec {
+  const changeMode = x.change_mode ?? 'restart';
+  return {
+    name: x.name,
+    ...(x.env && Object.keys(x.env).length > 0 ? { env: x.env } : {}),
+    ...(x.file !== undefined ? { file: x.file } : {}),
+    ...(x.key !== undefined ? { key: x.key } : {}),
+    changeMode,
+    ...(changeMode === 'signal' ? { changeSignal: x.change_signal ?? 'SIGHUP' } : {}),
+  };
 }

@@ -4,6 +4,7 @@
  * misspelt field is an error rather than silently ignored.
  */
 import { z } from 'zod';
+import { secretKeySchema, secretNameSchema } from '../secrets/names.js';
 import { parseCpu, parseDuration, parseMemory, UnitError } from './units.js';
 
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,62})$/;
@@ -103,6 +104,20 @@ export const spreadSchema = z.strictObject({
   weight: z.number().int().min(1).max(100).optional(),
 });
 
+/** A task's use of a secret of its job's namespace (values are never in the job file). */
+export const taskSecretSchema = z.strictObject({
+  name: secretNameSchema,
+  env: z.record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an env var name is letters, digits and _, not starting with a digit'),
+    secretKeySchema,
+    { error: 'env must map env var names to keys of the secret, e.g. env: { DB_URL: url }' },
+  ).optional(),
+  file: z.string().regex(/^\/[^\0]*$/, 'file must be an absolute path inside the container, e.g. /run/secrets/db').optional(),
+  key: secretKeySchema.optional(),
+  change_mode: z.enum(['restart', 'signal', 'noop'], { error: 'change_mode must be "restart", "signal" or "noop"' }).optional(),
+  change_signal: z.enum(SIGNALS, { error: `change_signal must be one of ${SIGNALS.join(', ')}` }).optional(),
+});
+
 export const taskSchema = z.strictObject({
   name: name('task'),
   driver: z.enum(['docker', 'exec'], { error: 'driver must be "docker" or "exec"' }),
@@ -119,6 +134,7 @@ export const taskSchema = z.strictObject({
   service: serviceSchema.optional(),
   upstreams: z.array(upstreamSchema).optional(),
   volumes: z.array(volumeMountSchema).optional(),
+  secrets: z.array(taskSecretSchema, { error: 'secrets must be a list of { name, env?, change_mode? }' }).optional(),
 });
 
 export const constraintSchema = z.strictObject({
@@ -207,6 +223,7 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
   service: Object.keys(serviceSchema.shape),
   upstreams: Object.keys(upstreamSchema.shape),
   volumes: Object.keys(volumeMountSchema.shape),
+  secret: Object.keys(taskSecretSchema.shape),
   update: Object.keys(updateSchema.shape),
   spread: Object.keys(spreadSchema.shape),
   retry: Object.keys(retrySchema.shape),

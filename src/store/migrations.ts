@@ -211,6 +211,19 @@ const steps: Step[] = [
     // scoped API tokens may expire (baton token create --ttl); null: until revoked
     await db.schema.alterTable('tokens').addColumn('expires_at', 'text').execute();
   },
+  async (db) => {
+    // secrets (baton secret put): the latest version of each, sealed with a key kept outside the database
+    await db.schema.createTable('secrets')
+      .addColumn('namespace', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('keys', 'text', (c) => c.notNull())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secrets_pk', ['namespace', 'name'])
+      .execute();
+  },
 ];
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

@@ -157,6 +157,18 @@ export interface DeploymentTable {
   create_index: number;
 }
 
+/** The latest version of each secret; `sealed` is AES-GCM (src/secrets/crypto.ts), the key is never in the database. */
+export interface SecretTable {
+  namespace: string;
+  name: string;
+  version: number;
+  /** JSON string[]: the names of its keys, for listings */
+  keys: string;
+  sealed: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -169,4 +181,5 @@ export interface Database {
   deployments: DeploymentTable;
   runs: RunTable;
   run_stats: RunStatsTable;
+  secrets: SecretTable;
 }

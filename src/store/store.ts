@@ -31,6 +31,7 @@ import type {
   RunOutcome,
   RunRow,
   RunStats,
+  SecretInfo,
   TokenInfo,
   TokenRole,
 } from '../api/types.js';
@@ -63,6 +64,7 @@ import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapsho
 import { AmbiguousIdError, ConflictError, NotFoundError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
 import { migrate } from './migrations.js';
+import { deleteSecret, listSecrets, loadSecrets, saveSecret, secretsStamp, secretVersion, secretVersions, type StoredSecret } from './secrets.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -314,6 +316,57 @@ export class Store extends EventEmitter {
   async countTokens(): Promise<number> {
     const r = await this.db.selectFrom('tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     return Number(r.n);
+  }
+
+  // ------------------------------------------------------------ secrets
+
+  /**
+   * A new version of a secret. `seal` encrypts for the version given (it is
+   * bound into the ciphertext); the nodes running allocs of its namespace are
+   * woken, and those whose allocs name it see a new secretsStamp.
+   */
+  async putSecret(namespace: string, name: string, keys: string[], seal: (version: number) => string, now: number): Promise<SecretInfo> {
+    return this.write(async (trx, _index, touched) => {
+      const version = (await secretVersion(trx, namespace, name)) + 1;
+      const info = await saveSecret(trx, namespace, name, version, keys, seal(version), iso(now));
+      for (const a of this.live.values()) if (a.namespace === namespace) touched.add(a.nodeId);
+      this.record('secret', 'SecretPut', `${namespace}/${name}`, namespace, info);
+      return info;
+    });
+  }
+
+  async deleteSecret(namespace: string, name: string): Promise<SecretInfo> {
+    return this.write(async (trx, _index, touched) => {
+      const info = await deleteSecret(trx, namespace, name);
+      if (!info) throw new NotFoundError(`secret ${namespace}/${name} not found (baton secret ls -n ${namespace} lists them)`);
+      for (const a of this.live.values()) if (a.namespace === namespace) touched.add(a.nodeId);
+      this.record('secret', 'SecretDeleted', `${namespace}/${name}`, namespace, info);
+      return info;
+    });
+  }
+
+  listSecrets(namespace: string): Promise<SecretInfo[]> {
+    return listSecrets(this.db, namespace);
+  }
+
+  /**
+   * The sealed secrets a live alloc of this node names, for its agent. 404
+   * for an alloc that is not this node's, or is over (nothing runs to need them).
+   */
+  async allocSecrets(nodeId: string, allocId: string): Promise<{ namespace: string; found: StoredSecret[]; missing: string[] }> {
+    const a = this.live.get(allocId);
+    if (!a || a.nodeId !== nodeId) throw new NotFoundError(`alloc ${allocId} is not a live alloc of this node`);
+    const spec = await this.specOfAlloc(a);
+    const names = [...new Set((spec?.tasks ?? []).flatMap((t) => (t.secrets ?? []).map((x) => x.name)))];
+    const found = await loadSecrets(this.db, a.namespace, names);
+    return { namespace: a.namespace, found, missing: names.filter((n) => !found.some((f) => f.info.name === n)) };
+  }
+
+  private async specOfAlloc(a: Alloc): Promise<JobSpec | undefined> {
+    if (isRunId(a.jobId)) return (await this.loadJob(this.db, a.namespace, a.jobId))?.spec;
+    const r = await this.db.selectFrom('job_versions').select('spec')
+      .where('namespace', '=', a.namespace).where('id', '=', a.jobId).where('version', '=', a.jobVersion).executeTakeFirst();
+    return r ? (JSON.parse(r.spec) as JobSpec) : undefined;
   }
 
   // ------------------------------------------------------------ jobs
@@ -1672,7 +1725,24 @@ export class Store extends EventEmitter {
       }
       out.push({ alloc: a, job: spec });
     }
+    await this.stampSecrets(out);
     return out;
+  }
+
+  /** each alloc that names secrets learns their versions: a put wakes the node and changes the stamp */
+  private async stampSecrets(out: AgentAlloc[]): Promise<void> {
+    const byNs = new Map<string, Set<string>>();
+    for (const x of out) for (const t of x.job.tasks) for (const ref of t.secrets ?? []) {
+      const ns = x.alloc.namespace;
+      byNs.set(ns, (byNs.get(ns) ?? new Set()).add(ref.name));
+    }
+    if (byNs.size === 0) return;
+    const versions = new Map<string, Map<string, number>>();
+    for (const [ns, names] of byNs) versions.set(ns, await secretVersions(this.db, ns, [...names]));
+    for (const x of out) {
+      const names = x.job.tasks.flatMap((t) => (t.secrets ?? []).map((r) => r.name));
+      if (names.length > 0) x.secretsStamp = secretsStamp(names, versions.get(x.alloc.namespace) ?? new Map());
+    }
   }
 
   /**

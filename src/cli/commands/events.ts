@@ -1,11 +1,11 @@
 /** `baton events [-f]`: what happened in the cluster, one line per event, optionally followed live. */
 import type { Command } from 'commander';
-import type { Alloc, ClusterEvent, Deployment, Evaluation, EventTopic, Job, NodeInfo } from '../../api/types.js';
+import type { Alloc, ClusterEvent, Deployment, Evaluation, EventTopic, Job, NodeInfo, SecretInfo } from '../../api/types.js';
 import { BatonApiError } from '../../client/http.js';
 import { clientFor, globalOptions } from '../config.js';
 import { CliError, escapeControl, shortId } from '../output.js';
 
-const TOPICS: EventTopic[] = ['job', 'alloc', 'node', 'eval', 'deployment'];
+const TOPICS: EventTopic[] = ['job', 'alloc', 'node', 'eval', 'deployment', 'secret'];
 
 export function parseTopics(value: string | undefined): EventTopic[] | undefined {
   if (value === undefined) return undefined;
@@ -40,6 +40,10 @@ export function summarize(e: ClusterEvent): string {
       const d = p as unknown as Deployment;
       return `${d.namespace}/${d.jobId} v${d.jobVersion}: ${d.status}${d.statusDescription ? ` - ${d.statusDescription}` : ''}`;
     }
+    case 'secret': {
+      const x = p as unknown as SecretInfo;
+      return `${x.namespace}/${x.name} v${x.version} (${x.keys.length} key${x.keys.length === 1 ? '' : 's'})`;
+    }
     default:
       return '';
   }
@@ -48,7 +52,7 @@ export function summarize(e: ClusterEvent): string {
 /** time, topic, type, key, summary: aligned enough to read, plain enough to grep */
 export function formatEventLine(e: ClusterEvent): string {
   const time = e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  const key = e.topic === 'job' ? e.key : shortId(e.key);
+  const key = e.topic === 'job' || e.topic === 'secret' ? e.key : shortId(e.key);
   return `${time}  ${e.topic.padEnd(10)} ${e.type.padEnd(18)} ${key.padEnd(10)} ${summarize(e)}`.trimEnd();
 }
 

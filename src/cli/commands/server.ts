@@ -37,7 +37,8 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--retention <duration>', 'finished evals, replaced allocs and ended jobs are garbage collected after this').argParser(unitOption('--retention', parseDuration)).default(24 * 3600_000, '24h'))
     .addOption(new Option('--sweep-retention <duration>', "a sweep whose runs all ended this long ago is collected with its runs' results and logs").argParser(unitOption('--sweep-retention', parseDuration)).default(7 * 24 * 3600_000, '7d'))
     .addOption(new Option('--log-level <level>', 'server log level').choices(LOG_LEVELS).default('info'))
-    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string }) => {
+    .option('--secrets-key-file <path>', 'the key secrets are encrypted with (64 hex digits, mode 0600); default <data-dir>/secrets.key, made on first start')
+    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string }) => {
       const { host, port } = parseBind(opts.bind);
       const dataDir = resolve(opts.dataDir);
       const logger = createLogger(opts.logLevel, 'server');
@@ -46,6 +47,7 @@ export function registerServerCommand(program: Command): void {
       const server = await startServer({
         dataDir, host, port, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion(),
         gc: { retentionMs: opts.retention, sweepRetentionMs: opts.sweepRetention },
+        ...(opts.secretsKeyFile ? { secretsKeyFile: resolve(opts.secretsKeyFile) } : {}),
       });
       writeCurrentServerFile({ url: server.url, joinToken: server.joinToken, adminToken: server.adminToken });
       process.stdout.write(

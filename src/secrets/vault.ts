@@ -1,0 +1,42 @@
+/**
+ * The server's side of secrets: seals values on their way into the store and
+ * opens them only for an agent's fetch. Nothing here logs or returns values
+ * anywhere else.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AllocSecretsResponse, SecretInfo } from '../api/types.js';
+import type { Store } from '../store/store.js';
+import { KEY_BYTES, openSecret, sealSecret } from './crypto.js';
+import { ensureKeyFile, KEY_FILE, loadKeyFile } from './key-file.js';
+
+export class SecretVault {
+  constructor(private readonly key: Buffer) {}
+
+  /** an app built without a key file (unit tests): the values last as long as the process */
+  static ephemeral(): SecretVault {
+    return new SecretVault(randomBytes(KEY_BYTES));
+  }
+
+  put(store: Store, namespace: string, name: string, data: Record<string, string>, now = Date.now()): Promise<SecretInfo> {
+    return store.putSecret(namespace, name, Object.keys(data), (version) => sealSecret(this.key, { namespace, name, version }, data), now);
+  }
+
+  async forAlloc(store: Store, nodeId: string, allocId: string): Promise<AllocSecretsResponse> {
+    const { namespace, found, missing } = await store.allocSecrets(nodeId, allocId);
+    return {
+      secrets: found.map((s) => ({ name: s.info.name, version: s.info.version, data: openSecret(this.key, { namespace, name: s.info.name, version: s.info.version }, s.sealed) })),
+      missing,
+    };
+  }
+}
+
+/** the server's vault: the operator's key file, else `<dataDir>/secrets.key` (made on first start) */
+export async function openServerVault(dataDir: string, keyFile: string | undefined, logger: Logger): Promise<SecretVault> {
+  if (keyFile) return new SecretVault(await loadKeyFile(keyFile));
+  const path = join(dataDir, KEY_FILE);
+  const { key, created } = await ensureKeyFile(path);
+  if (created) logger.info({ path }, 'created the secrets key (keep it with backups of the data directory, but apart from baton.db)');
+  return new SecretVault(key);
+}
