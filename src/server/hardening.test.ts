@@ -88,6 +88,14 @@ describe('API hardening', () => {
       expect(ok.status).toBe(200);
     });
 
+    it('refuses a YAML alias bomb ("billion laughs") with 400', async () => {
+      const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+      for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(',')}]`);
+      const r = await call('POST', '/v1/jobs', tokens.submit, `name: x\ntype: batch\n${lines.join('\n')}\ntasks: *a9\n`, 'application/yaml');
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatch(/alias/i);
+    });
+
     it('keeps protection against prototype poisoning in JSON bodies', async () => {
       const r = await call('POST', '/v1/jobs', tokens.submit, '{"__proto__": {"x": 1}, "spec": {}}');
       expect(r.status).toBe(400);

@@ -114,7 +114,7 @@ describe('fuzz', () => {
   const validJob = 'name: fz\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 8Mi, cpu: 10m }\n';
 
   function randomBody(): { body?: Buffer | string; type?: string } {
-    switch (int(16)) {
+    switch (int(17)) {
       case 0: return {};
       case 1: return { body: '', type: 'application/json' };
       case 2: return { body: deep(500 + int(20_000)), type: 'application/json' };
@@ -128,6 +128,11 @@ describe('fuzz', () => {
       case 10: return { body: '{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}}}', type: 'application/json' };
       case 11: return { body: JSON.stringify({ runs: Array.from({ length: int(50) }, () => ({ meta: { [pick(['', 'A=B', 'K\u0000', 'K\n', 'ok'])]: 'v' } })) }), type: 'application/json' };
       case 12: return { body: JSON.stringify({ name: pick(['\u001b[2J', '', 'n']), nodeClass: 1, capacity: { cpu: 1e300, memory: -1 }, updates: 'x', chunks: [{}], count: 1e9, deadline: '100000000000h', eligible: 'yes', olderThan: 'forever', version: -1, role: 'root', namespace: '../', ttl: '1e99h' }), type: 'application/json' };
+      case 16: {
+        const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+        for (let k = 1; k < 12; k++) lines.push(`a${k}: &a${k} [${Array(9).fill(`*a${k - 1}`).join(', ')}]`);
+        return { body: `name: x\ntype: batch\n${lines.join('\n')}\ntasks: *a11\n`, type: 'application/yaml' };
+      }
       case 13: return { body: validJob.replace('true', pick(['true', '"\u0000"', '[[[[', 'x'.repeat(5000)])), type: 'application/yaml' };
       case 14: return { body: JSON.stringify({ spec: { name: 'fz', type: 'batch', tasks: [{ name: 'm', driver: 'exec', command: '/bin/true', env: { [pick(['', 'A=B', 'X\u0000', 'OK'])]: pick(['v', 'a\u0000b']) } }] } }), type: 'application/json' };
       default: return { body: JSON.stringify({ x: 'y'.repeat(int(100_000)) }), type: 'application/json' };

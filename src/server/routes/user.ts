@@ -56,12 +56,12 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/jobs', async (req): Promise<SubmitJobResponse> => {
     let parsed;
     if (typeof req.body === 'string') {
-      parsed = parseJobSource(req.body, 'job file');
+      parsed = parseJobText(req.body, 'job file');
     } else {
       const body = parse(submitJobSchema, req.body ?? {}, 'request body');
       if (body.source !== undefined) {
         assertYamlDepth(body.source, body.filename ?? 'the job file');
-        parsed = parseJobSource(body.source, body.filename ?? 'job file');
+        parsed = parseJobText(body.source, body.filename ?? 'job file');
       }
       else if (body.spec !== undefined) parsed = parseJobObject(body.spec);
       else throw badRequest('send the job as "source" (the text of a YAML or JSON file) or as "spec" (an object)');
@@ -315,6 +315,22 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     requireUser(req.principal, 'read', ev.namespace);
     return ev;
   });
+}
+
+/**
+ * A job file's text, parsed. The YAML library refuses an alias bomb ("billion
+ * laughs": anchors that expand to millions of nodes) with a plain error of its
+ * own, which is bad input like any other, not a server fault.
+ */
+function parseJobText(source: string, filename: string): ReturnType<typeof parseJobSource> {
+  try {
+    return parseJobSource(source, filename);
+  } catch (err) {
+    if (err instanceof ReferenceError && /alias/i.test(err.message)) {
+      throw badRequest(`${filename} expands its YAML aliases (*name) too often: at most 100 are allowed`, [{ path: '(aliases)', message: err.message }]);
+    }
+    throw err;
+  }
 }
 
 /** Tell the submitter now when no node could ever hold one alloc of the job. */
