@@ -5,7 +5,7 @@
  * It only ever dials the server.
  */
 import { setMaxListeners } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { AgentAlloc, RegisterNodeRequest } from '../api/types.js';
 import { TERMINAL_CLIENT_STATUSES } from '../api/types.js';
@@ -33,6 +33,10 @@ export interface AgentOptions extends FingerprintOptions {
   logger: Logger;
   /** for tests */
   driverList?: Driver[];
+  /** exec tasks without `user:` run as this user (default nobody) */
+  taskUser?: string;
+  /** exec tasks may run as root */
+  allowRoot?: boolean;
 }
 
 export interface RunningAgent {
@@ -53,7 +57,9 @@ const CLOSE_GRACE_MS = 5000;
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { logger } = opts;
   await mkdir(opts.dataDir, { recursive: true });
-  let drivers = opts.driverList ?? createDrivers(opts.drivers);
+  // tasks (other users) pass through to their own dirs below it, but may not list or read it
+  await chmod(opts.dataDir, 0o711);
+  let drivers = opts.driverList ?? createDrivers(opts.drivers, { exec: { taskUser: opts.taskUser, allowRoot: opts.allowRoot } });
   if (opts.drivers && opts.drivers.length > 0) {
     const unknown = opts.drivers.filter((n) => !drivers.some((d) => d.name === n));
     if (unknown.length > 0) logger.warn({ unknown }, 'unknown drivers asked for');

@@ -142,13 +142,15 @@ export class StateStore {
     // read-write, created if missing, neither truncated (the slot may hold the newest good state) nor appending
     const flags = constants.O_RDWR | constants.O_CREAT;
     let fh: FileHandle;
+    // the alloc's spec and payload are for the agent only: tasks run as other users and pass through
     try {
-      fh = await open(path, flags, 0o644);
+      fh = await open(path, flags, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(this.allocDir(allocId), { recursive: true });
-      fh = await open(path, flags, 0o644);
+      await mkdir(this.allocDir(allocId), { recursive: true, mode: 0o711 });
+      fh = await open(path, flags, 0o600);
     }
+    await fh.chmod(0o600); // a slot made by an older agent was 0644
     held[n] = fh;
     return fh;
   }

@@ -7,7 +7,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentAlloc, Resources, TaskSpec } from '../api/types.js';
+import type { AgentAlloc, AllocSecretsResponse, Resources, TaskSpec } from '../api/types.js';
+import { ensureSecretsDir, pickSecrets, SECRETS_DIR, secretsForStart, writeSecrets } from './secrets.js';
 import type { ExitResult, RunningTask, TaskConfig, TaskPort, TaskUsage, TaskVolume } from '../drivers/driver.js';
 import { formatBytes, formatDuration } from '../spec/units.js';
 import { errorMessage, sleep } from './backoff.js';
@@ -37,6 +38,8 @@ export interface TaskHost {
   changed(): { saved: Promise<void>; acked: Promise<void> };
   /** persist without reporting (handle, log cursor) */
   save(): Promise<void>;
+  /** the values of the alloc's secrets at its current version stamp */
+  secrets?(): Promise<AllocSecretsResponse>;
 }
 
 type Start = 'fresh' | 'lost' | { attached: RunningTask };
@@ -57,6 +60,8 @@ export class TaskRunner {
   private current: { cpu: number; memory: number } | undefined;
   private lastCpu: CpuSample | undefined;
   private stopRequested = false;
+  /** a secret it uses changed and its change_mode is restart: the exit that follows is not a failure */
+  private secretRestart = false;
   private loopActive = false;
   /** aborted by stop(), to cut a restart delay short */
   private readonly wake = new AbortController();
@@ -178,6 +183,7 @@ export class TaskRunner {
       killSignal: this.spec.killSignal,
       killTimeoutMs: this.spec.killTimeoutMs,
       taskDir,
+      ...(this.spec.user !== undefined ? { user: this.spec.user } : {}),
       ...(net?.ports.length ? { ports: net.ports } : {}),
       ...(net?.volumes.length ? { volumes: net.volumes } : {}),
     };
@@ -291,6 +297,18 @@ export class TaskRunner {
         return this.finish(last);
       }
       if (this.stopRequested) return this.finish(last);
+      if (this.secretRestart) {
+        this.secretRestart = false;
+        this.rec.state.restarts++;
+        this.rec.state.state = 'pending';
+        if (last) await this.destroy(last);
+        last = undefined;
+        this.rec.handle = undefined;
+        this.rec.logCursor = undefined;
+        await this.host.changed().saved;
+        next = 'fresh';
+        continue;
+      }
 
       // killed for failing a check is a failure however the task took the signal (a clean exit 0 included)
       const outcome = unhealthy ? { ...exit, error: unhealthy } : exit;
@@ -325,6 +343,7 @@ export class TaskRunner {
       config = this.config(await this.network());
       await mkdir(config.taskDir, { recursive: true });
       await this.writePayload(config.taskDir);
+      await this.prepareSecrets(config);
       running = await driver.start(config);
     } catch (err) {
       return { error: errorMessage(err) };
@@ -337,6 +356,53 @@ export class TaskRunner {
     this.markStarted(`started ${running.handle.driver} task ${running.handle.id.slice(0, 12)}`);
     await this.host.changed().saved;
     return { running };
+  }
+
+  /** the task's secrets as files (and env vars) before a start; a missing one fails the start with how to fix it */
+  private async prepareSecrets(config: TaskConfig): Promise<void> {
+    const refs = this.spec.secrets ?? [];
+    if (refs.length === 0 || !this.host.secrets) return;
+    const values = pickSecrets(config.namespace, refs, await this.host.secrets());
+    const dir = await ensureSecretsDir(config.taskDir, this.log());
+    await writeSecrets(dir, values);
+    const s = secretsForStart(dir, refs, values, this.spec.driver === 'docker');
+    const inTask = this.host.ctx.drivers.get(this.spec.driver)?.taskDirInTask ?? config.taskDir;
+    config.env = { ...config.env, BATON_SECRETS_DIR: join(inTask, SECRETS_DIR), ...s.env };
+    if (s.volumes.length > 0) config.volumes = [...(config.volumes ?? []), ...s.volumes];
+  }
+
+  /**
+   * Secrets it uses have a new version: restart, or rewrite the files and
+   * signal, or rewrite them only, by the task's change_mode. Never logs values.
+   */
+  async secretsChanged(names: Set<string>): Promise<void> {
+    const refs = (this.spec.secrets ?? []).filter((r) => names.has(r.name));
+    const running = this.running;
+    if (refs.length === 0 || this.dead || this.stopRequested || !running || !this.host.secrets) return;
+    const what = refs.map((r) => r.name).join(', ');
+    if (refs.some((r) => r.changeMode === 'restart')) {
+      this.event('Restarting', `secret ${what} changed (change_mode restart)`);
+      this.secretRestart = true;
+      await this.kill(running);
+      return;
+    }
+    try {
+      const alloc = this.host.agentAlloc.alloc;
+      const values = pickSecrets(alloc.namespace, this.spec.secrets ?? [], await this.host.secrets());
+      await writeSecrets(join(this.host.ctx.store.taskDir(alloc.id, this.spec.name), SECRETS_DIR), values);
+    } catch (err) {
+      this.event('SecretsNotUpdated', `secret ${what} changed but its files were not rewritten: ${errorMessage(err)}`);
+      void this.host.changed();
+      return;
+    }
+    const signal = refs.find((r) => r.changeMode === 'signal')?.changeSignal;
+    if (signal && running.signal) {
+      await running.signal(signal);
+      this.event('Signaled', `secret ${what} changed: files rewritten, sent ${signal}`);
+    } else {
+      this.event('SecretsUpdated', `secret ${what} changed: files rewritten${signal ? ` (the ${this.spec.driver} driver cannot send ${signal})` : ''}`);
+    }
+    void this.host.changed();
   }
 
   /** rewritten before every start: a restart gets the payload as dispatched, not as a previous run left it */

@@ -87,6 +87,8 @@ export interface TaskSpec {
   volumes?: VolumeMount[];
   /** secrets of the job's namespace given to the task as files (and env vars where asked) */
   secrets?: TaskSecretSpec[];
+  /** who the task runs as: a user name, uid or uid:gid (exec default: the agent's --task-user; docker: the image's user) */
+  user?: string;
 }
 
 /** A task's use of a secret: files at `$BATON_TASK_DIR/secrets/<name>/<key>`. */

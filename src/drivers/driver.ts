@@ -28,6 +28,8 @@ export interface TaskConfig {
   ports?: TaskPort[];
   /** host volumes to mount (docker); exec tasks only get their paths as env */
   volumes?: TaskVolume[];
+  /** the spec's `user:` (name, uid or uid:gid); unset: exec uses the agent's --task-user, docker the image's user */
+  user?: string;
 }
 
 export interface TaskPort {
@@ -102,6 +104,8 @@ export interface RunningTask {
   usage(): Promise<TaskUsage | undefined>;
   /** free what the driver holds (container, cgroup, files) after the task is done */
   destroy(): Promise<void>;
+  /** send a signal and let it run on (a secret's change_mode: signal) */
+  signal?(signal: string): Promise<void>;
   /**
    * Where a health check reaches the task's ports: the container's IP on its
    * Docker network, 127.0.0.1 for a host process; undefined while it has none.

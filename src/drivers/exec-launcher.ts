@@ -90,6 +90,30 @@ const READY_TIMEOUT_MS = 5_000;
 /** the launcher process itself failed, not the task: the caller may try another launcher */
 export class LauncherGone extends Error {}
 
+/** $1: cgroup.procs files joined by ':', then the command (setpriv ... wrapper) */
+export const JOIN_THEN_DROP = `procs=$1
+shift
+if [ -n "$procs" ]; then
+  IFS=:
+  for f in $procs; do
+    echo $$ > "$f" || { echo "baton: cannot join cgroup $f" >&2; exit 125; }
+  done
+  unset IFS
+fi
+exec "$@"
+`;
+
+/**
+ * The argv prefix that runs a command as the user: its groups replaced,
+ * then gid, then uid, and no way back up through setuid binaries. setpriv is
+ * part of util-linux, on every Debian and Ubuntu base system.
+ */
+export function dropPrivileges(user: { uid: number; gid: number; groups: number[] }): string[] {
+  const setpriv = findCommand('setpriv', process.env.PATH ?? '/usr/bin:/bin', '/');
+  if (!setpriv) throw new Error('cannot run a task as another user here: neither perl nor setpriv (util-linux) is installed');
+  return [setpriv, `--reuid=${user.uid}`, `--regid=${user.gid}`, `--groups=${user.groups.join(',')}`, '--no-new-privs', '--'];
+}
+
 export class NodeLauncher implements Launcher {
   readonly kind = 'node';
 
@@ -99,13 +123,10 @@ export class NodeLauncher implements Launcher {
     const out = createFresh(req.stdoutPath);
     const err = createFresh(req.stderrPath);
     let child: ChildProcess;
+    // as root: join the group, then become the user (setpriv) and exec the wrapper, all in one pid
+    const argv = req.user ? ['/bin/sh', '-c', JOIN_THEN_DROP, 'baton-join', (req.join ?? []).join(':'), ...dropPrivileges(req.user), ...req.argv] : req.argv;
     try {
-      // libuv drops the supplementary groups, then setgid, then setuid, in the child before exec
-      const ids = req.user ? { uid: req.user.uid, gid: req.user.gid } : {};
-      child = spawn(req.argv[0], req.argv.slice(1), { detached: true, stdio: ['ignore', out, err, 'pipe'], env: req.env, cwd: req.cwd, ...ids });
-      // without a fork hook the join comes just after the start: a task that forks at once may
-      // leave a first child outside the group (the perl launcher joins before the exec instead)
-      if (child.pid !== undefined) for (const f of req.join ?? []) writeFileSync(f, String(child.pid));
+      child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, 'pipe'], env: req.env, cwd: req.cwd });
     } finally {
       closeSync(out);
       closeSync(err);

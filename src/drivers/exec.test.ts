@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { resolveTaskUser } from '../agent/task-user.js';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ExecDriver } from './exec.js';
@@ -324,5 +325,42 @@ describe.skipIf(!cgroupsUsable)('ExecDriver exec() with cgroups', () => {
     const rel = cg.memory.split('/baton/')[1];
     expect(r.output).toContain(`/baton/${rel}`);
     await t.stop(1000);
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)('ExecDriver task user (agent as root)', () => {
+  const out = async (t: RunningTask): Promise<string> => {
+    await t.wait();
+    let s = '';
+    for await (const r of t.logs()) if (r.stream === 'stdout') s += r.data.toString();
+    return s;
+  };
+
+  it('runs a task as nobody by default, with only nobody\'s group, in a task dir it owns', async () => {
+    const driver = new ExecDriver();
+    const c = config({ command: 'sh', args: ['-c', 'id -u; id -G; touch mine && echo wrote; touch /etc/baton-nope 2>/dev/null || echo denied'] });
+    const t = await run(driver, c);
+    const nobody = resolveTaskUser('nobody');
+    expect(await out(t)).toBe(`${nobody.uid}\n${nobody.gid}\nwrote\ndenied\n`);
+    driver.close();
+  });
+
+  it('refuses root unless the agent allows it, and says how', async () => {
+    await expect(new ExecDriver().start(config({ command: 'id', user: 'root' }))).rejects.toThrow(/run as root \("root"\), which this agent does not allow \(start it with --allow-root\)/);
+    const allowed = new ExecDriver({ allowRoot: true });
+    expect(await out(await run(allowed, config({ command: 'id', args: ['-u'], user: 'root' })))).toBe('0\n');
+    expect((await allowed.fingerprint()).attributes['driver.exec.allow_root']).toBe('true');
+    expect((await new ExecDriver().fingerprint()).attributes['driver.exec.allow_root']).toBe('false');
+    allowed.close();
+  });
+
+  it('runs a command check as the task user too', async () => {
+    const driver = new ExecDriver({ taskUser: '4242' });
+    const t = await run(driver, config({ command: 'sleep', args: ['5'] }));
+    const r = await t.exec!('id', ['-u'], 5000);
+    expect(r.output).toBe('4242\n');
+    await t.stop(1000);
+    await t.destroy();
+    driver.close();
   });
 });

@@ -6,12 +6,14 @@
  * for whichever agent process asks next.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmod, chown, open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { LogStream } from '../api/types.js';
+import { resolveTaskUser, type TaskUser } from '../agent/task-user.js';
+import { chownSecrets } from '../agent/secrets.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
-import { defaultLauncher, LauncherGone, NodeLauncher, type LaunchRequest, type Launched, type Launcher } from './exec-launcher.js';
+import { defaultLauncher, dropPrivileges, LauncherGone, NodeLauncher, type LaunchRequest, type Launched, type Launcher } from './exec-launcher.js';
 import {
   EXEC_OUTPUT_LIMIT,
   type Driver,
@@ -90,13 +92,33 @@ fi
 exec "$@"
 `;
 
-/** the environment a task (and a check beside it) runs with */
-function processEnv(config: Pick<TaskConfig, 'env'>): Record<string, string> {
+/** the environment a task (and a check beside it) runs with; a task user gets its own HOME, not the agent's */
+function processEnv(config: Pick<TaskConfig, 'env'>, user?: RunAs): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: process.env.HOME ?? '/',
+    HOME: user ? user.home : (process.env.HOME ?? '/'),
+    ...(user ? { USER: user.name, LOGNAME: user.name } : {}),
     ...config.env,
   };
+}
+
+/** who the wrapper, the task and its checks run as when the agent drops root; absent: as the agent */
+export interface RunAs {
+  name: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  home: string;
+}
+
+/** read a file of the task's dir without following a link the task may have put there */
+function readTaskFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const POLL_MS = 200;
@@ -108,6 +130,8 @@ export interface ExecHandleData {
   taskDir: string;
   cgroup: TaskCgroup | null;
   startTime: string;
+  /** the user the task runs as, when not the agent's own */
+  user?: RunAs;
   [key: string]: unknown;
 }
 
@@ -116,18 +140,22 @@ export interface ExecDriverOptions {
   cgroupRoot?: string;
   /** how wrappers are forked: a long-lived perl process where perl exists (auto), or Node's spawn */
   launcher?: 'auto' | 'perl' | 'node';
+  /** who a task without `user:` runs as when the agent is root (default nobody) */
+  taskUser?: string;
+  /** may a task run as root (`user: root`, or a root --task-user)? default no */
+  allowRoot?: boolean;
 }
 
 /** handle.json with the pid and start time left to the launcher (markers survive JSON: no quotes or escapes) */
-function handleTemplate(taskDir: string, cgroup: TaskCgroup | null): string {
-  const data: ExecHandleData = { pgid: -1, taskDir, cgroup, startTime: '@START@' };
+function handleTemplate(taskDir: string, cgroup: TaskCgroup | null, user: RunAs | undefined): string {
+  const data: ExecHandleData = { pgid: -1, taskDir, cgroup, startTime: '@START@', ...(user ? { user } : {}) };
   const handle: TaskHandle = { driver: 'exec', id: '@PID@', data };
   return JSON.stringify(handle).replace('"pgid":-1', '"pgid":@PID@');
 }
 
 function readExitCode(taskDir: string): number | undefined {
   try {
-    const t = readFileSync(join(taskDir, 'exit_code'), 'utf8').trim();
+    const t = readTaskFile(join(taskDir, 'exit_code')).trim();
     return t === '' ? undefined : Number(t);
   } catch {
     return undefined;
@@ -179,9 +207,9 @@ class ExecTask implements RunningTask {
     launched?: Launched,
   ) {
     this.killSignal = config.killSignal;
-    this.env = processEnv(config);
     this.pid = Number(handle.id);
     this.data = handle.data as ExecHandleData;
+    this.env = processEnv(config, this.data.user);
     if (launched) {
       // a launcher that lost track of the wrapper hands it over to polling the pid
       this.gone = launched.exited.then((reaped) => (reaped ? undefined : this.pollGone()));
@@ -261,6 +289,12 @@ class ExecTask implements RunningTask {
     if (this.data.cgroup) for (const pid of Cgroups.pids(this.data.cgroup)) killQuietly(pid, signal);
   }
 
+  async signal(signal: string): Promise<void> {
+    if (!this.alive()) return;
+    await this.untilTaskForked();
+    this.killAll(normaliseSignal(signal));
+  }
+
   async stop(timeoutMs: number, signal?: string): Promise<void> {
     if (!this.alive()) return;
     await this.untilTaskForked();
@@ -315,7 +349,8 @@ class ExecTask implements RunningTask {
           let fh = files[stream];
           if (!fh) {
             try {
-              fh = files[stream] = await open(join(this.data.taskDir, `${stream}.log`), 'r');
+              // never through a link: the task owns its dir, and a link to the node's secrets would ship them as logs
+              fh = files[stream] = await open(join(this.data.taskDir, `${stream}.log`), constants.O_RDONLY | constants.O_NOFOLLOW);
             } catch {
               continue;
             }
@@ -361,7 +396,10 @@ class ExecTask implements RunningTask {
     if (!findCommand(command, this.env.PATH ?? '', cwd)) throw new Error(`command "${command}" not found on this node`);
     const procs = this.data.cgroup ? Cgroups.procsFiles(this.data.cgroup).join(':') : '';
     // its own process group, so a timeout kills whatever the command started too
-    const child = spawn('/bin/sh', ['-c', CHECK_WRAPPER, 'baton-check', procs, command, ...args], {
+    // as the task's user: a check is the task's own command (it joins the group first, as root)
+    const user = this.data.user;
+    const drop = user ? dropPrivileges(user) : [];
+    const child = spawn('/bin/sh', ['-c', CHECK_WRAPPER, 'baton-check', procs, ...drop, command, ...args], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: this.env,
@@ -438,15 +476,49 @@ export class ExecDriver implements Driver {
     this.launcherImpl?.close();
   }
 
+  /**
+   * Who a task runs as. An agent that is not root runs every task as itself;
+   * a root agent as the task's `user:`, else --task-user (nobody), and as root
+   * only when the operator allowed it.
+   */
+  runAs(asked: string | undefined): RunAs | undefined {
+    const self = process.getuid?.();
+    const allowRoot = this.options.allowRoot === true;
+    if (self !== 0) {
+      if (asked === undefined) return undefined;
+      const u = resolveTaskUser(asked);
+      if (u.uid !== self) throw new Error(`cannot run the task as user "${asked}": the agent does not run as root, so tasks run as the agent's own user`);
+      return undefined;
+    }
+    const name = asked ?? this.options.taskUser ?? 'nobody';
+    let u: TaskUser;
+    try {
+      u = resolveTaskUser(name);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${asked === undefined ? ' (the agent\'s --task-user)' : ''}`);
+    }
+    if (u.uid === 0) {
+      if (!allowRoot) throw new Error(`the task asks to run as root ("${name}"), which this agent does not allow (start it with --allow-root)`);
+      return undefined;
+    }
+    return u;
+  }
+
   async fingerprint(): Promise<Fingerprint> {
     const v = this.cgroups.version;
+    const root = process.getuid?.() === 0;
     return {
       healthy: true,
       detail:
         v === 'none'
           ? `no cgroups: limits not enforced${this.cgroups.reason ? ` (${this.cgroups.reason})` : ''}`
           : `cgroups ${v}: memory and cpu limits enforced`,
-      attributes: { 'exec.cgroups': v },
+      attributes: {
+        'exec.cgroups': v,
+        // the scheduler keeps `user: root` tasks off nodes that would refuse them
+        'driver.exec.allow_root': String(!root || this.options.allowRoot === true),
+        'driver.exec.task_user': root ? (this.options.taskUser ?? 'nobody') : (process.env.USER ?? String(process.getuid?.())),
+      },
     };
   }
 
@@ -457,7 +529,8 @@ export class ExecDriver implements Driver {
     const command = config.command ?? config.args[0];
     const args = config.command !== undefined ? config.args : config.args.slice(1);
     if (!command) throw new Error(`exec task "${config.taskName}" has no command`);
-    const env = processEnv(config);
+    const user = this.runAs(config.user);
+    const env = processEnv(config, user);
     if (!findCommand(command, env.PATH, config.taskDir)) {
       throw new Error(`command "${command}" not found on this node (PATH=${env.PATH})`);
     }
@@ -466,9 +539,19 @@ export class ExecDriver implements Driver {
     const planned = this.cgroups.plan(config.nodeId, cgName, config.resources);
     const cgroup = planned?.cgroup ?? null;
 
+    if (user) {
+      // the task's dir is the task's own (its files, its cwd); nothing else of the agent's is
+      const st = lstatSync(config.taskDir);
+      if (!st.isDirectory()) throw new Error(`task dir ${config.taskDir} is not a directory`);
+      await chown(config.taskDir, user.uid, user.gid);
+      await chmod(config.taskDir, 0o700);
+      await chownSecrets(config.taskDir, user.uid, user.gid);
+    }
     const exitFile = join(config.taskDir, 'exit_code');
+    const procs = cgroup ? Cgroups.procsFiles(cgroup) : [];
     const req: LaunchRequest = {
-      argv: ['/bin/sh', '-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, cgroup ? Cgroups.procsFiles(cgroup).join(':') : '', command, ...args],
+      // an unprivileged wrapper may not move itself into the group: the launcher joins it before dropping root
+      argv: ['/bin/sh', '-c', WRAPPER, WRAPPER_NAME, config.allocId, config.taskName, exitFile, user ? '' : procs.join(':'), command, ...args],
       env,
       cwd: config.taskDir,
       stdoutPath: join(config.taskDir, 'stdout.log'),
@@ -477,7 +560,8 @@ export class ExecDriver implements Driver {
       // emptied here, written by the wrapper when the task ends; empty means "no exit status yet"
       touch: [exitFile],
       // for a second start() of the same task (an agent that died before it saved the handle)
-      handleFile: { path: join(config.taskDir, 'handle.json'), template: handleTemplate(config.taskDir, cgroup) },
+      handleFile: { path: join(config.taskDir, 'handle.json'), template: handleTemplate(config.taskDir, cgroup, user) },
+      ...(user ? { user: { uid: user.uid, gid: user.gid, groups: user.groups }, join: procs } : {}),
     };
     let launched: Launched;
     try {
@@ -493,6 +577,7 @@ export class ExecDriver implements Driver {
       taskDir: config.taskDir,
       cgroup,
       startTime: readProcStat(pid)?.startTime ?? '',
+      ...(user ? { user } : {}),
     };
     return new ExecTask({ driver: 'exec', id: String(pid), data }, config, launched);
   }
@@ -519,9 +604,16 @@ export class ExecDriver implements Driver {
     // the common case, a task dir without one, without the cost of a thrown ENOENT
     if (!existsSync(path)) return undefined;
     try {
-      const handle = JSON.parse(readFileSync(path, 'utf8')) as TaskHandle;
+      const handle = JSON.parse(readTaskFile(path)) as TaskHandle;
       const d = handle.data as ExecHandleData;
-      if (processAlive(Number(handle.id), d.startTime)) return new ExecTask(handle, config);
+      // the task may have written this file: believe it only for our own wrapper of this very task
+      const argv = readCmdline(Number(handle.id));
+      const ours = argv[3] === WRAPPER_NAME && argv[4] === config.allocId && argv[5] === config.taskName && d.taskDir === config.taskDir;
+      if (ours && processAlive(Number(handle.id), d.startTime)) {
+        // nor for who the checks run as
+        const user = this.runAs(config.user);
+        return new ExecTask({ ...handle, data: { ...d, ...(user ? { user } : { user: undefined }) } }, config);
+      }
     } catch {
       // no earlier start
     }

@@ -1,16 +1,16 @@
 import type { Driver } from './driver.js';
 import { DockerDriver } from './docker.js';
-import { ExecDriver } from './exec.js';
+import { ExecDriver, type ExecDriverOptions } from './exec.js';
 
 export { DockerDriver } from './docker.js';
 export { ExecDriver } from './exec.js';
 export type * from './driver.js';
 
 /** Every built-in driver, or only those named in `only` (e.g. `--drivers exec`). */
-export function createDrivers(only?: string[]): Driver[] {
+export function createDrivers(only?: string[], opts: { exec?: ExecDriverOptions } = {}): Driver[] {
   const all: Array<[string, () => Driver]> = [
     ['docker', () => new DockerDriver()],
-    ['exec', () => new ExecDriver()],
+    ['exec', () => new ExecDriver(opts.exec)],
   ];
   return all.filter(([name]) => !only || only.includes(name)).map(([, make]) => make());
 }

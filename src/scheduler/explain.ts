@@ -7,7 +7,12 @@
  */
 import type { Constraint, JobSpec, NodeInfo, PlacementFailure, Resources } from '../api/types.js';
 import { formatBytes, formatCpu } from '../spec/units.js';
-import { staticReason, type DynamicReason } from './feasibility.js';
+import { staticReason, type Allowance, type DynamicReason } from './feasibility.js';
+
+/** how a waiting job's need for an operator's allowance is worded */
+const ALLOWANCES: Record<Allowance, { needs: string; how: string }> = {
+  root: { needs: 'needs to run as root (user: root)', how: '--allow-root' },
+};
 import { fits, RESOURCE_DIMENSIONS, type ResourceDimension } from './resources.js';
 
 function nodes(n: number): string {
@@ -62,6 +67,7 @@ export function explainFailures(
   let reachedDriverCheck = 0;
   let failedDriverCheck = 0;
   const byVolume = new Map<string, number>();
+  const byAllowance = new Map<Allowance, number>();
   const passing: NodeInfo[] = [];
 
   for (const node of all) {
@@ -92,6 +98,10 @@ export function explainFailures(
         byVolume.set(key, (byVolume.get(key) ?? 0) + 1);
         break;
       }
+      case 'allowance':
+        reachedDriverCheck++;
+        byAllowance.set(r.allowance, (byAllowance.get(r.allowance) ?? 0) + 1);
+        break;
       case 'constraint':
         reachedDriverCheck++;
         byConstraint.set(r.constraint, (byConstraint.get(r.constraint) ?? 0) + 1);
@@ -138,6 +148,10 @@ export function explainFailures(
     const [volume, problem] = key.split('\0');
     const what = problem === 'missing' ? 'missing' : 'read-only (the job mounts it read-write)';
     push('volume', `volume ${volume}: ${what} on ${n} of ${nodes(reachedVolumeCheck)}`, n);
+  }
+  for (const [a, n] of byAllowance) {
+    const { needs, how } = ALLOWANCES[a];
+    push('allowance', `${needs}: ${nodes(n)} ${n === 1 ? 'does' : 'do'} not allow it (start the agent with ${how})`, n);
   }
   for (const [c, n] of byConstraint) push('constraint', `constraint ${describeConstraint(c)} filtered ${nodes(n)}`, n);
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Constraint } from '../api/types.js';
 import { constraintHolds, interpolate, staticReason, whyNot } from './feasibility.js';
+import { explainFailures } from './explain.js';
 import { Harness, makeNode, makeSpec } from './harness.js';
 
 const node = makeNode({
@@ -195,6 +196,32 @@ describe('host volumes', () => {
       ['node-status', '2 nodes are down', 2],
       ['volume', 'volume data: read-only (the job mounts it read-write) on 1 of 3 nodes', 1],
       ['volume', 'volume data: missing on 2 of 3 nodes', 2],
+    ]);
+  });
+});
+
+describe('operator allowances', () => {
+  const execNode = (allowRoot?: string) =>
+    makeNode({ drivers: { exec: { healthy: true, detail: '' } }, attributes: allowRoot === undefined ? {} : { 'driver.exec.allow_root': allowRoot } });
+  const rootJob = (user: string | undefined) => {
+    const spec = makeSpec();
+    spec.tasks = spec.tasks.map((t) => ({ ...t, driver: 'exec' as const, command: 'id', ...(user !== undefined ? { user } : {}) }));
+    return spec;
+  };
+
+  it('places a task asking for root only where the agent allows root', () => {
+    for (const user of ['root', '0', '0:0', '000']) {
+      expect(staticReason(execNode('false'), rootJob(user))).toEqual({ dimension: 'allowance', allowance: 'root' });
+      expect(staticReason(execNode(), rootJob(user))).toEqual({ dimension: 'allowance', allowance: 'root' });
+      expect(staticReason(execNode('true'), rootJob(user))).toBeUndefined();
+    }
+    for (const user of [undefined, 'nobody', '1000', '1000:0', 'rooty']) expect(staticReason(execNode('false'), rootJob(user))).toBeUndefined();
+  });
+
+  it('says why a root job waits and how to allow it', () => {
+    const out = explainFailures([execNode('false'), execNode()], rootJob('root'), { cpu: 1, memory: 1, disk: 0 }, () => ({ cpu: 0, memory: 0, disk: 0 }));
+    expect(out).toEqual([
+      { dimension: 'allowance', message: 'needs to run as root (user: root): 2 nodes do not allow it (start the agent with --allow-root)', nodesEvaluated: 2, nodesFiltered: 2, neverFits: false },
     ]);
   });
 });

@@ -18,7 +18,29 @@ export type StaticReason =
   | { dimension: 'datacenter'; datacenter: string }
   | { dimension: 'driver'; driver: string }
   | { dimension: 'volume'; volume: string; problem: 'missing' | 'read-only' }
+  | { dimension: 'allowance'; allowance: Allowance }
   | { dimension: 'constraint'; constraint: Constraint };
+
+/** What a task may only do on a node whose operator allowed it. */
+export type Allowance = 'root';
+
+/** `user: root`, uid 0 or `0:gid`: the agent would refuse it where root is not allowed */
+export function asksForRoot(user: string | undefined): boolean {
+  if (user === undefined) return false;
+  const u = user.split(':')[0];
+  return u === 'root' || /^0+$/.test(u);
+}
+
+/** The first thing the job asks for that the node's operator did not allow, or undefined. */
+export function allowanceReason(node: NodeInfo, spec: JobSpec): Extract<StaticReason, { dimension: 'allowance' }> | undefined {
+  for (const t of spec.tasks) {
+    // an agent that says nothing (older than this check) is taken as not allowing it
+    if (t.driver === 'exec' && asksForRoot(t.user) && node.attributes['driver.exec.allow_root'] !== 'true') {
+      return { dimension: 'allowance', allowance: 'root' };
+    }
+  }
+  return undefined;
+}
 
 /** Reasons that depend on the job's other allocs and the node's ports: they change as a plan places. */
 export type DynamicReason = { dimension: 'constraint'; constraint: Constraint } | ({ dimension: 'ports' } & PortReason);
@@ -239,6 +261,8 @@ export function staticReason(node: NodeInfo, spec: JobSpec): StaticReason | unde
   }
   const v = volumeReason(node, spec);
   if (v) return v;
+  const a = allowanceReason(node, spec);
+  if (a) return a;
   for (const c of spec.constraints) if (!constraintHolds(node, c)) return { dimension: 'constraint', constraint: c };
   return undefined;
 }

@@ -331,6 +331,7 @@ function toSpec(f: JobFile): ParsedJob {
     ...(t.upstreams?.length ? { upstreams: t.upstreams.map((u) => ({ service: u.service, ...(u.env ? { env: u.env } : {}) })) } : {}),
     ...(t.volumes?.length ? { volumes: t.volumes.map((v) => ({ volume: v.volume, destination: v.destination, readOnly: v.read_only ?? false })) } : {}),
     ...(t.secrets?.length ? { secrets: t.secrets.map(taskSecret) } : {}),
+    ...(t.user !== undefined ? { user: t.user } : {}),
   }));
   const constraints: Constraint[] = (f.constraints ?? []).map((c) => ({
     attribute: c.attribute ?? '',

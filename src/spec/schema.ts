@@ -129,6 +129,11 @@ export const taskSchema = z.strictObject({
   kill_signal: z.enum(SIGNALS, { error: `kill_signal must be one of ${SIGNALS.join(', ')}` }).optional(),
   kill_timeout: duration.optional(),
   timeout: duration.optional(),
+  user: z
+    .union([z.string(), z.number().int().min(0)], { error: 'user must be a user name or a uid, e.g. user: nobody' })
+    .transform(String)
+    .pipe(z.string().regex(/^([a-z_][a-z0-9_.-]*[$]?|\d+)(:([a-z_][a-z0-9_.-]*|\d+))?$/i, 'user must be a name or uid, optionally :group, e.g. user: nobody or user: "1000:1000"'))
+    .optional(),
   checks: z.array(checkSchema, { error: 'checks must be a list of health checks' }).optional(),
   ports: z.array(portSchema, { error: 'ports must be a list of { name, static?, to? }' }).optional(),
   service: serviceSchema.optional(),

@@ -1,4 +1,5 @@
 /** `baton agent`: join this machine to a server as a node and run its work. */
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -12,6 +13,7 @@ import { unitOption, waitForSignal } from './server.js';
 export interface AgentFlags {
   server?: string;
   token?: string;
+  tokenFile?: string;
   dataDir: string;
   name?: string;
   cpu?: number;
@@ -26,6 +28,8 @@ export interface AgentFlags {
   volume: string[];
   portRange: string;
   logLevel: string;
+  taskUser: string;
+  allowRoot?: boolean;
 }
 
 export function parseLabels(list: string[]): Record<string, string> {
@@ -40,12 +44,34 @@ export function parseLabels(list: string[]): Record<string, string> {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+/** --token-file, else $BATON_JOIN_TOKEN, else --token (with a warning: argv is public) */
+export async function readJoinToken(flags: Pick<AgentFlags, 'token' | 'tokenFile'>, globalToken: string | undefined, logger: { warn(msg: string): void }, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (flags.tokenFile) {
+    let text: string;
+    try {
+      text = await readFile(flags.tokenFile, 'utf8');
+    } catch (err) {
+      throw new CliError(`--token-file ${flags.tokenFile}: ${(err as Error).message}`);
+    }
+    const token = text.trim();
+    if (!token) throw new CliError(`--token-file ${flags.tokenFile} is empty: put the join token from the server's server.json in it`);
+    return token;
+  }
+  const arg = flags.token ?? globalToken;
+  if (arg) {
+    logger.warn('the join token was given with --token: every user of this machine can read it in `ps`; use --token-file FILE or BATON_JOIN_TOKEN');
+    return arg;
+  }
+  return env.BATON_JOIN_TOKEN || undefined;
+}
+
 export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
     .description('Join this machine to a baton server as a node and run the work placed on it')
     .option('--server <url>', 'URL of the baton server (default: $BATON_ADDR)')
-    .option('--token <join-token>', 'the join token printed by `baton server` (needed for the first start only; default: $BATON_JOIN_TOKEN)')
+    .option('--token-file <file>', 'a file holding the join token printed by `baton server` (needed for the first start only)')
+    .option('--token <join-token>', 'the join token on the command line: every user of this machine sees it in `ps`; prefer --token-file or $BATON_JOIN_TOKEN')
     .option('--data-dir <dir>', 'where the node secret and task state live', process.env.BATON_AGENT_DATA_DIR || '.baton/agent')
     .option('--name <name>', 'node name (default: the host name)')
     .option('--cpu <cores>', 'declare the cpu capacity instead of detecting it (e.g. 4 or 3500m)', unitOption('--cpu', parseCpu))
@@ -59,12 +85,14 @@ export function registerAgentCommand(program: Command): void {
     .option('--address <ip>', "the address other machines reach this node's task ports at (default: the first non-internal IPv4, else 127.0.0.1)")
     .option('--volume <name=/path[:ro]>', 'offer a host directory to tasks as a volume; :ro makes it read-only (repeatable)', collect, [])
     .option('--port-range <from-to>', 'host ports handed out as dynamic ports', `${DEFAULT_PORT_RANGE.from}-${DEFAULT_PORT_RANGE.to}`)
+    .option('--task-user <user>', 'the user exec tasks without `user:` run as (a name or uid; needs the agent to run as root)', 'nobody')
+    .option('--allow-root', 'let exec tasks run as root (`user: root`); off: they are never placed here')
     .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: AgentFlags, cmd: Command) => {
       // the global --token is the API token; here it is the join token, both spellings end up in one place
       const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
       const server = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
-      if (!server) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server http://10.0.0.5:4780');
+      if (!server) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780');
       if (flags.address !== undefined && !isIP(flags.address)) throw new CliError(`--address "${flags.address}" is not an IP address (e.g. --address 10.0.0.7)`);
       let portRange, volumes;
       try {
@@ -74,11 +102,12 @@ export function registerAgentCommand(program: Command): void {
         throw new CliError((err as Error).message);
       }
       const logger = createLogger(flags.logLevel, 'agent');
+      const joinToken = await readJoinToken(flags, globals.token, logger);
       // loaded here, not at the top: every other command starts faster without the agent's modules
       const { startAgent } = await import('../../agent/agent.js');
       const agent = await startAgent({
         serverUrl: normalizeUrl(server),
-        joinToken: flags.token ?? globals.token ?? process.env.BATON_JOIN_TOKEN,
+        joinToken,
         dataDir: resolve(flags.dataDir),
         name: flags.name,
         cpu: flags.cpu,
@@ -92,6 +121,8 @@ export function registerAgentCommand(program: Command): void {
         address: flags.address,
         volumes,
         portRange,
+        taskUser: flags.taskUser,
+        allowRoot: flags.allowRoot === true,
         logger,
       });
       process.stdout.write(`baton agent running as node ${agent.nodeId} on ${server}\n`);
