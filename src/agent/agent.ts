@@ -17,6 +17,7 @@ import { errorMessage, sleep } from './backoff.js';
 import type { AgentContext } from './context.js';
 import { fingerprintNode, type FingerprintOptions } from './fingerprint.js';
 import { heartbeatLoop } from './heartbeat.js';
+import { certRenewalLoop } from './cert-renewal.js';
 import { buildUsageReport } from './usage-report.js';
 import { connect, type Session } from './registration.js';
 import { StateStore } from './state-file.js';
@@ -172,6 +173,7 @@ class Agent {
         logger,
         signal,
       }),
+      certRenewalLoop({ client, dataDir: this.opts.dataDir, tls: () => this.session.tls, nodeId: () => this.session.nodeId, logger, signal }),
     );
   }
 

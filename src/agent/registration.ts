@@ -2,13 +2,17 @@
  * How an agent becomes a node of the cluster: the first time with the join
  * token (the server answers with the node's own secret, kept in node.json),
  * every later start with that secret. The server may not be up yet, so
- * connection errors are retried with backoff.
+ * connection errors are retried with backoff. Over https the server is
+ * verified against the CA the join token pins (node-tls.ts), and the node
+ * gets its client certificate at registration.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RegisterNodeRequest } from '../api/types.js';
 import type { AgentClient } from '../client/agent-client.js';
+import { createCsr } from '../tls/x509.js';
 import { Backoff, errorMessage, httpStatus, isTransient, sleep } from './backoff.js';
+import { loadNodeTls, saveNodeCert, type NodeTls } from './node-tls.js';
 import { readJson, writeJsonAtomic } from './state-file.js';
 
 export interface NodeFile {
@@ -20,6 +24,8 @@ export interface NodeFile {
 export interface Session {
   nodeId: string;
   heartbeatTtlMs: number;
+  /** the node's TLS material; absent on a plain-HTTP server */
+  tls?: NodeTls;
 }
 
 export interface ConnectOptions {
@@ -84,17 +90,23 @@ export const JOIN_TOKEN_NEEDED =
  */
 export async function connect(opts: ConnectOptions): Promise<Session> {
   const { client, logger, signal } = opts;
+  const tls = await retryTransient('fetching the cluster CA', () => loadNodeTls(opts), logger, signal);
+  client.useTls(tls && { ca: tls.ca, cert: tls.cert, key: tls.key.keyPem });
   const nf = await readNodeFile(opts.dataDir);
-  if (nf) {
+  if (nf && tls && !tls.cert && !opts.joinToken) {
+    throw new Error(`node ${nf.nodeId} has no client certificate (node.pem in ${opts.dataDir}) for this TLS server. ${JOIN_TOKEN_NEEDED}`);
+  }
+  if (nf && (!tls || tls.cert)) {
     if (nf.serverUrl && nf.serverUrl !== opts.serverUrl) {
       logger.warn({ registeredWith: nf.serverUrl, serverUrl: opts.serverUrl }, 'this node was registered with another server URL');
     }
     client.useToken(nf.secret);
     try {
       const res = await retryTransient('updating the node', () => client.updateNode(opts.request), logger, signal);
-      return { nodeId: nf.nodeId, heartbeatTtlMs: ttlOf(res) };
+      return { nodeId: nf.nodeId, heartbeatTtlMs: ttlOf(res), tls };
     } catch (err) {
-      if (httpStatus(err) !== 401) throw err;
+      // 403: the certificate is not this node's (another CA, another node): register afresh
+      if (httpStatus(err) !== 401 && !(httpStatus(err) === 403 && opts.joinToken)) throw err;
       if (!opts.joinToken) {
         throw new Error(`the server does not know node ${nf.nodeId} any more (its secret was refused). ${JOIN_TOKEN_NEEDED}`);
       }
@@ -105,9 +117,10 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
   }
 
   client.useToken(opts.joinToken!);
+  const csr = tls ? await createCsr(tls.key, opts.request.name) : undefined;
   let res;
   try {
-    res = await retryTransient('registering the node', () => client.register(opts.request), logger, signal);
+    res = await retryTransient('registering the node', () => client.register(opts.request, csr), logger, signal);
   } catch (err) {
     if (httpStatus(err) === 401 || httpStatus(err) === 403) {
       throw new Error(`the server refused the join token (HTTP ${httpStatus(err)}): check --token against joinToken in the server's server.json`);
@@ -117,10 +130,17 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
   if (typeof res?.nodeId !== 'string' || typeof res?.secret !== 'string') {
     throw new Error('the server answered the registration without a node id or secret');
   }
+  if (tls) {
+    if (typeof res.certificate !== 'string') throw new Error('the server answered the registration without a node certificate');
+    // the certificate first: a node.json without it would be taken for a complete registration
+    await saveNodeCert(opts.dataDir, res.certificate);
+    tls.cert = res.certificate;
+    client.useTls({ ca: tls.ca, cert: tls.cert, key: tls.key.keyPem });
+  }
   await writeNodeFile(opts.dataDir, { nodeId: res.nodeId, secret: res.secret, serverUrl: opts.serverUrl });
   client.useToken(res.secret);
   logger.info({ nodeId: res.nodeId }, 'registered as a new node');
   // registration alone may leave the node initializing; the update marks it ready
   const upd = await retryTransient('updating the node', () => client.updateNode(opts.request), logger, signal);
-  return { nodeId: res.nodeId, heartbeatTtlMs: ttlOf(upd ?? res) };
+  return { nodeId: res.nodeId, heartbeatTtlMs: ttlOf(upd ?? res), tls };
 }

@@ -855,6 +855,16 @@ export interface RegisterNodeResponse {
   /** the node's own secret: the agent keeps it and sends it as its bearer token */
   secret: string;
   heartbeatTtlMs: number;
+  /** the node's client certificate (PEM), when the request carried a CSR and the server has TLS */
+  certificate?: string;
+  /** the CA (PEM) the server's certificate chains to */
+  ca?: string;
+}
+
+/** POST /v1/agent/cert: a renewed node certificate */
+export interface NodeCertResponse {
+  certificate: string;
+  ca: string;
 }
 
 /** PUT /v1/agent/node: refresh facts after a restart (authenticated by node secret) */

@@ -53,12 +53,35 @@ describe('resolveConnection', () => {
     expect(resolveConnection({}, ctx)).toEqual({ url: 'http://data:3', token: 'data-admin' });
   });
 
-  it('env wins over files, field by field', () => {
+  it('env wins over files; a saved token goes only to its own server', () => {
     writeJson(serverJson(), { url: 'http://local:2', adminToken: 'local-admin' });
+    ctx.env.BATON_ADDR = 'http://local:2/';
+    expect(resolveConnection({}, ctx)).toEqual({ url: 'http://local:2', token: 'local-admin' });
     ctx.env.BATON_ADDR = 'http://env:4';
-    expect(resolveConnection({}, ctx)).toEqual({ url: 'http://env:4', token: 'local-admin' });
     ctx.env.BATON_TOKEN = 'env-token';
     expect(resolveConnection({}, ctx)).toEqual({ url: 'http://env:4', token: 'env-token' });
+  });
+
+  it('never sends the token saved for one server to another --addr (regression)', () => {
+    writeJson(currentJson(), { url: 'https://home:1', adminToken: 'home-admin', ca: 'PEM' });
+    expect(() => resolveConnection({ addr: 'https://evil.example:4780' }, ctx)).toThrow(/belongs to https:\/\/home:1, not https:\/\/evil.example:4780.*--token/);
+    ctx.env.BATON_ADDR = 'https://evil.example:4780';
+    expect(() => resolveConnection({}, ctx)).toThrow(/belongs to https:\/\/home:1/);
+    // nor its CA: the other server is trusted by what the user gives for it
+    expect(resolveConnection({ token: 't' }, ctx)).toEqual({ url: 'https://evil.example:4780', token: 't' });
+    delete ctx.env.BATON_ADDR;
+    expect(resolveConnection({}, ctx)).toEqual({ url: 'https://home:1', token: 'home-admin', ca: 'PEM' });
+  });
+
+  it('trusts the CA of the saved server by its file or fingerprint, or --ca-file / BATON_CA_FILE', () => {
+    const fp = 'ab'.repeat(32);
+    writeJson(serverJson(), { url: 'https://local:2', adminToken: 'a', caFingerprint: `sha256:${fp}`, caFile: join(root, 'missing.pem') });
+    expect(resolveConnection({}, ctx)).toEqual({ url: 'https://local:2', token: 'a', caFingerprint: fp });
+    const pem = join(root, 'ca.pem');
+    writeFileSync(pem, 'CA PEM');
+    ctx.env.BATON_CA_FILE = pem;
+    expect(resolveConnection({}, ctx).ca).toBe('CA PEM');
+    expect(() => resolveConnection({ caFile: join(root, 'nope.pem') }, ctx)).toThrow(/cannot read the CA file .*nope.pem \(--ca-file\)/);
   });
 
   it('flags win over env and files', () => {
@@ -73,7 +96,7 @@ describe('resolveConnection', () => {
   });
 
   it('accepts host:port and drops trailing slashes', () => {
-    expect(resolveConnection({ addr: '10.0.0.1:4780', token: 't' }, ctx).url).toBe('http://10.0.0.1:4780');
+    expect(resolveConnection({ addr: '10.0.0.1:4780', token: 't' }, ctx).url).toBe('https://10.0.0.1:4780');
     expect(resolveConnection({ addr: 'https://b.example/', token: 't' }, ctx).url).toBe('https://b.example');
   });
 

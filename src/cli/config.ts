@@ -2,35 +2,51 @@
  * Where the CLI finds the server and its token. Precedence, highest first:
  * flags, BATON_ADDR / BATON_TOKEN, `<BATON_DATA_DIR or ./.baton>/server.json`
  * (written by `baton server` in its data dir), `~/.config/baton/current.json`
- * (the last server started on this machine), then http://127.0.0.1:4780.
+ * (the last server started on this machine), then https://127.0.0.1:4780.
  *
  * A file is taken as a whole: when server.json exists, current.json is not
  * read, so a url from one server is never paired with another server's token.
+ * A saved token and CA belong to the server they came from: they are used only
+ * for that server's URL; another --addr needs its own --token (and CA).
+ * The server is trusted through --ca-file / BATON_CA_FILE, else the CA the
+ * saved file names (its PEM, or its fingerprint, checked on first contact).
  */
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BatonClient } from '../client/client.js';
+import { parseFingerprint } from '../tls/fingerprint.js';
 import { CliError, type OutputFormat } from './output.js';
 
-export const DEFAULT_URL = 'http://127.0.0.1:4780';
+export const DEFAULT_URL = 'https://127.0.0.1:4780';
 
 /** What `baton server` writes so that CLIs on the same machine find it without flags. */
 export interface ServerInfo {
   url: string;
   joinToken?: string;
   adminToken?: string;
+  /** sha256:<hex> of the CA the server's certificate chains to */
+  caFingerprint?: string;
+  /** that CA's PEM file (server.json) */
+  caFile?: string;
+  /** that CA's PEM (current.json caches it) */
+  ca?: string;
 }
 
 export interface ConnectionFlags {
   addr?: string;
   token?: string;
+  caFile?: string;
 }
 
 export interface Connection {
   url: string;
   token?: string;
+  /** PEM of the CA to verify the server with */
+  ca?: string;
+  /** hex sha256 of the CA to fetch and check when no PEM is at hand */
+  caFingerprint?: string;
 }
 
 /** The environment resolution reads; tests pass their own. */
@@ -66,7 +82,7 @@ export function serverFile(ctx: Pick<ConfigEnv, 'env' | 'cwd'> = defaultEnv()): 
 export const NO_TOKEN_HINT =
   'no API token: pass --token <token>, set BATON_TOKEN, or run in the directory where `baton server` wrote .baton/server.json (or set BATON_DATA_DIR to that data dir)';
 
-function readServerInfo(path: string): ServerInfo | undefined {
+function readServerInfo(path: string): (ServerInfo & { path: string }) | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -84,11 +100,38 @@ function readServerInfo(path: string): ServerInfo | undefined {
     throw new CliError(`${path} has no "url" string; fix or delete it`);
   }
   const p = parsed as Record<string, unknown>;
+  const str = (k: string): string | undefined => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
   return {
+    path,
     url: p.url as string,
-    joinToken: typeof p.joinToken === 'string' ? p.joinToken : undefined,
-    adminToken: typeof p.adminToken === 'string' ? p.adminToken : undefined,
+    joinToken: str('joinToken'),
+    adminToken: str('adminToken'),
+    caFingerprint: str('caFingerprint'),
+    caFile: str('caFile'),
+    ca: str('ca'),
   };
+}
+
+function readCaFile(path: string, from: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read the CA file ${path} (${from}): ${(err as Error).message}`);
+  }
+}
+
+/** how the CLI trusts a saved server: its CA PEM, else its file, else its fingerprint */
+function savedTrust(file: ServerInfo): Pick<Connection, 'ca' | 'caFingerprint'> {
+  if (file.ca) return { ca: file.ca };
+  if (file.caFile) {
+    try {
+      return { ca: readFileSync(file.caFile, 'utf8') };
+    } catch {
+      /* not readable here: the fingerprint still pins it */
+    }
+  }
+  const fp = file.caFingerprint ? parseFingerprint(file.caFingerprint) : undefined;
+  return fp ? { caFingerprint: fp } : {};
 }
 
 /**
@@ -100,23 +143,28 @@ export function resolveConnection(
   ctx: ConfigEnv = defaultEnv(),
   requireToken = true,
 ): Connection {
-  let url = flags.addr || ctx.env.BATON_ADDR || undefined;
+  const given = flags.addr || ctx.env.BATON_ADDR || undefined;
   let token = flags.token || ctx.env.BATON_TOKEN || undefined;
-  if (!url || !token) {
-    const file = readServerInfo(serverFile(ctx)) ?? readServerInfo(currentServerFile(ctx.home));
-    if (file) {
-      url ??= file.url;
-      token ??= file.adminToken;
-    }
+  const caFile = flags.caFile || ctx.env.BATON_CA_FILE || undefined;
+  const file = readServerInfo(serverFile(ctx)) ?? readServerInfo(currentServerFile(ctx.home));
+  const url = normalizeUrl(given ?? file?.url ?? DEFAULT_URL);
+  // a saved token is the saved server's: sending it to another address would hand it to whoever runs there
+  const saved = file && normalizeUrl(file.url) === url ? file : undefined;
+  if (!token && file?.adminToken && !saved && requireToken) {
+    throw new CliError(
+      `the admin token saved in ${file.path} belongs to ${file.url}, not ${url}: a saved token is only sent to its own server. ` +
+        `Pass --token (or BATON_TOKEN) for ${url}`,
+    );
   }
-  url ??= DEFAULT_URL;
+  token ??= saved?.adminToken;
   if (!token && requireToken) throw new CliError(NO_TOKEN_HINT);
-  return { url: normalizeUrl(url), token };
+  const trust = caFile ? { ca: readCaFile(caFile, flags.caFile ? '--ca-file' : 'BATON_CA_FILE') } : saved ? savedTrust(saved) : {};
+  return { url, token, ...trust };
 }
 
-/** `host:port` is accepted as `http://host:port`; trailing slashes go. */
+/** `host:port` is accepted as `https://host:port`; trailing slashes go. */
 export function normalizeUrl(url: string): string {
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
   return withScheme.replace(/\/+$/, '');
 }
 
@@ -145,11 +193,11 @@ export function globalOptions(cmd: Command, allow: { csv?: boolean } = {}): Glob
   const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
   if (o.output === 'csv' && !allow.csv) throw new CliError(CSV_UNSUPPORTED);
   const output: OutputFormat = o.output === 'json' || o.output === 'csv' ? o.output : 'table';
-  return { addr: o.addr, token: o.token, output };
+  return { addr: o.addr, token: o.token, caFile: o.caFile, output };
 }
 
 export function clientFor(cmd: Command): BatonClient {
   // only the connection is read here; whether -o csv fits is the command's call
-  const { url, token } = resolveConnection(globalOptions(cmd, { csv: true }));
-  return new BatonClient({ baseUrl: url, token });
+  const { url, token, ca, caFingerprint } = resolveConnection(globalOptions(cmd, { csv: true }));
+  return new BatonClient({ baseUrl: url, token, ca, caFingerprint });
 }

@@ -1,6 +1,7 @@
 /**
  * The client of the agent API. Only agents use it: registration with the join
- * token, then every call with the node's own secret.
+ * token, then every call with the node's own secret and, over TLS, the node's
+ * client certificate.
  */
 import type {
   AllocSecretsResponse,
@@ -9,6 +10,7 @@ import type {
   HeartbeatRequest,
   HeartbeatResponse,
   LogChunk,
+  NodeCertResponse,
   RegisterNodeRequest,
   RegisterNodeResponse,
   ServiceEndpointsResponse,
@@ -16,24 +18,54 @@ import type {
 } from '../api/types.js';
 import { HttpClient } from './http.js';
 
+/** the CA that verifies the server, and the node's certificate once it has one (PEM) */
+export interface AgentTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
 export class AgentClient {
   private http: HttpClient;
+  private token: string;
+  private tls: AgentTls | undefined;
 
   constructor(
     readonly baseUrl: string,
     /** the join token before registration, the node secret after */
     token: string,
   ) {
+    this.token = token;
     this.http = new HttpClient({ baseUrl, token });
+  }
+
+  private swap(): void {
+    const old = this.http;
+    this.http = new HttpClient({ baseUrl: this.baseUrl, token: this.token, ...this.tls });
+    // requests in flight (a blocking query) finish on the old connections, which close after them
+    void old.close().catch(() => undefined);
   }
 
   /** switch to the node secret once registered */
   useToken(token: string): void {
-    this.http = new HttpClient({ baseUrl: this.baseUrl, token });
+    this.token = token;
+    this.swap();
   }
 
-  register(req: RegisterNodeRequest): Promise<RegisterNodeResponse> {
-    return this.http.request('POST', '/v1/agent/register', { body: req });
+  /** verify the server with this CA and present this certificate from now on (a renewal swaps it in) */
+  useTls(tls: AgentTls | undefined): void {
+    this.tls = tls;
+    this.swap();
+  }
+
+  /** with a CSR, the answer carries the node's client certificate */
+  register(req: RegisterNodeRequest, csr?: string): Promise<RegisterNodeResponse> {
+    return this.http.request('POST', '/v1/agent/register', { body: csr ? { ...req, csr } : req });
+  }
+
+  /** a new node certificate for this CSR, asked with the current one */
+  renewCert(csr: string): Promise<NodeCertResponse> {
+    return this.http.request('POST', '/v1/agent/cert', { body: { csr } });
   }
 
   updateNode(req: UpdateNodeRequest): Promise<HeartbeatResponse> {

@@ -364,7 +364,7 @@ export class BatonClient {
     if (token) headers.authorization = `Bearer ${token}`;
     let res: Response;
     try {
-      res = await fetch(url, { headers, signal });
+      res = await this.http.fetch(url, { headers, signal });
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
       const cause = (err as { cause?: { code?: string } }).cause;

@@ -9,7 +9,9 @@ import { eventBufferFor } from './events.js';
 import { metricsFor } from './metrics.js';
 import type { RegisteredRoute } from './openapi.js';
 import { SignInLimiter, type SignInLimitOptions } from './sign-in-limit.js';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { agentRoutes } from './routes/agent.js';
+import { tlsRoutes } from './routes/tls.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { observeRoutes } from './routes/observe.js';
 import { serviceRoutes } from './routes/services.js';
@@ -25,12 +27,15 @@ export interface AppOptions {
   signInLimit?: SignInLimitOptions;
   /** seals and opens secrets with the server's key (absent: a key of this process only, for tests) */
   secrets?: SecretVault;
+  /** serve HTTPS with these (node:tls options: key, cert, ca, requestCert...); absent: plain HTTP */
+  https?: HttpsServerOptions;
 }
 
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
   const limiter = new SignInLimiter(opts.signInLimit);
   const tickets = new EventTickets();
   const app = Fastify({
+    ...(opts.https ? { https: opts.https } : {}),
     loggerInstance: ctx.logger as unknown as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
     // agents poll all the time: logging every request would drown what matters
@@ -85,6 +90,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   });
   userRoutes(app, ctx);
   agentRoutes(app, ctx);
+  tlsRoutes(app, ctx);
   deploymentRoutes(app, ctx);
   serviceRoutes(app, ctx);
   observeRoutes(app, ctx, routes, tickets);

@@ -7,6 +7,8 @@ import type { NodeInfo, TokenInfo, TokenRole } from '../api/types.js';
 import type { Store } from '../store/store.js';
 import { hashSecret } from '../store/ids.js';
 import { HttpError } from './errors.js';
+import { assertNodeCert } from './node-identity.js';
+import { parseJoinToken } from '../tls/join-token.js';
 
 export type Principal =
   | { kind: 'user'; token: TokenInfo }
@@ -27,9 +29,14 @@ export async function authenticate(store: Store, req: FastifyRequest): Promise<P
   const secret = bearer(req);
   if (secret.startsWith('node_')) {
     const node = await store.nodeBySecret(secret);
-    if (node) return { kind: 'node', node };
+    if (node) {
+      // over TLS a node secret counts only with that node's own client certificate
+      assertNodeCert(req, node.id);
+      return { kind: 'node', node };
+    }
   } else if (secret.startsWith('join_')) {
-    if ((await store.getMeta('join_token_hash')) === hashSecret(secret)) return { kind: 'join' };
+    // the CA fingerprint in a join token is for the agent; the server checks the secret part
+    if ((await store.getMeta('join_token_hash')) === hashSecret(parseJoinToken(secret).secret)) return { kind: 'join' };
   } else {
     const token = await store.tokenBySecret(secret);
     if (token?.expiresAt !== undefined && Date.parse(token.expiresAt) <= Date.now()) {

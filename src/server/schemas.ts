@@ -120,6 +120,11 @@ export const gcSchema = z.strictObject({
 const usageNumbers = z.strictObject({ cpu: z.number().min(0), memory: z.number().min(0) });
 
 /** POST /v1/agent/heartbeat: an empty body, or the node's and its tasks' usage (HeartbeatRequest) */
+/** registration may carry a PKCS#10 request for the node's client certificate */
+export const registerWithCsrSchema = registerNodeSchema.extend({ csr: z.string().max(16 * 1024).optional() });
+
+export const nodeCertSchema = z.strictObject({ csr: z.string().min(1).max(16 * 1024) });
+
 export const heartbeatSchema = z.strictObject({
   usage: z.strictObject({
     node: usageNumbers,

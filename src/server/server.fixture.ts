@@ -20,13 +20,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(opts: { heartbeatTtlMs: number; logCapBytes: number }): Promise<TestServer> {
+/** plain HTTP unless `tls: true` (then the client trusts the server's CA) */
+export async function startTestServer(opts: { heartbeatTtlMs: number; logCapBytes: number; tls?: boolean }): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-server-'));
-  const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, ...opts, logger: createLogger('silent', 'test'), version: 'test' });
+  const { tls, ...rest } = opts;
+  const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, ...rest, insecureHttp: tls !== true, logger: createLogger('silent', 'test'), version: 'test' });
   const t: TestServer = {
     dir,
     server,
-    client: new BatonClient({ baseUrl: server.url, token: server.adminToken }),
+    client: new BatonClient({ baseUrl: server.url, token: server.adminToken, ca: server.tls?.caPem }),
     close: async () => {
       // the server a test put in place of the first (a restart) is the one to stop
       await t.server.close();

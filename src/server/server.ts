@@ -1,7 +1,8 @@
 /**
  * `baton server`: the store, the HTTP API, the eval worker and the heartbeat
  * monitor in one process. First start creates the admin and join tokens and
- * writes them with the URL to <dataDir>/server.json (mode 0600).
+ * writes them with the URL to <dataDir>/server.json (mode 0600). It serves
+ * HTTPS with the cluster's own CA (src/tls/) unless told insecureHttp.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,12 @@ import type { Logger } from 'pino';
 import { openSqlite } from '../store/sqlite.js';
 import { hashSecret, newSecret } from '../store/ids.js';
 import { Store } from '../store/store.js';
+import type { Server as TlsServer } from 'node:tls';
 import { buildApp } from './app.js';
+import { setServerTls } from './node-identity.js';
+import { formatJoinToken, parseJoinToken } from '../tls/join-token.js';
+import { ServerTls, type ServerTlsOptions } from '../tls/server-tls.js';
+import { renewalDue, showFingerprint } from '../tls/x509.js';
 import { openServerVault } from '../secrets/vault.js';
 import { createContext } from './context.js';
 import { EvalWorker } from './eval-worker.js';
@@ -29,16 +35,26 @@ export interface ServerOptions {
   gc?: Partial<GcOptions>;
   /** the secrets key file given by the operator; default <dataDir>/secrets.key, made on first start */
   secretsKeyFile?: string;
+  /** plain HTTP instead of HTTPS: --insecure-http, `baton dev` on loopback, fast in-process tests */
+  insecureHttp?: boolean;
+  /** --tls-san and the operator's own certificate files */
+  tls?: Omit<ServerTlsOptions, 'dataDir' | 'host'>;
 }
 
 export interface ServerInfo {
   url: string;
   joinToken: string;
   adminToken: string;
+  /** sha256:<hex> of the CA the server's certificate chains to (absent on plain HTTP) */
+  caFingerprint?: string;
+  /** that CA's PEM file */
+  caFile?: string;
 }
 
 export interface RunningServer extends ServerInfo {
   store: Store;
+  /** the TLS material, absent on plain HTTP */
+  tls?: ServerTls;
   /** true when this start created the tokens */
   firstStart: boolean;
   close(): Promise<void>;
@@ -47,17 +63,22 @@ export interface RunningServer extends ServerInfo {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const store = await Store.open(openSqlite(join(opts.dataDir, 'baton.db')), 'sqlite', { logCapBytes: opts.logCapBytes });
-  const { joinToken, adminToken, firstStart } = await ensureTokens(store, opts.dataDir);
+  const { joinToken: joinSecret, adminToken, firstStart } = await ensureTokens(store, opts.dataDir);
+  const tls = opts.insecureHttp ? undefined : await ServerTls.open({ ...opts.tls, dataDir: opts.dataDir, host: opts.host });
+  if (tls) setServerTls(store, tls);
+  const joinToken = formatJoinToken(joinSecret, tls?.fingerprint);
   const gc = new GcLoop(store, { ...DEFAULT_GC, ...opts.gc }, opts.logger);
   registerGcLoop(store, gc);
   const ctx = createContext(store, opts.version, opts.heartbeatTtlMs, opts.logger);
-  const app = buildApp(ctx, { secrets: await openServerVault(opts.dataDir, opts.secretsKeyFile, opts.logger) });
+  // rejectUnauthorized false: users and browsers come without client certificates; agent routes check them (node-identity.ts)
+  const https = tls ? { ...tls.files(), requestCert: true, rejectUnauthorized: false } : undefined;
+  const app = buildApp(ctx, { secrets: await openServerVault(opts.dataDir, opts.secretsKeyFile, opts.logger), https });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const info: ServerInfo = { url, joinToken, adminToken };
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const info: ServerInfo = { url, joinToken, adminToken, ...(tls ? { caFingerprint: showFingerprint(tls.fingerprint), caFile: join(opts.dataDir, 'ca.pem') } : {}) };
   await writeSecretFile(join(opts.dataDir, 'server.json'), info);
 
   const worker = new EvalWorker(store, opts.logger);
@@ -67,12 +88,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   monitor.start();
   launcher.start();
   gc.start();
+  const renewal = tls ? renewServerCert(tls, app.server as unknown as TlsServer, opts.logger) : undefined;
 
   return {
     ...info,
     store,
     firstStart,
+    tls,
     async close() {
+      renewal?.stop();
       monitor.stop();
       launcher.stop();
       gc.stop();
@@ -94,14 +118,46 @@ async function ensureTokens(store: Store, dataDir: string): Promise<{ joinToken:
     /* first start */
   }
   const joinHash = await store.getMeta('join_token_hash');
-  const joinOk = saved.joinToken !== undefined && joinHash === hashSecret(saved.joinToken);
+  // server.json keeps the token with the CA fingerprint; the store has the hash of its secret part
+  const savedJoin = saved.joinToken !== undefined ? parseJoinToken(saved.joinToken).secret : undefined;
+  const joinOk = savedJoin !== undefined && joinHash === hashSecret(savedJoin);
   const adminOk = saved.adminToken !== undefined && (await store.tokenBySecret(saved.adminToken)) !== undefined;
-  if (joinOk && adminOk) return { joinToken: saved.joinToken!, adminToken: saved.adminToken!, firstStart: false };
-  const joinToken = joinOk ? saved.joinToken! : newSecret('join');
+  if (joinOk && adminOk) return { joinToken: savedJoin!, adminToken: saved.adminToken!, firstStart: false };
+  const joinToken = joinOk ? savedJoin! : newSecret('join');
   const adminToken = adminOk ? saved.adminToken! : newSecret('admin');
   if (!joinOk) await store.setMeta('join_token_hash', hashSecret(joinToken));
   if (!adminOk) await store.createToken(adminToken, 'admin', 'admin', '*');
   return { joinToken, adminToken, firstStart: true };
+}
+
+/** baton's own server certificate is renewed at half its life and swapped in without a restart */
+function renewServerCert(tls: ServerTls, server: TlsServer, logger: Logger): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = (): void => {
+    if (stopped || !tls.selfSigned) return;
+    // setTimeout holds at most ~24 days; an hour's check is cheap
+    const wait = Math.min(Math.max(renewalDue(tls.serverCertPem) - Date.now(), 1000), 3600_000);
+    timer = setTimeout(() => {
+      tls
+        .renewServerIfDue()
+        .then((renewed) => {
+          if (!renewed) return;
+          server.setSecureContext(tls.files());
+          logger.info('server certificate renewed');
+        })
+        .catch((err: Error) => logger.error({ err: err.message }, 'renewing the server certificate failed; retrying'))
+        .finally(schedule);
+    }, wait);
+    timer.unref();
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 export async function writeSecretFile(file: string, value: unknown): Promise<void> {

@@ -14,7 +14,7 @@ import { writeCurrentServerFile } from '../config.js';
 import { printAllocLogs, watchJob } from '../follow.js';
 import { CliError } from '../output.js';
 import { packageVersion } from '../version.js';
-import { DEFAULT_PORT, parseBind, waitForSignal } from './server.js';
+import { currentInfo, DEFAULT_PORT, parseBind, waitForSignal } from './server.js';
 
 interface DevFlags {
   dataDir?: string;
@@ -29,7 +29,7 @@ export function registerDevCommand(program: Command): void {
     .command('dev')
     .description('Run a server and a local agent in one process on a fresh data directory (for trying baton)')
     .option('--data-dir <dir>', 'data directory (default: a new temporary directory)')
-    .option('--bind <host:port>', 'address to listen on; a free port is used when this one is taken', `127.0.0.1:${DEFAULT_PORT}`)
+    .option('--bind <host:port>', 'address to listen on; a free port is used when this one is taken; plain HTTP on loopback, HTTPS elsewhere', `127.0.0.1:${DEFAULT_PORT}`)
     .option('--run <file>', 'submit this job file once the agent is ready')
     .option('--once', 'with --run: wait for the job, print its logs, stop everything and exit with its outcome')
     .addOption(new Option('--log-level <level>', 'log level of server and agent').choices(LOG_LEVELS).default('warn'))
@@ -40,7 +40,10 @@ export function registerDevCommand(program: Command): void {
       const { host, port } = parseBind(flags.bind);
       // loaded here, not at the top: every other command starts faster without these modules
       const [{ startServer }, { startAgent }] = await Promise.all([import('../../server/server.js'), import('../../agent/agent.js')]);
-      const common = { dataDir: join(dataDir, 'server'), host, heartbeatTtlMs: 15_000, logCapBytes: 4 * 1024 * 1024, logger: logger.child({ name: 'server' }), version: packageVersion() };
+      // plain HTTP only where nothing crosses a network: loopback; any other address gets TLS as `baton server` does
+      const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+      if (loopback) process.stderr.write('warning: baton dev serves plain HTTP on loopback (no TLS); `baton server` serves HTTPS\n');
+      const common = { dataDir: join(dataDir, 'server'), host, insecureHttp: loopback, heartbeatTtlMs: 15_000, logCapBytes: 4 * 1024 * 1024, logger: logger.child({ name: 'server' }), version: packageVersion() };
       let server: RunningServer;
       try {
         server = await startServer({ ...common, port });
@@ -48,7 +51,7 @@ export function registerDevCommand(program: Command): void {
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
         server = await startServer({ ...common, port: 0 });
       }
-      writeCurrentServerFile({ url: server.url, joinToken: server.joinToken, adminToken: server.adminToken });
+      writeCurrentServerFile(currentInfo(server));
       const agent = await startAgent({
         serverUrl: server.url,
         joinToken: server.joinToken,
@@ -58,7 +61,7 @@ export function registerDevCommand(program: Command): void {
       });
       const out = (line: string): void => void process.stdout.write(`${line}\n`);
       out(`baton dev: server ${server.url}, node ${agent.nodeId}, data in ${dataDir}`);
-      const client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
+      const client = new BatonClient({ baseUrl: server.url, token: server.adminToken, ca: server.tls?.caPem });
       const shutdown = async (): Promise<void> => {
         // dev owns its tasks: stop them rather than leave orphans behind
         // only the jobs and allocs still alive are read: a dev session may have left a large sweep behind

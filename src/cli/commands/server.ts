@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseDuration, parseMemory } from '../../spec/units.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
-import { writeCurrentServerFile } from '../config.js';
+import { writeCurrentServerFile, type ServerInfo } from '../config.js';
 import { CliError } from '../output.js';
 import { packageVersion } from '../version.js';
 
@@ -37,8 +37,14 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--retention <duration>', 'finished evals, replaced allocs and ended jobs are garbage collected after this').argParser(unitOption('--retention', parseDuration)).default(24 * 3600_000, '24h'))
     .addOption(new Option('--sweep-retention <duration>', "a sweep whose runs all ended this long ago is collected with its runs' results and logs").argParser(unitOption('--sweep-retention', parseDuration)).default(7 * 24 * 3600_000, '7d'))
     .addOption(new Option('--log-level <level>', 'server log level').choices(LOG_LEVELS).default('info'))
+    .option('--insecure-http', 'serve plain HTTP instead of HTTPS: tokens, secrets and logs cross the network readable by anyone on the path')
+    .option('--tls-san <name>', 'another DNS name or IP address for the server certificate (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--tls-cert <file>', "serve this certificate (PEM) instead of baton's own; needs --tls-key and --tls-ca")
+    .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
+    .option('--tls-ca <file>', 'the CA certificate (PEM) that signed --tls-cert; join tokens pin it')
+    .option('--tls-ca-key <file>', "the key of --tls-ca, to sign node certificates with it (default: the cluster CA in the data dir signs them)")
     .option('--secrets-key-file <path>', 'the key secrets are encrypted with (64 hex digits, mode 0600); default <data-dir>/secrets.key, made on first start')
-    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string }) => {
+    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string } & TlsFlags) => {
       const { host, port } = parseBind(opts.bind);
       const dataDir = resolve(opts.dataDir);
       const logger = createLogger(opts.logLevel, 'server');
@@ -48,23 +54,65 @@ export function registerServerCommand(program: Command): void {
         dataDir, host, port, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion(),
         gc: { retentionMs: opts.retention, sweepRetentionMs: opts.sweepRetention },
         ...(opts.secretsKeyFile ? { secretsKeyFile: resolve(opts.secretsKeyFile) } : {}),
+        insecureHttp: opts.insecureHttp === true,
+        tls: tlsOptions(opts),
       });
-      writeCurrentServerFile({ url: server.url, joinToken: server.joinToken, adminToken: server.adminToken });
-      process.stdout.write(
-        [
-          `baton server listening on ${server.url} (store: sqlite in ${dataDir})`,
-          `join token:  ${server.joinToken}`,
-          `admin token: ${server.adminToken}`,
-          '',
-          `join a machine:  baton agent --server ${server.url} --token ${server.joinToken}`,
-          `use the CLI:     the URL and admin token are in ${dataDir}/server.json (mode 0600)`,
-          '',
-        ].join('\n'),
-      );
+      writeCurrentServerFile(currentInfo(server));
+      if (opts.insecureHttp) {
+        const warning = 'WARNING: --insecure-http: plain HTTP, nothing is encrypted; tokens, node secrets and logs can be read and replayed by anyone on the path';
+        logger.warn(warning);
+        process.stdout.write(`${warning}\n`);
+      }
+      process.stdout.write(startBanner(server, dataDir).join('\n') + '\n');
       await waitForSignal();
       logger.info('shutting down');
       await server.close();
     });
+}
+
+export interface TlsFlags {
+  insecureHttp?: boolean;
+  tlsSan: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsCaKey?: string;
+}
+
+function tlsOptions(f: TlsFlags): { sans: string[]; certFile?: string; keyFile?: string; caFile?: string; caKeyFile?: string } {
+  const abs = (p: string | undefined): string | undefined => (p ? resolve(p) : undefined);
+  return { sans: f.tlsSan, certFile: abs(f.tlsCert), keyFile: abs(f.tlsKey), caFile: abs(f.tlsCa), caKeyFile: abs(f.tlsCaKey) };
+}
+
+/** what ~/.config/baton/current.json keeps: the URL, the tokens and the CA (its PEM cached) */
+export function currentInfo(server: { url: string; joinToken: string; adminToken: string; caFingerprint?: string; tls?: { caPem: string } }): ServerInfo {
+  return { url: server.url, joinToken: server.joinToken, adminToken: server.adminToken, caFingerprint: server.caFingerprint, ca: server.tls?.caPem };
+}
+
+/**
+ * The tokens are shown once, on the start that made them; later starts say
+ * where they are, so a log collecting stdout does not keep copying them.
+ */
+export function startBanner(server: { url: string; joinToken: string; adminToken: string; caFingerprint?: string; firstStart: boolean }, dataDir: string): string[] {
+  const lines = [`baton server listening on ${server.url} (store: sqlite in ${dataDir})`];
+  if (server.caFingerprint) lines.push(`cluster CA:  ${server.caFingerprint} (${dataDir}/ca.pem)`);
+  if (server.firstStart) {
+    lines.push(
+      `join token:  ${server.joinToken}`,
+      `admin token: ${server.adminToken}`,
+      '',
+      `join a machine:  BATON_JOIN_TOKEN=<join token> baton agent --server ${server.url}   (or --token-file FILE)`,
+      `use the CLI:     the URL, tokens and CA are in ${dataDir}/server.json (mode 0600); shown only on this first start`,
+    );
+  } else {
+    lines.push(
+      '',
+      `the join and admin tokens are in ${dataDir}/server.json (mode 0600), shown only on the first start`,
+      `join a machine:  BATON_JOIN_TOKEN=<joinToken from server.json> baton agent --server ${server.url}`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 export function waitForSignal(): Promise<NodeJS.Signals> {

@@ -5,8 +5,10 @@ import type { AgentAllocsResponse, HeartbeatResponse, RegisterNodeResponse } fro
 import { newSecret } from '../../store/ids.js';
 import { requireNode } from '../auth.js';
 import { HttpError, parseInput as parse } from '../errors.js';
-import { allocStatusSchema, heartbeatSchema, indexParam, registerNodeSchema, shipLogsSchema, waitParam } from '../schemas.js';
+import { allocStatusSchema, heartbeatSchema, indexParam, registerNodeSchema, registerWithCsrSchema, shipLogsSchema, waitParam } from '../schemas.js';
 import type { ServerContext } from '../context.js';
+import { serverTlsOf } from '../node-identity.js';
+import { csrPublicKey } from '../../tls/x509.js';
 import { usageHistoryFor } from '../usage-history.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -14,11 +16,17 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post('/v1/agent/register', async (req): Promise<RegisterNodeResponse> => {
     if (req.principal.kind !== 'join') throw new HttpError(403, 'registering a node needs the join token that `baton server` printed');
-    const body = parse(registerNodeSchema, req.body, 'node registration');
+    const { csr, ...body } = parse(registerWithCsrSchema, req.body, 'node registration');
+    const tls = serverTlsOf(store);
+    // a bad request is refused before a node exists
+    if (csr !== undefined && tls) await csrPublicKey(csr).catch((err: Error) => {
+      throw new HttpError(400, `csr: ${err.message}`, [{ path: 'csr', message: err.message }]);
+    });
     const secret = newSecret('node');
     const node = await store.registerNode(body, secret, ctx.heartbeatTtlMs, Date.now());
     ctx.logger.info({ node: node.name, id: node.id }, 'node registered');
-    return { nodeId: node.id, secret, heartbeatTtlMs: node.heartbeatTtlMs };
+    const cert = csr !== undefined && tls ? { certificate: await tls.issueNode(csr, node.id), ca: tls.caPem } : {};
+    return { nodeId: node.id, secret, heartbeatTtlMs: node.heartbeatTtlMs, ...cert };
   });
 
   app.put('/v1/agent/node', async (req): Promise<HeartbeatResponse> => {

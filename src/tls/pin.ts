@@ -1,0 +1,40 @@
+/**
+ * Trust on first connection, but pinned: the CA is fetched over a connection
+ * that verifies nothing, and used only when its sha256 is the one the join
+ * token (or the CLI's saved server file) names. Every later connection is
+ * verified against that CA alone.
+ */
+import { Agent, fetch } from 'undici';
+import { fingerprintOf, showFingerprint } from './fingerprint.js';
+
+export const CA_ROUTE = '/v1/agent/ca';
+
+export class PinMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PinMismatchError';
+  }
+}
+
+export async function fetchPinnedCa(baseUrl: string, fingerprint: string): Promise<string> {
+  const url = new URL(CA_ROUTE, baseUrl);
+  if (url.protocol !== 'https:') throw new PinMismatchError(`${baseUrl} is not an https:// URL, but the token pins the server's CA: use https://`);
+  const unverified = new Agent({ connect: { rejectUnauthorized: false } });
+  let body: { ca?: unknown };
+  try {
+    const res = await fetch(url, { dispatcher: unverified, signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new PinMismatchError(`GET ${url.pathname} at ${baseUrl} answered HTTP ${res.status}: not a baton server with TLS, refusing`);
+    body = (await res.json()) as { ca?: unknown };
+  } finally {
+    await unverified.close();
+  }
+  if (typeof body.ca !== 'string') throw new PinMismatchError(`${baseUrl} answered ${url.pathname} without a CA certificate: refusing`);
+  const got = fingerprintOf(body.ca);
+  if (got !== fingerprint) {
+    throw new PinMismatchError(
+      `the server at ${baseUrl} presents CA ${showFingerprint(got)}, but the token pins ${showFingerprint(fingerprint)}: ` +
+        'this is not the server the token belongs to (or something is in between); refusing to connect. Check the URL and the token (server.json of that server).',
+    );
+  }
+  return body.ca;
+}
