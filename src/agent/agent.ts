@@ -95,7 +95,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     drivers: new Map(fp.healthy.map((d) => [d.name, d])),
     logger,
     signal: abort.signal,
-    node: { address: fp.request.address ?? '127.0.0.1', volumes: fp.request.volumes ?? {} },
+    node: { address: fp.request.address ?? '127.0.0.1', volumes: fp.request.volumes ?? {}, ...(opts.address ? { bindAddress: opts.address } : {}) },
   };
   logger.info({ address: fp.request.address, volumes: Object.keys(fp.request.volumes ?? {}), portRange: fp.request.portRange }, 'node network');
   const agent = new Agent(ctx, opts, fp.request, session, abort, drivers);

@@ -23,6 +23,8 @@ export interface AgentContext {
 export interface NodeNetwork {
   /** where other machines reach this node's published ports */
   address: string;
+  /** the --address the operator gave: ports are published there only, not on every interface */
+  bindAddress?: string;
   /** the host volumes given with --volume */
   volumes: Record<string, { path: string; readOnly: boolean }>;
 }

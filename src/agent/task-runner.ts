@@ -184,6 +184,7 @@ export class TaskRunner {
       killTimeoutMs: this.spec.killTimeoutMs,
       taskDir,
       ...(this.spec.user !== undefined ? { user: this.spec.user } : {}),
+      ...(this.host.ctx.node?.bindAddress ? { bindAddress: this.host.ctx.node.bindAddress } : {}),
       ...(net?.ports.length ? { ports: net.ports } : {}),
       ...(net?.volumes.length ? { volumes: net.volumes } : {}),
     };

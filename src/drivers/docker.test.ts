@@ -296,3 +296,11 @@ describe('networkHostConfig', () => {
     expect(networkHostConfig({})).toEqual({ exposed: {}, bindings: {}, binds: [] });
   });
 });
+
+describe('networkHostConfig on a given --address', () => {
+  it('publishes only on the address the agent was given, never on every interface', () => {
+    expect(networkHostConfig({ ports: [{ name: 'http', host: 23456, to: 80 }], bindAddress: '127.0.0.1' }).bindings).toEqual({
+      '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '23456' }],
+    });
+  });
+});

@@ -47,11 +47,11 @@ function reason(err: unknown): string {
 }
 
 /**
- * Ports and host volumes as the Engine wants them: every port published on all
- * interfaces of the node (other machines reach it at the node's address),
- * every volume bound at its destination.
+ * Ports and host volumes as the Engine wants them: every port published on
+ * the address the operator gave the agent (--address), else on all interfaces
+ * of the node; every volume bound at its destination.
  */
-export function networkHostConfig(config: Pick<TaskConfig, 'ports' | 'volumes'>): {
+export function networkHostConfig(config: Pick<TaskConfig, 'ports' | 'volumes' | 'bindAddress'>): {
   exposed: Record<string, object>;
   bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
   binds: string[];
@@ -62,7 +62,7 @@ export function networkHostConfig(config: Pick<TaskConfig, 'ports' | 'volumes'>)
     const key = `${p.to ?? p.host}/tcp`;
     exposed[key] = {};
     // two host ports may map to one container port: keep both
-    (bindings[key] ??= []).push({ HostIp: '0.0.0.0', HostPort: String(p.host) });
+    (bindings[key] ??= []).push({ HostIp: config.bindAddress ?? '0.0.0.0', HostPort: String(p.host) });
   }
   const binds = (config.volumes ?? []).map((v) => `${v.hostPath}:${v.destination}:${v.readOnly ? 'ro' : 'rw'}`);
   return { exposed, bindings, binds };
@@ -193,6 +193,10 @@ class DockerTask implements RunningTask {
     const ok = await Promise.race([exited, timeout]);
     clearTimeout(timer);
     return ok;
+  }
+
+  async signal(signal: string): Promise<void> {
+    await this.kill(normaliseSignal(signal));
   }
 
   async stop(timeoutMs: number, signal?: string): Promise<void> {
@@ -373,6 +377,8 @@ export class DockerDriver implements Driver {
         Cmd: cmd,
         Env: Object.entries(config.env).map(([k, v]) => `${k}=${v}`),
         StopSignal: normaliseSignal(config.killSignal),
+        // the image's user unless the task names one
+        ...(config.user !== undefined ? { User: config.user } : {}),
         ...(Object.keys(net.exposed).length > 0 ? { ExposedPorts: net.exposed } : {}),
         Labels: {
           'baton.alloc_id': config.allocId,

@@ -28,6 +28,8 @@ export interface TaskConfig {
   ports?: TaskPort[];
   /** host volumes to mount (docker); exec tasks only get their paths as env */
   volumes?: TaskVolume[];
+  /** where published ports listen: the agent's --address when given (default: every interface) */
+  bindAddress?: string;
   /** the spec's `user:` (name, uid or uid:gid); unset: exec uses the agent's --task-user, docker the image's user */
   user?: string;
 }
