@@ -6,10 +6,12 @@
  * enforces that same table before a body is read, the two cannot drift.
  */
 import { readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRole } from '../api/types.js';
 import { AgentClient } from '../client/agent-client.js';
-import { policyOf, roleTableMarkdown, type RouteDoc } from './openapi.js';
+import { issueNodeCert } from './node-identity.js';
+import { policyOf, roleTableMarkdown, ROUTES, type RouteDoc } from './openapi.js';
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
 
 type Who =
@@ -175,5 +177,70 @@ describe('README role table', () => {
     const m = /<!-- roles:begin[^>]*-->\n([\s\S]*?)\n<!-- roles:end -->/.exec(readme);
     expect(m, 'README.md has the roles:begin/roles:end markers').not.toBeNull();
     expect(m![1], 'regenerate: npx tsx -e "import(\'./src/server/openapi.ts\').then(m => console.log(m.roleTableMarkdown()))"').toBe(roleTableMarkdown());
+  });
+});
+
+describe('permission matrix over mutual TLS: node certificates', () => {
+  let t: TestServer;
+  const node: Record<'a' | 'b', { id: string; secret: string; cert: string; key: string }> = {} as never;
+  let ca = '';
+
+  function tlsApi(method: string, path: string, opts: { secret?: string; as?: 'a' | 'b'; body?: string } = {}): Promise<{ status: number; text: string }> {
+    const url = new URL(path, t.server.url);
+    const headers: Record<string, string> = {};
+    if (opts.secret) headers.authorization = `Bearer ${opts.secret}`;
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    const id = opts.as ? node[opts.as] : undefined;
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, ca, agent: false, ...(id ? { cert: id.cert, key: id.key } : {}) }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(opts.body);
+    });
+  }
+
+  beforeAll(async () => {
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1024, tls: true });
+    const tls = t.server.tls!;
+    ca = tls.caPem;
+    for (const n of ['a', 'b'] as const) {
+      const r = await tlsApi('POST', '/v1/agent/register', { secret: t.server.joinToken, body: JSON.stringify(nodeRequest(`tls-${n}`)) });
+      expect(r.status, r.text).toBe(200);
+      const reg = JSON.parse(r.text) as { nodeId: string; secret: string };
+      const c = await issueNodeCert(tls, reg.nodeId);
+      node[n] = { id: reg.nodeId, secret: reg.secret, cert: c.cert, key: c.key };
+    }
+  });
+  afterAll(() => t.close());
+
+  it("gives agent routes only to a node's secret with that node's own certificate", async () => {
+    const agentRoutes = Object.entries(ROUTES).filter(([, d]) => d.auth === 'node').map(([k]) => k.split(' ') as [string, string]);
+    expect(agentRoutes.length).toBeGreaterThan(4);
+    const wrong: string[] = [];
+    for (const [method, url] of agentRoutes) {
+      const path = url.replace(/:(\w+)/g, 'nosuch');
+      const body = method === 'GET' || method === 'DELETE' ? undefined : '{}';
+      const cells: Array<[string, Parameters<typeof tlsApi>[2], (s: number) => boolean]> = [
+        ["A's secret with A's certificate", { secret: node.a.secret, as: 'a', body }, (s) => s < 500 && s !== 401 && s !== 403],
+        ["A's secret without a certificate", { secret: node.a.secret, body }, (s) => s === 403],
+        ["A's secret with B's certificate (A acting for B)", { secret: node.a.secret, as: 'b', body }, (s) => s === 403],
+        ["B's certificate without a secret", { as: 'b', body }, (s) => s === 401],
+        ["the admin token with A's certificate", { secret: t.server.adminToken, as: 'a', body }, (s) => s === 403],
+      ];
+      for (const [name, opts, ok] of cells) {
+        const r = await tlsApi(method, path, opts);
+        if (!ok(r.status)) wrong.push(`${method} ${path} as ${name}: got ${r.status} ${r.text.slice(0, 120)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('needs no certificate for user routes: tokens work as on plain HTTP', async () => {
+    expect((await tlsApi('GET', '/v1/status', { secret: t.server.adminToken })).status).toBe(200);
+    expect((await tlsApi('GET', '/v1/status', {})).status).toBe(401);
+    expect((await tlsApi('GET', '/v1/status', { secret: node.a.secret, as: 'a' })).status).toBe(403);
   });
 });
