@@ -5,7 +5,7 @@
  * machine that dies.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -188,6 +188,9 @@ export class TestCluster {
   async tempDir(prefix: string): Promise<string> {
     const d = await mkdtemp(join(tmpdir(), `baton-e2e-${prefix}-`));
     this.dirs.push(d);
+    // a scratch dir the tests' tasks share, as they run as nobody; the server's stays 0700 and
+    // an agent makes its own data dir 0711
+    if (prefix !== 'server') await chmod(d, 0o777);
     return d;
   }
 
