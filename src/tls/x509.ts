@@ -69,10 +69,12 @@ export async function issueLeaf(ca: { certPem: string; keyPem: string }, req: Le
   const names = [...(req.dns ?? []).map((value) => ({ type: 'dns' as const, value })), ...(req.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
   const eku = req.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth;
   const notAfter = Math.min(now + req.lifetimeMs, caCert.notAfter.getTime());
+  // back-dated for clocks a little behind, but not by so much that a short life is half gone at birth
+  const backdate = Math.min(60_000, req.lifetimeMs / 10);
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${req.commonName}, O=baton`,
     issuer: caCert.subject,
-    notBefore: new Date(now - 60_000),
+    notBefore: new Date(now - backdate),
     notAfter: new Date(notAfter),
     signingAlgorithm: SIGN,
     publicKey: req.publicKey,

@@ -2,7 +2,9 @@
  * Starts real baton processes (the built CLI in dist/) for end-to-end tests:
  * one server and any number of agents, each in its own temp data dir, all on
  * loopback. Agents are separate OS processes so a test can SIGKILL one like a
- * machine that dies.
+ * machine that dies. The server serves HTTPS with its own CA (unless a test
+ * asks for --insecure-http); agents join with the token it printed (its CA
+ * fingerprint pins the server), and the test's client trusts its ca.pem.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, rmdir } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readNodeFile } from '../../src/agent/registration.js';
 import { BatonClient } from '../../src/client/client.js';
+import { Agent as Dispatcher, fetch as undiciFetch } from 'undici';
 
 const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -56,7 +59,7 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-function startProc(args: string[], env: Record<string, string> = {}): Proc {
+export function startProc(args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,6 +111,8 @@ export interface AgentOpts {
   nodeClass?: string;
   /** more `baton agent` flags, e.g. ['--port-range', '21000-21099'] */
   extra?: string[];
+  /** more environment, e.g. BATON_CERT_LIFETIME */
+  env?: Record<string, string>;
 }
 
 export class TestAgent {
@@ -120,14 +125,15 @@ export class TestAgent {
 
   start(): void {
     const a = this.opts;
-    const args = ['agent', '--server', this.cluster.url, '--token', this.cluster.joinToken, '--data-dir', this.dataDir, '--name', a.name, '--log-level', 'warn'];
+    // the join token in the environment, as the README says, not in argv where `ps` shows it
+    const args = ['agent', '--server', this.cluster.url, '--data-dir', this.dataDir, '--name', a.name, '--log-level', 'warn'];
     if (a.cpu) args.push('--cpu', a.cpu);
     if (a.memory) args.push('--memory', a.memory);
     if (a.drivers) args.push('--drivers', a.drivers);
     if (a.nodeClass) args.push('--class', a.nodeClass);
     for (const l of a.labels ?? []) args.push('--label', l);
     args.push(...(a.extra ?? []));
-    this.proc = startProc(args);
+    this.proc = startProc(args, { BATON_JOIN_TOKEN: this.cluster.joinToken, ...a.env });
   }
 
   /** the node as the server sees it, once registered and ready */
@@ -162,27 +168,53 @@ export class TestCluster {
   url = '';
   joinToken = '';
   adminToken = '';
+  /** the server's ca.pem (path and PEM), empty with insecureHttp */
+  caFile = '';
+  caPem = '';
+  caFingerprint = '';
+  dataDir = '';
   client!: BatonClient;
+  private dispatcher: Dispatcher | undefined;
   agents: TestAgent[] = [];
   private dirs: string[] = [];
 
-  static async start(opts: { heartbeatTtl?: string } = {}): Promise<TestCluster> {
+  static async start(opts: { heartbeatTtl?: string; insecureHttp?: boolean; serverArgs?: string[]; env?: Record<string, string> } = {}): Promise<TestCluster> {
     const c = new TestCluster();
     const dir = await c.tempDir('server');
+    c.dataDir = dir;
     const port = await freePort();
-    c.server = startProc(['server', '--data-dir', dir, '--bind', `127.0.0.1:${port}`, '--heartbeat-ttl', opts.heartbeatTtl ?? '3s', '--log-level', 'warn'], {
+    const args = ['server', '--data-dir', dir, '--bind', `127.0.0.1:${port}`, '--heartbeat-ttl', opts.heartbeatTtl ?? '3s', '--log-level', 'warn'];
+    if (opts.insecureHttp) args.push('--insecure-http');
+    c.server = startProc([...args, ...(opts.serverArgs ?? [])], {
       HOME: dir, // keep ~/.config/baton/current.json of the test out of the real home
+      ...opts.env,
     });
     const info = await waitFor('server.json', async () => {
       if (c.server!.child.exitCode !== null) throw new Error(`server exited: ${c.server!.output()}`);
-      return JSON.parse(await readFile(join(dir, 'server.json'), 'utf8')) as { url: string; joinToken: string; adminToken: string };
+      return JSON.parse(await readFile(join(dir, 'server.json'), 'utf8')) as { url: string; joinToken: string; adminToken: string; caFile?: string; caFingerprint?: string };
     });
     c.url = info.url;
     c.joinToken = info.joinToken;
     c.adminToken = info.adminToken;
-    c.client = new BatonClient({ baseUrl: c.url, token: c.adminToken });
+    if (info.caFile) {
+      c.caFile = info.caFile;
+      c.caPem = await readFile(info.caFile, 'utf8');
+      c.caFingerprint = info.caFingerprint ?? '';
+      c.dispatcher = new Dispatcher({ connect: { ca: c.caPem } });
+    }
+    c.client = new BatonClient({ baseUrl: c.url, token: c.adminToken, ca: c.caPem || undefined });
     await waitFor('server to answer', () => c.client.status());
     return c;
+  }
+
+  /** what a CLI run against this cluster needs: its address, the admin token and the CA */
+  cliEnv(): Record<string, string> {
+    return { BATON_ADDR: this.url, BATON_TOKEN: this.adminToken, ...(this.caFile ? { BATON_CA_FILE: this.caFile } : {}) };
+  }
+
+  /** fetch that trusts the cluster's CA (a URL relative to the server is resolved against it) */
+  fetch(url: string | URL, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+    return undiciFetch(new URL(url, this.url), { ...init, dispatcher: this.dispatcher }) as unknown as Promise<Response>;
   }
 
   async tempDir(prefix: string): Promise<string> {
@@ -220,6 +252,7 @@ export class TestCluster {
       this.server.child.kill('SIGTERM');
       await this.server.exited;
     }
+    await this.dispatcher?.close().catch(() => undefined);
     for (const d of this.dirs) await rm(d, { recursive: true, force: true }).catch(() => undefined);
   }
 }
