@@ -3,7 +3,8 @@
  * status derived from their states, reported through the StatusReporter and
  * persisted (state-file.ts) after every change.
  */
-import type { AgentAlloc, AllocStatusUpdate, TaskState } from '../api/types.js';
+import type { AgentAlloc, AllocSecretsResponse, AllocStatusUpdate, TaskState } from '../api/types.js';
+import { AllocSecretsCache, changedSecrets, releaseSecrets } from './secrets.js';
 import { TERMINAL_CLIENT_STATUSES } from '../api/types.js';
 import type { TaskHandle } from '../drivers/driver.js';
 import { computeAllocStatus } from './alloc-status.js';
@@ -17,6 +18,7 @@ export class AllocRunner implements TaskHost {
   private saving: Promise<void> = Promise.resolve();
   private saveQueued: Promise<void> | undefined;
   private stoppingAll = false;
+  private readonly secretsCache = new AllocSecretsCache(() => this.ctx.client.allocSecrets(this.id));
 
   private constructor(
     readonly ctx: AgentContext,
@@ -107,6 +109,17 @@ export class AllocRunner implements TaskHost {
 
   /** a newer view of the alloc from the server */
   update(agentAlloc: AgentAlloc): void {
+    const before = this.state.agentAlloc.secretsStamp;
+    if (agentAlloc.secretsStamp !== before) {
+      // only the versions are kept: the values are fetched again when needed, never persisted
+      this.state.agentAlloc.secretsStamp = agentAlloc.secretsStamp;
+      void this.save();
+      const names = changedSecrets(before, agentAlloc.secretsStamp);
+      this.ctx.logger.info({ allocId: this.id, secrets: [...names] }, 'secrets of the alloc changed');
+      for (const t of this.tasks.values()) {
+        t.secretsChanged(names).catch((err) => this.ctx.logger.warn({ allocId: this.id, task: t.name, err: errorMessage(err) }, 'acting on a secret change failed'));
+      }
+    }
     if (agentAlloc.alloc.desiredStatus === 'stop' && !this.state.desiredStop) {
       this.ctx.logger.info({ allocId: this.id, reason: agentAlloc.alloc.desiredDescription }, 'the server asked to stop the alloc');
       this.stop();
@@ -139,10 +152,16 @@ export class AllocRunner implements TaskHost {
 
   async remove(): Promise<void> {
     await this.saving;
+    // the tmpfs goes first: removing the dir over a mount point would fail
+    for (const t of this.tasks.values()) await releaseSecrets(this.ctx.store.taskDir(this.id, t.name)).catch(() => undefined);
     await this.ctx.store.remove(this.id);
   }
 
   // ------------------------------------------------------------ TaskHost
+
+  secrets(): Promise<AllocSecretsResponse> {
+    return this.secretsCache.get(this.state.agentAlloc.secretsStamp);
+  }
 
   changed(): { saved: Promise<void>; acked: Promise<void> } {
     const update = this.refreshStatus();

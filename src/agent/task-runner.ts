@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentAlloc, AllocSecretsResponse, Resources, TaskSpec } from '../api/types.js';
-import { ensureSecretsDir, pickSecrets, SECRETS_DIR, secretsForStart, writeSecrets } from './secrets.js';
+import { ensureSecretsDir, pickSecrets, releaseSecrets, SECRETS_DIR, secretsForStart, writeSecrets } from './secrets.js';
 import type { ExitResult, RunningTask, TaskConfig, TaskPort, TaskUsage, TaskVolume } from '../drivers/driver.js';
 import { formatBytes, formatDuration } from '../spec/units.js';
 import { errorMessage, sleep } from './backoff.js';
@@ -593,6 +593,8 @@ export class TaskRunner {
     const { acked } = this.host.changed();
     if ((await unlessAborted(acked, this.host.ctx.signal)) === undefined && this.host.ctx.signal.aborted) return;
     if (last) await this.destroy(last);
+    // over for good: its secrets' tmpfs goes now, not when the alloc dir is collected
+    if (this.spec.secrets?.length) await releaseSecrets(this.host.ctx.store.taskDir(this.host.agentAlloc.alloc.id, this.spec.name)).catch(() => undefined);
     this.rec.destroyed = true;
     await this.host.save();
   }

@@ -46,6 +46,7 @@ function normalise(aa: AgentAlloc): AgentAlloc {
   return {
     alloc: aa.alloc,
     ...(typeof aa.payload === 'string' ? { payload: aa.payload } : {}),
+    ...(typeof aa.secretsStamp === 'string' ? { secretsStamp: aa.secretsStamp } : {}),
     job: {
       ...job,
       type,

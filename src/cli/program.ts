@@ -19,6 +19,7 @@ import { registerServiceCommand } from './commands/service.js';
 import { registerStackCommand } from './commands/stack.js';
 import { registerSystemCommand } from './commands/system.js';
 import { registerTokenCommand } from './commands/token.js';
+import { registerSecretCommand } from './commands/secret.js';
 import { packageVersion } from './version.js';
 
 /** The whole command tree, without parsing anything: main.ts runs it, tests walk it. */
@@ -53,5 +54,6 @@ export function buildProgram(): Command {
   registerDevCommand(program);
   registerSystemCommand(program);
   registerTokenCommand(program);
+  registerSecretCommand(program);
   return program;
 }
