@@ -57,7 +57,8 @@ const WRAPPER_NAME = 'baton-exec';
  * have them ignored by a non-interactive shell).
  */
 const WRAPPER = `trap : TERM INT HUP
-exitf=$3
+# by its name in the task dir, the wrapper's cwd: a task user may not be able to reach it by its full path
+exitf=\${3##*/}
 procs=$4
 shift 4
 if [ -n "$procs" ]; then

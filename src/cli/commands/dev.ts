@@ -3,7 +3,7 @@
  * directory, for trying baton in one command. `--run FILE --once` submits a
  * job, follows it, prints its logs and exits with its outcome.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -36,6 +36,8 @@ export function registerDevCommand(program: Command): void {
     .action(async (flags: DevFlags) => {
       if (flags.once && !flags.run) throw new CliError('--once needs --run FILE: the job to run once');
       const dataDir = flags.dataDir ? resolve(flags.dataDir) : await mkdtemp(join(tmpdir(), 'baton-dev-'));
+      // tasks run as nobody and pass through to their dirs under it (the server's own dir is 0700)
+      if (!flags.dataDir) await chmod(dataDir, 0o711);
       const logger = createLogger(flags.logLevel, 'dev');
       const { host, port } = parseBind(flags.bind);
       // loaded here, not at the top: every other command starts faster without these modules
