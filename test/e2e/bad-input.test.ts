@@ -40,7 +40,7 @@ const badFiles: FileCase[] = [
 describe('bad input gets a clear 4xx', () => {
   let cluster: TestCluster;
   const post = (path: string, init: { body?: string; headers?: Record<string, string>; token?: string | null }) =>
-    fetch(new URL(path, cluster.url), {
+    cluster.fetch(path, {
       method: 'POST',
       body: init.body,
       headers: {

@@ -23,7 +23,7 @@ describe('the baton CLI', () => {
   beforeAll(async () => {
     cluster = await TestCluster.start();
     await cluster.addAgent({ name: 'cli-node', cpu: '2', memory: '2Gi', drivers: 'exec' });
-    env = { BATON_ADDR: cluster.url, BATON_TOKEN: cluster.adminToken };
+    env = cluster.cliEnv();
     work = await cluster.tempDir('cli');
   });
   afterAll(async () => cluster?.stop());
@@ -233,10 +233,10 @@ describe('the baton CLI', () => {
 
   it('says how to pass a token when it has none, and rejects a wrong one', async () => {
     const home = await mkdtemp(join(tmpdir(), 'baton-cli-home-'));
-    const none = await baton(['job', 'ls'], { BATON_ADDR: cluster.url, BATON_TOKEN: '', HOME: home, BATON_DATA_DIR: join(home, 'none') }, home);
+    const none = await baton(['job', 'ls'], { ...cluster.cliEnv(), BATON_TOKEN: '', HOME: home, BATON_DATA_DIR: join(home, 'none') }, home);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/--token/);
-    const wrong = await baton(['job', 'ls'], { BATON_ADDR: cluster.url, BATON_TOKEN: 'wrong' }, home);
+    const wrong = await baton(['job', 'ls'], { ...cluster.cliEnv(), BATON_TOKEN: 'wrong' }, home);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/unknown token/);
   });

@@ -153,7 +153,7 @@ describe.skipIf(!enabled)('baton deploy of a three-service compose file', () => 
       const agent = await cluster.addAgent({ name, cpu: '2', memory: '1Gi', drivers: 'docker' });
       nodeIds.push(await agent.ready());
     }
-    env = { BATON_ADDR: cluster.url, BATON_TOKEN: cluster.adminToken, BATON_DATA_DIR: '/nonexistent', HOME: await cluster.tempDir('home') };
+    env = { ...cluster.cliEnv(), BATON_DATA_DIR: '/nonexistent', HOME: await cluster.tempDir('home') };
     dir = await cluster.tempDir('compose');
     await writeFile(join(dir, 'compose.yaml'), STACK);
   });

@@ -16,7 +16,7 @@ const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 function baton(cluster: TestCluster, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [CLI, '--addr', cluster.url, '--token', cluster.adminToken, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--addr', cluster.url, '--token', cluster.adminToken, '--ca-file', cluster.caFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -26,7 +26,7 @@ function baton(cluster: TestCluster, args: string[]): Promise<{ code: number | n
 }
 
 async function scrape(cluster: TestCluster) {
-  const res = await fetch(`${cluster.url}/metrics`);
+  const res = await cluster.fetch('/metrics');
   expect(res.status).toBe(200);
   return parsePromText(await res.text());
 }
@@ -82,7 +82,7 @@ describe('observability end to end', () => {
   });
 
   it('`baton events -f` prints new events as they happen', async () => {
-    const child = spawn(process.execPath, [CLI, '--addr', cluster.url, '--token', cluster.adminToken, 'events', '-f', '--topic', 'job', '--index', String((await cluster.client.status()).index)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--addr', cluster.url, '--token', cluster.adminToken, '--ca-file', cluster.caFile, 'events', '-f', '--topic', 'job', '--index', String((await cluster.client.status()).index)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     try {

@@ -25,7 +25,7 @@ describe('web UI over HTTP', () => {
   afterAll(async () => cluster?.stop());
 
   it('serves the app at / and for client routes, and leaves the API and missing files alone', async () => {
-    const root = await fetch(`${cluster.url}/`);
+    const root = await cluster.fetch(`/`);
     expect(root.status).toBe(200);
     expect(root.headers.get('content-type')).toMatch(/text\/html/);
     const html = await root.text();
@@ -33,23 +33,23 @@ describe('web UI over HTTP', () => {
     expect(root.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
 
     // a deep link (history-style path) still gets the app
-    const deep = await fetch(`${cluster.url}/jobs/default/web`);
+    const deep = await cluster.fetch(`/jobs/default/web`);
     expect(deep.status).toBe(200);
     expect(await deep.text()).toBe(html);
 
     // the bundle it references is there, cached for good (its name carries its hash)
     const asset = /src="\.?\/?(assets\/[^"]+\.js)"/.exec(html)?.[1];
     expect(asset).toBeDefined();
-    const js = await fetch(`${cluster.url}/${asset}`);
+    const js = await cluster.fetch(`/${asset}`);
     expect(js.status).toBe(200);
     expect(js.headers.get('cache-control')).toContain('immutable');
 
     // the API keeps its own 404s and auth; a missing file is a 404, not the app
-    const api = await fetch(`${cluster.url}/v1/nope`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+    const api = await cluster.fetch(`/v1/nope`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
     expect(api.status).toBe(404);
     expect(((await api.json()) as { error: string }).error).toContain('no such route');
-    expect((await fetch(`${cluster.url}/v1/jobs`)).status).toBe(401);
-    expect((await fetch(`${cluster.url}/assets/missing.js`)).status).toBe(404);
+    expect((await cluster.fetch(`/v1/jobs`)).status).toBe(401);
+    expect((await cluster.fetch(`/assets/missing.js`)).status).toBe(404);
   });
 });
 
@@ -65,7 +65,7 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
     // small on purpose: one 200 MiB job fills it, so the next one has to queue
     const agent = await cluster.addAgent({ name: 'ui-node', cpu: '2', memory: '300Mi', drivers: 'exec', labels: ['zone=a'] });
     nodeId = await agent.ready();
-    browser = await launchBrowser();
+    browser = await launchBrowser(await cluster.serverCertPem());
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
   });
@@ -253,7 +253,7 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     const first = await cluster.client.dispatch('sim', rows(0));
     for (let offset = PART; offset < TOTAL; offset += PART) await cluster.client.dispatch('sim', rows(offset), 'default', { sweepId: first.sweepId, offset });
 
-    browser = await launchBrowser();
+    browser = await launchBrowser(await cluster.serverCertPem());
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.addInitScript((token) => localStorage.setItem('baton.token', token), cluster.adminToken);
     page = await context.newPage();

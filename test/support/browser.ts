@@ -4,6 +4,7 @@
  * The suite skips when Chromium is missing, unless BATON_REQUIRE_BROWSER=1 (CI),
  * where a missing browser is a failure rather than a silent skip.
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,9 +21,21 @@ export function browserSuiteEnabled(): boolean {
   return ok;
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/** the base64 sha256 of a certificate's public key (SPKI), as Chromium's --ignore-certificate-errors-spki-list takes it */
+export function spkiHash(certPem: string): string {
+  return createHash('sha256').update(new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+}
+
+/**
+ * With the server's certificate, the browser accepts exactly that server key
+ * (pinned, as an operator who imported ca.pem would trust it), not every
+ * certificate error.
+ */
+export async function launchBrowser(serverCertPem?: string): Promise<Browser> {
   // --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const args = ['--no-sandbox', '--disable-dev-shm-usage'];
+  if (serverCertPem) args.push(`--ignore-certificate-errors-spki-list=${spkiHash(serverCertPem)}`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args });
 }
 
 /**

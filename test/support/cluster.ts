@@ -207,6 +207,11 @@ export class TestCluster {
     return c;
   }
 
+  /** the certificate the server serves now (a browser pins its key) */
+  serverCertPem(): Promise<string> {
+    return readFile(join(this.dataDir, 'server.pem'), 'utf8');
+  }
+
   /** what a CLI run against this cluster needs: its address, the admin token and the CA */
   cliEnv(): Record<string, string> {
     return { BATON_ADDR: this.url, BATON_TOKEN: this.adminToken, ...(this.caFile ? { BATON_CA_FILE: this.caFile } : {}) };
