@@ -2,7 +2,7 @@
  * A task runner on a fake (or real) driver with a recording server, shared by
  * the task runner's test files. Registers its own beforeEach/afterEach hooks.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -32,6 +32,8 @@ let runners: AllocRunner[] = [];
 export function useRunnerFixture(): void {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'baton-task-runner-'));
+    // as an agent's data dir: exec tasks run as nobody and pass through to their own dirs
+    await chmod(dir, 0o711);
     harnesses = [];
     runners = [];
   });
