@@ -11,10 +11,11 @@ import https from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCsr, generateKeyPair } from '../../src/tls/x509.js';
 import { TestCluster, waitFor } from '../support/cluster.js';
 
 const SEED = Number(process.env.BATON_FUZZ_SEED ?? 0x5eed11);
-const REQUESTS = 2500;
+const REQUESTS = 2000;
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere */
 function prng(seed: number): () => number {
@@ -40,16 +41,22 @@ describe('fuzz', () => {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const int = (n: number) => Math.floor(rand() * n);
   const creds: Record<string, string | undefined> = {};
+  let nodeCert: { cert: string; key: string } | undefined;
   let routes: Array<{ method: string; url: string; query: string[] }> = [];
 
   /** one request; `from` is the loopback source address (wrong credentials count against their source) */
-  function send(method: string, path: string, headers: Record<string, string>, body?: Buffer | string, from = '127.0.0.1'): Promise<Answer> {
+  function send(method: string, path: string, headers: Record<string, string>, body?: Buffer | string, from = '127.0.0.1', asNode = false): Promise<Answer> {
     const secure = base.protocol === 'https:';
     const mod = secure ? https : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(
-        { host: base.hostname, port: base.port, method, path, headers, localAddress: from, // a fresh connection each: a server may close a kept-alive one after refusing a body it did not read
-        agent: false, rejectUnauthorized: false },
+        {
+          host: base.hostname, port: base.port, method, path, headers, localAddress: from, rejectUnauthorized: false,
+          // a fresh connection each: a server may close a kept-alive one after refusing a body it did not read
+          agent: false,
+          // over TLS a node secret counts only with its node's certificate
+          ...(asNode && nodeCert ? nodeCert : {}),
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -76,13 +83,19 @@ describe('fuzz', () => {
       expect(r.status, r.body).toBe(200);
       creds[name] = (JSON.parse(r.body) as { secret: string }).secret;
     }
-    // a node of the fuzzer's own, so agent routes are reached with a real node secret
-    const reg = await send('POST', '/v1/agent/register', { authorization: `Bearer ${cluster.joinToken}`, 'content-type': 'application/json' }, JSON.stringify({
+    // a node of the fuzzer's own, so agent routes are reached with a real node secret (and, over TLS, its certificate)
+    const kp = base.protocol === 'https:' ? await generateKeyPair() : undefined;
+    const reg = await fetchAll('/v1/agent/register', 'POST', { authorization: `Bearer ${cluster.joinToken}`, 'content-type': 'application/json' }, JSON.stringify({
       name: 'fuzz-node', nodeClass: '', datacenter: 'dc1', drivers: {}, attributes: {}, labels: {},
       capacity: { cpu: 0, memory: 0, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
+      ...(kp ? { csr: await createCsr(kp, 'fuzz-node') } : {}),
     }));
-    expect(reg.status, reg.body).toBe(200);
-    creds.node = (JSON.parse(reg.body) as { secret: string }).secret;
+    const registered = JSON.parse(reg) as { secret: string; certificate?: string };
+    creds.node = registered.secret;
+    if (kp) {
+      expect(registered.certificate, reg).toBeDefined();
+      nodeCert = { cert: registered.certificate!, key: kp.keyPem };
+    }
     const doc = JSON.parse(await fetchAll('/v1/openapi.json')) as {
       paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>;
     };
@@ -92,14 +105,17 @@ describe('fuzz', () => {
     expect(routes.length).toBeGreaterThan(40);
   }, 120_000);
 
-  async function fetchAll(path: string): Promise<string> {
+  /** the whole answer's text (send() keeps only its start) */
+  async function fetchAll(path: string, method = 'GET', headers: Record<string, string> = {}, body?: string): Promise<string> {
     const secure = base.protocol === 'https:';
     return new Promise((resolve, reject) => {
-      (secure ? https : http).get({ host: base.hostname, port: base.port, path, rejectUnauthorized: false }, (res) => {
+      const req = (secure ? https : http).request({ host: base.hostname, port: base.port, path, method, headers, rejectUnauthorized: false }, (res) => {
         let s = '';
         res.on('data', (c) => (s += c));
         res.on('end', () => resolve(s));
-      }).on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
     });
   }
 
@@ -141,6 +157,8 @@ describe('fuzz', () => {
 
   it(`answers ${REQUESTS} malformed, deep and huge requests on every route with every credential, never a 5xx (seed ${SEED})`, async () => {
     const failures: string[] = [];
+    // the node credential gets past auth into the agent routes' handlers (over TLS: with its certificate)
+    let nodeReached = 0;
     const credNames = ['admin', 'read', 'submit', 'operator', 'other', 'node', 'join', undefined];
     for (let i = 0; i < REQUESTS; i++) {
       const r = pick(routes);
@@ -157,14 +175,16 @@ describe('fuzz', () => {
       if (type) headers['content-type'] = type;
       let a: Answer;
       try {
-        a = await send(r.method === 'HEAD' ? 'GET' : r.method, full, headers, body);
+        a = await send(r.method === 'HEAD' ? 'GET' : r.method, full, headers, body, '127.0.0.1', c === 'node');
       } catch (err) {
         failures.push(`#${i} ${r.method} ${full} as ${c}: ${(err as Error).message}`);
         break;
       }
+      if (c === 'node' && r.url.startsWith('/v1/agent/') && a.status !== 401 && a.status !== 403) nodeReached++;
       if (a.status >= 500 || a.status === 0) failures.push(`#${i} ${r.method} ${full.slice(0, 200)} as ${c} (${type}, ${String(body ?? '').length} bytes): ${a.status} ${a.body}`);
     }
     expect(failures).toEqual([]);
+    expect(nodeReached).toBeGreaterThan(0);
   }, 120_000);
 
   it('answers bodies over the limit with 413 and garbage credentials with 401, then 429, from their own source', async () => {
