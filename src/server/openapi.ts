@@ -132,7 +132,7 @@ const AUTH_WHO: Record<Auth, string> = {
   submit: '`submit` and up',
   operator: '`operator` and up',
   admin: '`admin`',
-  node: 'a node secret (its own node only)',
+  node: 'a node: its secret, with its own certificate over TLS (its own node only)',
   join: 'the join token',
 };
 
