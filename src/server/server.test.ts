@@ -186,7 +186,7 @@ describe('server', () => {
     // a watch that would hold for five minutes: the close must not wait for it (the test would time out)
     const watch = agent.allocs(first.index, 300_000);
     await new Promise((r) => setTimeout(r, 100));
-    const spare = await startServer({ dataDir: join(t.dir, 'spare'), host: '127.0.0.1', port: 0, heartbeatTtlMs: 30_000, logCapBytes: 1 << 20, logger: createLogger('silent', 'test'), version: 'test' });
+    const spare = await startServer({ dataDir: join(t.dir, 'spare'), host: '127.0.0.1', port: 0, heartbeatTtlMs: 30_000, logCapBytes: 1 << 20, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test' });
     await server.close();
     // "nothing changed": the agent asks again (another server, or this one once it is back)
     expect(await watch).toEqual({ index: first.index, allocs: [] });
@@ -196,7 +196,7 @@ describe('server', () => {
   it('keeps its tokens across a restart', async () => {
     const { url, adminToken, joinToken } = server;
     await server.close();
-    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, logger: createLogger('silent', 'test'), version: 'test' });
+    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test' });
     expect(server.adminToken).toBe(adminToken);
     expect(server.joinToken).toBe(joinToken);
     expect(server.url).not.toBe('');
