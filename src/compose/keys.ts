@@ -10,7 +10,6 @@ export const TOP_LEVEL_KEYS = ['version', 'name', 'services', 'volumes', 'networ
 export const TOP_LEVEL_UNSUPPORTED: Record<string, string> = {
   networks: 'baton gives tasks no private networks; services reach each other through depends_on (BATON_UPSTREAM_<SERVICE> holds host:port of its healthy instances)',
   configs: 'baton has no configs; use a bind mount of a host volume or bake the file into the image',
-  secrets: 'baton has no secrets store; pass values with environment or env_file',
   include: 'include is not supported: put every service in one file',
   models: 'models are not supported',
 };
@@ -18,7 +17,7 @@ export const TOP_LEVEL_UNSUPPORTED: Record<string, string> = {
 /** service keys baton turns into the job spec */
 export const SERVICE_HONOURED = [
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'healthcheck', 'depends_on', 'deploy',
-  'restart', 'scale', 'cpus', 'mem_limit', 'mem_reservation', 'stop_signal', 'stop_grace_period',
+  'restart', 'scale', 'cpus', 'mem_limit', 'mem_reservation', 'stop_signal', 'stop_grace_period', 'secrets',
 ] as const;
 
 const NO_NETWORK = 'baton gives tasks no private network or DNS names; services reach each other through depends_on (BATON_UPSTREAM_<SERVICE> env vars)';
@@ -85,7 +84,6 @@ export const SERVICE_UNSUPPORTED: Record<string, string> = {
   pull_policy: 'the agent pulls an image when it is missing',
   read_only: DRIVER_DEFAULT,
   runtime: DRIVER_DEFAULT,
-  secrets: 'baton has no secrets store; pass values with environment or env_file',
   security_opt: DRIVER_DEFAULT,
   shm_size: DRIVER_DEFAULT,
   stdin_open: 'tasks run without a terminal',

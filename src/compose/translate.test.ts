@@ -225,8 +225,6 @@ services:
     ports: ["127.0.0.1:8080:80", "53:53/udp", "9000-9001:9000-9001"]
 networks:
   front: {}
-secrets:
-  s: { file: ./s }
 x-extra: { anything: 1 }
 `;
     expect(warnings(src)).toEqual([
@@ -244,7 +242,6 @@ x-extra: { anything: 1 }
       '15: services.web.ports[1]: udp ports are not supported (baton maps tcp ports): "53:53/udp" is left out',
       '15: services.web.ports[2]: port ranges are not supported: "9000-9001:9000-9001" is left out; list each port',
       expect.stringMatching(/^16: networks: networks is not supported/),
-      expect.stringMatching(/^18: secrets: secrets is not supported/),
     ]);
   });
 

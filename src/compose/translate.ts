@@ -15,6 +15,7 @@
  * valid compose is an error with its line, all errors of the file at once.
  */
 import { isAbsolute, join, resolve } from 'node:path';
+import { secretFiles, serviceSecrets, topSecrets, type ComposeSecretFile, type TopSecret } from './secrets.js';
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { ApiErrorDetail, JobSpec } from '../api/types.js';
 import { formatPath, SpecError, suggest } from '../spec/errors.js';
@@ -84,6 +85,8 @@ export interface ComposeStack {
   /** in dependency order: every job comes after the jobs it depends on */
   jobs: ComposeJob[];
   warnings: ComposeIssue[];
+  /** file-backed secrets the CLI puts (from the file, at deploy) before it submits */
+  secrets: ComposeSecretFile[];
 }
 
 export interface ComposeOptions {
@@ -283,6 +286,7 @@ function dotEnv(ctx: Context, opts: ComposeOptions): Record<string, string> {
 interface Translated {
   stack: string;
   jobs: ComposeJob[];
+  secrets: ComposeSecretFile[];
 }
 
 interface TopVolume {
@@ -301,6 +305,7 @@ function translateValue(raw: unknown, ctx: Context, filename: string, opts: Comp
 
   const stack = stackName(file, ctx, filename, opts);
   const volumes = topVolumes(file.volumes, ctx);
+  const secrets = topSecrets(file.secrets, ctx, stack, opts.dir);
 
   if (file.services === undefined || file.services === null) {
     ctx.error(['services'], 'services is required: a compose file needs at least one service', true);
@@ -317,7 +322,7 @@ function translateValue(raw: unknown, ctx: Context, filename: string, opts: Comp
   }
   const jobs = new Map<string, ComposeJob & { hasService: boolean; hasCheck: boolean }>();
   for (const name of names) {
-    const t = translateService(name, file.services[name], { ctx, opts, stack, volumes, env });
+    const t = translateService(name, file.services[name], { ctx, opts, stack, volumes, env, secrets });
     if (t) jobs.set(name, t);
   }
   // dependencies: upstreams need to know which dependency registers a service
@@ -354,7 +359,8 @@ function translateValue(raw: unknown, ctx: Context, filename: string, opts: Comp
     }
   }
   if (ctx.errors.length > 0) return undefined;
-  return { stack, jobs: out };
+  const used = new Set(out.flatMap((j) => j.spec.tasks.flatMap((t) => (t.secrets ?? []).map((x) => x.name))));
+  return { stack, jobs: out, secrets: secretFiles(secrets, used) };
 }
 
 function stackName(file: Obj, ctx: Context, filename: string, opts: ComposeOptions): string {
@@ -414,6 +420,7 @@ interface ServiceCtx {
   stack: string;
   volumes: Map<string, TopVolume>;
   env: Readonly<Record<string, string | undefined>>;
+  secrets: Map<string, TopSecret>;
 }
 
 /** A value that must be a text (numbers are accepted as text, as compose does). */
@@ -513,6 +520,8 @@ function translateService(service: string, value: unknown, s: ServiceCtx): (Comp
   }
   const mounts = serviceVolumes(service, value.volumes, [...path, 'volumes'], s);
   if (mounts.length) task.volumes = mounts;
+  const taskSecrets = serviceSecrets(value.secrets, [...path, 'secrets'], ctx, s.secrets);
+  if (taskSecrets.length) task.secrets = taskSecrets;
 
   const job: Obj = { name, type: 'service' };
   if (s.opts.namespace) job.namespace = s.opts.namespace;

@@ -11,6 +11,11 @@ import type { Store } from '../store/store.js';
 import { KEY_BYTES, openSecret, sealSecret } from './crypto.js';
 import { ensureKeyFile, KEY_FILE, loadKeyFile } from './key-file.js';
 
+function sameData(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
 export class SecretVault {
   constructor(private readonly key: Buffer) {}
 
@@ -19,7 +24,10 @@ export class SecretVault {
     return new SecretVault(randomBytes(KEY_BYTES));
   }
 
-  put(store: Store, namespace: string, name: string, data: Record<string, string>, now = Date.now()): Promise<SecretInfo> {
+  /** a new version, unless the data is what the current version holds (a redeploy must not restart every task) */
+  async put(store: Store, namespace: string, name: string, data: Record<string, string>, now = Date.now()): Promise<SecretInfo & { unchanged?: boolean }> {
+    const current = await store.sealedSecret(namespace, name);
+    if (current && sameData(openSecret(this.key, { namespace, name, version: current.info.version }, current.sealed), data)) return { ...current.info, unchanged: true };
     return store.putSecret(namespace, name, Object.keys(data), (version) => sealSecret(this.key, { namespace, name, version }, data), now);
   }
 

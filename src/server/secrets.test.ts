@@ -41,6 +41,8 @@ describe('secrets API', () => {
     expect(v1).toMatchObject({ namespace: 'team-a', name: 'db', version: 1, keys: ['url', 'user'] });
     const v2 = await submit.putSecret('team-a', 'db', { url: VALUE + '2' });
     expect(v2.version).toBe(2);
+    // the same data again is no new version: nothing restarts
+    expect(await submit.putSecret('team-a', 'db', { url: VALUE + '2' })).toMatchObject({ version: 2, unchanged: true });
     expect(v2.createdAt).toBe(v1.createdAt);
     const read = await tokenClient('read', 'team-a');
     const list = await read.listSecrets('team-a');

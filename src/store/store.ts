@@ -349,6 +349,10 @@ export class Store extends EventEmitter {
     return listSecrets(this.db, namespace);
   }
 
+  async sealedSecret(namespace: string, name: string): Promise<StoredSecret | undefined> {
+    return (await loadSecrets(this.db, namespace, [name]))[0];
+  }
+
   /**
    * The sealed secrets a live alloc of this node names, for its agent. 404
    * for an alloc that is not this node's, or is over (nothing runs to need them).

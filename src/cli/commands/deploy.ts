@@ -163,6 +163,17 @@ export function registerDeployCommand(program: Command): void {
       const client = clientFor(cmd);
       const ns = namespace ?? 'default';
       const log = (l: string): void => void (g.output === 'json' ? process.stderr : process.stdout).write(l + '\n');
+      // file secrets first: a job naming a secret that is not there yet would fail to start
+      for (const sec of result.secrets) {
+        let value: string;
+        try {
+          value = readFileSync(sec.file, 'utf8');
+        } catch (err) {
+          throw new CliError(`secrets.${sec.compose}: cannot read ${sec.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        const info = await client.putSecret(ns, sec.name, { value });
+        log(`secret ${ns}/${info.name} ${(info as { unchanged?: boolean }).unchanged ? 'unchanged' : `version ${info.version}`} (from ${sec.file})`);
+      }
       const submitted: Array<{ service: string; job: string; version: number; evalId: string; warnings: string[] }> = [];
       for (const j of result.jobs) {
         if (opts.dependencies) {

@@ -29,6 +29,7 @@ export function secretRoutes(app: FastifyInstance, ctx: ServerContext, vault: Se
     checkRef(namespace, name);
     const body = parse(putSecretSchema, req.body, 'secret');
     const info = await vault.put(store, namespace, name, body.data);
+    if (info.unchanged) return info;
     // names and versions only: values never reach a log
     ctx.logger.info({ secret: `${namespace}/${name}`, version: info.version, keys: info.keys }, 'secret put');
     return info;
