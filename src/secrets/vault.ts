@@ -31,6 +31,23 @@ export class SecretVault {
     return store.putSecret(namespace, name, Object.keys(data), (version) => sealSecret(this.key, { namespace, name, version }, data), now);
   }
 
+  /**
+   * Key rotation: every secret that does not open with this vault's key but
+   * does with `previous` is sealed again with this one. All or nothing; a
+   * secret that opens with neither stops the start with its name.
+   */
+  async adopt(store: Store, previous: Buffer): Promise<number> {
+    return store.resealSecrets((s) => {
+      const ref = { namespace: s.info.namespace, name: s.info.name, version: s.info.version };
+      try {
+        openSecret(this.key, ref, s.sealed);
+        return undefined;
+      } catch {
+        return sealSecret(this.key, ref, openSecret(previous, ref, s.sealed));
+      }
+    });
+  }
+
   async forAlloc(store: Store, nodeId: string, allocId: string): Promise<AllocSecretsResponse> {
     const { namespace, found, missing } = await store.allocSecrets(nodeId, allocId);
     return {
@@ -40,8 +57,21 @@ export class SecretVault {
   }
 }
 
-/** the server's vault: the operator's key file, else `<dataDir>/secrets.key` (made on first start) */
-export async function openServerVault(dataDir: string, keyFile: string | undefined, logger: Logger): Promise<SecretVault> {
+/**
+ * The server's vault: the operator's key file, else `<dataDir>/secrets.key`
+ * (made on first start). With `previousKeyFile`, secrets sealed with that key
+ * are re-sealed with the current one first (rotating the key).
+ */
+export async function openServerVault(dataDir: string, keyFile: string | undefined, logger: Logger, store?: Store, previousKeyFile?: string): Promise<SecretVault> {
+  const vault = await currentVault(dataDir, keyFile, logger);
+  if (store && previousKeyFile) {
+    const n = await vault.adopt(store, await loadKeyFile(previousKeyFile));
+    logger.info({ resealed: n, previous: previousKeyFile }, 'secrets re-encrypted with the new key: the previous key file may be destroyed');
+  }
+  return vault;
+}
+
+async function currentVault(dataDir: string, keyFile: string | undefined, logger: Logger): Promise<SecretVault> {
   if (keyFile) return new SecretVault(await loadKeyFile(keyFile));
   const path = join(dataDir, KEY_FILE);
   const { key, created } = await ensureKeyFile(path);

@@ -35,6 +35,8 @@ export interface ServerOptions {
   gc?: Partial<GcOptions>;
   /** the secrets key file given by the operator; default <dataDir>/secrets.key, made on first start */
   secretsKeyFile?: string;
+  /** rotating the key: secrets sealed with this key are re-sealed with the current one at start */
+  secretsPreviousKeyFile?: string;
   /** plain HTTP instead of HTTPS: --insecure-http, `baton dev` on loopback, fast in-process tests */
   insecureHttp?: boolean;
   /** --tls-san and the operator's own certificate files */
@@ -72,7 +74,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ctx = createContext(store, opts.version, opts.heartbeatTtlMs, opts.logger);
   // rejectUnauthorized false: users and browsers come without client certificates; agent routes check them (node-identity.ts)
   const https = tls ? { ...tls.files(), requestCert: true, rejectUnauthorized: false } : undefined;
-  const app = buildApp(ctx, { secrets: await openServerVault(opts.dataDir, opts.secretsKeyFile, opts.logger), https });
+  const app = buildApp(ctx, { secrets: await openServerVault(opts.dataDir, opts.secretsKeyFile, opts.logger, store, opts.secretsPreviousKeyFile), https });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;

@@ -76,3 +76,13 @@ export async function secretVersions(db: Db, namespace: string, names: string[])
 export function secretsStamp(names: string[], versions: Map<string, number>): string {
   return [...new Set(names)].sort().map((n) => `${n}@${versions.get(n) ?? 0}`).join(',');
 }
+
+/** every stored secret, for re-sealing with a new key */
+export async function allSealed(db: Db): Promise<StoredSecret[]> {
+  const rows = await db.selectFrom('secrets').selectAll().orderBy('namespace').orderBy('name').execute();
+  return rows.map((r) => ({ info: infoOf(r), sealed: r.sealed }));
+}
+
+export async function updateSealed(db: Db, namespace: string, name: string, sealed: string): Promise<void> {
+  await db.updateTable('secrets').set({ sealed }).where('namespace', '=', namespace).where('name', '=', name).execute();
+}

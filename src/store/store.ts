@@ -64,7 +64,7 @@ import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapsho
 import { AmbiguousIdError, ConflictError, NotFoundError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
 import { migrate } from './migrations.js';
-import { deleteSecret, listSecrets, loadSecrets, saveSecret, secretsStamp, secretVersion, secretVersions, type StoredSecret } from './secrets.js';
+import { allSealed, deleteSecret, listSecrets, loadSecrets, saveSecret, secretsStamp, secretVersion, secretVersions, updateSealed, type StoredSecret } from './secrets.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -351,6 +351,20 @@ export class Store extends EventEmitter {
 
   async sealedSecret(namespace: string, name: string): Promise<StoredSecret | undefined> {
     return (await loadSecrets(this.db, namespace, [name]))[0];
+  }
+
+  /** Re-seals every secret whose `reseal` answers a new blob, all in one transaction (a key rotation). */
+  async resealSecrets(reseal: (s: StoredSecret) => string | undefined): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      let n = 0;
+      for (const s of await allSealed(trx)) {
+        const sealed = reseal(s);
+        if (sealed === undefined) continue;
+        await updateSealed(trx, s.info.namespace, s.info.name, sealed);
+        n++;
+      }
+      return n;
+    });
   }
 
   /**

@@ -44,7 +44,8 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-ca <file>', 'the CA certificate (PEM) that signed --tls-cert; join tokens pin it')
     .option('--tls-ca-key <file>', "the key of --tls-ca, to sign node certificates with it (default: the cluster CA in the data dir signs them)")
     .option('--secrets-key-file <path>', 'the key secrets are encrypted with (64 hex digits, mode 0600); default <data-dir>/secrets.key, made on first start')
-    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string } & TlsFlags) => {
+    .option('--secrets-previous-key-file <path>', 'rotating the secrets key: re-encrypt the secrets sealed with this old key with the current one at start')
+    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string; secretsPreviousKeyFile?: string } & TlsFlags) => {
       const { host, port } = parseBind(opts.bind);
       const dataDir = resolve(opts.dataDir);
       const logger = createLogger(opts.logLevel, 'server');
@@ -54,6 +55,7 @@ export function registerServerCommand(program: Command): void {
         dataDir, host, port, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion(),
         gc: { retentionMs: opts.retention, sweepRetentionMs: opts.sweepRetention },
         ...(opts.secretsKeyFile ? { secretsKeyFile: resolve(opts.secretsKeyFile) } : {}),
+        ...(opts.secretsPreviousKeyFile ? { secretsPreviousKeyFile: resolve(opts.secretsPreviousKeyFile) } : {}),
         insecureHttp: opts.insecureHttp === true,
         tls: tlsOptions(opts),
       });
