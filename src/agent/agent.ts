@@ -12,6 +12,7 @@ import { TERMINAL_CLIENT_STATUSES } from '../api/types.js';
 import { AgentClient } from '../client/agent-client.js';
 import type { Driver, TaskConfig, TaskHandle } from '../drivers/driver.js';
 import { createDrivers } from '../drivers/index.js';
+import type { DockerAllowance } from '../spec/allowances.js';
 import { AllocRunner } from './alloc-runner.js';
 import { errorMessage, sleep } from './backoff.js';
 import type { AgentContext } from './context.js';
@@ -38,6 +39,10 @@ export interface AgentOptions extends FingerprintOptions {
   taskUser?: string;
   /** exec tasks may run as root */
   allowRoot?: boolean;
+  /** docker asks the operator allows (--allow) */
+  allow?: DockerAllowance[];
+  /** host path prefixes docker tasks may bind (--allow-host-path) */
+  allowHostPaths?: string[];
 }
 
 export interface RunningAgent {
@@ -60,7 +65,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   await mkdir(opts.dataDir, { recursive: true });
   // tasks (other users) pass through to their own dirs below it, but may not list or read it
   await chmod(opts.dataDir, 0o711);
-  let drivers = opts.driverList ?? createDrivers(opts.drivers, { exec: { taskUser: opts.taskUser, allowRoot: opts.allowRoot } });
+  let drivers = opts.driverList ?? createDrivers(opts.drivers, {
+    exec: { taskUser: opts.taskUser, allowRoot: opts.allowRoot },
+    docker: { allow: opts.allow, hostPaths: opts.allowHostPaths },
+  });
   if (opts.drivers && opts.drivers.length > 0) {
     const unknown = opts.drivers.filter((n) => !drivers.some((d) => d.name === n));
     if (unknown.length > 0) logger.warn({ unknown }, 'unknown drivers asked for');

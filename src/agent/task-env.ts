@@ -6,8 +6,8 @@
  * naming rules are tested alone.
  */
 import { join } from 'node:path';
-import type { PortSpec, VolumeMount } from '../api/types.js';
-import type { TaskPort, TaskVolume } from '../drivers/driver.js';
+import type { PortSpec, TaskSpec, VolumeMount } from '../api/types.js';
+import type { DockerAsks, TaskPort, TaskVolume } from '../drivers/driver.js';
 
 export interface TaskEnvInput {
   /** the task spec's own env: baton's variables override it */
@@ -106,4 +106,16 @@ export function taskEnv(i: TaskEnvInput): Record<string, string> {
   for (const v of i.volumes ?? []) env[`BATON_VOLUME_${envSuffix(v.name)}`] = v.hostPath;
   Object.assign(env, i.upstreams ?? {});
   return env;
+}
+
+/** the docker asks of a task spec, as the driver takes them */
+export function dockerAsksOf(t: TaskSpec): DockerAsks {
+  return {
+    ...(t.privileged ? { privileged: true } : {}),
+    ...(t.networkMode ? { networkMode: t.networkMode } : {}),
+    ...(t.pidMode ? { pidMode: t.pidMode } : {}),
+    ...(t.capAdd?.length ? { capAdd: t.capAdd } : {}),
+    ...(t.devices?.length ? { devices: t.devices } : {}),
+    ...(t.mounts?.length ? { mounts: t.mounts } : {}),
+  };
 }

@@ -20,6 +20,7 @@ import { decideRestart, exitSucceeded } from './restart-policy.js';
 import type { PersistedTask } from './state-file.js';
 import { PAYLOAD_FILE, resolvePorts, resolveVolumes, taskEnv, upstreamEnvName } from './task-env.js';
 import { writeTaskFile } from './task-files.js';
+import { dockerAsksOf } from './task-env.js';
 import { UsagePoller } from './usage-poller.js';
 import { cpuMillicores, type CpuSample } from './usage-report.js';
 
@@ -185,6 +186,7 @@ export class TaskRunner {
       taskDir,
       ...(this.spec.user !== undefined ? { user: this.spec.user } : {}),
       ...(this.host.ctx.node?.bindAddress ? { bindAddress: this.host.ctx.node.bindAddress } : {}),
+      ...(this.spec.driver === 'docker' ? { docker: dockerAsksOf(this.spec) } : {}),
       ...(net?.ports.length ? { ports: net.ports } : {}),
       ...(net?.volumes.length ? { volumes: net.volumes } : {}),
     };

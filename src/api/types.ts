@@ -89,6 +89,21 @@ export interface TaskSpec {
   secrets?: TaskSecretSpec[];
   /** who the task runs as: a user name, uid or uid:gid (exec default: the agent's --task-user; docker: the image's user) */
   user?: string;
+  /** docker asks an agent refuses unless its operator allows them (baton agent --allow ...) */
+  privileged?: boolean;
+  networkMode?: 'host';
+  pidMode?: 'host';
+  capAdd?: string[];
+  /** host device paths, `/dev/x` or `/dev/x:/dev/in-container` */
+  devices?: string[];
+  /** docker: binds of host paths, allowed by prefix (baton agent --allow-host-path) */
+  mounts?: HostMount[];
+}
+
+export interface HostMount {
+  source: string;
+  destination: string;
+  readOnly: boolean;
 }
 
 /** A task's use of a secret: files at `$BATON_TASK_DIR/secrets/<name>/<key>`. */

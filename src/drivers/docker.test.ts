@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
-import { DockerDriver, networkHostConfig } from './docker.js';
+import { asksHostConfig, DockerDriver, networkHostConfig, refusal } from './docker.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
 
 const available = await dockerAvailable();
@@ -301,6 +301,32 @@ describe('networkHostConfig on a given --address', () => {
   it('publishes only on the address the agent was given, never on every interface', () => {
     expect(networkHostConfig({ ports: [{ name: 'http', host: 23456, to: 80 }], bindAddress: '127.0.0.1' }).bindings).toEqual({
       '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '23456' }],
+    });
+  });
+});
+
+describe('docker asks', () => {
+  it('refuses each ask the operator did not allow, naming the flag', () => {
+    expect(refusal({ privileged: true }, [], [])).toBe('needs privileged containers, which this agent does not allow (start it with --allow privileged)');
+    expect(refusal({ privileged: true, networkMode: 'host' }, ['privileged'], [])).toMatch(/host's network .*--allow host-network/);
+    expect(refusal({ mounts: [{ source: '/etc', destination: '/h', readOnly: true }] }, [], ['/data'])).toMatch(/binds host path \/etc, which this agent does not allow \(allowed: \/data/);
+    expect(refusal({ privileged: true, mounts: [{ source: '/data/x', destination: '/x', readOnly: false }] }, ['privileged'], ['/data'])).toBeUndefined();
+    expect(refusal(undefined, [], [])).toBeUndefined();
+  });
+
+  it('turns the asks into the Engine\'s HostConfig', () => {
+    expect(
+      asksHostConfig({ privileged: true, networkMode: 'host', pidMode: 'host', capAdd: ['NET_ADMIN'], devices: ['/dev/fuse', '/dev/a:/dev/b:r'], mounts: [{ source: '/data', destination: '/in', readOnly: true }] }),
+    ).toEqual({
+      Privileged: true,
+      NetworkMode: 'host',
+      PidMode: 'host',
+      CapAdd: ['NET_ADMIN'],
+      Devices: [
+        { PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' },
+        { PathOnHost: '/dev/a', PathInContainer: '/dev/b', CgroupPermissions: 'r' },
+      ],
+      binds: ['/data:/in:ro'],
     });
   });
 });

@@ -3,6 +3,7 @@
  * Containers carry baton labels and a deterministic name, so a restarted agent
  * (or a repeated start) finds the container it already made.
  */
+import { ALLOWANCE_TEXT, DOCKER_ALLOWANCES, dockerAllowAttribute, dockerAsks, HOST_PATHS_ATTRIBUTE, underPrefix, type DockerAllowance } from '../spec/allowances.js';
 import Docker from 'dockerode';
 import { PassThrough, Writable } from 'node:stream';
 import type { LogStream } from '../api/types.js';
@@ -14,6 +15,7 @@ import {
   type Fingerprint,
   type LogRecord,
   type RunningTask,
+  type DockerAsks,
   type TaskConfig,
   type TaskHandle,
   type TaskUsage,
@@ -31,6 +33,44 @@ const idle = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref())
 
 export interface DockerDriverOptions {
   docker?: Docker;
+  /** what the operator allows tasks to ask for (baton agent --allow); default none */
+  allow?: readonly DockerAllowance[];
+  /** host path prefixes tasks may bind (baton agent --allow-host-path); default none */
+  hostPaths?: readonly string[];
+}
+
+/**
+ * Why the agent refuses the task's docker asks, or undefined when it allows
+ * them all: the scheduler keeps such tasks off this node, this is the second line.
+ */
+export function refusal(asks: DockerAsks | undefined, allow: readonly DockerAllowance[], hostPaths: readonly string[]): string | undefined {
+  if (!asks) return undefined;
+  for (const a of dockerAsks(asks)) {
+    if (!allow.includes(a)) return `${ALLOWANCE_TEXT[a].needs}, which this agent does not allow (start it with ${ALLOWANCE_TEXT[a].how})`;
+  }
+  const outside = (asks.mounts ?? []).find((m) => !underPrefix(m.source, hostPaths));
+  if (outside) {
+    return `the task binds host path ${outside.source}, which this agent does not allow (${hostPaths.length ? `allowed: ${hostPaths.join(', ')}` : 'none allowed'}; start it with --allow-host-path <prefix>)`;
+  }
+  return undefined;
+}
+
+/** the asks as the Engine's HostConfig fields */
+export function asksHostConfig(asks: DockerAsks | undefined): Partial<Docker.HostConfig> & { binds: string[] } {
+  const out: Partial<Docker.HostConfig> & { binds: string[] } = { binds: [] };
+  if (!asks) return out;
+  if (asks.privileged) out.Privileged = true;
+  if (asks.networkMode === 'host') out.NetworkMode = 'host';
+  if (asks.pidMode === 'host') out.PidMode = 'host';
+  if (asks.capAdd?.length) out.CapAdd = asks.capAdd;
+  if (asks.devices?.length) {
+    out.Devices = asks.devices.map((d) => {
+      const [host, inside, perms] = d.split(':');
+      return { PathOnHost: host, PathInContainer: inside || host, CgroupPermissions: perms || 'rwm' };
+    });
+  }
+  out.binds = (asks.mounts ?? []).map((m) => `${m.source}:${m.destination}:${m.readOnly ? 'ro' : 'rw'}`);
+  return out;
 }
 
 interface DockerError {
@@ -330,8 +370,21 @@ export class DockerDriver implements Driver {
   readonly taskDirInTask = CONTAINER_TASK_DIR;
   private readonly docker: Docker;
 
+  private readonly allow: readonly DockerAllowance[];
+  private readonly hostPaths: readonly string[];
+
   constructor(options: DockerDriverOptions = {}) {
     this.docker = options.docker ?? new Docker();
+    this.allow = options.allow ?? [];
+    this.hostPaths = options.hostPaths ?? [];
+  }
+
+  /** what the scheduler needs to know of this agent's allowances */
+  private allowanceAttributes(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const a of DOCKER_ALLOWANCES) out[dockerAllowAttribute(a)] = String(this.allow.includes(a));
+    out[HOST_PATHS_ATTRIBUTE] = this.hostPaths.join(',');
+    return out;
   }
 
   async fingerprint(): Promise<Fingerprint> {
@@ -340,7 +393,7 @@ export class DockerDriver implements Driver {
       return {
         healthy: true,
         detail: `Docker Engine ${v.Version} (API ${v.ApiVersion})`,
-        attributes: { 'driver.docker.version': v.Version },
+        attributes: { 'driver.docker.version': v.Version, ...this.allowanceAttributes() },
       };
     } catch (err) {
       return { healthy: false, detail: `Docker Engine not reachable: ${reason(err)}`, attributes: {} };
@@ -357,12 +410,15 @@ export class DockerDriver implements Driver {
     if (existing) return existing;
 
     if (!config.image) throw new Error(`docker task "${config.taskName}" has no image`);
+    const refused = refusal(config.docker, this.allow, this.hostPaths);
+    if (refused) throw new Error(refused);
     await this.ensureImage(config.image);
 
     const cmd = config.command ? [config.command, ...config.args] : config.args.length > 0 ? config.args : undefined;
     // read-write: the task may leave results next to its payload
     const net = networkHostConfig(config);
-    const hostConfig: Docker.HostConfig = { Binds: [`${config.taskDir}:${CONTAINER_TASK_DIR}:rw`, ...net.binds] };
+    const { binds: hostBinds, ...asked } = asksHostConfig(config.docker);
+    const hostConfig: Docker.HostConfig = { Binds: [`${config.taskDir}:${CONTAINER_TASK_DIR}:rw`, ...net.binds, ...hostBinds], ...asked };
     if (Object.keys(net.bindings).length > 0) hostConfig.PortBindings = net.bindings;
     if (config.resources.memory > 0) {
       hostConfig.Memory = config.resources.memory;

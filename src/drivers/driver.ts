@@ -28,10 +28,21 @@ export interface TaskConfig {
   ports?: TaskPort[];
   /** host volumes to mount (docker); exec tasks only get their paths as env */
   volumes?: TaskVolume[];
+  /** docker asks beyond the defaults: refused unless the agent's operator allowed them */
+  docker?: DockerAsks;
   /** where published ports listen: the agent's --address when given (default: every interface) */
   bindAddress?: string;
   /** the spec's `user:` (name, uid or uid:gid); unset: exec uses the agent's --task-user, docker the image's user */
   user?: string;
+}
+
+export interface DockerAsks {
+  privileged?: boolean;
+  networkMode?: 'host';
+  pidMode?: 'host';
+  capAdd?: string[];
+  devices?: string[];
+  mounts?: Array<{ source: string; destination: string; readOnly: boolean }>;
 }
 
 export interface TaskPort {

@@ -1,5 +1,5 @@
 import type { Driver } from './driver.js';
-import { DockerDriver } from './docker.js';
+import { DockerDriver, type DockerDriverOptions } from './docker.js';
 import { ExecDriver, type ExecDriverOptions } from './exec.js';
 
 export { DockerDriver } from './docker.js';
@@ -7,9 +7,9 @@ export { ExecDriver } from './exec.js';
 export type * from './driver.js';
 
 /** Every built-in driver, or only those named in `only` (e.g. `--drivers exec`). */
-export function createDrivers(only?: string[], opts: { exec?: ExecDriverOptions } = {}): Driver[] {
+export function createDrivers(only?: string[], opts: { exec?: ExecDriverOptions; docker?: DockerDriverOptions } = {}): Driver[] {
   const all: Array<[string, () => Driver]> = [
-    ['docker', () => new DockerDriver()],
+    ['docker', () => new DockerDriver(opts.docker)],
     ['exec', () => new ExecDriver(opts.exec)],
   ];
   return all.filter(([name]) => !only || only.includes(name)).map(([, make]) => make());

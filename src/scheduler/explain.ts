@@ -7,12 +7,8 @@
  */
 import type { Constraint, JobSpec, NodeInfo, PlacementFailure, Resources } from '../api/types.js';
 import { formatBytes, formatCpu } from '../spec/units.js';
+import { ALLOWANCE_TEXT as ALLOWANCES } from '../spec/allowances.js';
 import { staticReason, type Allowance, type DynamicReason } from './feasibility.js';
-
-/** how a waiting job's need for an operator's allowance is worded */
-const ALLOWANCES: Record<Allowance, { needs: string; how: string }> = {
-  root: { needs: 'needs to run as root (user: root)', how: '--allow-root' },
-};
 import { fits, RESOURCE_DIMENSIONS, type ResourceDimension } from './resources.js';
 
 function nodes(n: number): string {

@@ -225,3 +225,43 @@ describe('operator allowances', () => {
     ]);
   });
 });
+
+describe('docker allowances', () => {
+  const dockerNode = (attributes: Record<string, string> = {}) => makeNode({ drivers: { docker: { healthy: true, detail: '' } }, attributes });
+  const job = (t: Record<string, unknown>) => {
+    const spec = makeSpec();
+    spec.tasks = spec.tasks.map((x) => ({ ...x, driver: 'docker' as const, image: 'busybox', ...t }));
+    return spec;
+  };
+
+  it('places each docker ask only where the agent allows that kind', () => {
+    const asks: Array<[Record<string, unknown>, string, string]> = [
+      [{ privileged: true }, 'privileged', 'driver.docker.allow.privileged'],
+      [{ networkMode: 'host' }, 'host-network', 'driver.docker.allow.host_network'],
+      [{ pidMode: 'host' }, 'host-pid', 'driver.docker.allow.host_pid'],
+      [{ capAdd: ['NET_ADMIN'] }, 'cap-add', 'driver.docker.allow.cap_add'],
+      [{ devices: ['/dev/fuse'] }, 'devices', 'driver.docker.allow.devices'],
+    ];
+    for (const [ask, allowance, attr] of asks) {
+      expect(staticReason(dockerNode(), job(ask))).toEqual({ dimension: 'allowance', allowance });
+      expect(staticReason(dockerNode({ [attr]: 'false' }), job(ask))).toEqual({ dimension: 'allowance', allowance });
+      expect(staticReason(dockerNode({ [attr]: 'true' }), job(ask))).toBeUndefined();
+    }
+    expect(staticReason(dockerNode(), job({}))).toBeUndefined();
+  });
+
+  it('allows host binds by whole path prefix', () => {
+    const bind = (source: string) => job({ mounts: [{ source, destination: '/in', readOnly: true }] });
+    const node = dockerNode({ 'driver.docker.allow.host_paths': '/data,/scratch/' });
+    expect(staticReason(node, bind('/data'))).toBeUndefined();
+    expect(staticReason(node, bind('/scratch/x/y'))).toBeUndefined();
+    expect(staticReason(node, bind('/database'))).toEqual({ dimension: 'allowance', allowance: 'host-path' });
+    expect(staticReason(node, bind('/'))).toEqual({ dimension: 'allowance', allowance: 'host-path' });
+    expect(staticReason(dockerNode(), bind('/data'))).toEqual({ dimension: 'allowance', allowance: 'host-path' });
+  });
+
+  it('says why a privileged job waits', () => {
+    const out = explainFailures([dockerNode(), dockerNode()], job({ privileged: true }), { cpu: 1, memory: 1, disk: 0 }, () => ({ cpu: 0, memory: 0, disk: 0 }));
+    expect(out.map((f) => f.message)).toEqual(['needs privileged containers: 2 nodes do not allow it (start the agent with --allow privileged)']);
+  });
+});

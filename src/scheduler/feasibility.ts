@@ -11,6 +11,7 @@ import type { Alloc, Constraint, JobSpec, NodeInfo, NodeStatus, Resources } from
 import { assignPorts, portReason, usedPortsByNode, wantsPorts, type AllocPorts, type PortReason } from './ports.js';
 import { fitsWithin, type ResourceDimension } from './resources.js';
 import { isHoldingCapacity } from './usage.js';
+import { ALLOW_ROOT_ATTRIBUTE, asksForRoot, dockerAllowAttribute, dockerAsks, HOST_PATHS_ATTRIBUTE, parsePrefixes, underPrefix, type Allowance } from '../spec/allowances.js';
 
 export type StaticReason =
   | { dimension: 'node-status'; status: NodeStatus }
@@ -21,23 +22,18 @@ export type StaticReason =
   | { dimension: 'allowance'; allowance: Allowance }
   | { dimension: 'constraint'; constraint: Constraint };
 
-/** What a task may only do on a node whose operator allowed it. */
-export type Allowance = 'root';
-
-/** `user: root`, uid 0 or `0:gid`: the agent would refuse it where root is not allowed */
-export function asksForRoot(user: string | undefined): boolean {
-  if (user === undefined) return false;
-  const u = user.split(':')[0];
-  return u === 'root' || /^0+$/.test(u);
-}
+export type { Allowance } from '../spec/allowances.js';
 
 /** The first thing the job asks for that the node's operator did not allow, or undefined. */
 export function allowanceReason(node: NodeInfo, spec: JobSpec): Extract<StaticReason, { dimension: 'allowance' }> | undefined {
+  // an agent that says nothing (older than these checks) is taken as not allowing it
+  const attr = (k: string): string | undefined => (Object.hasOwn(node.attributes, k) ? node.attributes[k] : undefined);
   for (const t of spec.tasks) {
-    // an agent that says nothing (older than this check) is taken as not allowing it
-    if (t.driver === 'exec' && asksForRoot(t.user) && node.attributes['driver.exec.allow_root'] !== 'true') {
-      return { dimension: 'allowance', allowance: 'root' };
-    }
+    if (t.driver === 'exec' && asksForRoot(t.user) && attr(ALLOW_ROOT_ATTRIBUTE) !== 'true') return { dimension: 'allowance', allowance: 'root' };
+    if (t.driver !== 'docker') continue;
+    for (const a of dockerAsks(t)) if (attr(dockerAllowAttribute(a)) !== 'true') return { dimension: 'allowance', allowance: a };
+    const prefixes = parsePrefixes(attr(HOST_PATHS_ATTRIBUTE));
+    if ((t.mounts ?? []).some((m) => !underPrefix(m.source, prefixes))) return { dimension: 'allowance', allowance: 'host-path' };
   }
   return undefined;
 }

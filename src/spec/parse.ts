@@ -136,6 +136,9 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
     if (t.driver === 'docker' && !t.image) at('image', 'a docker task needs an image, e.g. image: busybox:latest');
     if (t.driver === 'exec' && !t.command) at('command', 'an exec task needs a command, e.g. command: /bin/sh');
     if (t.driver === 'exec' && t.image) at('image', 'image is only for docker tasks; an exec task runs command on the node');
+    for (const f of ['privileged', 'network_mode', 'pid_mode', 'cap_add', 'devices', 'mounts'] as const) {
+      if (t.driver === 'exec' && t[f] !== undefined) at(f, `${f} is only for docker tasks`);
+    }
     const mem = t.resources?.memory;
     if (mem !== undefined && mem < 4 * 1024 ** 2) at('resources', `memory ${mem} bytes is too small: ask for at least 4Mi`);
     if (t.timeout === 0) at('timeout', 'timeout must be more than 0; leave it out for no timeout');
@@ -332,6 +335,12 @@ function toSpec(f: JobFile): ParsedJob {
     ...(t.volumes?.length ? { volumes: t.volumes.map((v) => ({ volume: v.volume, destination: v.destination, readOnly: v.read_only ?? false })) } : {}),
     ...(t.secrets?.length ? { secrets: t.secrets.map(taskSecret) } : {}),
     ...(t.user !== undefined ? { user: t.user } : {}),
+    ...(t.privileged ? { privileged: true } : {}),
+    ...(t.network_mode === 'host' ? { networkMode: 'host' as const } : {}),
+    ...(t.pid_mode === 'host' ? { pidMode: 'host' as const } : {}),
+    ...(t.cap_add?.length ? { capAdd: t.cap_add } : {}),
+    ...(t.devices?.length ? { devices: t.devices } : {}),
+    ...(t.mounts?.length ? { mounts: t.mounts.map((m) => ({ source: m.source, destination: m.destination, readOnly: m.read_only ?? false })) } : {}),
   }));
   const constraints: Constraint[] = (f.constraints ?? []).map((c) => ({
     attribute: c.attribute ?? '',

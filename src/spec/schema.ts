@@ -134,6 +134,21 @@ export const taskSchema = z.strictObject({
     .transform(String)
     .pipe(z.string().regex(/^([a-z_][a-z0-9_.-]*[$]?|\d+)(:([a-z_][a-z0-9_.-]*|\d+))?$/i, 'user must be a name or uid, optionally :group, e.g. user: nobody or user: "1000:1000"'))
     .optional(),
+  privileged: z.boolean({ error: 'privileged must be true or false' }).optional(),
+  network_mode: z.enum(['bridge', 'host'], { error: 'network_mode must be "bridge" (the default) or "host"' }).optional(),
+  pid_mode: z.enum(['host'], { error: 'pid_mode can only be "host" (leave it out for the container\'s own)' }).optional(),
+  cap_add: z.array(z.string().regex(/^(CAP_)?[A-Z_]+$|^ALL$/, 'a capability is a name such as NET_ADMIN'), { error: 'cap_add must be a list of capability names, e.g. [NET_ADMIN]' }).optional(),
+  devices: z.array(z.string().regex(/^\/[^:\0]*(:\/[^:\0]*)?(:[rwm]+)?$/, 'a device is a host path, e.g. /dev/fuse or /dev/fuse:/dev/fuse'), { error: 'devices must be a list of host device paths' }).optional(),
+  mounts: z
+    .array(
+      z.strictObject({
+        source: z.string().regex(/^\/[^\0:]*$/, 'source must be an absolute host path without ":", e.g. /data/in'),
+        destination: z.string().regex(/^\/[^\0:]*$/, 'destination must be an absolute path in the container, e.g. /in'),
+        read_only: z.boolean({ error: 'read_only must be true or false' }).optional(),
+      }),
+      { error: 'mounts must be a list of { source, destination, read_only? }' },
+    )
+    .optional(),
   checks: z.array(checkSchema, { error: 'checks must be a list of health checks' }).optional(),
   ports: z.array(portSchema, { error: 'ports must be a list of { name, static?, to? }' }).optional(),
   service: serviceSchema.optional(),

@@ -6,7 +6,7 @@
  * --allow-root. A docker task's published port listens on the agent's
  * --address only.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonClient } from '../../src/client/client.js';
@@ -103,5 +103,49 @@ describe.skipIf(!docker)('docker ports on the agent\'s --address', () => {
     const bindings = Object.values(info.HostConfig.PortBindings ?? {}).flat() as Array<{ HostIp: string }>;
     expect(bindings.length).toBeGreaterThan(0);
     expect(bindings.map((b) => b.HostIp)).toEqual(bindings.map(() => '127.0.0.1'));
+  });
+
+  it('refuses a privileged job and a host bind on a default agent, with the reason, and runs them where allowed', async () => {
+    const image = await ensureTestImage();
+    const shared = await cluster.tempDir('host-data');
+    await writeFile(join(shared, 'input.txt'), 'from the host\n');
+    await cluster.client.submitJob(
+      `name: priv\ntype: batch\ntasks:\n  - name: main\n    driver: docker\n    image: ${image}\n    privileged: true\n    command: sh\n    args: ["-c", "grep CapEff /proc/self/status"]\n`,
+      'priv.yaml',
+    );
+    await cluster.client.submitJob(
+      `name: bind\ntype: batch\ntasks:\n  - name: main\n    driver: docker\n    image: ${image}\n    command: cat\n    args: ["/in/input.txt"]\n    mounts: [{ source: ${JSON.stringify(shared)}, destination: /in, read_only: true }]\n`,
+      'bind.yaml',
+    );
+    const blocked = async (job: string) =>
+      waitFor(`${job} to be reported blocked`, async () => {
+        const d = await cluster.client.getJob(job, 'default');
+        return d.summary.blocked?.length ? d.summary : undefined;
+      });
+    expect((await blocked('priv')).blocked!.map((b) => b.message)).toContain('needs privileged containers: 1 node does not allow it (start the agent with --allow privileged)');
+    expect((await blocked('bind')).blocked!.map((b) => b.message)).toContain('needs to bind host paths (mounts): 1 node does not allow it (start the agent with --allow-host-path <prefix>)');
+    expect((await cluster.client.getJob('priv', 'default')).allocs.filter((a) => a.clientStatus !== 'pending')).toEqual([]);
+
+    const open = await cluster.addAgent({ name: 'open', cpu: '2', memory: '1Gi', drivers: 'docker', extra: ['--allow', 'privileged', '--allow-host-path', shared] });
+    const openId = await open.ready();
+    try {
+      const p = await waitForJob(cluster.client, 'priv', (x) => x.summary.status === 'complete' || x.summary.status === 'failed', 'the privileged job to run');
+      expect(p.allocs[0].nodeId).toBe(openId);
+      const events = p.allocs[0].taskStates.main.events.map((e) => e.message).join('\n');
+      expect(events).not.toMatch(/does not allow/);
+      if (p.summary.status === 'complete') {
+        // every capability: what privileged means
+        expect(await readAllLogs(cluster.client, p.allocs[0], 'main', 'stdout')).toMatch(/CapEff:\s+0000[0-9a-f]{2}ffffffffff/);
+      } else {
+        // an Engine that itself runs without every capability (docker in a container) cannot start a
+        // privileged container: the agent passed the ask on, Docker refused it
+        expect(events, JSON.stringify(p.allocs[0].taskStates)).toMatch(/could not start container .*caps/);
+      }
+      const b = await waitForJob(cluster.client, 'bind', (x) => x.summary.status === 'complete' || x.summary.status === 'failed', 'the bind job to run');
+      expect(b.summary.status, JSON.stringify(b.allocs[0].taskStates)).toBe('complete');
+      expect(await readAllLogs(cluster.client, b.allocs[0], 'main', 'stdout')).toBe('from the host\n');
+    } finally {
+      await removeContainersOfNodes([openId]);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { parseCpu, parseMemory } from '../../spec/units.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
 import { normalizeUrl } from '../config.js';
 import { CliError } from '../output.js';
+import { DOCKER_ALLOWANCES, type DockerAllowance } from '../../spec/allowances.js';
 import { unitOption, waitForSignal } from './server.js';
 
 export interface AgentFlags {
@@ -30,6 +31,24 @@ export interface AgentFlags {
   logLevel: string;
   taskUser: string;
   allowRoot?: boolean;
+  allow: string[];
+  allowHostPath: string[];
+}
+
+/** `--allow privileged,host-network` (repeatable) into the kinds, with what is wrong and what is known */
+export function parseAllow(list: string[]): DockerAllowance[] {
+  const out = new Set<DockerAllowance>();
+  for (const item of list.flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean)) {
+    if (!(DOCKER_ALLOWANCES as readonly string[]).includes(item)) throw new CliError(`--allow "${item}" is not one of ${DOCKER_ALLOWANCES.join(', ')}`);
+    out.add(item as DockerAllowance);
+  }
+  return [...out];
+}
+
+export function parseHostPaths(list: string[]): string[] {
+  const out = list.flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean);
+  for (const p of out) if (!p.startsWith('/') || p.includes('\0')) throw new CliError(`--allow-host-path "${p}" is not an absolute path (e.g. --allow-host-path /data)`);
+  return out;
 }
 
 export function parseLabels(list: string[]): Record<string, string> {
@@ -87,6 +106,8 @@ export function registerAgentCommand(program: Command): void {
     .option('--port-range <from-to>', 'host ports handed out as dynamic ports', `${DEFAULT_PORT_RANGE.from}-${DEFAULT_PORT_RANGE.to}`)
     .option('--task-user <user>', 'the user exec tasks without `user:` run as (a name or uid; needs the agent to run as root)', 'nobody')
     .option('--allow-root', 'let exec tasks run as root (`user: root`); off: they are never placed here')
+    .option('--allow <kinds>', `let docker tasks ask for these, comma-separated (repeatable): ${DOCKER_ALLOWANCES.join(', ')}`, collect, [])
+    .option('--allow-host-path <prefixes>', 'let docker tasks bind host paths under these prefixes, comma-separated (repeatable), e.g. /data,/scratch', collect, [])
     .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: AgentFlags, cmd: Command) => {
       // the global --token is the API token; here it is the join token, both spellings end up in one place
@@ -123,6 +144,8 @@ export function registerAgentCommand(program: Command): void {
         portRange,
         taskUser: flags.taskUser,
         allowRoot: flags.allowRoot === true,
+        allow: parseAllow(flags.allow),
+        allowHostPaths: parseHostPaths(flags.allowHostPath),
         logger,
       });
       process.stdout.write(`baton agent running as node ${agent.nodeId} on ${server}\n`);
