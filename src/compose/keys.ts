@@ -18,6 +18,8 @@ export const TOP_LEVEL_UNSUPPORTED: Record<string, string> = {
 export const SERVICE_HONOURED = [
   'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'healthcheck', 'depends_on', 'deploy',
   'restart', 'scale', 'cpus', 'mem_limit', 'mem_reservation', 'stop_signal', 'stop_grace_period', 'secrets',
+  // asks an agent refuses unless its operator allows them: the job is placed only on such agents
+  'privileged', 'network_mode', 'pid', 'cap_add', 'devices', 'user',
 ] as const;
 
 const NO_NETWORK = 'baton gives tasks no private network or DNS names; services reach each other through depends_on (BATON_UPSTREAM_<SERVICE> env vars)';
@@ -29,7 +31,6 @@ export const SERVICE_UNSUPPORTED: Record<string, string> = {
   attach: 'baton collects the logs of every task (baton logs)',
   blkio_config: DRIVER_DEFAULT,
   build: 'baton does not build images: build and push the image, then deploy',
-  cap_add: DRIVER_DEFAULT,
   cap_drop: DRIVER_DEFAULT,
   cgroup: DRIVER_DEFAULT,
   cgroup_parent: 'baton places containers in its own cgroups',
@@ -69,16 +70,13 @@ export const SERVICE_UNSUPPORTED: Record<string, string> = {
   mac_address: NO_NETWORK,
   mem_swappiness: DRIVER_DEFAULT,
   memswap_limit: DRIVER_DEFAULT,
-  network_mode: NO_NETWORK,
   networks: NO_NETWORK,
   oom_kill_disable: 'baton reports OOM kills; they cannot be turned off',
   oom_score_adj: DRIVER_DEFAULT,
-  pid: DRIVER_DEFAULT,
   pids_limit: DRIVER_DEFAULT,
   platform: 'use deploy.placement.constraints (node.platform.arch) to pick nodes',
   post_start: 'lifecycle hooks are not supported',
   pre_stop: 'lifecycle hooks are not supported; stop_signal and stop_grace_period are',
-  privileged: DRIVER_DEFAULT,
   profiles: 'every service of the file is deployed',
   provider: 'provider services are not supported',
   pull_policy: 'the agent pulls an image when it is missing',
@@ -93,7 +91,6 @@ export const SERVICE_UNSUPPORTED: Record<string, string> = {
   tty: 'tasks run without a terminal',
   ulimits: DRIVER_DEFAULT,
   use_api_socket: DRIVER_DEFAULT,
-  user: 'the container runs as the image\'s user',
   userns_mode: DRIVER_DEFAULT,
   uts: DRIVER_DEFAULT,
   volumes_from: 'name the volumes in volumes instead',

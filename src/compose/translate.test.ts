@@ -230,7 +230,7 @@ x-extra: { anything: 1 }
     expect(warnings(src)).toEqual([
       '5: services.web.build: build is not supported and is ignored: baton does not build images: build and push the image, then deploy',
       expect.stringMatching(/^6: services\.web\.networks: networks is not supported and is ignored: baton gives tasks no private network/),
-      "7: services.web.cap_add: cap_add is not supported and is ignored: baton's docker driver runs containers with default settings for this",
+      '7: services.web.cap_add: cap_add runs only on agents started with --allow cap-add; other agents never take this service',
       '8: services.web.profiles: profiles is not supported and is ignored: every service of the file is deployed',
       '9: services.web.container_name: container_name is not supported and is ignored: baton names the containers itself (one per replica)',
       '11: services.web.deploy.labels: labels is not supported and is ignored: jobs carry meta stack and service instead',
@@ -314,5 +314,20 @@ describe('volumeNameForPath', () => {
   it('makes a host volume name from a path', () => {
     expect(volumeNameForPath('/srv/App Data/x')).toBe('srv-app-data-x');
     expect(volumeNameForPath('/')).toBe('root');
+  });
+});
+
+describe('translateCompose: privileges become asks an agent must allow, never a silent pass', () => {
+  it('maps privileged, network_mode: host, pid: host, cap_add, devices and user onto the task', () => {
+    const src = svc('privileged: true\nnetwork_mode: host\npid: host\ncap_add: [net_admin, CAP_SYS_TIME]\ndevices: ["/dev/fuse"]\nuser: "1000:1000"');
+    const t = spec(src).tasks[0];
+    expect([t.privileged, t.networkMode, t.pidMode, t.capAdd, t.devices, t.user]).toEqual([true, 'host', 'host', ['NET_ADMIN', 'SYS_TIME'], ['/dev/fuse'], '1000:1000']);
+    expect(warnings(src).join('\n')).toMatch(/privileged runs only on agents started with --allow privileged/);
+    expect(warnings(src).join('\n')).toMatch(/network_mode runs only on agents started with --allow host-network/);
+  });
+
+  it('refuses network and pid modes it cannot give', () => {
+    expect(errors(svc('network_mode: "service:db"')).map((e) => e.message).join('\n')).toMatch(/network_mode string "service:db" is not supported/);
+    expect(errors(svc('pid: "container:x"')).map((e) => e.message).join('\n')).toMatch(/only pid: host/);
   });
 });

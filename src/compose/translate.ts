@@ -459,6 +459,54 @@ function commandList(ctx: Context, v: unknown, path: Path): string[] | undefined
   return undefined;
 }
 
+/**
+ * privileged, network_mode: host, pid: host, cap_add and devices become the
+ * task's asks: never dropped in silence, they place the job only on agents
+ * whose operator allows them (baton agent --allow ...), and the deploy says so.
+ */
+function privilegeAsks(value: Obj, path: Path, ctx: Context): Obj {
+  const out: Obj = {};
+  const needs = (key: string, how: string): void => ctx.warn([...path, key], `${key} runs only on agents started with ${how}; other agents never take this service`);
+  if (value.privileged !== undefined) {
+    if (typeof value.privileged !== 'boolean') ctx.error([...path, 'privileged'], `privileged must be true or false, got ${describe(value.privileged)}`);
+    else if (value.privileged) {
+      out.privileged = true;
+      needs('privileged', '--allow privileged');
+    }
+  }
+  if (value.network_mode !== undefined) {
+    if (value.network_mode === 'host') {
+      out.network_mode = 'host';
+      needs('network_mode', '--allow host-network');
+    } else if (value.network_mode !== 'bridge' && value.network_mode !== 'default') {
+      ctx.error([...path, 'network_mode'], `network_mode ${describe(value.network_mode)} is not supported: baton runs containers on the default bridge, or on the host's network with network_mode: host`);
+    }
+  }
+  if (value.pid !== undefined) {
+    if (value.pid === 'host') {
+      out.pid_mode = 'host';
+      needs('pid', '--allow host-pid');
+    } else ctx.error([...path, 'pid'], `pid ${describe(value.pid)} is not supported: only pid: host`);
+  }
+  for (const [key, field, how] of [['cap_add', 'cap_add', '--allow cap-add'], ['devices', 'devices', '--allow devices']] as const) {
+    const v = value[key];
+    if (v === undefined || v === null) continue;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+      ctx.error([...path, key], `${key} must be a list of texts, got ${describe(v)}`);
+      continue;
+    }
+    if (v.length === 0) continue;
+    // compose writes devices as host[:container[:perms]], as baton does
+    out[field] = key === 'cap_add' ? v.map((c: string) => c.toUpperCase().replace(/^CAP_/, '')) : v;
+    needs(key, how);
+  }
+  if (value.user !== undefined && value.user !== null) {
+    if (typeof value.user !== 'string' && typeof value.user !== 'number') ctx.error([...path, 'user'], `user must be a name or uid, got ${describe(value.user)}`);
+    else out.user = String(value.user);
+  }
+  return out;
+}
+
 function translateService(service: string, value: unknown, s: ServiceCtx): (ComposeJob & { hasService: boolean; hasCheck: boolean }) | undefined {
   const { ctx, stack } = s;
   const path: Path = ['services', service];
@@ -520,6 +568,7 @@ function translateService(service: string, value: unknown, s: ServiceCtx): (Comp
   }
   const mounts = serviceVolumes(service, value.volumes, [...path, 'volumes'], s);
   if (mounts.length) task.volumes = mounts;
+  Object.assign(task, privilegeAsks(value, path, ctx));
   const taskSecrets = serviceSecrets(value.secrets, [...path, 'secrets'], ctx, s.secrets);
   if (taskSecrets.length) task.secrets = taskSecrets;
 
