@@ -47,7 +47,6 @@ export const SERVICE_UNSUPPORTED: Record<string, string> = {
   credential_spec: DRIVER_DEFAULT,
   develop: 'compose watch is a development feature',
   device_cgroup_rules: DRIVER_DEFAULT,
-  devices: DRIVER_DEFAULT,
   dns: NO_NETWORK,
   dns_opt: NO_NETWORK,
   dns_search: NO_NETWORK,
