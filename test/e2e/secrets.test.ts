@@ -49,10 +49,10 @@ describe('secrets end to end', () => {
     return r.stdout;
   }
 
-  async function logsOf(jobId: string): Promise<{ alloc: Alloc; out: string }> {
+  async function logsOf(jobId: string, task = 'main'): Promise<{ alloc: Alloc; out: string }> {
     const allocs = await cluster.client.listAllocs({ namespace: 'team-a', jobId });
     const alloc = allocs.find((a) => a.clientStatus === 'running')!;
-    return { alloc, out: alloc ? await readAllLogs(cluster.client, alloc, 'main', 'stdout') : '' };
+    return { alloc, out: alloc ? await readAllLogs(cluster.client, alloc, task, 'stdout') : '' };
   }
 
   it('gives the tasks the secret as files and env, and nowhere else', async () => {
@@ -138,6 +138,59 @@ tasks:
     await waitFor('the secrets tmpfs to be unmounted', async () => !(await mounted()), 30_000);
   });
 
+  it("tells in the task's events which secret is missing and how to put it", async () => {
+    await cluster.client.submitJob(`
+name: sec-missing
+type: batch
+namespace: team-a
+tasks:
+  - name: main
+    driver: exec
+    command: /bin/true
+    secrets: [{ name: nope }]
+`, 'sec-missing.yaml');
+    const events = await waitFor('the start to fail on the missing secret', async () => {
+      const allocs = await cluster.client.listAllocs({ namespace: 'team-a', jobId: 'sec-missing' });
+      const msgs = allocs.flatMap((a) => a.taskStates.main?.events.map((e) => e.message) ?? []);
+      return msgs.some((m) => m.includes('secret team-a/nope not found')) && msgs;
+    }, 60_000);
+    expect(events.join('\n')).toContain('baton secret put team-a/nope');
+    await cluster.client.stopJob('sec-missing', 'team-a');
+  });
+
+  it.skipIf(!docker)('deploys compose secrets: a file secret read at /run/secrets/<name>', async () => {
+    const image = await ensureTestImage();
+    const dir = await cluster.tempDir('compose');
+    const value = secretValue();
+    values.push(value);
+    await writeFile(join(dir, 'db_password.txt'), value);
+    await writeFile(join(dir, 'compose.yaml'), `services:
+  app:
+    image: ${image}
+    command:
+      - /bin/sh
+      - -c
+      - 'echo "pw=$$(tr a-z A-Z < /run/secrets/db_password)"; while true; do sleep 1; done'
+    secrets: [db_password]
+secrets:
+  db_password:
+    file: ./db_password.txt
+`);
+    const r = await runCli(['deploy', '--name', 'sec', '-n', 'team-a', '-o', 'json'], env, dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(value);
+    const l = await waitFor('the compose service to print its secret', async () => {
+      const x = await logsOf('sec-app', 'app');
+      return x.out.includes('pw=') && x;
+    }, 45_000);
+    expect(l.out).toContain(`pw=${derived(value)}`);
+    expect((await cluster.client.listSecrets('team-a')).map((x) => x.name)).toContain('sec-db_password');
+    // deploying again with the same file is no new version: the service keeps running, not restarted
+    const again = await runCli(['deploy', '--name', 'sec', '-n', 'team-a'], env, dir);
+    expect(again.stdout).toContain('secret team-a/sec-db_password unchanged');
+    await expectNowhere(value);
+  });
+
   /** every answer a user can list, the events, the logs, the CLI's JSON and the database files */
   async function expectNowhere(value: string): Promise<void> {
     const c = cluster.client;
@@ -154,7 +207,7 @@ tasks:
     if (docker) answers.push(await c.getJob('sec-docker', 'team-a'));
     for (const a of (await c.listAllocs({})) as Alloc[]) {
       answers.push(await c.getAlloc(a.id));
-      for (const stream of ['stdout', 'stderr'] as const) answers.push(await readAllLogs(c, a, 'main', stream));
+      for (const task of Object.keys(a.taskStates)) for (const stream of ['stdout', 'stderr'] as const) answers.push(await readAllLogs(c, a, task, stream));
     }
     for (const a of answers) expect(JSON.stringify(a)).not.toContain(value);
     for (const args of [['secret', 'ls', '-n', '*'], ['job', 'ls', '-n', '*'], ['job', 'status', 'sec-exec', '-n', 'team-a'], ['alloc', 'ls', '-n', '*'], ['events']]) {
