@@ -188,3 +188,32 @@ describe('examples/', () => {
     });
   }
 });
+
+describe('task user and docker asks', () => {
+  const fail = (src: string): string => {
+    try {
+      parseJobSource(src);
+    } catch (err) {
+      if (err instanceof SpecError) return err.details.map((d) => `${d.path}: ${d.message}`).join('\n');
+      throw err;
+    }
+    throw new Error('expected a SpecError');
+  };
+
+  it('reads user and the docker asks', () => {
+    const { spec } = parseJobSource(
+      'name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: busybox\n    user: 1000\n    privileged: true\n    network_mode: host\n    pid_mode: host\n    cap_add: [NET_ADMIN]\n    devices: ["/dev/fuse"]\n    mounts: [{ source: /data/in, destination: /in, read_only: true }]\n',
+    );
+    expect(spec.tasks[0]).toMatchObject({ user: '1000', privileged: true, networkMode: 'host', pidMode: 'host', capAdd: ['NET_ADMIN'], devices: ['/dev/fuse'], mounts: [{ source: '/data/in', destination: '/in', readOnly: true }] });
+    const exec = parseJobSource('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: id\n    user: nobody\n').spec.tasks[0];
+    expect(exec.user).toBe('nobody');
+    expect(exec.privileged).toBeUndefined();
+  });
+
+  it('says what is wrong with them', () => {
+    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: id\n    privileged: true\n')).toMatch(/tasks\[0\]\.privileged: privileged is only for docker tasks/);
+    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: id\n    user: "a b"\n')).toMatch(/user must be a name or uid/);
+    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: x\n    mounts: [{ source: data, destination: /in }]\n')).toMatch(/source must be an absolute host path/);
+    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: x\n    network_mode: none\n')).toMatch(/network_mode must be "bridge" \(the default\) or "host"/);
+  });
+});
