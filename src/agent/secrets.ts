@@ -162,13 +162,15 @@ export async function releaseSecrets(taskDir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** what changed between two stamps ("db@3,api@1"): the names whose version moved */
+/**
+ * What changed between two stamps ("db@3,api@1"): the names with a new
+ * version. A deleted secret (version 0) is not a change running tasks act on:
+ * they keep their files, and a later start says it is missing.
+ */
 export function changedSecrets(before: string | undefined, after: string | undefined): Set<string> {
   const parse = (s: string | undefined): Map<string, string> => new Map((s ?? '').split(',').filter(Boolean).map((p) => p.split('@') as [string, string]));
   const a = parse(before);
-  const b = parse(after);
   const out = new Set<string>();
-  for (const [n, v] of b) if (a.get(n) !== v) out.add(n);
-  for (const n of a.keys()) if (!b.has(n)) out.add(n);
+  for (const [n, v] of parse(after)) if (a.get(n) !== v && v !== '0') out.add(n);
   return out;
 }

@@ -574,6 +574,8 @@ export interface SecretInfo {
   updatedAt: string;
   /** who may read its values: only the tasks of jobs in its namespace, through their agents */
   readableBy: string;
+  /** put answered: the data was the current version's, no new version made */
+  unchanged?: boolean;
 }
 
 /** PUT /v1/secrets/:namespace/:name */

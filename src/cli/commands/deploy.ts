@@ -172,7 +172,7 @@ export function registerDeployCommand(program: Command): void {
           throw new CliError(`secrets.${sec.compose}: cannot read ${sec.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
         const info = await client.putSecret(ns, sec.name, { value });
-        log(`secret ${ns}/${info.name} ${(info as { unchanged?: boolean }).unchanged ? 'unchanged' : `version ${info.version}`} (from ${sec.file})`);
+        log(`secret ${ns}/${info.name} ${info.unchanged ? 'unchanged' : `version ${info.version}`} (from ${sec.file})`);
       }
       const submitted: Array<{ service: string; job: string; version: number; evalId: string; warnings: string[] }> = [];
       for (const j of result.jobs) {
