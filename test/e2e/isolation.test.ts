@@ -33,13 +33,15 @@ describe.skipIf(!asRoot)('task isolation', () => {
   });
   afterAll(async () => cluster?.stop());
 
-  it('runs an exec task as nobody, unable to write the agent\'s data dir or read its node secret', async () => {
+  it('runs an exec task as nobody, unable to write the agent\'s data dir or read its node secret or the admin token', async () => {
     const node = join(agent.dataDir, 'node.json');
     const script = [
       'id -u',
       `touch ${agent.dataDir}/planted 2>/dev/null && echo wrote-data-dir || echo no-write`,
       `cat ${node} 2>/dev/null && echo read-secret || echo no-read`,
       `ls ${agent.dataDir}/allocs >/dev/null 2>&1 && echo listed || echo no-list`,
+      // the server's admin token, on the same machine
+      `cat ${cluster.dataDir}/server.json 2>/dev/null && echo read-admin || echo no-admin`,
       'echo mine > "$BATON_TASK_DIR/out" && echo own-dir',
     ].join('; ');
     await submit.submitJob(`name: whoami\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n`, 'whoami.yaml');
@@ -47,7 +49,7 @@ describe.skipIf(!asRoot)('task isolation', () => {
     expect(d.summary.status).toBe('complete');
     const out = (await readAllLogs(cluster.client, d.allocs[0], 'main', 'stdout')).trim().split('\n');
     expect(Number(out[0])).toBeGreaterThan(0);
-    expect(out.slice(1)).toEqual(['no-write', 'no-read', 'no-list', 'own-dir']);
+    expect(out.slice(1)).toEqual(['no-write', 'no-read', 'no-list', 'no-admin', 'own-dir']);
     expect((await stat(node)).mode & 0o777).toBe(0o600);
     await expect(stat(join(agent.dataDir, 'planted'))).rejects.toThrow();
     // the node secret is still what the agent wrote
