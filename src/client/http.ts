@@ -5,9 +5,8 @@
  * pinned by its fingerprint and fetched once), with the node's client
  * certificate when there is one.
  */
-import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ApiError, ApiErrorDetail } from '../api/types.js';
-import { fetchPinnedCa } from '../tls/pin.js';
 
 export class BatonApiError extends Error {
   constructor(
@@ -72,9 +71,11 @@ export class HttpClient {
 
   private getDispatcher(): Promise<Dispatcher | undefined> {
     this.dispatcher ??= (async () => {
+      // loaded on the first request: a CLI command that never calls the server starts without it
+      const { Agent } = await import('undici');
       if (!this.options.baseUrl.startsWith('https:')) return new Agent({ headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: 0 });
       let ca = this.options.ca;
-      if (ca === undefined && this.options.caFingerprint) ca = this.pinnedCa = await fetchPinnedCa(this.options.baseUrl, this.options.caFingerprint);
+      if (ca === undefined && this.options.caFingerprint) ca = this.pinnedCa = await (await import('../tls/pin.js')).fetchPinnedCa(this.options.baseUrl, this.options.caFingerprint);
       return new Agent({ headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: 0, connect: { ca, cert: this.options.cert, key: this.options.key } });
     })();
     // a failed pin is retried on the next call rather than remembered
@@ -91,6 +92,7 @@ export class HttpClient {
   /** fetch with this client's TLS settings; network errors are thrown as they are */
   async fetch(url: URL | string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {}): Promise<Response> {
     const dispatcher = await this.getDispatcher();
+    const { fetch: undiciFetch } = await import('undici');
     return (await undiciFetch(url, { ...init, dispatcher })) as unknown as Response;
   }
 

@@ -21,7 +21,7 @@ import {
   shipLogsSchema,
   submitJobSchema,
 } from './schemas.js';
-import { putSecretSchema } from '../secrets/names.js';
+import { putSecretSchema } from '../secrets/secret-schemas.js';
 
 /**
  * Who may call a route; the server enforces it before reading the body

@@ -4,7 +4,7 @@
  * misspelt field is an error rather than silently ignored.
  */
 import { z } from 'zod';
-import { secretKeySchema, secretNameSchema } from '../secrets/names.js';
+import { secretKeySchema, secretNameSchema } from '../secrets/secret-schemas.js';
 import { parseCpu, parseDuration, parseMemory, UnitError } from './units.js';
 
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,62})$/;

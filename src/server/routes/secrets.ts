@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AllocSecretsResponse, SecretInfo } from '../../api/types.js';
-import { putSecretSchema, SECRET_NAME_HINT, SECRET_NAME_RE } from '../../secrets/names.js';
+import { SECRET_NAME_HINT, SECRET_NAME_RE } from '../../secrets/names.js';
+import { putSecretSchema } from '../../secrets/secret-schemas.js';
 import type { SecretVault } from '../../secrets/vault.js';
 import { requireNode, requireUser } from '../auth.js';
 import type { ServerContext } from '../context.js';
