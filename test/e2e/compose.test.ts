@@ -88,7 +88,7 @@ describe('baton deploy --dry-run (no Docker needed)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('prints the job specs and lists every key it cannot honour with its line', async () => {
+  it('prints the job specs and lists every key it cannot honour, or honours only on some agents, with its line', async () => {
     await writeFile(join(dir, 'docker-compose.yml'), UNSUPPORTED);
     // no -f: docker-compose.yml of the working directory; no server needed
     const r = await baton(['deploy', '--dry-run', '--name', 'dry', '--addr', 'http://127.0.0.1:9'], {}, dir);
@@ -100,7 +100,7 @@ describe('baton deploy --dry-run (no Docker needed)', () => {
     expect(warnings).toEqual([
       expect.stringMatching(/^warning: docker-compose\.yml:4: services\.web\.build: build is not supported/),
       expect.stringMatching(/^warning: docker-compose\.yml:5: services\.web\.networks: networks is not supported/),
-      expect.stringMatching(/^warning: docker-compose\.yml:6: services\.web\.cap_add: cap_add is not supported/),
+      expect.stringMatching(/^warning: docker-compose\.yml:6: services\.web\.cap_add: cap_add runs only on agents started with --allow cap-add/),
       expect.stringMatching(/^warning: docker-compose\.yml:7: services\.web\.ports\[1\]: udp ports are not supported/),
       expect.stringMatching(/^warning: docker-compose\.yml:9: services\.web\.deploy\.update_config\.order: order is not supported/),
       expect.stringMatching(/^warning: docker-compose\.yml:10: networks: networks is not supported/),
