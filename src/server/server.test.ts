@@ -3,6 +3,7 @@
  * part over the agent API: registration, the blocking alloc watch, reports,
  * logs, node loss and the auth rules between nodes.
  */
+import { chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentAlloc } from '../api/types.js';
@@ -201,5 +202,12 @@ describe('server', () => {
     expect(server.joinToken).toBe(joinToken);
     expect(server.url).not.toBe('');
     void url;
+  });
+
+  it('closes its data dir to other users again at start (it holds the CA key, the secrets key and the admin token)', async () => {
+    await server.close();
+    await chmod(t.dir, 0o755);
+    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test' });
+    expect((await stat(t.dir)).mode & 0o777).toBe(0o700);
   });
 });

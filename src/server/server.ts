@@ -4,7 +4,7 @@
  * writes them with the URL to <dataDir>/server.json (mode 0600). It serves
  * HTTPS with the cluster's own CA (src/tls/) unless told insecureHttp.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { openSqlite } from '../store/sqlite.js';
@@ -64,6 +64,8 @@ export interface RunningServer extends ServerInfo {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  // it holds the CA key, the secrets key and the admin token: a directory made looser by hand (or an older baton) is closed again
+  await chmod(opts.dataDir, 0o700);
   const store = await Store.open(openSqlite(join(opts.dataDir, 'baton.db')), 'sqlite', { logCapBytes: opts.logCapBytes });
   const { joinToken: joinSecret, adminToken, firstStart } = await ensureTokens(store, opts.dataDir);
   const tls = opts.insecureHttp ? undefined : await ServerTls.open({ ...opts.tls, dataDir: opts.dataDir, host: opts.host });
