@@ -38,6 +38,24 @@ describe('agent routes over mutual TLS', () => {
     await expect(noCert.request('POST', '/v1/agent/heartbeat', { body: {} })).rejects.toMatchObject({ status: 403, message: expect.stringMatching(/client certificate/) });
   });
 
+  it('guesses from an address lock out its tokens for a while, but not an agent with its node certificate', async () => {
+    // a server of its own: the lockout covers the whole loopback address for a minute
+    const own = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1 << 20, tls: true });
+    try {
+      const ca = own.server.tls!.caPem;
+      const join = new HttpClient({ baseUrl: own.server.url, token: own.server.joinToken, ca });
+      const r = await join.request<{ nodeId: string; secret: string }>('POST', '/v1/agent/register', { body: nodeRequest('guessed') });
+      const { cert, key } = await issueNodeCert(own.server.tls!, r.nodeId);
+      const node = new HttpClient({ baseUrl: own.server.url, token: r.secret, ca, cert, key });
+      const guesser = new HttpClient({ baseUrl: own.server.url, token: 'guess-not-a-token', ca });
+      for (let i = 0; i < 25; i++) await guesser.request('GET', '/v1/status').catch(() => undefined);
+      await expect(own.client.status()).rejects.toMatchObject({ status: 429 });
+      await expect(node.request('POST', '/v1/agent/heartbeat', { body: {} })).resolves.toBeTruthy();
+    } finally {
+      await own.close();
+    }
+  });
+
   it('a certificate of another CA does not count', async () => {
     const a = await register('c');
     const { startTestServer: start } = await import('./server.fixture.js');
