@@ -70,3 +70,52 @@ describe('Store job alloc cache', () => {
     await store.close();
   });
 });
+
+describe('Store.applyPlan against fresh state', () => {
+  const GiB = 1024 ** 3;
+  const wide = (name: string, count: number) =>
+    parseJobSource(`name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 1Gi }\n`).spec;
+
+  it('drops placements that stopped fitting after the snapshot and evaluates again', async () => {
+    const store = await Store.open(openSqlite(join(dir, 'stale-capacity.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const { id: nodeId } = await store.registerNode(nodeRequest('n1', { capacity: { cpu: 4000, memory: 4 * GiB, disk: 0 } }), 'secret', 30_000, Date.now());
+    await store.heartbeat(nodeId, Date.now());
+    await store.registerJob(wide('a', 3), Date.now());
+    const ev = (await store.nextEval(Date.now()))!;
+    const plan = schedule(await store.snapshot(ev, Date.now()));
+    expect(plan.place).toHaveLength(3);
+    // the node shrinks between the snapshot and the commit: only one 1 GiB alloc still fits
+    await store.updateNode(nodeId, nodeRequest('n1', { capacity: { cpu: 4000, memory: 1 * GiB, disk: 0 } }), Date.now());
+    const r = await store.applyPlan(ev, plan, Date.now());
+    expect(r.placed).toHaveLength(1);
+    expect(r.rejected).toBe(2);
+    expect(await store.listAllocs({ namespace: 'default', jobId: 'a' })).toHaveLength(1);
+    // the eval is retried, not lost: the next one finds no room and blocks with the two that wait
+    await runEvals(store);
+    expect((await store.listAllocs({ namespace: 'default', jobId: 'a' })).filter((a) => a.desiredStatus === 'run')).toHaveLength(1);
+    expect((await store.listEvals({ namespace: 'default', jobId: 'a' })).some((e) => e.status === 'blocked')).toBe(true);
+    await store.close();
+  });
+
+  it('drops placements whose room another commit took after the snapshot', async () => {
+    const store = await Store.open(openSqlite(join(dir, 'stale-room.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const { id: nodeId } = await store.registerNode(nodeRequest('n1', { capacity: { cpu: 4000, memory: 2 * GiB, disk: 0 } }), 'secret', 30_000, Date.now());
+    await store.heartbeat(nodeId, Date.now());
+    await store.registerJob(wide('a', 2), Date.now());
+    await store.registerJob(wide('b', 2), Date.now());
+    const evA = (await store.nextEval(Date.now()))!;
+    const evB = (await store.nextEval(Date.now()))!;
+    // both plans are made from snapshots that see the whole node free
+    const planA = schedule(await store.snapshot(evA, Date.now()));
+    const planB = schedule(await store.snapshot(evB, Date.now()));
+    expect(planA.place).toHaveLength(2);
+    expect(planB.place).toHaveLength(2);
+    expect((await store.applyPlan(evA, planA, Date.now())).placed).toHaveLength(2);
+    const b = await store.applyPlan(evB, planB, Date.now());
+    expect(b.placed).toHaveLength(0);
+    expect(b.rejected).toBe(2);
+    const live = (await store.listAllocs({ namespace: 'default' })).filter((x) => x.desiredStatus === 'run');
+    expect(live.reduce((sum, x) => sum + x.resources.memory, 0)).toBeLessThanOrEqual(2 * GiB);
+    await store.close();
+  });
+});
