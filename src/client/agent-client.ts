@@ -16,7 +16,14 @@ import type {
   ServiceEndpointsResponse,
   UpdateNodeRequest,
 } from '../api/types.js';
-import { HttpClient } from './http.js';
+import { HttpClient, type RequestOptions } from './http.js';
+
+/**
+ * How long a call other than the blocking watch may take. A call that hangs
+ * (a partition drops packets without a reset) must not hold the heartbeat
+ * loop: it fails, and the loop tries again well inside the node's TTL.
+ */
+export const AGENT_CALL_TIMEOUT_MS = 10_000;
 
 /** the CA that verifies the server, and the node's certificate once it has one (PEM) */
 export interface AgentTls {
@@ -34,6 +41,8 @@ export class AgentClient {
     readonly baseUrl: string,
     /** the join token before registration, the node secret after */
     token: string,
+    /** for every call but the blocking watch, whose caller bounds it by its wait */
+    readonly callTimeoutMs: number = AGENT_CALL_TIMEOUT_MS,
   ) {
     this.token = token;
     this.http = new HttpClient({ baseUrl, token });
@@ -44,6 +53,11 @@ export class AgentClient {
     this.http = new HttpClient({ baseUrl: this.baseUrl, token: this.token, ...this.tls });
     // requests in flight (a blocking query) finish on the old connections, which close after them
     void old.close().catch(() => undefined);
+  }
+
+  private call<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const timeout = AbortSignal.timeout(this.callTimeoutMs);
+    return this.http.request<T>(method, path, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout });
   }
 
   /** switch to the node secret once registered */
@@ -60,21 +74,21 @@ export class AgentClient {
 
   /** with a CSR, the answer carries the node's client certificate */
   register(req: RegisterNodeRequest, csr?: string): Promise<RegisterNodeResponse> {
-    return this.http.request('POST', '/v1/agent/register', { body: csr ? { ...req, csr } : req });
+    return this.call('POST', '/v1/agent/register', { body: csr ? { ...req, csr } : req });
   }
 
   /** a new node certificate for this CSR, asked with the current one */
   renewCert(csr: string): Promise<NodeCertResponse> {
-    return this.http.request('POST', '/v1/agent/cert', { body: { csr } });
+    return this.call('POST', '/v1/agent/cert', { body: { csr } });
   }
 
   updateNode(req: UpdateNodeRequest): Promise<HeartbeatResponse> {
-    return this.http.request('PUT', '/v1/agent/node', { body: req });
+    return this.call('PUT', '/v1/agent/node', { body: req });
   }
 
   /** with the node's and its tasks' usage when the agent has any */
   heartbeat(req: HeartbeatRequest = {}): Promise<HeartbeatResponse> {
-    return this.http.request('POST', '/v1/agent/heartbeat', { body: req });
+    return this.call('POST', '/v1/agent/heartbeat', { body: req });
   }
 
   /**
@@ -86,20 +100,20 @@ export class AgentClient {
   }
 
   updateAllocs(updates: AllocStatusUpdate[]): Promise<{ index: number }> {
-    return this.http.request('POST', '/v1/agent/allocs/status', { body: { updates } });
+    return this.call('POST', '/v1/agent/allocs/status', { body: { updates } });
   }
 
   shipLogs(chunks: LogChunk[]): Promise<{ accepted: number }> {
-    return this.http.request('POST', '/v1/agent/logs', { body: { chunks } });
+    return this.call('POST', '/v1/agent/logs', { body: { chunks } });
   }
 
   /** the values of the secrets an alloc of this node names */
   allocSecrets(allocId: string): Promise<AllocSecretsResponse> {
-    return this.http.request('GET', `/v1/agent/allocs/${encodeURIComponent(allocId)}/secrets`);
+    return this.call('GET', `/v1/agent/allocs/${encodeURIComponent(allocId)}/secrets`);
   }
 
   /** the healthy endpoints of a service, for a task's upstreams */
   serviceEndpoints(name: string, namespace: string): Promise<ServiceEndpointsResponse> {
-    return this.http.request('GET', `/v1/agent/services/${encodeURIComponent(name)}`, { query: { namespace } });
+    return this.call('GET', `/v1/agent/services/${encodeURIComponent(name)}`, { query: { namespace } });
   }
 }

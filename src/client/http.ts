@@ -122,6 +122,10 @@ export class HttpClient {
     try {
       res = await this.fetch(url, { method, headers, body, signal: opts.signal });
     } catch (err) {
+      // our own deadline: the server (or the path to it) did not answer, which a caller may retry
+      if ((err as Error).name === 'TimeoutError' || (opts.signal?.reason as Error | undefined)?.name === 'TimeoutError') {
+        throw new BatonApiError(0, `the baton server at ${this.options.baseUrl} did not answer ${method} ${url.pathname} in time`);
+      }
       if ((err as Error).name === 'AbortError') throw err;
       throw unreachable(this.options.baseUrl, err);
     }
