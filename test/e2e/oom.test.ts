@@ -6,15 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../support/cluster.js';
 import { ensureTestImage } from '../support/image.js';
-import { dockerSuiteEnabled, removeContainersOfNodes, waitForJob } from '../support/e2e.js';
-import { access, constants } from 'node:fs/promises';
+import { cgroupsSuiteEnabled, dockerSuiteEnabled, removeContainersOfNodes, waitForJob } from '../support/e2e.js';
 
 const docker = await dockerSuiteEnabled();
-const cgroupsWritable = await access('/sys/fs/cgroup/memory', constants.W_OK).then(
-  () => true,
-  () => access('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false),
-);
-if (!cgroupsWritable && process.env.BATON_REQUIRE_CGROUPS === '1') throw new Error('BATON_REQUIRE_CGROUPS=1 but cgroups are not writable');
+const cgroupsWritable = cgroupsSuiteEnabled();
 
 function hogAndNeighbour(driver: 'docker' | 'exec', image: string): { hog: string; calm: string } {
   const body = (cmd: string[]) =>

@@ -7,17 +7,14 @@
  * once while runs change state. Not timed: judged by what the server and the
  * runs themselves record.
  */
-import { access, constants, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alloc, ClusterEvent } from '../../src/api/types.js';
 import { TestCluster, waitFor } from '../support/cluster.js';
+import { cgroupsSuiteEnabled } from '../support/e2e.js';
 
-const cgroupsWritable = await access('/sys/fs/cgroup/memory', constants.W_OK).then(
-  () => true,
-  () => access('/sys/fs/cgroup/cgroup.controllers', constants.W_OK).then(() => true, () => false),
-);
-if (!cgroupsWritable && process.env.BATON_REQUIRE_CGROUPS === '1') throw new Error('BATON_REQUIRE_CGROUPS=1 but cgroups are not writable');
+const cgroupsWritable = cgroupsSuiteEnabled();
 
 const QUEUED = 10_000;
 

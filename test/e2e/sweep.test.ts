@@ -4,18 +4,15 @@
  * a sweep with one bad row stores nothing; fair share between namespaces;
  * per-run outcomes (timed out, OOM-killed and retried with more memory).
  */
-import { access, constants, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DispatchResponse, DispatchRun, JobSummary, Page, RunsResponse } from '../../src/api/types.js';
 import { BatonApiError } from '../../src/client/http.js';
 import { TestCluster, waitFor } from '../support/cluster.js';
+import { cgroupsSuiteEnabled } from '../support/e2e.js';
 
-const cgroupsWritable = await access('/sys/fs/cgroup/memory', constants.W_OK).then(
-  () => true,
-  () => access('/sys/fs/cgroup/cgroup.controllers').then(() => true, () => false),
-);
-if (!cgroupsWritable && process.env.BATON_REQUIRE_CGROUPS === '1') throw new Error('BATON_REQUIRE_CGROUPS=1 but cgroups are not writable');
+const cgroupsWritable = cgroupsSuiteEnabled();
 
 describe('sweeps of dispatched runs', () => {
   let cluster: TestCluster;

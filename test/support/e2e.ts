@@ -6,6 +6,7 @@
 import Docker from 'dockerode';
 import type { Alloc, JobDetail, LogStream } from '../../src/api/types.js';
 import type { BatonClient } from '../../src/client/client.js';
+import { Cgroups } from '../../src/drivers/cgroups.js';
 import { dockerAvailable } from './image.js';
 import { waitFor } from './cluster.js';
 
@@ -14,8 +15,21 @@ export const dockerRequired = process.env.BATON_REQUIRE_DOCKER === '1';
 /** true when docker suites should run; throws in CI when Docker is missing */
 export async function dockerSuiteEnabled(): Promise<boolean> {
   const ok = await dockerAvailable();
-  if (!ok && dockerRequired) throw new Error('BATON_REQUIRE_DOCKER=1 but no Docker Engine answers on /var/run/docker.sock');
+  if (!ok && dockerRequired) throw new Error(`BATON_REQUIRE_DOCKER=1 but no Docker Engine answers at ${process.env.DOCKER_HOST || '/var/run/docker.sock'}`);
   return ok;
+}
+
+/**
+ * true when suites that need cgroup memory limits should run: the same
+ * question the exec driver asks (can it make baton's cgroup and does the
+ * memory controller reach it), not whether a file exists. Throws in CI
+ * (BATON_REQUIRE_CGROUPS=1) when they are not usable.
+ */
+export function cgroupsSuiteEnabled(): boolean {
+  const cgroups = new Cgroups();
+  if (cgroups.version !== 'none') return true;
+  if (process.env.BATON_REQUIRE_CGROUPS === '1') throw new Error(`BATON_REQUIRE_CGROUPS=1 but cgroups are not usable: ${cgroups.reason ?? 'no cgroup hierarchy found'}`);
+  return false;
 }
 
 export async function waitForJob(
