@@ -85,7 +85,11 @@ describe('bad input gets a clear 4xx', () => {
     });
   }
 
-  it('keeps serving after all of that', async () => {
-    expect((await cluster.client.status()).index).toBeGreaterThanOrEqual(0);
+  it('keeps serving after all of that: reads answer and a valid job is stored', async () => {
+    const before = (await cluster.client.status()).index;
+    const r = await cluster.client.submitJob('name: after-garbage\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n', 'after.yaml');
+    expect(r.job.id).toBe('after-garbage');
+    expect((await cluster.client.status()).index).toBeGreaterThan(before);
+    expect((await cluster.client.getJob('after-garbage', 'default')).job.id).toBe('after-garbage');
   });
 });

@@ -140,8 +140,11 @@ describe('observability end to end', () => {
     expect(usage.tasks!.main.every((s) => s.memory > 0)).toBe(true);
     const node = await cluster.client.nodeUsage(alloc.nodeId);
     expect(node.samples.some((s) => s.cpu > 0)).toBe(true);
-    const m = await scrape(cluster);
-    expect(m.get('baton_node_cpu_used_millicores', { node: alloc.nodeName })).toBeGreaterThanOrEqual(0);
+    // the busy task keeps a core busy: the node's gauge shows it once a sample with it is in
+    const m = await waitFor('the node cpu gauge to show the busy task', async () => {
+      const scraped = await scrape(cluster);
+      return (scraped.get('baton_node_cpu_used_millicores', { node: alloc.nodeName }) ?? 0) > 0 && scraped;
+    }, 30_000);
     expect(m.get('baton_allocs', { client_status: 'running' })).toBe(1);
     await cluster.client.stopJob('busy');
   });
