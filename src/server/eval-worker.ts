@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { schedule } from '../scheduler/schedule.js';
+import { StoreWriteError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { metricsFor } from './metrics.js';
 
@@ -13,6 +14,8 @@ export class EvalWorker {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private readonly onChange = (): void => this.wake?.();
+  /** store faults in a row: each doubles the pause before the next eval (1 s up to 30 s) */
+  private faults = 0;
 
   constructor(
     private readonly store: Store,
@@ -62,14 +65,26 @@ export class EvalWorker {
         const r = await this.store.applyPlan(ev, plan, Date.now());
         metrics.planApply.observe((performance.now() - t1) / 1000);
         this.logger.debug({ eval: ev.id, job: ev.jobId, placed: r.placed.length, stopped: plan.stop.length, queued: plan.queuedAllocs }, 'plan applied');
+        if (this.faults > 0) this.logger.info({ after: this.faults }, 'the store writes again: evaluations carry on');
+        this.faults = 0;
       } catch (err) {
-        this.logger.error({ err, eval: ev.id }, 'evaluation failed');
-        await this.store.failEval(ev, (err as Error).message, Date.now()).catch(() => undefined);
+        // a store that cannot write (disk full) fails every eval the same way: retrying at once would
+        // spin and flood the log; the eval stays pending and is taken again after a pause
+        const stored = err instanceof StoreWriteError ? false : await this.store.failEval(ev, (err as Error).message, Date.now()).then(() => true, () => false);
+        if (stored) {
+          this.logger.error({ err, eval: ev.id }, 'evaluation failed');
+        } else {
+          const pause = Math.min(30_000, 1000 * 2 ** Math.min(this.faults, 5));
+          this.faults++;
+          this.logger.error({ err: (err as Error).message, eval: ev.id, retryInMs: pause, faultsInARow: this.faults }, 'the store cannot write: evaluations paused');
+          await this.sleep(pause, false);
+        }
       }
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** a store change wakes it early unless it waits out a fault (the change may be what failed) */
+  private sleep(ms: number, wakeOnChange = true): Promise<void> {
     return new Promise((resolve) => {
       if (this.stopped) return resolve();
       const t = setTimeout(done, ms);
@@ -77,7 +92,7 @@ export class EvalWorker {
         clearTimeout(t);
         resolve();
       }
-      this.wake = done;
+      this.wake = wakeOnChange ? done : () => this.stopped && done();
     });
   }
 }

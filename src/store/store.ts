@@ -61,7 +61,7 @@ import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resour
 import { checkPlan } from '../scheduler/check-plan.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
-import { AmbiguousIdError, ConflictError, NotFoundError } from './errors.js';
+import { AmbiguousIdError, ConflictError, describeStoreError, NotFoundError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
 import { migrate } from './migrations.js';
 import { allSealed, deleteSecret, listSecrets, loadSecrets, saveSecret, secretsStamp, secretVersion, secretVersions, updateSealed, type StoredSecret } from './secrets.js';
@@ -237,19 +237,27 @@ export class Store extends EventEmitter {
     const changed: Alloc[] = [];
     const events: PendingEvent[] = [];
     let result: T;
+    // SQLite rolls back by itself on some faults (SQLITE_FULL, often at COMMIT); a ROLLBACK after
+    // that fails with "no transaction is active", which must not hide what really went wrong
     try {
-      result = await this.db.transaction().execute(async (trx) => {
+      const trx = await this.db.startTransaction().execute();
+      try {
         this.txAllocs = undefined;
         next = this.index + 1;
         this.txAllocs = changed;
         // a retried or failed transaction must not leave half its events behind
         events.length = 0;
         this.txEvents = events;
-        const r = await fn(trx, next, touched);
+        result = await fn(trx, next, touched);
         await trx.insertInto('meta').values({ key: 'index', value: String(next) })
           .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
-        return r;
-      });
+        await trx.commit().execute();
+      } catch (err) {
+        await trx.rollback().execute().catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      throw describeStoreError(err);
     } finally {
       this.txEvents = undefined;
     }
