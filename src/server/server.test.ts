@@ -185,8 +185,10 @@ describe('server', () => {
     const { agent } = await joinNode(server, 'n-close');
     const first = await agent.allocs(0, 0);
     // a watch that would hold for five minutes: the close must not wait for it (the test would time out)
+    const listening = server.store.listenerCount('change');
     const watch = agent.allocs(first.index, 300_000);
-    await new Promise((r) => setTimeout(r, 100));
+    // held once the server waits on the store's changes for it (a fixed sleep lost that race under load)
+    await until(async () => server.store.listenerCount('change') > listening, 'the watch to be held');
     const spare = await startServer({ dataDir: join(t.dir, 'spare'), host: '127.0.0.1', port: 0, heartbeatTtlMs: 30_000, logCapBytes: 1 << 20, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test' });
     await server.close();
     // "nothing changed": the agent asks again (another server, or this one once it is back)
