@@ -97,7 +97,13 @@ describe('secrets API', () => {
     await expect(new BatonClient({ baseUrl: t.server.url, token: t.server.adminToken }).listSecrets('team-a')).resolves.toHaveLength(1);
 
     // a blocking watch wakes for a put and sees the new stamp
-    const watching = agent.allocs(first.index, 30_000);
+    // (other writes for the node, such as its eval completing, may wake it first: watch again from there)
+    const current = await agent.allocs(0, 0);
+    const watchUntilNewStamp = async (index: number): Promise<typeof current> => {
+      const r = await agent.allocs(index, 30_000);
+      return r.allocs[0]?.secretsStamp === 'absent@0,db@1' ? watchUntilNewStamp(r.index) : r;
+    };
+    const watching = watchUntilNewStamp(current.index);
     await t.client.putSecret('team-a', 'db', { url: VALUE + 'v2' });
     const woke = await watching;
     expect(woke.allocs[0].secretsStamp).toBe('absent@0,db@2');
