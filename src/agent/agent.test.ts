@@ -21,6 +21,8 @@ class FakeServer {
   updates: AllocStatusUpdate[] = [];
   logs: LogChunk[] = [];
   readonly joinToken = 'join-secret';
+  /** answers every agent call but registration with 503, like a server that cannot be reached */
+  unreachable = false;
   private waiters: Array<() => void> = [];
   private server: Server = createServer((req, res) => void this.handle(req, res));
   url = '';
@@ -67,6 +69,7 @@ class FakeServer {
       this.secrets.set(`secret-${nodeId}`, nodeId);
       return send(200, { nodeId, secret: `secret-${nodeId}`, heartbeatTtlMs: 3000 });
     }
+    if (this.unreachable) return send(503, { error: 'unreachable' });
     if (!this.secrets.has(token)) return send(401, { error: 'unknown node secret' });
     const nodeId = this.secrets.get(token)!;
     switch (`${req.method} ${url.pathname}`) {
@@ -106,10 +109,10 @@ function job(type: JobSpec['type']): JobSpec {
   });
 }
 
-function alloc(id: string, nodeId: string, type: JobSpec['type'], desiredStatus: 'run' | 'stop' = 'run'): AgentAlloc {
+function alloc(id: string, nodeId: string, type: JobSpec['type'], desiredStatus: 'run' | 'stop' = 'run', disconnect?: JobSpec['disconnect']): AgentAlloc {
   return {
     alloc: { id, namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId, desiredStatus, clientStatus: 'pending' } as AgentAlloc['alloc'],
-    job: job(type),
+    job: { ...job(type), ...(disconnect ? { disconnect } : {}) },
   };
 }
 
@@ -225,5 +228,29 @@ describe('startAgent', () => {
     expect(driver.starts).toHaveLength(2); // no new start for w1
     expect((wanted as unknown as { exited?: unknown }).exited).toBeUndefined();
     expect(server.latest('w1')!.taskStates.main.events.map((e) => e.type)).toContain('Started');
+  });
+
+  it('stops its allocs once the server has not answered for the bound, before the TTL, and reports them lost when it answers again', async () => {
+    const a = await start(server.joinToken);
+    // TTL 3 s: the bound is 2 s, and the copy must be dead 0.3 s before the server may replace it
+    server.setAllocs([alloc('b1', a.nodeId, 'batch'), alloc('keep', a.nodeId, 'service', 'run', { stopAfterMs: null })]);
+    const t = await until('running', () => server.latest('b1')?.clientStatus === 'running' && driver.starts.find((s) => s.config.allocId === 'b1'));
+    const kept = await until('the other running', () => server.latest('keep')?.clientStatus === 'running' && driver.starts.find((s) => s.config.allocId === 'keep'));
+    const cut = Date.now();
+    server.unreachable = true;
+    await until('stopped', () => t.stops.length > 0);
+    const after = Date.now() - cut;
+    // not on the first missed heartbeat, and with its SIGKILL due before the TTL runs out
+    expect(after).toBeGreaterThanOrEqual(1500);
+    expect(t.stops[0].timeoutMs).toBeLessThanOrEqual(3000 - 300 - 2000 + 50);
+    t.exit({ exitCode: 143, signal: 'SIGTERM' });
+    server.unreachable = false;
+    await until('reported lost', () => server.latest('b1')?.clientStatus === 'lost');
+    expect(server.latest('b1')!.clientDescription).toMatch(/^stopped by its agent: its agent could not reach the server for \d/);
+    // a job that chose to run through a partition was left alone
+    expect(kept.stops).toHaveLength(0);
+    expect(kept.exited).toBeUndefined();
+    // and nothing brings the lost one back
+    expect(driver.starts.filter((s) => s.config.allocId === 'b1')).toHaveLength(1);
   });
 });

@@ -20,7 +20,10 @@ import { fingerprintNode, type FingerprintOptions } from './fingerprint.js';
 import { heartbeatLoop } from './heartbeat.js';
 import { certRenewalLoop } from './cert-renewal.js';
 import { buildUsageReport } from './usage-report.js';
-import { connect, type Session } from './registration.js';
+import { connect, stopAfterOf, type Session } from './registration.js';
+import { monotonicMs, ServerContact } from './contact.js';
+import { disconnectGuardLoop } from './disconnect-guard.js';
+import type { NodeBound } from '../jobs/disconnect.js';
 import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
 import { watchAllocs } from './watcher.js';
@@ -124,6 +127,8 @@ class Agent {
   private firstListSeen = false;
   private reregistering: Promise<void> | undefined;
   private loops: Promise<void>[] = [];
+  /** when the agent last reached the server (the disconnect guard and the watchdog count from it) */
+  readonly contact: ServerContact;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -133,7 +138,9 @@ class Agent {
     private readonly abort: AbortController,
     /** every driver asked for, healthy or not: orphans may sit under any */
     private readonly allDrivers: Driver[],
-  ) {}
+  ) {
+    this.contact = new ServerContact(session.reachedAt);
+  }
 
   /**
    * Before the first alloc list: take up every alloc on disk and re-attach to
@@ -171,7 +178,12 @@ class Agent {
         signal,
       }),
       heartbeatLoop({
-        beat: () => client.heartbeat({ usage: buildUsageReport(this.runners.values()) }),
+        beat: async (timeoutMs) => {
+          const sentAt = monotonicMs();
+          const res = await client.heartbeat({ usage: buildUsageReport(this.runners.values()) }, timeoutMs);
+          this.reached(sentAt, res);
+          return res;
+        },
         onNotReady: async () => {
           await client.updateNode(this.request);
         },
@@ -181,8 +193,21 @@ class Agent {
         logger,
         signal,
       }),
+      disconnectGuardLoop({ contact: this.contact, runners: () => this.runners.values(), bound: () => this.bound(), logger, signal }),
       certRenewalLoop({ client, dataDir: this.opts.dataDir, tls: () => this.session.tls, nodeId: () => this.session.nodeId, logger, signal }),
     );
+  }
+
+  /** a request sent at `sentAt` got through: the allocs may run for another bound */
+  private reached(sentAt: number, res?: { stopAfterMs?: unknown; heartbeatTtlMs?: unknown }): void {
+    if (res) this.session.stopAfterMs = stopAfterOf(res);
+    const { silentForMs } = this.contact.reached(sentAt);
+    if (silentForMs !== undefined) this.ctx.logger.info({ silentForMs }, 'reached the server again');
+  }
+
+  /** what the server said the node may do without it */
+  bound(): NodeBound {
+    return { ttlMs: this.session.heartbeatTtlMs, stopAfterMs: this.session.stopAfterMs };
   }
 
   async close(): Promise<void> {
@@ -201,7 +226,7 @@ class Agent {
     this.reregistering ??= (async () => {
       try {
         const before = this.session.nodeId;
-        this.session = await connect({
+        const session = await connect({
           client: this.ctx.client,
           dataDir: this.opts.dataDir,
           serverUrl: this.opts.serverUrl,
@@ -210,6 +235,8 @@ class Agent {
           logger: this.ctx.logger,
           signal: this.ctx.signal,
         });
+        this.session = session;
+        this.reached(session.reachedAt);
         if (this.session.nodeId !== before) {
           this.ctx.logger.warn({ before, after: this.session.nodeId }, 'registered as a new node: the allocs of the old one will be stopped');
         }

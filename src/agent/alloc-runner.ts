@@ -12,6 +12,7 @@ import { errorMessage } from './backoff.js';
 import type { AgentContext } from './context.js';
 import type { AllocStateFile, PersistedTask } from './state-file.js';
 import { TaskRunner, type TaskHost } from './task-runner.js';
+import { disconnectDeadline, type DisconnectDeadline, type NodeBound } from '../jobs/disconnect.js';
 
 export class AllocRunner implements TaskHost {
   private readonly tasks = new Map<string, TaskRunner>();
@@ -96,6 +97,8 @@ export class AllocRunner implements TaskHost {
   async reattach(): Promise<void> {
     await Promise.all([...this.tasks.values()].map((t) => t.reattach()));
     if (this.state.pendingReport) this.report(this.state.pendingReport);
+    // the agent died while stopping it for a lost server: the stop is overdue, finish it
+    if (this.state.lostReason !== undefined && !this.terminal) for (const t of this.tasks.values()) t.stop({ killTimeoutMs: 1000 });
   }
 
   /** start every task not yet running (adopting those given a handle) */
@@ -134,6 +137,31 @@ export class AllocRunner implements TaskHost {
       this.changed();
     }
     for (const t of this.tasks.values()) t.stop();
+  }
+
+  /** when this alloc must go while the server cannot be reached; undefined: its job keeps it running */
+  disconnectDeadline(bound: NodeBound): DisconnectDeadline | undefined {
+    const job = this.state.agentAlloc.job;
+    const killTimeout = Math.max(0, ...job.tasks.map((t) => t.killTimeoutMs));
+    return disconnectDeadline(job.disconnect, bound, killTimeout);
+  }
+
+  /** already stopped (or stopping) because the agent lost the server */
+  get stoppedForDisconnect(): boolean {
+    return this.state.lostReason !== undefined;
+  }
+
+  /**
+   * The agent lost the server for longer than it may run this alloc: stop its
+   * tasks, SIGKILL after `killTimeoutMs` at the latest, and end it as lost, so
+   * the server places it again (a copy running while its replacement runs
+   * would be two at once). A local restart never brings it back.
+   */
+  stopForDisconnect(reason: string, killTimeoutMs: number): void {
+    if (this.terminal || this.state.lostReason !== undefined) return;
+    this.state.lostReason = reason;
+    this.changed();
+    for (const t of this.tasks.values()) t.stop({ killTimeoutMs });
   }
 
   /** task name → current use, for the running tasks */
@@ -204,7 +232,7 @@ export class AllocRunner implements TaskHost {
       memoryLimits[spec.name] = rec.state.memoryLimit ?? alloc.taskResources?.[spec.name]?.memory ?? spec.resources.memory;
       if (spec.timeoutMs !== undefined) timeoutsMs[spec.name] = spec.timeoutMs;
     }
-    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, memoryLimits, timeoutsMs });
+    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, lostReason: this.state.lostReason, memoryLimits, timeoutsMs });
     this.state.clientStatus = s.clientStatus;
     this.state.clientDescription = s.clientDescription;
     // a deep copy: the runners keep mutating their states while this waits to be sent

@@ -10,6 +10,8 @@ export interface AllocStatusInput {
   tasks: Record<string, TaskState>;
   /** the server asked for the stop (or dropped the alloc): ending then is a success */
   desiredStop: boolean;
+  /** the agent stopped it itself for this reason (it lost the server): it ends as lost */
+  lostReason?: string;
   /** bytes, per task name: named in OOM descriptions */
   memoryLimits?: Record<string, number>;
   /** ms, per task name: named in timeout descriptions */
@@ -32,6 +34,10 @@ export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
 
   const failed = entries.find(([, t]) => t.state === 'dead' && t.failed);
   const allDead = entries.every(([, t]) => t.state === 'dead');
+  if (input.lostReason !== undefined) {
+    if (allDead) return { clientStatus: 'lost', clientDescription: `stopped by its agent: ${input.lostReason}` };
+    return { clientStatus: everyStarted(entries) ? 'running' : 'pending', clientDescription: `stopping: ${input.lostReason}` };
+  }
   if (allDead) {
     if (failed) return { clientStatus: 'failed', clientDescription: describeFailed(input, failed) };
     if (input.desiredStop) return { clientStatus: 'complete', clientDescription: 'stopped by the server' };

@@ -7,7 +7,8 @@ import type { HeartbeatResponse } from '../api/types.js';
 import { errorMessage, httpStatus, sleep } from './backoff.js';
 
 export interface HeartbeatOptions {
-  beat: () => Promise<HeartbeatResponse>;
+  /** one heartbeat; given how long it may take (a heartbeat lost in a partition must not hold up the next) */
+  beat: (timeoutMs: number) => Promise<HeartbeatResponse>;
   /** the server says the node is not ready (e.g. it was marked down): refresh it */
   onNotReady: () => Promise<void>;
   onUnauthorized: () => Promise<void>;
@@ -23,7 +24,8 @@ export async function heartbeatLoop(opts: HeartbeatOptions): Promise<void> {
   for (;;) {
     if (!(await sleep(delay, signal))) return;
     try {
-      const res = await opts.beat();
+      // well within a heartbeat interval: after a partition heals the next one goes out at once
+      const res = await opts.beat(Math.max(1000, opts.ttlMs() / 3));
       if (typeof res?.heartbeatTtlMs === 'number' && res.heartbeatTtlMs > 0) opts.setTtlMs(res.heartbeatTtlMs);
       delay = opts.ttlMs() / 3;
       if (res?.status && res.status !== 'ready') await opts.onNotReady();

@@ -14,6 +14,8 @@ import { createCsr } from '../tls/x509.js';
 import { Backoff, errorMessage, httpStatus, isTransient, sleep } from './backoff.js';
 import { loadNodeTls, saveNodeCert, type NodeTls } from './node-tls.js';
 import { readJson, writeJsonAtomic } from './state-file.js';
+import { defaultStopAfterMs } from '../jobs/disconnect.js';
+import { monotonicMs } from './contact.js';
 
 export interface NodeFile {
   nodeId: string;
@@ -24,6 +26,10 @@ export interface NodeFile {
 export interface Session {
   nodeId: string;
   heartbeatTtlMs: number;
+  /** how long allocs may run without reaching the server (the server's bound) */
+  stopAfterMs: number;
+  /** monotonic ms (contact.ts) when the request that connected was sent */
+  reachedAt: number;
   /** the node's TLS material; absent on a plain-HTTP server */
   tls?: NodeTls;
 }
@@ -80,6 +86,24 @@ function ttlOf(res: unknown): number {
   return typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0 ? ttl : DEFAULT_TTL_MS;
 }
 
+/** the server's bound, or (a server from before it said one) the same default it would give */
+export function stopAfterOf(res: unknown): number {
+  const v = (res as { stopAfterMs?: unknown } | undefined)?.stopAfterMs;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : defaultStopAfterMs(ttlOf(res));
+}
+
+function sessionTimes(res: unknown, reachedAt: number): Pick<Session, 'heartbeatTtlMs' | 'stopAfterMs' | 'reachedAt'> {
+  return { heartbeatTtlMs: ttlOf(res), stopAfterMs: stopAfterOf(res), reachedAt };
+}
+
+/** sends the node's facts, and notes when the request that got through was sent */
+async function updateNode(opts: ConnectOptions): Promise<{ res: unknown; sentAt: number }> {
+  return retryTransient('updating the node', async () => {
+    const sentAt = monotonicMs();
+    return { res: await opts.client.updateNode(opts.request), sentAt };
+  }, opts.logger, opts.signal);
+}
+
 export const JOIN_TOKEN_NEEDED =
   'this agent is not registered yet, and registering needs the join token: pass --token <join token>. ' +
   'The server prints the join token when it starts and keeps it in server.json (field joinToken) in its data directory.';
@@ -102,8 +126,8 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
     }
     client.useToken(nf.secret);
     try {
-      const res = await retryTransient('updating the node', () => client.updateNode(opts.request), logger, signal);
-      return { nodeId: nf.nodeId, heartbeatTtlMs: ttlOf(res), tls };
+      const { res, sentAt } = await updateNode(opts);
+      return { nodeId: nf.nodeId, ...sessionTimes(res, sentAt), tls };
     } catch (err) {
       // 403: the certificate is not this node's (another CA, another node): register afresh
       if (httpStatus(err) !== 401 && !(httpStatus(err) === 403 && opts.joinToken)) throw err;
@@ -141,6 +165,6 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
   client.useToken(res.secret);
   logger.info({ nodeId: res.nodeId }, 'registered as a new node');
   // registration alone may leave the node initializing; the update marks it ready
-  const upd = await retryTransient('updating the node', () => client.updateNode(opts.request), logger, signal);
-  return { nodeId: res.nodeId, heartbeatTtlMs: ttlOf(upd ?? res), tls };
+  const upd = await updateNode(opts);
+  return { nodeId: res.nodeId, ...sessionTimes(upd.res ?? res, upd.sentAt), tls };
 }

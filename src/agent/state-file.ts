@@ -39,6 +39,8 @@ export interface AllocStateFile {
   /** the alloc and job version as received: enough to run it without the server */
   agentAlloc: AgentAlloc;
   desiredStop: boolean;
+  /** why the agent stopped the alloc itself (it lost the server for too long): it ends as lost */
+  lostReason?: string;
   clientStatus: AllocClientStatus;
   clientDescription: string;
   tasks: Record<string, PersistedTask>;

@@ -61,6 +61,8 @@ export class TaskRunner {
   private current: { cpu: number; memory: number } | undefined;
   private lastCpu: CpuSample | undefined;
   private stopRequested = false;
+  /** a stop that must be over sooner than the task's kill_timeout (stop({ killTimeoutMs })) */
+  private killTimeoutOverrideMs: number | undefined;
   /** a secret it uses changed and its change_mode is restart: the exit that follows is not a failure */
   private secretRestart = false;
   private loopActive = false;
@@ -121,8 +123,19 @@ export class TaskRunner {
     this.loop = this.track((async () => this.run(this.rec.handle ? await this.attach() : 'fresh'))());
   }
 
-  /** Stop on purpose: the task ends as not failed. */
-  stop(): void {
+  /**
+   * Stop on purpose: the task ends as not failed. A shorter kill timeout than
+   * the task's own (the agent lost the server and the copy must be gone before
+   * a replacement may start) also cuts short a stop already under way.
+   */
+  stop(opts: { killTimeoutMs?: number } = {}): void {
+    if (opts.killTimeoutMs !== undefined && opts.killTimeoutMs < (this.killTimeoutOverrideMs ?? this.spec.killTimeoutMs)) {
+      this.killTimeoutOverrideMs = Math.max(0, opts.killTimeoutMs);
+      if (this.stopRequested && this.running) {
+        void this.kill(this.running);
+        return;
+      }
+    }
     if (this.stopRequested) return;
     this.stopRequested = true;
     this.wake.abort();
@@ -611,10 +624,11 @@ export class TaskRunner {
   }
 
   private async kill(running: RunningTask): Promise<void> {
-    this.event('Killing', `sending ${this.spec.killSignal}, SIGKILL after ${formatDuration(this.spec.killTimeoutMs)}`);
+    const killTimeoutMs = this.killTimeoutOverrideMs ?? this.spec.killTimeoutMs;
+    this.event('Killing', `sending ${this.spec.killSignal}, SIGKILL after ${formatDuration(killTimeoutMs)}`);
     void this.host.changed();
     try {
-      await running.stop(this.spec.killTimeoutMs, this.spec.killSignal);
+      await running.stop(killTimeoutMs, this.spec.killSignal);
     } catch (err) {
       this.log().warn({ err: errorMessage(err) }, 'stopping the task failed');
     }

@@ -311,6 +311,23 @@ export interface JobSpec {
   periodic?: PeriodicSpec;
   /** may stop lower-priority batch runs to get placed; they requeue without using a retry */
   preempt: boolean;
+  /** what happens while its node cannot reach the server; absent = the safe default (DisconnectPolicy) */
+  disconnect?: DisconnectPolicy;
+}
+
+/**
+ * A job's side of the trade-off when a node loses the server. By default an
+ * agent stops the alloc once it has not reached the server for the bound the
+ * server gives it (below the node TTL), so the copy is gone before the server
+ * may place a replacement: never two live copies. A job that would rather keep
+ * running through a partition sets a longer stop_after (or never) and a
+ * replace_after that makes the server wait that much longer before replacing.
+ */
+export interface DisconnectPolicy {
+  /** ms without reaching the server before the agent stops the alloc; absent = the server's bound; null = never */
+  stopAfterMs?: number | null;
+  /** ms after the node is marked down before its allocs are replaced (default 0) */
+  replaceAfterMs?: number;
 }
 
 /** What made a child job: a dispatch (with its meta and payload) or a periodic launch. */
@@ -492,6 +509,8 @@ export interface Alloc {
   /** 0 for the first placement of an index; +1 per retry */
   attempt: number;
   previousAllocId?: string;
+  /** set while its node is down and the job's replace_after keeps it from being replaced yet */
+  disconnectedAt?: string;
   createIndex: number;
   modifyIndex: number;
   createdAt: string;
@@ -504,6 +523,8 @@ export type EvalTrigger =
   | 'job-stop'
   | 'node-update'
   | 'node-down'
+  /** an agent stopped an alloc itself (it lost the server for too long): place it again */
+  | 'alloc-lost'
   | 'alloc-failure'
   | 'alloc-stop'
   | 'retry'
@@ -872,6 +893,8 @@ export interface RegisterNodeResponse {
   /** the node's own secret: the agent keeps it and sends it as its bearer token */
   secret: string;
   heartbeatTtlMs: number;
+  /** how long the agent may run allocs without reaching the server (see DisconnectPolicy) */
+  stopAfterMs?: number;
   /** the node's client certificate (PEM), when the request carried a CSR and the server has TLS */
   certificate?: string;
   /** the CA (PEM) the server's certificate chains to */
@@ -889,6 +912,8 @@ export type UpdateNodeRequest = RegisterNodeRequest;
 
 export interface HeartbeatResponse {
   heartbeatTtlMs: number;
+  /** how long the agent may run allocs without reaching the server (see DisconnectPolicy) */
+  stopAfterMs?: number;
   status: NodeStatus;
 }
 

@@ -55,8 +55,8 @@ export class AgentClient {
     void old.close().catch(() => undefined);
   }
 
-  private call<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const timeout = AbortSignal.timeout(this.callTimeoutMs);
+  private call<T>(method: string, path: string, opts: RequestOptions = {}, timeoutMs = this.callTimeoutMs): Promise<T> {
+    const timeout = AbortSignal.timeout(timeoutMs);
     return this.http.request<T>(method, path, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout });
   }
 
@@ -87,8 +87,8 @@ export class AgentClient {
   }
 
   /** with the node's and its tasks' usage when the agent has any */
-  heartbeat(req: HeartbeatRequest = {}): Promise<HeartbeatResponse> {
-    return this.call('POST', '/v1/agent/heartbeat', { body: req });
+  heartbeat(req: HeartbeatRequest = {}, timeoutMs?: number): Promise<HeartbeatResponse> {
+    return this.call('POST', '/v1/agent/heartbeat', { body: req }, Math.min(timeoutMs ?? this.callTimeoutMs, this.callTimeoutMs));
   }
 
   /**

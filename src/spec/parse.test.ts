@@ -36,6 +36,19 @@ describe('parseJobSource', () => {
     expect(parseJobSource(`name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: x\n    resources: { cpu: 500m }\n`).spec.tasks[0].resources.cpu).toBe(500);
   });
 
+  it('reads the disconnect trade-off, absent by default, and warns of two copies', () => {
+    expect(parseJobSource(`name: a\ntype: batch\n${TASK}`).spec.disconnect).toBeUndefined();
+    const kept = parseJobSource(`name: a\ntype: service\ndisconnect: { stop_after: never, replace_after: 5m }\n${TASK}`);
+    expect(kept.spec.disconnect).toEqual({ stopAfterMs: null, replaceAfterMs: 300_000 });
+    expect(kept.warnings).toEqual([]);
+    const both = parseJobSource(`name: a\ntype: service\ndisconnect: { stop_after: never }\n${TASK}`);
+    expect(both.warnings.join()).toMatch(/replacement runs while this copy may still run/);
+    expect(parseJobSource(`name: a\ntype: batch\ndisconnect: { stop_after: 5s }\n${TASK}`).spec.disconnect).toEqual({ stopAfterMs: 5000 });
+    const e = specError(() => parseJobSource(`name: a\ntype: batch\ndisconnect: { stop_after: soon, replce_after: 1s }\n${TASK}`));
+    expect(e.details.map((d) => d.path).sort()).toEqual(['disconnect.replce_after', 'disconnect.stop_after']);
+    expect(e.details.find((d) => d.path === 'disconnect.replce_after')!.message).toMatch(/did you mean "replace_after"/);
+  });
+
   it('accepts JSON', () => {
     const { spec } = parseJobSource(JSON.stringify({ name: 'j', type: 'batch', count: 4, tasks: [{ name: 't', driver: 'exec', command: '/bin/true', env: { A: 1 } }] }));
     expect(spec.count).toBe(4);

@@ -379,6 +379,16 @@ function toSpec(f: JobFile): ParsedJob {
     meta: f.meta ?? {},
     preempt: f.preempt ?? DEFAULT_PREEMPT,
   };
+  if (f.disconnect) {
+    const d = f.disconnect;
+    spec.disconnect = {
+      ...(d.stop_after !== undefined ? { stopAfterMs: d.stop_after === 'never' ? null : d.stop_after } : {}),
+      ...(d.replace_after !== undefined ? { replaceAfterMs: d.replace_after } : {}),
+    };
+    if (d.stop_after === 'never' && !d.replace_after) {
+      warnings.push('disconnect.stop_after is "never" and replace_after is 0: when its node is cut off, a replacement runs while this copy may still run');
+    }
+  }
   if (f.parameterized) {
     spec.parameterized = {
       metaRequired: f.parameterized.meta_required ?? [],

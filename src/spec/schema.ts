@@ -203,6 +203,12 @@ export const retrySchema = z.strictObject({
   on_oom: onOomSchema.optional(),
 });
 
+/** "never" keeps an alloc running however long its node is cut off */
+const disconnectSchema = z.strictObject({
+  stop_after: z.union([z.literal('never'), duration], { error: 'stop_after must be a duration like 30s, or "never"' }).optional(),
+  replace_after: duration.optional(),
+});
+
 export const jobFileSchema = z.strictObject({
   name: name('job'),
   type: z.enum(['batch', 'service', 'system'], { error: 'type must be "batch", "service" or "system"' }),
@@ -227,6 +233,7 @@ export const jobFileSchema = z.strictObject({
   parameterized: parameterizedSchema.optional(),
   periodic: periodicSchema.optional(),
   preempt: z.boolean({ error: 'preempt must be true or false' }).optional(),
+  disconnect: disconnectSchema.optional(),
   tasks: z.array(taskSchema, { error: 'tasks must be a list of tasks' }).min(1, 'a job needs at least one task in tasks'),
 });
 
@@ -251,4 +258,5 @@ export const KNOWN_FIELDS: Record<string, readonly string[]> = {
   parameterized: Object.keys(parameterizedSchema.shape),
   periodic: Object.keys(periodicSchema.shape),
   restart: ['attempts', 'interval', 'delay', 'mode'],
+  disconnect: Object.keys(disconnectSchema.shape),
 };

@@ -10,6 +10,7 @@ import type { ServerContext } from '../context.js';
 import { serverTlsOf } from '../node-identity.js';
 import { csrPublicKey } from '../../tls/x509.js';
 import { usageHistoryFor } from '../usage-history.js';
+import { defaultStopAfterMs } from '../../jobs/disconnect.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
@@ -26,7 +27,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const node = await store.registerNode(body, secret, ctx.heartbeatTtlMs, Date.now());
     ctx.logger.info({ node: node.name, id: node.id }, 'node registered');
     const cert = csr !== undefined && tls ? { certificate: await tls.issueNode(csr, node.id), ca: tls.caPem } : {};
-    return { nodeId: node.id, secret, heartbeatTtlMs: node.heartbeatTtlMs, ...cert };
+    return { nodeId: node.id, secret, heartbeatTtlMs: node.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(node.heartbeatTtlMs), ...cert };
   });
 
   app.put('/v1/agent/node', async (req): Promise<HeartbeatResponse> => {
@@ -41,7 +42,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (holder) throw new HttpError(409, `node name "${body.name}" belongs to node ${holder.id.slice(0, 8)}: a node may not take another node's name`, [{ path: 'name', message: 'taken by another node' }]);
     }
     const node = await store.updateNode(me.id, body, Date.now());
-    return { heartbeatTtlMs: ctx.heartbeatTtlMs, status: node.status };
+    return { heartbeatTtlMs: ctx.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(ctx.heartbeatTtlMs), status: node.status };
   });
 
   app.post('/v1/agent/heartbeat', async (req): Promise<HeartbeatResponse> => {
@@ -52,7 +53,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const node = await store.heartbeat(me.id, now);
     // memory only, no store write: the heartbeat stays the cheap hot path it was
     if (body.usage) usageHistoryFor(store).record(me.id, body.usage, now);
-    return { heartbeatTtlMs: ctx.heartbeatTtlMs, status: node.status };
+    return { heartbeatTtlMs: ctx.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(ctx.heartbeatTtlMs), status: node.status };
   });
 
   const watchQuery = z.object({ index: indexParam, wait: waitParam(300_000) });
