@@ -183,6 +183,37 @@ describe('per-task resources and usage', () => {
     expect((await terminal(h)).taskStates.main.cpuNanos).toBe(7e9);
   });
 
+  it('takes the finish time from the driver when it knows when the task ended, within the run', async () => {
+    const driver = new FakeDriver();
+    const h = harness([driver]);
+    run(h, agentAlloc());
+    const t = await until('start', () => driver.last());
+    await until('running', () => latest(h)?.taskStates.main.state === 'running');
+    const started = Date.parse(latest(h)!.taskStates.main.startedAt!);
+    // it ended 40 ms after its start, and was only seen now (a re-attach after the agent was down)
+    await new Promise((r) => setTimeout(r, 300));
+    t.exit({ exitCode: 0, finishedAt: new Date(started + 40).toISOString() });
+    expect(Date.parse((await terminal(h)).taskStates.main.finishedAt!)).toBe(started + 40);
+  });
+
+  it('takes now as the finish time when the driver names none, or one outside the run', async () => {
+    for (const finishedAt of [undefined, '2000-01-01T00:00:00.000Z', new Date(Date.now() + 3_600_000).toISOString(), 'garbage']) {
+      const driver = new FakeDriver();
+      const h = harness([driver]);
+      run(h, agentAlloc());
+      const t = await until('start', () => driver.last());
+      await until('running', () => latest(h)?.taskStates.main.state === 'running');
+      const started = Date.parse(latest(h)!.taskStates.main.startedAt!);
+      const before = Date.now();
+      t.exit({ exitCode: 0, ...(finishedAt ? { finishedAt } : {}) });
+      const finished = Date.parse((await terminal(h)).taskStates.main.finishedAt!);
+      // a time before the start is the start; one in the future, or none, is now
+      if (finishedAt?.startsWith('2000')) expect(finished).toBe(started);
+      else expect(finished).toBeGreaterThanOrEqual(before);
+      expect(finished).toBeLessThanOrEqual(Date.now());
+    }
+  });
+
   it('takes the exit\'s peak and cpu when higher', async () => {
     const driver = new FakeDriver();
     const h = harness([driver]);

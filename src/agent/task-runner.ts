@@ -74,6 +74,8 @@ export class TaskRunner {
   private unhealthy: string | undefined;
   /** the exec read-only warning is said once per task, not at every restart */
   private warnedReadOnly = false;
+  /** when the last run ended: the driver's time when it knows it (a run that ended while the agent was down), else when it was seen */
+  private exitedAt: string | undefined;
 
   constructor(
     private readonly host: TaskHost,
@@ -435,6 +437,7 @@ export class TaskRunner {
     s.state = 'running';
     s.startedAt = new Date().toISOString();
     s.finishedAt = undefined;
+    this.exitedAt = undefined;
     const checks = this.spec.checks ?? [];
     if (checks.length > 0) {
       // every run earns its health anew
@@ -575,6 +578,7 @@ export class TaskRunner {
 
   private recordExit(exit: ExitResult, lost: boolean, unhealthy?: string): void {
     const s = this.rec.state;
+    this.exitedAt = exitTime(exit.finishedAt, s.startedAt);
     s.exitCode = exit.exitCode >= 0 ? exit.exitCode : undefined;
     s.signal = exit.signal;
     s.oomKilled = exit.oomKilled;
@@ -601,7 +605,7 @@ export class TaskRunner {
   private async finish(last: RunningTask | undefined): Promise<void> {
     const s = this.rec.state;
     s.state = 'dead';
-    s.finishedAt = new Date().toISOString();
+    s.finishedAt = this.exitedAt ?? new Date().toISOString();
     // killed on purpose (by the server, or because a sibling failed) is not a failure of this task;
     // one that had already run past its timeout stays failed
     if (this.stopRequested && !s.timedOut) s.failed = false;
@@ -641,4 +645,13 @@ export class TaskRunner {
       this.log().warn({ err: errorMessage(err) }, 'freeing the task failed');
     }
   }
+}
+
+/** the driver's time of an exit, kept within [the run's start, now]; now when the driver does not know */
+function exitTime(finishedAt: string | undefined, startedAt: string | undefined): string {
+  const now = Date.now();
+  const t = Date.parse(finishedAt ?? '');
+  if (!Number.isFinite(t) || t > now) return new Date(now).toISOString();
+  const start = Date.parse(startedAt ?? '');
+  return new Date(Number.isFinite(start) ? Math.max(t, start) : t).toISOString();
 }

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
-import { asksHostConfig, DockerDriver, networkHostConfig, refusal } from './docker.js';
+import { asksHostConfig, containerFinishedAt, DockerDriver, networkHostConfig, refusal } from './docker.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
 
 const available = await dockerAvailable();
@@ -145,6 +145,21 @@ describe.skipIf(!available)('DockerDriver', () => {
     expect(await new DockerDriver().attach(t.handle, c)).toBeUndefined();
   });
 
+  it('a container that ended before a re-attach is timed by its FinishedAt, not by the attach', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'sleep 0.3; exit 3'] });
+    const t = await driver.start(c);
+    const r = await t.wait();
+    expect(r.exitCode).toBe(3);
+    // the agent was down meanwhile: a new one attaches 1.5 s after the exit
+    await new Promise((res) => setTimeout(res, 1500));
+    const attachedAt = Date.now();
+    const late = await (await new DockerDriver().attach(t.handle, c))!.wait();
+    expect(late.exitCode).toBe(3);
+    expect(attachedAt - Date.parse(late.finishedAt!)).toBeGreaterThan(1000);
+    expect(late.finishedAt).toBe(r.finishedAt);
+    await t.destroy();
+  });
+
   it('resumes logs from a cursor without repeats', async () => {
     const t = await driver.start(config({ command: 'sh', args: ['-c', 'for i in 1 2 3 4 5 6; do echo line$i; sleep 0.2; done'] }));
     const first: LogRecord[] = [];
@@ -265,6 +280,17 @@ describe.skipIf(!available)('DockerDriver', () => {
   it('fails clearly when the image cannot be had', async () => {
     const missing = `baton-test/does-not-exist-${randomUUID().slice(0, 8)}:latest`;
     await expect(driver.start(config({ image: missing }))).rejects.toThrow(`image "${missing}" is not available on this node:`);
+  });
+});
+
+describe('containerFinishedAt', () => {
+  it('reads the engine\'s nanosecond time, and none for a container that never ended', () => {
+    expect(containerFinishedAt('2026-12-01T22:00:02.850123456Z')).toBe('2026-12-01T22:00:02.850Z');
+    expect(containerFinishedAt('2026-12-01T23:00:02+01:00')).toBe('2026-12-01T22:00:02.000Z');
+    expect(containerFinishedAt('0001-01-01T00:00:00Z')).toBeUndefined();
+    expect(containerFinishedAt('')).toBeUndefined();
+    expect(containerFinishedAt(undefined)).toBeUndefined();
+    expect(containerFinishedAt('yesterday')).toBeUndefined();
   });
 });
 

@@ -21,7 +21,7 @@ import {
   type TaskUsage,
 } from './driver.js';
 import { normaliseSignal, signalOfExitCode, sleep } from './proc.js';
-import { timestampAfter, splitTimestamp, timestampToSince } from './timestamps.js';
+import { timestampAfter, timestampNanos, splitTimestamp, timestampToSince } from './timestamps.js';
 
 const STATS_POLL_MS = 1000;
 
@@ -125,6 +125,14 @@ function memoryOf(stats: Docker.ContainerStats | undefined): { usage: number; ma
   return { usage, max: Math.max(usage, m.max_usage ?? 0) };
 }
 
+/** State.FinishedAt (RFC 3339 with nanoseconds) as an ISO time; undefined for the zero time of a container that never ended */
+export function containerFinishedAt(ts: string | undefined): string | undefined {
+  if (!ts) return undefined;
+  const ns = timestampNanos(ts);
+  if (ns === undefined || ns <= 0n) return undefined;
+  return new Date(Number(ns / 1_000_000n)).toISOString();
+}
+
 class DockerTask implements RunningTask {
   readonly handle: TaskHandle;
   private readonly container: Docker.Container;
@@ -202,6 +210,9 @@ class DockerTask implements RunningTask {
     const peak = oomKilled && this.memoryLimit > this.peak ? this.memoryLimit : this.peak;
     if (peak > 0) res.peakMemory = peak;
     if (info.State.Error) res.error = info.State.Error;
+    // the engine's own time of the exit: a container that ended while the agent was down keeps its duration
+    const finishedAt = containerFinishedAt(info.State.FinishedAt);
+    if (finishedAt) res.finishedAt = finishedAt;
     return res;
   }
 

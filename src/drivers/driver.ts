@@ -85,6 +85,12 @@ export interface ExitResult {
   cpuNanos?: number;
   /** set when the task could not be run at all (image missing, binary not found ...) */
   error?: string;
+  /**
+   * ISO time the task ended, when the driver knows it (the exec wrapper's exit
+   * file, a container's State.FinishedAt): a task that ended while the agent
+   * was down is timed by its exit, not by when a restarted agent noticed it
+   */
+  finishedAt?: string;
 }
 
 export interface LogRecord {

@@ -152,6 +152,24 @@ describe.each(launchers)('ExecDriver (%s launcher)', (launcher) => {
     expect(await new ExecDriver().attach(t.handle, c)).toBeUndefined();
   });
 
+  it('a task that ended before a re-attach is timed by its exit, not by the attach', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'sleep 0.3; exit 3'] });
+    const t = await run(driver, c);
+    const r = await t.wait();
+    const seen = Date.now();
+    expect(r.exitCode).toBe(3);
+    expect(Math.abs(Date.parse(r.finishedAt!) - seen)).toBeLessThan(500);
+    // the agent was down meanwhile: a new one attaches 1.5 s after the exit
+    await new Promise((res) => setTimeout(res, 1500));
+    const attachedAt = Date.now();
+    const again = await new ExecDriver({ launcher }).attach(t.handle, c);
+    const late = await again!.wait();
+    expect(late.exitCode).toBe(3);
+    const finished = Date.parse(late.finishedAt!);
+    expect(attachedAt - finished).toBeGreaterThan(1000);
+    expect(Math.abs(finished - Date.parse(r.finishedAt!))).toBeLessThan(50);
+  });
+
   it('works without cgroups when the hierarchy is missing', async () => {
     const d = new ExecDriver({ launcher, cgroupRoot: join(tmpdir(), `no-cgroups-${randomUUID()}`, 'x') });
     const fp = await d.fingerprint();

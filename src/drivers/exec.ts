@@ -154,6 +154,24 @@ function handleTemplate(taskDir: string, cgroup: TaskCgroup | null, user: RunAs 
   return JSON.stringify(handle).replace('"pgid":-1', '"pgid":@PID@');
 }
 
+/**
+ * When the wrapper wrote the exit file (its mtime: the launcher made it empty
+ * at the start, the wrapper writes it once, right after the task ended), or
+ * undefined without an exit status. Not a date the wrapper writes in: the
+ * shell has no clock of its own, and an exec of date costs more than a short
+ * task.
+ */
+function exitFileTime(taskDir: string): string | undefined {
+  try {
+    const st = lstatSync(join(taskDir, 'exit_code'));
+    if (!st.isFile() || st.size === 0) return undefined;
+    // a clock stepped back, or a task that touched its own exit file: never after now
+    return new Date(Math.min(st.mtimeMs, Date.now())).toISOString();
+  } catch {
+    return undefined;
+  }
+}
+
 function readExitCode(taskDir: string): number | undefined {
   try {
     const t = readTaskFile(join(taskDir, 'exit_code')).trim();
@@ -259,6 +277,8 @@ class ExecTask implements RunningTask {
     // no exit file: the wrapper itself was SIGKILLed (stop escalation, OOM of the wrapper)
     const exitCode = code ?? 137;
     const res: ExitResult = { exitCode, oomKilled: false };
+    const finishedAt = code !== undefined ? exitFileTime(this.data.taskDir) : undefined;
+    if (finishedAt) res.finishedAt = finishedAt;
     const signal = signalOfExitCode(exitCode);
     if (signal) res.signal = signal;
     const cg = this.data.cgroup;
