@@ -517,6 +517,24 @@ export interface Alloc {
   modifiedAt: string;
 }
 
+/** One end of a replacement: the alloc that replaced, or was replaced by, the one asked about. */
+export interface AllocLink {
+  id: string;
+  name?: string;
+  nodeName?: string;
+  clientStatus: AllocClientStatus;
+  /** why the replaced alloc was replaced, in words: "lost: node n1 missed its heartbeats for 15s", "failed (exit 3), retry 2 of 3", "node drain: moving off n1" ... */
+  reason: string;
+}
+
+/** GET /v1/allocs/:id: the alloc, with what replaced it and what it replaced */
+export interface AllocDetail extends Alloc {
+  /** the alloc whose previousAllocId is this one (the newest, when there were several) */
+  replacedBy?: AllocLink;
+  /** the alloc named by previousAllocId; absent once that one was garbage collected */
+  replaces?: AllocLink;
+}
+
 export type EvalStatus = 'pending' | 'blocked' | 'complete' | 'failed' | 'cancelled';
 export type EvalTrigger =
   | 'job-register'

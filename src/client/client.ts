@@ -5,6 +5,7 @@
 import type {
   SecretInfo,
   Alloc,
+  AllocDetail,
   ClusterEvent,
   Deployment,
   DeploymentStatus,
@@ -304,7 +305,7 @@ export class BatonClient {
   }
 
   /** id or unique id prefix */
-  getAlloc(id: string): Promise<Alloc> {
+  getAlloc(id: string): Promise<AllocDetail> {
     return this.http.request('GET', `/v1/allocs/${encodeURIComponent(id)}`);
   }
 

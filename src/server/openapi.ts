@@ -92,7 +92,7 @@ export const ROUTES: Record<string, RouteDoc> = {
   'GET /v1/nodes/:id/usage': { summary: "The last hour of a node's cpu and memory use", auth: 'read', response: 'UsageResponse' },
   'GET /v1/allocs': { namespaced: true, summary: 'List allocs, oldest first (order=desc: newest first), a page at a time', auth: 'read', query: { ...NS, job: 'job id', node: 'node id', status: 'client status', order: 'asc or desc', ...PAGE }, response: 'Page<Alloc>' },
   'GET /v1/namespaces': { summary: 'Namespaces that have jobs (those the token may read)', auth: 'read', response: 'string[]' },
-  'GET /v1/allocs/:id': { namespaced: true, summary: 'One alloc', auth: 'read', response: 'Alloc' },
+  'GET /v1/allocs/:id': { namespaced: true, summary: 'One alloc, with the alloc that replaced it and the one it replaced, and why', auth: 'read', response: 'AllocDetail' },
   'GET /v1/allocs/:id/logs': { namespaced: true, summary: "A task's output; with wait, blocks for new bytes", auth: 'read', query: { task: 'task name', stream: 'stdout or stderr', offset: 'byte offset', wait: 'how long to block, e.g. 30s' }, response: 'LogsResponse' },
   'GET /v1/allocs/:id/usage': { namespaced: true, summary: "The last hour of an alloc's cpu and memory use, per task, with its memory limit", auth: 'read', response: 'UsageResponse' },
   'GET /v1/evals': { namespaced: true, summary: 'List evaluations, newest first, a page at a time', auth: 'read', query: { ...NS, job: 'job id', status: 'eval status', ...PAGE }, response: 'Page<Evaluation>' },

@@ -94,6 +94,10 @@ describe('server', () => {
       expect(onB.alloc.previousAllocId).toBe(onA.alloc.id);
       const lost = await client.getAlloc(onA.alloc.id);
       expect(lost).toMatchObject({ clientStatus: 'lost', desiredStatus: 'stop' });
+      // alloc status links the two both ways, saying why (GET /v1/allocs/:id)
+      const reason = expect.stringMatching(/^lost: node a missed its heartbeats for \d+s$/);
+      expect(lost.replacedBy).toMatchObject({ id: onB.alloc.id, nodeName: 'b', reason });
+      expect((await client.getAlloc(onB.alloc.id)).replaces).toMatchObject({ id: onA.alloc.id, nodeName: 'a', clientStatus: 'lost', reason });
       expect((await client.getNode(a.nodeId)).node.status).toBe('down');
       // the node comes back: it is told to stop what was replaced
       await a.agent.heartbeat();

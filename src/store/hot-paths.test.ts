@@ -73,6 +73,8 @@ describe('hot paths on a store with history', () => {
     await store.allocPage({ nodeId, limit: 50, newestFirst: true });
     await store.evalPage({ limit: 50 });
     await store.queueSummary('*');
+    // `alloc status`: what replaced an alloc
+    await store.replacementOf((await store.allocPage({ nodeId, limit: 1 })).allocs[0].id);
     const statements = capture;
     capture = undefined;
     expect(statements.length).toBeGreaterThan(20);

@@ -1719,6 +1719,14 @@ export class Store extends EventEmitter {
     return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'alloc', (d) => (JSON.parse(d) as Alloc).id)) as Alloc;
   }
 
+  /** The newest alloc placed to replace this one (its previousAllocId), through the allocs_previous index */
+  async replacementOf(id: string): Promise<Alloc | undefined> {
+    const r = await this.db.selectFrom('allocs').select('data')
+      .where(sql<string>`json_extract(data, '$.previousAllocId')`, '=', id)
+      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
+    return r ? (JSON.parse(r.data) as Alloc) : undefined;
+  }
+
   /**
    * What an agent must know about: its allocs minus those that are over on
    * both sides (desired stop and finished), each with the job version to run.

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import type {
   Alloc,
+  AllocDetail,
   DispatchResponse,
   Evaluation,
   GcResponse,
@@ -27,6 +28,7 @@ import { assertYamlDepth } from '../body-limits.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
 import { validateRuns } from '../../jobs/dispatch.js';
 import { isRunId } from '../../store/runs.js';
+import { allocDetail } from '../../jobs/replacements.js';
 import { clampLimit, SweepIdTakenError } from '../../store/store.js';
 import { dispatchSchema, drainSchema, eligibilitySchema, gcSchema, pageQuery, scaleSchema, submitJobSchema, waitParam } from '../schemas.js';
 import { gcLoopFor } from '../gc-loop.js';
@@ -261,10 +263,11 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return page(r.allocs, r.next);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/allocs/:id', async (req) => {
+  app.get<{ Params: { id: string } }>('/v1/allocs/:id', async (req): Promise<AllocDetail> => {
     const alloc = await store.getAlloc(req.params.id);
     requireUser(req.principal, 'read', alloc.namespace);
-    return alloc;
+    // what replaced it and what it replaced are of the same job, so of the same namespace
+    return allocDetail(store, alloc);
   });
 
   const logsQuery = z.object({
