@@ -5,6 +5,7 @@
  */
 import type {
   Alloc,
+  AllocDetail,
   ApiError,
   Deployment,
   DispatchResponse,
@@ -124,7 +125,7 @@ export class Api {
   deployments = (job: string, namespace: string) => this.get<Deployment[]>('/v1/deployments', { namespace, job });
   /** oldest first */
   allocs = (q: AllocFilter = {}) => this.get<Page<Alloc>>('/v1/allocs', { ...q, namespace: q.namespace ?? '*' });
-  alloc = (id: string) => this.get<Alloc>(`/v1/allocs/${enc(id)}`);
+  alloc = (id: string) => this.get<AllocDetail>(`/v1/allocs/${enc(id)}`);
   allocUsage = (id: string) => this.get<UsageResponse>(`/v1/allocs/${enc(id)}/usage`);
   /** newest first */
   evals = (q: { namespace?: string; job?: string } & PageQuery = {}) => this.get<Page<Evaluation>>('/v1/evals', { ...q, namespace: q.namespace ?? '*' });

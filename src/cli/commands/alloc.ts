@@ -1,6 +1,6 @@
 /** `baton alloc ls|status`: single placements of a job and how their tasks fared. */
 import { Option, type Command } from 'commander';
-import type { Alloc, AllocClientStatus, TaskState } from '../../api/types.js';
+import type { Alloc, AllocClientStatus, AllocDetail, AllocLink, TaskState } from '../../api/types.js';
 import { formatBytes } from '../../spec/units.js';
 import { clientFor, globalOptions } from '../config.js';
 import { age, formatResources, naturalCompare, printJson, printTable, renderFields, shortId } from '../output.js';
@@ -17,24 +17,39 @@ export function taskStateSummary(ts: TaskState): string {
   return parts.join(', ');
 }
 
-function printAlloc(a: Alloc): void {
-  const out = (s: string) => process.stdout.write(s + '\n');
-  out(
-    renderFields([
-      ['ID', a.id],
-      ['Name', a.name],
-      ['Namespace', a.namespace],
-      ['Job', `${a.jobId} (version ${a.jobVersion})`],
-      ['Node', `${a.nodeName || '-'} (${shortId(a.nodeId)})`],
-      ['Eval', shortId(a.evalId)],
-      ['Attempt', a.previousAllocId ? `${a.attempt} (replaces ${shortId(a.previousAllocId)})` : a.attempt],
-      ['Desired', a.desiredDescription ? `${a.desiredStatus} (${a.desiredDescription})` : a.desiredStatus],
-      ['Status', a.clientDescription ? `${a.clientStatus} (${a.clientDescription})` : a.clientStatus],
-      ['Resources', formatResources(a.resources)],
-      ['Created', `${a.createdAt} (${age(a.createdAt)} ago)`],
-      ['Modified', `${a.modifiedAt} (${age(a.modifiedAt)} ago)`],
-    ]),
+/** `4f2a9c1e on n2 (running) — lost: node n1 missed its heartbeats for 15s` */
+export function describeLink(l: AllocLink): string {
+  return `${shortId(l.id)}${l.nodeName ? ` on ${l.nodeName}` : ''} (${l.clientStatus}) — ${l.reason}`;
+}
+
+/** the alloc's own fields, the replacement links among them */
+export function allocFields(a: AllocDetail): Array<[string, string | number]> {
+  const fields: Array<[string, string | number]> = [
+    ['ID', a.id],
+    ['Name', a.name],
+    ['Namespace', a.namespace],
+    ['Job', `${a.jobId} (version ${a.jobVersion})`],
+    ['Node', `${a.nodeName || '-'} (${shortId(a.nodeId)})`],
+    ['Eval', shortId(a.evalId)],
+    ['Attempt', a.attempt],
+  ];
+  if (a.replacedBy) fields.push(['Replaced by', describeLink(a.replacedBy)]);
+  // a replaced alloc collected since: its id is all there is
+  if (a.replaces) fields.push(['Replaces', describeLink(a.replaces)]);
+  else if (a.previousAllocId) fields.push(['Replaces', `${shortId(a.previousAllocId)} (collected)`]);
+  fields.push(
+    ['Desired', a.desiredDescription ? `${a.desiredStatus} (${a.desiredDescription})` : a.desiredStatus],
+    ['Status', a.clientDescription ? `${a.clientStatus} (${a.clientDescription})` : a.clientStatus],
+    ['Resources', formatResources(a.resources)],
+    ['Created', `${a.createdAt} (${age(a.createdAt)} ago)`],
+    ['Modified', `${a.modifiedAt} (${age(a.modifiedAt)} ago)`],
   );
+  return fields;
+}
+
+function printAlloc(a: AllocDetail): void {
+  const out = (s: string) => process.stdout.write(s + '\n');
+  out(renderFields(allocFields(a)));
   const tasks = Object.entries(a.taskStates).sort(([x], [y]) => naturalCompare(x, y));
   if (tasks.length === 0) out('\nNo task has reported yet.');
   for (const [name, ts] of tasks) {
@@ -114,7 +129,7 @@ export function registerAllocCommand(program: Command): void {
 
   alloc
     .command('status')
-    .description('Show an allocation with each task: state, exit code, OOM kill, peak memory, restarts, events')
+    .description('Show an allocation with each task (state, exit code, OOM kill, peak memory, restarts, events), what replaced it and what it replaced, and why')
     .argument('<alloc>', 'alloc id or unique id prefix (at least 4 characters)')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const g = globalOptions(cmd);

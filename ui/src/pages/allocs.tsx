@@ -1,6 +1,6 @@
 /** Allocs: a list, and an alloc page with task states and events, live logs and memory against the limit. */
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import type { Alloc, TaskState } from '../../../src/api/types.js';
+import type { Alloc, AllocLink, TaskState } from '../../../src/api/types.js';
 import { href, navigate, useData, useNow, usePager, useSession } from '../app.js';
 import { aboutAlloc, onTopics } from '../live.js';
 import { Badge, Empty, ErrorBox, Facts, Loading, Pager, Section, TimeChart, Bar } from '../components.js';
@@ -126,7 +126,12 @@ export function AllocPage({ id }: { id: string }) {
             ['attempt', a.attempt],
             ['resources', `${cpu(a.resources.cpu)}, ${bytes(a.resources.memory)}`],
             ['created', ago(a.createdAt, now)],
-            ...(a.previousAllocId ? ([['replaces', <a key="p" href={href('allocs', a.previousAllocId)}>{shortId(a.previousAllocId)}</a>]] as Array<[string, ReactNode]>) : []),
+            ...(a.replacedBy ? ([['replaced by', <LinkTo key="r" link={a.replacedBy} />]] as Array<[string, ReactNode]>) : []),
+            ...(a.replaces
+              ? ([['replaces', <LinkTo key="p" link={a.replaces} />]] as Array<[string, ReactNode]>)
+              : a.previousAllocId
+                ? ([['replaces', <span key="p"><code>{shortId(a.previousAllocId)}</code> <span className="muted small">(collected)</span></span>]] as Array<[string, ReactNode]>)
+                : []),
             ...(a.preemptedBy ? ([['preempted by', a.preemptedBy]] as Array<[string, string]>) : []),
           ]}
         />
@@ -138,6 +143,16 @@ export function AllocPage({ id }: { id: string }) {
       <MemoryChart alloc={a} />
       {tasks.length > 0 && <Logs allocId={a.id} tasks={tasks} />}
     </div>
+  );
+}
+
+/** the other end of a replacement: a link to that alloc, where it ran, its status and why the replaced one was replaced */
+function LinkTo({ link }: { link: AllocLink }) {
+  return (
+    <span data-replacement={link.id}>
+      <a href={href('allocs', link.id)}><code>{shortId(link.id)}</code></a>
+      {link.nodeName ? ` on ${link.nodeName}` : ''} <Badge status={link.clientStatus} /> <span className="muted small">{link.reason}</span>
+    </span>
   );
 }
 
