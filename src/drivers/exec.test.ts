@@ -134,6 +134,29 @@ describe.each(launchers)('ExecDriver (%s launcher)', (launcher) => {
     expect(await t.wait()).toMatchObject({ exitCode: 143, signal: 'SIGTERM' });
   });
 
+  it('a stop right after start() reaches the task with SIGTERM, never needing SIGKILL (30 at once)', { timeout: 60_000 }, async () => {
+    // the task honours SIGTERM: it notes it and exits 0 (or dies of it, 143, if it comes before its trap is set)
+    const script = 'trap "echo got-term > term; exit 0" TERM; while :; do sleep 0.05; done';
+    const started = Date.now();
+    const results = await Promise.all(Array.from({ length: 30 }, async () => {
+      const c = config({ command: 'sh', args: ['-c', script] });
+      const t = await run(driver, c);
+      // a generous kill timeout: a SIGTERM the wrapper swallowed would show as a SIGKILL 8 s later
+      await t.stop(8000, 'SIGTERM');
+      const r = await t.wait();
+      let marker = '';
+      try {
+        marker = readFileSync(join(c.taskDir, 'term'), 'utf8');
+      } catch {
+        // died of the signal before its trap was set
+      }
+      return { exitCode: r.exitCode, signal: r.signal, marker };
+    }));
+    const endedByTerm = (r: (typeof results)[number]) => (r.exitCode === 0 && r.marker === 'got-term\n') || (r.exitCode === 143 && r.signal === 'SIGTERM');
+    expect(results.filter((r) => !endedByTerm(r))).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
   it('re-attaches from a new driver instance and sees the exit', async () => {
     const c = config({ command: 'sh', args: ['-c', 'read x < /dev/null; sleep 0.6; echo done; exit 7'] });
     const t = await run(driver, c);
