@@ -116,10 +116,13 @@ describe('replacementReason', () => {
     expect(replacementReason(alloc({ desiredStatus: 'stop', desiredDescription: 'node drain deadline passed', clientStatus: 'complete' }), alloc({ id: 'a2' })))
       .toBe('node drain: the deadline on n1 passed');
     expect(replacementReason(alloc(), alloc({ id: 'a2', jobVersion: 2 }))).toBe('a new job version (1 → 2)');
+    expect(replacementReason(alloc({ desiredStatus: 'stop', desiredDescription: 'replaced by version 3', clientStatus: 'complete' }), undefined)).toBe('a new job version (1 → 3)');
     expect(replacementReason(alloc({ desiredStatus: 'stop', clientStatus: 'failed', preemptedBy: 'urgent' }), alloc({ id: 'a2' }))).toBe('preempted by urgent');
     expect(replacementReason(alloc({ desiredStatus: 'stop', desiredDescription: 'job stopped', clientStatus: 'complete' }), alloc({ id: 'a2' }))).toBe('job stopped, then started again');
     expect(replacementReason(alloc({ clientStatus: 'complete', taskStates: dead(0) }), alloc({ id: 'a2', attempt: 1 }), { ...batch, type: 'service' }))
       .toBe('ended (exit 0); a service job is kept running');
+    expect(replacementReason(alloc({ clientStatus: 'complete', taskStates: dead(0) }), alloc({ id: 'a2', desiredStatus: 'stop' }), batch))
+      .toBe('lost with node n1, then completed after all: the replacement is stopped');
     expect(replacementReason(alloc({ clientStatus: 'lost', clientDescription: 'node n1 missed its heartbeats for 15s' }), alloc({ id: 'a2' })))
       .toBe('lost: node n1 missed its heartbeats for 15s');
   });
