@@ -12,7 +12,8 @@ describe('disconnectDeadline', () => {
   });
 
   it('gives a job\'s replace_after to its kill deadline, and honours its own stop_after', () => {
-    expect(disconnectDeadline({ replaceAfterMs: 60_000 }, bound, 30_000)).toEqual({ stopAfterMs: 10_000, killAfterMs: 40_000 });
+    expect(disconnectDeadline({ replaceAfterMs: 60_000 }, bound, 30_000)).toEqual({ stopAfterMs: 70_000, killAfterMs: 75_000 - replaceMarginMs(15_000) });
+    expect(disconnectDeadline({ replaceAfterMs: 60_000 }, bound, 1_000)).toEqual({ stopAfterMs: 70_000, killAfterMs: 71_000 });
     expect(disconnectDeadline({ stopAfterMs: 3_000 }, bound, 1_000)).toEqual({ stopAfterMs: 3_000, killAfterMs: 4_000 });
     // past the replacement: what the job asked for, as written
     expect(disconnectDeadline({ stopAfterMs: 60_000 }, bound, 5_000)).toEqual({ stopAfterMs: 60_000, killAfterMs: 65_000 });

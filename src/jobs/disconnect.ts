@@ -44,7 +44,8 @@ export interface NodeBound {
  */
 export function disconnectDeadline(policy: DisconnectPolicy | undefined, bound: NodeBound, killTimeoutMs: number): DisconnectDeadline | undefined {
   if (policy?.stopAfterMs === null) return undefined;
-  const stopAfterMs = policy?.stopAfterMs ?? bound.stopAfterMs;
+  // by default a job that makes the server wait (replace_after) runs on for as much longer
+  const stopAfterMs = policy?.stopAfterMs ?? bound.stopAfterMs + (policy?.replaceAfterMs ?? 0);
   const replaceAt = bound.ttlMs + (policy?.replaceAfterMs ?? 0) - replaceMarginMs(bound.ttlMs);
   const killAfterMs = stopAfterMs + killTimeoutMs;
   return { stopAfterMs, killAfterMs: stopAfterMs < replaceAt ? Math.min(killAfterMs, replaceAt) : killAfterMs };

@@ -5,10 +5,19 @@
 import type { Alloc, Job, RunOutcome, RunRow, TaskState } from '../api/types.js';
 import { formatBytes } from '../spec/units.js';
 
+/**
+ * The alloc a run's row tells of: its newest, unless an older one completed
+ * (a completion reported late, after its node was marked lost): that one is
+ * the run's result, and the replacement stopped for it is not.
+ */
 function latest(allocs: readonly Alloc[]): Alloc | undefined {
   let best: Alloc | undefined;
-  for (const a of allocs) if (!best || a.createIndex > best.createIndex) best = a;
-  return best;
+  let done: Alloc | undefined;
+  for (const a of allocs) {
+    if (!best || a.createIndex > best.createIndex) best = a;
+    if (a.clientStatus === 'complete' && a.desiredStatus === 'run' && (!done || a.createIndex > done.createIndex)) done = a;
+  }
+  return done ?? best;
 }
 
 function outcomeOf(job: Job, alloc: Alloc | undefined, tasks: TaskState[]): RunOutcome {

@@ -1,5 +1,6 @@
 /**
- * Which queued eval runs next. Priority first; among equal priorities the
+ * Which queued eval runs next. Priority first, then replacements of lost
+ * allocs (a run that was running goes back before runs that never started); then the
  * namespace with the smallest dominant share of the cluster (dominant resource
  * fairness: the larger of its cpu and memory fractions) goes first, so one
  * namespace's sweep of 500 does not starve another's 5 runs queued after it.
@@ -16,6 +17,13 @@ export interface EvalCandidate {
   namespace: string;
   priority: number;
   createIndex: number;
+  /** it replaces allocs lost with their node: served before the rest of its priority (the queue included) */
+  replacement?: boolean;
+}
+
+/** Evals that put back what a node lost: they go ahead of queued work, which has not started yet. */
+export function isReplacementTrigger(trigger: string | null | undefined): boolean {
+  return trigger === 'node-down' || trigger === 'alloc-lost';
 }
 
 /** max over cpu and memory of used/total; a dimension the cluster lacks counts as unused. */
@@ -37,10 +45,12 @@ export function pickNextEval(candidates: readonly EvalCandidate[], usage: Readon
   };
   for (const c of candidates) {
     const share = shareOf(c.namespace);
+    const sameRank = best !== undefined && c.priority === best.priority && !!c.replacement === !!best.replacement;
     if (
       !best ||
       c.priority > best.priority ||
-      (c.priority === best.priority && (share < bestShare || (share === bestShare && c.createIndex < best.createIndex)))
+      (c.priority === best.priority && !!c.replacement && !best.replacement) ||
+      (sameRank && (share < bestShare || (share === bestShare && c.createIndex < best.createIndex)))
     ) {
       best = c;
       bestShare = share;

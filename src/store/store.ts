@@ -37,6 +37,7 @@ import type {
 } from '../api/types.js';
 import { childId } from '../jobs/dispatch.js';
 import { nextLaunch } from '../jobs/periodic.js';
+import { formatDuration } from '../spec/units.js';
 import { applyRunChange, publicStats, runFacts, subtractStats, type RunFacts, type StoredRunStats } from '../jobs/run-stats.js';
 import { runRow, runsOfJob } from '../jobs/runs.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -55,7 +56,7 @@ import {
   type RunRecord,
   type RunResult,
 } from './runs.js';
-import { pickNextEval, roomOf, type Room } from '../scheduler/fair-share.js';
+import { isReplacementTrigger, pickNextEval, roomOf, type Room } from '../scheduler/fair-share.js';
 import { isParentJob, jobKind } from '../scheduler/reconcile.js';
 import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resources.js';
 import { checkPlan } from '../scheduler/check-plan.js';
@@ -1189,14 +1190,18 @@ export class Store extends EventEmitter {
    * one person's sweep of 500 does not starve a colleague's 5 runs.
    */
   async nextEval(now: number): Promise<Evaluation | undefined> {
-    const rows = await this.db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index']).where('status', '=', 'pending').where('wait_until', '<=', now)
+    const rows = await this.db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', sql<string | null>`json_extract(data, '$.triggeredBy')`.as('trigger')])
+      .where('status', '=', 'pending').where('wait_until', '<=', now)
       .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(2000).execute();
     if (rows.length === 0) return undefined;
-    let id = rows[0].id;
     const top = rows.filter((r) => r.priority === rows[0].priority);
-    if (new Set(top.map((r) => r.namespace)).size > 1) {
+    // replacements of lost allocs first, oldest first; then fair share among the rest
+    const replacements = top.filter((r) => isReplacementTrigger(r.trigger));
+    const pool = replacements.length > 0 ? replacements : top;
+    let id = pool[0].id;
+    if (new Set(pool.map((r) => r.namespace)).size > 1) {
       const { usage, total } = await this.namespaceUsage(this.db);
-      id = pickNextEval(top.map((r) => ({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index })), usage, total) ?? id;
+      id = pickNextEval(pool.map((r) => ({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index })), usage, total) ?? id;
     }
     const r = await this.db.selectFrom('evals').select('data').where('id', '=', id).executeTakeFirstOrThrow();
     return JSON.parse(r.data) as Evaluation;
@@ -1461,17 +1466,19 @@ export class Store extends EventEmitter {
    * every finished run would re-evaluate a queue of 1,000 a thousand times.
    */
   private async unblockFitting(db: Db): Promise<void> {
-    const rows = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask']).where('status', '=', 'blocked')
-      .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(5000).execute();
+    const found = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask', sql<string | null>`json_extract(data, '$.triggeredBy')`.as('trigger')])
+      .where('status', '=', 'blocked').orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(5000).execute();
+    // replacements of lost allocs take freed room before the queue (stable: age order stays within each)
+    const rows = [...found].sort((a, b) => b.priority - a.priority || Number(isReplacementTrigger(b.trigger)) - Number(isReplacementTrigger(a.trigger)));
     if (rows.length === 0) return;
     const { usage, total, free } = await this.namespaceUsage(db);
     const wake: string[] = [];
     // Per namespace in serving order (priority, then age), so each step weighs only the
     // namespaces' heads: O(evals × namespaces), not O(evals²).
-    const queues = new Map<string, Array<{ id: string; namespace: string; priority: number; createIndex: number; ask: Resources | undefined }>>();
+    const queues = new Map<string, Array<{ id: string; namespace: string; priority: number; createIndex: number; replacement: boolean; ask: Resources | undefined }>>();
     for (const r of rows) {
       const list = queues.get(r.namespace) ?? [];
-      list.push({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index, ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined });
+      list.push({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index, replacement: isReplacementTrigger(r.trigger), ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined });
       queues.set(r.namespace, list);
     }
     const next = new Map([...queues.keys()].map((ns) => [ns, 0]));
@@ -1544,6 +1551,7 @@ export class Store extends EventEmitter {
         address: req.address, volumes: req.volumes, portRange: req.portRange,
       });
       await this.saveNode(trx, node, now);
+      await this.reconnectAllocs(trx, nodeId, index, now);
       await this.unblockFitting(trx);
       await this.evalSystemJobs(trx, index, now);
       return node;
@@ -1562,6 +1570,7 @@ export class Store extends EventEmitter {
       n.lastHeartbeatAt = iso(now);
       n.modifyIndex = index;
       await this.saveNode(trx, n, now);
+      await this.reconnectAllocs(trx, nodeId, index, now);
       await this.unblockFitting(trx);
       await this.evalSystemJobs(trx, index, now);
       return n;
@@ -1571,13 +1580,14 @@ export class Store extends EventEmitter {
   /** Writes the heartbeats taken since the last flush, one small statement per node (the heartbeat monitor calls it every second). */
   async flushHeartbeats(): Promise<void> {
     if (this.beats.size === 0) return;
-    const due = [...this.beats];
-    this.beats.clear();
-    for (const [id, t] of due) {
+    for (const [id, t] of [...this.beats]) {
       // only forward: a write of the node since (a drain, say) may hold a newer time already
       await this.db.updateTable('nodes')
         .set({ last_heartbeat: t, data: sql<string>`json_set(data, '$.lastHeartbeatAt', ${iso(t)})` })
         .where('id', '=', id).where('last_heartbeat', '<', t).execute();
+      // kept until written (a full disk fails the write): a beat lost here would mark a live node down;
+      // a newer beat that came in meanwhile stays for the next flush
+      if (this.beats.get(id) === t) this.beats.delete(id);
     }
   }
 
@@ -1586,10 +1596,31 @@ export class Store extends EventEmitter {
     return Math.max(Date.parse(n.lastHeartbeatAt), this.beats.get(n.id) ?? 0);
   }
 
+  async readyNodeCount(): Promise<number> {
+    const r = await this.db.selectFrom('nodes').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'ready').executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   /** ready nodes whose last heartbeat is older than their TTL */
   async expiredNodes(now: number): Promise<NodeInfo[]> {
     const rows = await this.db.selectFrom('nodes').select('data').where('status', '=', 'ready').execute();
     return rows.map((r) => JSON.parse(r.data) as NodeInfo).filter((n) => this.lastBeat(n) + n.heartbeatTtlMs < now);
+  }
+
+  /**
+   * A lost alloc completed after all: its replacements (same job and index,
+   * placed after it) that still run are stopped, and their nodes told.
+   */
+  private async stopReplacements(trx: Db, done: Alloc, index: number, now: number, touched: Set<string>): Promise<void> {
+    for (const r of await this.queryAllocs(trx, { namespace: done.namespace, jobId: done.jobId, liveOnly: true })) {
+      if (r.index !== done.index || r.createIndex <= done.createIndex || r.desiredStatus !== 'run') continue;
+      r.desiredStatus = 'stop';
+      r.desiredDescription = `alloc ${done.id.slice(0, 8)} it replaced completed after all (its completion came late, from node ${done.nodeName})`;
+      r.modifyIndex = index;
+      r.modifiedAt = iso(now);
+      await this.updateAlloc(trx, r);
+      touched.add(r.nodeId);
+    }
   }
 
   /** The node stopped heartbeating: its allocs are lost and their jobs re-evaluated elsewhere. */
@@ -1603,9 +1634,53 @@ export class Store extends EventEmitter {
       node.modifyIndex = index;
       await this.saveNode(trx, node, Date.parse(node.lastHeartbeatAt), 'NodeDown');
       touched.add(nodeId);
-      const allocs = await this.queryAllocs(trx, { nodeId, liveOnly: true });
+      const live = await this.queryAllocs(trx, { nodeId, liveOnly: true });
+      const allocs: Alloc[] = [];
+      for (const a of live) {
+        // a job that chose to wait out a partition (disconnect.replace_after) keeps its alloc a while
+        const replaceAfter = (await this.loadJob(trx, a.namespace, a.jobId))?.spec.disconnect?.replaceAfterMs ?? 0;
+        if (replaceAfter > 0) {
+          a.disconnectedAt = iso(now);
+          a.clientDescription = `node ${node.name} missed its heartbeats: replaced in ${formatDuration(replaceAfter)} unless it comes back`;
+          a.modifyIndex = index;
+          a.modifiedAt = iso(now);
+          await this.updateAlloc(trx, a);
+        } else {
+          allocs.push(a);
+        }
+      }
+      return { lost: await this.loseAllocs(trx, node, allocs, index, now) };
+    });
+  }
+
+  /** Allocs of down nodes whose replace_after ran out: lost now, and replaced. */
+  async replaceDisconnected(now: number): Promise<number> {
+    const down = (await this.db.selectFrom('nodes').select('data').where('status', '=', 'down').execute()).map((r) => JSON.parse(r.data) as NodeInfo);
+    let lost = 0;
+    for (const node of down) {
+      const waiting = this.liveAllocs().filter((a) => a.nodeId === node.id && a.disconnectedAt !== undefined);
+      if (waiting.length === 0) continue;
+      lost += await this.write(async (trx, index) => {
+        const n = await this.loadNode(trx, node.id);
+        if (n.status !== 'down') return 0;
+        const due: Alloc[] = [];
+        for (const a of await this.queryAllocs(trx, { nodeId: node.id, liveOnly: true })) {
+          if (a.disconnectedAt === undefined) continue;
+          const replaceAfter = (await this.loadJob(trx, a.namespace, a.jobId))?.spec.disconnect?.replaceAfterMs ?? 0;
+          if (Date.parse(a.disconnectedAt) + replaceAfter <= now) due.push(a);
+        }
+        return this.loseAllocs(trx, n, due, index, now);
+      });
+    }
+    return lost;
+  }
+
+  /** These allocs of a silent node are lost: stopped, and their jobs evaluated again (to replace them). */
+  private async loseAllocs(trx: Db, node: NodeInfo, allocs: Alloc[], index: number, now: number): Promise<number> {
+    {
       const jobs = new Map<string, { namespace: string; id: string }>();
       for (const a of allocs) {
+        delete a.disconnectedAt;
         a.clientStatus = 'lost';
         a.clientDescription = `node ${node.name} missed its heartbeats for ${Math.round(node.heartbeatTtlMs / 1000)}s`;
         a.desiredStatus = 'stop';
@@ -1620,8 +1695,21 @@ export class Store extends EventEmitter {
         await this.createEval(trx, index, job ?? j, 'node-down', now);
         await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
       }
-      return { lost: allocs.length };
-    });
+      return allocs.length;
+    }
+  }
+
+  /** A node that is back: its allocs that were waiting out their replace_after carry on. */
+  private async reconnectAllocs(trx: Db, nodeId: string, index: number, now: number): Promise<void> {
+    if (!this.liveAllocs().some((a) => a.nodeId === nodeId && a.disconnectedAt !== undefined)) return;
+    for (const a of await this.queryAllocs(trx, { nodeId, liveOnly: true })) {
+      if (a.disconnectedAt === undefined) continue;
+      delete a.disconnectedAt;
+      a.clientDescription = 'its node is back';
+      a.modifyIndex = index;
+      a.modifiedAt = iso(now);
+      await this.updateAlloc(trx, a);
+    }
   }
 
   /** One page of nodes by name. Clusters are small, but no listing is unbounded. */
@@ -1785,7 +1873,7 @@ export class Store extends EventEmitter {
    */
   async updateAllocs(nodeId: string, updates: AllocStatusUpdate[], now: number): Promise<number> {
     return this.write(async (trx, index, touched) => {
-      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean; cameUp: boolean; deployment?: string }>();
+      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean; cameUp: boolean; deployment?: string; lostByAgent?: boolean }>();
       let freed = false;
       for (const u of updates) {
         const a = await this.loadAlloc(trx, u.allocId);
@@ -1794,10 +1882,26 @@ export class Store extends EventEmitter {
         if (a.clientStatus === 'complete' || a.clientStatus === 'failed') continue;
         const wasUp = a.clientStatus === 'running' && a.healthy !== false;
         const wasHealthy = a.healthy === true;
+        // a batch run that completed on a node the server had given up on: it ran once, and that is the
+        // result; the replacement placed meanwhile is the second copy, so it goes
+        const lateCompletion = a.clientStatus === 'lost' && u.clientStatus === 'complete' && !a.preemptedBy
+          && (await this.loadJob(trx, a.namespace, a.jobId))?.spec.type === 'batch';
         a.taskStates = u.taskStates;
         if (a.clientStatus !== 'lost') {
           a.clientStatus = u.clientStatus;
           a.clientDescription = u.clientDescription;
+          if (u.clientStatus === 'lost') {
+            // the agent stopped it itself (it lost the server): nothing more to run here, a replacement elsewhere
+            a.desiredStatus = 'stop';
+            a.desiredDescription = 'stopped by its agent; replaced';
+          }
+        } else if (lateCompletion) {
+          a.clientStatus = 'complete';
+          a.clientDescription = `${u.clientDescription} (reported after its node was marked lost)`;
+          a.desiredStatus = 'run';
+          a.desiredDescription = 'completed while its node was marked lost: its replacement is stopped';
+          delete a.disconnectedAt;
+          await this.stopReplacements(trx, a, index, now, touched);
         }
         const tasks = Object.values(a.taskStates);
         a.healthy = a.clientStatus === 'running' && tasks.length > 0 && tasks.every((t) => t.state === 'running' && (t.health === undefined || t.health === 'healthy'));
@@ -1816,6 +1920,7 @@ export class Store extends EventEmitter {
         const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false, cameUp: false, deployment: undefined as string | undefined };
         if (a.deploymentId && (a.healthy !== wasHealthy || terminal)) j.deployment = a.deploymentId;
         if (terminal && a.clientStatus !== 'lost') j.ended = true;
+        if (u.clientStatus === 'lost' && a.clientStatus === 'lost' && a.desiredDescription === 'stopped by its agent; replaced') j.lostByAgent = true;
         if (!wasUp && a.clientStatus === 'running' && a.healthy) j.cameUp = true;
         if (u.clientStatus === 'failed') j.failed = true;
         jobs.set(key, j);
@@ -1827,11 +1932,11 @@ export class Store extends EventEmitter {
         // an alloc of a running deployment turned healthy or unhealthy: the rollout takes its next step
         const rolling = !j.ended && !migrating && j.deployment !== undefined && (await this.loadDeployment(trx, j.deployment))?.status === 'running';
         await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
-        if (j.ended || migrating || rolling) {
+        if (j.ended || migrating || rolling || j.lostByAgent) {
           const job = await this.loadJob(trx, j.namespace, j.id);
           // a run that completed has nothing left to decide: its parent's queue hears of the room it left below
           if (job && isRunId(job.id) && job.status === 'complete' && !migrating && !rolling) continue;
-          await this.createEval(trx, index, job ?? j, j.failed ? 'alloc-failure' : j.ended ? 'alloc-stop' : 'node-update', now);
+          await this.createEval(trx, index, job ?? j, j.lostByAgent && !j.ended ? 'alloc-lost' : j.failed ? 'alloc-failure' : j.ended ? 'alloc-stop' : 'node-update', now);
         }
       }
       if (freed) await this.unblockFitting(trx);
