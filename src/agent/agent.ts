@@ -23,6 +23,8 @@ import { buildUsageReport } from './usage-report.js';
 import { connect, stopAfterOf, type Session } from './registration.js';
 import { monotonicMs, ServerContact } from './contact.js';
 import { disconnectGuardLoop } from './disconnect-guard.js';
+import { buildLease } from './lease.js';
+import { watchdogLoop } from './watchdog-spawn.js';
 import type { NodeBound } from '../jobs/disconnect.js';
 import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
@@ -194,6 +196,7 @@ class Agent {
         signal,
       }),
       disconnectGuardLoop({ contact: this.contact, runners: () => this.runners.values(), bound: () => this.bound(), logger, signal }),
+      watchdogLoop({ dataDir: this.opts.dataDir, lease: () => buildLease({ contactAt: this.contact.lastAt, runners: this.runners.values(), bound: this.bound() }), logger, signal }),
       certRenewalLoop({ client, dataDir: this.opts.dataDir, tls: () => this.session.tls, nodeId: () => this.session.nodeId, logger, signal }),
     );
   }

@@ -146,6 +146,11 @@ export class AllocRunner implements TaskHost {
     return disconnectDeadline(job.disconnect, bound, killTimeout);
   }
 
+  /** the tasks running now (a handle, not dead), for the watchdog's lease */
+  liveTasks(): Array<{ taskName: string; driver: string; handle: TaskHandle; killSignal: string }> {
+    return [...this.tasks.values()].flatMap((t) => (!t.dead && t.rec.handle ? [{ taskName: t.name, driver: t.rec.handle.driver, handle: t.rec.handle, killSignal: t.spec.killSignal }] : []));
+  }
+
   /** already stopped (or stopping) because the agent lost the server */
   get stoppedForDisconnect(): boolean {
     return this.state.lostReason !== undefined;

@@ -1,0 +1,155 @@
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Driver, ExitResult, RunningTask, TaskHandle } from '../drivers/driver.js';
+import { processStart, writeLease, type AgentLease, type LeaseTask } from './lease.js';
+import { runWatchdog } from './watchdog-main.js';
+import { acquireWatchdogLock, readWatchdogHolder } from './watchdog-spawn.js';
+
+/** a task that records what it was sent; `ignoreSignal` makes it wait for the SIGKILL */
+class Task implements RunningTask {
+  sent: Array<{ at: number; signal: string }> = [];
+  private exited: ExitResult | undefined;
+  private waiters: Array<(e: ExitResult) => void> = [];
+  constructor(
+    readonly handle: TaskHandle,
+    private readonly clock: () => number,
+    private readonly ignoreSignal: boolean,
+  ) {}
+  private exit(signal: string): void {
+    if (this.exited) return;
+    this.exited = { exitCode: 128, signal, oomKilled: false };
+    for (const w of this.waiters.splice(0)) w(this.exited);
+  }
+  async signal(signal: string): Promise<void> {
+    this.sent.push({ at: this.clock(), signal });
+    if (!this.ignoreSignal) this.exit(signal);
+  }
+  async stop(_timeoutMs: number, signal = 'SIGTERM'): Promise<void> {
+    this.sent.push({ at: this.clock(), signal });
+    this.exit(signal);
+  }
+  wait(): Promise<ExitResult> {
+    return this.exited ? Promise.resolve(this.exited) : new Promise((r) => this.waiters.push(r));
+  }
+  async *logs() {}
+  async usage() {
+    return undefined;
+  }
+  async destroy() {}
+}
+
+class Drv implements Driver {
+  readonly name = 'exec';
+  readonly tasks = new Map<string, Task>();
+  constructor(
+    private readonly clock: () => number,
+    private readonly stubborn = new Set<string>(),
+  ) {}
+  async fingerprint() {
+    return { healthy: true, detail: '', attributes: {} };
+  }
+  async start(): Promise<RunningTask> {
+    throw new Error('not here');
+  }
+  async attach(handle: TaskHandle): Promise<RunningTask | undefined> {
+    if (handle.id === 'gone') return undefined;
+    let t = this.tasks.get(handle.id);
+    if (!t) this.tasks.set(handle.id, (t = new Task(handle, this.clock, this.stubborn.has(handle.id))));
+    return t;
+  }
+  async list() {
+    return [];
+  }
+}
+
+let dir = '';
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'baton-watchdog-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function task(id: string, stopAfterMs = 1000, killAfterMs = 1500): LeaseTask {
+  return { allocId: `alloc-${id}`, taskName: 'main', driver: 'exec', handle: { driver: 'exec', id, data: {} }, stopAfterMs, killAfterMs, killSignal: 'SIGINT' };
+}
+
+const until = async (what: string, fn: () => boolean, ms = 5000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('the watchdog process loop', () => {
+  it('stops a dead agent’s tasks at the bound (signal, then SIGKILL for the stubborn), then exits', async () => {
+    let clock = 0;
+    const drv = new Drv(() => clock, new Set(['stubborn']));
+    await writeLease(dir, { version: 1, agentPid: 1, agentStart: 'x', contactAt: 0, tasks: [task('polite'), task('stubborn'), task('gone')] });
+    const logs: string[] = [];
+    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: () => false, driver: async () => drv, log: (m) => logs.push(m) });
+    await until('started', () => logs.includes('agent gone: its tasks are stopped at the bound unless it comes back'));
+    clock = 999;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(drv.tasks.size).toBe(0);
+    clock = 1000;
+    await until('signals', () => drv.tasks.get('stubborn')?.sent.length === 1 && drv.tasks.get('polite')?.sent.length === 1);
+    expect(drv.tasks.get('polite')!.sent).toEqual([{ at: 1000, signal: 'SIGINT' }]);
+    clock = 1499;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(drv.tasks.get('stubborn')!.sent).toHaveLength(1);
+    clock = 1500;
+    expect(await run).toBe('finished');
+    expect(drv.tasks.get('stubborn')!.sent).toEqual([
+      { at: 1000, signal: 'SIGINT' },
+      { at: 1500, signal: 'SIGKILL' },
+    ]);
+    expect(drv.tasks.get('polite')!.sent).toHaveLength(1);
+    expect(logs).toContain('task already gone');
+    // the pid file goes with it
+    expect(readWatchdogHolder(dir)).toBeUndefined();
+  });
+
+  it('defers to a live agent, and to a restarted one that wrote a new lease', async () => {
+    let clock = 0;
+    const drv = new Drv(() => clock);
+    const lease: AgentLease = { version: 1, agentPid: 1, agentStart: 'old', contactAt: 0, tasks: [task('t')] };
+    await writeLease(dir, lease);
+    const alive = new Set<string>(['old']);
+    const abort = new AbortController();
+    const logs: string[] = [];
+    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: (l) => alive.has(l.agentStart), driver: async () => drv, log: (m) => logs.push(m), signal: abort.signal });
+    await until('started', () => logs.includes('agent alive: it keeps to the bound itself'));
+    clock = 10_000;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(drv.tasks.size).toBe(0); // alive: the agent enforces the bound itself
+    // the agent dies, a new one starts in time and writes its lease: nothing is stopped
+    alive.delete('old');
+    await writeLease(dir, { ...lease, agentPid: 2, agentStart: 'new', contactAt: 9_900 });
+    alive.add('new');
+    await until('the new agent', () => logs.includes('a new agent process took over the lease'));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(drv.tasks.size).toBe(0);
+    abort.abort();
+    expect(await run).toBe('aborted');
+  });
+
+  it('one watchdog per data dir: one that finds its pid file taken by another live watchdog leaves', async () => {
+    const lease: AgentLease = { version: 1, agentPid: 1, agentStart: 'x', contactAt: 0, tasks: [task('t')] };
+    await writeLease(dir, lease);
+    const abort = new AbortController();
+    const logs: string[] = [];
+    const first = runWatchdog({ dataDir: dir, everyMs: 5, now: () => 0, agentAlive: () => true, driver: async () => undefined, log: (m) => logs.push(m), signal: abort.signal });
+    await until('first started', () => logs.includes('watchdog started'));
+    expect(readWatchdogHolder(dir)?.pid).toBe(process.pid);
+    // another watchdog took the pid file (two takers of a stale one raced): our parent process stands in for it
+    writeFileSync(join(dir, 'watchdog.pid'), JSON.stringify({ pid: process.ppid, start: processStart(process.ppid) }));
+    expect(await first).toBe('displaced');
+    expect(acquireWatchdogLock(dir)?.pid).toBe(process.ppid);
+    abort.abort();
+  });
+});
