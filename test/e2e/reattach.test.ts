@@ -86,4 +86,32 @@ describe('agent restart re-attaches to running exec processes', () => {
       expect(() => process.kill(Number(pids[0]), 0)).not.toThrow();
     }
   });
+
+  it('times a run that ended while the agent was down by its exit, not by when the agent came back', { timeout: 60_000 }, async () => {
+    const script = `sleep 1.5; touch ${marks}/ended-$BATON_ALLOC_ID; exit 0`;
+    await cluster.client.submitJob(
+      `name: short\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    resources: { cpu: 100m, memory: 32Mi }\n`,
+      'short.yaml',
+    );
+    const [a] = running((await waitForJob(cluster.client, 'short', (d) => running(d.allocs).length === 1, 'running')).allocs);
+    const agent = cluster.agents[0];
+    await agent.kill();
+    // the run ends while no agent watches, and stays unnoticed for 3 s more
+    const ended = await waitFor('the run to end', async () => {
+      try {
+        await readFile(`${marks}/ended-${a.id}`);
+        return Date.now();
+      } catch {
+        return undefined;
+      }
+    }, 20_000, 50);
+    await new Promise((r) => setTimeout(r, 3000));
+    agent.start();
+    await agent.ready();
+    const done = await waitForJob(cluster.client, 'short', (d) => d.allocs[0]?.clientStatus === 'complete', 'complete');
+    const t = done.allocs[0].taskStates.main;
+    const finished = Date.parse(t.finishedAt!);
+    expect(Math.abs(finished - ended)).toBeLessThan(1000);
+    expect(finished - Date.parse(t.startedAt!)).toBeLessThan(3000);
+  });
 });
