@@ -46,6 +46,18 @@ describe('server', () => {
   });
   afterEach(() => t.close());
 
+  it('tells the agent its disconnect bound, and warns of a job that may run twice after a partition', async () => {
+    const agent = new AgentClient(server.url, server.joinToken);
+    const reg = await agent.register(nodeRequest('bound'));
+    expect(reg).toMatchObject({ heartbeatTtlMs: 400, stopAfterMs: 266 });
+    agent.useToken(reg.secret);
+    expect(await agent.heartbeat()).toMatchObject({ heartbeatTtlMs: 400, stopAfterMs: 266 });
+    const safe = await client.submitJob(`name: safe\ntype: batch\ndisconnect: { stop_after: 100ms }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n`, 'safe.yaml');
+    expect(safe.warnings.filter((w) => w.includes('disconnect')), safe.warnings.join()).toEqual([]);
+    const risky = await client.submitJob(`name: risky\ntype: service\ndisconnect: { stop_after: 10m, replace_after: 1m }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n`, 'risky.yaml');
+    expect(risky.warnings.join()).toMatch(/stop_after outlasts the node TTL \(400ms\) plus replace_after/);
+  });
+
   it('hands new work to a waiting agent through the blocking query', async () => {
     const { agent } = await joinNode(server, 'a');
     const first = await agent.allocs(0, 0);

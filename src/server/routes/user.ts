@@ -21,7 +21,7 @@ import type {
   SubmitJobResponse,
 } from '../../api/types.js';
 import { parseJobObject, parseJobSource } from '../../spec/parse.js';
-import { formatBytes, formatCpu } from '../../spec/units.js';
+import { formatBytes, formatCpu, formatDuration } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
 import { assertYamlDepth } from '../body-limits.js';
@@ -34,6 +34,7 @@ import { dispatchSchema, drainSchema, eligibilitySchema, gcSchema, pageQuery, sc
 import { gcLoopFor } from '../gc-loop.js';
 import { parseDuration } from '../../spec/units.js';
 import type { ServerContext } from '../context.js';
+import { defaultStopAfterMs, mayRunTwice } from '../../jobs/disconnect.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
 
@@ -70,6 +71,10 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     requireUser(req.principal, 'submit', parsed.spec.namespace);
     const warnings = [...parsed.warnings, ...fitWarnings(sumTaskResources(parsed.spec), await store.listNodes())];
+    const bound = { ttlMs: ctx.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(ctx.heartbeatTtlMs) };
+    if (mayRunTwice(parsed.spec.disconnect, bound) && !warnings.some((w) => w.startsWith('disconnect.'))) {
+      warnings.push(`disconnect.stop_after outlasts the node TTL (${formatDuration(ctx.heartbeatTtlMs)}) plus replace_after: when a node is cut off, its copy may still run while the replacement runs`);
+    }
     const { job, evalId } = await store.registerJob(parsed.spec, Date.now());
     return { job, evalId, warnings };
   });
