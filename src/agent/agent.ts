@@ -131,6 +131,8 @@ class Agent {
   private loops: Promise<void>[] = [];
   /** when the agent last reached the server (the disconnect guard and the watchdog count from it) */
   readonly contact: ServerContact;
+  /** aborted (and replaced) when the server answers again after a silence */
+  private renewedWatch = new AbortController();
 
   constructor(
     private readonly ctx: AgentContext,
@@ -175,6 +177,7 @@ class Agent {
       watchAllocs({
         fetch: (index, waitMs, s) => client.allocs(index, waitMs, s),
         onAllocs: (allocs) => this.onAllocs(allocs),
+        renewed: () => this.renewedWatch.signal,
         onUnauthorized: () => this.reregister(),
         logger,
         signal,
@@ -205,7 +208,12 @@ class Agent {
   private reached(sentAt: number, res?: { stopAfterMs?: unknown; heartbeatTtlMs?: unknown }): void {
     if (res) this.session.stopAfterMs = stopAfterOf(res);
     const { silentForMs } = this.contact.reached(sentAt);
-    if (silentForMs !== undefined) this.ctx.logger.info({ silentForMs }, 'reached the server again');
+    if (silentForMs !== undefined) {
+      this.ctx.logger.info({ silentForMs }, 'reached the server again');
+      // the alloc watch may hang on a connection the partition killed: ask again now
+      this.renewedWatch.abort();
+      this.renewedWatch = new AbortController();
+    }
   }
 
   /** what the server said the node may do without it */

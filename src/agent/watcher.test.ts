@@ -70,3 +70,45 @@ describe('watchAllocs', () => {
     expect(unauthorized).toBe(1);
   });
 });
+
+describe('watchAllocs after a partition', () => {
+  it('drops a query hanging on a dead connection, and a long backoff, when the server answers again', async () => {
+    const abort = new AbortController();
+    let renewed = new AbortController();
+    const calls: number[] = [];
+    let answered = 0;
+    const loop = watchAllocs({
+      logger,
+      signal: abort.signal,
+      waitMs: 60_000,
+      renewed: () => renewed.signal,
+      onUnauthorized: async () => undefined,
+      onAllocs: () => {
+        answered++;
+      },
+      fetch: (index, _wait, signal) => {
+        calls.push(index);
+        // the first query hangs (the partition); the second fails (backoff); the third answers
+        if (calls.length === 1) return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+        if (calls.length === 2) return Promise.reject(new Error('connect ECONNREFUSED'));
+        return Promise.resolve({ index: 7, allocs: [] } satisfies AgentAllocsResponse);
+      },
+    });
+    const renew = () => {
+      renewed.abort();
+      renewed = new AbortController();
+    };
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toHaveLength(1);
+    renew();
+    await new Promise((r) => setTimeout(r, 50));
+    // asked again at once, and failed: now it backs off (500 ms first) unless the server answers again
+    expect(calls).toHaveLength(2);
+    renew();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(answered).toBeGreaterThanOrEqual(1);
+    abort.abort();
+    await loop;
+  });
+});

@@ -15,6 +15,13 @@ export interface WatcherOptions {
   logger: Logger;
   signal: AbortSignal;
   waitMs?: number;
+  /**
+   * Aborts when the server answers again after a silence: a query sent into a
+   * partition hangs on a dead connection (up to its wait and more), and the
+   * backoff after failed ones may be long; either would leave the agent
+   * running allocs the server replaced meanwhile.
+   */
+  renewed?: () => AbortSignal;
 }
 
 /**
@@ -76,9 +83,10 @@ export async function watchAllocs(opts: WatcherOptions): Promise<void> {
   let index = 0;
   while (!signal.aborted) {
     const startedAt = Date.now();
+    const renewed = opts.renewed?.();
     try {
       // a request that hangs past the wait means a dead connection: give up on it and ask again
-      const res = await opts.fetch(index, waitMs, AbortSignal.any([signal, AbortSignal.timeout(waitMs + 30_000)]));
+      const res = await opts.fetch(index, waitMs, AbortSignal.any([signal, AbortSignal.timeout(waitMs + 30_000), ...(renewed ? [renewed] : [])]));
       if (typeof res?.index !== 'number' || !Array.isArray(res.allocs)) throw new Error('malformed alloc list from the server');
       await opts.onAllocs(validAllocs(res.allocs, logger));
       const unchanged = res.index === index;
@@ -88,13 +96,18 @@ export async function watchAllocs(opts: WatcherOptions): Promise<void> {
       if (unchanged && Date.now() - startedAt < 1000) await sleep(1000, signal);
     } catch (err) {
       if (signal.aborted) return;
+      if (renewed?.aborted) {
+        logger.info('the server answers again: asking for the allocs anew');
+        backoff.reset();
+        continue;
+      }
       if (httpStatus(err) === 401) {
         index = 0;
         await opts.onUnauthorized().catch((e) => logger.error({ err: errorMessage(e) }, 'registering again failed'));
       }
       const delay = backoff.next();
       logger.warn({ err: errorMessage(err), retryInMs: delay }, 'watching allocs failed; retrying');
-      await sleep(delay, signal);
+      await sleep(delay, renewed ? AbortSignal.any([signal, renewed]) : signal);
     }
   }
 }
