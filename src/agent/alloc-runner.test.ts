@@ -98,7 +98,8 @@ describe('AllocRunner', () => {
     const t = await until('start', () => driver.last());
     expect(t.config.env).toMatchObject({ A: '1', BATON_ALLOC_ID: 'alloc-1', BATON_ALLOC_NAME: 'j[0]', BATON_ALLOC_INDEX: '0', BATON_JOB_ID: 'j', BATON_NAMESPACE: 'default', BATON_TASK_NAME: 'main', BATON_NODE_ID: 'n1' });
     expect(t.config.env.BATON_TASK_DIR).toBe(join(dir, 'allocs', 'alloc-1', 'main'));
-    expect((await h.ctx.store.read('alloc-1'))?.tasks.main.handle?.id).toBe('pid-1');
+    // the handle is saved once the start returns, which the driver's record of it may precede
+    await until('handle saved', () => h.ctx.store.read('alloc-1').then((s) => s?.tasks.main.handle?.id === 'pid-1'));
 
     t.write('stdout', 'hello\n');
     t.write('stderr', 'oops\n');
