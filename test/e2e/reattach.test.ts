@@ -10,12 +10,27 @@ import { containersOfNode, dockerSuiteEnabled, removeContainersOfNodes, running,
 
 const docker = await dockerSuiteEnabled();
 
+let probes = 0;
+/**
+ * A batch run on that node, waited for until complete: the agent handles its
+ * alloc lists in order, so by then it has acted on the ones before (the first
+ * after a restart, which would start any duplicate). A positive signal, where
+ * a sleep would let a late duplicate pass.
+ */
+async function probe(cluster: TestCluster, node: string, driver: 'exec' | 'docker', image?: string): Promise<void> {
+  const name = `probe-${++probes}`;
+  const task = driver === 'docker' ? `driver: docker\n    image: ${image}\n    command: /bin/true` : 'driver: exec\n    command: /bin/true';
+  await cluster.client.submitJob(`name: ${name}\ntype: batch\nconstraints:\n  - { attribute: "\${node.name}", value: ${node} }\ntasks:\n  - name: main\n    ${task}\n    resources: { cpu: 10m, memory: 16Mi }\n`, `${name}.yaml`);
+  await waitForJob(cluster.client, name, (d) => d.job.status === 'complete', `${name} complete`);
+}
+
 describe.skipIf(!docker)('agent restart re-attaches to running containers', () => {
   let cluster: TestCluster;
   let nodeId = '';
+  let image = '';
 
   beforeAll(async () => {
-    const image = await ensureTestImage();
+    image = await ensureTestImage();
     // a long TTL: the restart must not look like a node loss
     cluster = await TestCluster.start({ heartbeatTtl: '20s' });
     nodeId = await (await cluster.addAgent({ name: 'sticky', cpu: '2', memory: '1Gi', drivers: 'docker' })).ready();
@@ -40,12 +55,8 @@ describe.skipIf(!docker)('agent restart re-attaches to running containers', () =
     agent.start();
     expect(await agent.ready()).toBe(nodeId);
 
-    // give the new agent time to reconcile, then nothing may have changed
-    await waitFor('the restarted agent to report', async () => {
-      const n = (await cluster.client.listNodes()).find((x) => x.id === nodeId);
-      return n && Date.parse(n.lastHeartbeatAt) > Date.now() - 2000 ? n : undefined;
-    });
-    await new Promise((r) => setTimeout(r, 3000));
+    // the restarted agent has taken up its first alloc list once a run placed after it has run
+    await probe(cluster, 'sticky', 'docker', image);
     const containersAfter = (await containersOfNode(nodeId, true)).map((c) => c.Id).sort();
     expect(containersAfter).toEqual(containersBefore);
     const allocsAfter = running((await cluster.client.getJob('keep', 'default')).allocs).map((a) => a.id).sort();
@@ -76,7 +87,7 @@ describe('agent restart re-attaches to running exec processes', () => {
     await agent.kill();
     agent.start();
     await agent.ready();
-    await new Promise((r) => setTimeout(r, 3000));
+    await probe(cluster, 'sticky-exec', 'exec');
     const after = running((await cluster.client.getJob('keep-exec', 'default')).allocs);
     expect(after.map((a) => a.id).sort()).toEqual(before.map((a) => a.id).sort());
     for (const a of after) {
