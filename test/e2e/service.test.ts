@@ -80,11 +80,14 @@ tasks:
     const node = (await cluster.client.listNodes()).find((n) => n.id === bId)!;
     expect(node.status).toBe('down');
 
-    // the machine comes back: its containers still run, and were replaced, so they must go
-    expect((await containersOfNode(bId)).length).toBe(onB.length);
+    // the node's watchdog stopped the dead agent's containers at the bound, before their
+    // replacements could start (never two copies at once): none runs, but they are still there
+    expect((await containersOfNode(bId)).length).toBe(0);
+    expect((await containersOfNode(bId, true)).length).toBe(onB.length);
+    // the agent comes back: they were replaced, so they go
     b.start();
     await b.ready();
-    await waitFor('the returned node to stop its replaced containers', async () => (await containersOfNode(bId)).length === 0 || undefined, 30_000);
+    await waitFor('the returned node to remove its replaced containers', async () => (await containersOfNode(bId, true)).length === 0 || undefined, 30_000);
     const final = await cluster.client.getJob('web', 'default');
     expect(running(final.allocs).length).toBe(3);
   });
