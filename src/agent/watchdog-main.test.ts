@@ -91,16 +91,21 @@ describe('the watchdog process loop', () => {
     const drv = new Drv(() => clock, new Set(['stubborn']));
     await writeLease(dir, { version: 1, agentPid: 1, agentStart: 'x', contactAt: 0, tasks: [task('polite'), task('stubborn'), task('gone')] });
     const logs: string[] = [];
-    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: () => false, driver: async () => drv, log: (m) => logs.push(m) });
+    let rounds = 0;
+    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: () => false, driver: async () => drv, log: (m) => logs.push(m), onRound: () => rounds++ });
+    const afewRounds = async (): Promise<void> => {
+      const seen = rounds;
+      await until('more rounds', () => rounds >= seen + 3);
+    };
     await until('started', () => logs.includes('agent gone: its tasks are stopped at the bound unless it comes back'));
     clock = 999;
-    await new Promise((r) => setTimeout(r, 30));
+    await afewRounds();
     expect(drv.tasks.size).toBe(0);
     clock = 1000;
     await until('signals', () => drv.tasks.get('stubborn')?.sent.length === 1 && drv.tasks.get('polite')?.sent.length === 1);
     expect(drv.tasks.get('polite')!.sent).toEqual([{ at: 1000, signal: 'SIGINT' }]);
     clock = 1499;
-    await new Promise((r) => setTimeout(r, 30));
+    await afewRounds();
     expect(drv.tasks.get('stubborn')!.sent).toHaveLength(1);
     clock = 1500;
     expect(await run).toBe('finished');
@@ -114,7 +119,20 @@ describe('the watchdog process loop', () => {
     expect(readWatchdogHolder(dir)).toBeUndefined();
   });
 
-  it('defers to a live agent, and to a restarted one that wrote a new lease', async () => {
+  it('defers to a live agent, however long it has not reached the server', async () => {
+    const drv = new Drv(() => 10_000);
+    await writeLease(dir, { version: 1, agentPid: 1, agentStart: 'x', contactAt: 0, tasks: [task('t')] });
+    const abort = new AbortController();
+    let rounds = 0;
+    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => 10_000, agentAlive: () => true, driver: async () => drv, signal: abort.signal, onRound: (d) => {
+      expect(d).toEqual({ signal: [], kill: [], finished: false });
+      if (++rounds === 5) abort.abort();
+    } });
+    expect(await run).toBe('aborted');
+    expect(drv.tasks.size).toBe(0); // it never even attached
+  });
+
+  it('an agent restarted in time writes a new lease: from then on the watchdog defers to it', async () => {
     let clock = 0;
     const drv = new Drv(() => clock);
     const lease: AgentLease = { version: 1, agentPid: 1, agentStart: 'old', contactAt: 0, tasks: [task('t')] };
@@ -122,17 +140,19 @@ describe('the watchdog process loop', () => {
     const alive = new Set<string>(['old']);
     const abort = new AbortController();
     const logs: string[] = [];
-    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: (l) => alive.has(l.agentStart), driver: async () => drv, log: (m) => logs.push(m), signal: abort.signal });
-    await until('started', () => logs.includes('agent alive: it keeps to the bound itself'));
-    clock = 10_000;
-    await new Promise((r) => setTimeout(r, 30));
-    expect(drv.tasks.size).toBe(0); // alive: the agent enforces the bound itself
-    // the agent dies, a new one starts in time and writes its lease: nothing is stopped
+    let rounds = 0;
+    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: (l) => alive.has(l.agentStart), driver: async () => drv, log: (m) => logs.push(m), signal: abort.signal, onRound: () => rounds++ });
+    // the agent dies half way through the bound, and a new one starts and writes its lease
+    clock = 500;
     alive.delete('old');
-    await writeLease(dir, { ...lease, agentPid: 2, agentStart: 'new', contactAt: 9_900 });
+    await until('the death seen', () => logs.includes('agent gone: its tasks are stopped at the bound unless it comes back'));
     alive.add('new');
+    await writeLease(dir, { ...lease, agentPid: 2, agentStart: 'new', contactAt: 500 });
     await until('the new agent', () => logs.includes('a new agent process took over the lease'));
-    await new Promise((r) => setTimeout(r, 30));
+    // far past the old lease's deadline: still nothing, the new agent is alive
+    clock = 10_000;
+    const seen = rounds;
+    await until('more rounds', () => rounds >= seen + 5);
     expect(drv.tasks.size).toBe(0);
     abort.abort();
     expect(await run).toBe('aborted');

@@ -18,7 +18,7 @@ import { processAlive } from '../drivers/proc.js';
 import { monotonicMs } from './contact.js';
 import { parseLease, readLeaseText, type AgentLease, type LeaseTask } from './lease.js';
 import { StateStore } from './state-file.js';
-import { decide, taskKey, type TaskProgress } from './watchdog.js';
+import { decide, taskKey, type TaskProgress, type WatchdogDecision } from './watchdog.js';
 import { acquireWatchdogLock, holderAlive, readWatchdogHolder, releaseWatchdogLock, WATCHDOG_LOG_FILE } from './watchdog-spawn.js';
 
 export type WatchLog = (msg: string, fields?: Record<string, unknown>) => void;
@@ -35,6 +35,8 @@ export interface WatchdogOptions {
   agentAlive?: (lease: AgentLease) => boolean;
   /** monotonic ms (default monotonicMs) */
   now?: () => number;
+  /** after each round, with what it decided (tests) */
+  onRound?: (d: WatchdogDecision) => void;
 }
 
 export type WatchdogEnd = 'finished' | 'displaced' | 'aborted';
@@ -281,6 +283,7 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
         progress.set(taskKey(task), 'killed');
         void act(task, 'kill', silent, generation);
       }
+      opts.onRound?.(d);
       if (d.finished) {
         log(lease ? 'the agent is gone and none of its tasks is left: exiting' : 'no lease: nothing to watch, exiting');
         return 'finished';
