@@ -95,6 +95,11 @@ export function watchdogMain(): string | undefined {
   return existsSync(path) ? path : undefined;
 }
 
+/** the agent's environment less its credentials (the join token): the watchdog outlives the agent and needs none */
+export function watchdogEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !/^BATON_/.test(k) && !/TOKEN|SECRET|PASSWORD/i.test(k)));
+}
+
 export interface EnsureResult {
   /** the watchdog's pid: the one running, or the one just started */
   pid?: number;
@@ -121,7 +126,7 @@ export function ensureWatchdog(dataDir: string, logger: Logger): EnsureResult {
       detached: true,
       stdio: ['ignore', 'ignore', fd],
       cwd: '/',
-      env: process.env,
+      env: watchdogEnv(process.env),
     });
     child.on('error', (err) => logger.warn({ err: err.message }, 'cannot start the node watchdog'));
     child.unref();
