@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Driver, ExitResult, RunningTask, TaskHandle } from '../drivers/driver.js';
+import { StateStore, type AllocStateFile } from './state-file.js';
 import { processStart, writeLease, type AgentLease, type LeaseTask } from './lease.js';
 import { runWatchdog } from './watchdog-main.js';
 import { acquireWatchdogLock, readWatchdogHolder } from './watchdog-spawn.js';
@@ -36,7 +37,7 @@ class Task implements RunningTask {
   }
   async *logs() {}
   async usage() {
-    return undefined;
+    return this.exited ? undefined : { memory: 1, peakMemory: 1, cpuNanos: 1 };
   }
   async destroy() {}
 }
@@ -117,6 +118,29 @@ describe('the watchdog process loop', () => {
     expect(logs).toContain('task already gone');
     // the pid file goes with it
     expect(readWatchdogHolder(dir)).toBeUndefined();
+  });
+
+  it('marks the alloc lost in its state file before stopping it, so a returning agent reports it lost, not failed', async () => {
+    let clock = 0;
+    const drv = new Drv(() => clock);
+    const store = new StateStore(dir);
+    const state = (allocId: string, clientStatus: AllocStateFile['clientStatus']) =>
+      ({ version: 1, allocId, nodeId: 'n1', agentAlloc: { alloc: { id: allocId }, job: { tasks: [] } }, desiredStop: false, clientStatus, clientDescription: '', tasks: {} }) as unknown as AllocStateFile;
+    await store.write(state('alloc-run', 'running'));
+    await store.write(state('alloc-done', 'complete'));
+    // its task ended on its own (exit 0) while the agent was down: the agent, when back, reports it complete
+    await store.write(state('alloc-ended', 'running'));
+    await drv.attach({ driver: 'exec', id: 'ended', data: {} }).then((t) => t!.stop(0, 'none'));
+    await writeLease(dir, { version: 1, agentPid: 1, agentStart: 'x', contactAt: 0, tasks: [task('run'), task('done'), task('ended')] });
+    clock = 1200;
+    expect(await runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: () => false, driver: async () => drv })).toBe('finished');
+    const fresh = new StateStore(dir);
+    expect((await fresh.read('alloc-run'))?.lostReason).toBe("its agent was gone and had not reached the server for 1s (the node's watchdog stopped it)");
+    // an alloc that is over keeps its outcome
+    expect((await fresh.read('alloc-done'))?.lostReason).toBeUndefined();
+    expect((await fresh.read('alloc-ended'))?.lostReason).toBeUndefined();
+    expect(drv.tasks.get('ended')!.sent).toEqual([{ at: 0, signal: 'none' }]); // nothing sent by the watchdog
+    expect(drv.tasks.get('run')!.sent).toEqual([{ at: 1200, signal: 'SIGINT' }]);
   });
 
   it('defers to a live agent, however long it has not reached the server', async () => {

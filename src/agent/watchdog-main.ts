@@ -13,8 +13,10 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, realpathSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TERMINAL_CLIENT_STATUSES } from '../api/types.js';
 import type { Driver, RunningTask, TaskConfig } from '../drivers/driver.js';
 import { processAlive } from '../drivers/proc.js';
+import { formatDuration } from '../spec/units.js';
 import { monotonicMs } from './contact.js';
 import { parseLease, readLeaseText, type AgentLease, type LeaseTask } from './lease.js';
 import { StateStore } from './state-file.js';
@@ -145,6 +147,8 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
   const progress = new Map<string, TaskProgress>();
   const attached = new Map<string, Promise<RunningTask | undefined>>();
   const failedSaid = new Set<string>();
+  /** by taskKey: whether the task still ran when the watchdog first came to stop it */
+  const checked = new Map<string, Promise<boolean>>();
 
   const attach = (t: LeaseTask): Promise<RunningTask | undefined> => {
     const key = taskKey(t);
@@ -180,6 +184,34 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
     return p;
   };
 
+  /**
+   * Before its tasks are stopped, the alloc is marked as stopped for a lost
+   * server in its state file, as the live agent does (stopForDisconnect): an
+   * agent that starts again finishes the stop and reports the alloc lost, so
+   * the server places it again without using a retry, instead of reporting
+   * the killed task as failed. Only while no agent runs (the caller checked);
+   * once per alloc.
+   */
+  const marked = new Map<string, Promise<void>>();
+  const markLost = (t: LeaseTask, silentMs: number): Promise<void> => {
+    let p = marked.get(t.allocId);
+    if (!p) {
+      p = (async () => {
+        try {
+          const state = await store.read(t.allocId);
+          if (!state || state.lostReason !== undefined || TERMINAL_CLIENT_STATUSES.includes(state.clientStatus)) return;
+          state.lostReason = `its agent was gone and had not reached the server for ${formatDuration(silentMs)} (the node's watchdog stopped it)`;
+          await store.write(state);
+          log('alloc marked lost in its state file', { allocId: t.allocId });
+        } catch (err) {
+          log('cannot mark the alloc lost in its state file', { allocId: t.allocId, err: errorText(err) });
+        }
+      })();
+      marked.set(t.allocId, p);
+    }
+    return p;
+  };
+
   const fields = (t: LeaseTask, silentMs: number): Record<string, unknown> => ({ allocId: t.allocId, task: t.taskName, driver: t.driver, id: t.handle.id, silentMs });
 
   const act = async (t: LeaseTask, kind: 'signal' | 'kill', silentMs: number, gen: number): Promise<void> => {
@@ -192,6 +224,20 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
         log('task already gone', fields(t, silentMs));
         return;
       }
+      // a task that ended on its own while the agent was down keeps its outcome (complete, failed):
+      // only one still running is stopped, and so lost (usage() answers only for a running task)
+      // asked once per task: the SIGKILL after the signal must not wait for the engine's stats again
+      let check = checked.get(key);
+      if (!check) checked.set(key, (check = running.usage().then((u) => u !== undefined, () => true)));
+      const live = await check;
+      if (gen !== generation) return;
+      if (!live) {
+        progress.set(key, 'gone');
+        log('task already ended', fields(t, silentMs));
+        return;
+      }
+      await markLost(t, silentMs);
+      if (gen !== generation) return;
       if (kind === 'signal') {
         log('agent gone past the bound: sending the kill signal', { ...fields(t, silentMs), signal: t.killSignal, sigkillInMs: Math.max(0, t.killAfterMs - silentMs) });
         if (running.signal) await running.signal(t.killSignal);
@@ -271,6 +317,8 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
         progress.clear();
         attached.clear();
         failedSaid.clear();
+        marked.clear();
+        checked.clear();
       }
 
       const d = decide(lease, { agentAlive: alive, now: t, progress });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alloc } from '../../src/api/types.js';
 import { monotonicMs } from '../../src/agent/contact.js';
 import { readLease, type AgentLease } from '../../src/agent/lease.js';
+import { StateStore } from '../../src/agent/state-file.js';
 import { readNodeFile } from '../../src/agent/registration.js';
 import { processAlive, readProcStat } from '../../src/drivers/proc.js';
 import { defaultStopAfterMs, disconnectDeadline } from '../../src/jobs/disconnect.js';
@@ -160,6 +161,9 @@ describe('a killed agent: the watchdog stops its exec tasks at the bound', () =>
     const log = await watchdogLog(victim);
     expect(log.filter((l) => l.msg === 'agent gone past the bound: sending the kill signal').map((l) => l.allocId).sort()).toEqual(copies.map((c) => c.alloc.id).sort());
     expect(log.filter((l) => l.msg === 'sending SIGKILL').map((l) => l.allocId)).toEqual([stubborn.alloc.id]);
+    // marked as stopped for the lost server: an agent that comes back reports them lost, not failed
+    const store = new StateStore(victim.dataDir);
+    for (const c of copies) expect((await store.read(c.alloc.id))?.lostReason).toMatch(/the node's watchdog stopped it/);
 
     // the server replaces them on the spare node: each replacement starts after its original's last sign of life
     const d = await waitForJob(cluster.client, 'twice', (x) => running(x.allocs).filter((a) => a.previousAllocId !== undefined).length === 2, 'both replaced', 30_000);
@@ -224,7 +228,7 @@ describe('a killed agent restarted in time: the watchdog kills nothing', () => {
     const log = await watchdogLog(agent);
     // it saw the old agent go, and touched none of its tasks
     expect(log.some((l) => l.msg.startsWith('agent gone:') && l.agentPid === oldPid)).toBe(true);
-    expect(log.filter((l) => /kill signal|SIGKILL|task ended|task killed|already gone|cannot/.test(l.msg))).toEqual([]);
+    expect(log.filter((l) => /kill signal|SIGKILL|task ended|task killed|already|cannot|marked lost/.test(l.msg))).toEqual([]);
   });
 });
 
