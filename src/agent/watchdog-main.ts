@@ -5,7 +5,9 @@
  * OOM, crashed, or stopped and not started again), stops the tasks listed in
  * it at the bound (watchdog.ts): the kill signal `stopAfterMs` after the
  * agent's last server contact, SIGKILL at `killAfterMs`, before the server
- * may place their replacements elsewhere. A restarted agent writes a new
+ * may place their replacements elsewhere. Such an alloc is marked stopped for
+ * a lost server in its state file, so an agent that comes back reports it
+ * lost, as the live agent's own stops are. A restarted agent writes a new
  * lease (its pid, a fresh contact) and the watchdog defers to it again.
  * It logs JSON lines to `<dataDir>/watchdog.log` and exits when the agent is
  * gone and none of its tasks is left, or when another watchdog holds the node.
