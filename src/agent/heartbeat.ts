@@ -25,7 +25,7 @@ export async function heartbeatLoop(opts: HeartbeatOptions): Promise<void> {
     if (!(await sleep(delay, signal))) return;
     try {
       // well within a heartbeat interval: after a partition heals the next one goes out at once
-      const res = await opts.beat(Math.max(1000, opts.ttlMs() / 3));
+      const res = await opts.beat(Math.max(1000, Math.floor(opts.ttlMs() / 3)));
       if (typeof res?.heartbeatTtlMs === 'number' && res.heartbeatTtlMs > 0) opts.setTtlMs(res.heartbeatTtlMs);
       delay = opts.ttlMs() / 3;
       if (res?.status && res.status !== 'ready') await opts.onNotReady();

@@ -33,6 +33,12 @@ describe('AgentClient against a server that never answers (a partition that drop
     }
   });
 
+  it('takes a heartbeat timeout that is not a whole number of milliseconds (a third of a 4 s TTL)', async () => {
+    const client = new AgentClient(url, 'node_x', 10_000);
+    const err = await client.heartbeat({}, 4000 / 3 / 4).then(() => undefined, (e: unknown) => e);
+    expect((err as BatonApiError).message).toMatch(/did not answer POST \/v1\/agent\/heartbeat in time/);
+  });
+
   it("leaves the blocking watch to its caller's deadline", async () => {
     const client = new AgentClient(url, 'node_x', 100);
     const outcome = await Promise.race([

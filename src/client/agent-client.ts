@@ -56,7 +56,8 @@ export class AgentClient {
   }
 
   private call<T>(method: string, path: string, opts: RequestOptions = {}, timeoutMs = this.callTimeoutMs): Promise<T> {
-    const timeout = AbortSignal.timeout(timeoutMs);
+    // AbortSignal.timeout takes whole milliseconds only (a third of a 4 s TTL is not one)
+    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
     return this.http.request<T>(method, path, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout });
   }
 
