@@ -1636,9 +1636,15 @@ export class Store extends EventEmitter {
       touched.add(nodeId);
       const live = await this.queryAllocs(trx, { nodeId, liveOnly: true });
       const allocs: Alloc[] = [];
+      const replaceAfterOf = new Map<string, number>();
       for (const a of live) {
         // a job that chose to wait out a partition (disconnect.replace_after) keeps its alloc a while
-        const replaceAfter = (await this.loadJob(trx, a.namespace, a.jobId))?.spec.disconnect?.replaceAfterMs ?? 0;
+        const key = `${a.namespace}/${a.jobId}`;
+        let replaceAfter = replaceAfterOf.get(key);
+        if (replaceAfter === undefined) {
+          replaceAfter = (await this.loadJob(trx, a.namespace, a.jobId))?.spec.disconnect?.replaceAfterMs ?? 0;
+          replaceAfterOf.set(key, replaceAfter);
+        }
         if (replaceAfter > 0) {
           a.disconnectedAt = iso(now);
           a.clientDescription = `node ${node.name} missed its heartbeats: replaced in ${formatDuration(replaceAfter)} unless it comes back`;
@@ -1677,26 +1683,24 @@ export class Store extends EventEmitter {
 
   /** These allocs of a silent node are lost: stopped, and their jobs evaluated again (to replace them). */
   private async loseAllocs(trx: Db, node: NodeInfo, allocs: Alloc[], index: number, now: number): Promise<number> {
-    {
-      const jobs = new Map<string, { namespace: string; id: string }>();
-      for (const a of allocs) {
-        delete a.disconnectedAt;
-        a.clientStatus = 'lost';
-        a.clientDescription = `node ${node.name} missed its heartbeats for ${Math.round(node.heartbeatTtlMs / 1000)}s`;
-        a.desiredStatus = 'stop';
-        a.desiredDescription = 'alloc lost with its node; replaced elsewhere';
-        a.modifyIndex = index;
-        a.modifiedAt = iso(now);
-        await this.updateAlloc(trx, a);
-        jobs.set(`${a.namespace}/${a.jobId}`, { namespace: a.namespace, id: a.jobId });
-      }
-      for (const j of jobs.values()) {
-        const job = await this.loadJob(trx, j.namespace, j.id);
-        await this.createEval(trx, index, job ?? j, 'node-down', now);
-        await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
-      }
-      return allocs.length;
+    const jobs = new Map<string, { namespace: string; id: string }>();
+    for (const a of allocs) {
+      delete a.disconnectedAt;
+      a.clientStatus = 'lost';
+      a.clientDescription = `node ${node.name} missed its heartbeats for ${Math.round(node.heartbeatTtlMs / 1000)}s`;
+      a.desiredStatus = 'stop';
+      a.desiredDescription = 'alloc lost with its node; replaced elsewhere';
+      a.modifyIndex = index;
+      a.modifiedAt = iso(now);
+      await this.updateAlloc(trx, a);
+      jobs.set(`${a.namespace}/${a.jobId}`, { namespace: a.namespace, id: a.jobId });
     }
+    for (const j of jobs.values()) {
+      const job = await this.loadJob(trx, j.namespace, j.id);
+      await this.createEval(trx, index, job ?? j, 'node-down', now);
+      await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
+    }
+    return allocs.length;
   }
 
   /** A node that is back: its allocs that were waiting out their replace_after carry on. */
@@ -1884,6 +1888,7 @@ export class Store extends EventEmitter {
         const wasHealthy = a.healthy === true;
         // a batch run that completed on a node the server had given up on: it ran once, and that is the
         // result; the replacement placed meanwhile is the second copy, so it goes
+        let lostByAgent = false;
         const lateCompletion = a.clientStatus === 'lost' && u.clientStatus === 'complete' && !a.preemptedBy
           && (await this.loadJob(trx, a.namespace, a.jobId))?.spec.type === 'batch';
         a.taskStates = u.taskStates;
@@ -1892,6 +1897,7 @@ export class Store extends EventEmitter {
           a.clientDescription = u.clientDescription;
           if (u.clientStatus === 'lost') {
             // the agent stopped it itself (it lost the server): nothing more to run here, a replacement elsewhere
+            lostByAgent = true;
             a.desiredStatus = 'stop';
             a.desiredDescription = 'stopped by its agent; replaced';
           }
@@ -1920,7 +1926,7 @@ export class Store extends EventEmitter {
         const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false, cameUp: false, deployment: undefined as string | undefined };
         if (a.deploymentId && (a.healthy !== wasHealthy || terminal)) j.deployment = a.deploymentId;
         if (terminal && a.clientStatus !== 'lost') j.ended = true;
-        if (u.clientStatus === 'lost' && a.clientStatus === 'lost' && a.desiredDescription === 'stopped by its agent; replaced') j.lostByAgent = true;
+        if (lostByAgent) j.lostByAgent = true;
         if (!wasUp && a.clientStatus === 'running' && a.healthy) j.cameUp = true;
         if (u.clientStatus === 'failed') j.failed = true;
         jobs.set(key, j);
