@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolveTaskUser } from '../agent/task-user.js';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { Cgroups } from './cgroups.js';
 import { PerlLauncher } from './exec-launcher.js';
 import { findCommand } from './proc.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
+import { waitFor } from '../../test/support/cluster.js';
 
 const nodeId = `test-${randomUUID().slice(0, 8)}`;
 const dirs: string[] = [];
@@ -175,6 +176,43 @@ describe.each(launchers)('ExecDriver (%s launcher)', (launcher) => {
     expect(await new ExecDriver().attach(t.handle, c)).toBeUndefined();
   });
 
+  it('a run that ended before its handle was saved is handed back by the next start, not run again', async () => {
+    // the agent died between start() and saving the handle; the task ended while no agent was there
+    const c = config({ command: 'sh', args: ['-c', 'echo run >> runs; exit 5'] });
+    const t = await run(driver, c);
+    expect((await t.wait()).exitCode).toBe(5);
+    const again = await new ExecDriver({ launcher }).start(c);
+    tasks.push(again);
+    expect(again.handle.id).toBe(t.handle.id);
+    expect((await again.wait()).exitCode).toBe(5);
+    expect(readFileSync(join(c.taskDir, 'runs'), 'utf8')).toBe('run\n');
+  });
+
+  it('a run SIGKILLed with its wrapper before its handle was saved is handed back as killed (137)', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'echo run >> runs; sleep 30'] });
+    const t = await run(driver, c);
+    await waitFor('the task to run', () => existsSync(join(c.taskDir, 'runs')));
+    process.kill(-Number((t.handle.data as { pgid: number }).pgid), 'SIGKILL');
+    expect((await t.wait()).exitCode).toBe(137);
+    const again = await new ExecDriver({ launcher }).start(c);
+    tasks.push(again);
+    expect(again.handle.id).toBe(t.handle.id);
+    expect((await again.wait()).exitCode).toBe(137);
+    expect(readFileSync(join(c.taskDir, 'runs'), 'utf8')).toBe('run\n');
+  });
+
+  it('a run its re-attach found gone for good is started afresh by the next start', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'echo run >> runs; exit 0'] });
+    const t = await run(driver, c);
+    await t.wait();
+    rmSync(join(c.taskDir, 'exit_code'));
+    expect(await new ExecDriver().attach(t.handle, c)).toBeUndefined();
+    const fresh = await run(new ExecDriver({ launcher }), c);
+    expect(fresh.handle.id).not.toBe(t.handle.id);
+    expect((await fresh.wait()).exitCode).toBe(0);
+    expect(readFileSync(join(c.taskDir, 'runs'), 'utf8')).toBe('run\nrun\n');
+  });
+
   it('a task that ended before a re-attach is timed by its exit, not by the attach', async () => {
     const c = config({ command: 'sh', args: ['-c', 'sleep 0.3; exit 3'] });
     const t = await run(driver, c);
@@ -260,7 +298,9 @@ describe.skipIf(!cgroupsUsable).each(launchers)('ExecDriver with cgroups (%s lau
     const resources = { cpu: 500, memory: 32 * 1024 * 1024, disk: 0 };
     const first = config({ command: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], resources });
     expect((await (await run(driver, first)).wait()).oomKilled).toBe(true);
-    // no destroy(): the empty group stays, as after an agent that died before cleaning up
+    // destroy() cut short after its first step (the handle file): the empty group stays, as after
+    // an agent that died while cleaning up
+    rmSync(join(first.taskDir, 'handle.json'));
     const again = { ...first, command: 'sh', args: ['-c', 'exit 0'] };
     const r = await (await run(driver, again)).wait();
     expect(r).toMatchObject({ exitCode: 0, oomKilled: false });

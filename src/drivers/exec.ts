@@ -619,7 +619,7 @@ export class ExecDriver implements Driver {
     }
   }
 
-  /** The same alloc/task is already running from this task dir: hand it back instead of a second copy. */
+  /** The same alloc/task runs (or ran) from this task dir: hand it back instead of a second copy. */
   private existingTask(config: TaskConfig): RunningTask | undefined {
     const path = join(config.taskDir, 'handle.json');
     // the common case, a task dir without one, without the cost of a thrown ENOENT
@@ -630,10 +630,20 @@ export class ExecDriver implements Driver {
       // the task may have written this file: believe it only for our own wrapper of this very task
       const argv = readCmdline(Number(handle.id));
       const ours = argv[3] === WRAPPER_NAME && argv[4] === config.allocId && argv[5] === config.taskName && d.taskDir === config.taskDir;
+      const user = this.runAs(config.user);
       if (ours && processAlive(Number(handle.id), d.startTime)) {
         // nor for who the checks run as
-        const user = this.runAs(config.user);
         return new ExecTask({ ...handle, data: { ...d, ...(user ? { user } : { user: undefined }) } }, config);
+      }
+      const pid = Number(handle.id);
+      if (Number.isInteger(pid) && pid > 0 && typeof d?.startTime === 'string' && !processAlive(pid, d.startTime)) {
+        // It ran and ended while no agent was there to save its handle (the agent died between
+        // start and save): hand back the ended run, whose exit the runner then takes, instead of
+        // running it a second time. Only the pid and start time come from the file (a task can
+        // write it); the dir and the cgroup are this task's own.
+        const cgroup = this.cgroups.plan(config.nodeId, `${config.allocId}-${config.taskName}`, config.resources)?.cgroup ?? null;
+        const data: ExecHandleData = { pgid: pid, taskDir: config.taskDir, cgroup, startTime: d.startTime, ...(user ? { user } : {}) };
+        return new ExecTask({ driver: 'exec', id: String(pid), data }, config);
       }
     } catch {
       // no earlier start
@@ -646,7 +656,11 @@ export class ExecDriver implements Driver {
     const d = handle.data as ExecHandleData;
     const pid = Number(handle.id);
     if (!Number.isInteger(pid) || pid <= 0 || typeof d?.taskDir !== 'string') return undefined;
-    if (!processAlive(pid, d.startTime) && readExitCode(d.taskDir) === undefined) return undefined;
+    if (!processAlive(pid, d.startTime) && readExitCode(d.taskDir) === undefined) {
+      // gone for good: a later start of the task must not take this leftover for a run that ended
+      rmSync(join(d.taskDir, 'handle.json'), { force: true });
+      return undefined;
+    }
     return new ExecTask(handle, config);
   }
 
