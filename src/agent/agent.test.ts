@@ -253,4 +253,36 @@ describe('startAgent', () => {
     // and nothing brings the lost one back
     expect(driver.starts.filter((s) => s.config.allocId === 'b1')).toHaveLength(1);
   });
+  it('a restarted agent that cannot reach the server keeps the bound and last contact of the agent before it: it stops the re-attached allocs in time and reports them lost', async () => {
+    const a = await start(server.joinToken);
+    server.setAllocs([alloc('b1', a.nodeId, 'batch')]);
+    const t = await until('running', () => server.latest('b1')?.clientStatus === 'running' && driver.starts[0]);
+    const readLease = async () => JSON.parse(await readFile(join(dataDir, 'lease.json'), 'utf8'));
+    await until('the task in the lease', async () => (await readLease()).tasks.length === 1);
+    const cut = Date.now();
+    server.unreachable = true;
+    await a.close(); // the agent process dies; its task keeps running
+    const prior = await readLease();
+
+    // the server is still out: the new agent keeps trying to connect meanwhile
+    const starting = startAgent({ serverUrl: server.url, dataDir, name: 't', cpu: 2000, memory: 1 << 30, logger, driverList: [driver] });
+    void starting.then((b) => agents.push(b), () => undefined);
+    await until('a lease of the new agent', async () => (await readLease()).agentStart !== undefined && Date.now() - cut > 500);
+    const lease = await readLease();
+    // the same last contact and the same tasks: the new agent has not reached the server either
+    expect(lease.contactAt).toBe(prior.contactAt);
+    expect(lease.tasks.map((x: { allocId: string }) => x.allocId)).toEqual(['b1']);
+    expect(lease.bound).toEqual({ ttlMs: 3000, stopAfterMs: 2000 });
+
+    await until('stopped at the bound', () => t.stops.length > 0);
+    const after = Date.now() - cut;
+    expect(after).toBeGreaterThanOrEqual(1500);
+    // counted from the earlier agent's contact: the SIGKILL is due before the server's TTL runs out
+    expect(t.stops[0].timeoutMs).toBeLessThanOrEqual(3000 - 300 - 2000 + 50);
+    t.exit({ exitCode: 143, signal: 'SIGTERM' });
+    server.unreachable = false;
+    await starting;
+    await until('reported lost', () => server.latest('b1')?.clientStatus === 'lost');
+    expect(driver.starts).toHaveLength(1);
+  });
 });

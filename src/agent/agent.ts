@@ -20,12 +20,12 @@ import { fingerprintNode, type FingerprintOptions } from './fingerprint.js';
 import { heartbeatLoop } from './heartbeat.js';
 import { certRenewalLoop } from './cert-renewal.js';
 import { buildUsageReport } from './usage-report.js';
-import { connect, stopAfterOf, type Session } from './registration.js';
+import { connect, DEFAULT_TTL_MS, readNodeFile, stopAfterOf, type Session } from './registration.js';
 import { monotonicMs, ServerContact } from './contact.js';
 import { disconnectGuardLoop } from './disconnect-guard.js';
-import { buildLease } from './lease.js';
-import { watchdogLoop } from './watchdog-spawn.js';
-import type { NodeBound } from '../jobs/disconnect.js';
+import { buildLease, takeOverLease } from './lease.js';
+import { LeaseWake, watchdogLoop } from './watchdog-spawn.js';
+import { defaultStopAfterMs, type NodeBound } from '../jobs/disconnect.js';
 import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
 import { watchAllocs } from './watcher.js';
@@ -70,6 +70,11 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   await mkdir(opts.dataDir, { recursive: true });
   // tasks (other users) pass through to their own dirs below it, but may not list or read it
   await chmod(opts.dataDir, 0o711);
+  // first of all: the watchdog must not stop the tasks this agent is about to re-attach to
+  const prior = await takeOverLease(opts.dataDir, monotonicMs()).catch((err: unknown) => {
+    logger.warn({ err: errorMessage(err) }, 'cannot take over the lease of the earlier agent process');
+    return undefined;
+  });
   let drivers = opts.driverList ?? createDrivers(opts.drivers, {
     exec: { taskUser: opts.taskUser, allowRoot: opts.allowRoot },
     docker: { allow: opts.allow, hostPaths: opts.allowHostPaths },
@@ -90,29 +95,62 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // every loop, sleep and runner listens on this one signal: dozens of listeners are expected, not a leak
   setMaxListeners(0, abort.signal);
   const client = new AgentClient(opts.serverUrl, opts.joinToken ?? '');
-  const session = await connect({
-    client,
-    dataDir: opts.dataDir,
-    serverUrl: opts.serverUrl,
-    joinToken: opts.joinToken,
-    request: fp.request,
-    logger,
-    signal: abort.signal,
-  });
-  logger.info({ nodeId: session.nodeId, name: fp.request.name }, 'node ready');
+  let setConnected!: () => void;
+  // settled on close too: nothing waits on a connection that will never come
+  const connected = new Promise<void>((res) => (setConnected = res));
+  abort.signal.addEventListener('abort', () => setConnected(), { once: true });
 
+  // until it reaches the server, the node keeps to the bound and last contact of the agent before it
+  const ttlMs = prior?.bound?.ttlMs ?? DEFAULT_TTL_MS;
+  const provisional: Session = {
+    nodeId: (await readNodeFile(opts.dataDir).catch(() => undefined))?.nodeId ?? '',
+    heartbeatTtlMs: ttlMs,
+    stopAfterMs: prior?.bound?.stopAfterMs ?? defaultStopAfterMs(ttlMs),
+    reachedAt: prior?.contactAt ?? monotonicMs(),
+  };
   const ctx: AgentContext = {
     client,
     store: new StateStore(opts.dataDir),
-    reporter: new StatusReporter({ send: (u) => client.updateAllocs(u), logger, signal: abort.signal }),
+    reporter: new StatusReporter({
+      send: async (u) => {
+        await connected;
+        return client.updateAllocs(u);
+      },
+      logger,
+      signal: abort.signal,
+    }),
     drivers: new Map(fp.healthy.map((d) => [d.name, d])),
     logger,
     signal: abort.signal,
     node: { address: fp.request.address ?? '127.0.0.1', volumes: fp.request.volumes ?? {}, ...(opts.address ? { bindAddress: opts.address } : {}) },
+    connected,
   };
   logger.info({ address: fp.request.address, volumes: Object.keys(fp.request.volumes ?? {}), portRange: fp.request.portRange }, 'node network');
-  const agent = new Agent(ctx, opts, fp.request, session, abort, drivers);
+  const agent = new Agent(ctx, opts, fp.request, provisional, abort, drivers);
+  ctx.disconnect = { silentMs: () => agent.contact.silentMs(), bound: () => agent.bound() };
+  ctx.taskStarted = () => agent.leaseWake.wake();
+  // re-attach and guard before connecting: the server may be down for longer than the tasks may run without it
   await agent.restore();
+  agent.guard();
+  let session: Session;
+  try {
+    session = await connect({
+      client,
+      dataDir: opts.dataDir,
+      serverUrl: opts.serverUrl,
+      joinToken: opts.joinToken,
+      request: fp.request,
+      logger,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    // the tasks stay; the lease names a process about to exit, so the watchdog keeps the bound
+    await agent.close();
+    throw err;
+  }
+  logger.info({ nodeId: session.nodeId, name: fp.request.name }, 'node ready');
+  agent.connected(session);
+  setConnected();
   agent.run();
   return {
     get nodeId() {
@@ -131,6 +169,8 @@ class Agent {
   private loops: Promise<void>[] = [];
   /** when the agent last reached the server (the disconnect guard and the watchdog count from it) */
   readonly contact: ServerContact;
+  /** a task start writes the watchdog's lease at once */
+  readonly leaseWake = new LeaseWake();
   /** aborted (and replaced) when the server answers again after a silence */
   private renewedWatch = new AbortController();
 
@@ -158,6 +198,8 @@ class Agent {
     await Promise.all([...this.runners.values()].map((r) => r.reattach()));
     if (states.length > 0) logger.info({ allocs: states.length }, 'restored allocs from the data dir');
 
+    // a node never registered has no tasks of its own to find (and '' would name every node's)
+    if (!this.session.nodeId) return;
     const known = new Set([...this.runners.values()].flatMap((r) => r.handleIds()));
     for (const driver of this.allDrivers) {
       try {
@@ -169,6 +211,24 @@ class Agent {
       }
     }
     if (this.orphans.length > 0) logger.warn({ orphans: this.orphans.length }, 'found tasks no state file knows');
+  }
+
+  /** the loops that keep the tasks within the bound, from before the agent reaches the server */
+  guard(): void {
+    const { logger, signal } = this.ctx;
+    this.loops.push(
+      disconnectGuardLoop({ contact: this.contact, runners: () => this.runners.values(), bound: () => this.bound(), logger, signal }),
+      watchdogLoop({ dataDir: this.opts.dataDir, lease: () => buildLease({ contactAt: this.contact.lastAt, runners: this.runners.values(), bound: this.bound() }), wake: this.leaseWake, logger, signal }),
+    );
+  }
+
+  /** the server answered the agent's start: its session (and bound) from now on */
+  connected(session: Session): void {
+    if (this.session.nodeId && session.nodeId !== this.session.nodeId) {
+      this.ctx.logger.warn({ before: this.session.nodeId, after: session.nodeId }, 'registered as a new node: the allocs of the old one will be stopped');
+    }
+    this.session = session;
+    this.reached(session.reachedAt);
   }
 
   run(): void {
@@ -198,8 +258,6 @@ class Agent {
         logger,
         signal,
       }),
-      disconnectGuardLoop({ contact: this.contact, runners: () => this.runners.values(), bound: () => this.bound(), logger, signal }),
-      watchdogLoop({ dataDir: this.opts.dataDir, lease: () => buildLease({ contactAt: this.contact.lastAt, runners: this.runners.values(), bound: this.bound() }), logger, signal }),
       certRenewalLoop({ client, dataDir: this.opts.dataDir, tls: () => this.session.tls, nodeId: () => this.session.nodeId, logger, signal }),
     );
   }

@@ -239,4 +239,40 @@ describe('AllocRunner', () => {
     expect(events.find((e) => e.type === 'TaskLost')?.message).toBe('task lost while the agent was down');
     expect(events.at(-1)?.type).toBe('Started');
   });
+  describe('a task that ends on its own while the node is past its disconnect bound (the watchdog stopped it as a restarted agent took over)', () => {
+    // a TTL of 3 s: the allocs may run 2 s without the server
+    const bound = { ttlMs: 3000, stopAfterMs: 2000 };
+
+    async function endWith(type: JobSpec['type'], silentMs: number, exit: { exitCode: number; signal?: string }): Promise<{ h: Harness; r: AllocRunner }> {
+      const h = harness();
+      h.ctx.disconnect = { silentMs: () => silentMs, bound: () => bound };
+      const r = AllocRunner.create(h.ctx, agentAlloc(type, [spec()], { attempts: 3, delayMs: 0 }), 'n1');
+      r.start();
+      const t = await until('start', () => driver.last());
+      await until('running', () => latest(h)?.clientStatus === 'running');
+      t.exit(exit);
+      return { h, r };
+    }
+
+    it('past the bound: lost (the server places it again), not failed, and not restarted here', async () => {
+      const { h, r } = await endWith('service', 2500, { exitCode: 143, signal: 'SIGTERM' });
+      await r.whenDone();
+      const u = latest(h)!;
+      expect(u.clientStatus).toBe('lost');
+      expect(u.clientDescription).toMatch(/^stopped by its agent: its node had not reached the server for 3s, past the bound/);
+      expect(driver.starts).toHaveLength(1);
+    });
+
+    it('within the bound: the restart policy decides as ever', async () => {
+      const { h } = await endWith('service', 1500, { exitCode: 143, signal: 'SIGTERM' });
+      await until('restarted', () => driver.starts[1]);
+      expect(latest(h)?.clientStatus).not.toBe('lost');
+    });
+
+    it('a batch run that succeeded past the bound keeps its result', async () => {
+      const { h, r } = await endWith('batch', 2500, { exitCode: 0 });
+      await r.whenDone();
+      expect(latest(h)?.clientStatus).toBe('complete');
+    });
+  });
 });

@@ -13,6 +13,7 @@ import type { AgentContext } from './context.js';
 import type { AllocStateFile, PersistedTask } from './state-file.js';
 import { TaskRunner, type TaskHost } from './task-runner.js';
 import { disconnectDeadline, type DisconnectDeadline, type NodeBound } from '../jobs/disconnect.js';
+import { formatDuration } from '../spec/units.js';
 
 export class AllocRunner implements TaskHost {
   private readonly tasks = new Map<string, TaskRunner>();
@@ -167,6 +168,25 @@ export class AllocRunner implements TaskHost {
     this.state.lostReason = reason;
     this.changed();
     for (const t of this.tasks.values()) t.stop({ killTimeoutMs });
+  }
+
+  /**
+   * A task ended, not by a stop of this agent, while the node was past this
+   * alloc's bound without the server: the node's watchdog stopped it while a
+   * restarted agent was taking over, or it ended as it was due to be stopped.
+   * Either way the server may place it again, so it is lost (not failed) and
+   * not restarted here. A batch run that succeeded keeps its result.
+   */
+  endedPastBound(succeeded: boolean): boolean {
+    if (this.state.lostReason !== undefined) return true;
+    const dc = this.ctx.disconnect;
+    if (succeeded || !dc || this.terminal) return false;
+    const d = this.disconnectDeadline(dc.bound());
+    const silent = dc.silentMs();
+    if (!d || silent < d.stopAfterMs) return false;
+    this.state.lostReason = `its node had not reached the server for ${formatDuration(silent)}, past the bound it may run without it (it ended then)`;
+    for (const t of this.tasks.values()) if (!t.dead) t.stop({ killTimeoutMs: Math.max(0, d.killAfterMs - silent) });
+    return true;
   }
 
   /** task name → current use, for the running tasks */

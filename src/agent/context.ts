@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { AgentClient } from '../client/agent-client.js';
 import type { Driver } from '../drivers/driver.js';
+import type { NodeBound } from '../jobs/disconnect.js';
 import type { StateStore } from './state-file.js';
 import type { StatusReporter } from './status-reporter.js';
 
@@ -18,6 +19,12 @@ export interface AgentContext {
   usagePollMs?: number;
   /** what tasks need to know of this node's network and disks (absent in tests that do not care) */
   node?: NodeNetwork;
+  /** how long the node has been without the server, against the bound it keeps to (absent in tests that do not care) */
+  disconnect?: { silentMs(): number; bound(): NodeBound };
+  /** a task was started (its handle is known): the watchdog's lease is written now */
+  taskStarted?: () => void;
+  /** settles once the agent is connected: reports and logs wait for it (absent: connected already) */
+  connected?: Promise<void>;
 }
 
 export interface NodeNetwork {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NodeBound } from '../jobs/disconnect.js';
-import { buildLease, LeaseWriter, leasePath, processStart, readLease, writeLease, type AgentLease, type LeaseSource } from './lease.js';
+import { buildLease, LeaseWriter, leasePath, processStart, readLease, takeOverLease, writeLease, type AgentLease, type LeaseSource } from './lease.js';
 
 let dir = '';
 beforeEach(async () => {
@@ -66,5 +66,21 @@ describe('lease', () => {
     expect((await stat(leasePath(dir))).ino).toBe(first);
     expect(await w.update({ ...l, contactAt: 4 })).toBe(true);
     expect((await readLease(dir))?.contactAt).toBe(4);
+  });
+  it('a starting agent takes the lease over: its own pid, the earlier last contact, bound and tasks', async () => {
+    const earlier: AgentLease = { ...buildLease({ contactAt: 5000, bound, runners: [runner('a1', { stopAfterMs: 4000, killAfterMs: 5400 }, ['web'])] }), agentPid: 999_999_999, agentStart: '1' };
+    await writeLease(dir, earlier);
+    const mine = await takeOverLease(dir, 7000);
+    expect(mine).toEqual({ ...earlier, agentPid: process.pid, agentStart: processStart(process.pid) });
+    expect(await readLease(dir)).toEqual(mine);
+    // a contact later than now is from before a reboot: counted as now at the latest
+    await writeLease(dir, earlier);
+    expect((await takeOverLease(dir, 4000))?.contactAt).toBe(4000);
+  });
+
+  it('nothing to take over: no lease, or not a lease', async () => {
+    expect(await takeOverLease(dir, 1)).toBeUndefined();
+    await writeFile(leasePath(dir), '{"version":2}');
+    expect(await takeOverLease(dir, 1)).toBeUndefined();
   });
 });

@@ -35,6 +35,8 @@ export interface AgentLease {
   agentStart: string;
   /** monotonic ms (contact.ts monotonicMs) of the agent's last server contact */
   contactAt: number;
+  /** the bound the server last gave (absent in leases of older agents): a restarted agent keeps to it until it reaches the server */
+  bound?: NodeBound;
   tasks: LeaseTask[];
 }
 
@@ -67,7 +69,32 @@ export function buildLease(opts: { contactAt: number; runners: Iterable<LeaseSou
       tasks.push({ allocId: r.id, taskName: t.taskName, driver: t.driver, handle: t.handle, stopAfterMs: d.stopAfterMs, killAfterMs: d.killAfterMs, killSignal: t.killSignal });
     }
   }
-  return { version: 1, agentPid: process.pid, agentStart: ownStart, contactAt: opts.contactAt, tasks };
+  return { version: 1, agentPid: process.pid, agentStart: ownStart, contactAt: opts.contactAt, bound: opts.bound, tasks };
+}
+
+/**
+ * A starting agent takes the lease over from the agent process before it
+ * (crashed, killed, restarted) at once, before it does anything else: the
+ * watchdog then defers to it instead of stopping the tasks the new agent is
+ * about to re-attach to, and the new agent keeps to the same bound from the
+ * same last contact (it has not reached the server since either). The tasks
+ * stay listed, so a new agent that dies too leaves them to the watchdog.
+ * Returns the earlier lease; undefined when there is none (or it is not one).
+ */
+export async function takeOverLease(dataDir: string, now: number): Promise<AgentLease | undefined> {
+  let prior: AgentLease | undefined;
+  try {
+    prior = await readLease(dataDir);
+  } catch {
+    prior = undefined;
+  }
+  if (!prior) return undefined;
+  ownStart ??= processStart(process.pid);
+  // a contact "later than now" is from before a reboot (the monotonic clock started again): nothing of it runs
+  const contactAt = Math.min(prior.contactAt, now);
+  const mine: AgentLease = { ...prior, agentPid: process.pid, agentStart: ownStart, contactAt };
+  await writeLease(dataDir, mine);
+  return mine;
 }
 
 export function writeLease(dataDir: string, lease: AgentLease): Promise<void> {
@@ -107,6 +134,7 @@ function isLease(v: unknown): v is AgentLease {
     Number.isInteger(l.agentPid) &&
     typeof l.agentStart === 'string' &&
     typeof l.contactAt === 'number' &&
+    (l.bound === undefined || (typeof l.bound?.ttlMs === 'number' && typeof l.bound?.stopAfterMs === 'number')) &&
     Array.isArray(l.tasks) &&
     l.tasks.every(
       (t) =>

@@ -44,7 +44,8 @@ export interface ConnectOptions {
   signal: AbortSignal;
 }
 
-const DEFAULT_TTL_MS = 10_000;
+/** the TTL an agent assumes until a server says otherwise */
+export const DEFAULT_TTL_MS = 10_000;
 
 export function nodeFilePath(dataDir: string): string {
   return join(dataDir, 'node.json');

@@ -41,6 +41,8 @@ export interface TaskHost {
   save(): Promise<void>;
   /** the values of the alloc's secrets at its current version stamp */
   secrets?(): Promise<AllocSecretsResponse>;
+  /** the task ended on its own past the alloc's disconnect bound: the alloc is lost, the task not restarted (AllocRunner) */
+  endedPastBound?(succeeded: boolean): boolean;
 }
 
 type Start = 'fresh' | 'lost' | { attached: RunningTask };
@@ -315,6 +317,7 @@ export class TaskRunner {
         return this.finish(last);
       }
       if (this.stopRequested) return this.finish(last);
+      if (this.host.endedPastBound?.(job.type === 'batch' && exitSucceeded(exit) && !unhealthy)) return this.finish(last);
       if (this.secretRestart) {
         this.secretRestart = false;
         this.rec.state.restarts++;
@@ -369,6 +372,7 @@ export class TaskRunner {
     this.rec.handle = running.handle;
     this.rec.logCursor = undefined;
     this.rec.destroyed = false;
+    this.host.ctx.taskStarted?.();
     // the handle is saved before anything else can fail (it is what prevents a duplicate after a
     // crash), in the same write as the running state: marking it started cannot fail
     this.markStarted(`started ${running.handle.driver} task ${running.handle.id.slice(0, 12)}`);
@@ -456,7 +460,11 @@ export class TaskRunner {
       allocId: this.host.agentAlloc.alloc.id,
       task: this.spec.name,
       source: running.logs(this.rec.logCursor),
-      ship: (chunks) => ctx.client.shipLogs(chunks),
+      ship: async (chunks) => {
+        // a restarted agent re-attaches before it has reached the server: its logs wait for the connection
+        if (ctx.connected) await ctx.connected;
+        return ctx.client.shipLogs(chunks);
+      },
       saveCursor: async (cursor) => {
         this.rec.logCursor = cursor;
         await this.host.save();

@@ -3,8 +3,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { processStart } from './lease.js';
-import { acquireWatchdogLock, holderAlive, readWatchdogHolder, releaseWatchdogLock, watchdogEnv, watchdogPidPath } from './watchdog-spawn.js';
+import pino from 'pino';
+import { processStart, readLease } from './lease.js';
+import { acquireWatchdogLock, holderAlive, LeaseWake, readWatchdogHolder, releaseWatchdogLock, watchdogEnv, watchdogLoop, watchdogPidPath } from './watchdog-spawn.js';
 
 let dir = '';
 beforeEach(async () => {
@@ -51,3 +52,37 @@ describe('watchdog environment', () => {
     expect(env).toEqual({ PATH: '/bin', HOME: '/root', DOCKER_HOST: 'unix:///x' });
   });
 });
+
+describe('the lease loop', () => {
+  it('writes the lease at once when a task starts, not at its next check', async () => {
+    const abort = new AbortController();
+    const wake = new LeaseWake();
+    let contactAt = 1;
+    const logger = pino({ level: 'silent' });
+    // a check a minute apart: only the wake can bring the second write within the test
+    const loop = watchdogLoop({ dataDir: dir, lease: () => ({ version: 1, agentPid: process.pid, agentStart: processStart(process.pid), contactAt, tasks: [] }), wake, everyMs: 60_000, logger, signal: abort.signal });
+    const contact = async () => (await readLease(dir))?.contactAt;
+    try {
+      await until(async () => (await contact()) === 1);
+      contactAt = 2;
+      wake.wake();
+      await until(async () => (await contact()) === 2);
+      // a wake while the loop was busy is not lost either
+      contactAt = 3;
+      wake.wake();
+      wake.wake();
+      await until(async () => (await contact()) === 3);
+    } finally {
+      abort.abort();
+      await loop;
+    }
+  });
+});
+
+async function until(fn: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await fn().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('never happened');
+}

@@ -147,6 +147,36 @@ export interface WatchdogLoopOptions {
   signal: AbortSignal;
   /** ms between checks (default 250): the lease is at most this much behind */
   everyMs?: number;
+  /** a task started: write the lease now, not at the next check */
+  wake?: LeaseWake;
+}
+
+/** Lets a task start cut the watchdog loop's wait short, so a new task is in the lease within milliseconds. */
+export class LeaseWake {
+  private waiter: (() => void) | undefined;
+  private pending = false;
+
+  wake(): void {
+    this.pending = true;
+    this.waiter?.();
+  }
+
+  /** resolves after `ms`, on abort, or at a wake (one that came meanwhile included) */
+  wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.waiter = undefined;
+        this.pending = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.waiter = done;
+      if (this.pending || signal.aborted) done();
+    });
+  }
 }
 
 /**
@@ -156,6 +186,7 @@ export interface WatchdogLoopOptions {
  */
 export async function watchdogLoop(opts: WatchdogLoopOptions): Promise<void> {
   const every = opts.everyMs ?? 250;
+  const wake = opts.wake ?? new LeaseWake();
   const writer = new LeaseWriter(opts.dataDir);
   let writeError: string | undefined;
   let spawnError: string | undefined;
@@ -187,16 +218,6 @@ export async function watchdogLoop(opts: WatchdogLoopOptions): Promise<void> {
         spawnError = msg;
       }
     }
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        opts.signal.removeEventListener('abort', done);
-        resolve();
-      }, every);
-      opts.signal.addEventListener('abort', done, { once: true });
-    });
+    await wake.wait(every, opts.signal);
   }
 }

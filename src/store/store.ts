@@ -1582,9 +1582,14 @@ export class Store extends EventEmitter {
     if (this.beats.size === 0) return;
     for (const [id, t] of [...this.beats]) {
       // only forward: a write of the node since (a drain, say) may hold a newer time already
-      await this.db.updateTable('nodes')
-        .set({ last_heartbeat: t, data: sql<string>`json_set(data, '$.lastHeartbeatAt', ${iso(t)})` })
-        .where('id', '=', id).where('last_heartbeat', '<', t).execute();
+      try {
+        await this.db.updateTable('nodes')
+          .set({ last_heartbeat: t, data: sql<string>`json_set(data, '$.lastHeartbeatAt', ${iso(t)})` })
+          .where('id', '=', id).where('last_heartbeat', '<', t).execute();
+      } catch (err) {
+        // what it means to the operator ("disk full: ..."), as every other write says it
+        throw describeStoreError(err);
+      }
       // kept until written (a full disk fails the write): a beat lost here would mark a live node down;
       // a newer beat that came in meanwhile stays for the next flush
       if (this.beats.get(id) === t) this.beats.delete(id);
