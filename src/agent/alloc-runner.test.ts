@@ -275,4 +275,38 @@ describe('AllocRunner', () => {
       expect(latest(h)?.clientStatus).toBe('complete');
     });
   });
+  describe('a run the earlier agent started but did not live to record (no handle saved)', () => {
+    async function restoredWithUnrecordedRun(type: JobSpec['type']): Promise<{ h2: Harness; r2: AllocRunner; t: ReturnType<FakeDriver['last']> }> {
+      const h1 = harness();
+      const r1 = AllocRunner.create(h1.ctx, agentAlloc(type), 'n1');
+      await r1.save(); // written as the agent took the alloc, before the start
+      h1.abort.abort();
+      // the start the agent made just before it died
+      const t = (await driver.start({ nodeId: 'n1', allocId: 'alloc-1', allocName: 'j[0]', allocIndex: 0, namespace: 'default', jobId: 'j', taskName: 'main', args: [], env: {}, resources: { cpu: 0, memory: 0, disk: 0 }, killSignal: 'SIGINT', killTimeoutMs: 1000, taskDir: '/tmp' })) as ReturnType<FakeDriver['last']>;
+      const h2 = harness();
+      const state = (await h2.ctx.store.read('alloc-1'))!;
+      expect(state.tasks.main.handle).toBeUndefined();
+      const r2 = AllocRunner.restore(h2.ctx, state);
+      return { h2, r2, t };
+    }
+
+    it('is taken up at restore: its exit counts and nothing starts it again', async () => {
+      const { h2, r2, t } = await restoredWithUnrecordedRun('batch');
+      await r2.reattach();
+      t.exit({ exitCode: 0 });
+      await r2.whenDone();
+      expect(latest(h2)?.clientStatus).toBe('complete');
+      expect(driver.starts).toHaveLength(1);
+    });
+
+    it('one that had completed before the agent stopped it for a lost server keeps its result', async () => {
+      const { h2, r2, t } = await restoredWithUnrecordedRun('batch');
+      t.exit({ exitCode: 0, finishedAt: new Date(Date.now() - 1000).toISOString() });
+      await r2.reattach();
+      r2.stopForDisconnect('its agent could not reach the server for 3s', 300);
+      await r2.whenDone();
+      expect(latest(h2)?.clientStatus).toBe('complete');
+      expect(driver.starts).toHaveLength(1);
+    });
+  });
 });

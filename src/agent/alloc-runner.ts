@@ -166,6 +166,7 @@ export class AllocRunner implements TaskHost {
   stopForDisconnect(reason: string, killTimeoutMs: number): void {
     if (this.terminal || this.state.lostReason !== undefined) return;
     this.state.lostReason = reason;
+    this.state.lostAt = new Date().toISOString();
     this.changed();
     for (const t of this.tasks.values()) t.stop({ killTimeoutMs });
   }
@@ -185,6 +186,7 @@ export class AllocRunner implements TaskHost {
     const silent = dc.silentMs();
     if (!d || silent < d.stopAfterMs) return false;
     this.state.lostReason = `its node had not reached the server for ${formatDuration(silent)}, past the bound it may run without it (it ended then)`;
+    this.state.lostAt = new Date().toISOString();
     for (const t of this.tasks.values()) if (!t.dead) t.stop({ killTimeoutMs: Math.max(0, d.killAfterMs - silent) });
     return true;
   }
@@ -257,7 +259,7 @@ export class AllocRunner implements TaskHost {
       memoryLimits[spec.name] = rec.state.memoryLimit ?? alloc.taskResources?.[spec.name]?.memory ?? spec.resources.memory;
       if (spec.timeoutMs !== undefined) timeoutsMs[spec.name] = spec.timeoutMs;
     }
-    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, lostReason: this.state.lostReason, memoryLimits, timeoutsMs });
+    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, lostReason: this.state.lostReason, lostAt: this.state.lostAt, batch: job.type === 'batch', memoryLimits, timeoutsMs });
     this.state.clientStatus = s.clientStatus;
     this.state.clientDescription = s.clientDescription;
     // a deep copy: the runners keep mutating their states while this waits to be sent

@@ -12,6 +12,12 @@ export interface AllocStatusInput {
   desiredStop: boolean;
   /** the agent stopped it itself for this reason (it lost the server): it ends as lost */
   lostReason?: string;
+  /**
+   * when the agent decided so (ISO), and whether the alloc is a batch run: a run whose every task
+   * had already exited 0 before then completed on its own, and keeps that result
+   */
+  lostAt?: string;
+  batch?: boolean;
   /** bytes, per task name: named in OOM descriptions */
   memoryLimits?: Record<string, number>;
   /** ms, per task name: named in timeout descriptions */
@@ -34,7 +40,7 @@ export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
 
   const failed = entries.find(([, t]) => t.state === 'dead' && t.failed);
   const allDead = entries.every(([, t]) => t.state === 'dead');
-  if (input.lostReason !== undefined) {
+  if (input.lostReason !== undefined && !(allDead && completedBefore(input, entries))) {
     if (allDead) return { clientStatus: 'lost', clientDescription: `stopped by its agent: ${input.lostReason}` };
     return { clientStatus: everyStarted(entries) ? 'running' : 'pending', clientDescription: `stopping: ${input.lostReason}` };
   }
@@ -114,4 +120,11 @@ export function describeFailure(name: string, t: TaskState, memoryLimit?: number
 function lastEvent(t: TaskState, types: readonly string[]): TaskState['events'][number] | undefined {
   for (let i = t.events.length - 1; i >= 0; i--) if (types.includes(t.events[i].type)) return t.events[i];
   return undefined;
+}
+
+/** every task of a batch run exited 0 on its own before the agent decided to stop it for a lost server */
+function completedBefore(input: AllocStatusInput, entries: Array<[string, TaskState]>): boolean {
+  if (!input.batch || input.lostAt === undefined) return false;
+  const lostAt = Date.parse(input.lostAt);
+  return entries.every(([, t]) => t.exitCode === 0 && !t.signal && !t.failed && t.finishedAt !== undefined && Date.parse(t.finishedAt) < lostAt);
 }

@@ -87,6 +87,10 @@ export class FakeDriver implements Driver {
     const t = this.tasks.get(handle.id);
     return t && !t.destroyed ? t : undefined;
   }
+  /** a run of this alloc/task not destroyed yet, as the real drivers find it by its task dir or container name */
+  async recover(config: TaskConfig): Promise<RunningTask | undefined> {
+    return [...this.tasks.values()].find((t) => !t.destroyed && t.config.allocId === config.allocId && t.config.taskName === config.taskName);
+  }
   async list(nodeId: string): Promise<Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }>> {
     return [...this.tasks.values()]
       .filter((t) => !t.destroyed && t.config.nodeId === nodeId)

@@ -41,6 +41,8 @@ export interface AllocStateFile {
   desiredStop: boolean;
   /** why the agent stopped the alloc itself (it lost the server for too long): it ends as lost */
   lostReason?: string;
+  /** when it was (ISO): a batch run that had succeeded before then keeps its result */
+  lostAt?: string;
   clientStatus: AllocClientStatus;
   clientDescription: string;
   tasks: Record<string, PersistedTask>;

@@ -78,6 +78,8 @@ export class TaskRunner {
   private warnedReadOnly = false;
   /** when the last run ended: the driver's time when it knows it (a run that ended while the agent was down), else when it was seen */
   private exitedAt: string | undefined;
+  /** the current run was taken up from an earlier agent, its start time unknown */
+  private adoptedRun = false;
 
   constructor(
     private readonly host: TaskHost,
@@ -105,6 +107,17 @@ export class TaskRunner {
 
   /** After an agent restart: take up a task an earlier agent started (no new start). */
   async reattach(): Promise<void> {
+    if (!this.begun && !this.rec.handle && this.rec.state.state === 'pending') {
+      // the earlier agent may have started it and died before it saved the handle: take up that run
+      // (ended or not) instead of letting it go unseen, so its result counts and nothing runs it twice
+      const found = await this.recover();
+      if (found && !this.begun) {
+        this.rec.handle = found.handle;
+        this.begun = true;
+        this.loop = this.track(this.run({ attached: found }));
+        return;
+      }
+    }
     if (this.begun || !this.rec.handle) return;
     if (this.dead) {
       this.begun = true;
@@ -256,6 +269,17 @@ export class TaskRunner {
     if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
   }
 
+  private async recover(): Promise<RunningTask | undefined> {
+    const driver = this.host.ctx.drivers.get(this.spec.driver);
+    if (!driver?.recover) return undefined;
+    try {
+      return await driver.recover(this.config());
+    } catch (err) {
+      this.log().warn({ err: errorMessage(err) }, 'cannot look for a run an earlier agent started');
+      return undefined;
+    }
+  }
+
   private async attach(): Promise<Start> {
     const handle = this.rec.handle!;
     const driver = this.host.ctx.drivers.get(handle.driver);
@@ -296,6 +320,7 @@ export class TaskRunner {
           if (this.rec.state.state === 'pending') {
             // adopted: started by an agent that crashed before it could say so
             this.markStarted('re-attached to a task started before the agent restarted');
+            this.adoptedRun = true;
             await this.host.changed().saved;
           }
         }
@@ -586,6 +611,10 @@ export class TaskRunner {
 
   private recordExit(exit: ExitResult, lost: boolean, unhealthy?: string): void {
     const s = this.rec.state;
+    // an adopted run's start was only noted at the adoption: one that had ended by then began no later
+    const end = Date.parse(exit.finishedAt ?? '');
+    if (this.adoptedRun && Number.isFinite(end) && end < Date.parse(s.startedAt ?? '')) s.startedAt = new Date(end).toISOString();
+    this.adoptedRun = false;
     this.exitedAt = exitTime(exit.finishedAt, s.startedAt);
     s.exitCode = exit.exitCode >= 0 ? exit.exitCode : undefined;
     s.signal = exit.signal;

@@ -203,6 +203,7 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
           const state = await store.read(t.allocId);
           if (!state || state.lostReason !== undefined || TERMINAL_CLIENT_STATUSES.includes(state.clientStatus)) return;
           state.lostReason = `its agent was gone and had not reached the server for ${formatDuration(silentMs)} (the node's watchdog stopped it)`;
+          state.lostAt = new Date().toISOString();
           await store.write(state);
           log('alloc marked lost in its state file', { allocId: t.allocId });
         } catch (err) {

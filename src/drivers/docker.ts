@@ -475,6 +475,20 @@ export class DockerDriver implements Driver {
   }
 
   /** Attach to the container a previous start made; start it if it was only created. */
+  async recover(config: TaskConfig): Promise<RunningTask | undefined> {
+    const name = containerName(config.allocId, config.taskName);
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(name).inspect();
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    // created and never started: nothing ran, the next start() starts it
+    if (info.State.Status === 'created') return undefined;
+    return this.task(info.Id, name, config);
+  }
+
   private async resume(name: string, config: TaskConfig): Promise<RunningTask | undefined> {
     let info: Docker.ContainerInspectInfo;
     try {

@@ -166,6 +166,11 @@ export interface Driver {
   start(config: TaskConfig): Promise<RunningTask>;
   /** re-attach to a task started by an earlier agent process; undefined when it is gone for good */
   attach(handle: TaskHandle, config: TaskConfig): Promise<RunningTask | undefined>;
+  /**
+   * The run of this very alloc/task that an earlier agent started but did not live to record (no
+   * handle saved), still running or ended since, without starting anything; undefined when there is none.
+   */
+  recover?(config: TaskConfig): Promise<RunningTask | undefined>;
   /** every task this node still has under this driver (e.g. labelled containers), to find orphans after a crash */
   list(nodeId: string): Promise<Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }>>;
 }

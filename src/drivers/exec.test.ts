@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolveTaskUser } from '../agent/task-user.js';
 import { join } from 'node:path';
@@ -198,6 +198,19 @@ describe.each(launchers)('ExecDriver (%s launcher)', (launcher) => {
     tasks.push(again);
     expect(again.handle.id).toBe(t.handle.id);
     expect((await again.wait()).exitCode).toBe(137);
+    expect(readFileSync(join(c.taskDir, 'runs'), 'utf8')).toBe('run\n');
+  });
+
+  it('a wrapper that died before it ran the command (its handle never saved) is started afresh', async () => {
+    const c = config({ command: 'sh', args: ['-c', 'echo run >> runs; exit 0'] });
+    const t = await run(driver, c);
+    await t.wait();
+    // as the wrapper leaves it when it dies before the command (a SIGPIPE from a launcher gone with the agent)
+    writeFileSync(join(c.taskDir, 'exit_code'), '');
+    rmSync(join(c.taskDir, 'runs'));
+    const fresh = await run(new ExecDriver({ launcher }), c);
+    expect(fresh.handle.id).not.toBe(t.handle.id);
+    expect((await fresh.wait()).exitCode).toBe(0);
     expect(readFileSync(join(c.taskDir, 'runs'), 'utf8')).toBe('run\n');
   });
 

@@ -71,6 +71,8 @@ fi
 # tell start() on fd 3, then close it so the task does not inherit it
 echo "R $$" >&3
 exec 3>&-
+# from here on the task has run: a wrapper found dead without an exit status was killed with it
+echo running > "$exitf"
 "$@"
 rc=$?
 echo "$rc" > "$exitf"
@@ -172,13 +174,24 @@ function exitFileTime(taskDir: string): string | undefined {
   }
 }
 
-function readExitCode(taskDir: string): number | undefined {
+/** the exit file's text: '' before the command ran, 'running' while it runs, then its exit code */
+function readExitFile(taskDir: string): string | undefined {
   try {
-    const t = readTaskFile(join(taskDir, 'exit_code')).trim();
-    return t === '' ? undefined : Number(t);
+    return readTaskFile(join(taskDir, 'exit_code')).trim();
   } catch {
     return undefined;
   }
+}
+
+function readExitCode(taskDir: string): number | undefined {
+  const t = readExitFile(taskDir);
+  return t === undefined || t === '' || t === 'running' ? undefined : Number(t);
+}
+
+/** the wrapper got as far as running the command (it may have ended or been killed since) */
+function commandRan(taskDir: string): boolean {
+  const t = readExitFile(taskDir);
+  return t !== undefined && t !== '';
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {
@@ -636,11 +649,12 @@ export class ExecDriver implements Driver {
         return new ExecTask({ ...handle, data: { ...d, ...(user ? { user } : { user: undefined }) } }, config);
       }
       const pid = Number(handle.id);
-      if (Number.isInteger(pid) && pid > 0 && typeof d?.startTime === 'string' && !processAlive(pid, d.startTime)) {
+      if (Number.isInteger(pid) && pid > 0 && typeof d?.startTime === 'string' && !processAlive(pid, d.startTime) && commandRan(config.taskDir)) {
         // It ran and ended while no agent was there to save its handle (the agent died between
         // start and save): hand back the ended run, whose exit the runner then takes, instead of
-        // running it a second time. Only the pid and start time come from the file (a task can
-        // write it); the dir and the cgroup are this task's own.
+        // running it a second time. (A wrapper that died before it ran the command, of a SIGPIPE
+        // from a launcher that died with the agent say, is started afresh.) Only the pid and start
+        // time come from the file (a task can write it); the dir and the cgroup are this task's own.
         const cgroup = this.cgroups.plan(config.nodeId, `${config.allocId}-${config.taskName}`, config.resources)?.cgroup ?? null;
         const data: ExecHandleData = { pgid: pid, taskDir: config.taskDir, cgroup, startTime: d.startTime, ...(user ? { user } : {}) };
         return new ExecTask({ driver: 'exec', id: String(pid), data }, config);
@@ -649,6 +663,10 @@ export class ExecDriver implements Driver {
       // no earlier start
     }
     return undefined;
+  }
+
+  async recover(config: TaskConfig): Promise<RunningTask | undefined> {
+    return this.existingTask(config);
   }
 
   async attach(handle: TaskHandle, config: TaskConfig): Promise<RunningTask | undefined> {

@@ -334,6 +334,12 @@ async function scenario(plan: Plan): Promise<void> {
       const verdict = judge(copies, ctx.runs, { tickMs: TICK_MS, blind: told.blind, bounds: told.bounds });
       found.push(...problems(verdict), ...ctx.failures);
       ctx.failures = [];
+      // the server's account of every copy of a run done twice: why each alloc ended, what replaced what
+      const twice = new Set([...verdict.completedTwice.map((r) => r.run), ...verdict.overlaps.map((o) => o.run)]);
+      for (const c of copies.filter((x) => twice.has(x.run))) {
+        const d = await cluster.client.getAlloc(c.allocId).catch((err: Error) => err);
+        ctx.notes.push(d instanceof Error ? `server on ${c.allocId}: ${d.message}` : `server on ${c.allocId} (${c.run}): ${d.clientStatus}/${d.desiredStatus} "${d.clientDescription}" desired "${d.desiredDescription ?? ''}" replaces ${d.replaces ? `${d.replaces.id} (${d.replaces.reason})` : '-'} replacedBy ${d.replacedBy ? `${d.replacedBy.id} (${d.replacedBy.reason})` : '-'}`);
+      }
       await plan.finish?.(ctx).catch((err: Error) => found.push(`final check failed: ${err.message}`));
       found.push(...ctx.failures);
       ctx.notes.push(summary(verdict));
@@ -486,14 +492,7 @@ describe.sequential('fault scenarios: every run exactly once, never two copies a
     }
   }, 240_000);
 
-  // Known to fail about half the time on today's code, from two product races that #12 still has open
-  // (see its note): (a) an agent killed between a driver start and saving the handle, whose task ended
-  // while it was down, runs that task again in the same alloc (the exec driver's list() skips cgroups
-  // with no live pids, so the exited task is neither adopted nor read from its exit file); (b) the dead
-  // agent's watchdog stops long runs while the restarted agent restores them, and they end "failed
-  // (exit 143)" instead of lost (the new agent writes its lease only after connecting). Skipped so CI
-  // stays a signal; run it with BATON_FAULT_ALL=1.
-  it.skipIf(process.env.BATON_FAULT_ALL !== '1')('5. server and every agent kill -9 at once, then restarted', async () => {
+  it('5. server and every agent kill -9 at once, then restarted', async () => {
     await scenario({
       name: 'all-kill',
       lostAllowed: true,
