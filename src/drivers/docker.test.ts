@@ -104,6 +104,22 @@ describe.skipIf(!available)('DockerDriver', () => {
     await a.destroy();
   });
 
+  it('recovers the run of an alloc/task an earlier agent started but did not record, running or ended, without starting one', async () => {
+    const none = config({ command: 'sh', args: ['-c', 'exit 0'] });
+    expect(await new DockerDriver().recover(none)).toBeUndefined();
+    const c = config({ command: 'sh', args: ['-c', 'sleep 0.3; exit 4'] });
+    const a = await driver.start(c);
+    const running = await new DockerDriver().recover(c);
+    expect(running?.handle.id).toBe(a.handle.id);
+    expect((await running!.wait()).exitCode).toBe(4);
+    // ended since: still its run, with its exit
+    const ended = await new DockerDriver().recover(c);
+    expect(ended?.handle.id).toBe(a.handle.id);
+    expect((await ended!.wait()).exitCode).toBe(4);
+    await a.destroy();
+    expect(await new DockerDriver().recover(c)).toBeUndefined();
+  });
+
   it('reports an OOM kill with the peak memory', async () => {
     const c = config({ command: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=256M', 'count=1'], resources: { cpu: 500, memory: 32 * MiB, disk: 0 } });
     const r = await (await driver.start(c)).wait();
