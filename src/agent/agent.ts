@@ -23,7 +23,7 @@ import { buildUsageReport } from './usage-report.js';
 import { connect, DEFAULT_TTL_MS, readNodeFile, stopAfterOf, type Session } from './registration.js';
 import { monotonicMs, ServerContact } from './contact.js';
 import { disconnectGuardLoop } from './disconnect-guard.js';
-import { buildLease, takeOverLease } from './lease.js';
+import { buildLease, takeOverLease, type AgentLease } from './lease.js';
 import { LeaseWake, watchdogLoop } from './watchdog-spawn.js';
 import { defaultStopAfterMs, type NodeBound } from '../jobs/disconnect.js';
 import { StateStore } from './state-file.js';
@@ -48,6 +48,8 @@ export interface AgentOptions extends FingerprintOptions {
   allow?: DockerAllowance[];
   /** host path prefixes docker tasks may bind (--allow-host-path) */
   allowHostPaths?: string[];
+  /** the lease was taken over already (takeOverLease, by the CLI as soon as it started): the earlier one */
+  priorLease?: { lease: AgentLease | undefined };
 }
 
 export interface RunningAgent {
@@ -71,7 +73,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // tasks (other users) pass through to their own dirs below it, but may not list or read it
   await chmod(opts.dataDir, 0o711);
   // first of all: the watchdog must not stop the tasks this agent is about to re-attach to
-  const prior = await takeOverLease(opts.dataDir, monotonicMs()).catch((err: unknown) => {
+  const prior = opts.priorLease ? opts.priorLease.lease : await takeOverLease(opts.dataDir, monotonicMs()).catch((err: unknown) => {
     logger.warn({ err: errorMessage(err) }, 'cannot take over the lease of the earlier agent process');
     return undefined;
   });

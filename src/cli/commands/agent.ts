@@ -114,6 +114,10 @@ export function registerAgentCommand(program: Command): void {
       const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
       const server = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
       if (!server) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780');
+      // before anything slow (the agent's modules take seconds to load on a busy machine): from here on
+      // the node's watchdog leaves the tasks of the agent before this one to this process
+      const [{ takeOverLease }, { monotonicMs }] = await Promise.all([import('../../agent/lease.js'), import('../../agent/contact.js')]);
+      const priorLease = await takeOverLease(resolve(flags.dataDir), monotonicMs()).catch(() => undefined);
       if (flags.address !== undefined && !isIP(flags.address)) throw new CliError(`--address "${flags.address}" is not an IP address (e.g. --address 10.0.0.7)`);
       let portRange, volumes;
       try {
@@ -147,6 +151,7 @@ export function registerAgentCommand(program: Command): void {
         allow: parseAllow(flags.allow),
         allowHostPaths: parseHostPaths(flags.allowHostPath),
         logger,
+        priorLease: { lease: priorLease },
       });
       process.stdout.write(`baton agent running as node ${agent.nodeId} on ${server}\n`);
       await waitForSignal();
