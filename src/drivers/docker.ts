@@ -475,28 +475,28 @@ export class DockerDriver implements Driver {
   }
 
   /** Attach to the container a previous start made; start it if it was only created. */
-  async recover(config: TaskConfig): Promise<RunningTask | undefined> {
-    const name = containerName(config.allocId, config.taskName);
-    let info: Docker.ContainerInspectInfo;
+  /** the container of that name; undefined when there is none */
+  private async inspectByName(name: string): Promise<Docker.ContainerInspectInfo | undefined> {
     try {
-      info = await this.docker.getContainer(name).inspect();
+      return await this.docker.getContainer(name).inspect();
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
     }
+  }
+
+  async recover(config: TaskConfig): Promise<RunningTask | undefined> {
+    const name = containerName(config.allocId, config.taskName);
+    const info = await this.inspectByName(name);
+    if (!info) return undefined;
     // created and never started: nothing ran, the next start() starts it
     if (info.State.Status === 'created') return undefined;
     return this.task(info.Id, name, config);
   }
 
   private async resume(name: string, config: TaskConfig): Promise<RunningTask | undefined> {
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await this.docker.getContainer(name).inspect();
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw err;
-    }
+    const info = await this.inspectByName(name);
+    if (!info) return undefined;
     if (info.State.Status === 'created') {
       try {
         await this.docker.getContainer(info.Id).start();
