@@ -16,7 +16,7 @@ import type {
   ServiceEndpointsResponse,
   UpdateNodeRequest,
 } from '../api/types.js';
-import { HttpClient, type RequestOptions } from './http.js';
+import { HttpClient, urlList, type RequestOptions, type StickyUrl } from './http.js';
 
 /**
  * How long a call other than the blocking watch may take. A call that hangs
@@ -36,29 +36,38 @@ export class AgentClient {
   private http: HttpClient;
   private token: string;
   private tls: AgentTls | undefined;
+  /** the servers of the cluster, tried in turn when one is unreachable (http.ts) */
+  readonly urls: readonly string[];
+  // kept across swaps: a new token or certificate does not send the agent back to a server that was down
+  private readonly sticky: StickyUrl = { index: 0 };
 
   constructor(
-    readonly baseUrl: string,
+    /** one server, or several of one cluster (they share its CA) */
+    baseUrl: string | readonly string[],
     /** the join token before registration, the node secret after */
     token: string,
-    /** for every call but the blocking watch, whose caller bounds it by its wait */
+    /** for every call but the blocking watch, whose caller bounds it by its wait; each server tried has this long */
     readonly callTimeoutMs: number = AGENT_CALL_TIMEOUT_MS,
   ) {
+    this.urls = urlList(baseUrl);
     this.token = token;
-    this.http = new HttpClient({ baseUrl, token });
+    this.http = new HttpClient({ baseUrl: this.urls, token, sticky: this.sticky });
+  }
+
+  /** the server the next call goes to first: the one that answered last */
+  get currentUrl(): string {
+    return this.http.currentUrl;
   }
 
   private swap(): void {
     const old = this.http;
-    this.http = new HttpClient({ baseUrl: this.baseUrl, token: this.token, ...this.tls });
+    this.http = new HttpClient({ baseUrl: this.urls, token: this.token, ...this.tls, sticky: this.sticky });
     // requests in flight (a blocking query) finish on the old connections, which close after them
     void old.close().catch(() => undefined);
   }
 
   private call<T>(method: string, path: string, opts: RequestOptions = {}, timeoutMs = this.callTimeoutMs): Promise<T> {
-    // AbortSignal.timeout takes whole milliseconds only (a third of a 4 s TTL is not one)
-    const timeout = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
-    return this.http.request<T>(method, path, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout });
+    return this.http.request<T>(method, path, { ...opts, timeoutMs });
   }
 
   /** switch to the node secret once registered */

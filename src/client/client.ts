@@ -35,7 +35,7 @@ import type {
   SubmitJobResponse,
   UsageResponse,
 } from '../api/types.js';
-import { BatonApiError, HttpClient, type HttpOptions } from './http.js';
+import { answerError, HttpClient, type HttpOptions } from './http.js';
 
 export interface EventsFilter {
   topics?: EventTopic[];
@@ -358,29 +358,14 @@ export class BatonClient {
    * call again with the last index seen to resume).
    */
   async *followEvents(filter: EventsFilter = {}, signal?: AbortSignal): AsyncGenerator<ClusterEvent> {
-    const { baseUrl, token } = this.http.options;
-    const url = new URL('/v1/events', baseUrl);
-    for (const [k, v] of Object.entries(eventsQuery(filter))) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'text/event-stream' };
-    if (token) headers.authorization = `Bearer ${token}`;
     let res: Response;
     try {
-      res = await this.http.fetch(url, { headers, signal });
+      ({ res } = await this.http.send('GET', '/v1/events', { query: eventsQuery(filter), headers: { accept: 'text/event-stream' }, signal }));
     } catch (err) {
-      if ((err as Error).name === 'AbortError') return;
-      const cause = (err as { cause?: { code?: string } }).cause;
-      throw new BatonApiError(0, `cannot reach the baton server at ${baseUrl}: ${cause?.code ?? (err as Error).message}`);
+      if ((err as Error).name === 'AbortError' || signal?.aborted) return;
+      throw err;
     }
-    if (!res.ok || !res.body) {
-      const text = await res.text().catch(() => '');
-      let message = `GET /v1/events failed with HTTP ${res.status}`;
-      try {
-        message = (JSON.parse(text) as { error?: string }).error ?? message;
-      } catch {
-        /* not JSON */
-      }
-      throw new BatonApiError(res.status, message);
-    }
+    if (!res.ok || !res.body) throw await answerError(res, 'GET', '/v1/events');
     const parser = new SseParser();
     const decoder = new TextDecoder();
     try {

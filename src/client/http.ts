@@ -4,6 +4,17 @@
  * Over https the server is verified against the cluster's CA (given as PEM, or
  * pinned by its fingerprint and fetched once), with the node's client
  * certificate when there is one.
+ *
+ * A client may know several servers of one cluster (they share one database
+ * and one CA, and any of them answers any request). A request goes to the one
+ * that answered last; it moves on to the next only when that one is
+ * unreachable: no connection (refused, reset, DNS, TLS), no answer in time, or
+ * HTTP 502/503/504 (a proxy without a server behind it, a server shutting
+ * down). Any other answer, 4xx or 500 included, is the cluster's answer and is
+ * never asked again elsewhere. A POST, PUT or DELETE moves on only when it
+ * cannot have been received (the connection was never made, or 503): a submit
+ * is not done twice silently. After every server was tried once, the error
+ * names each and why it failed.
  */
 import type { Dispatcher } from 'undici';
 import type { ApiError, ApiErrorDetail } from '../api/types.js';
@@ -19,9 +30,14 @@ export class BatonApiError extends Error {
   }
 }
 
+/** which of a client's URLs answered last; clients that share one start where the others left off */
+export interface StickyUrl {
+  index: number;
+}
+
 export interface HttpOptions {
-  /** e.g. https://127.0.0.1:4780 */
-  baseUrl: string;
+  /** e.g. https://127.0.0.1:4780, or the servers of one cluster, tried in turn when one is unreachable */
+  baseUrl: string | readonly string[];
   token?: string;
   /** PEM of the CA the server's certificate chains to (else the system's roots) */
   ca?: string;
@@ -30,6 +46,8 @@ export interface HttpOptions {
   /** a client certificate and its key (PEM): an agent's node certificate */
   cert?: string;
   key?: string;
+  /** shared by the clients that replace one another (an agent's, when its token or certificate changes) */
+  sticky?: StickyUrl;
 }
 
 export interface RequestOptions {
@@ -37,7 +55,19 @@ export interface RequestOptions {
   body?: unknown;
   /** raw text body with its content type, instead of JSON */
   rawBody?: { contentType: string; text: string };
+  /** extra request headers (an event stream's accept) */
+  headers?: Record<string, string>;
+  /** the caller's: when it aborts (or its timeout passes), no other server is tried */
   signal?: AbortSignal;
+  /** how long each server tried may take to answer; a server that does not is unreachable */
+  timeoutMs?: number;
+}
+
+/** one or several URLs, as given */
+export function urlList(baseUrl: string | readonly string[]): string[] {
+  const urls = typeof baseUrl === 'string' ? [baseUrl] : [...baseUrl];
+  if (urls.length === 0) throw new Error('no baton server URL given');
+  return urls;
 }
 
 // blocking queries hold an answer for up to 5 minutes, log follows and event streams longer
@@ -54,28 +84,127 @@ const TLS_HINTS: Record<string, string> = {
   ECONNRESET: 'the server closed the connection: if it serves HTTPS, use https://',
 };
 
+/** what a failure to reach one server is called in the error that lists them all */
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EHOSTDOWN: 'host down',
+  ENETDOWN: 'network down',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed',
+  UND_ERR_SOCKET: 'connection closed',
+  UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'no answer in time',
+  ETIMEDOUT: 'timed out',
+};
+
+/** failures that leave no doubt the request never left this client: it may go to another server, whatever its method */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+// a request is written only once the TLS handshake is done: a certificate or protocol failure comes before it
+const isTlsCode = (code: string): boolean => /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|ERR_OSSL_)/.test(code);
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+interface FetchCause {
+  code?: string;
+  syscall?: string;
+  message?: string;
+  errors?: FetchCause[];
+}
+
+/** the network error under undici's "fetch failed" (the first of several addresses tried, if that is all there is) */
+function causeOf(err: unknown): FetchCause | undefined {
+  const cause = (err as { cause?: FetchCause }).cause;
+  if (cause && !cause.code && Array.isArray(cause.errors) && cause.errors.length > 0) return cause.errors[0];
+  return cause;
+}
+
 /** what went wrong reaching the server, with a hint for TLS failures */
 export function unreachable(baseUrl: string, err: unknown): BatonApiError {
   if (err instanceof BatonApiError) return err;
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const cause = causeOf(err);
   const code = cause?.code ?? (err as Error).message;
   const hint = TLS_HINTS[code] ?? (cause?.message && cause.message !== code ? cause.message : undefined);
   return new BatonApiError(0, `cannot reach the baton server at ${baseUrl}: ${code}${hint ? ` (${hint})` : ''}`);
 }
 
+/** the error a non-2xx answer stands for: the server's message when it sent one */
+export async function answerError(res: Response, method: string, pathname: string): Promise<BatonApiError> {
+  const text = await res.text().catch(() => '');
+  let e: ApiError | undefined;
+  try {
+    e = text.length > 0 ? (JSON.parse(text) as ApiError) : undefined;
+  } catch {
+    e = undefined;
+  }
+  const message = typeof e?.error === 'string' ? e.error : `${method} ${pathname} failed with HTTP ${res.status}`;
+  return new BatonApiError(res.status, message, Array.isArray(e?.details) ? e.details : []);
+}
+
+function timedOut(baseUrl: string, method: string, pathname: string): BatonApiError {
+  return new BatonApiError(0, `the baton server at ${baseUrl} did not answer ${method} ${pathname} in time`);
+}
+
+const isTimeout = (reason: unknown): boolean => (reason as Error | undefined)?.name === 'TimeoutError';
+
+const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(ms < 1000 ? 2 : 1))}s`;
+
+/** one server that did not answer: why, in a few words, and the error it would be alone */
+interface Failure {
+  url: string;
+  reason: string;
+  error: BatonApiError;
+  /** the request cannot have been received */
+  beforeSend: boolean;
+}
+
+function networkFailure(url: string, err: unknown): Failure {
+  const cause = causeOf(err);
+  const code = cause?.code ?? (err as Error).message;
+  const tls = isTlsCode(code);
+  const reason = REASONS[code] ?? (TLS_HINTS[code] ? `${code}: ${TLS_HINTS[code]}` : code);
+  const beforeSend = CONNECT_CODES.has(code) || tls || cause?.syscall === 'connect' || cause?.syscall === 'getaddrinfo';
+  return { url, reason, error: unreachable(url, err), beforeSend };
+}
+
+function noneAnswered(failures: Failure[], method: string, pathname: string): BatonApiError {
+  const last = failures[failures.length - 1]!;
+  const list = failures.map((f) => `${f.url} (${f.reason})`).join(', ');
+  return new BatonApiError(last.error.status, `no baton server answered ${method} ${pathname}: ${list}`);
+}
+
 export class HttpClient {
   private dispatcher: Promise<Dispatcher | undefined> | undefined;
   private pinnedCa: string | undefined;
+  /** every server this client may ask, in the order given */
+  readonly urls: readonly string[];
+  private readonly sticky: StickyUrl;
 
-  constructor(readonly options: HttpOptions) {}
+  constructor(readonly options: HttpOptions) {
+    this.urls = urlList(options.baseUrl);
+    this.sticky = options.sticky ?? { index: 0 };
+  }
+
+  /** the URL the next request goes to first: the one that answered last */
+  get currentUrl(): string {
+    return this.urls[this.sticky.index % this.urls.length]!;
+  }
 
   private getDispatcher(): Promise<Dispatcher | undefined> {
     this.dispatcher ??= (async () => {
       // loaded on the first request: a CLI command that never calls the server starts without it
       const { Agent } = await import('undici');
-      if (!this.options.baseUrl.startsWith('https:')) return new Agent({ headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: 0 });
+      if (!this.urls.some((u) => u.startsWith('https:'))) return new Agent({ headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: 0 });
       let ca = this.options.ca;
-      if (ca === undefined && this.options.caFingerprint) ca = this.pinnedCa = await (await import('../tls/pin.js')).fetchPinnedCa(this.options.baseUrl, this.options.caFingerprint);
+      if (ca === undefined && this.options.caFingerprint) {
+        // every server of the cluster presents the same CA: the first that answers will do
+        ca = this.pinnedCa = await (await import('../tls/pin.js')).fetchPinnedCaFrom(this.urls, this.options.caFingerprint);
+      }
       return new Agent({ headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: 0, connect: { ca, cert: this.options.cert, key: this.options.key } });
     })();
     // a failed pin is retried on the next call rather than remembered
@@ -89,7 +218,7 @@ export class HttpClient {
     return this.options.ca ?? this.pinnedCa;
   }
 
-  /** fetch with this client's TLS settings; network errors are thrown as they are */
+  /** fetch one URL with this client's TLS settings; network errors are thrown as they are */
   async fetch(url: URL | string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {}): Promise<Response> {
     const dispatcher = await this.getDispatcher();
     const { fetch: undiciFetch } = await import('undici');
@@ -103,12 +232,18 @@ export class HttpClient {
     await d?.close();
   }
 
-  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const url = new URL(path, this.options.baseUrl);
-    for (const [k, v] of Object.entries(opts.query ?? {})) {
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    }
-    const headers: Record<string, string> = {};
+  /** the next request starts on the server after this one, which did not answer */
+  private moveOn(i: number): void {
+    if (this.sticky.index % this.urls.length === i) this.sticky.index = (i + 1) % this.urls.length;
+  }
+
+  /**
+   * Sends the request to the servers in turn (see the top of this file) and
+   * returns the first answer that is the cluster's, whatever its status; the
+   * body is left to the caller.
+   */
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<{ res: Response; url: URL }> {
+    const headers: Record<string, string> = { ...opts.headers };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     let body: string | undefined;
     if (opts.rawBody) {
@@ -118,30 +253,79 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }
-    let res: Response;
+    let dispatcher: Dispatcher | undefined;
     try {
-      res = await this.fetch(url, { method, headers, body, signal: opts.signal });
+      dispatcher = await this.getDispatcher();
     } catch (err) {
-      // our own deadline: the server (or the path to it) did not answer, which a caller may retry
-      if ((err as Error).name === 'TimeoutError' || (opts.signal?.reason as Error | undefined)?.name === 'TimeoutError') {
-        throw new BatonApiError(0, `the baton server at ${this.options.baseUrl} did not answer ${method} ${url.pathname} in time`);
-      }
-      if ((err as Error).name === 'AbortError') throw err;
-      throw unreachable(this.options.baseUrl, err);
+      // the CA could be fetched from none of them (or the one that answered is not the pinned one)
+      throw unreachable(this.urls.join(', '), err);
     }
-    const text = await res.text();
-    let parsed: unknown = undefined;
-    if (text.length > 0) {
+    const { fetch: undiciFetch } = await import('undici');
+    const n = this.urls.length;
+    const start = this.sticky.index % n;
+    const idempotent = IDEMPOTENT.has(method.toUpperCase());
+    const failures: Failure[] = [];
+    let pathname = path;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      const base = this.urls[i]!;
+      const url = new URL(path, base);
+      pathname = url.pathname;
+      for (const [key, v] of Object.entries(opts.query ?? {})) {
+        if (v !== undefined) url.searchParams.set(key, String(v));
+      }
+      // AbortSignal.timeout takes whole milliseconds only (a third of a 4 s TTL is not one)
+      const deadline = opts.timeoutMs !== undefined ? AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs))) : undefined;
+      const signal = deadline && opts.signal ? AbortSignal.any([opts.signal, deadline]) : (deadline ?? opts.signal);
+      let res: Response;
       try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
+        res = (await undiciFetch(url, { method, headers, body, signal, dispatcher })) as unknown as Response;
+      } catch (err) {
+        if (opts.signal?.aborted) {
+          if (!isTimeout(opts.signal.reason)) throw err;
+          // the caller's deadline: this server did not answer in time, and no time is left for another
+          this.moveOn(i);
+          if (n === 1) throw timedOut(base, method, pathname);
+          throw noneAnswered([...failures, { url: base, reason: 'no answer before the deadline', error: timedOut(base, method, pathname), beforeSend: false }], method, pathname);
+        }
+        if (!deadline?.aborted && (err as Error).name === 'AbortError') throw err;
+        const f: Failure = deadline?.aborted
+          ? { url: base, reason: `timed out after ${seconds(opts.timeoutMs!)}`, error: timedOut(base, method, pathname), beforeSend: false }
+          : networkFailure(base, err);
+        if (idempotent || f.beforeSend) {
+          failures.push(f);
+          continue;
+        }
+        // it may have been received: doing it again elsewhere could do it twice
+        this.moveOn(i);
+        if (n === 1) throw f.error;
+        throw noneAnswered([...failures, { ...f, reason: `${f.reason}; ${method} not retried on another server: it may have been received` }], method, pathname);
       }
+      if (n > 1 && (res.status === 502 || res.status === 503 || res.status === 504)) {
+        // 503: the server declined the request; 502/504: a proxy's, which may have passed it on
+        if (idempotent || res.status === 503) {
+          const e = await answerError(res, method, pathname);
+          failures.push({ url: base, reason: `HTTP ${res.status}: ${e.message}`, error: e, beforeSend: true });
+          continue;
+        }
+        this.moveOn(i);
+        return { res, url };
+      }
+      this.sticky.index = i;
+      return { res, url };
     }
-    if (!res.ok) {
-      const e = parsed as ApiError | undefined;
-      throw new BatonApiError(res.status, e?.error ?? `${method} ${url.pathname} failed with HTTP ${res.status}`, e?.details ?? []);
+    throw failures.length === 1 ? failures[0]!.error : noneAnswered(failures, method, pathname);
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const { res, url } = await this.send(method, path, opts);
+    if (!res.ok) throw await answerError(res, method, url.pathname);
+    const text = await res.text();
+    if (text.length === 0) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      return undefined as T;
     }
-    return parsed as T;
   }
 }

@@ -23,6 +23,8 @@ export async function fetchPinnedCa(baseUrl: string, fingerprint: string): Promi
   let body: { ca?: unknown };
   try {
     const res = await fetch(url, { dispatcher: unverified, signal: AbortSignal.timeout(30_000) });
+    // a proxy without a server behind it, or a server shutting down: not an answer about the CA, worth another try
+    if (res.status === 502 || res.status === 503 || res.status === 504) throw new Error(`GET ${url.pathname} at ${baseUrl} answered HTTP ${res.status}`);
     if (!res.ok) throw new PinMismatchError(`GET ${url.pathname} at ${baseUrl} answered HTTP ${res.status}: not a baton server with TLS, refusing`);
     body = (await res.json()) as { ca?: unknown };
   } finally {
@@ -37,4 +39,22 @@ export async function fetchPinnedCa(baseUrl: string, fingerprint: string): Promi
     );
   }
   return body.ca;
+}
+
+/**
+ * The CA from the first of these servers that answers: the servers of one
+ * cluster share it. One that presents another CA is refused at once, not
+ * passed over: something is wrong with the URL, the token or the path to it.
+ */
+export async function fetchPinnedCaFrom(baseUrls: readonly string[], fingerprint: string): Promise<string> {
+  let last: unknown = new Error('no server URL to fetch the CA from');
+  for (const url of baseUrls) {
+    try {
+      return await fetchPinnedCa(url, fingerprint);
+    } catch (err) {
+      if (err instanceof PinMismatchError) throw err;
+      last = err;
+    }
+  }
+  throw last;
 }
