@@ -8,6 +8,13 @@
  * read, so a url from one server is never paired with another server's token.
  * A saved token and CA belong to the server they came from: they are used only
  * for that server's URL; another --addr needs its own --token (and CA).
+ *
+ * --addr / BATON_ADDR may list several servers of one cluster, comma-separated
+ * (requests fail over between them, src/client/http.ts). The saved token and
+ * CA are used for a list only when every URL in it is one the saved file
+ * names: its `url`, or one of its `urls` (a file written for several servers
+ * of one cluster). A list with any other URL needs --token (and its CA) as a
+ * single other URL does.
  * The server is trusted through --ca-file / BATON_CA_FILE, else the CA the
  * saved file names (its PEM, or its fingerprint, checked on first contact).
  */
@@ -24,6 +31,8 @@ export const DEFAULT_URL = 'https://127.0.0.1:4780';
 /** What `baton server` writes so that CLIs on the same machine find it without flags. */
 export interface ServerInfo {
   url: string;
+  /** every server of the cluster, when there are several (url is one of them) */
+  urls?: string[];
   joinToken?: string;
   adminToken?: string;
   /** sha256:<hex> of the CA the server's certificate chains to */
@@ -41,7 +50,8 @@ export interface ConnectionFlags {
 }
 
 export interface Connection {
-  url: string;
+  /** one server, or several of one cluster: tried in turn when one is unreachable */
+  urls: string[];
   token?: string;
   /** PEM of the CA to verify the server with */
   ca?: string;
@@ -101,9 +111,13 @@ function readServerInfo(path: string): (ServerInfo & { path: string }) | undefin
   }
   const p = parsed as Record<string, unknown>;
   const str = (k: string): string | undefined => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
+  if (p.urls !== undefined && (!Array.isArray(p.urls) || !p.urls.every((u) => typeof u === 'string'))) {
+    throw new CliError(`${path} has "urls" that is not a list of strings; fix or delete it`);
+  }
   return {
     path,
     url: p.url as string,
+    ...(p.urls ? { urls: p.urls as string[] } : {}),
     joinToken: str('joinToken'),
     adminToken: str('adminToken'),
     caFingerprint: str('caFingerprint'),
@@ -147,19 +161,36 @@ export function resolveConnection(
   let token = flags.token || ctx.env.BATON_TOKEN || undefined;
   const caFile = flags.caFile || ctx.env.BATON_CA_FILE || undefined;
   const file = readServerInfo(serverFile(ctx)) ?? readServerInfo(currentServerFile(ctx.home));
-  const url = normalizeUrl(given ?? file?.url ?? DEFAULT_URL);
-  // a saved token is the saved server's: sending it to another address would hand it to whoever runs there
-  const saved = file && normalizeUrl(file.url) === url ? file : undefined;
+  const savedUrls = file ? savedServers(file) : [];
+  const urls = given !== undefined ? parseUrlList(given, flags.addr ? '--addr' : 'BATON_ADDR') : file ? savedUrls : [DEFAULT_URL];
+  // a saved token is the saved servers': sending it to another address would hand it to whoever runs there
+  const foreign = urls.filter((u) => !savedUrls.includes(u));
+  const saved = file && foreign.length === 0 ? file : undefined;
   if (!token && file?.adminToken && !saved && requireToken) {
     throw new CliError(
-      `the admin token saved in ${file.path} belongs to ${file.url}, not ${url}: a saved token is only sent to its own server. ` +
-        `Pass --token (or BATON_TOKEN) for ${url}`,
+      `the admin token saved in ${file.path} belongs to ${savedUrls.join(', ')}, not ${foreign.join(', ')}: a saved token is only sent to its own server. ` +
+        `Pass --token (or BATON_TOKEN) for ${urls.join(',')}`,
     );
   }
   token ??= saved?.adminToken;
   if (!token && requireToken) throw new CliError(NO_TOKEN_HINT);
   const trust = caFile ? { ca: readCaFile(caFile, flags.caFile ? '--ca-file' : 'BATON_CA_FILE') } : saved ? savedTrust(saved) : {};
-  return { url, token, ...trust };
+  return { urls, token, ...trust };
+}
+
+/** the servers a saved file names: its url, then the others of its urls */
+function savedServers(file: ServerInfo): string[] {
+  return [...new Set([file.url, ...(file.urls ?? [])].map(normalizeUrl))];
+}
+
+/**
+ * `url1,url2,...`: the servers of one cluster, each normalized as one would be,
+ * in the order given, without repeats. `what` names the flag in the error.
+ */
+export function parseUrlList(text: string, what: string): string[] {
+  const urls = [...new Set(text.split(',').map((u) => u.trim()).filter(Boolean).map(normalizeUrl))];
+  if (urls.length === 0) throw new CliError(`${what} "${text}" names no server URL (e.g. https://10.0.0.5:4780, or several comma-separated)`);
+  return urls;
 }
 
 /** `host:port` is accepted as `https://host:port`; trailing slashes go. */
@@ -198,6 +229,6 @@ export function globalOptions(cmd: Command, allow: { csv?: boolean } = {}): Glob
 
 export function clientFor(cmd: Command): BatonClient {
   // only the connection is read here; whether -o csv fits is the command's call
-  const { url, token, ca, caFingerprint } = resolveConnection(globalOptions(cmd, { csv: true }));
-  return new BatonClient({ baseUrl: url, token, ca, caFingerprint });
+  const { urls, token, ca, caFingerprint } = resolveConnection(globalOptions(cmd, { csv: true }));
+  return new BatonClient({ baseUrl: urls, token, ca, caFingerprint });
 }
