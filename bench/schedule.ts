@@ -17,7 +17,7 @@ import Table from 'cli-table3';
 import type { JobSpec, RegisterNodeRequest } from '../src/api/types.js';
 import { Harness, makeSpec } from '../src/scheduler/harness.js';
 import { schedule } from '../src/scheduler/schedule.js';
-import { openSqlite } from '../src/store/sqlite.js';
+import { openSqlite } from '../src/store/sqlite/backend.js';
 import { Store } from '../src/store/store.js';
 
 const GiB = 1024 ** 3;
@@ -85,7 +85,7 @@ async function timed<T>(phases: Map<string, number>, name: string, fn: () => Pro
 async function throughStore(): Promise<Result & { setup: Map<string, number> }> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-bench-schedule-'));
   try {
-    const store = await Store.open(openSqlite(join(dir, 'state.db')), 'sqlite', { logCapBytes: 1024 * 1024 });
+    const store = await Store.open(openSqlite(join(dir, 'state.db')), { logCapBytes: 1024 * 1024 });
     const setup = new Map<string, number>();
     const now = Date.now();
     await timed(setup, `register ${NODES} nodes`, async () => {

@@ -7,7 +7,7 @@ import type { Alloc, JobSpec } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
-import { openSqlite } from '../store/sqlite.js';
+import { openSqlite } from '../store/sqlite/backend.js';
 import { Store } from '../store/store.js';
 import { allocDetail, replacementReason } from './replacements.js';
 
@@ -27,7 +27,7 @@ async function runEvals(store: Store, now = Date.now()): Promise<void> {
 describe('replacement links in the store', () => {
   it('links a lost alloc and its replacement both ways, with why, through an index', async () => {
     const file = join(dir, 'lost.db');
-    const store = await Store.open(openSqlite(file), 'sqlite', { logCapBytes: 1 << 20 });
+    const store = await Store.open(openSqlite(file), { logCapBytes: 1 << 20 });
     const t0 = Date.now();
     const nodes = await Promise.all(['n1', 'n2'].map((n) => store.registerNode(nodeRequest(n), `secret-${n}`, 15_000, t0)));
     for (const n of nodes) await store.heartbeat(n.id, t0);
@@ -63,7 +63,7 @@ describe('replacement links in the store', () => {
 
     // "what replaced X" is a search of the allocs_previous index, not a scan of every alloc
     let captured = { sql: '', parameters: [] as readonly unknown[] };
-    const spy = await Store.open(openSqlite(file, { onQuery: (sql, parameters) => void (/previousAllocId/.test(sql) && (captured = { sql, parameters })) }), 'sqlite', { logCapBytes: 1 << 20 });
+    const spy = await Store.open(openSqlite(file, { onQuery: (sql, parameters) => void (/previousAllocId/.test(sql) && (captured = { sql, parameters })) }), { logCapBytes: 1 << 20 });
     expect((await spy.replacementOf(first.id))?.id).toBe(second.id);
     expect(await spy.replacementOf(second.id)).toBeUndefined();
     await spy.close();

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqlite } from '../store/sqlite.js';
+import { openSqlite } from '../store/sqlite/backend.js';
 import { Store } from '../store/store.js';
 import { createLogger } from '../util/logger.js';
 import { openServerVault, SecretVault } from './vault.js';
@@ -13,7 +13,7 @@ describe('secret vault', () => {
   let store: Store;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'baton-vault-'));
-    store = await Store.open(openSqlite(join(dir, 'baton.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    store = await Store.open(openSqlite(join(dir, 'baton.db')), { logCapBytes: 1 << 20 });
   });
   afterEach(async () => {
     await store.close();

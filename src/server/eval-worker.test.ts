@@ -12,7 +12,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJobSource } from '../spec/parse.js';
 import { StoreWriteError } from '../store/errors.js';
-import { openSqlite } from '../store/sqlite.js';
+import { openSqlite } from '../store/sqlite/backend.js';
 import { Store } from '../store/store.js';
 import { EvalWorker } from './eval-worker.js';
 import { nodeRequest, until } from './server.fixture.js';
@@ -31,7 +31,7 @@ describe.skipIf(!isRoot)('EvalWorker when the store cannot write', () => {
   });
 
   it('pauses with the reason, doubling the pause, keeps the eval, and places it once space frees', async () => {
-    const store = await Store.open(openSqlite(join(dir, 'baton.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const store = await Store.open(openSqlite(join(dir, 'baton.db')), { logCapBytes: 1 << 20 });
     const lines: Array<{ msg: string; err?: string; retryInMs?: number }> = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {

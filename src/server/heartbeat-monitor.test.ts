@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJobSource } from '../spec/parse.js';
-import { openSqlite } from '../store/sqlite.js';
+import { openSqlite } from '../store/sqlite/backend.js';
 import { Store } from '../store/store.js';
 import { decideSilent, HeartbeatMonitor } from './heartbeat-monitor.js';
 import { nodeRequest, until } from './server.fixture.js';
@@ -41,7 +41,7 @@ describe.skipIf(!isRoot)('HeartbeatMonitor when the store cannot write', () => {
   });
 
   it('grants every node a fresh TTL when the store writes again, instead of marking down the nodes it could not hear', async () => {
-    const store = await Store.open(openSqlite(join(dir, 'baton.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const store = await Store.open(openSqlite(join(dir, 'baton.db')), { logCapBytes: 1 << 20 });
     const ttl = 600;
     const monitor = new HeartbeatMonitor(store, ttl, pino({ level: 'silent' }));
     const { id: nodeId } = await store.registerNode(nodeRequest('n1'), 'secret', ttl, Date.now());

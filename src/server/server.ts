@@ -7,7 +7,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { openSqlite } from '../store/sqlite.js';
+import { openSqlite } from '../store/sqlite/backend.js';
 import { hashSecret, newSecret } from '../store/ids.js';
 import { Store } from '../store/store.js';
 import type { Server as TlsServer } from 'node:tls';
@@ -66,7 +66,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // it holds the CA key, the secrets key and the admin token: a directory made looser by hand (or an older baton) is closed again
   await chmod(opts.dataDir, 0o700);
-  const store = await Store.open(openSqlite(join(opts.dataDir, 'baton.db')), 'sqlite', { logCapBytes: opts.logCapBytes });
+  const store = await Store.open(openSqlite(join(opts.dataDir, 'baton.db')), { logCapBytes: opts.logCapBytes });
   const { joinToken: joinSecret, adminToken, firstStart } = await ensureTokens(store, opts.dataDir);
   const tls = opts.insecureHttp ? undefined : await ServerTls.open({ ...opts.tls, dataDir: opts.dataDir, host: opts.host });
   if (tls) setServerTls(store, tls);

@@ -15,7 +15,7 @@ import type { Alloc } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
-import { openSqlite } from './sqlite.js';
+import { openSqlite } from './sqlite/backend.js';
 import { Store } from './store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-hot-'));
@@ -45,7 +45,7 @@ describe('hot paths on a store with history', () => {
   it('read the big tables through indexes on what is live or waiting, never a scan of history', { timeout: 120_000 }, async () => {
     const file = join(dir, 'hot.db');
     let capture: Array<{ sql: string; parameters: readonly unknown[] }> | undefined;
-    const store = await Store.open(openSqlite(file, { onQuery: (sql, parameters) => capture?.push({ sql, parameters }) }), 'sqlite', { logCapBytes: 1 << 20 });
+    const store = await Store.open(openSqlite(file, { onQuery: (sql, parameters) => capture?.push({ sql, parameters }) }), { logCapBytes: 1 << 20 });
     // room for 200 runs at a time: 2,000 finished runs of history come quickly
     const { id: nodeId } = await store.registerNode({ ...nodeRequest('n1'), capacity: { cpu: 1_000_000, memory: 200 * 100 * MiB, disk: 0 } }, 's', 60_000, Date.now());
     const spec = parseJobSource('name: sim\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 1m, memory: 100Mi }\n').spec;
@@ -103,7 +103,7 @@ describe('hot paths on a store with history', () => {
   });
 
   it('takes a heartbeat without waiting for the store, and writes it with the next flush', async () => {
-    const store = await Store.open(openSqlite(join(dir, 'beat.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const store = await Store.open(openSqlite(join(dir, 'beat.db')), { logCapBytes: 1 << 20 });
     const t0 = Date.now() - 60_000;
     const { id } = await store.registerNode(nodeRequest('n1'), 's', 30_000, t0);
     // a write holds the store's one connection (a dispatch of 10,000 runs, say)

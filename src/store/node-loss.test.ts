@@ -5,26 +5,21 @@
  * an alloc itself gets it replaced, and a job's replace_after makes the
  * server wait for the node before replacing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Alloc, AllocClientStatus } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
-import { openSqlite } from './sqlite.js';
+import { openTestStore, storeDialects, type StoreDialect } from '../../test/support/stores.js';
 import { Store } from './store.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'baton-node-loss-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const MiB = 1024 ** 2;
 const TTL = 1000;
-let files = 0;
+let dialect: StoreDialect;
 
 async function open(): Promise<Store> {
-  return Store.open(openSqlite(join(dir, `s${files++}.db`)), 'sqlite', { logCapBytes: 1 << 20 });
+  return openTestStore(await dialect.fresh());
 }
 
 /** a node with room for two runs of 100Mi */
@@ -63,7 +58,8 @@ async function sweep(store: Store, runs: number): Promise<void> {
   await runEvals(store);
 }
 
-describe('a node that goes silent', () => {
+describe.each(storeDialects())('a node that goes silent ($dialect)', (d) => {
+  beforeAll(() => { dialect = d; });
   it('has its runs replaced before the queue takes the room that frees', async () => {
     const store = await open();
     const n1 = await addNode(store, 'n1');

@@ -4,19 +4,14 @@
  * change, pages return each run once while runs change state, a stop of a big
  * sweep and garbage collection.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alloc, AllocClientStatus, Job } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
-import { openSqlite } from './sqlite.js';
+import { openTestStore, storeDialects } from '../../test/support/stores.js';
 import { Store } from './store.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'baton-queue-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const MiB = 1024 ** 2;
 
@@ -51,15 +46,12 @@ async function finish(store: Store, nodeId: string, allocs: Alloc[], status: All
 
 const meta = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ meta: { i: String(from + i + 1) } }));
 
-describe('a parent\'s queue', () => {
+describe.each(storeDialects())('a parent\'s queue ($dialect)', ({ fresh }) => {
   let store: Store;
   let nodeId: string;
   let parent: Job;
-  let file: string;
-
   beforeEach(async () => {
-    file = join(dir, `q-${Math.random().toString(36).slice(2)}.db`);
-    store = await Store.open(openSqlite(file), 'sqlite', { logCapBytes: 1 << 20 });
+    store = await openTestStore(await fresh());
     // 300 MiB: three 100 MiB runs at a time
     ({ id: nodeId } = await store.registerNode({ ...nodeRequest('n1'), capacity: { cpu: 4000, memory: 300 * MiB, disk: 0 } }, 'secret', 30_000, Date.now()));
     ({ job: parent } = await store.registerJob(parentSpec(), Date.now()));

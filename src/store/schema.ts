@@ -169,6 +169,21 @@ export interface SecretTable {
   updated_at: string;
 }
 
+/**
+ * One row per write on a store several servers share (PostgreSQL): its
+ * events and the nodes whose allocs it changed, so every server can wake its
+ * watchers and an event stream can resume from an index on any server.
+ */
+export interface ChangeTable {
+  at_index: number;
+  /** ms since epoch of the commit */
+  time: number;
+  /** JSON string[] */
+  nodes: string;
+  /** JSON: the write's events without index and time */
+  events: string;
+}
+
 export interface Database {
   meta: MetaTable;
   tokens: TokenTable;
@@ -182,4 +197,5 @@ export interface Database {
   runs: RunTable;
   run_stats: RunStatsTable;
   secrets: SecretTable;
+  changes: ChangeTable;
 }

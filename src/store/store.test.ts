@@ -1,16 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AllocClientStatus } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
-import { openSqlite } from './sqlite.js';
+import { openTestStore, storeDialects } from '../../test/support/stores.js';
 import { Store } from './store.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'baton-store-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const node = nodeRequest('n1');
 
@@ -34,11 +29,11 @@ async function report(store: Store, nodeId: string, jobId: string, status: Alloc
   })), Date.now());
 }
 
-describe('Store job alloc cache', () => {
-  it('answers like SQLite does through writes, reads inside a write and evictions', async () => {
-    const file = join(dir, 'cache.db');
+describe.each(storeDialects())('Store job alloc cache ($dialect)', ({ fresh: freshDb }) => {
+  it('answers like the database does through writes, reads inside a write and evictions', async () => {
+    const where = await freshDb();
     // room for one job's allocs only: reading the other evicts it
-    const store = await Store.open(openSqlite(file), 'sqlite', { logCapBytes: 1 << 20, jobCacheAllocs: 3 });
+    const store = await openTestStore(where, { jobCacheAllocs: 3 });
     const { id: nodeId } = await store.registerNode(node, 'secret', 30_000, Date.now());
     await store.heartbeat(nodeId, Date.now());
     await store.registerJob(batch('a'), Date.now());
@@ -60,8 +55,8 @@ describe('Store job alloc cache', () => {
     await report(store, nodeId, 'b', 'complete');
     expect((await store.getJob('default', 'b'))?.status).toBe('complete');
 
-    // a second store on the same file reads everything from SQLite: the same answers
-    const fresh = await Store.open(openSqlite(file), 'sqlite', { logCapBytes: 1 << 20 });
+    // a second store on the same database reads everything from it: the same answers
+    const fresh = await openTestStore(where);
     for (const jobId of ['a', 'b']) {
       expect(await store.listAllocs({ namespace: 'default', jobId })).toEqual(await fresh.listAllocs({ namespace: 'default', jobId }));
       expect(await fresh.listAllocs({ namespace: 'default', jobId, status: 'complete' })).toHaveLength(3);
@@ -71,13 +66,13 @@ describe('Store job alloc cache', () => {
   });
 });
 
-describe('Store.applyPlan against fresh state', () => {
+describe.each(storeDialects())('Store.applyPlan against fresh state ($dialect)', ({ fresh }) => {
   const GiB = 1024 ** 3;
   const wide = (name: string, count: number) =>
     parseJobSource(`name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 1Gi }\n`).spec;
 
   it('drops placements that stopped fitting after the snapshot and evaluates again', async () => {
-    const store = await Store.open(openSqlite(join(dir, 'stale-capacity.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const store = await openTestStore(await fresh());
     const { id: nodeId } = await store.registerNode(nodeRequest('n1', { capacity: { cpu: 4000, memory: 4 * GiB, disk: 0 } }), 'secret', 30_000, Date.now());
     await store.heartbeat(nodeId, Date.now());
     await store.registerJob(wide('a', 3), Date.now());
@@ -98,7 +93,7 @@ describe('Store.applyPlan against fresh state', () => {
   });
 
   it('drops placements whose room another commit took after the snapshot', async () => {
-    const store = await Store.open(openSqlite(join(dir, 'stale-room.db')), 'sqlite', { logCapBytes: 1 << 20 });
+    const store = await openTestStore(await fresh());
     const { id: nodeId } = await store.registerNode(nodeRequest('n1', { capacity: { cpu: 4000, memory: 2 * GiB, disk: 0 } }), 'secret', 30_000, Date.now());
     await store.heartbeat(nodeId, Date.now());
     await store.registerJob(wide('a', 2), Date.now());

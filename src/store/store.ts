@@ -64,8 +64,8 @@ import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
 import { AmbiguousIdError, ConflictError, describeStoreError, NotFoundError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
-import { migrate } from './migrations.js';
 import { allSealed, deleteSecret, listSecrets, loadSecrets, saveSecret, secretsStamp, secretVersion, secretVersions, updateSealed, type StoredSecret } from './secrets.js';
+import type { ChangeListener, StoreBackend, StoreKind } from './backend.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -192,23 +192,44 @@ export class Store extends EventEmitter {
   private txAllocs: Alloc[] | undefined;
   /** the events of the write in progress; emitted as 'events' only once it commits */
   private txEvents: PendingEvent[] | undefined;
+  /** one follow (or write, on a shared store) at a time: each applies a range of indexes once, in order */
+  private following: Promise<unknown> = Promise.resolve();
+  private listener: ChangeListener | undefined;
+  readonly db: Kysely<Database>;
+  readonly kind: StoreKind;
   private constructor(
-    readonly db: Kysely<Database>,
-    readonly kind: 'sqlite' | 'postgres',
+    private readonly backend: StoreBackend,
     readonly options: StoreOptions,
   ) {
     super();
     this.setMaxListeners(0);
+    this.db = backend.db;
+    this.kind = backend.kind;
   }
 
-  static async open(db: Kysely<Database>, kind: 'sqlite' | 'postgres', options: StoreOptions): Promise<Store> {
-    await migrate(db);
-    const s = new Store(db, kind, options);
+  static async open(backend: StoreBackend, options: StoreOptions): Promise<Store> {
+    const db = backend.db;
+    await backend.migrate();
+    const s = new Store(backend, options);
     const row = await db.selectFrom('meta').select('value').where('key', '=', 'index').executeTakeFirst();
     s.index = row ? Number(row.value) : 0;
     for (const a of await s.queryAllocs(db, { liveOnly: true })) s.live.set(a.id, a);
     for (const n of await db.selectFrom('nodes').select(['id', 'status']).execute()) s.nodeStatus.set(n.id, n.status as NodeInfo['status']);
+    if (backend.shared) {
+      // notices say "something committed": what it was is read from `changes`, so a missed or merged notice loses nothing
+      s.listener = await backend.listen(
+        (channel, payload) => (channel === 'baton_logs' ? s.emit('logs', payload) : s.follow()),
+        () => s.follow(),
+      );
+      // what committed between reading the index above and listening
+      await s.follow();
+    }
     return s;
+  }
+
+  /** where the store is (no credentials) */
+  get location(): string {
+    return this.backend.describe;
   }
 
   /** allocs holding capacity by client status, from memory */
@@ -228,30 +249,101 @@ export class Store extends EventEmitter {
 
   async close(): Promise<void> {
     await this.flushHeartbeats().catch(() => undefined);
-    await this.db.destroy();
+    await this.listener?.close();
+    await this.following.catch(() => undefined);
+    await this.backend.close();
   }
 
-  /** one write: a transaction that bumps the index; listeners hear of it after commit */
-  private async write<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
+  /**
+   * Catches up with what other servers committed (a shared store only):
+   * their writes' events are emitted here as if they were this server's, the
+   * caches take their allocs and node statuses, and watchers wake. Runs one
+   * at a time; safe to call at any moment, a call that finds nothing is one
+   * small read.
+   */
+  follow(): Promise<void> {
+    if (!this.backend.shared) return Promise.resolve();
+    const run = this.following.then(() => this.backend.consistentRead((db) => this.applyFollowed(db)));
+    this.following = run.catch(() => undefined);
+    return run.catch(() => undefined);
+  }
+
+  /** the changes after this.index and their allocs, read in one consistent view (or under a write's index lock) */
+  private async applyFollowed(db: Db): Promise<void> {
+    const from = this.index;
+    const rows = await db.selectFrom('changes').selectAll().where('at_index', '>', from).orderBy('at_index').execute();
+    if (rows.length === 0) return;
+    const to = rows[rows.length - 1].at_index;
+    const allocs = await db.selectFrom('allocs').select('data').where('modify_index', '>', from).where('modify_index', '<=', to).execute();
+    for (const r of allocs) this.cacheAlloc(JSON.parse(r.data) as Alloc);
+    for (const r of rows) {
+      // a write of this server that committed between its own apply and this read is not applied twice
+      if (r.at_index <= this.index) continue;
+      const events = JSON.parse(r.events) as PendingEvent[];
+      this.index = r.at_index;
+      for (const e of events) if (e.topic === 'node') this.nodeStatus.set(e.key, (e.payload as NodeInfo).status);
+      if (events.length > 0) {
+        const time = iso(r.time);
+        this.emit('events', events.map((e): ClusterEvent => ({ index: r.at_index, time, ...e })));
+      }
+      this.emit('change', { index: r.at_index, nodes: new Set(JSON.parse(r.nodes) as string[]) } satisfies ChangeEvent);
+    }
+  }
+
+  /** a committed alloc into the caches, unless they hold a newer version of it already */
+  private cacheAlloc(a: Alloc): void {
+    const had = this.live.get(a.id);
+    if (had && had.modifyIndex > a.modifyIndex) return;
+    if (LIVE.includes(a.clientStatus)) this.live.set(a.id, a);
+    else this.live.delete(a.id);
+    const cached = this.jobCache.get(jobKey(a.namespace, a.jobId));
+    if (cached) {
+      const old = cached.get(a.id);
+      if (old && old.modifyIndex > a.modifyIndex) return;
+      if (!old) this.jobCacheSize++;
+      cached.set(a.id, a);
+    }
+  }
+
+  /**
+   * One write: a transaction that takes the next index first (so writers on
+   * every server serialise), and listeners hear of it after commit. On a
+   * shared store it first catches up with what others committed before it,
+   * records its events in `changes` and announces itself.
+   */
+  private write<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
+    if (!this.backend.shared) return this.writeOnce(fn);
+    // under the follow lock from catching up to applying its own: a follow in between would apply this write as another's
+    const run = this.following.then(() => this.writeOnce(fn));
+    this.following = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeOnce<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
     const touched = new Set<string>();
     let next = 0;
     const changed: Alloc[] = [];
     const events: PendingEvent[] = [];
     let result: T;
+    let time = 0;
     // SQLite rolls back by itself on some faults (SQLITE_FULL, often at COMMIT); a ROLLBACK after
     // that fails with "no transaction is active", which must not hide what really went wrong
     try {
       const trx = await this.db.startTransaction().execute();
       try {
         this.txAllocs = undefined;
-        next = this.index + 1;
+        next = await this.backend.nextIndex(trx);
+        if (this.backend.shared && next - 1 > this.index) await this.applyFollowed(trx);
         this.txAllocs = changed;
         // a retried or failed transaction must not leave half its events behind
         events.length = 0;
         this.txEvents = events;
         result = await fn(trx, next, touched);
-        await trx.insertInto('meta').values({ key: 'index', value: String(next) })
-          .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) })).execute();
+        time = Date.now();
+        if (this.backend.shared) {
+          await trx.insertInto('changes').values({ at_index: next, time, nodes: JSON.stringify([...touched]), events: JSON.stringify(events) }).execute();
+          await this.backend.announce(trx, 'baton_changes', String(next));
+        }
         await trx.commit().execute();
       } catch (err) {
         await trx.rollback().execute().catch(() => undefined);
@@ -263,20 +355,12 @@ export class Store extends EventEmitter {
       this.txEvents = undefined;
     }
     this.txAllocs = undefined;
-    for (const a of changed) {
-      if (LIVE.includes(a.clientStatus)) this.live.set(a.id, a);
-      else this.live.delete(a.id);
-      const cached = this.jobCache.get(jobKey(a.namespace, a.jobId));
-      if (cached) {
-        if (!cached.has(a.id)) this.jobCacheSize++;
-        cached.set(a.id, a);
-      }
-    }
+    for (const a of changed) this.cacheAlloc(a);
     this.index = next;
     for (const e of events) if (e.topic === 'node') this.nodeStatus.set(e.key, (e.payload as NodeInfo).status);
     if (events.length > 0) {
-      const time = iso(Date.now());
-      this.emit('events', events.map((e): ClusterEvent => ({ index: next, time, ...e })));
+      const at = iso(time);
+      this.emit('events', events.map((e): ClusterEvent => ({ index: next, time: at, ...e })));
     }
     this.emit('change', { index: next, nodes: touched } satisfies ChangeEvent);
     return result;
@@ -1190,7 +1274,7 @@ export class Store extends EventEmitter {
    * one person's sweep of 500 does not starve a colleague's 5 runs.
    */
   async nextEval(now: number): Promise<Evaluation | undefined> {
-    const rows = await this.db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', sql<string | null>`json_extract(data, '$.triggeredBy')`.as('trigger')])
+    const rows = await this.db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', this.backend.jsonText('data', 'triggeredBy').as('trigger')])
       .where('status', '=', 'pending').where('wait_until', '<=', now)
       .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(2000).execute();
     if (rows.length === 0) return undefined;
@@ -1466,7 +1550,7 @@ export class Store extends EventEmitter {
    * every finished run would re-evaluate a queue of 1,000 a thousand times.
    */
   private async unblockFitting(db: Db): Promise<void> {
-    const found = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask', sql<string | null>`json_extract(data, '$.triggeredBy')`.as('trigger')])
+    const found = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask', this.backend.jsonText('data', 'triggeredBy').as('trigger')])
       .where('status', '=', 'blocked').orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(5000).execute();
     // replacements of lost allocs take freed room before the queue (stable: age order stays within each)
     const rows = [...found].sort((a, b) => b.priority - a.priority || Number(isReplacementTrigger(b.trigger)) - Number(isReplacementTrigger(a.trigger)));
@@ -1584,7 +1668,7 @@ export class Store extends EventEmitter {
       // only forward: a write of the node since (a drain, say) may hold a newer time already
       try {
         await this.db.updateTable('nodes')
-          .set({ last_heartbeat: t, data: sql<string>`json_set(data, '$.lastHeartbeatAt', ${iso(t)})` })
+          .set({ last_heartbeat: t, data: this.backend.jsonSetString('data', 'lastHeartbeatAt', iso(t)) })
           .where('id', '=', id).where('last_heartbeat', '<', t).execute();
       } catch (err) {
         // what it means to the operator ("disk full: ..."), as every other write says it
@@ -1819,7 +1903,7 @@ export class Store extends EventEmitter {
   /** The newest alloc placed to replace this one (its previousAllocId), through the allocs_previous index */
   async replacementOf(id: string): Promise<Alloc | undefined> {
     const r = await this.db.selectFrom('allocs').select('data')
-      .where(sql<string>`json_extract(data, '$.previousAllocId')`, '=', id)
+      .where(this.backend.jsonText('data', 'previousAllocId'), '=', id)
       .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
     return r ? (JSON.parse(r.data) as Alloc) : undefined;
   }
@@ -1993,8 +2077,9 @@ export class Store extends EventEmitter {
    */
   private async jobAllocs(db: Db, namespace: string, jobId: string): Promise<Alloc[]> {
     const key = jobKey(namespace, jobId);
-    // a run has an alloc or two, read a few times in its life: caching them would only push big jobs out
-    if (isRunId(jobId)) {
+    // a run has an alloc or two, read a few times in its life: caching them would only push big jobs out.
+    // On a shared store another server's garbage collection deletes allocs without a change to follow, so nothing is cached
+    if (isRunId(jobId) || this.backend.shared) {
       const rows = await this.queryAllocs(db, { namespace, jobId });
       const mine = this.txAllocs?.filter((a) => a.namespace === namespace && a.jobId === jobId);
       if (!mine?.length) return rows;
@@ -2228,13 +2313,14 @@ export class Store extends EventEmitter {
           owners.set(c.allocId, owner);
         }
         if (owner !== nodeId) throw new ForbiddenError(`alloc ${c.allocId} belongs to another node`);
-        const size = Buffer.byteLength(c.data);
+        const data = this.backend.storableText(c.data);
+        const size = Buffer.byteLength(data);
         if (size === 0) continue;
         const last = await trx.selectFrom('logs').select(['offset', 'size'])
           .where('alloc_id', '=', c.allocId).where('task', '=', c.task).where('stream', '=', c.stream)
           .orderBy('offset', 'desc').limit(1).executeTakeFirst();
         const offset = last ? last.offset + last.size : 0;
-        await trx.insertInto('logs').values({ alloc_id: c.allocId, task: c.task, stream: c.stream, offset, size, data: c.data }).execute();
+        await trx.insertInto('logs').values({ alloc_id: c.allocId, task: c.task, stream: c.stream, offset, size, data }).execute();
         const floor = offset + size - this.options.logCapBytes;
         if (floor > 0) {
           await trx.deleteFrom('logs').where('alloc_id', '=', c.allocId).where('task', '=', c.task).where('stream', '=', c.stream)
@@ -2299,8 +2385,13 @@ function shortRef(id: string): string {
   return id.slice(0, 8);
 }
 
+/**
+ * An id prefix as a LIKE pattern: ids are lower-case UUIDs, so a prefix is
+ * matched case-insensitively by lowering it (SQLite's LIKE ignores ASCII
+ * case, PostgreSQL's does not); wildcards are dropped, never matched.
+ */
 function escapeLike(s: string): string {
-  return s.replace(/[%_\\]/g, '');
+  return s.toLowerCase().replace(/[%_\\]/g, '');
 }
 
 function pickOne(rows: string[], ref: string, what: string, idOf: (row: string) => string): string {

@@ -1,7 +1,7 @@
 /** The embedded default: one SQLite file in the data directory. */
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
-import type { Database as Schema } from './schema.js';
+import type { Database as Schema } from '../schema.js';
 
 const STATEMENT_CACHE = 500;
 
@@ -34,7 +34,7 @@ export interface SqliteOptions {
   onQuery?: (sql: string, parameters: readonly unknown[]) => void;
 }
 
-export function openSqlite(file: string, opts: SqliteOptions = {}): Kysely<Schema> {
+export function openSqliteDb(file: string, opts: SqliteOptions = {}): Kysely<Schema> {
   const db = new Database(file);
   // WAL keeps readers from blocking the writer; NORMAL sync is durable across process crashes
   db.pragma('journal_mode = WAL');

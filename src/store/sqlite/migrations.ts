@@ -1,9 +1,9 @@
 /** Creates the tables; each step runs once, in order, recorded in meta. */
 import { sql, type Kysely } from 'kysely';
-import type { Job } from '../api/types.js';
-import { jobKind } from '../scheduler/reconcile.js';
-import { applyRunChange, emptyStats, runFacts, type StoredRunStats } from '../jobs/run-stats.js';
-import type { Database } from './schema.js';
+import type { Job } from '../../api/types.js';
+import { jobKind } from '../../scheduler/reconcile.js';
+import { applyRunChange, emptyStats, runFacts, type StoredRunStats } from '../../jobs/run-stats.js';
+import type { Database } from '../schema.js';
 
 type Step = (db: Kysely<Database>) => Promise<void>;
 
@@ -246,5 +246,6 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
     });
     version++;
   }
-  await sql`select 1`.execute(db);
+  // the global index every write takes first (backend nextIndex)
+  await db.insertInto('meta').values({ key: 'index', value: '0' }).onConflict((oc) => oc.column('key').doNothing()).execute();
 }
