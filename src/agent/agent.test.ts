@@ -24,8 +24,31 @@ class FakeServer {
   /** answers every agent call but registration with 503, like a server that cannot be reached */
   unreachable = false;
   private waiters: Array<() => void> = [];
-  private server: Server = createServer((req, res) => void this.handle(req, res));
+  /** the requests that came in at `url` (a front end counts its own) */
+  hits: string[] = [];
+  private server: Server = createServer((req, res) => {
+    this.hits.push(`${req.method} ${req.url?.split('?')[0]}`);
+    void this.handle(req, res);
+  });
   url = '';
+
+  /** another server of the same cluster: its own URL, this one's state (one database behind both) */
+  async frontEnd(): Promise<{ url: string; hits: string[]; close(): Promise<void> }> {
+    const hits: string[] = [];
+    const fe = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url?.split('?')[0]}`);
+      void this.handle(req, res);
+    });
+    await new Promise<void>((r) => fe.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(fe.address() as AddressInfo).port}`,
+      hits,
+      close: async () => {
+        fe.closeAllConnections();
+        await new Promise((r) => fe.close(r));
+      },
+    };
+  }
 
   async listen(): Promise<void> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
@@ -130,8 +153,8 @@ let dataDir = '';
 let driver: FakeDriver;
 const agents: RunningAgent[] = [];
 
-async function start(joinToken?: string): Promise<RunningAgent> {
-  const a = await startAgent({ serverUrl: server.url, joinToken, dataDir, name: 't', cpu: 2000, memory: 1 << 30, logger, driverList: [driver] });
+async function start(joinToken?: string, serverUrl: string | string[] = server.url): Promise<RunningAgent> {
+  const a = await startAgent({ serverUrl, joinToken, dataDir, name: 't', cpu: 2000, memory: 1 << 30, logger, driverList: [driver] });
   agents.push(a);
   return a;
 }
@@ -284,5 +307,38 @@ describe('startAgent', () => {
     await starting;
     await until('reported lost', () => server.latest('b1')?.clientStatus === 'lost');
     expect(driver.starts).toHaveLength(1);
+  });
+});
+
+describe('an agent given several servers', () => {
+  it('moves registration, heartbeats, the alloc watch, status reports and logs to the next server when its own stops answering', async () => {
+    const first = await server.frontEnd();
+    const a = await start(server.joinToken, [first.url, server.url]);
+    await until('watching on the first', () => first.hits.includes('GET /v1/agent/allocs'));
+    expect(first.hits).toEqual(expect.arrayContaining(['POST /v1/agent/register', 'PUT /v1/agent/node']));
+    expect(server.hits).toEqual([]);
+    expect(JSON.parse(await readFile(join(dataDir, 'node.json'), 'utf8')).serverUrl).toBe(`${first.url},${server.url}`);
+
+    // the first server goes away, with the watch's blocking query in flight
+    await first.close();
+    await until('heartbeat on the second', () => server.hits.includes('POST /v1/agent/heartbeat'));
+    server.setAllocs([alloc('a1', a.nodeId, 'batch')]);
+    const t = await until('task started', () => driver.starts[0]);
+    t.write('stdout', 'from the second\n');
+    t.exit({ exitCode: 0 });
+    await until('complete', () => server.latest('a1')?.clientStatus === 'complete');
+    await until('logs shipped', () => server.logs.map((l) => l.data).join('') === 'from the second\n');
+    expect(server.hits).toEqual(expect.arrayContaining(['GET /v1/agent/allocs', 'POST /v1/agent/allocs/status', 'POST /v1/agent/logs']));
+
+    // a restart with the first still down connects through the second at once
+    await a.close();
+    agents.splice(agents.indexOf(a), 1);
+    const b = await start(undefined, [first.url, server.url]);
+    expect(b.nodeId).toBe(a.nodeId);
+    expect(server.registrations).toBe(1);
+  });
+
+  it('refuses a list that mixes https:// and plain http:// servers: one cluster, one CA', async () => {
+    await expect(start(server.joinToken, ['https://127.0.0.1:1', server.url])).rejects.toThrow(/lists https:\/\/ and plain http:\/\/ URLs \(http:\/\/127\.0\.0\.1:\d+\)/);
   });
 });

@@ -32,7 +32,8 @@ import { watchAllocs } from './watcher.js';
 
 /** what the node declares about itself (FingerprintOptions), and how it reaches the server */
 export interface AgentOptions extends FingerprintOptions {
-  serverUrl: string;
+  /** one server, or the servers of one cluster: every call fails over between them (src/client/http.ts) */
+  serverUrl: string | readonly string[];
   /** needed only for the first registration */
   joinToken?: string;
   /** only these drivers (default: all that fingerprint healthy) */

@@ -7,9 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { BatonApiError } from '../client/http.js';
+import { BatonApiError, urlList } from '../client/http.js';
 import { parseJoinToken } from '../tls/join-token.js';
-import { fetchPinnedCa, PinMismatchError } from '../tls/pin.js';
+import { fetchPinnedCaFrom, PinMismatchError } from '../tls/pin.js';
 import { writeAtomic } from '../tls/server-tls.js';
 import { fingerprintOf, generateKeyPair, importKeyPair, type KeyPair } from '../tls/x509.js';
 
@@ -41,11 +41,18 @@ async function readOptional(file: string): Promise<string | undefined> {
  * for a plain-HTTP server. The first time (no ca.pem, or a join token pinning
  * another CA) the CA is fetched and must match the token's fingerprint.
  */
-export async function loadNodeTls(opts: { dataDir: string; serverUrl: string; joinToken?: string; logger: Logger }): Promise<NodeTls | undefined> {
+export async function loadNodeTls(opts: { dataDir: string; serverUrl: string | readonly string[]; joinToken?: string; logger: Logger }): Promise<NodeTls | undefined> {
   const pin = opts.joinToken ? parseJoinToken(opts.joinToken).fingerprint : undefined;
-  if (!opts.serverUrl.startsWith('https:')) {
-    if (pin) throw fatal(`--server ${opts.serverUrl} is plain http://, but the join token pins the server's CA: use https:// (the URL \`baton server\` printed)`);
-    opts.logger.warn({ serverUrl: opts.serverUrl }, 'the server URL is plain http://: traffic, node secret included, is not encrypted');
+  const urls = urlList(opts.serverUrl);
+  const plain = urls.filter((u) => !u.startsWith('https:'));
+  // the servers of one cluster share its CA: one TLS setting (and one ca.pem) serves them all
+  if (plain.length > 0 && plain.length < urls.length) {
+    throw fatal(`--server lists https:// and plain http:// URLs (${plain.join(', ')}): the servers of one cluster all serve https://, give each as \`baton server\` printed it`);
+  }
+  if (plain.length > 0) {
+    const shown = urls.join(',');
+    if (pin) throw fatal(`--server ${shown} is plain http://, but the join token pins the server's CA: use https:// (the URL \`baton server\` printed)`);
+    opts.logger.warn({ serverUrl: shown }, 'the server URL is plain http://: traffic, node secret included, is not encrypted');
     return undefined;
   }
   let ca = await readOptional(caFile(opts.dataDir));
@@ -56,7 +63,7 @@ export async function loadNodeTls(opts: { dataDir: string; serverUrl: string; jo
           'pass the join token `baton server` printed (join_<fingerprint>_<secret>, in its server.json)',
       );
     }
-    ca = await fetchPinnedCa(opts.serverUrl, pin).catch((err: Error) => {
+    ca = await fetchPinnedCaFrom(urls, pin).catch((err: Error) => {
       throw err instanceof PinMismatchError ? fatal(err.message) : err;
     });
     await writeAtomic(caFile(opts.dataDir), ca, 0o644);

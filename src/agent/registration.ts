@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RegisterNodeRequest } from '../api/types.js';
 import type { AgentClient } from '../client/agent-client.js';
+import { urlList } from '../client/http.js';
 import { createCsr } from '../tls/x509.js';
 import { Backoff, errorMessage, httpStatus, isTransient, sleep } from './backoff.js';
 import { loadNodeTls, saveNodeCert, type NodeTls } from './node-tls.js';
@@ -20,6 +21,7 @@ import { monotonicMs } from './contact.js';
 export interface NodeFile {
   nodeId: string;
   secret: string;
+  /** the server URL the node registered with (several: comma-separated) */
   serverUrl: string;
 }
 
@@ -37,7 +39,8 @@ export interface Session {
 export interface ConnectOptions {
   client: AgentClient;
   dataDir: string;
-  serverUrl: string;
+  /** one server, or the servers of one cluster */
+  serverUrl: string | readonly string[];
   joinToken?: string;
   request: RegisterNodeRequest;
   logger: Logger;
@@ -122,8 +125,10 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
     throw new Error(`node ${nf.nodeId} has no client certificate (node.pem in ${opts.dataDir}) for this TLS server. ${JOIN_TOKEN_NEEDED}`);
   }
   if (nf && (!tls || tls.cert)) {
-    if (nf.serverUrl && nf.serverUrl !== opts.serverUrl) {
-      logger.warn({ registeredWith: nf.serverUrl, serverUrl: opts.serverUrl }, 'this node was registered with another server URL');
+    // the servers of a cluster may be listed otherwise than at registration: only a list with none of them is another
+    const urls = urlList(opts.serverUrl);
+    if (nf.serverUrl && !nf.serverUrl.split(',').some((u) => urls.includes(u))) {
+      logger.warn({ registeredWith: nf.serverUrl, serverUrl: urls.join(',') }, 'this node was registered with another server URL');
     }
     client.useToken(nf.secret);
     try {
@@ -162,7 +167,7 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
     tls.cert = res.certificate;
     client.useTls({ ca: tls.ca, cert: tls.cert, key: tls.key.keyPem });
   }
-  await writeNodeFile(opts.dataDir, { nodeId: res.nodeId, secret: res.secret, serverUrl: opts.serverUrl });
+  await writeNodeFile(opts.dataDir, { nodeId: res.nodeId, secret: res.secret, serverUrl: urlList(opts.serverUrl).join(',') });
   client.useToken(res.secret);
   logger.info({ nodeId: res.nodeId }, 'registered as a new node');
   // registration alone may leave the node initializing; the update marks it ready

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_PORT_RANGE, parsePortRange, parseVolumeFlags } from '../../agent/fingerprint.js';
 import { parseCpu, parseMemory } from '../../spec/units.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
-import { normalizeUrl } from '../config.js';
+import { parseUrlList } from '../config.js';
 import { CliError } from '../output.js';
 import { DOCKER_ALLOWANCES, type DockerAllowance } from '../../spec/allowances.js';
 import { unitOption, waitForSignal } from './server.js';
@@ -88,7 +88,7 @@ export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
     .description('Join this machine to a baton server as a node and run the work placed on it')
-    .option('--server <url>', 'URL of the baton server (default: $BATON_ADDR)')
+    .option('--server <urls>', 'URL of the baton server, or several servers of one cluster comma-separated: the agent moves to the next when its server does not answer (default: $BATON_ADDR)')
     .option('--token-file <file>', 'a file holding the join token printed by `baton server` (needed for the first start only)')
     .option('--token <join-token>', 'the join token on the command line: every user of this machine sees it in `ps`; prefer --token-file or $BATON_JOIN_TOKEN')
     .option('--data-dir <dir>', 'where the node secret and task state live', process.env.BATON_AGENT_DATA_DIR || '.baton/agent')
@@ -112,8 +112,9 @@ export function registerAgentCommand(program: Command): void {
     .action(async (flags: AgentFlags, cmd: Command) => {
       // the global --token is the API token; here it is the join token, both spellings end up in one place
       const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
-      const server = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
-      if (!server) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780');
+      const given = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
+      if (!given) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780 (several servers of one cluster: comma-separated)');
+      const servers = parseUrlList(given, flags.server !== undefined ? '--server' : globals.addr !== undefined ? '--addr' : 'BATON_ADDR');
       // before anything slow (the agent's modules take seconds to load on a busy machine): from here on
       // the node's watchdog leaves the tasks of the agent before this one to this process
       const [{ takeOverLease }, { monotonicMs }] = await Promise.all([import('../../agent/lease.js'), import('../../agent/contact.js')]);
@@ -131,7 +132,7 @@ export function registerAgentCommand(program: Command): void {
       // loaded here, not at the top: every other command starts faster without the agent's modules
       const { startAgent } = await import('../../agent/agent.js');
       const agent = await startAgent({
-        serverUrl: normalizeUrl(server),
+        serverUrl: servers,
         joinToken,
         dataDir: resolve(flags.dataDir),
         name: flags.name,
@@ -153,7 +154,7 @@ export function registerAgentCommand(program: Command): void {
         logger,
         priorLease: { lease: priorLease },
       });
-      process.stdout.write(`baton agent running as node ${agent.nodeId} on ${server}\n`);
+      process.stdout.write(`baton agent running as node ${agent.nodeId} on ${servers.join(', ')}\n`);
       await waitForSignal();
       logger.info('agent stopping; tasks keep running and are re-attached on the next start');
       await agent.close();
