@@ -4,10 +4,13 @@
  * non-idempotent one only when it cannot have been received.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatonApiError, HttpClient } from './http.js';
 import { BatonClient } from './client.js';
+import { createCa, fingerprintOf, generateKeyPair, issueLeaf } from '../tls/x509.js';
 
 interface Fake {
   url: string;
@@ -28,9 +31,9 @@ function track<T extends Fake>(f: T): T {
   return f;
 }
 
-function urlOf(server: HttpServer | NetServer): string {
+function urlOf(server: HttpServer | HttpsServer | NetServer, scheme = 'http'): string {
   const addr = server.address();
-  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  return `${scheme}://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
 }
 
 /** an HTTP server that answers every request with `answer`, counting them */
@@ -278,5 +281,78 @@ describe('HttpClient with several servers', () => {
     for await (const e of new BatonClient({ baseUrl: [down, up.url], token: 't' }).followEvents({ index: 3 })) events.push(e);
     expect(events).toEqual([{ index: 7, topic: 'Job', type: 'JobRegistered' }]);
     expect(up.hits).toEqual(['GET /v1/status', 'GET /v1/events?index=3']);
+  });
+});
+
+describe('HttpClient with several TLS servers of one cluster', () => {
+  type Ca = Awaited<ReturnType<typeof createCa>>;
+
+  async function leaf(ca: Ca, usage: 'server' | 'client', name: string): Promise<{ cert: string; key: string }> {
+    const kp = await generateKeyPair();
+    const cert = await issueLeaf(ca, { commonName: name, usage, ips: usage === 'server' ? ['127.0.0.1'] : undefined, lifetimeMs: 3600_000, publicKey: kp.keys.publicKey });
+    return { cert, key: kp.keyPem };
+  }
+
+  /** a server of the cluster `ca`: wants a client certificate of that CA (where it says so) and serves the CA like /v1/agent/ca */
+  async function tlsServer(ca: Ca, own: Ca = ca, requireCert = true): Promise<Fake> {
+    const hits: string[] = [];
+    const { cert, key } = await leaf(own, 'server', 'server');
+    const server = createHttpsServer({ cert, key, ca: ca.certPem, requestCert: requireCert, rejectUnauthorized: requireCert }, (req, res) => {
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
+      hits.push(`${req.method} ${req.url} ${peer?.subject?.CN ?? '-'}`);
+      if (req.url === '/v1/agent/ca') return json(200, { ca: ca.certPem })(req, res);
+      json(200, { ok: true })(req, res);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return track({
+      url: urlOf(server, 'https'),
+      hits,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise<void>((r) => server.close(() => r()));
+      },
+    });
+  }
+
+  it('verifies every server against the one CA and shows each the node certificate', async () => {
+    const ca = await createCa('cluster CA', 3600_000);
+    const node = await leaf(ca, 'client', 'node-1');
+    const down = (await closedPort()).replace('http:', 'https:');
+    const [a, b] = [await tlsServer(ca), await tlsServer(ca)];
+    const c = new HttpClient({ baseUrl: [down, a.url, b.url], token: 't', ca: ca.certPem, ...node });
+    clients.push(c);
+    await expect(c.request('POST', '/v1/agent/heartbeat', { body: {} })).resolves.toEqual({ ok: true });
+    await a.close();
+    await expect(c.request('POST', '/v1/agent/heartbeat', { body: {} })).resolves.toEqual({ ok: true });
+    expect(a.hits).toEqual(['POST /v1/agent/heartbeat node-1']);
+    expect(b.hits).toEqual(['POST /v1/agent/heartbeat node-1']);
+  });
+
+  it('passes over a server whose certificate is not of the cluster, a POST too (the request was never sent)', async () => {
+    const ca = await createCa('cluster CA', 3600_000);
+    const other = await createCa('someone else', 3600_000);
+    const node = await leaf(ca, 'client', 'node-1');
+    const stranger = await tlsServer(ca, other);
+    const good = await tlsServer(ca);
+    const c = new HttpClient({ baseUrl: [stranger.url, good.url], token: 't', ca: ca.certPem, ...node });
+    clients.push(c);
+    await expect(c.request('POST', '/v1/jobs', { body: {} })).resolves.toEqual({ ok: true });
+    expect(stranger.hits).toEqual([]);
+    expect(good.hits).toEqual(['POST /v1/jobs node-1']);
+    // alone, it is named with its hint
+    const lone = new HttpClient({ baseUrl: [stranger.url], token: 't', ca: ca.certPem });
+    clients.push(lone);
+    await expect(lone.request('GET', '/v1/status')).rejects.toThrow(/cannot reach the baton server at https:\/\/127\.0\.0\.1:\d+: \S+ \(the server certificate/);
+  });
+
+  it('pins the CA by its fingerprint from the first server that answers', async () => {
+    const ca = await createCa('cluster CA', 3600_000);
+    const down = (await closedPort()).replace('http:', 'https:');
+    const up = await tlsServer(ca, ca, false);
+    const c = new HttpClient({ baseUrl: [down, up.url], token: 't', caFingerprint: fingerprintOf(ca.certPem) });
+    clients.push(c);
+    await expect(c.request('GET', '/v1/status')).resolves.toEqual({ ok: true });
+    expect(await c.trustedCa()).toBe(ca.certPem);
+    expect(up.hits).toEqual(['GET /v1/agent/ca -', 'GET /v1/status -']);
   });
 });
