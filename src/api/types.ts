@@ -886,8 +886,31 @@ export interface QueueSummary {
 export interface StatusResponse {
   version: string;
   index: number;
+  /** the server that answered leads */
   leader: boolean;
   store: 'sqlite' | 'postgres';
+  /** the id of the server that answered */
+  serverId: string;
+  /** the leading server's id, absent while none leads (a failover in progress) */
+  leaderId?: string;
+  /** when it took the lead (ISO) */
+  leaderSince?: string;
+  /** the leader lease's epoch: bumped each time the lead changes hands */
+  leaderEpoch?: number;
+  /** every server of the database seen in the last few seconds */
+  servers: ServerEntry[];
+}
+
+/** one server of the cluster, as `baton server status` lists it */
+export interface ServerEntry {
+  id: string;
+  url: string;
+  version: string;
+  /** ISO */
+  startedAt: string;
+  /** ISO: its latest announcement */
+  seenAt: string;
+  leader: boolean;
 }
 
 // ---------------------------------------------------------------- HTTP bodies (agent API)

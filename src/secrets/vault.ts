@@ -3,7 +3,7 @@
  * opens them only for an agent's fetch. Nothing here logs or returns values
  * anywhere else.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AllocSecretsResponse, SecretInfo } from '../api/types.js';
@@ -18,6 +18,11 @@ function sameData(a: Record<string, string>, b: Record<string, string>): boolean
 
 export class SecretVault {
   constructor(private readonly key: Buffer) {}
+
+  /** names the key without giving it away: servers sharing a database compare it, so none seals with another key */
+  keyId(): string {
+    return createHash('sha256').update('baton secrets key id\0').update(this.key).digest('hex').slice(0, 16);
+  }
 
   /** an app built without a key file (unit tests): the values last as long as the process */
   static ephemeral(): SecretVault {

@@ -36,7 +36,9 @@ export async function authenticate(store: Store, req: FastifyRequest): Promise<P
     }
   } else if (secret.startsWith('join_')) {
     // the CA fingerprint in a join token is for the agent; the server checks the secret part
-    if ((await store.getMeta('join_token_hash')) === hashSecret(parseJoinToken(secret).secret)) return { kind: 'join' };
+    const hash = hashSecret(parseJoinToken(secret).secret);
+    // the cluster's token, or one of the other servers' on a shared database (server.ts ensureTokens)
+    if ((await store.getMeta('join_token_hash')) === hash || (await store.getMeta(`join_token:${hash}`)) !== undefined) return { kind: 'join' };
   } else {
     const token = await store.tokenBySecret(secret);
     if (token?.expiresAt !== undefined && Date.parse(token.expiresAt) <= Date.now()) {

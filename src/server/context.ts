@@ -1,6 +1,7 @@
 /** What the route handlers share: the store, settings, and ways to wait for changes. */
 import type { Logger } from 'pino';
 import type { ChangeEvent, Store } from '../store/store.js';
+import type { Leadership } from './leadership.js';
 
 export interface ServerContext {
   store: Store;
@@ -17,6 +18,10 @@ export interface ServerContext {
   closing: AbortSignal;
   /** ends every blocking query (the server is closing) */
   shutdown(): void;
+  /** this server's id among the servers of its database */
+  serverId?: string;
+  /** who leads (absent in tests that run a bare app) */
+  leadership?: Pick<Leadership, 'leading' | 'lease' | 'servers' | 'serverId'>;
 }
 
 export function createContext(store: Store, version: string, heartbeatTtlMs: number, logger: Logger): ServerContext {

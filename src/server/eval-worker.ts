@@ -1,11 +1,12 @@
 /**
  * Takes evaluations one at a time, highest priority first, runs the pure
- * scheduler on a fresh snapshot and commits its plan. One worker per server:
- * SQLite has a single writer anyway, and sequential plans never race.
+ * scheduler on a fresh snapshot and commits its plan. One worker in the
+ * cluster, on the leader (src/server/leadership.ts): sequential plans never
+ * race, and a deposed leader's plan is refused at commit (NotLeaderError).
  */
 import type { Logger } from 'pino';
 import { schedule } from '../scheduler/schedule.js';
-import { StoreWriteError } from '../store/errors.js';
+import { NotLeaderError, StoreWriteError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { metricsFor } from './metrics.js';
 
@@ -23,6 +24,8 @@ export class EvalWorker {
   ) {}
 
   start(): void {
+    // a leader that lost the lease and won it back starts the worker again
+    this.stopped = false;
     this.store.on('change', this.onChange);
     this.loop = this.run();
   }

@@ -44,6 +44,8 @@ export class HeartbeatMonitor {
   private lastSlowDownAt: number | undefined;
   private failing = false;
   private busy = false;
+  /** only the leader marks nodes down and drains; every server writes the heartbeats it took */
+  private leading = true;
   private readonly intervalMs: number;
 
   constructor(
@@ -61,6 +63,16 @@ export class HeartbeatMonitor {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  /** this server leads (or no longer does): a new leader gives every node a fresh TTL, it has not been watching them */
+  setLeading(on: boolean): void {
+    if (on && !this.leading) {
+      const now = Date.now();
+      this.graceUntil = Math.max(this.graceUntil, now + this.ttlMs);
+      this.lastSlowDownAt = undefined;
+    }
+    this.leading = on;
   }
 
   /** the server was not able to hear nodes until now: give every node a TTL from now */
@@ -83,6 +95,7 @@ export class HeartbeatMonitor {
         this.failing = false;
         this.grant(Date.now(), 'the store writes again');
       }
+      if (!this.leading) return;
       if (now < this.graceUntil) {
         await this.store.checkDrains(now);
         return;

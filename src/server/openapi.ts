@@ -56,7 +56,7 @@ const PAGE = { limit: 'items per page, 1 to 1000 (default 100)', cursor: 'the ne
 
 /** keyed by "METHOD /path" as fastify registers it */
 export const ROUTES: Record<string, RouteDoc> = {
-  'GET /v1/status': { summary: 'Server version, store index and kind', auth: 'read', response: 'StatusResponse' },
+  'GET /v1/status': { summary: 'Server version, store index and kind, the servers of the cluster and which one leads', auth: 'read', response: 'StatusResponse' },
   'POST /v1/jobs': { namespaced: true, summary: 'Submit a job (a new version when the spec changed)', auth: 'submit', body: submitJobSchema, response: 'SubmitJobResponse' },
   'GET /v1/jobs': { namespaced: true,
     summary: 'List jobs, a page at a time (top-level jobs by namespace and id; with parent, its runs in submission order)',

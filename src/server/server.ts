@@ -5,9 +5,12 @@
  * HTTPS with the cluster's own CA (src/tls/) unless told insecureHttp.
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { openSqlite } from '../store/sqlite/backend.js';
+import { openStore } from '../store/open-store.js';
+import { parseStoreUrl } from '../store/store-url.js';
 import { hashSecret, newSecret } from '../store/ids.js';
 import { Store } from '../store/store.js';
 import type { Server as TlsServer } from 'node:tls';
@@ -22,6 +25,8 @@ import { EvalWorker } from './eval-worker.js';
 import { DEFAULT_GC, GcLoop, registerGcLoop, type GcOptions } from './gc-loop.js';
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import { PeriodicLauncher } from './periodic-launcher.js';
+import { Leadership } from './leadership.js';
+import { checkSecretsKey, recordSecretsKey, shareClusterCa } from './cluster-material.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -41,6 +46,10 @@ export interface ServerOptions {
   insecureHttp?: boolean;
   /** --tls-san and the operator's own certificate files */
   tls?: Omit<ServerTlsOptions, 'dataDir' | 'host'>;
+  /** --store: sqlite:///path (default <dataDir>/baton.db) or postgres://… shared by several servers */
+  store?: string;
+  /** how long the leader lease holds without renewal (several servers on PostgreSQL) */
+  leaderTtlMs?: number;
 }
 
 export interface ServerInfo {
@@ -66,17 +75,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // it holds the CA key, the secrets key and the admin token: a directory made looser by hand (or an older baton) is closed again
   await chmod(opts.dataDir, 0o700);
-  const store = await Store.open(openSqlite(join(opts.dataDir, 'baton.db')), { logCapBytes: opts.logCapBytes });
-  const { joinToken: joinSecret, adminToken, firstStart } = await ensureTokens(store, opts.dataDir);
+  const store = await openStore(parseStoreUrl(opts.store, join(opts.dataDir, 'baton.db')), { logCapBytes: opts.logCapBytes });
+  const serverId = await ensureServerId(opts.dataDir);
+  const { joinToken: joinSecret, adminToken, firstStart } = await ensureTokens(store, opts.dataDir, serverId);
+  const ownCerts = opts.tls?.certFile || opts.tls?.keyFile || opts.tls?.caFile;
+  if (store.shared && !opts.insecureHttp && !ownCerts) {
+    const how = await shareClusterCa(store, opts.dataDir);
+    if (how === 'adopted') opts.logger.info({ store: store.location }, 'serving with the cluster CA the first server of this database published');
+  }
   const tls = opts.insecureHttp ? undefined : await ServerTls.open({ ...opts.tls, dataDir: opts.dataDir, host: opts.host });
   if (tls) setServerTls(store, tls);
   const joinToken = formatJoinToken(joinSecret, tls?.fingerprint);
   const gc = new GcLoop(store, { ...DEFAULT_GC, ...opts.gc }, opts.logger);
   registerGcLoop(store, gc);
   const ctx = createContext(store, opts.version, opts.heartbeatTtlMs, opts.logger);
+  ctx.serverId = serverId;
   // rejectUnauthorized false: users and browsers come without client certificates; agent routes check them (node-identity.ts)
   const https = tls ? { ...tls.files(), requestCert: true, rejectUnauthorized: false } : undefined;
-  const app = buildApp(ctx, { secrets: await openServerVault(opts.dataDir, opts.secretsKeyFile, opts.logger, store, opts.secretsPreviousKeyFile), https });
+  const vault = await openServerVault(opts.dataDir, opts.secretsKeyFile, opts.logger, store, opts.secretsPreviousKeyFile);
+  if (store.shared) {
+    if (opts.secretsPreviousKeyFile) await recordSecretsKey(store, vault.keyId());
+    else await checkSecretsKey(store, vault.keyId(), opts.secretsKeyFile ?? join(opts.dataDir, 'secrets.key'));
+  }
+  const app = buildApp(ctx, { secrets: vault, https });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
@@ -88,10 +109,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const worker = new EvalWorker(store, opts.logger);
   const monitor = new HeartbeatMonitor(store, opts.heartbeatTtlMs, opts.logger);
   const launcher = new PeriodicLauncher(store, opts.logger);
-  worker.start();
+  // every server writes the heartbeats it takes; only the leader acts on silence
+  monitor.setLeading(false);
   monitor.start();
-  launcher.start();
-  gc.start();
+  const leadership = new Leadership(store, {
+    async gained(epoch) {
+      store.fenceWith({ serverId, epoch });
+      // the caches must hold what the last leader committed before this one plans on them
+      await store.follow();
+      monitor.setLeading(true);
+      worker.start();
+      launcher.start();
+      gc.start();
+    },
+    async lost() {
+      store.fenceWith(undefined);
+      monitor.setLeading(false);
+      launcher.stop();
+      gc.stop();
+      await worker.stop();
+    },
+  }, { serverId, url, version: opts.version, ttlMs: opts.leaderTtlMs, logger: opts.logger });
+  ctx.leadership = leadership;
+  await leadership.start();
   const renewal = tls ? renewServerCert(tls, app.server as unknown as TlsServer, opts.logger) : undefined;
 
   return {
@@ -101,20 +141,38 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     tls,
     async close() {
       renewal?.stop();
+      // the lease goes first, so another server leads at once
+      await leadership.stop();
       monitor.stop();
-      launcher.stop();
-      gc.stop();
       // blocking queries (agents' watches hold one for a minute) answer now, or the close waits for them
       ctx.shutdown();
-      await worker.stop();
       await app.close();
       await store.close();
     },
   };
 }
 
+/**
+ * A server's own name among the servers of one database: made on its first
+ * start and kept in its data directory, so a restarted leader is the same
+ * holder and takes its lease straight back.
+ */
+async function ensureServerId(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'server-id');
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (id) return id;
+  } catch {
+    /* first start */
+  }
+  const id = `${hostname().replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  await writeFile(`${file}.tmp`, `${id}\n`, { mode: 0o644 });
+  await rename(`${file}.tmp`, file);
+  return id;
+}
+
 /** Tokens survive restarts: the plaintext stays only in server.json, the store keeps hashes. */
-async function ensureTokens(store: Store, dataDir: string): Promise<{ joinToken: string; adminToken: string; firstStart: boolean }> {
+async function ensureTokens(store: Store, dataDir: string, serverId: string): Promise<{ joinToken: string; adminToken: string; firstStart: boolean }> {
   let saved: Partial<ServerInfo> = {};
   try {
     saved = JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8')) as ServerInfo;
@@ -124,13 +182,18 @@ async function ensureTokens(store: Store, dataDir: string): Promise<{ joinToken:
   const joinHash = await store.getMeta('join_token_hash');
   // server.json keeps the token with the CA fingerprint; the store has the hash of its secret part
   const savedJoin = saved.joinToken !== undefined ? parseJoinToken(saved.joinToken).secret : undefined;
-  const joinOk = savedJoin !== undefined && joinHash === hashSecret(savedJoin);
+  const savedHash = savedJoin !== undefined ? hashSecret(savedJoin) : undefined;
+  const joinOk = savedHash !== undefined && (joinHash === savedHash || (store.shared && (await store.getMeta(`join_token:${savedHash}`)) !== undefined));
   const adminOk = saved.adminToken !== undefined && (await store.tokenBySecret(saved.adminToken)) !== undefined;
   if (joinOk && adminOk) return { joinToken: savedJoin!, adminToken: saved.adminToken!, firstStart: false };
   const joinToken = joinOk ? savedJoin! : newSecret('join');
   const adminToken = adminOk ? saved.adminToken! : newSecret('admin');
-  if (!joinOk) await store.setMeta('join_token_hash', hashSecret(joinToken));
-  if (!adminOk) await store.createToken(adminToken, 'admin', 'admin', '*');
+  if (!joinOk) {
+    // a server joining a database others serve adds its token beside theirs: replacing the cluster's would lock their agents out
+    if (store.shared && joinHash !== undefined) await store.setMeta(`join_token:${hashSecret(joinToken)}`, serverId);
+    else await store.setMeta('join_token_hash', hashSecret(joinToken));
+  }
+  if (!adminOk) await store.createToken(adminToken, store.shared && joinHash !== undefined ? `admin (server ${serverId})` : 'admin', 'admin', '*');
   return { joinToken, adminToken, firstStart: true };
 }
 

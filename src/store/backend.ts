@@ -15,6 +15,48 @@ export interface ChangeListener {
   close(): Promise<void>;
 }
 
+/** who holds the leader lease, as the database says */
+export interface LeaseState {
+  holder: string;
+  /** bumped each time the lease changes hands: a plan from an older epoch cannot commit */
+  epoch: number;
+  /** ms since epoch when this holder took it */
+  since: number;
+  /** ms since epoch (database clock) when it lapses unless renewed */
+  expiresAt: number;
+}
+
+/** a server of the cluster, as it last announced itself */
+export interface ServerPresence {
+  id: string;
+  url: string;
+  version: string;
+  startedAt: number;
+  /** ms since epoch (database clock) of its latest announcement */
+  seenAt: number;
+}
+
+/**
+ * The lease that makes one server the leader: rows in the shared database
+ * on PostgreSQL; on SQLite the one server always leads.
+ */
+export interface LeaderLease {
+  /** Takes the lease if it is free or lapsed, renews it if held; answers the lease as it stands after. */
+  claim(serverId: string, ttlMs: number): Promise<LeaseState>;
+  /** gives it up at once (a clean stop), so another server leads without waiting for it to lapse */
+  release(serverId: string): Promise<void>;
+  /**
+   * Refuses (NotLeaderError) unless `serverId` holds the lease at `epoch` and
+   * it has not lapsed, in the transaction that is about to commit; the lease
+   * cannot change hands until that transaction ends.
+   */
+  fence(trx: Transaction<Database>, serverId: string, epoch: number): Promise<void>;
+  announce(s: Omit<ServerPresence, 'seenAt'>): Promise<void>;
+  /** the servers seen within `withinMs` */
+  servers(withinMs: number): Promise<ServerPresence[]>;
+  current(): Promise<LeaseState | undefined>;
+}
+
 export interface StoreBackend {
   readonly kind: StoreKind;
   readonly db: Kysely<Database>;
@@ -50,5 +92,6 @@ export interface StoreBackend {
    * must read what changed since it last looked.
    */
   listen(onNotice: (channel: NoticeChannel, payload: string) => void, onGap: () => void): Promise<ChangeListener>;
+  readonly lease: LeaderLease;
   close(): Promise<void>;
 }

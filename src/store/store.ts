@@ -62,10 +62,10 @@ import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resour
 import { checkPlan } from '../scheduler/check-plan.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
-import { AmbiguousIdError, ConflictError, describeStoreError, NotFoundError } from './errors.js';
+import { AmbiguousIdError, ConflictError, describeStoreError, NotFoundError, NotLeaderError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
 import { allSealed, deleteSecret, listSecrets, loadSecrets, saveSecret, secretsStamp, secretVersion, secretVersions, updateSealed, type StoredSecret } from './secrets.js';
-import type { ChangeListener, StoreBackend, StoreKind } from './backend.js';
+import type { ChangeListener, LeaderLease, StoreBackend, StoreKind } from './backend.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -195,6 +195,7 @@ export class Store extends EventEmitter {
   /** one follow (or write, on a shared store) at a time: each applies a range of indexes once, in order */
   private following: Promise<unknown> = Promise.resolve();
   private listener: ChangeListener | undefined;
+  private fence: { serverId: string; epoch: number } | undefined;
   readonly db: Kysely<Database>;
   readonly kind: StoreKind;
   private constructor(
@@ -225,6 +226,16 @@ export class Store extends EventEmitter {
       await s.follow();
     }
     return s;
+  }
+
+  /** several servers share this store's database */
+  get shared(): boolean {
+    return this.backend.shared;
+  }
+
+  /** the leader lease and the servers' presence (src/server/leadership.ts) */
+  get lease(): LeaderLease {
+    return this.backend.lease;
   }
 
   /** where the store is (no credentials) */
@@ -311,15 +322,29 @@ export class Store extends EventEmitter {
    * shared store it first catches up with what others committed before it,
    * records its events in `changes` and announces itself.
    */
-  private write<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
-    if (!this.backend.shared) return this.writeOnce(fn);
+  private write<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>, leaderOnly = false): Promise<T> {
+    if (!this.backend.shared) return this.writeOnce(fn, false);
     // under the follow lock from catching up to applying its own: a follow in between would apply this write as another's
-    const run = this.following.then(() => this.writeOnce(fn));
+    const run = this.following.then(() => this.writeOnce(fn, leaderOnly));
     this.following = run.catch(() => undefined);
     return run;
   }
 
-  private async writeOnce<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
+  /**
+   * A write only the leader makes (plans, nodes marked down, drains): on a
+   * shared store it commits only while this server holds the leader lease at
+   * the epoch it was given (fenceWith), checked in the same transaction.
+   */
+  private leaderWrite<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>): Promise<T> {
+    return this.write(fn, true);
+  }
+
+  /** the lease this server leads under (set by the server's leadership; undefined: it does not lead) */
+  fenceWith(f: { serverId: string; epoch: number } | undefined): void {
+    this.fence = f;
+  }
+
+  private async writeOnce<T>(fn: (trx: Transaction<Database>, index: number, touched: Set<string>) => Promise<T>, leaderOnly: boolean): Promise<T> {
     const touched = new Set<string>();
     let next = 0;
     const changed: Alloc[] = [];
@@ -333,6 +358,10 @@ export class Store extends EventEmitter {
       try {
         this.txAllocs = undefined;
         next = await this.backend.nextIndex(trx);
+        if (leaderOnly && this.backend.shared) {
+          if (!this.fence) throw new NotLeaderError('this server does not lead: only the leader schedules, marks nodes down and drains');
+          await this.backend.lease.fence(trx, this.fence.serverId, this.fence.epoch);
+        }
         if (this.backend.shared && next - 1 > this.index) await this.applyFollowed(trx);
         this.txAllocs = changed;
         // a retried or failed transaction must not leave half its events behind
@@ -376,6 +405,12 @@ export class Store extends EventEmitter {
   async getMeta(key: string): Promise<string | undefined> {
     const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
     return r?.value;
+  }
+
+  /** stores `value` unless the key has one already; answers what the key holds after (the first writer's, on a race) */
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    return (await this.getMeta(key))!;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
@@ -576,7 +611,7 @@ export class Store extends EventEmitter {
     for (const node of nodes) {
       const live = this.liveAllocs(node.id);
       if (live.length === 0) {
-        await this.write(async (trx, index) => {
+        await this.leaderWrite(async (trx, index) => {
           const n = await this.loadNode(trx, node.id);
           if (!n.drain) return;
           delete n.drain;
@@ -589,7 +624,7 @@ export class Store extends EventEmitter {
       const key = `drain_deadline_evaluated:${node.id}:${node.drain!.deadline}`;
       if (now > deadline && !(await this.getMeta(key))) {
         await this.setMeta(key, '1');
-        await this.write(async (trx, index) => this.evalJobsOnNode(trx, index, node.id, 'node-update', now));
+        await this.leaderWrite(async (trx, index) => this.evalJobsOnNode(trx, index, node.id, 'node-update', now));
       }
     }
   }
@@ -1406,7 +1441,7 @@ export class Store extends EventEmitter {
    * placements that no longer fit are dropped and the eval retried.
    */
   async applyPlan(ev: Evaluation, plan: Plan, now: number): Promise<{ placed: Alloc[]; rejected: number }> {
-    return this.write(async (trx, index, touched) => {
+    return this.leaderWrite(async (trx, index, touched) => {
       const nodes = await this.listNodeInfos(trx);
       const check = checkPlan(plan, nodes, this.liveAllocs());
       const queue = plan.runs;
@@ -1529,7 +1564,7 @@ export class Store extends EventEmitter {
 
   /** Marks an eval failed when the scheduler itself threw (a bug, never bad input). */
   async failEval(ev: Evaluation, message: string, now: number): Promise<void> {
-    await this.write(async (trx, index) => {
+    await this.leaderWrite(async (trx, index) => {
       ev.status = 'failed';
       ev.statusDescription = message;
       ev.modifyIndex = index;
@@ -1714,7 +1749,7 @@ export class Store extends EventEmitter {
 
   /** The node stopped heartbeating: its allocs are lost and their jobs re-evaluated elsewhere. */
   async markNodeDown(nodeId: string, now: number): Promise<{ lost: number }> {
-    return this.write(async (trx, index, touched) => {
+    return this.leaderWrite(async (trx, index, touched) => {
       const node = await this.loadNode(trx, nodeId);
       if (node.status === 'down') return { lost: 0 };
       // a heartbeat came in since the node was found silent: it is not
@@ -1755,7 +1790,7 @@ export class Store extends EventEmitter {
     for (const node of down) {
       const waiting = this.liveAllocs().filter((a) => a.nodeId === node.id && a.disconnectedAt !== undefined);
       if (waiting.length === 0) continue;
-      lost += await this.write(async (trx, index) => {
+      lost += await this.leaderWrite(async (trx, index) => {
         const n = await this.loadNode(trx, node.id);
         if (n.status !== 'down') return 0;
         const due: Alloc[] = [];
@@ -2328,6 +2363,8 @@ export class Store extends EventEmitter {
         }
         allocIds.add(c.allocId);
       }
+      // follows of these logs on other servers wake too
+      for (const id of allocIds) await this.backend.announce(trx, 'baton_logs', id);
     });
     for (const id of allocIds) this.emit('logs', id);
     return chunks.length;

@@ -115,7 +115,7 @@ export function serverNames(host: string, extra: string[]): { dns: string[]; ips
   return { dns, ips };
 }
 
-async function ensureClusterCa(dataDir: string): Promise<Pair> {
+export async function ensureClusterCa(dataDir: string): Promise<Pair> {
   const certFile = join(dataDir, 'ca.pem');
   const keyFile = join(dataDir, 'ca.key');
   try {

@@ -1,10 +1,12 @@
-/** `baton server`: the state server on its embedded SQLite store. */
+/** `baton server`: the state server (embedded SQLite, or PostgreSQL shared by several servers), and `baton server status`. */
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseDuration, parseMemory } from '../../spec/units.js';
 import { createLogger, LOG_LEVELS } from '../../util/logger.js';
-import { writeCurrentServerFile, type ServerInfo } from '../config.js';
-import { CliError } from '../output.js';
+import type { ServerEntry } from '../../api/types.js';
+import { clientFor, globalOptions, writeCurrentServerFile, type ServerInfo } from '../config.js';
+import { age, CliError, printJson, printTable, renderFields } from '../output.js';
+import type { TableView } from '../paging.js';
 import { packageVersion } from '../version.js';
 
 export const DEFAULT_PORT = 4780;
@@ -26,11 +28,18 @@ export function unitOption<T>(flag: string, parse: (v: string) => T): (v: string
   };
 }
 
+const SERVER_VIEW: TableView<ServerEntry> = {
+  headers: ['ID', 'URL', 'LEADER', 'VERSION', 'STARTED', 'SEEN'],
+  row: (x) => [x.id, x.url, x.leader ? 'leader' : '-', x.version, age(x.startedAt), age(x.seenAt)],
+};
+
 export function registerServerCommand(program: Command): void {
-  program
+  const server = program
     .command('server')
-    .description('Start the state server (embedded SQLite store, HTTP API, scheduler)')
-    .option('--data-dir <dir>', 'where the store and server.json live', process.env.BATON_DATA_DIR || '.baton')
+    .description('Start the state server (HTTP API, scheduler; embedded SQLite store, or PostgreSQL shared by several servers)')
+    .option('--data-dir <dir>', 'where the store (on SQLite), the CA, the keys and server.json live', process.env.BATON_DATA_DIR || '.baton')
+    .option('--store <url>', 'where the state lives: sqlite:///path/baton.db (default: <data-dir>/baton.db) or postgres://user:pass@host:5432/db, which several servers can share (default: $BATON_STORE_URL)')
+    .addOption(new Option('--leader-ttl <duration>', 'several servers: the leader lease; when the leader dies another leads within about this').argParser(unitOption('--leader-ttl', parseDuration)).default(5_000, '5s'))
     .option('--bind <host:port>', 'address to listen on', `127.0.0.1:${DEFAULT_PORT}`)
     .addOption(new Option('--heartbeat-ttl <duration>', 'a node whose heartbeats stop this long is marked down').argParser(unitOption('--heartbeat-ttl', parseDuration)).default(15_000, '15s'))
     .addOption(new Option('--log-cap <size>', 'task output kept per task and stream; older output is dropped').argParser(unitOption('--log-cap', parseMemory)).default(4 * 1024 * 1024, '4Mi'))
@@ -45,14 +54,15 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-ca-key <file>', "the key of --tls-ca, to sign node certificates with it (default: the cluster CA in the data dir signs them)")
     .option('--secrets-key-file <path>', 'the key secrets are encrypted with (64 hex digits, mode 0600); default <data-dir>/secrets.key, made on first start')
     .option('--secrets-previous-key-file <path>', 'rotating the secrets key: re-encrypt the secrets sealed with this old key with the current one at start')
-    .action(async (opts: { dataDir: string; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string; secretsPreviousKeyFile?: string } & TlsFlags) => {
+    .action(async (opts: { dataDir: string; store?: string; leaderTtl: number; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string; secretsPreviousKeyFile?: string } & TlsFlags) => {
       const { host, port } = parseBind(opts.bind);
       const dataDir = resolve(opts.dataDir);
       const logger = createLogger(opts.logLevel, 'server');
       // loaded here, not at the top: every other command starts faster without the server's modules
       const { startServer } = await import('../../server/server.js');
+      const storeUrl = opts.store ?? (process.env.BATON_STORE_URL || undefined);
       const server = await startServer({
-        dataDir, host, port, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion(),
+        dataDir, host, port, store: storeUrl, leaderTtlMs: opts.leaderTtl, heartbeatTtlMs: opts.heartbeatTtl, logCapBytes: opts.logCap, logger, version: packageVersion(),
         gc: { retentionMs: opts.retention, sweepRetentionMs: opts.sweepRetention },
         ...(opts.secretsKeyFile ? { secretsKeyFile: resolve(opts.secretsKeyFile) } : {}),
         ...(opts.secretsPreviousKeyFile ? { secretsPreviousKeyFile: resolve(opts.secretsPreviousKeyFile) } : {}),
@@ -65,10 +75,26 @@ export function registerServerCommand(program: Command): void {
         logger.warn(warning);
         process.stdout.write(`${warning}\n`);
       }
-      process.stdout.write(startBanner(server, dataDir).join('\n') + '\n');
+      process.stdout.write(startBanner(server, dataDir, server.store.location).join('\n') + '\n');
       await waitForSignal();
       logger.info('shutting down');
       await server.close();
+    });
+
+  server
+    .command('status')
+    .description('Show the servers of the cluster, which one leads and since when')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const st = await clientFor(cmd).status();
+      if (g.output === 'json') return printJson(st);
+      process.stdout.write(renderFields([
+        ['Store', st.store],
+        ['Index', st.index],
+        ['Answered by', st.serverId || '-'],
+        ['Leader', st.leaderId ? `${st.leaderId} since ${st.leaderSince} (${age(st.leaderSince)} ago, epoch ${st.leaderEpoch})` : 'none: the lead is changing hands'],
+      ]) + '\n\n');
+      printTable(SERVER_VIEW.headers, st.servers.map(SERVER_VIEW.row));
     });
 }
 
@@ -95,8 +121,8 @@ export function currentInfo(server: { url: string; joinToken: string; adminToken
  * The tokens are shown once, on the start that made them; later starts say
  * where they are, so a log collecting stdout does not keep copying them.
  */
-export function startBanner(server: { url: string; joinToken: string; adminToken: string; caFingerprint?: string; firstStart: boolean }, dataDir: string): string[] {
-  const lines = [`baton server listening on ${server.url} (store: sqlite in ${dataDir})`];
+export function startBanner(server: { url: string; joinToken: string; adminToken: string; caFingerprint?: string; firstStart: boolean }, dataDir: string, store = `sqlite in ${dataDir}`): string[] {
+  const lines = [`baton server listening on ${server.url} (store: ${store})`];
   if (server.caFingerprint) lines.push(`cluster CA:  ${server.caFingerprint} (${dataDir}/ca.pem)`);
   if (server.firstStart) {
     lines.push(

@@ -53,7 +53,21 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get('/v1/status', async (req): Promise<StatusResponse> => {
     requireUser(req.principal, 'read');
-    return { version: ctx.version, index: store.currentIndex(), leader: true, store: store.kind };
+    const l = ctx.leadership;
+    const lease = l?.lease;
+    // a lease that lapsed names nobody: a failover is under way
+    const leaderId = lease && lease.expiresAt > Date.now() - 1_000 ? lease.holder : undefined;
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const servers = l ? await l.servers() : [];
+    return {
+      version: ctx.version,
+      index: store.currentIndex(),
+      leader: l ? l.leading : true,
+      store: store.kind,
+      serverId: ctx.serverId ?? '',
+      ...(leaderId && lease ? { leaderId, leaderSince: iso(lease.since), leaderEpoch: lease.epoch } : {}),
+      servers: servers.map((x) => ({ id: x.id, url: x.url, version: x.version, startedAt: iso(x.startedAt), seenAt: iso(x.seenAt), leader: x.id === leaderId })),
+    };
   });
 
   app.post('/v1/jobs', async (req): Promise<SubmitJobResponse> => {

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { ChangeListener, NoticeChannel, StoreBackend } from '../backend.js';
 import type { Database } from '../schema.js';
 import { openPostgresDb, postgresPool, postgresTypes, type PostgresOptions } from './connect.js';
+import { postgresLease } from './leader-lease.js';
 import { migrate } from './migrations.js';
 
 export type { PostgresOptions } from './connect.js';
@@ -47,6 +48,7 @@ export function openPostgres(url: string, opts: PostgresOptions = {}): StoreBack
       await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
     },
     listen: (onNotice, onGap) => listenFor(url, onNotice, onGap),
+    lease: postgresLease(db),
     close: () => db.destroy(),
   };
 }

@@ -73,6 +73,9 @@ const steps: Step[] = [
         sealed text not null, created_at text not null, updated_at text not null, primary key (namespace, name))`,
       // each write's events and touched nodes: how the other servers learn of it, and where an event stream resumes
       sql`create table changes (at_index bigint primary key, time bigint not null, nodes text not null, events text not null)`,
+      // the leader lease (one row) and the servers that share the database (src/store/postgres/leader-lease.ts)
+      sql`create table leader (id integer primary key check (id = 1), holder text not null, epoch bigint not null, since bigint not null, expires_at bigint not null)`,
+      sql`create table servers (id text primary key, url text not null, version text not null, started_at bigint not null, seen_at bigint not null)`,
     ]) await stmt.execute(db);
   },
 ];

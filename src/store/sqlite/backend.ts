@@ -7,6 +7,7 @@ import type { StoreBackend } from '../backend.js';
 import type { Database } from '../schema.js';
 import { openSqliteDb, type SqliteOptions } from './connect.js';
 import { migrate } from './migrations.js';
+import { soleLeader } from './sole-leader.js';
 
 export type { SqliteOptions } from './connect.js';
 
@@ -29,6 +30,7 @@ export function sqliteBackend(db: Kysely<Database>, file: string): StoreBackend 
     storableText: (s) => s,
     announce: async () => undefined,
     listen: async () => ({ close: async () => undefined }),
+    lease: soleLeader(),
     close: () => db.destroy(),
   };
 }
