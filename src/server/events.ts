@@ -50,6 +50,13 @@ export class EventBuffer {
     for (const l of this.listeners) l(events);
   }
 
+  /** older events (from the store's change log at start): put before what was pushed since, never after */
+  seed(events: ClusterEvent[]): void {
+    const first = this.buf[0]?.index ?? Number.POSITIVE_INFINITY;
+    const older = events.filter((e) => e.index < first);
+    this.buf = [...older.slice(-this.capacity), ...this.buf];
+  }
+
   /** the index of the oldest event still kept (0 when none) */
   oldestIndex(): number {
     return this.buf[0]?.index ?? 0;

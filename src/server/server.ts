@@ -26,6 +26,7 @@ import { DEFAULT_GC, GcLoop, registerGcLoop, type GcOptions } from './gc-loop.js
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import { PeriodicLauncher } from './periodic-launcher.js';
 import { Leadership } from './leadership.js';
+import { EVENT_BUFFER_SIZE, eventBufferFor } from './events.js';
 import { checkSecretsKey, recordSecretsKey, shareClusterCa } from './cluster-material.js';
 
 export interface ServerOptions {
@@ -98,6 +99,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     else await checkSecretsKey(store, vault.keyId(), opts.secretsKeyFile ?? join(opts.dataDir, 'secrets.key'));
   }
   const app = buildApp(ctx, { secrets: vault, https });
+  // a client's event stream resumes here from an index another server of the database handed out
+  if (store.shared) eventBufferFor(store).seed(await store.recentEvents(EVENT_BUFFER_SIZE));
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;

@@ -79,6 +79,9 @@ const PARENT_SPECS = 1_000;
 const jobKey = (namespace: string, jobId: string): string => `${namespace}\0${jobId}`;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** writes whose events a shared store keeps in `changes`: a server's event buffer starts from them */
+export const CHANGES_KEPT = 20_000;
+
 export interface ChangeEvent {
   index: number;
   /** nodes whose alloc list changed */
@@ -95,6 +98,12 @@ export interface StoreOptions {
   logCapBytes: number;
   /** allocs kept parsed in memory across the jobs read most recently (default 100,000) */
   jobCacheAllocs?: number;
+  /**
+   * a shared store hears other servers' commits as they happen (default);
+   * false: only when it writes or follow() is called (tests that need a
+   * server to be behind on purpose)
+   */
+  listen?: boolean;
 }
 
 export interface DispatchOptions {
@@ -216,7 +225,7 @@ export class Store extends EventEmitter {
     s.index = row ? Number(row.value) : 0;
     for (const a of await s.queryAllocs(db, { liveOnly: true })) s.live.set(a.id, a);
     for (const n of await db.selectFrom('nodes').select(['id', 'status']).execute()) s.nodeStatus.set(n.id, n.status as NodeInfo['status']);
-    if (backend.shared) {
+    if (backend.shared && options.listen !== false) {
       // notices say "something committed": what it was is read from `changes`, so a missed or merged notice loses nothing
       s.listener = await backend.listen(
         (channel, payload) => (channel === 'baton_logs' ? s.emit('logs', payload) : s.follow()),
@@ -299,6 +308,47 @@ export class Store extends EventEmitter {
       }
       this.emit('change', { index: r.at_index, nodes: new Set(JSON.parse(r.nodes) as string[]) } satisfies ChangeEvent);
     }
+  }
+
+  /**
+   * The events of the latest writes, oldest first, as the change log keeps
+   * them (shared stores; none on SQLite, whose one server saw them all): a
+   * server that starts, or takes over, resumes a client's event stream from
+   * an index another server handed out.
+   */
+  async recentEvents(limit: number): Promise<ClusterEvent[]> {
+    if (!this.backend.shared) return [];
+    const out: ClusterEvent[] = [];
+    const rows = await this.db.selectFrom('changes').selectAll().where('at_index', '<=', this.index).orderBy('at_index', 'desc').limit(limit).execute();
+    for (const r of rows.reverse()) {
+      const time = iso(r.time);
+      for (const e of JSON.parse(r.events) as PendingEvent[]) out.push({ index: r.at_index, time, ...e });
+    }
+    return out.slice(-limit);
+  }
+
+  /**
+   * Where the caches disagree with a fresh read of the database (none, or a
+   * bug): live allocs, node statuses and the cached jobs' allocs. For tests
+   * and for an operator who doubts a server; call it when no write is in
+   * flight, or a write's own changes show as drift for a moment.
+   */
+  async cacheDrift(): Promise<string[]> {
+    await this.follow();
+    const out: string[] = [];
+    const live = await this.queryAllocs(this.db, { liveOnly: true });
+    const want = new Map(live.map((a) => [a.id, a.modifyIndex]));
+    for (const [id, m] of want) if (this.live.get(id)?.modifyIndex !== m) out.push(`live alloc ${id}: cached at ${this.live.get(id)?.modifyIndex ?? 'absent'}, stored at ${m}`);
+    for (const [id, a] of this.live) if (!want.has(id)) out.push(`live alloc ${id}: cached as ${a.clientStatus}, not live in the store`);
+    for (const n of await this.db.selectFrom('nodes').select(['id', 'status']).execute()) {
+      if (this.nodeStatus.get(n.id) !== n.status) out.push(`node ${n.id}: cached ${this.nodeStatus.get(n.id) ?? 'absent'}, stored ${n.status}`);
+    }
+    for (const [key, cached] of this.jobCache) {
+      const [namespace, jobId] = key.split('\0');
+      const stored = await this.queryAllocs(this.db, { namespace, jobId });
+      for (const a of stored) if (cached.get(a.id)?.modifyIndex !== a.modifyIndex) out.push(`job ${jobId} alloc ${a.id}: cached at ${cached.get(a.id)?.modifyIndex ?? 'absent'}, stored at ${a.modifyIndex}`);
+    }
+    return out;
   }
 
   /** a committed alloc into the caches, unless they hold a newer version of it already */
@@ -2189,6 +2239,8 @@ export class Store extends EventEmitter {
   async collectGarbage(before: number, sweepsBefore: number, chunk = 1_000): Promise<Omit<GcResponse, 'before' | 'durationMs'>> {
     const out = { jobs: 0, runs: 0, allocs: 0, evals: 0, deployments: 0, logChunks: 0 };
     const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
+    // the change log of a shared store: enough kept for every server's event buffer to resume from
+    if (this.backend.shared) await this.db.deleteFrom('changes').where('at_index', '<=', this.index - CHANGES_KEPT).execute();
     // finished evals
     for (;;) {
       const ids = (await this.db.selectFrom('evals').select('id').where('finished_at', '<', before).limit(chunk).execute()).map((r) => r.id);

@@ -49,6 +49,17 @@ export function storeDialects(): StoreDialect[] {
   return pg ? [sqlite, postgresDialect(pg)] : [sqlite];
 }
 
-export function openTestStore(where: StoreLocation, options: Partial<StoreOptions> = {}): Promise<Store> {
-  return openStore(where, { logCapBytes: 1 << 20, ...options });
+/**
+ * A store as a server opens it. On a shared database the first store opened
+ * on it takes the leader lease (for an hour), as a lone server would, so it
+ * may plan; a second one does not (`lead: false` declines it outright).
+ */
+export async function openTestStore(where: StoreLocation, options: Partial<StoreOptions> = {}, opts: { lead?: boolean } = {}): Promise<Store> {
+  const store = await openStore(where, { logCapBytes: 1 << 20, ...options });
+  if (store.shared && opts.lead !== false) {
+    const id = `test-${Math.random().toString(36).slice(2, 10)}`;
+    const lease = await store.lease.claim(id, 3_600_000);
+    if (lease.holder === id) store.fenceWith({ serverId: id, epoch: lease.epoch });
+  }
+  return store;
 }
