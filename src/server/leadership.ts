@@ -33,6 +33,15 @@ export interface LeaderHooks {
   lost(why: string): Promise<void>;
 }
 
+/** a renewal that takes longer than the lease is no renewal: the next tick tries again on another connection */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} got no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export class Leadership {
   private timer: NodeJS.Timeout | undefined;
   private leadingEpoch: number | undefined;
@@ -88,15 +97,17 @@ export class Leadership {
   }
 
   private async tick(): Promise<void> {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
+    if (this.stopped) return;
     const sentAt = Date.now();
+    // by its own clock, a leader that could not renew steps down a fifth of the TTL before the lease can lapse;
+    // checked before anything waits on the database, which may not answer at all (a partition)
+    if (this.leading && sentAt - this.lastRenewSentAt > this.ttlMs * 0.8) {
+      this.setLeading(undefined, `the leader lease could not be renewed for ${sentAt - this.lastRenewSentAt} ms`);
+    }
+    if (this.busy) return;
+    this.busy = true;
     try {
-      // by its own clock, a leader that could not renew steps down a fifth of the TTL before the lease can lapse
-      if (this.leading && sentAt - this.lastRenewSentAt > this.ttlMs * 0.8) {
-        this.setLeading(undefined, `the leader lease could not be renewed for ${sentAt - this.lastRenewSentAt} ms`);
-      }
-      const state = await this.store.lease.claim(this.opts.serverId, this.ttlMs);
+      const state = await withTimeout(this.store.lease.claim(this.opts.serverId, this.ttlMs), this.ttlMs, 'the leader lease claim');
       if (this.stopped) return;
       this.lastState = state;
       if (state.holder === this.opts.serverId) {

@@ -81,6 +81,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** writes whose events a shared store keeps in `changes`: a server's event buffer starts from them */
 export const CHANGES_KEPT = 20_000;
+/** how often a shared store looks for others' commits besides their notices */
+const FOLLOW_POLL_MS = 1_000;
 
 export interface ChangeEvent {
   index: number;
@@ -204,6 +206,7 @@ export class Store extends EventEmitter {
   /** one follow (or write, on a shared store) at a time: each applies a range of indexes once, in order */
   private following: Promise<unknown> = Promise.resolve();
   private listener: ChangeListener | undefined;
+  private poll: NodeJS.Timeout | undefined;
   private fence: { serverId: string; epoch: number } | undefined;
   readonly db: Kysely<Database>;
   readonly kind: StoreKind;
@@ -233,6 +236,9 @@ export class Store extends EventEmitter {
       );
       // what committed between reading the index above and listening
       await s.follow();
+      // and a poll beside the notices: a listening connection that went quiet (a partition) is not noticed by TCP for hours
+      s.poll = setInterval(() => void s.follow(), FOLLOW_POLL_MS);
+      s.poll.unref();
     }
     return s;
   }
@@ -269,6 +275,7 @@ export class Store extends EventEmitter {
 
   async close(): Promise<void> {
     await this.flushHeartbeats().catch(() => undefined);
+    clearInterval(this.poll);
     await this.listener?.close();
     await this.following.catch(() => undefined);
     await this.backend.close();

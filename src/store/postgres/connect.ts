@@ -29,6 +29,12 @@ export function postgresPool(url: string, opts: PostgresOptions = {}): pg.Pool {
     connectionTimeoutMillis: 10_000,
     // a statement stuck behind a lock for this long is a bug or a dead peer, not a wait worth keeping
     statement_timeout: 60_000,
+    // a server cut off mid-transaction holds the index row (every write's lock): PostgreSQL ends its
+    // session after this, so the other servers carry on instead of waiting for TCP to notice
+    idle_in_transaction_session_timeout: 10_000,
+    // and the cut-off server's own calls give up, so it does not wait forever on a socket that went quiet
+    query_timeout: 65_000,
+    keepAlive: true,
     application_name: 'baton',
   });
   // an idle connection the database closed (a restart, a failover) is dropped from the pool, not a crash
