@@ -46,20 +46,13 @@ export class Metrics {
 
   /** recompute the gauges from the store, just before a scrape is answered */
   async refresh(store: Store, usage: UsageHistory, now: number): Promise<void> {
-    const db = store.db;
     // finished allocs stay until they are collected (days for a sweep's): counting them is a
     // scan that grows with history, so it runs at most once a minute, not on every scrape
     if (!this.finishedAllocs || now - this.finishedAllocs.at > FINISHED_COUNT_MS) {
-      const rows = await db.selectFrom('allocs').select(['client_status', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('client_status', 'in', ['complete', 'failed', 'lost']).groupBy('client_status').execute();
-      this.finishedAllocs = { at: now, rows };
+      this.finishedAllocs = { at: now, rows: await store.finishedAllocCounts() };
     }
-    const [nodes, jobRows, runRows, evalRows] = await Promise.all([
-      store.listNodes(),
-      db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
-      db.selectFrom('run_stats').select('data').where('sweep_id', '=', '').execute(),
-      db.selectFrom('evals').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).where('status', 'in', ['pending', 'blocked']).groupBy('status').execute(),
-    ]);
+    const [nodes, { jobs: jobRows, runStats, evals: evalRows }] = await Promise.all([store.listNodes(), store.statusCounts()]);
+    const runRows = runStats.map((data) => ({ data }));
     const allocRows = [...this.finishedAllocs.rows, ...store.liveCounts()];
     // reset first: a node that was removed or a status nobody has any more must not linger
     for (const g of [this.nodes, this.allocs, this.jobs, this.nodeCpu, this.nodeMemory, this.nodeMemoryCapacity]) g.reset();

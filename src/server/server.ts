@@ -61,6 +61,8 @@ export interface ServerInfo {
   caFingerprint?: string;
   /** that CA's PEM file */
   caFile?: string;
+  /** several servers on one database: every one seen at this start, this one first (the CLI tries them in turn) */
+  urls?: string[];
 }
 
 export interface RunningServer extends ServerInfo {
@@ -135,6 +137,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }, { serverId, url, version: opts.version, ttlMs: opts.leaderTtlMs, logger: opts.logger });
   ctx.leadership = leadership;
   await leadership.start();
+  if (store.shared) {
+    const others = (await leadership.servers().catch(() => [])).map((x) => x.url).filter((u) => u !== url);
+    if (others.length > 0) {
+      info.urls = [url, ...new Set(others)];
+      await writeSecretFile(join(opts.dataDir, 'server.json'), info);
+    }
+  }
   const renewal = tls ? renewServerCert(tls, app.server as unknown as TlsServer, opts.logger) : undefined;
 
   return {

@@ -208,6 +208,7 @@ export class Store extends EventEmitter {
   private listener: ChangeListener | undefined;
   private poll: NodeJS.Timeout | undefined;
   private fence: { serverId: string; epoch: number } | undefined;
+  /** the store's own (and its tests'): nothing outside src/store/ reads or writes the database */
   readonly db: Kysely<Database>;
   readonly kind: StoreKind;
   private constructor(
@@ -267,6 +268,22 @@ export class Store extends EventEmitter {
       else running++;
     }
     return [{ client_status: 'pending', n: pending }, { client_status: 'running', n: running }];
+  }
+
+  /** finished allocs by client status (a scan of history: the metrics ask once a minute) */
+  async finishedAllocCounts(): Promise<Array<{ client_status: string; n: number }>> {
+    return this.db.selectFrom('allocs').select(['client_status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('client_status', 'in', ['complete', 'failed', 'lost']).groupBy('client_status').execute();
+  }
+
+  /** jobs by status, each parent's run totals (JSON StoredRunStats) and waiting evals by status: the metrics' gauges */
+  async statusCounts(): Promise<{ jobs: Array<{ status: string | null; n: number }>; runStats: string[]; evals: Array<{ status: string; n: number }> }> {
+    const [jobs, runs, evals] = await Promise.all([
+      this.db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
+      this.db.selectFrom('run_stats').select('data').where('sweep_id', '=', '').execute(),
+      this.db.selectFrom('evals').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).where('status', 'in', ['pending', 'blocked']).groupBy('status').execute(),
+    ]);
+    return { jobs, runStats: runs.map((r) => r.data), evals };
   }
 
   currentIndex(): number {
