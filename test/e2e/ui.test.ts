@@ -96,6 +96,10 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     expect(await page.evaluate(() => localStorage.getItem('baton.token'))).toBe(cluster.adminToken);
     await page.locator('.stat', { hasText: 'ready' }).locator('.stat-num', { hasText: '1' }).waitFor();
+    // the servers of the cluster (one, on SQLite), the leader marked
+    const st = await cluster.client.status();
+    await page.getByTestId('leader').filter({ hasText: `Leader ${st.serverId}` }).waitFor();
+    await page.getByTestId('servers').locator('li', { hasText: st.serverId }).filter({ hasText: 'leader' }).waitFor();
     // the token survives a reload
     await page.reload();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();

@@ -1,5 +1,5 @@
 /** Overview: is the cluster healthy, how full is it, what waits and why, what just happened. */
-import type { ClusterEvent, Evaluation, NodeSummary, QueueSummary } from '../../../src/api/types.js';
+import type { ClusterEvent, Evaluation, NodeSummary, QueueSummary, StatusResponse } from '../../../src/api/types.js';
 import { href, useData, useNow, useSession } from '../app.js';
 import { Badge, Bar, Empty, ErrorBox, Loading, Section, WhyWaits } from '../components.js';
 import { ago, bytes, cpu, int, plural, shortId, until } from '../format.js';
@@ -11,6 +11,7 @@ const OVERVIEW_NODES = 1000;
 export function OverviewPage() {
   const nodes = useData((api) => api.nodes({ limit: OVERVIEW_NODES }), [], { on: onTopics('node', 'alloc'), every: 2000 });
   const queue = useData((api) => api.queue('*'), [], { on: onTopics('job', 'eval', 'alloc'), every: 2000 });
+  const status = useData((api) => api.status(), [], { every: 5000 });
   const list = nodes.data?.items;
   return (
     <div className="page">
@@ -21,6 +22,7 @@ export function OverviewPage() {
         <Section title="Capacity">{list ? <Capacity nodes={list} /> : <Loading what="capacity" />}</Section>
       </div>
       <Section title="Queued work">{queue.data ? <Queued q={queue.data} /> : <Loading what="the queue" />}</Section>
+      <Section title="Servers">{status.data ? <Servers st={status.data} /> : <Loading what="the servers" />}</Section>
       <RecentEvents />
     </div>
   );
@@ -85,6 +87,30 @@ function Queued({ q }: { q: QueueSummary }) {
               {w.estimatedEnd && <span className="muted small">ends ≈ {until(w.estimatedEnd, now)}</span>}
             </div>
             {w.queued > 0 && <WhyWaits blocked={w.blocked} />}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+/** Which servers share the store, which one leads (schedules) and since when. */
+function Servers({ st }: { st: StatusResponse }) {
+  const now = useNow();
+  return (
+    <>
+      <p className="muted small" data-testid="leader">
+        {st.leaderId ? <>Leader <strong>{st.leaderId}</strong> since {ago(st.leaderSince, now)} (epoch {st.leaderEpoch})</> : <strong>No leader right now: the lead is changing hands.</strong>}
+        {' · '}store {st.store}, index {int(st.index)}
+      </p>
+      <ul className="events" data-testid="servers">
+        {st.servers.map((x) => (
+          <li key={x.id}>
+            <code>{x.id}</code>
+            {x.leader && <Badge status="running">leader</Badge>}
+            {x.id === st.serverId && <span className="muted small">(this page's)</span>}
+            <span className="muted small">{x.url}</span>
+            <span className="muted small">v{x.version}, started {ago(x.startedAt, now)}</span>
           </li>
         ))}
       </ul>
