@@ -1,10 +1,11 @@
 /**
  * An in-memory cluster for scheduler tests and benchmarks: nodes, jobs and
  * allocs in plain arrays, a manual clock, and `evaluate` doing what the server
- * does for one eval (snapshot → schedule → checkPlan → apply).
+ * does for one eval (snapshot → schedule → acceptPlan → apply), through the
+ * same pure plan-apply functions as the store's plan applier.
  */
 import type { Alloc, AllocClientStatus, Evaluation, Job, JobSpec, NodeInfo, RetryPolicy, TaskSpec } from '../api/types.js';
-import { checkPlan } from './check-plan.js';
+import { acceptPlan, allocFromPlacement, applyStop } from './plan-apply.js';
 import { schedule } from './schedule.js';
 import type { Plan, PlanCheck, Scheduler, SchedulerSnapshot } from './types.js';
 import { isHoldingCapacity } from './usage.js';
@@ -196,51 +197,17 @@ export class Harness {
   evaluate(jobId: string): EvaluateResult {
     const snap = this.snapshot(jobId);
     const plan = this.scheduler(snap);
-    const check = checkPlan(plan, this.nodes, this.usage());
+    const check = acceptPlan(plan, this.nodes, this.usage());
     return { plan, check, placed: this.apply(plan, check) };
   }
 
   apply(plan: Plan, check: PlanCheck): Alloc[] {
     const index = ++this.index;
-    const t = new Date(this.now).toISOString();
-    for (const s of plan.stop) {
-      const a = this.alloc(s.allocId);
-      a.desiredStatus = 'stop';
-      a.desiredDescription = s.description;
-      if (s.preemptedBy !== undefined) a.preemptedBy = s.preemptedBy;
-      a.modifyIndex = index;
-      a.modifiedAt = t;
-    }
-    const placed: Alloc[] = [];
-    for (const p of check.accepted) {
-      const a: Alloc = {
-        id: `alloc-${++this.allocSeq}`,
-        namespace: plan.namespace,
-        jobId: plan.jobId,
-        jobVersion: p.jobVersion,
-        name: p.name,
-        index: p.index,
-        nodeId: p.nodeId,
-        nodeName: p.nodeName,
-        evalId: plan.evalId,
-        desiredStatus: 'run',
-        desiredDescription: '',
-        clientStatus: 'pending',
-        clientDescription: '',
-        resources: { ...p.resources },
-        taskStates: {},
-        attempt: p.attempt,
-        createIndex: index,
-        modifyIndex: index,
-        createdAt: t,
-        modifiedAt: t,
-      };
-      if (p.previousAllocId !== undefined) a.previousAllocId = p.previousAllocId;
-      if (p.taskResources !== undefined) a.taskResources = structuredClone(p.taskResources);
-      if (p.ports !== undefined) a.ports = structuredClone(p.ports);
+    for (const s of plan.stop) applyStop(this.alloc(s.allocId), s, index, this.now);
+    const placed = check.accepted.map((p) => allocFromPlacement(plan, p, { evalId: plan.evalId, index, now: this.now, newId: () => `alloc-${++this.allocSeq}` }));
+    for (const a of placed) {
       this.allocs.push(a);
       this.allocById.set(a.id, a);
-      placed.push(a);
     }
     return placed;
   }

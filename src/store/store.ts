@@ -59,7 +59,7 @@ import {
 import { isReplacementTrigger, pickNextEval, roomOf, type Room } from '../scheduler/fair-share.js';
 import { isParentJob, jobKind } from '../scheduler/reconcile.js';
 import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resources.js';
-import { checkPlan } from '../scheduler/check-plan.js';
+import { acceptPlan, allocFromPlacement, applyStop, evalOutcome } from '../scheduler/plan-apply.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
 import { AmbiguousIdError, ConflictError, describeStoreError, NotFoundError, NotLeaderError } from './errors.js';
@@ -1517,46 +1517,21 @@ export class Store extends EventEmitter {
   async applyPlan(ev: Evaluation, plan: Plan, now: number): Promise<{ placed: Alloc[]; rejected: number }> {
     return this.leaderWrite(async (trx, index, touched) => {
       const nodes = await this.listNodeInfos(trx);
-      const check = checkPlan(plan, nodes, this.liveAllocs());
+      const check = acceptPlan(plan, nodes, this.liveAllocs());
       const queue = plan.runs;
       if (queue && check.rejected.length > 0) {
-        // a run is placed whole or stays queued: drop the rest of a run that lost a placement
         const lost = new Set(check.rejected.map((p) => p.jobId));
-        check.accepted = check.accepted.filter((p) => !lost.has(p.jobId));
         queue.started = queue.started.filter((id) => !lost.has(id));
       }
       const deployment = await this.planDeployment(trx, plan, index, now);
-      const placed: Alloc[] = [];
-      for (const p of check.accepted) {
-        const alloc: Alloc = {
-          id: newId(), namespace: plan.namespace, jobId: p.jobId ?? plan.jobId, jobVersion: p.jobVersion, name: p.name, index: p.index,
-          nodeId: p.nodeId, nodeName: p.nodeName, evalId: ev.id, desiredStatus: 'run', desiredDescription: '',
-          clientStatus: 'pending', clientDescription: 'waiting for the agent', resources: p.resources, taskStates: {},
-          attempt: p.attempt, ...(p.previousAllocId ? { previousAllocId: p.previousAllocId } : {}),
-          ...(p.taskResources ? { taskResources: p.taskResources } : {}),
-          ...(p.ports ? { ports: p.ports } : {}),
-          ...(p.deployment && deployment ? { deploymentId: deployment.id } : {}), ...(p.canary && deployment ? { canary: true } : {}),
-          createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now),
-        };
-        touched.add(alloc.nodeId);
-        placed.push(alloc);
-      }
+      const placed = check.accepted.map((p) => allocFromPlacement(plan, p, { evalId: ev.id, index, now, newId, ...(deployment ? { deploymentId: deployment.id } : {}) }));
+      for (const a of placed) touched.add(a.nodeId);
       await this.insertAllocs(trx, placed);
       if (deployment) await this.recordPlaced(trx, deployment, placed, index, now);
       for (const u of plan.deploymentUpdates ?? []) await this.updateDeployment(trx, u, index, now);
       for (const s of plan.stop) {
         const a = await this.loadAlloc(trx, s.allocId);
-        if (!a || a.desiredStatus === 'stop') continue;
-        a.desiredStatus = 'stop';
-        a.desiredDescription = s.description;
-        if (s.preemptedBy) a.preemptedBy = s.preemptedBy;
-        // an alloc that never reached its node will never be reported: it ends here
-        if (a.clientStatus === 'pending' && Object.keys(a.taskStates).length === 0) {
-          a.clientStatus = 'complete';
-          a.clientDescription = `stopped before it started: ${s.description}`;
-        }
-        a.modifyIndex = index;
-        a.modifiedAt = iso(now);
+        if (!a || !applyStop(a, s, index, now)) continue;
         await this.updateAlloc(trx, a, 'AllocStopped');
         touched.add(a.nodeId);
       }
@@ -1570,7 +1545,7 @@ export class Store extends EventEmitter {
           if (child) await this.createEval(trx, index, child, o.at !== undefined ? 'retry' : 'job-register', now, o.at);
         }
       }
-      const queued = plan.queuedAllocs + check.rejected.length;
+      const outcome = evalOutcome(plan, check, placed.length);
       if (queue && check.rejected.length === 0) {
         const parent = await this.loadJob(trx, ev.namespace, ev.jobId);
         const stats = await loadStats(trx, ev.namespace, ev.jobId, '');
@@ -1600,20 +1575,16 @@ export class Store extends EventEmitter {
           ev.statusDescription = `started ${queue.started.length} runs; none wait`;
           await this.saveEval(trx, ev);
         }
-      } else if (check.rejected.length > 0) {
-        ev.status = 'complete';
-        ev.statusDescription = `${check.rejected.length} placements no longer fit; evaluating again`;
-        const job = await this.loadJob(trx, ev.namespace, ev.jobId);
-        await this.createEval(trx, index, job ?? { namespace: ev.namespace, id: ev.jobId }, ev.triggeredBy, now);
-      } else if (queued > 0) {
-        ev.status = 'blocked';
-        ev.statusDescription = `${queued} allocs wait for capacity`;
       } else {
-        ev.status = 'complete';
-        ev.statusDescription = `placed ${placed.length}, stopped ${plan.stop.length}`;
+        ev.status = outcome.status;
+        ev.statusDescription = outcome.description;
+        if (outcome.evaluateAgain) {
+          const job = await this.loadJob(trx, ev.namespace, ev.jobId);
+          await this.createEval(trx, index, job ?? { namespace: ev.namespace, id: ev.jobId }, ev.triggeredBy, now);
+        }
       }
       if (!queue || check.rejected.length > 0) {
-        ev.queuedAllocs = queued;
+        ev.queuedAllocs = outcome.queuedAllocs;
         ev.failures = plan.failures;
         ev.modifyIndex = index;
         ev.modifiedAt = iso(now);
