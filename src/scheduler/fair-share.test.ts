@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Resources } from '../api/types.js';
-import { dominantShare, pickNextEval, usageByNamespace, type EvalCandidate } from './fair-share.js';
+import { blockedToWake, dominantShare, pickNextEval, usageByNamespace, type EvalCandidate } from './fair-share.js';
 import { Harness } from './harness.js';
 
 const GiB = 1024 ** 3;
@@ -108,5 +108,33 @@ describe('usageByNamespace', () => {
     expect(usageByNamespace(h.allocs).get('a')).toEqual({ cpu: 1000, memory: 2 * GiB, disk: 0 });
     h.setClientStatus(y.id, 'complete');
     expect(usageByNamespace(h.allocs).has('b')).toBe(false);
+  });
+});
+
+describe('blockedToWake', () => {
+  const ask = (memory: number) => ({ cpu: 100, memory, disk: 0 });
+  const room = (freeMemory: number[], usage: Array<[string, number]> = []) => ({
+    total: { cpu: 100_000, memory: 8 * GiB, disk: 0 },
+    free: new Map(freeMemory.map((m, i) => [`n${i}`, { cpu: 100_000, memory: m, disk: 0 }])),
+    usage: new Map(usage.map(([ns, m]) => [ns, { cpu: 0, memory: m, disk: 0 }])),
+  });
+  const ev = (id: string, namespace: string, memory: number | undefined, over: Partial<{ priority: number; createIndex: number; replacement: boolean }> = {}) => ({
+    id, namespace, priority: 50, createIndex: Number(id.replace(/\D/g, '')) || 0, replacement: false, ask: memory === undefined ? undefined : ask(memory), ...over,
+  });
+
+  it('wakes only what fits the freed room, each taking its share of it', () => {
+    expect(blockedToWake([ev('e1', 'a', GiB), ev('e2', 'a', GiB), ev('e3', 'a', GiB)], room([2 * GiB]))).toEqual(['e1', 'e2']);
+    // one that asks nothing particular wakes whenever room frees
+    expect(blockedToWake([ev('e1', 'a', 4 * GiB), ev('e2', 'a', undefined)], room([GiB]))).toEqual(['e2']);
+  });
+
+  it('gives freed room to replacements of lost work before the queue, and to higher priorities first', () => {
+    expect(blockedToWake([ev('e1', 'a', GiB), ev('e2', 'a', GiB, { replacement: true })], room([GiB]))).toEqual(['e2']);
+    expect(blockedToWake([ev('e1', 'a', GiB), ev('e2', 'a', GiB, { priority: 90 })], room([GiB]))).toEqual(['e2']);
+  });
+
+  it('shares room between namespaces: the one holding less goes first', () => {
+    const blocked = [ev('e1', 'big', GiB), ev('e2', 'big', GiB), ev('e3', 'small', GiB)];
+    expect(blockedToWake(blocked, room([2 * GiB], [['big', 4 * GiB]]))).toEqual(['e3', 'e1']);
   });
 });

@@ -9,7 +9,7 @@
  * of ready nodes.
  */
 import type { Alloc, NodeInfo, Resources } from '../api/types.js';
-import { addInto } from './resources.js';
+import { addInto, fits } from './resources.js';
 import { isHoldingCapacity } from './usage.js';
 
 export interface EvalCandidate {
@@ -92,4 +92,54 @@ export function usageByNamespace(allocs: readonly Alloc[]): Map<string, Resource
     addInto(u, a.resources);
   }
   return m;
+}
+
+/** a blocked eval, as the unblocker weighs it */
+export interface BlockedEval extends EvalCandidate {
+  /** a replacement of lost work: it takes freed room before the queue */
+  replacement: boolean;
+  /** what one alloc of it asks; absent: wake it whenever room frees */
+  ask: Resources | undefined;
+}
+
+/**
+ * Which blocked evals to wake now that room freed (pure; the store writes
+ * the answer): in serving order (priority, replacements first, age, and
+ * fair share between namespaces), each takes its ask out of the free room
+ * of the first node it fits, so only what could fit wakes, not the whole
+ * queue. `blocked` comes in priority and age order; `room` is consumed.
+ * O(evals × namespaces): each step weighs only the namespaces' heads.
+ */
+export function blockedToWake(blocked: readonly BlockedEval[], room: Room): string[] {
+  const rows = [...blocked].sort((a, b) => b.priority - a.priority || Number(b.replacement) - Number(a.replacement));
+  const { usage, total, free } = room;
+  const wake: string[] = [];
+  const queues = new Map<string, BlockedEval[]>();
+  for (const r of rows) {
+    const list = queues.get(r.namespace) ?? [];
+    list.push(r);
+    queues.set(r.namespace, list);
+  }
+  const next = new Map([...queues.keys()].map((ns) => [ns, 0]));
+  for (;;) {
+    const heads = [...queues].flatMap(([ns, list]) => (next.get(ns)! < list.length ? [list[next.get(ns)!]] : []));
+    if (heads.length === 0) break;
+    const id = pickNextEval(heads, usage, total) ?? heads[0].id;
+    const c = heads.find((x) => x.id === id)!;
+    next.set(c.namespace, next.get(c.namespace)! + 1);
+    if (!c.ask) {
+      wake.push(c.id);
+      continue;
+    }
+    const ask = c.ask;
+    const node = [...free.values()].find((f) => fits(ask, f) === undefined);
+    if (!node) continue;
+    node.cpu -= ask.cpu;
+    node.memory -= ask.memory;
+    node.disk -= ask.disk;
+    const u = usage.get(c.namespace) ?? { cpu: 0, memory: 0, disk: 0 };
+    usage.set(c.namespace, { cpu: u.cpu + ask.cpu, memory: u.memory + ask.memory, disk: u.disk + ask.disk });
+    wake.push(c.id);
+  }
+  return wake;
 }

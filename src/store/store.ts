@@ -56,7 +56,7 @@ import {
   type RunRecord,
   type RunResult,
 } from './runs.js';
-import { isReplacementTrigger, pickNextEval, roomOf, type Room } from '../scheduler/fair-share.js';
+import { blockedToWake, isReplacementTrigger, pickNextEval, roomOf, type Room } from '../scheduler/fair-share.js';
 import { isParentJob, jobKind } from '../scheduler/reconcile.js';
 import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resources.js';
 import { acceptPlan, allocFromPlacement, applyStop, evalOutcome } from '../scheduler/plan-apply.js';
@@ -1632,40 +1632,11 @@ export class Store extends EventEmitter {
   private async unblockFitting(db: Db): Promise<void> {
     const found = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask', this.backend.jsonText('data', 'triggeredBy').as('trigger')])
       .where('status', '=', 'blocked').orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(5000).execute();
-    // replacements of lost allocs take freed room before the queue (stable: age order stays within each)
-    const rows = [...found].sort((a, b) => b.priority - a.priority || Number(isReplacementTrigger(b.trigger)) - Number(isReplacementTrigger(a.trigger)));
-    if (rows.length === 0) return;
-    const { usage, total, free } = await this.namespaceUsage(db);
-    const wake: string[] = [];
-    // Per namespace in serving order (priority, then age), so each step weighs only the
-    // namespaces' heads: O(evals × namespaces), not O(evals²).
-    const queues = new Map<string, Array<{ id: string; namespace: string; priority: number; createIndex: number; replacement: boolean; ask: Resources | undefined }>>();
-    for (const r of rows) {
-      const list = queues.get(r.namespace) ?? [];
-      list.push({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index, replacement: isReplacementTrigger(r.trigger), ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined });
-      queues.set(r.namespace, list);
-    }
-    const next = new Map([...queues.keys()].map((ns) => [ns, 0]));
-    for (;;) {
-      const heads = [...queues].flatMap(([ns, list]) => (next.get(ns)! < list.length ? [list[next.get(ns)!]] : []));
-      if (heads.length === 0) break;
-      const id = pickNextEval(heads, usage, total) ?? heads[0].id;
-      const c = heads.find((x) => x.id === id)!;
-      next.set(c.namespace, next.get(c.namespace)! + 1);
-      if (!c.ask) {
-        wake.push(c.id);
-        continue;
-      }
-      const ask = c.ask;
-      const node = [...free.values()].find((f) => fits(ask, f) === undefined);
-      if (!node) continue;
-      node.cpu -= ask.cpu;
-      node.memory -= ask.memory;
-      node.disk -= ask.disk;
-      const u = usage.get(c.namespace) ?? { cpu: 0, memory: 0, disk: 0 };
-      usage.set(c.namespace, { cpu: u.cpu + ask.cpu, memory: u.memory + ask.memory, disk: u.disk + ask.disk });
-      wake.push(c.id);
-    }
+    if (found.length === 0) return;
+    const wake = blockedToWake(found.map((r) => ({
+      id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index,
+      replacement: isReplacementTrigger(r.trigger), ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined,
+    })), await this.namespaceUsage(db));
     for (let i = 0; i < wake.length; i += 500) {
       await db.updateTable('evals').set({ status: 'pending' }).where('id', 'in', wake.slice(i, i + 500)).execute();
     }
