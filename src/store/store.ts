@@ -4,6 +4,7 @@
  * store emits `change` so blocking queries (agents' alloc watches, log
  * follows) wake within milliseconds.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type {
@@ -200,9 +201,18 @@ export class Store extends EventEmitter {
   private readonly nodeStatus = new Map<string, NodeInfo['status']>();
   /** node secret hash → node: agents authenticate on every call; nodes are never removed, secrets never change */
   private readonly nodeAuth = new Map<string, NodeInfo>();
-  private txAllocs: Alloc[] | undefined;
-  /** the events of the write in progress; emitted as 'events' only once it commits */
-  private txEvents: PendingEvent[] | undefined;
+  /**
+   * The write in progress, for the code running inside it only: the allocs it
+   * changed so far (its reads see them) and its events (emitted once it
+   * commits). Kept per asynchronous context, not on the instance: a read that
+   * runs beside a write (PostgreSQL serves it on another connection) sees
+   * committed state, never the write's half.
+   */
+  private readonly tx = new AsyncLocalStorage<{ allocs: Alloc[]; events: PendingEvent[] }>();
+
+  private get txAllocs(): Alloc[] | undefined {
+    return this.tx.getStore()?.allocs;
+  }
   /** one follow (or write, on a shared store) at a time: each applies a range of indexes once, in order */
   private following: Promise<unknown> = Promise.resolve();
   private listener: ChangeListener | undefined;
@@ -430,18 +440,13 @@ export class Store extends EventEmitter {
     try {
       const trx = await this.db.startTransaction().execute();
       try {
-        this.txAllocs = undefined;
         next = await this.backend.nextIndex(trx);
         if (leaderOnly && this.backend.shared) {
           if (!this.fence) throw new NotLeaderError('this server does not lead: only the leader schedules, marks nodes down and drains');
           await this.backend.lease.fence(trx, this.fence.serverId, this.fence.epoch);
         }
         if (this.backend.shared && next - 1 > this.index) await this.applyFollowed(trx);
-        this.txAllocs = changed;
-        // a retried or failed transaction must not leave half its events behind
-        events.length = 0;
-        this.txEvents = events;
-        result = await fn(trx, next, touched);
+        result = await this.tx.run({ allocs: changed, events }, () => fn(trx, next, touched));
         time = Date.now();
         if (this.backend.shared) {
           await trx.insertInto('changes').values({ at_index: next, time, nodes: JSON.stringify([...touched]), events: JSON.stringify(events) }).execute();
@@ -454,10 +459,7 @@ export class Store extends EventEmitter {
       }
     } catch (err) {
       throw describeStoreError(err);
-    } finally {
-      this.txEvents = undefined;
     }
-    this.txAllocs = undefined;
     for (const a of changed) this.cacheAlloc(a);
     this.index = next;
     for (const e of events) if (e.topic === 'node') this.nodeStatus.set(e.key, (e.payload as NodeInfo).status);
@@ -471,7 +473,7 @@ export class Store extends EventEmitter {
 
   /** Notes one change for the event stream (a no-op outside a write). Cheap: the payload is kept by reference. */
   private record(topic: EventTopic, type: string, key: string, namespace: string | undefined, payload: unknown): void {
-    this.txEvents?.push({ topic, type, key, ...(namespace !== undefined ? { namespace } : {}), payload });
+    this.tx.getStore()?.events.push({ topic, type, key, ...(namespace !== undefined ? { namespace } : {}), payload });
   }
 
   // ------------------------------------------------------------ meta and tokens
