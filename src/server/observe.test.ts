@@ -11,19 +11,20 @@ import { BatonClient } from '../client/client.js';
 import { BatonApiError } from '../client/http.js';
 import type { RunningServer } from './server.js';
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
+import { storeDialects, storeOption } from '../../test/support/stores.js';
 
 const GiB = 1024 ** 3;
 
 const job = (name: string, ns = 'default') =>
   `name: ${name}\nnamespace: ${ns}\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 256Mi }\n`;
 
-describe('observability routes', () => {
+describe.each(storeDialects())('observability routes ($dialect)', ({ fresh }) => {
   let t: TestServer;
   let server: RunningServer;
   let client: BatonClient;
 
   beforeEach(async () => {
-    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1 << 20 });
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1 << 20, ...(await storeOption(fresh)) });
     ({ server, client } = t);
   });
   afterEach(() => t.close());

@@ -13,6 +13,7 @@ import { AgentClient } from '../client/agent-client.js';
 import { issueNodeCert } from './node-identity.js';
 import { policyOf, roleTableMarkdown, ROUTES, type RouteDoc } from './openapi.js';
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
+import { storeDialects, storeOption } from '../../test/support/stores.js';
 
 type Who =
   | { kind: 'none' }
@@ -54,7 +55,7 @@ function matches(expect: Expect, status: number): boolean {
 
 const JOB = 'name: web\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["1000"]\n    resources: { memory: 16Mi, cpu: 10m }\n';
 
-describe('permission matrix', () => {
+describe.each(storeDialects())('permission matrix ($dialect)', ({ fresh }) => {
   let t: TestServer;
   const secrets: Record<string, string> = {};
   const ids: Record<string, string> = {};
@@ -78,7 +79,7 @@ describe('permission matrix', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1024 });
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1024, ...(await storeOption(fresh)) });
     const admin = t.server.adminToken;
     secrets.admin = admin;
     secrets['join token'] = t.server.joinToken;

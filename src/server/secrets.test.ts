@@ -5,6 +5,7 @@ import { AgentClient } from '../client/agent-client.js';
 import { BatonClient } from '../client/client.js';
 import { newSecret } from '../store/ids.js';
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
+import { storeDialects, storeOption } from '../../test/support/stores.js';
 
 const VALUE = 'hunter2-' + 'x'.repeat(8) + '-value';
 
@@ -22,10 +23,10 @@ tasks:
       - name: absent
 `;
 
-describe('secrets API', () => {
+describe.each(storeDialects())('secrets API ($dialect)', ({ fresh }) => {
   let t: TestServer;
   beforeEach(async () => {
-    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1 << 20 });
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1 << 20, ...(await storeOption(fresh)) });
   });
   afterEach(() => t.close());
 

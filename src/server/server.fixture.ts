@@ -16,18 +16,21 @@ export interface TestServer {
   server: RunningServer;
   /** signed in with the admin token */
   client: BatonClient;
+  /** --store of the server (undefined: SQLite in its dir); a restart passes it again */
+  store?: string;
   /** stops the server and removes its dir */
   close(): Promise<void>;
 }
 
-/** plain HTTP unless `tls: true` (then the client trusts the server's CA) */
-export async function startTestServer(opts: { heartbeatTtlMs: number; logCapBytes: number; tls?: boolean }): Promise<TestServer> {
+/** plain HTTP unless `tls: true` (then the client trusts the server's CA); `store` as --store takes it */
+export async function startTestServer(opts: { heartbeatTtlMs: number; logCapBytes: number; tls?: boolean; store?: string }): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-server-'));
   const { tls, ...rest } = opts;
   const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, ...rest, insecureHttp: tls !== true, logger: createLogger('silent', 'test'), version: 'test' });
   const t: TestServer = {
     dir,
     server,
+    ...(opts.store ? { store: opts.store } : {}),
     client: new BatonClient({ baseUrl: server.url, token: server.adminToken, ca: server.tls?.caPem }),
     close: async () => {
       // the server a test put in place of the first (a restart) is the one to stop

@@ -13,6 +13,7 @@ import { BatonApiError } from '../client/http.js';
 import { createLogger } from '../util/logger.js';
 import { startServer, type RunningServer } from './server.js';
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
+import { storeDialects } from '../../test/support/stores.js';
 
 const GiB = 1024 ** 3;
 
@@ -35,13 +36,14 @@ const complete = (a: AgentAlloc) => ({
   taskStates: { main: { state: 'dead' as const, failed: false, exitCode: 0, restarts: 0, events: [] } },
 });
 
-describe('server', () => {
+describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
   let t: TestServer;
   let server: RunningServer;
   let client: BatonClient;
 
   beforeEach(async () => {
-    t = await startTestServer({ heartbeatTtlMs: 400, logCapBytes: 64 });
+    const where = await fresh();
+    t = await startTestServer({ heartbeatTtlMs: 400, logCapBytes: 64, ...(where.kind === 'postgres' ? { store: where.url } : {}) });
     ({ server, client } = t);
   });
   afterEach(() => t.close());
@@ -215,7 +217,7 @@ describe('server', () => {
   it('keeps its tokens across a restart', async () => {
     const { url, adminToken, joinToken } = server;
     await server.close();
-    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test' });
+    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test', store: t.store });
     expect(server.adminToken).toBe(adminToken);
     expect(server.joinToken).toBe(joinToken);
     expect(server.url).not.toBe('');
@@ -225,7 +227,7 @@ describe('server', () => {
   it('closes its data dir to other users again at start (it holds the CA key, the secrets key and the admin token)', async () => {
     await server.close();
     await chmod(t.dir, 0o755);
-    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test' });
+    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test', store: t.store });
     expect((await stat(t.dir)).mode & 0o777).toBe(0o700);
   });
 });

@@ -63,3 +63,9 @@ export async function openTestStore(where: StoreLocation, options: Partial<Store
   }
   return store;
 }
+
+/** startTestServer's `store` for a dialect: a fresh PostgreSQL database, or nothing (SQLite in the server's dir) */
+export async function storeOption(fresh: StoreDialect['fresh']): Promise<{ store?: string }> {
+  const where = await fresh();
+  return where.kind === 'postgres' ? { store: where.url } : {};
+}
