@@ -1,9 +1,11 @@
 /**
- * Three real servers on one PostgreSQL database, an agent that knows all
- * three, and the faults #13 names: any server answers any request, the
- * leader is killed mid-sweep (another leads within seconds and every run
- * completes exactly once), and a leader cut off from PostgreSQL stops
- * leading within its lease while another takes over.
+ * Three real servers on one PostgreSQL database, two agents that know all
+ * three, and the faults #13 names: any server answers any request; the
+ * leader is killed mid-sweep of 500 runs (another leads within seconds and
+ * every run completes exactly once); the server the agents' long polls are
+ * on is killed mid-sweep (they move on, nothing is run twice); and a leader
+ * cut off from PostgreSQL stops leading within its lease while another takes
+ * over.
  */
 import { chmod, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -36,11 +38,42 @@ async function lines(file: string): Promise<string[]> {
 
 const range = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
 
+/** a parameterized job whose runs mark their start and end in <dir>/<sweep>.starts and .ends */
+const SIM = `name: sim
+type: batch
+parameterized:
+  meta_required: [sweep, i, dir]
+tasks:
+  - name: main
+    driver: exec
+    command: /bin/sh
+    args: ["-c", "echo $BATON_META_I >> $BATON_META_DIR/$BATON_META_SWEEP.starts; sleep 1; echo $BATON_META_I >> $BATON_META_DIR/$BATON_META_SWEEP.ends"]
+    resources: { cpu: 100m, memory: 32Mi }
+`;
+const RUNS = 500;
+
+/** dispatches RUNS runs of `sweep`, waits until `started` of them ran, then `fault`, and checks each ran exactly once */
+async function sweepThrough(client: BatonClient, scratch: string, sweep: string, started: number, fault: () => Promise<void>): Promise<void> {
+  const rows = Array.from({ length: RUNS }, (_, i) => ({ meta: { sweep, i: String(i), dir: scratch } }));
+  const res = await client.dispatch('sim', rows);
+  expect(res.jobs).toHaveLength(RUNS);
+  await waitFor(`${started} runs of ${sweep} to start`, async () => (await lines(join(scratch, `${sweep}.starts`))).length >= started || undefined, 120_000, 100);
+  await fault();
+  await waitFor(`every run of ${sweep} to end`, async () => {
+    const page = await client.listRuns('sim', 'default', { sweepId: res.sweepId });
+    return page.runs.length === RUNS && page.runs.every((r) => r.outcome === 'complete') || undefined;
+  }, 300_000, 500);
+  // each run started once and ended once: none was run again, none twice at once
+  expect(await lines(join(scratch, `${sweep}.starts`))).toEqual(range(RUNS));
+  expect(await lines(join(scratch, `${sweep}.ends`))).toEqual(range(RUNS));
+}
+
 describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
   const dirs: string[] = [];
   let servers: ServerProc[] = [];
-  let agent: Proc;
-  let agentDir: string;
+  const agents: Proc[] = [];
+  /** the server the agents try first */
+  let agentsFirst: ServerProc;
   let scratch: string;
   /** one client that knows every server, as a user's CLI with --addr a,b,c would */
   let any: BatonClient;
@@ -52,23 +85,31 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
     servers = [first, await startServer({ storeUrl, dirs, like: first }), await startServer({ storeUrl, dirs, like: first })];
     await waitFor('three servers listed', async () => (await first.client.status()).servers.length === 3 || undefined);
     scratch = await mkdtemp(join(tmpdir(), 'baton-e2e-servers-'));
-    agentDir = await mkdtemp(join(tmpdir(), 'baton-e2e-servers-agent-'));
-    dirs.push(scratch, agentDir);
+    dirs.push(scratch);
     // tasks run as nobody: the markers go to a directory they may write
     await chmod(scratch, 0o777);
-    agent = startProc(['agent', '--server', servers.map((s) => s.url).join(','), '--data-dir', agentDir, '--name', 'multi', '--cpu', '4', '--memory', '2Gi', '--drivers', 'exec', '--log-level', 'info'],
-      { BATON_JOIN_TOKEN: first.joinToken });
+    // the agents' first choice is the second server, so their long polls are not on the leader (the first to start)
+    agentsFirst = servers[1];
+    const list = [servers[1], servers[2], servers[0]].map((s) => s.url).join(',');
+    for (const name of ['multi-1', 'multi-2']) {
+      const dir = await mkdtemp(join(tmpdir(), `baton-e2e-servers-${name}-`));
+      dirs.push(dir);
+      agents.push(startProc(['agent', '--server', list, '--data-dir', dir, '--name', name, '--cpu', '4', '--memory', '4Gi', '--drivers', 'exec', '--log-level', 'info'],
+        { BATON_JOIN_TOKEN: first.joinToken }));
+    }
     any = new BatonClient({ baseUrl: servers.map((s) => s.url), token: first.adminToken, ca: await readFile(first.caFile, 'utf8') });
-    await waitFor('the agent to be ready', async () => {
-      if (agent.child.exitCode !== null) throw new Error(`agent exited: ${agent.output()}`);
-      return (await any.listNodes()).some((n) => n.name === 'multi' && n.status === 'ready') || undefined;
+    await waitFor('the agents to be ready', async () => {
+      for (const a of agents) if (a.child.exitCode !== null) throw new Error(`agent exited: ${a.output()}`);
+      return (await any.listNodes()).filter((n) => n.name.startsWith('multi-') && n.status === 'ready').length === 2 || undefined;
     }, 60_000);
+    await any.submitJob(SIM, 'sim.yaml');
   });
 
   afterAll(async () => {
-    if (agent && agent.child.exitCode === null) {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
+    for (const a of agents) {
+      if (a.child.exitCode !== null) continue;
+      a.child.kill('SIGTERM');
+      await a.exited;
     }
     for (const s of servers) await kill(s, 'SIGTERM');
     await removeDirs(dirs);
@@ -95,12 +136,14 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
     })();
     await servers[1].client.submitJob(sweep('across', 2, scratch, 0), 'across.yaml');
     await Promise.race([following, new Promise((_, rej) => setTimeout(() => rej(new Error(`the third server did not stream the job's completion; saw ${seen.map((e) => e.type).join(', ')}`)), 60_000))]);
-    expect(seen[0]).toMatchObject({ type: 'JobRegistered', key: 'across' });
-    // the stream resumes on the first server from an index the third handed out
-    const resumed = await servers[0].client.recentEvents({ topics: ['job'], index: seen[0].index });
-    expect(resumed.events.map((e) => e.index)).toEqual(seen.slice(1).map((e) => e.index).filter((i) => resumed.events.some((r) => r.index === i)));
-    expect(resumed.events.every((e) => e.index > seen[0].index)).toBe(true);
-    expect(resumed.events.some((e) => e.key === 'across' && (e.payload as { status?: string }).status === 'complete')).toBe(true);
+    const registered = seen.find((e) => e.key === 'across' && e.type === 'JobRegistered');
+    expect(registered, seen.map((e) => `${e.type} ${e.key}`).join(', ')).toBeDefined();
+    // the stream resumes on the first server from an index the third handed out: the same events, same indexes
+    const key = (e: ClusterEvent) => `${e.index} ${e.type} ${e.key}`;
+    const after = seen.filter((e) => e.index > registered!.index);
+    const resumed = (await servers[0].client.recentEvents({ topics: ['job'], index: registered!.index })).events.filter((e) => e.index <= seen.at(-1)!.index);
+    expect(resumed.map(key)).toEqual(after.map(key));
+    expect(after.some((e) => e.key === 'across' && (e.payload as { status?: string }).status === 'complete')).toBe(true);
 
     // `baton server status` on any server: every server, the leader marked
     const cli = await runCli(['server', 'status', '-o', 'json'], { BATON_ADDR: third.url, BATON_TOKEN: third.adminToken, BATON_CA_FILE: third.caFile });
@@ -110,35 +153,36 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
   });
 
   it('carries on when the leader is killed mid-sweep: another leads within seconds and every run completes once', async () => {
-    const count = 8;
     const leader = await leaderOf(servers[0]);
     const victim = servers.find((s) => s.id === leader.leaderId)!;
     const survivors = servers.filter((s) => s !== victim);
-    await any.submitJob(sweep('failover', count, scratch, 4), 'failover.yaml');
-    await waitFor('runs to start', async () => (await lines(join(scratch, 'failover.starts'))).length >= 2 || undefined, 60_000);
-    const killedAt = Date.now();
-    await kill(victim);
-    const next = await leaderOf(survivors[0], victim.id);
-    const tookMs = Date.now() - killedAt;
-    // shown, not asserted: timing belongs in benchmarks
-    process.stdout.write(`leader ${victim.id} killed; ${next.leaderId} leads after ${tookMs} ms (epoch ${next.leaderEpoch})\n`);
-    expect(survivors.map((s) => s.id)).toContain(next.leaderId);
-
-    const done = await waitFor('the sweep to complete', async () => {
-      const d = await any.getJob('failover', 'default');
-      return d.job.status === 'complete' ? d : undefined;
-    }, 120_000, 250);
-    expect(done.allocs).toHaveLength(count);
-    expect(done.allocs.every((a) => a.clientStatus === 'complete')).toBe(true);
-    // each run started once and ended once: none was run again, none twice at once
-    expect(await lines(join(scratch, 'failover.starts'))).toEqual(range(count));
-    expect(await lines(join(scratch, 'failover.ends'))).toEqual(range(count));
-
-    // the new leader schedules new work submitted to any server
-    await survivors[1].client.submitJob(sweep('after', 2, scratch, 0), 'after.yaml');
-    await waitFor('the job after the failover', async () => (await any.getJob('after', 'default')).job.status === 'complete' || undefined, 60_000, 250);
+    await sweepThrough(any, scratch, 'leader-kill', 100, async () => {
+      const killedAt = Date.now();
+      await kill(victim);
+      const next = await leaderOf(survivors[0], victim.id);
+      // shown, not asserted: timing belongs in benchmarks
+      process.stdout.write(`leader ${victim.id} killed mid-sweep; ${next.leaderId} leads after ${Date.now() - killedAt} ms (epoch ${next.leaderEpoch})\n`);
+      expect(survivors.map((s) => s.id)).toContain(next.leaderId);
+    });
     servers = survivors;
-  });
+  }, 420_000);
+
+  it('carries on when the server the agents\' long polls are on is killed mid-sweep', async () => {
+    // the agents' first choice (see beforeAll), alive and not leading now
+    const polled = servers.includes(agentsFirst) ? agentsFirst : servers[0];
+    const st = await polled.client.status();
+    process.stdout.write(`killing ${polled.id} (${st.leader ? 'leader' : 'follower'}), the agents' server\n`);
+    await sweepThrough(any, scratch, 'poll-kill', 100, async () => {
+      await kill(polled);
+    });
+    servers = servers.filter((s) => s !== polled);
+    // both agents still ready: they moved on without being marked down
+    const nodes = await servers[0].client.listNodes();
+    expect(nodes.filter((n) => n.name.startsWith('multi-')).map((n) => n.status)).toEqual(['ready', 'ready']);
+    // the new work was placed by whoever leads now
+    await servers[0].client.submitJob(sweep('after', 2, scratch, 0), 'after.yaml');
+    await waitFor('the job after the failovers', async () => (await any.getJob('after', 'default')).job.status === 'complete' || undefined, 60_000, 250);
+  }, 420_000);
 
   it('a leader cut off from PostgreSQL stops leading within its lease, and another takes over', async () => {
     // a server whose only way to the database is a relay the test can cut
@@ -146,15 +190,15 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
     try {
       const viaRelay = new URL(storeUrl);
       viaRelay.port = String(relay.port);
-      const [stay, other] = servers;
-      await kill(other, 'SIGTERM');
+      const [stay, ...others] = servers;
+      for (const o of others) await kill(o, 'SIGTERM');
       const cutOff = await startServer({ storeUrl: viaRelay.toString(), dirs, like: stay });
       // the lead passes to the relayed server: the one left stops cleanly (giving the lease up) and comes back as a follower
       await kill(stay, 'SIGTERM');
       await waitFor('the relayed server to lead', async () => (await cutOff.client.status()).leader || undefined, 60_000, 100);
       const back = await startServer({ storeUrl, dirs, restart: stay });
       servers = [cutOff, back];
-      await waitFor('the agent to be ready', async () => (await back.client.listNodes()).some((n) => n.name === 'multi' && n.status === 'ready') || undefined, 60_000);
+      await waitFor('the agents to be ready', async () => (await back.client.listNodes()).filter((n) => n.name.startsWith('multi-') && n.status === 'ready').length === 2 || undefined, 60_000);
 
       relay.cut();
       const cutAt = Date.now();
