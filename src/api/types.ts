@@ -3,13 +3,16 @@
  * (HTTP bodies between server, agent, CLI and UI; rows in the store) lives here,
  * so the server, the typed client and the UI cannot drift apart.
  *
- * Glossary (see DESIGN.md):
+ * Glossary (docs/architecture.md shows how the parts fit):
  * - node: a machine running `baton agent`, with capacity minus reserved.
  * - job: a submitted spec; each change is a new version. Id = spec name, unique per namespace.
  * - task: one container (docker) or process (exec) with its resources.
  * - alloc: one instance of a job's tasks placed on one node.
  * - eval: one unit of scheduling work; blocked evals wait for capacity.
  * - plan: what one eval decided; applied atomically against fresh state.
+ * - deployment: a rolling update of a service from one job version to the next (canaries, health, auto-revert).
+ * - namespace: a tenant boundary for jobs, tokens and fair share; a token may be limited to one.
+ * - leader: the one server (of several on PostgreSQL) that schedules, under a lease with an epoch.
  *
  * Units: cpu is in millicores (1000 = one core), memory and disk in bytes.
  * Times on the wire are ISO-8601 strings; durations in spec are milliseconds.
