@@ -26,6 +26,7 @@ import { DEFAULT_GC, GcLoop, registerGcLoop, type GcOptions } from './gc-loop.js
 import { HeartbeatMonitor } from './heartbeat-monitor.js';
 import { PeriodicLauncher } from './periodic-launcher.js';
 import { Leadership } from './leadership.js';
+import { ownSqliteFile } from './sqlite-owner.js';
 import { EVENT_BUFFER_SIZE, eventBufferFor } from './events.js';
 import { checkSecretsKey, recordSecretsKey, shareClusterCa } from './cluster-material.js';
 
@@ -78,7 +79,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   // it holds the CA key, the secrets key and the admin token: a directory made looser by hand (or an older baton) is closed again
   await chmod(opts.dataDir, 0o700);
-  const store = await openStore(parseStoreUrl(opts.store, join(opts.dataDir, 'baton.db')), { logCapBytes: opts.logCapBytes });
+  const where = parseStoreUrl(opts.store, join(opts.dataDir, 'baton.db'));
+  const releaseFile = where.kind === 'sqlite' ? await ownSqliteFile(where.file) : undefined;
+  const store = await openStore(where, { logCapBytes: opts.logCapBytes }).catch(async (err: unknown) => {
+    await releaseFile?.();
+    throw err;
+  });
   const serverId = await ensureServerId(opts.dataDir);
   const { joinToken: joinSecret, adminToken, firstStart } = await ensureTokens(store, opts.dataDir, serverId);
   const ownCerts = opts.tls?.certFile || opts.tls?.keyFile || opts.tls?.caFile;
@@ -160,6 +166,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ctx.shutdown();
       await app.close();
       await store.close();
+      await releaseFile?.();
     },
   };
 }
