@@ -187,6 +187,32 @@ describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {
     expect(await b.listAllocs({ namespace: 'default', jobId: 'f' })).toHaveLength(1);
   });
 
+  it('loses neither a drain nor a heartbeat when both are written at once on two servers', async () => {
+    const [a, b] = await twoServers();
+    const nodes = await Promise.all(Array.from({ length: 5 }, () => addNode(a)));
+    await b.follow();
+    // b takes the nodes' heartbeats and writes them while a drains the nodes: each write changes only its own part
+    let beating = true;
+    let last = 0;
+    const beats = (async () => {
+      for (let t = Date.now(); beating; t += 10) {
+        for (const id of nodes) await b.heartbeat(id, t);
+        await b.flushHeartbeats();
+        last = t;
+      }
+    })();
+    for (const id of nodes) await a.drainNode(id, 60_000, false, Date.now());
+    beating = false;
+    await beats;
+    for (const id of nodes) {
+      const n = await b.getNode(id);
+      expect(n, id).toMatchObject({ eligibility: 'ineligible', status: 'ready' });
+      expect(n.drain, id).toBeDefined();
+    }
+    // nor a heartbeat to a drain: the last beat written is the one each node shows
+    for (const id of nodes) expect((await a.getNode(id)).lastHeartbeatAt, id).toBe(new Date(last).toISOString());
+  });
+
   it('wakes a log follow on the other server', async () => {
     const [a, b] = await twoServers();
     const nodeId = await addNode(a);
