@@ -61,6 +61,7 @@ import { blockedToWake, isReplacementTrigger, pickNextEval, roomOf, type Room } 
 import { isParentJob, jobKind } from '../scheduler/reconcile.js';
 import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resources.js';
 import { acceptPlan, allocFromPlacement, applyStop, evalOutcome } from '../scheduler/plan-apply.js';
+import { applyDeploymentUpdate, failRefusal, liveCanaries, promote, promoteRefusal, recordPlacements, revertTarget } from '../scheduler/deployment-transitions.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
 import { AmbiguousIdError, ConflictError, describeStoreError, NotFoundError, NotLeaderError } from './errors.js';
@@ -1202,16 +1203,9 @@ export class Store extends EventEmitter {
     return this.write(async (trx, index) => {
       const d = await this.loadDeployment(trx, id);
       if (!d) throw new NotFoundError(`deployment ${id} not found`);
-      if (d.status !== 'running') throw new ConflictError(`deployment ${shortRef(d.id)} is ${d.status}: only a running deployment can be promoted`);
-      if (d.desiredCanaries === 0) throw new ConflictError(`deployment ${shortRef(d.id)} has no canaries to promote`);
-      if (d.promoted) throw new ConflictError(`deployment ${shortRef(d.id)} is promoted already`);
-      const canaries = (await this.queryAllocs(trx, { namespace: d.namespace, jobId: d.jobId })).filter((a) => a.deploymentId === d.id && a.canary && a.desiredStatus === 'run');
-      const unhealthy = canaries.filter((a) => a.healthy !== true);
-      if (canaries.length < d.desiredCanaries || unhealthy.length > 0) {
-        throw new ConflictError(`deployment ${shortRef(d.id)}: ${canaries.length - unhealthy.length} of ${d.desiredCanaries} canaries are healthy; promote once all are`);
-      }
-      d.promoted = true;
-      d.statusDescription = 'promoted: rolling out the rest';
+      const refusal = promoteRefusal(d, liveCanaries(d, await this.queryAllocs(trx, { namespace: d.namespace, jobId: d.jobId })));
+      if (refusal) throw new ConflictError(refusal);
+      promote(d);
       await this.saveDeployment(trx, d, index, now);
       const job = await this.loadJob(trx, d.namespace, d.jobId);
       await this.createEval(trx, index, job ?? { namespace: d.namespace, id: d.jobId }, 'job-register', now);
@@ -1224,7 +1218,8 @@ export class Store extends EventEmitter {
     return this.write(async (trx, index) => {
       const d = await this.loadDeployment(trx, id);
       if (!d) throw new NotFoundError(`deployment ${id} not found`);
-      if (d.status !== 'running' && d.status !== 'paused') throw new ConflictError(`deployment ${shortRef(d.id)} is ${d.status} already`);
+      const refusal = failRefusal(d);
+      if (refusal) throw new ConflictError(refusal);
       await this.updateDeployment(trx, { id: d.id, status: 'failed', statusDescription: 'failed by a user' }, index, now);
       const job = await this.loadJob(trx, d.namespace, d.jobId);
       await this.createEval(trx, index, job ?? { namespace: d.namespace, id: d.jobId }, 'job-register', now);
@@ -1315,12 +1310,9 @@ export class Store extends EventEmitter {
   }
 
   private async recordPlaced(db: Db, d: Deployment, placed: Alloc[], index: number, now: number): Promise<void> {
-    const mine = placed.filter((a) => a.deploymentId === d.id);
-    if (mine.length === 0) return;
+    if (!placed.some((a) => a.deploymentId === d.id)) return;
     const fresh = (await this.loadDeployment(db, d.id))!;
-    fresh.placedAllocs += mine.length;
-    fresh.canaries.push(...mine.filter((a) => a.canary).map((a) => a.id));
-    await this.saveDeployment(db, fresh, index, now);
+    if (recordPlacements(fresh, placed)) await this.saveDeployment(db, fresh, index, now);
   }
 
   /**
@@ -1332,19 +1324,15 @@ export class Store extends EventEmitter {
   private async updateDeployment(db: Db, u: DeploymentUpdate, index: number, now: number): Promise<void> {
     const d = await this.loadDeployment(db, u.id);
     if (!d) return;
-    // a finished deployment stays as it ended; only counts may still change
-    const { id: _id, ...fields } = u;
-    const terminal = d.status !== 'running' && d.status !== 'paused';
-    if (terminal && (fields.status !== undefined || fields.statusDescription !== undefined)) return;
-    const failing = fields.status === 'failed';
-    Object.assign(d, fields);
+    const { applied, failing } = applyDeploymentUpdate(d, u);
+    if (!applied) return;
     if (failing && d.strategy.autoRevert) {
       const job = await this.loadJob(db, d.namespace, d.jobId);
       if (job && !job.stopped && job.version === d.jobVersion) {
         const good = (await db.selectFrom('deployments').select('data').where('namespace', '=', d.namespace).where('job_id', '=', d.jobId)
           .where('status', '=', 'successful').where('job_version', '<', d.jobVersion).orderBy('job_version', 'desc').limit(1).executeTakeFirst());
-        const target = good ? (JSON.parse(good.data) as Deployment).jobVersion : d.jobVersion - 1;
-        if (target >= 1) {
+        const target = revertTarget(d, good ? (JSON.parse(good.data) as Deployment).jobVersion : undefined);
+        if (target !== undefined) {
           const r = await this.revertIn(db, index, job, target, now);
           if (r.changed) {
             d.revertedTo = target;
