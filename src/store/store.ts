@@ -2426,9 +2426,6 @@ function summarizeNode(n: NodeInfo, usage: Alloc[]): NodeSummary {
   return { ...n, used, allocCount };
 }
 
-function shortRef(id: string): string {
-  return id.slice(0, 8);
-}
 
 /**
  * An id prefix as a LIKE pattern: ids are lower-case UUIDs, so a prefix is
