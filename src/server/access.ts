@@ -42,7 +42,7 @@ export function accessControl(ctx: ServerContext, limiter: SignInLimiter, ticket
     try {
       // a header wins: a ticket is for clients that cannot send one
       const ticket = url === '/v1/events' && req.headers.authorization === undefined ? query?.ticket : undefined;
-      principal = typeof ticket === 'string' ? ticketPrincipal(tickets, ticket, now) : await authenticate(ctx.store, req);
+      principal = typeof ticket === 'string' ? await ticketPrincipal(tickets, ticket, now) : await authenticate(ctx.store, req);
     } catch (err) {
       // a missing credential is not a guess; a wrong one is
       if (err instanceof HttpError && err.status === 401 && (req.headers.authorization !== undefined || query?.ticket !== undefined)) limiter.fail(source, now);
@@ -53,8 +53,8 @@ export function accessControl(ctx: ServerContext, limiter: SignInLimiter, ticket
   };
 }
 
-function ticketPrincipal(tickets: EventTickets, ticket: string, now: number): Principal {
-  const token = tickets.redeem(ticket, now);
+async function ticketPrincipal(tickets: EventTickets, ticket: string, now: number): Promise<Principal> {
+  const token = await tickets.redeem(ticket, now);
   if (!token) throw new HttpError(401, 'unknown or expired event-stream ticket: ask POST /v1/events/ticket for a new one (tickets last a minute)');
   return { kind: 'user', token };
 }

@@ -33,7 +33,7 @@ export interface AppOptions {
 
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
   const limiter = new SignInLimiter(opts.signInLimit);
-  const tickets = new EventTickets();
+  const tickets = new EventTickets(ctx.store);
   const app = Fastify({
     ...(opts.https ? { https: opts.https } : {}),
     loggerInstance: ctx.logger as unknown as FastifyBaseLogger,

@@ -121,6 +121,25 @@ describe('API hardening', () => {
       expect(bad.body.error).toMatch(/ticket/);
     });
 
+    it('refuses a ticket with its token or expiry changed, and the tickets of a revoked token', async () => {
+      const made = await makeToken('read', 'default');
+      const { ticket } = (await call('POST', '/v1/events/ticket', made.secret)).body as { ticket: string };
+      const open = (tk: string) => call('GET', `/v1/events?ticket=${tk}&follow=false`, undefined);
+      expect((await open(ticket)).status).toBe(200);
+      const [head, sig] = ticket.slice(4).split('.');
+      const [tokenId, expires] = Buffer.from(head, 'base64url').toString().split('.');
+      const forge = (body: string) => `evt_${Buffer.from(body).toString('base64url')}.${sig}`;
+      // another token's id, a later expiry: the signature no longer matches
+      expect((await open(forge(`${tokenId.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))}.${expires}`))).status).toBe(401);
+      expect((await open(forge(`${tokenId}.${Number(expires) + 3_600_000}`))).status).toBe(401);
+      expect((await open(`${ticket.slice(0, -2)}xx`)).status).toBe(401);
+      // revoked: its tickets are refused at once, though they have not expired
+      expect((await call('DELETE', `/v1/tokens/${made.token.id}`, admin)).status).toBe(200);
+      const after = await open(ticket);
+      expect(after.status).toBe(401);
+      expect(after.body.error).toMatch(/unknown or expired event-stream ticket/);
+    });
+
     it("gives a ticket its token's namespace: team-a's ticket sees team-a only", async () => {
       await call('POST', '/v1/jobs', admin, job('seen', 'team-a'), 'application/yaml');
       await call('POST', '/v1/jobs', admin, job('hidden', 'default'), 'application/yaml');

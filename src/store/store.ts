@@ -508,6 +508,11 @@ export class Store extends EventEmitter {
     return r ? tokenInfo(r) : undefined;
   }
 
+  async tokenById(id: string): Promise<TokenInfo | undefined> {
+    const r = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? tokenInfo(r) : undefined;
+  }
+
   /** every API token, oldest first; never their secrets (only hashes are kept) */
   async listTokens(): Promise<TokenInfo[]> {
     const rows = await this.db.selectFrom('tokens').selectAll().orderBy('created_at').orderBy('id').execute();

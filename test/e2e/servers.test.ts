@@ -145,6 +145,11 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
     expect(resumed.map(key)).toEqual(after.map(key));
     expect(after.some((e) => e.key === 'across' && (e.payload as { status?: string }).status === 'complete')).toBe(true);
 
+    // an event-stream ticket one server issued opens the stream on another (no stickiness behind a load balancer)
+    const issued = await servers[0].client.http.request<{ ticket: string }>('POST', '/v1/events/ticket', { body: {} });
+    const page = await new BatonClient({ baseUrl: third.url, ca: await readFile(third.caFile, 'utf8') }).http.request<{ events: unknown[] }>('GET', '/v1/events', { query: { ticket: issued.ticket, follow: 'false' } });
+    expect(page.events.length).toBeGreaterThan(0);
+
     // `baton server status` on any server: every server, the leader marked
     const cli = await runCli(['server', 'status', '-o', 'json'], { BATON_ADDR: third.url, BATON_TOKEN: third.adminToken, BATON_CA_FILE: third.caFile });
     expect(cli.code, cli.stderr).toBe(0);

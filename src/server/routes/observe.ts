@@ -80,7 +80,18 @@ export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: 
     unsubscribe = events.subscribe(send);
     conn.write(head);
     send(backlog);
-    if (conn.isOpen) keepalive = setInterval(() => conn.write(': keepalive\n\n'), KEEPALIVE_MS);
+    // each keepalive also asks the store whether the token still stands: revoked or expired on another
+    // server of the database (which cannot tell this one's streams), the stream ends within a keepalive
+    const stillValid = async (): Promise<void> => {
+      const t = await store.tokenById(token.id).catch(() => token);
+      if (!t || (t.expiresAt !== undefined && Date.parse(t.expiresAt) <= Date.now())) conn.close();
+    };
+    if (conn.isOpen) {
+      keepalive = setInterval(() => {
+        conn.write(': keepalive\n\n');
+        void stillValid();
+      }, KEEPALIVE_MS);
+    }
     req.raw.on('close', () => conn.close());
   });
 
