@@ -131,7 +131,9 @@ export class Leadership {
     const log = this.opts.logger;
     this.transition = this.transition.then(async () => {
       if (before !== undefined) {
-        log.warn({ epoch: before, why }, 'this server no longer leads');
+        // a clean stop of the only server is no news; losing the lead to another server is
+        if (!this.stopped) log.warn({ epoch: before, why }, 'this server no longer leads');
+        else if (this.store.shared) log.info({ epoch: before }, 'stopping: the leader lease is given up for another server to take');
         await this.hooks.lost(why).catch((err: unknown) => log.error({ err }, 'stepping down failed'));
       }
       if (epoch !== undefined && this.leadingEpoch === epoch) {
