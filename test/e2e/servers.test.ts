@@ -169,6 +169,10 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
       process.stdout.write(`leader ${victim.id} killed mid-sweep; ${next.leaderId} leads after ${Date.now() - killedAt} ms (epoch ${next.leaderEpoch})\n`);
       expect(survivors.map((s) => s.id)).toContain(next.leaderId);
     });
+    // the CLI given the dead server first moves on to the next
+    const cli = await runCli(['job', 'ls', '-o', 'json'], { BATON_ADDR: `${victim.url},${survivors[0].url}`, BATON_TOKEN: survivors[0].adminToken, BATON_CA_FILE: survivors[0].caFile });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain('"sim"');
     servers = survivors;
   }, 420_000);
 
