@@ -72,6 +72,15 @@ async function report(store: Store, nodeId: string, jobId: string, status: Alloc
 }
 
 describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {
+  it('makes the tables once when several servers start together on an empty database', async () => {
+    const where = await postgresDialect(admin!).fresh();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => openTestStore(where, {}, { lead: false })));
+    opened.push(...stores);
+    // all four work on the one schema: a write on one is read on the others
+    await addNode(stores[0]);
+    for (const s of stores) expect(await s.listNodes()).toHaveLength(1);
+  });
+
   it('wakes the other server\'s watchers with the write\'s nodes, and replays its events with the same indexes', async () => {
     const [a, b] = await twoServers();
     const seen: ClusterEvent[] = [];

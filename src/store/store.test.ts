@@ -114,3 +114,23 @@ describe.each(storeDialects())('Store.applyPlan against fresh state ($dialect)',
     await store.close();
   });
 });
+
+describe.each(storeDialects())('id prefixes ($dialect)', ({ fresh }) => {
+  it('finds an alloc, eval or deployment by a prefix of its id in either case, and says when it is too short or matches nothing', async () => {
+    const store = await openTestStore(await fresh());
+    const { id: nodeId } = await store.registerNode(node, 'secret', 30_000, Date.now());
+    await store.heartbeat(nodeId, Date.now());
+    await store.registerJob(batch('p'), Date.now());
+    await runEvals(store);
+    const [alloc] = await store.listAllocs({ namespace: 'default', jobId: 'p' });
+    const [ev] = await store.listEvals({ namespace: 'default', jobId: 'p' });
+    // ids are lower-case: a prefix typed in capitals finds the same, on PostgreSQL (case-sensitive LIKE) as on SQLite
+    expect((await store.getAlloc(alloc.id.slice(0, 8).toUpperCase())).id).toBe(alloc.id);
+    expect((await store.getAlloc(alloc.id.toUpperCase())).id).toBe(alloc.id);
+    expect((await store.getEval(ev.id.slice(0, 6).toUpperCase())).id).toBe(ev.id);
+    // wildcards are dropped, never matched
+    await expect(store.getAlloc('%%%%')).rejects.toThrow();
+    await expect(store.getAlloc('zzzzzzzz')).rejects.toThrow(/not found/);
+    await store.close();
+  });
+});

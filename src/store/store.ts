@@ -1434,17 +1434,24 @@ export class Store extends EventEmitter {
 
   /** A consistent view for the scheduler (SQLite serialises; reads happen between writes). */
   async snapshot(ev: Evaluation, now: number): Promise<SchedulerSnapshot> {
-    const job = await this.loadJob(this.db, ev.namespace, ev.jobId);
-    const nodes = await this.listNodeInfos(this.db);
+    // the caches first up to what other servers committed, then every read in one consistent view
+    // (REPEATABLE READ on PostgreSQL): the scheduler never sees half of another server's write
+    await this.follow();
+    return this.backend.consistentRead((db) => this.snapshotIn(db, ev, now));
+  }
+
+  private async snapshotIn(db: Db, ev: Evaluation, now: number): Promise<SchedulerSnapshot> {
+    const job = await this.loadJob(db, ev.namespace, ev.jobId);
+    const nodes = await this.listNodeInfos(db);
     const usage = this.liveAllocs();
-    const jobAllocs = await this.jobAllocs(this.db, ev.namespace, ev.jobId);
+    const jobAllocs = await this.jobAllocs(db, ev.namespace, ev.jobId);
     const snapshot: SchedulerSnapshot = { now, eval: ev, job, nodes, usage, jobAllocs };
-    const deployment = await this.latestDeployment(this.db, ev.namespace, ev.jobId);
+    const deployment = await this.latestDeployment(db, ev.namespace, ev.jobId);
     if (deployment) snapshot.deployment = deployment;
     if (job && isParentJob(job.spec) && !job.stopped) {
       const room = roomOf(nodes, usage);
-      snapshot.queue = await this.queueHead(job, room);
-      if (snapshot.queue.length > 1) snapshot.fairShare = await this.fairShareView(ev, room);
+      snapshot.queue = await this.queueHead(db, job, room);
+      if (snapshot.queue.length > 1) snapshot.fairShare = await this.fairShareView(db, ev, room);
     }
     if (job?.spec.preempt) {
       // only batch runs may be preempted: services and their like stay out of the map
@@ -1452,7 +1459,7 @@ export class Store extends EventEmitter {
       for (const a of usage) {
         const key = `${a.namespace}/${a.jobId}`;
         if (key in priorities) continue;
-        const other = await this.loadJob(this.db, a.namespace, a.jobId);
+        const other = await this.loadJob(db, a.namespace, a.jobId);
         if (other && other.spec.type === 'batch') priorities[key] = other.spec.priority;
       }
       snapshot.jobPriorities = priorities;
@@ -1466,12 +1473,12 @@ export class Store extends EventEmitter {
    * "placed all" from "the next one waits", at most QUEUE_BATCH. Reading it
    * costs the same with ten runs waiting as with a million.
    */
-  private async queueHead(parent: Job, room: Room): Promise<QueuedRun[]> {
-    const stats = await loadStats(this.db, parent.namespace, parent.id, '');
+  private async queueHead(db: Db, parent: Job, room: Room): Promise<QueuedRun[]> {
+    const stats = await loadStats(db, parent.namespace, parent.id, '');
     const fromSeq = stats?.stopSeq ?? 0;
-    let runs = await queuedRuns(this.db, parent.namespace, parent.id, fromSeq, 1);
+    let runs = await queuedRuns(db, parent.namespace, parent.id, fromSeq, 1);
     if (runs.length === 0) return [];
-    const head = runJob(runs[0], await this.parentSpec(this.db, parent.namespace, parent.id, runs[0].parentVersion));
+    const head = runJob(runs[0], await this.parentSpec(db, parent.namespace, parent.id, runs[0].parentVersion));
     if (head) {
       const ask = sumTaskResources(head.spec);
       let fit = 0;
@@ -1481,20 +1488,20 @@ export class Store extends EventEmitter {
         fit += Number.isFinite(n) ? Math.max(0, n) : QUEUE_BATCH;
       }
       const limit = Math.min(QUEUE_BATCH, Math.ceil(fit / Math.max(1, head.spec.count)) + 1);
-      if (limit > 1) runs = await queuedRuns(this.db, parent.namespace, parent.id, fromSeq, limit);
+      if (limit > 1) runs = await queuedRuns(db, parent.namespace, parent.id, fromSeq, limit);
     }
     const out: QueuedRun[] = [];
     for (const r of runs) {
-      const job = runJob(r, await this.parentSpec(this.db, r.namespace, r.parentId, r.parentVersion));
-      if (job) out.push({ job, allocs: await this.queryAllocs(this.db, { namespace: r.namespace, jobId: r.id }) });
+      const job = runJob(r, await this.parentSpec(db, r.namespace, r.parentId, r.parentVersion));
+      if (job) out.push({ job, allocs: await this.queryAllocs(db, { namespace: r.namespace, jobId: r.id }) });
     }
     return out;
   }
 
   /** who else waits for room now (see FairShareView) */
-  private async fairShareView(ev: Evaluation, room: Room): Promise<FairShareView> {
+  private async fairShareView(db: Db, ev: Evaluation, room: Room): Promise<FairShareView> {
     const free = [...room.free.values()];
-    const rows = await this.db.selectFrom('evals').select(['namespace', 'ask']).where('status', 'in', ['pending', 'blocked'])
+    const rows = await db.selectFrom('evals').select(['namespace', 'ask']).where('status', 'in', ['pending', 'blocked'])
       .where('namespace', '!=', ev.namespace).where('priority', '>=', ev.priority).limit(1000).execute();
     const waiting = new Set<string>();
     for (const r of rows) {
