@@ -9,7 +9,7 @@ import type { Database } from './schema.js';
 export type StoreKind = 'sqlite' | 'postgres';
 
 /** a notice one server sends the others when it commits (PostgreSQL LISTEN/NOTIFY) */
-export type NoticeChannel = 'baton_changes' | 'baton_logs';
+export type NoticeChannel = 'baton_changes' | 'baton_logs' | 'baton_leader';
 
 export interface ChangeListener {
   close(): Promise<void>;
@@ -24,6 +24,8 @@ export interface LeaseState {
   since: number;
   /** ms since epoch (database clock) when it lapses unless renewed */
   expiresAt: number;
+  /** the database clock when this was read: expiresAt - now is how long the lease still holds */
+  now: number;
 }
 
 /** a server of the cluster, as it last announced itself */

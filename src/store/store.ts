@@ -243,7 +243,7 @@ export class Store extends EventEmitter {
     if (backend.shared && options.listen !== false) {
       // notices say "something committed": what it was is read from `changes`, so a missed or merged notice loses nothing
       s.listener = await backend.listen(
-        (channel, payload) => (channel === 'baton_logs' ? s.emit('logs', payload) : s.follow()),
+        (channel, payload) => (channel === 'baton_logs' ? s.emit('logs', payload) : channel === 'baton_leader' ? s.emit('leaderReleased', payload) : s.follow()),
         () => s.follow(),
       );
       // what committed between reading the index above and listening

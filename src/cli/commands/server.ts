@@ -39,7 +39,7 @@ export function registerServerCommand(program: Command): void {
     .description('Start the state server (HTTP API, scheduler; embedded SQLite store, or PostgreSQL shared by several servers)')
     .option('--data-dir <dir>', 'where the store (on SQLite), the CA, the keys and server.json live', process.env.BATON_DATA_DIR || '.baton')
     .option('--store <url>', 'where the state lives: sqlite:///path/baton.db (default: <data-dir>/baton.db) or postgres://user:pass@host:5432/db, which several servers can share (default: $BATON_STORE_URL)')
-    .addOption(new Option('--leader-ttl <duration>', 'several servers: the leader lease; when the leader dies another leads within about this').argParser(unitOption('--leader-ttl', parseDuration)).default(5_000, '5s'))
+    .addOption(new Option('--leader-ttl <duration>', 'several servers: the leader lease; when the leader dies another leads within about this').argParser(unitOption('--leader-ttl', parseDuration)).default(4_000, '4s'))
     .option('--bind <host:port>', 'address to listen on', `127.0.0.1:${DEFAULT_PORT}`)
     .addOption(new Option('--heartbeat-ttl <duration>', 'a node whose heartbeats stop this long is marked down').argParser(unitOption('--heartbeat-ttl', parseDuration)).default(15_000, '15s'))
     .addOption(new Option('--log-cap <size>', 'task output kept per task and stream; older output is dropped').argParser(unitOption('--log-cap', parseMemory)).default(4 * 1024 * 1024, '4Mi'))

@@ -13,7 +13,7 @@ import { migrate } from './migrations.js';
 
 export type { PostgresOptions } from './connect.js';
 
-const CHANNELS: NoticeChannel[] = ['baton_changes', 'baton_logs'];
+const CHANNELS: NoticeChannel[] = ['baton_changes', 'baton_logs', 'baton_leader'];
 
 /** the URL without its password, for logs and status */
 export function redactUrl(url: string): string {

@@ -18,9 +18,10 @@ interface LeaseRow {
   epoch: number;
   since: number;
   expires_at: number;
+  now: number;
 }
 
-const state = (r: LeaseRow): LeaseState => ({ holder: r.holder, epoch: Number(r.epoch), since: Number(r.since), expiresAt: Number(r.expires_at) });
+const state = (r: LeaseRow): LeaseState => ({ holder: r.holder, epoch: Number(r.epoch), since: Number(r.since), expiresAt: Number(r.expires_at), now: Number(r.now) });
 
 export function postgresLease(db: Kysely<Database>): LeaderLease {
   return {
@@ -33,18 +34,22 @@ export function postgresLease(db: Kysely<Database>): LeaderLease {
           since = case when leader.holder = excluded.holder and leader.expires_at > ${NOW_MS} then leader.since else ${NOW_MS} end,
           expires_at = excluded.expires_at
         where leader.holder = excluded.holder or leader.expires_at <= ${NOW_MS}
-        returning holder, epoch, since, expires_at`.execute(db);
+        returning holder, epoch, since, expires_at, ${NOW_MS} as now`.execute(db);
       if (taken.rows[0]) return state(taken.rows[0]);
-      const held = await sql<LeaseRow>`select holder, epoch, since, expires_at from leader where id = 1`.execute(db);
+      const held = await sql<LeaseRow>`select holder, epoch, since, expires_at, ${NOW_MS} as now from leader where id = 1`.execute(db);
       return state(held.rows[0]);
     },
     async release(serverId) {
-      await sql`update leader set expires_at = ${NOW_MS} where id = 1 and holder = ${serverId}`.execute(db);
+      // and tell the others at once: they claim on the notice instead of at their next renewal
+      await db.transaction().execute(async (trx) => {
+        await sql`update leader set expires_at = ${NOW_MS} where id = 1 and holder = ${serverId}`.execute(trx);
+        await sql`select pg_notify('baton_leader', ${serverId})`.execute(trx);
+      });
     },
     async fence(trx, serverId, epoch) {
       // for share: a claim by another server waits for this transaction, so it cannot slip in before this commit
       const r = await sql<LeaseRow & { live: boolean }>`
-        select holder, epoch, since, expires_at, expires_at > ${NOW_MS} as live from leader where id = 1 for share`.execute(trx);
+        select holder, epoch, since, expires_at, ${NOW_MS} as now, expires_at > ${NOW_MS} as live from leader where id = 1 for share`.execute(trx);
       const row = r.rows[0];
       if (!row || row.holder !== serverId || Number(row.epoch) !== epoch || !row.live) {
         throw new NotLeaderError(row && row.live && row.holder !== serverId
@@ -63,7 +68,7 @@ export function postgresLease(db: Kysely<Database>): LeaderLease {
       return r.rows.map((x) => ({ id: x.id, url: x.url, version: x.version, startedAt: Number(x.started_at), seenAt: Number(x.seen_at) }));
     },
     async current() {
-      const r = await sql<LeaseRow>`select holder, epoch, since, expires_at from leader where id = 1`.execute(db);
+      const r = await sql<LeaseRow>`select holder, epoch, since, expires_at, ${NOW_MS} as now from leader where id = 1`.execute(db);
       return r.rows[0] ? state(r.rows[0]) : undefined;
     },
   };

@@ -9,8 +9,8 @@ export function soleLeader(): LeaderLease {
   let state: LeaseState | undefined;
   return {
     async claim(serverId) {
-      state ??= { holder: serverId, epoch: 1, since: Date.now(), expiresAt: Number.MAX_SAFE_INTEGER };
-      return state;
+      state ??= { holder: serverId, epoch: 1, since: Date.now(), expiresAt: Number.MAX_SAFE_INTEGER, now: Date.now() };
+      return { ...state, now: Date.now() };
     },
     async release() {
       state = undefined;
