@@ -85,21 +85,31 @@ describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {
     const [a, b] = await twoServers();
     const seen: ClusterEvent[] = [];
     b.on('events', (list: ClusterEvent[]) => seen.push(...list));
-    const woke = nextChange(b, a.currentIndex());
+    const start = a.currentIndex();
+    const woke = nextChange(b, start);
     const nodeId = await addNode(a);
     const change = await woke;
-    expect(change.nodes.has(nodeId) || change.index > 0).toBe(true);
+    expect(change.index).toBe(start + 1);
     await b.follow();
     expect(b.currentIndex()).toBe(a.currentIndex());
     expect(seen.some((e) => e.topic === 'node' && e.key === nodeId)).toBe(true);
     // placing allocs on the node wakes that node's watch on the other server
+    // (one listener for the whole wait: a follow emits several changes in one go, and a listener
+    // added between them would miss the rest)
+    const woken = new Promise<ChangeEvent>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no change touching the node reached the other server in 10 s')), 10_000);
+      const on = (e: ChangeEvent): void => {
+        if (!e.nodes.has(nodeId)) return;
+        clearTimeout(t);
+        b.off('change', on);
+        resolve(e);
+      };
+      b.on('change', on);
+    });
     await a.registerJob(job('w', 1, '64Mi'), Date.now());
-    const placed = nextChange(b, b.currentIndex());
     await runEvals(a);
-    const sawNode = await (async () => {
-      for (let e = await placed; ; e = await nextChange(b, e.index)) if (e.nodes.has(nodeId)) return true;
-    })();
-    expect(sawNode).toBe(true);
+    const placed = await woken;
+    expect((await a.listAllocs({ namespace: 'default', jobId: 'w' }))[0].createIndex).toBe(placed.index);
     // both servers' event indexes are the same numbers, in the same order
     const mine = await a.recentEvents(1_000);
     await b.follow();
