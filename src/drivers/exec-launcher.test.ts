@@ -26,6 +26,21 @@ function req(name: string, script: string, env: Record<string, string> = {}): La
 
 const read = (name: string, stream: 'out' | 'err') => readFileSync(join(dir, `${name}.${stream}`), 'utf8');
 
+/** `p`, or a failure that says why after `ms` */
+async function within<T>(p: Promise<T>, ms: number, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why())), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** what a launcher is waiting for (diagnostics only) */
+function launcherState(l: Launcher): string {
+  const x = l as unknown as { proc?: { pid?: number; exitCode: number | null }; pending?: Map<number, unknown>; tracked?: Map<number, unknown>; earlyReady?: Set<number> };
+  return JSON.stringify({ perlPid: x.proc?.pid, perlExit: x.proc?.exitCode, pending: x.pending ? [...x.pending.keys()] : undefined, tracked: x.tracked ? [...x.tracked.keys()] : undefined, earlyReady: x.earlyReady ? [...x.earlyReady] : undefined });
+}
+
 describe.each([
   ['perl', () => new PerlLauncher(perl!)],
   ['node', () => new NodeLauncher()],
@@ -99,10 +114,15 @@ describe.each([
     const l = make();
     for (let i = 0; i < 70; i++) {
       const long = `${i}-${'y'.repeat(300)}`;
-      const r = req(`${kind}-long-${i}`, 'printf %s "$1"');
+      const name = `${kind}-long-${i}`;
+      const r = req(name, 'printf %s "$1"');
       r.argv.push(long);
-      await (await l.launch(r)).exited;
-      expect(read(`${kind}-long-${i}`, 'out')).toBe(long);
+      // once (CI, both cores busy) a launch here never ended within the test's minute: if it happens
+      // again, say which launch, whether its process is still there and what the launcher knows of it
+      const launched = await within(l.launch(r), 20_000, () => `launch ${i} not answered; launcher state: ${launcherState(l)}`);
+      await within(launched.exited, 20_000, () => `launch ${i} (pid ${launched.pid}, ${processAlive(launched.pid) ? 'alive' : 'gone'}) not reported ended; `
+        + `its output so far: ${JSON.stringify(read(name, 'out').slice(0, 40))}; launcher state: ${launcherState(l)}`);
+      expect(read(name, 'out')).toBe(long);
     }
     l.close();
   });
