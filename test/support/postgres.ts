@@ -8,10 +8,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './cluster.js';
 
 export const postgresRequired = process.env.BATON_REQUIRE_POSTGRES === '1';
 
@@ -23,25 +23,18 @@ export function findPostgres(): { bin: string } | { missing: string } {
   return { bin: join(root, versions[0], 'bin') };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 export interface PrivatePostgres {
   /** a URL of the `postgres` database, for making and dropping test databases */
   adminUrl: string;
   stop(): Promise<void>;
 }
 
-/** Starts a throwaway PostgreSQL server; as root it runs as the `postgres` user, which initdb requires. */
-export async function startPostgres(): Promise<PrivatePostgres> {
+/**
+ * Starts a throwaway PostgreSQL server; as root it runs as the `postgres` user, which initdb requires.
+ * By default without fsync (a test database need not survive a power cut); `durable` keeps
+ * PostgreSQL's own settings, for benchmarks that must not flatter commits.
+ */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PrivatePostgres> {
   const found = findPostgres();
   if ('missing' in found) throw new Error(found.missing);
   const dir = mkdtempSync(join(tmpdir(), 'baton-pg-'));
@@ -55,12 +48,13 @@ export async function startPostgres(): Promise<PrivatePostgres> {
     ids = { uid: Number(uid.stdout), gid: Number(gid.stdout) };
     chownSync(dir, ids.uid, ids.gid);
   }
-  const init = spawnSync(join(found.bin, 'initdb'), ['-D', data, '-U', 'baton', '--auth=trust', '-E', 'UTF8', '--no-sync'], { encoding: 'utf8', cwd: dir, ...ids });
+  const init = spawnSync(join(found.bin, 'initdb'), ['-D', data, '-U', 'baton', '--auth=trust', '-E', 'UTF8', ...(opts.durable ? [] : ['--no-sync'])], { encoding: 'utf8', cwd: dir, ...ids });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout || init.error?.message}`);
   const port = await freePort();
   // fsync off: a test database need not survive a power cut, and fsync is most of a write's cost here
-  const proc = spawn(join(found.bin, 'postgres'), ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...ids });
+  const fast = opts.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+  const proc = spawn(join(found.bin, 'postgres'), ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, ...fast, '-c', 'max_connections=300'],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...ids });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const adminUrl = `postgres://baton@127.0.0.1:${port}/postgres`;
