@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { chooseTask } from './commands/logs.js';
-import { withNamespace } from './commands/run.js';
+import { withNamespace } from './job-namespace.js';
 import { buildProgram } from './program.js';
 
 describe('withNamespace (baton run -n)', () => {
@@ -68,8 +68,8 @@ describe('the command tree', () => {
     return { err: () => err };
   }
 
-  it('describes every command, argument and option, and has --help on each', () => {
-    const program = buildProgram();
+  it('describes every command, argument and option, and has --help on each', async () => {
+    const program = await buildProgram();
     const names = all(program).map((c) => c.name());
     for (const name of ['ls', 'status', 'dispatch', 'system', 'gc']) expect(names).toContain(name);
     for (const c of all(program)) {
@@ -88,7 +88,7 @@ describe('the command tree', () => {
       [['alloc', 'ls', '--status', 'dead'], /Allowed choices are pending, running, complete, failed, lost/],
       [['job', 'ls', '--limit', '0'], /'--limit <n>' argument '0' is invalid. give a whole number of 1 or more/],
     ] as const) {
-      const program = buildProgram();
+      const program = await buildProgram();
       const out = quiet(program);
       await expect(program.parseAsync(['node', 'baton', ...args])).rejects.toThrow();
       expect(out.err(), args.join(' ')).toMatch(expected);

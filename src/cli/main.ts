@@ -3,10 +3,17 @@
  * it, and turns every error into a message and exit code 1 (no stack traces
  * for things the user can fix).
  */
-import { buildProgram } from './program.js';
 import { CliError, formatError } from './output.js';
+import { packageVersion } from './version.js';
 
-const program = buildProgram();
+const args = process.argv.slice(2);
+// scripts ask for the version to decide what to do: it is answered before the command tree is loaded
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${packageVersion()}\n`);
+  process.exit(0);
+}
+const { buildProgram } = await import('./program.js');
+const program = await buildProgram(args);
 
 // `baton logs x | head` closes the pipe early; that is success, not a crash
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -2,7 +2,8 @@
  * How the CLI prints: compact tables for people, JSON for scripts, and the
  * short forms (ages, ids, resources) every listing shares so they read alike.
  */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import { BatonApiError } from '../client/http.js';
 import type { AllocCounts, JobStatus, Resources } from '../api/types.js';
 import { formatBytes, formatCpu } from '../spec/units.js';
@@ -58,8 +59,12 @@ export function escapeControl(text: string, keepNewlines = false): string {
   });
 }
 
+// loaded by the first table: a command that prints JSON, or nothing, starts without it
+let TableClass: typeof TableType | undefined;
+
 export function renderTable(headers: string[], rows: Array<Array<string | number>>): string {
-  const table = new Table({
+  TableClass ??= createRequire(import.meta.url)('cli-table3') as typeof TableType;
+  const table = new TableClass({
     head: headers,
     chars: NO_BORDERS,
     // no colours: output is often piped, and colour codes break `grep`/`awk`

@@ -36,6 +36,7 @@ import type {
   UsageResponse,
 } from '../api/types.js';
 import { answerError, HttpClient, type HttpOptions } from './http.js';
+import type { WireResponse } from './transport.js';
 
 export interface EventsFilter {
   topics?: EventTopic[];
@@ -358,18 +359,18 @@ export class BatonClient {
    * call again with the last index seen to resume).
    */
   async *followEvents(filter: EventsFilter = {}, signal?: AbortSignal): AsyncGenerator<ClusterEvent> {
-    let res: Response;
+    let res: WireResponse;
     try {
       ({ res } = await this.http.send('GET', '/v1/events', { query: eventsQuery(filter), headers: { accept: 'text/event-stream' }, signal }));
     } catch (err) {
       if ((err as Error).name === 'AbortError' || signal?.aborted) return;
       throw err;
     }
-    if (!res.ok || !res.body) throw await answerError(res, 'GET', '/v1/events');
+    if (!res.ok) throw await answerError(res, 'GET', '/v1/events');
     const parser = new SseParser();
     const decoder = new TextDecoder();
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for await (const chunk of res.body) {
         for (const e of parser.push(decoder.decode(chunk, { stream: true }))) yield JSON.parse(e.data) as ClusterEvent;
       }
     } catch (err) {

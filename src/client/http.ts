@@ -16,7 +16,7 @@
  * is not done twice silently. After every server was tried once, the error
  * names each and why it failed.
  */
-import type { Dispatcher } from 'undici';
+import { Transport, type WireResponse } from './transport.js';
 import type { ApiError, ApiErrorDetail } from '../api/types.js';
 
 export class BatonApiError extends Error {
@@ -117,7 +117,7 @@ interface FetchCause {
   errors?: FetchCause[];
 }
 
-/** the network error under undici's "fetch failed" (the first of several addresses tried, if that is all there is) */
+/** the network error under a transport failure (the first of several addresses tried, if that is all there is) */
 function causeOf(err: unknown): FetchCause | undefined {
   const cause = (err as { cause?: FetchCause }).cause;
   if (cause && !cause.code && Array.isArray(cause.errors) && cause.errors.length > 0) return cause.errors[0];
@@ -134,7 +134,7 @@ export function unreachable(baseUrl: string, err: unknown): BatonApiError {
 }
 
 /** the error a non-2xx answer stands for: the server's message when it sent one */
-export async function answerError(res: Response, method: string, pathname: string): Promise<BatonApiError> {
+export async function answerError(res: WireResponse, method: string, pathname: string): Promise<BatonApiError> {
   const text = await res.text().catch(() => '');
   let e: ApiError | undefined;
   try {
@@ -179,7 +179,7 @@ function noneAnswered(failures: Failure[], method: string, pathname: string): Ba
 }
 
 export class HttpClient {
-  private dispatcher: Promise<Dispatcher | undefined> | undefined;
+  private transport: Promise<Transport> | undefined;
   private pinnedCa: string | undefined;
   /** every server this client may ask, in the order given */
   readonly urls: readonly string[];
@@ -195,41 +195,37 @@ export class HttpClient {
     return this.urls[this.sticky.index % this.urls.length]!;
   }
 
-  private getDispatcher(): Promise<Dispatcher | undefined> {
-    this.dispatcher ??= (async () => {
-      // loaded on the first request: a CLI command that never calls the server starts without it
-      const { Agent } = await import('undici');
-      if (!this.urls.some((u) => u.startsWith('https:'))) return new Agent({ headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: 0 });
+  private getTransport(): Promise<Transport> {
+    this.transport ??= (async () => {
       let ca = this.options.ca;
-      if (ca === undefined && this.options.caFingerprint) {
+      if (ca === undefined && this.options.caFingerprint && this.urls.some((u) => u.startsWith('https:'))) {
         // every server of the cluster presents the same CA: the first that answers will do
         ca = this.pinnedCa = await (await import('../tls/pin.js')).fetchPinnedCaFrom(this.urls, this.options.caFingerprint);
       }
-      return new Agent({ headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: 0, connect: { ca, cert: this.options.cert, key: this.options.key } });
+      return new Transport({ headersTimeoutMs: HEADERS_TIMEOUT_MS, ca, cert: this.options.cert, key: this.options.key });
     })();
     // a failed pin is retried on the next call rather than remembered
-    this.dispatcher.catch(() => (this.dispatcher = undefined));
-    return this.dispatcher;
+    this.transport.catch(() => (this.transport = undefined));
+    return this.transport;
   }
 
   /** the CA PEM this client trusts, once known (after a pinned fetch) */
   async trustedCa(): Promise<string | undefined> {
-    await this.getDispatcher();
+    await this.getTransport();
     return this.options.ca ?? this.pinnedCa;
   }
 
   /** fetch one URL with this client's TLS settings; network errors are thrown as they are */
-  async fetch(url: URL | string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {}): Promise<Response> {
-    const dispatcher = await this.getDispatcher();
-    const { fetch: undiciFetch } = await import('undici');
-    return (await undiciFetch(url, { ...init, dispatcher })) as unknown as Response;
+  async fetch(url: URL | string, init: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {}): Promise<WireResponse> {
+    const transport = await this.getTransport();
+    return transport.request(new URL(url), init);
   }
 
   /** closes the connections once the requests in flight are answered */
   async close(): Promise<void> {
-    const d = await this.dispatcher?.catch(() => undefined);
-    this.dispatcher = undefined;
-    await d?.close();
+    const t = await this.transport?.catch(() => undefined);
+    this.transport = undefined;
+    t?.close();
   }
 
   /** the next request starts on the server after this one, which did not answer */
@@ -242,7 +238,7 @@ export class HttpClient {
    * returns the first answer that is the cluster's, whatever its status; the
    * body is left to the caller.
    */
-  async send(method: string, path: string, opts: RequestOptions = {}): Promise<{ res: Response; url: URL }> {
+  async send(method: string, path: string, opts: RequestOptions = {}): Promise<{ res: WireResponse; url: URL }> {
     const headers: Record<string, string> = { ...opts.headers };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     let body: string | undefined;
@@ -253,14 +249,13 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }
-    let dispatcher: Dispatcher | undefined;
+    let transport: Transport;
     try {
-      dispatcher = await this.getDispatcher();
+      transport = await this.getTransport();
     } catch (err) {
       // the CA could be fetched from none of them (or the one that answered is not the pinned one)
       throw unreachable(this.urls.join(', '), err);
     }
-    const { fetch: undiciFetch } = await import('undici');
     const n = this.urls.length;
     const start = this.sticky.index % n;
     const idempotent = IDEMPOTENT.has(method.toUpperCase());
@@ -277,9 +272,9 @@ export class HttpClient {
       // AbortSignal.timeout takes whole milliseconds only (a third of a 4 s TTL is not one)
       const deadline = opts.timeoutMs !== undefined ? AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs))) : undefined;
       const signal = deadline && opts.signal ? AbortSignal.any([opts.signal, deadline]) : (deadline ?? opts.signal);
-      let res: Response;
+      let res: WireResponse;
       try {
-        res = (await undiciFetch(url, { method, headers, body, signal, dispatcher })) as unknown as Response;
+        res = await transport.request(url, { method, headers, body, signal });
       } catch (err) {
         if (opts.signal?.aborted) {
           if (!isTimeout(opts.signal.reason)) throw err;

@@ -4,7 +4,7 @@
  * token (or the CLI's saved server file) names. Every later connection is
  * verified against that CA alone.
  */
-import { Agent, fetch } from 'undici';
+import { Transport } from '../client/transport.js';
 import { fingerprintOf, showFingerprint } from './fingerprint.js';
 
 export const CA_ROUTE = '/v1/agent/ca';
@@ -19,16 +19,16 @@ export class PinMismatchError extends Error {
 export async function fetchPinnedCa(baseUrl: string, fingerprint: string): Promise<string> {
   const url = new URL(CA_ROUTE, baseUrl);
   if (url.protocol !== 'https:') throw new PinMismatchError(`${baseUrl} is not an https:// URL, but the token pins the server's CA: use https://`);
-  const unverified = new Agent({ connect: { rejectUnauthorized: false } });
+  const unverified = new Transport({ rejectUnauthorized: false });
   let body: { ca?: unknown };
   try {
-    const res = await fetch(url, { dispatcher: unverified, signal: AbortSignal.timeout(30_000) });
+    const res = await unverified.request(url, { signal: AbortSignal.timeout(30_000) });
     // a proxy without a server behind it, or a server shutting down: not an answer about the CA, worth another try
     if (res.status === 502 || res.status === 503 || res.status === 504) throw new Error(`GET ${url.pathname} at ${baseUrl} answered HTTP ${res.status}`);
     if (!res.ok) throw new PinMismatchError(`GET ${url.pathname} at ${baseUrl} answered HTTP ${res.status}: not a baton server with TLS, refusing`);
     body = (await res.json()) as { ca?: unknown };
   } finally {
-    await unverified.close();
+    unverified.close();
   }
   if (typeof body.ca !== 'string') throw new PinMismatchError(`${baseUrl} answered ${url.pathname} without a CA certificate: refusing`);
   const got = fingerprintOf(body.ca);
