@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { AgentClient } from '../client/agent-client.js';
-import { certTimes, createCsr, renewalDue } from '../tls/x509.js';
+import { certTimes, renewalDue } from '../tls/cert-times.js';
+import { createNodeCsr } from '../tls/node-key.js';
 import { Backoff, errorMessage, sleep } from './backoff.js';
 import { saveNodeCert, type NodeTls } from './node-tls.js';
 
@@ -38,7 +39,7 @@ export async function certRenewalLoop(opts: RenewalOptions): Promise<void> {
       continue;
     }
     try {
-      const res = await opts.client.renewCert(await createCsr(tls.key, opts.nodeId()));
+      const res = await opts.client.renewCert(createNodeCsr(tls.key, opts.nodeId()));
       await saveNodeCert(opts.dataDir, res.certificate);
       tls.cert = res.certificate;
       opts.client.useTls({ ca: tls.ca, cert: tls.cert, key: tls.key.keyPem });

@@ -10,12 +10,13 @@ import type { Logger } from 'pino';
 import { BatonApiError, urlList } from '../client/http.js';
 import { parseJoinToken } from '../tls/join-token.js';
 import { fetchPinnedCaFrom, PinMismatchError } from '../tls/pin.js';
-import { writeAtomic } from '../tls/server-tls.js';
-import { fingerprintOf, generateKeyPair, importKeyPair, type KeyPair } from '../tls/x509.js';
+import { writeAtomic } from '../util/write-atomic.js';
+import { fingerprintOf } from '../tls/fingerprint.js';
+import { generateNodeKey, importNodeKey, type NodeKey } from '../tls/node-key.js';
 
 export interface NodeTls {
   ca: string;
-  key: KeyPair;
+  key: NodeKey;
   /** absent until the server signed one */
   cert?: string;
 }
@@ -70,10 +71,10 @@ export async function loadNodeTls(opts: { dataDir: string; serverUrl: string | r
     opts.logger.info({ fingerprint: `sha256:${pin}` }, 'pinned the cluster CA from the join token');
   }
   const keyPem = await readOptional(keyFile(opts.dataDir));
-  let key: KeyPair;
-  if (keyPem) key = await importKeyPair(keyPem);
+  let key: NodeKey;
+  if (keyPem) key = importNodeKey(keyPem);
   else {
-    key = await generateKeyPair();
+    key = generateNodeKey();
     await writeAtomic(keyFile(opts.dataDir), key.keyPem, 0o600);
   }
   return { ca, key, cert: await readOptional(certFile(opts.dataDir)) };

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { RegisterNodeRequest } from '../api/types.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { urlList } from '../client/http.js';
-import { createCsr } from '../tls/x509.js';
+import { createNodeCsr } from '../tls/node-key.js';
 import { Backoff, errorMessage, httpStatus, isTransient, sleep } from './backoff.js';
 import { loadNodeTls, saveNodeCert, type NodeTls } from './node-tls.js';
 import { readJson, writeJsonAtomic } from './state-file.js';
@@ -147,7 +147,7 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
   }
 
   client.useToken(opts.joinToken!);
-  const csr = tls ? await createCsr(tls.key, opts.request.name) : undefined;
+  const csr = tls ? createNodeCsr(tls.key, opts.request.name) : undefined;
   let res;
   try {
     res = await retryTransient('registering the node', () => client.register(opts.request, csr), logger, signal);

@@ -85,7 +85,7 @@ export function openWatchLog(path: string, capBytes = 1 << 20): { log: WatchLog;
 }
 
 async function builtinDriver(name: string): Promise<Driver | undefined> {
-  // imported only when a lease names them: an idle watchdog stays small, dockerode is loaded for docker tasks only
+  // imported only when a lease names them: an idle watchdog stays small, the docker driver is loaded for docker tasks only
   if (name === 'exec') return new (await import('../drivers/exec.js')).ExecDriver();
   if (name === 'docker') return new (await import('../drivers/docker.js')).DockerDriver();
   return undefined;

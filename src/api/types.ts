@@ -999,3 +999,22 @@ export interface LogChunk {
 export interface ShipLogsRequest {
   chunks: LogChunk[];
 }
+
+/** GET /v1/jobs/:id/versions */
+/** one stored version of a job (`baton job history`) */
+export interface JobVersionInfo {
+  version: number;
+  submittedAt: string;
+  spec: JobSpec;
+  /** the latest deployment that rolled this version out, if any */
+  deployment?: { id: string; status: DeploymentStatus; statusDescription: string };
+}
+
+export interface JobVersionsResponse {
+  job: string;
+  namespace: string;
+  /** the version the job is at */
+  current: number;
+  /** newest first */
+  versions: JobVersionInfo[];
+}

@@ -8,16 +8,15 @@ import type {
   AllocDetail,
   ClusterEvent,
   Deployment,
-  DeploymentStatus,
   DispatchResponse,
   DispatchRun,
   Evaluation,
   EventTopic,
   Job,
   JobDetail,
-  JobSpec,
   JobStatus,
   JobSummary,
+  JobVersionsResponse,
   LogStream,
   LogsResponse,
   NodeInfo,
@@ -138,24 +137,6 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of items) out.push(x);
   return out;
-}
-
-/** one stored version of a job (`baton job history`) */
-export interface JobVersionInfo {
-  version: number;
-  submittedAt: string;
-  spec: JobSpec;
-  /** the latest deployment that rolled this version out, if any */
-  deployment?: { id: string; status: DeploymentStatus; statusDescription: string };
-}
-
-export interface JobVersionsResponse {
-  job: string;
-  namespace: string;
-  /** the version the job is at */
-  current: number;
-  /** newest first */
-  versions: JobVersionInfo[];
 }
 
 export class BatonClient {

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
+import { DockerEngine } from './docker-engine.js';
 import { asksHostConfig, containerFinishedAt, DockerDriver, networkHostConfig, refusal } from './docker.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
 
@@ -26,8 +27,9 @@ const text = (recs: LogRecord[], stream?: 'stdout' | 'stderr') =>
   Buffer.concat(recs.filter((r) => !stream || r.stream === stream).map((r) => r.data)).toString();
 
 describe.skipIf(!available)('DockerDriver', () => {
+  // the driver speaks through its own Engine client; the test looks through dockerode, an independent one
   const docker = new Docker();
-  const driver = new DockerDriver({ docker });
+  const driver = new DockerDriver();
   let image = '';
 
   function config(over: Partial<TaskConfig> = {}): TaskConfig {
@@ -63,7 +65,7 @@ describe.skipIf(!available)('DockerDriver', () => {
     const fp = await driver.fingerprint();
     expect(fp.healthy).toBe(true);
     expect(fp.attributes['driver.docker.version']).toMatch(/^\d+\./);
-    const broken = await new DockerDriver({ docker: new Docker({ socketPath: '/nonexistent.sock' }) }).fingerprint();
+    const broken = await new DockerDriver({ docker: new DockerEngine({ socketPath: '/nonexistent.sock' }) }).fingerprint();
     expect(broken.healthy).toBe(false);
     expect(broken.detail).toMatch(/nonexistent/);
   });

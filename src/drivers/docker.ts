@@ -4,7 +4,8 @@
  * (or a repeated start) finds the container it already made.
  */
 import { ALLOWANCE_TEXT, DOCKER_ALLOWANCES, dockerAllowAttribute, dockerAsks, HOST_PATHS_ATTRIBUTE, underPrefix, type DockerAllowance } from '../spec/allowances.js';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { DockerEngine, type EngineContainer, type EngineExec } from './docker-engine.js';
 import { PassThrough, Writable } from 'node:stream';
 import type { LogStream } from '../api/types.js';
 import {
@@ -32,7 +33,7 @@ export const CONTAINER_TASK_DIR = '/baton/task';
 const idle = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export interface DockerDriverOptions {
-  docker?: Docker;
+  docker?: DockerEngine;
   /** what the operator allows tasks to ask for (baton agent --allow); default none */
   allow?: readonly DockerAllowance[];
   /** host path prefixes tasks may bind (baton agent --allow-host-path); default none */
@@ -135,14 +136,14 @@ export function containerFinishedAt(ts: string | undefined): string | undefined 
 
 class DockerTask implements RunningTask {
   readonly handle: TaskHandle;
-  private readonly container: Docker.Container;
+  private readonly container: EngineContainer;
   private result?: Promise<ExitResult>;
   private peak = 0;
   private polling = false;
   private done = false;
 
   constructor(
-    private readonly docker: Docker,
+    private readonly docker: DockerEngine,
     id: string,
     name: string,
     private readonly killSignal: string,
@@ -328,7 +329,7 @@ class DockerTask implements RunningTask {
    * is left to end by itself (or with its container).
    */
   async exec(command: string, args: string[], timeoutMs: number): Promise<ExecResult> {
-    let exec: Docker.Exec;
+    let exec: EngineExec;
     try {
       exec = await this.container.exec({ Cmd: [command, ...args], AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
     } catch (err) {
@@ -379,13 +380,13 @@ class DockerTask implements RunningTask {
 export class DockerDriver implements Driver {
   readonly name = 'docker';
   readonly taskDirInTask = CONTAINER_TASK_DIR;
-  private readonly docker: Docker;
+  private readonly docker: DockerEngine;
 
   private readonly allow: readonly DockerAllowance[];
   private readonly hostPaths: readonly string[];
 
   constructor(options: DockerDriverOptions = {}) {
-    this.docker = options.docker ?? new Docker();
+    this.docker = options.docker ?? new DockerEngine();
     this.allow = options.allow ?? [];
     this.hostPaths = options.hostPaths ?? [];
   }
@@ -436,7 +437,7 @@ export class DockerDriver implements Driver {
       hostConfig.MemorySwap = config.resources.memory;
     }
     if (config.resources.cpu > 0) hostConfig.NanoCpus = config.resources.cpu * 1_000_000;
-    let container: Docker.Container;
+    let container: EngineContainer;
     try {
       container = await this.docker.createContainer({
         name,

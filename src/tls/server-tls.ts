@@ -12,6 +12,9 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { CA_LIFETIME_MS, leafLifetime, NODE_CERT_LIFETIME_MS, SERVER_CERT_LIFETIME_MS } from './lifetimes.js';
 import { createCa, csrPublicKey, fingerprintOf, generateKeyPair, importKeyPair, issueLeaf, needsRenewal } from './x509.js';
+import { writeAtomic } from '../util/write-atomic.js';
+
+export { writeAtomic };
 
 export interface ServerTlsOptions {
   dataDir: string;
@@ -149,9 +152,3 @@ async function readPem(file: string): Promise<string> {
   }
 }
 
-export async function writeAtomic(file: string, text: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, file);
-}

@@ -5,8 +5,9 @@
  */
 // tsyringe, which @peculiar/x509 uses inside, needs the Reflect metadata API before it loads
 import 'reflect-metadata';
-import { webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { createNodeCsr, importNodeKey } from './node-key.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -90,9 +91,9 @@ export async function issueLeaf(ca: { certPem: string; keyPem: string }, req: Le
   return cert.toString('pem');
 }
 
+/** a CSR for `commonName` (the agent's own, see node-key.ts) */
 export async function createCsr(kp: KeyPair, commonName: string): Promise<string> {
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys: kp.keys, signingAlgorithm: SIGN });
-  return csr.toString('pem');
+  return createNodeCsr(importNodeKey(kp.keyPem), commonName);
 }
 
 /** the public key of a CSR whose signature holds (the requester has the private key) */
@@ -107,24 +108,4 @@ export async function csrPublicKey(csrPem: string): Promise<CryptoKey> {
   return csr.publicKey.export(ALG, ['verify']);
 }
 
-export interface CertTimes {
-  notBefore: number;
-  notAfter: number;
-}
-
-export function certTimes(certPem: string): CertTimes {
-  const c = new NodeX509(certPem);
-  return { notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
-}
-
-/** renew once less than half of the certificate's life is left */
-export function needsRenewal(certPem: string, now = Date.now()): boolean {
-  const t = certTimes(certPem);
-  return now >= t.notBefore + (t.notAfter - t.notBefore) / 2;
-}
-
-/** when needsRenewal turns true, for timers */
-export function renewalDue(certPem: string): number {
-  const t = certTimes(certPem);
-  return t.notBefore + (t.notAfter - t.notBefore) / 2;
-}
+export { certTimes, needsRenewal, renewalDue, type CertTimes } from './cert-times.js';

@@ -22,7 +22,7 @@ import type {
   StatusResponse,
   UsageResponse,
 } from '../../src/api/types.js';
-import type { JobVersionsResponse } from '../../src/client/client.js';
+import type { JobVersionsResponse } from '../../src/api/types.js';
 
 export type { JobVersionsResponse };
 
