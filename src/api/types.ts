@@ -1018,3 +1018,48 @@ export interface JobVersionsResponse {
   /** newest first */
   versions: JobVersionInfo[];
 }
+
+/** POST /v1/jobs/:id/start and /scale: the job as it is now and the eval that acts on it */
+export interface JobChangeResponse {
+  job: Job;
+  evalId: string;
+}
+
+/** POST /v1/jobs/:id/revert; changed: false when the version asked for is the current spec */
+export interface RevertJobResponse extends JobChangeResponse {
+  changed: boolean;
+}
+
+/** GET /v1/nodes/:id: the node, its live allocs and the last 50 it finished */
+export interface NodeDetailResponse {
+  node: NodeSummary;
+  allocs: Alloc[];
+}
+
+/** GET /v1/agent/ca: the cluster CA and its sha256 fingerprint, which the caller checks against its join token's */
+export interface AgentCaResponse {
+  ca: string;
+  fingerprint: string;
+}
+
+/** POST /v1/agent/allocs/status: the store index the report was written at */
+export interface IndexResponse {
+  index: number;
+}
+
+/** POST /v1/agent/logs: how many chunks were stored */
+export interface ShipLogsResponse {
+  accepted: number;
+}
+
+/** GET /v1/openapi.json: an OpenAPI 3.1 document */
+export type OpenApiDocument = Record<string, unknown>;
+
+/** GET /v1/events?follow=false: the events the server still keeps */
+export interface EventsPage {
+  /** the store index now: follow from here to miss nothing */
+  index: number;
+  /** the oldest index still kept (0 when none) */
+  oldestIndex: number;
+  events: ClusterEvent[];
+}

@@ -6,6 +6,8 @@
 import type {
   AllocSecretsResponse,
   AgentAllocsResponse,
+  IndexResponse,
+  ShipLogsResponse,
   AllocStatusUpdate,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -16,7 +18,9 @@ import type {
   ServiceEndpointsResponse,
   UpdateNodeRequest,
 } from '../api/types.js';
-import { HttpClient, urlList, type RequestOptions, type StickyUrl } from './http.js';
+import { HttpClient, urlList, type StickyUrl } from './http.js';
+import { routes, type ResponseOf, type RouteDef } from '../api/routes.js';
+import { callRoute, type CallArgs } from './api.js';
 
 /**
  * How long a call other than the blocking watch may take. A call that hangs
@@ -66,8 +70,9 @@ export class AgentClient {
     void old.close().catch(() => undefined);
   }
 
-  private call<T>(method: string, path: string, opts: RequestOptions = {}, timeoutMs = this.callTimeoutMs): Promise<T> {
-    return this.http.request<T>(method, path, { ...opts, timeoutMs });
+  /** a route of the table, with the call timeout */
+  private call<R extends RouteDef>(r: R, args: Partial<CallArgs<R>> = {}, timeoutMs = this.callTimeoutMs): Promise<ResponseOf<R>> {
+    return callRoute(this.http, r, { ...args, timeoutMs });
   }
 
   /** switch to the node secret once registered */
@@ -84,21 +89,21 @@ export class AgentClient {
 
   /** with a CSR, the answer carries the node's client certificate */
   register(req: RegisterNodeRequest, csr?: string): Promise<RegisterNodeResponse> {
-    return this.call('POST', '/v1/agent/register', { body: csr ? { ...req, csr } : req });
+    return this.call(routes.agentRegister, { body: csr ? { ...req, csr } : req });
   }
 
   /** a new node certificate for this CSR, asked with the current one */
   renewCert(csr: string): Promise<NodeCertResponse> {
-    return this.call('POST', '/v1/agent/cert', { body: { csr } });
+    return this.call(routes.agentCert, { body: { csr } });
   }
 
   updateNode(req: UpdateNodeRequest): Promise<HeartbeatResponse> {
-    return this.call('PUT', '/v1/agent/node', { body: req });
+    return this.call(routes.agentUpdateNode, { body: req });
   }
 
   /** with the node's and its tasks' usage when the agent has any */
   heartbeat(req: HeartbeatRequest = {}, timeoutMs?: number): Promise<HeartbeatResponse> {
-    return this.call('POST', '/v1/agent/heartbeat', { body: req }, Math.min(timeoutMs ?? this.callTimeoutMs, this.callTimeoutMs));
+    return this.call(routes.agentHeartbeat, { body: req }, Math.min(timeoutMs ?? this.callTimeoutMs, this.callTimeoutMs));
   }
 
   /**
@@ -106,24 +111,24 @@ export class AgentClient {
    * store's index passes it or waitMs elapses (a blocking query).
    */
   allocs(index: number, waitMs: number, signal?: AbortSignal): Promise<AgentAllocsResponse> {
-    return this.http.request('GET', '/v1/agent/allocs', { query: { index, wait: waitMs }, signal });
+    return callRoute(this.http, routes.agentAllocs, { query: { index, wait: waitMs }, signal });
   }
 
-  updateAllocs(updates: AllocStatusUpdate[]): Promise<{ index: number }> {
-    return this.call('POST', '/v1/agent/allocs/status', { body: { updates } });
+  updateAllocs(updates: AllocStatusUpdate[]): Promise<IndexResponse> {
+    return this.call(routes.agentAllocStatus, { body: { updates } });
   }
 
-  shipLogs(chunks: LogChunk[]): Promise<{ accepted: number }> {
-    return this.call('POST', '/v1/agent/logs', { body: { chunks } });
+  shipLogs(chunks: LogChunk[]): Promise<ShipLogsResponse> {
+    return this.call(routes.agentShipLogs, { body: { chunks } });
   }
 
   /** the values of the secrets an alloc of this node names */
   allocSecrets(allocId: string): Promise<AllocSecretsResponse> {
-    return this.call('GET', `/v1/agent/allocs/${encodeURIComponent(allocId)}/secrets`);
+    return this.call(routes.agentAllocSecrets, { params: { id: allocId } });
   }
 
   /** the healthy endpoints of a service, for a task's upstreams */
   serviceEndpoints(name: string, namespace: string): Promise<ServiceEndpointsResponse> {
-    return this.call('GET', `/v1/agent/services/${encodeURIComponent(name)}`, { query: { namespace } });
+    return this.call(routes.agentServiceEndpoints, { params: { name }, query: { namespace } });
   }
 }

@@ -17,6 +17,7 @@ import type {
   JobStatus,
   JobSummary,
   JobVersionsResponse,
+  EventsPage,
   LogStream,
   LogsResponse,
   NodeInfo,
@@ -36,6 +37,7 @@ import type {
 } from '../api/types.js';
 import { answerError, HttpClient, type HttpOptions } from './http.js';
 import type { WireResponse } from './transport.js';
+import { createApi, type Api } from './api.js';
 
 export interface EventsFilter {
   topics?: EventTopic[];
@@ -44,14 +46,7 @@ export interface EventsFilter {
   index?: number;
 }
 
-/** GET /v1/events?follow=false: the events the server still keeps */
-export interface EventsPage {
-  /** the store index now: follow from here to miss nothing */
-  index: number;
-  /** the oldest index still kept (0 when none) */
-  oldestIndex: number;
-  events: ClusterEvent[];
-}
+export type { EventsPage } from '../api/types.js';
 
 /**
  * Splits a server-sent event stream into events. Feed it text as it arrives;
@@ -141,30 +136,31 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 
 export class BatonClient {
   readonly http: HttpClient;
+  /** every route of the table as a typed function (see api.ts) */
+  readonly api: Api;
 
   constructor(options: HttpOptions) {
     this.http = new HttpClient(options);
+    this.api = createApi(this.http);
   }
 
   status(): Promise<StatusResponse> {
-    return this.http.request('GET', '/v1/status');
+    return this.api.status();
   }
 
   /** submit a job file's text; the server parses it so errors can name lines */
   submitJob(source: string, filename?: string): Promise<SubmitJobResponse> {
-    return this.http.request('POST', '/v1/jobs', { body: { source, filename } });
+    return this.api.submitJob({ body: { source, filename } });
   }
 
   /** submit an already parsed spec object */
   submitSpec(spec: unknown): Promise<SubmitJobResponse> {
-    return this.http.request('POST', '/v1/jobs', { body: { spec } });
+    return this.api.submitJob({ body: { spec } });
   }
 
   /** one page of jobs; namespace '*' lists every namespace the token may read */
   jobsPage(namespace = 'default', filter: JobListFilter & PageOptions = {}): Promise<Page<JobSummary>> {
-    return this.http.request('GET', '/v1/jobs', {
-      query: { namespace, parent: filter.parent, status: filter.status, type: filter.type, limit: filter.limit, cursor: filter.cursor },
-    });
+    return this.api.listJobs({ query: { namespace, parent: filter.parent, status: filter.status, type: filter.type, limit: filter.limit, cursor: filter.cursor } });
   }
 
   /** every job, page after page */
@@ -179,7 +175,7 @@ export class BatonClient {
 
   /** what waits for capacity, cluster-wide (or in one namespace) */
   queue(namespace = '*'): Promise<QueueSummary> {
-    return this.http.request('GET', '/v1/queue', { query: { namespace } });
+    return this.api.queue({ query: { namespace } });
   }
 
   /**
@@ -188,17 +184,13 @@ export class BatonClient {
    * first part answered `part.sweepId`, at row `part.offset`.
    */
   dispatch(jobId: string, runs: DispatchRun[], namespace = 'default', part?: { sweepId: string; offset: number }): Promise<DispatchResponse> {
-    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(jobId)}/dispatch`, {
-      query: { namespace },
-      body: { runs, ...(part ?? {}) },
-    });
+    return this.api.dispatch({ params: { id: jobId }, query: { namespace },
+      body: { runs, ...(part ?? {}) } });
   }
 
   /** one page of rows: the runs of a parent in submission order, or the alloc indexes of a plain batch job */
   runsPage(jobId: string, namespace = 'default', filter: RunListFilter & PageOptions = {}): Promise<RunsResponse> {
-    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/runs`, {
-      query: { namespace, outcome: filter.outcome, sweep: filter.sweepId, limit: filter.limit, cursor: filter.cursor },
-    });
+    return this.api.listRuns({ params: { id: jobId }, query: { namespace, outcome: filter.outcome, sweep: filter.sweepId, limit: filter.limit, cursor: filter.cursor } });
   }
 
   /** every run row, page after page */
@@ -224,33 +216,33 @@ export class BatonClient {
   }
 
   getJob(id: string, namespace = 'default'): Promise<JobDetail> {
-    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(id)}`, { query: { namespace } });
+    return this.api.getJob({ params: { id }, query: { namespace } });
   }
 
   stopJob(id: string, namespace = 'default'): Promise<StopJobResponse> {
-    return this.http.request('DELETE', `/v1/jobs/${encodeURIComponent(id)}`, { query: { namespace } });
+    return this.api.stopJob({ params: { id }, query: { namespace } });
   }
 
   /** start a stopped job again, with the spec it had */
   startJob(id: string, namespace = 'default'): Promise<{ job: Job; evalId: string }> {
-    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(id)}/start`, { query: { namespace } });
+    return this.api.startJob({ params: { id }, query: { namespace } });
   }
 
   scaleJob(id: string, count: number, namespace = 'default'): Promise<{ job: Job; evalId: string }> {
-    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(id)}/scale`, { query: { namespace }, body: { count } });
+    return this.api.scaleJob({ params: { id }, query: { namespace }, body: { count } });
   }
 
   setEligibility(nodeId: string, eligible: boolean): Promise<NodeInfo> {
-    return this.http.request('PUT', `/v1/nodes/${encodeURIComponent(nodeId)}/eligibility`, { body: { eligible } });
+    return this.api.setEligibility({ params: { id: nodeId }, body: { eligible } });
   }
 
   /** deadline: a duration such as "10m"; cancel: end the drain and make the node eligible again */
   drainNode(nodeId: string, opts: { deadline?: string; cancel?: boolean } = {}): Promise<NodeInfo> {
-    return this.http.request('POST', `/v1/nodes/${encodeURIComponent(nodeId)}/drain`, { body: opts });
+    return this.api.drainNode({ params: { id: nodeId }, body: opts });
   }
 
   nodesPage(opts: PageOptions = {}): Promise<Page<NodeSummary>> {
-    return this.http.request('GET', '/v1/nodes', { query: { limit: opts.limit, cursor: opts.cursor } });
+    return this.api.listNodes({ query: { limit: opts.limit, cursor: opts.cursor } });
   }
 
   listNodes(): Promise<NodeSummary[]> {
@@ -259,21 +251,19 @@ export class BatonClient {
 
   /** id or unique id prefix or node name */
   getNode(id: string): Promise<{ node: NodeSummary; allocs: Alloc[] }> {
-    return this.http.request('GET', `/v1/nodes/${encodeURIComponent(id)}`);
+    return this.api.getNode({ params: { id } });
   }
 
   allocsPage(filter: AllocFilter & PageOptions & { newestFirst?: boolean } = {}): Promise<Page<Alloc>> {
-    return this.http.request('GET', '/v1/allocs', {
-      query: {
+    return this.api.listAllocs({ query: {
         namespace: filter.namespace ?? '*', job: filter.jobId, node: filter.nodeId, status: filter.status, limit: filter.limit, cursor: filter.cursor,
         order: filter.newestFirst ? 'desc' : undefined,
-      },
-    });
+      } });
   }
 
   /** the namespaces that have jobs (those the token may read) */
   namespaces(): Promise<string[]> {
-    return this.http.request('GET', '/v1/namespaces');
+    return this.api.namespaces();
   }
 
   /** every alloc, page after page, oldest first */
@@ -288,21 +278,17 @@ export class BatonClient {
 
   /** id or unique id prefix */
   getAlloc(id: string): Promise<AllocDetail> {
-    return this.http.request('GET', `/v1/allocs/${encodeURIComponent(id)}`);
+    return this.api.getAlloc({ params: { id } });
   }
 
   readLogs(allocId: string, opts: ReadLogsOptions = {}): Promise<LogsResponse> {
-    return this.http.request('GET', `/v1/allocs/${encodeURIComponent(allocId)}/logs`, {
-      query: { task: opts.task, stream: opts.stream, offset: opts.offset, wait: opts.waitMs },
-      signal: opts.signal,
-    });
+    return this.api.readLogs({ params: { id: allocId }, query: { task: opts.task, stream: opts.stream, offset: opts.offset, wait: opts.waitMs },
+      signal: opts.signal });
   }
 
   /** one page of evaluations, newest first */
   evalsPage(filter: { namespace?: string; jobId?: string; status?: string } & PageOptions = {}): Promise<Page<Evaluation>> {
-    return this.http.request('GET', '/v1/evals', {
-      query: { namespace: filter.namespace ?? '*', job: filter.jobId, status: filter.status, limit: filter.limit, cursor: filter.cursor },
-    });
+    return this.api.listEvals({ query: { namespace: filter.namespace ?? '*', job: filter.jobId, status: filter.status, limit: filter.limit, cursor: filter.cursor } });
   }
 
   /** the newest evaluations (one page) */
@@ -312,26 +298,26 @@ export class BatonClient {
 
   /** collect finished jobs, runs, allocs and evals now; `olderThan` (e.g. "0s") overrides the server's retention */
   gc(olderThan?: string): Promise<GcResponse> {
-    return this.http.request('POST', '/v1/system/gc', { body: olderThan !== undefined ? { olderThan } : {} });
+    return this.api.gc({ body: olderThan !== undefined ? { olderThan } : {} });
   }
 
   getEval(id: string): Promise<Evaluation> {
-    return this.http.request('GET', `/v1/evals/${encodeURIComponent(id)}`);
+    return this.api.getEval({ params: { id } });
   }
 
   /** the last hour of a node's cpu (millicores) and memory (bytes) use */
   nodeUsage(id: string): Promise<UsageResponse> {
-    return this.http.request('GET', `/v1/nodes/${encodeURIComponent(id)}/usage`);
+    return this.api.nodeUsage({ params: { id } });
   }
 
   /** the last hour of an alloc's use, per task, with its memory limit */
   allocUsage(id: string): Promise<UsageResponse> {
-    return this.http.request('GET', `/v1/allocs/${encodeURIComponent(id)}/usage`);
+    return this.api.allocUsage({ params: { id } });
   }
 
   /** the events the server still keeps (about the last 10,000), oldest first */
   recentEvents(filter: EventsFilter = {}): Promise<EventsPage> {
-    return this.http.request('GET', '/v1/events', { query: { ...eventsQuery(filter), follow: 'false' } });
+    return this.api.events({ query: { ...eventsQuery(filter), follow: 'false' } });
   }
 
   /**
@@ -362,36 +348,36 @@ export class BatonClient {
 
   /** newest first; namespace '*' lists every namespace the token may read */
   listDeployments(filter: { namespace?: string; jobId?: string } = {}): Promise<Deployment[]> {
-    return this.http.request('GET', '/v1/deployments', { query: { namespace: filter.namespace ?? '*', job: filter.jobId } });
+    return this.api.listDeployments({ query: { namespace: filter.namespace ?? '*', job: filter.jobId } });
   }
 
   /** id or unique id prefix */
   getDeployment(id: string): Promise<Deployment> {
-    return this.http.request('GET', `/v1/deployments/${encodeURIComponent(id)}`);
+    return this.api.getDeployment({ params: { id } });
   }
 
   /** the canaries are good: roll out the rest */
   promoteDeployment(id: string): Promise<Deployment> {
-    return this.http.request('POST', `/v1/deployments/${encodeURIComponent(id)}/promote`, { body: {} });
+    return this.api.promoteDeployment({ params: { id } });
   }
 
   /** stop the rollout; with auto_revert the last good version is registered again */
   failDeployment(id: string): Promise<Deployment> {
-    return this.http.request('POST', `/v1/deployments/${encodeURIComponent(id)}/fail`, { body: {} });
+    return this.api.failDeployment({ params: { id } });
   }
 
   jobVersions(id: string, namespace = 'default'): Promise<JobVersionsResponse> {
-    return this.http.request('GET', `/v1/jobs/${encodeURIComponent(id)}/versions`, { query: { namespace } });
+    return this.api.jobVersions({ params: { id }, query: { namespace } });
   }
 
   /** registers the spec of `version` as a new version of the job */
   revertJob(id: string, version: number, namespace = 'default'): Promise<{ job: Job; evalId: string; changed: boolean }> {
-    return this.http.request('POST', `/v1/jobs/${encodeURIComponent(id)}/revert`, { query: { namespace }, body: { version } });
+    return this.api.revertJob({ params: { id }, query: { namespace }, body: { version } });
   }
 
   /** services declared by running allocs, with their healthy endpoint count; namespace '*' = every one the token may read */
   listServices(namespace = '*'): Promise<ServiceSummary[]> {
-    return this.http.request('GET', '/v1/services', { query: { namespace } });
+    return this.api.listServices({ query: { namespace } });
   }
 
   /**
@@ -399,23 +385,21 @@ export class BatonClient {
    * `waitMs` the server holds the request until the list changes.
    */
   serviceEndpoints(name: string, opts: { namespace?: string; index?: number; waitMs?: number; signal?: AbortSignal } = {}): Promise<ServiceEndpointsResponse> {
-    return this.http.request('GET', `/v1/services/${encodeURIComponent(name)}`, {
-      query: { namespace: opts.namespace ?? 'default', index: opts.index, wait: opts.waitMs },
-      signal: opts.signal,
-    });
+    return this.api.serviceEndpoints({ params: { name }, query: { namespace: opts.namespace ?? 'default', index: opts.index, wait: opts.waitMs },
+      signal: opts.signal });
   }
 
   /** a new version of a secret; the answer carries its version and key names, never values */
   putSecret(namespace: string, name: string, data: Record<string, string>): Promise<SecretInfo> {
-    return this.http.request('PUT', `/v1/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, { body: { data } });
+    return this.api.putSecret({ params: { namespace, name }, body: { data } });
   }
 
   listSecrets(namespace = 'default'): Promise<SecretInfo[]> {
-    return this.http.request('GET', '/v1/secrets', { query: { namespace } });
+    return this.api.listSecrets({ query: { namespace } });
   }
 
   deleteSecret(namespace: string, name: string): Promise<SecretInfo> {
-    return this.http.request('DELETE', `/v1/secrets/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`);
+    return this.api.deleteSecret({ params: { namespace, name } });
   }
 }
 

@@ -11,11 +11,13 @@ import { serverTlsOf } from '../node-identity.js';
 import { csrPublicKey } from '../../tls/x509.js';
 import { usageHistoryFor } from '../usage-history.js';
 import { defaultStopAfterMs } from '../../jobs/disconnect.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
 
-  app.post('/v1/agent/register', async (req): Promise<RegisterNodeResponse> => {
+  on(app, routes.agentRegister, async (req) => {
     if (req.principal.kind !== 'join') throw new HttpError(403, 'registering a node needs the join token that `baton server` printed');
     const { csr, ...body } = parse(registerWithCsrSchema, req.body, 'node registration');
     const tls = serverTlsOf(store);
@@ -30,7 +32,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { nodeId: node.id, secret, heartbeatTtlMs: node.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(node.heartbeatTtlMs), ...cert };
   });
 
-  app.put('/v1/agent/node', async (req): Promise<HeartbeatResponse> => {
+  on(app, routes.agentUpdateNode, async (req) => {
     const me = requireNode(req.principal);
     const body = parse(registerNodeSchema, req.body, 'node update');
     // a node's facts are its own agent's to report (capacity from its fingerprint, class and datacenter
@@ -45,7 +47,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { heartbeatTtlMs: ctx.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(ctx.heartbeatTtlMs), status: node.status };
   });
 
-  app.post('/v1/agent/heartbeat', async (req): Promise<HeartbeatResponse> => {
+  on(app, routes.agentHeartbeat, async (req) => {
     const me = requireNode(req.principal);
     // agents before usage reporting send {} (or nothing): still a heartbeat
     const body = parse(heartbeatSchema, req.body ?? {}, 'heartbeat');
@@ -58,7 +60,7 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   const watchQuery = z.object({ index: indexParam, wait: waitParam(300_000) });
 
-  app.get('/v1/agent/allocs', async (req): Promise<AgentAllocsResponse> => {
+  on(app, routes.agentAllocs, async (req) => {
     const me = requireNode(req.principal);
     const q = parse(watchQuery, req.query, 'query');
     if (q.index > 0 && ctx.nodeIndex(me.id) <= q.index && q.wait > 0) {
@@ -72,13 +74,13 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { index, allocs: await store.agentAllocs(me.id) };
   });
 
-  app.post('/v1/agent/allocs/status', async (req) => {
+  on(app, routes.agentAllocStatus, async (req) => {
     const me = requireNode(req.principal);
     const body = parse(allocStatusSchema, req.body, 'alloc status report');
     return { index: await store.updateAllocs(me.id, body.updates, Date.now()) };
   });
 
-  app.post('/v1/agent/logs', async (req) => {
+  on(app, routes.agentShipLogs, async (req) => {
     const me = requireNode(req.principal);
     const body = parse(shipLogsSchema, req.body, 'log shipment');
     return { accepted: await store.appendLogs(me.id, body.chunks) };

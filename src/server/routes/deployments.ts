@@ -6,6 +6,8 @@ import { requireUser } from '../auth.js';
 import { HttpError, parseInput as parse } from '../errors.js';
 import type { ServerContext } from '../context.js';
 import { revertSchema } from '../schemas.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
 const listQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(256).optional() });
@@ -13,7 +15,7 @@ const listQuery = z.object({ namespace: z.string().max(64).optional(), job: z.st
 export function deploymentRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
 
-  app.get('/v1/deployments', async (req): Promise<Deployment[]> => {
+  on(app, routes.listDeployments, async (req) => {
     const q = parse(listQuery, req.query, 'query');
     const ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
@@ -21,25 +23,25 @@ export function deploymentRoutes(app: FastifyInstance, ctx: ServerContext): void
     return list.filter((d) => token.namespace === '*' || d.namespace === token.namespace);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/deployments/:id', async (req): Promise<Deployment> => {
+  on(app, routes.getDeployment, async (req) => {
     const d = await store.getDeployment(req.params.id);
     requireUser(req.principal, 'read', d.namespace);
     return d;
   });
 
-  app.post<{ Params: { id: string } }>('/v1/deployments/:id/promote', async (req): Promise<Deployment> => {
+  on(app, routes.promoteDeployment, async (req) => {
     const d = await store.getDeployment(req.params.id);
     requireUser(req.principal, 'submit', d.namespace);
     return store.promoteDeployment(d.id, Date.now());
   });
 
-  app.post<{ Params: { id: string } }>('/v1/deployments/:id/fail', async (req): Promise<Deployment> => {
+  on(app, routes.failDeployment, async (req) => {
     const d = await store.getDeployment(req.params.id);
     requireUser(req.principal, 'submit', d.namespace);
     return store.failDeployment(d.id, Date.now());
   });
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/versions', async (req) => {
+  on(app, routes.jobVersions, async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'read', ns);
     const job = await store.getJob(ns, req.params.id);
@@ -47,7 +49,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: ServerContext): void
     return { job: job.id, namespace: job.namespace, current: job.version, versions: await store.jobVersions(ns, job.id) };
   });
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/revert', async (req) => {
+  on(app, routes.revertJob, async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
     const body = parse(revertSchema, req.body ?? {}, 'revert request');

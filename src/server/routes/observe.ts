@@ -14,13 +14,15 @@ import { metricsFor } from '../metrics.js';
 import { buildOpenApi, type RegisteredRoute } from '../openapi.js';
 import { eventsQuerySchema } from '../schemas.js';
 import { usageHistoryFor } from '../usage-history.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 /** proxies close idle connections after 30-60 s; a comment line keeps them open */
 export const KEEPALIVE_MS = 15_000;
 /** a client that reads slower than the cluster changes is cut off; it resumes with Last-Event-ID */
 export const eventStreamLimits = { maxBufferedBytes: 8 * 1024 * 1024 };
 
-export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: RegisteredRoute[], tickets: EventTickets): void {
+export function observeRoutes(app: FastifyInstance, ctx: ServerContext, registered: RegisteredRoute[], tickets: EventTickets): void {
   const { store } = ctx;
   const events = eventBufferFor(store);
   const usage = usageHistoryFor(store);
@@ -32,7 +34,7 @@ export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: 
     for (const s of streams) s.end();
   });
 
-  app.get('/v1/events', async (req, reply) => {
+  on(app, routes.events, async (req, reply) => {
     const q = parse(eventsQuerySchema, req.query, 'query');
     const token = requireUser(req.principal, 'read', q.namespace);
     const filter: EventFilter = {
@@ -93,36 +95,38 @@ export function observeRoutes(app: FastifyInstance, ctx: ServerContext, routes: 
       }, KEEPALIVE_MS);
     }
     req.raw.on('close', () => conn.close());
+    // answered by hand on the raw response (hijacked)
+    return reply;
   });
 
-  app.post('/v1/events/ticket', async (req): Promise<EventTicketResponse> => {
+  on(app, routes.eventTicket, async (req) => {
     const token = requireUser(req.principal, 'read');
     return tickets.issue(token, Date.now());
   });
 
-  app.get<{ Params: { id: string } }>('/v1/nodes/:id/usage', async (req): Promise<UsageResponse> => {
+  on(app, routes.nodeUsage, async (req) => {
     requireUser(req.principal, 'read');
     const node = await store.getNode(req.params.id);
     return { samples: usage.nodeSamples(node.id, Date.now()) };
   });
 
-  app.get<{ Params: { id: string } }>('/v1/allocs/:id/usage', async (req): Promise<UsageResponse> => {
+  on(app, routes.allocUsage, async (req) => {
     const alloc = await store.getAlloc(req.params.id);
     requireUser(req.principal, 'read', alloc.namespace);
     const { samples, tasks } = usage.allocSamples(alloc.id, Date.now());
     return { samples, tasks, memoryLimit: alloc.resources.memory };
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  on(app, routes.metrics, async (_req, reply) => {
     await metrics.refresh(store, usage, Date.now());
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
 
   let openapi: Record<string, unknown> | undefined;
-  app.get('/v1/openapi.json', async () => {
+  on(app, routes.openapi, async () => {
     // routes are all registered by the first request: build once
-    openapi ??= buildOpenApi(routes, ctx.version);
+    openapi ??= await buildOpenApi(registered, ctx.version);
     return openapi;
   });
 }

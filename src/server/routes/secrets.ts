@@ -12,6 +12,8 @@ import type { SecretVault } from '../../secrets/vault.js';
 import { requireNode, requireUser } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { badRequest, parseInput as parse } from '../errors.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const listQuery = z.object({ namespace: z.string().max(64).optional() });
@@ -24,7 +26,7 @@ function checkRef(namespace: string, name: string): void {
 export function secretRoutes(app: FastifyInstance, ctx: ServerContext, vault: SecretVault): void {
   const { store } = ctx;
 
-  app.put<{ Params: { namespace: string; name: string } }>('/v1/secrets/:namespace/:name', async (req): Promise<SecretInfo> => {
+  on(app, routes.putSecret, async (req) => {
     const { namespace, name } = req.params;
     requireUser(req.principal, 'submit', namespace);
     checkRef(namespace, name);
@@ -36,7 +38,7 @@ export function secretRoutes(app: FastifyInstance, ctx: ServerContext, vault: Se
     return info;
   });
 
-  app.get('/v1/secrets', async (req): Promise<SecretInfo[]> => {
+  on(app, routes.listSecrets, async (req) => {
     const q = parse(listQuery, req.query, 'query');
     let ns = q.namespace ?? 'default';
     const token = requireUser(req.principal, 'read', ns);
@@ -45,7 +47,7 @@ export function secretRoutes(app: FastifyInstance, ctx: ServerContext, vault: Se
     return store.listSecrets(ns);
   });
 
-  app.delete<{ Params: { namespace: string; name: string } }>('/v1/secrets/:namespace/:name', async (req): Promise<SecretInfo> => {
+  on(app, routes.deleteSecret, async (req) => {
     const { namespace, name } = req.params;
     requireUser(req.principal, 'submit', namespace);
     checkRef(namespace, name);
@@ -54,7 +56,7 @@ export function secretRoutes(app: FastifyInstance, ctx: ServerContext, vault: Se
     return info;
   });
 
-  app.get<{ Params: { id: string } }>('/v1/agent/allocs/:id/secrets', async (req): Promise<AllocSecretsResponse> => {
+  on(app, routes.agentAllocSecrets, async (req) => {
     const me = requireNode(req.principal);
     return vault.forAlloc(store, me.id, req.params.id);
   });

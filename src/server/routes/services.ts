@@ -13,6 +13,8 @@ import { requireNode, requireUser } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseInput as parse } from '../errors.js';
 import { indexParam, waitParam } from '../schemas.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 const FALLBACK_ADDRESS = '127.0.0.1';
 
@@ -174,7 +176,7 @@ export function serviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const listQuery = z.object({ namespace: z.string().max(64).optional() });
   const watchQuery = z.object({ namespace: z.string().max(64).optional(), index: indexParam, wait: waitParam(300_000) });
 
-  app.get('/v1/services', async (req): Promise<ServiceSummary[]> => {
+  on(app, routes.listServices, async (req) => {
     const q = parse(listQuery, req.query, 'query');
     const ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns);
@@ -188,7 +190,7 @@ export function serviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return registry.watch(q.namespace ?? 'default', name, q.index, q.wait, AbortSignal.any([abort.signal, ctx.closing]));
   };
 
-  app.get<{ Params: { name: string } }>('/v1/services/:name', async (req): Promise<ServiceEndpointsResponse> => {
+  on(app, routes.serviceEndpoints, async (req) => {
     const q = parse(watchQuery, req.query, 'query');
     const name = parse(nameParam, req.params.name, 'service name');
     requireUser(req.principal, 'read', q.namespace ?? 'default');
@@ -196,7 +198,7 @@ export function serviceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   // what an agent reads for a task's upstreams: any namespace, since the node runs tasks of every namespace
-  app.get<{ Params: { name: string } }>('/v1/agent/services/:name', async (req): Promise<ServiceEndpointsResponse> => {
+  on(app, routes.agentServiceEndpoints, async (req) => {
     requireNode(req.principal);
     const q = parse(watchQuery, req.query, 'query');
     const name = parse(nameParam, req.params.name, 'service name');

@@ -10,18 +10,20 @@ import { serverTlsOf } from '../node-identity.js';
 import { nodeCertSchema } from '../schemas.js';
 import type { ServerContext } from '../context.js';
 import { showFingerprint } from '../../tls/x509.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 export function tlsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const noTls = (): never => {
     throw new HttpError(404, 'this server runs without TLS (--insecure-http): it has no CA and issues no certificates');
   };
 
-  app.get('/v1/agent/ca', async () => {
+  on(app, routes.agentCa, async () => {
     const tls = serverTlsOf(ctx.store) ?? noTls();
     return { ca: tls.caPem, fingerprint: showFingerprint(tls.fingerprint) };
   });
 
-  app.post('/v1/agent/cert', async (req): Promise<NodeCertResponse> => {
+  on(app, routes.agentCert, async (req) => {
     const me = requireNode(req.principal);
     const tls = serverTlsOf(ctx.store) ?? noTls();
     const body = parse(nodeCertSchema, req.body, 'certificate request');

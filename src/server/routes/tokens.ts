@@ -13,6 +13,8 @@ import type { ServerContext } from '../context.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
 import type { EventTickets } from '../event-tickets.js';
 import { createTokenSchema } from '../schemas.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 /** ten years: past that a "ttl" is a typo, and dates stop printing */
 const MAX_TTL_MS = 10 * 365 * 24 * 3600 * 1000;
@@ -35,7 +37,7 @@ export function findToken(tokens: TokenInfo[], ref: string): TokenInfo {
 export function tokenRoutes(app: FastifyInstance, ctx: ServerContext, tickets: EventTickets): void {
   const { store } = ctx;
 
-  app.post('/v1/tokens', async (req): Promise<CreateTokenResponse> => {
+  on(app, routes.createToken, async (req) => {
     requireUser(req.principal, 'admin');
     const body = parse(createTokenSchema, req.body, 'token request');
     let expiresAt: string | undefined;
@@ -55,12 +57,12 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext, tickets: E
     return { token, secret };
   });
 
-  app.get('/v1/tokens', async (req): Promise<TokenInfo[]> => {
+  on(app, routes.listTokens, async (req) => {
     requireUser(req.principal, 'admin');
     return store.listTokens();
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/tokens/:id', async (req): Promise<TokenInfo> => {
+  on(app, routes.revokeToken, async (req) => {
     requireUser(req.principal, 'admin');
     const now = Date.now();
     const all = await store.listTokens();

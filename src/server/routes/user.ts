@@ -35,6 +35,8 @@ import { gcLoopFor } from '../gc-loop.js';
 import { parseDuration } from '../../spec/units.js';
 import type { ServerContext } from '../context.js';
 import { defaultStopAfterMs, mayRunTwice } from '../../jobs/disconnect.js';
+import { routes } from '../../api/routes.js';
+import { on } from '../route.js';
 
 const nsQuery = z.object({ namespace: z.string().max(64).optional() }).passthrough();
 
@@ -51,7 +53,7 @@ function page<T>(items: T[], next: string | undefined): Page<T> {
 export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store } = ctx;
 
-  app.get('/v1/status', async (req): Promise<StatusResponse> => {
+  on(app, routes.status, async (req) => {
     requireUser(req.principal, 'read');
     const l = ctx.leadership;
     const lease = l?.lease;
@@ -70,7 +72,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     };
   });
 
-  app.post('/v1/jobs', async (req): Promise<SubmitJobResponse> => {
+  on(app, routes.submitJob, async (req) => {
     let parsed;
     if (typeof req.body === 'string') {
       parsed = parseJobText(req.body, 'job file');
@@ -100,7 +102,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     type: z.enum(JOB_KINDS, { error: `type must be one of ${JOB_KINDS.join(', ')}` }).optional(),
     ...pageQuery,
   });
-  app.get('/v1/jobs', async (req): Promise<Page<JobSummary>> => {
+  on(app, routes.listJobs, async (req) => {
     const q = parse(listQuery, req.query, 'query');
     let ns = q.namespace ?? 'default';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
@@ -114,7 +116,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return page(items, r.next);
   });
 
-  app.post('/v1/system/gc', async (req): Promise<GcResponse> => {
+  on(app, routes.gc, async (req) => {
     requireUser(req.principal, 'operator');
     const body = parse(gcSchema, req.body ?? {}, 'gc request');
     let olderThan: number | undefined;
@@ -130,13 +132,13 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return loop.collect(olderThan);
   });
 
-  app.get('/v1/namespaces', async (req): Promise<string[]> => {
+  on(app, routes.namespaces, async (req) => {
     const token = requireUser(req.principal, 'read');
     const all = await store.namespaces();
     return token.namespace === '*' ? all : all.filter((n) => n === token.namespace);
   });
 
-  app.get('/v1/queue', async (req): Promise<QueueSummary> => {
+  on(app, routes.queue, async (req) => {
     const q = parse(nsQuery, req.query, 'query');
     let ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
@@ -144,7 +146,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return store.queueSummary(ns);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (req): Promise<JobDetail> => {
+  on(app, routes.getJob, async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'read', ns);
     const job = await store.getJob(ns, req.params.id);
@@ -159,7 +161,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { job, summary, allocs: newest, allocsTotal: allocs.length, evals };
   });
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/dispatch', { bodyLimit: 16 * 1024 * 1024 }, async (req): Promise<DispatchResponse> => {
+  on(app, routes.dispatch, { bodyLimit: 16 * 1024 * 1024 }, async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
     const body = parse(dispatchSchema, req.body, 'dispatch request');
@@ -192,7 +194,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     sweep: z.uuid({ error: 'sweep must be a sweep id (the sweepId a dispatch answered)' }).optional(),
     ...pageQuery,
   });
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id/runs', async (req): Promise<RunsResponse> => {
+  on(app, routes.listRuns, async (req) => {
     const q = parse(runsQuery, req.query, 'query');
     const ns = q.namespace ?? 'default';
     requireUser(req.principal, 'read', ns);
@@ -208,7 +210,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return out;
   });
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/start', async (req) => {
+  on(app, routes.startJob, async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
     const job = await store.getJob(ns, req.params.id);
@@ -219,14 +221,14 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { job: r.job, evalId: r.evalId };
   });
 
-  app.post<{ Params: { id: string } }>('/v1/jobs/:id/scale', async (req) => {
+  on(app, routes.scaleJob, async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
     const body = parse(scaleSchema, req.body, 'scale request');
     return store.scaleJob(ns, req.params.id, body.count, Date.now());
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', async (req) => {
+  on(app, routes.stopJob, async (req) => {
     const ns = parse(nsQuery, req.query, 'query').namespace ?? 'default';
     requireUser(req.principal, 'submit', ns);
     // a sweep's queued runs go on being marked stopped after the answer (none is placed from now on)
@@ -235,28 +237,28 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   const nodesQuery = z.object({ ...pageQuery });
-  app.get('/v1/nodes', async (req): Promise<Page<NodeSummary>> => {
+  on(app, routes.listNodes, async (req) => {
     requireUser(req.principal, 'read');
     const q = parse(nodesQuery, req.query, 'query');
     const r = await store.nodePage(q);
     return page(r.nodes, r.next);
   });
 
-  app.put<{ Params: { id: string } }>('/v1/nodes/:id/eligibility', async (req) => {
+  on(app, routes.setEligibility, async (req) => {
     requireUser(req.principal, 'operator');
     const body = parse(eligibilitySchema, req.body, 'eligibility request');
     const node = await store.getNode(req.params.id);
     return store.setEligibility(node.id, body.eligible, Date.now());
   });
 
-  app.post<{ Params: { id: string } }>('/v1/nodes/:id/drain', async (req) => {
+  on(app, routes.drainNode, async (req) => {
     requireUser(req.principal, 'operator');
     const body = parse(drainSchema, req.body ?? {}, 'drain request');
     const node = await store.getNode(req.params.id);
     return store.drainNode(node.id, body.deadline, body.cancel ?? false, Date.now());
   });
 
-  app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req) => {
+  on(app, routes.getNode, async (req) => {
     const token = requireUser(req.principal, 'read');
     const node = await store.getNode(req.params.id);
     const allocs = await store.nodeAllocs(node.id);
@@ -273,7 +275,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     ...pageQuery,
   });
 
-  app.get('/v1/allocs', async (req): Promise<Page<Alloc>> => {
+  on(app, routes.listAllocs, async (req) => {
     const q = parse(allocQuery, req.query, 'query');
     let ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
@@ -282,7 +284,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return page(r.allocs, r.next);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/allocs/:id', async (req): Promise<AllocDetail> => {
+  on(app, routes.getAlloc, async (req) => {
     const alloc = await store.getAlloc(req.params.id);
     requireUser(req.principal, 'read', alloc.namespace);
     // what replaced it and what it replaced are of the same job, so of the same namespace
@@ -296,7 +298,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     wait: waitParam(60_000),
   });
 
-  app.get<{ Params: { id: string } }>('/v1/allocs/:id/logs', async (req): Promise<LogsResponse> => {
+  on(app, routes.readLogs, async (req) => {
     const q = parse(logsQuery, req.query, 'query');
     let alloc = await store.getAlloc(req.params.id);
     requireUser(req.principal, 'read', alloc.namespace);
@@ -323,7 +325,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   const evalQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(256).optional(), status: z.string().max(16).optional(), ...pageQuery });
-  app.get('/v1/evals', async (req): Promise<Page<Evaluation>> => {
+  on(app, routes.listEvals, async (req) => {
     const q = parse(evalQuery, req.query, 'query');
     let ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
@@ -332,7 +334,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return page(r.evals, r.next);
   });
 
-  app.get<{ Params: { id: string } }>('/v1/evals/:id', async (req) => {
+  on(app, routes.getEval, async (req) => {
     const ev = await store.getEval(req.params.id);
     requireUser(req.principal, 'read', ev.namespace);
     return ev;
