@@ -110,7 +110,6 @@ export function registerAgentCommand(program: Command): void {
     .option('--allow-host-path <prefixes>', 'let docker tasks bind host paths under these prefixes, comma-separated (repeatable), e.g. /data,/scratch', collect, [])
     .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: AgentFlags, cmd: Command) => {
-      if (process.env.BATON_TRY_SEMI) (await import('node:v8')).setFlagsFromString(`--max-semi-space-size=${process.env.BATON_TRY_SEMI}`);
       // the global --token is the API token; here it is the join token, both spellings end up in one place
       const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
       const given = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
