@@ -369,3 +369,92 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     expect(await num(count('stopped'))).toBeGreaterThan(TOTAL / 2);
   }, 150_000);
 });
+
+describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', () => {
+  let cluster: TestCluster;
+  let browser: Browser;
+  let page: Page;
+  const MODES = ['ok', 'fail', 'slow'];
+  const SIZES = [1, 2, 3, 4, 5, 6, 7, 8];
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ heartbeatTtl: '20s' });
+    await (await cluster.addAgent({ name: 'grid-node', cpu: '2', memory: '300Mi', drivers: 'exec' })).ready();
+    // every run with mode=fail exits 3; the others sleep a little, longer for mode=slow
+    const script = 'case "$BATON_META_MODE" in fail) exit 3;; slow) sleep 1.$BATON_META_SIZE;; *) sleep 0.$BATON_META_SIZE;; esac';
+    await cluster.client.submitJob(
+      `name: grid\ntype: batch\nparameterized:\n  meta_required: [mode, size]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    kill_timeout: 500ms\n    resources: { cpu: 100m, memory: 16Mi }\n`,
+      'grid.yaml',
+    );
+    await cluster.client.submitJob(
+      'name: idle\ntype: batch\nparameterized:\n  meta_required: [x]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 16Mi }\n',
+      'idle.yaml',
+    );
+    browser = await launchBrowser(await cluster.serverCertPem());
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript((token) => localStorage.setItem('baton.token', token), cluster.adminToken);
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  const charts = () => page.getByTestId('sweep-charts');
+  /** what the histogram's bars add up to */
+  const binTotal = () => page.getByTestId('duration-chart').locator('g.bin').evaluateAll((gs) => gs.reduce((s, g) => s + Number(g.getAttribute('data-count')), 0));
+  const row = (param: string, value: string) => page.locator(`[data-testid="outcome-chart"][data-param="${param}"] g.param-row[data-value="${value}"]`);
+  const attr = async (l: Locator, name: string) => Number(await l.getAttribute(name));
+
+  it('says there is nothing to chart for a sweep without runs', async () => {
+    await page.goto(`${cluster.url}/#/jobs/default/idle`);
+    await charts().getByText('No runs yet.').waitFor();
+  });
+
+  it('charts a real sweep as its runs finish, without a reload: durations, memory, outcomes by parameter', async () => {
+    const runs = MODES.flatMap((mode) => SIZES.map((size) => ({ meta: { mode, size: String(size) } })));
+    await cluster.client.dispatch('grid', runs);
+    await page.goto(`${cluster.url}/#/jobs/default/grid`);
+    await charts().locator('h3', { hasText: 'Duration of finished runs' }).waitFor();
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    // the histogram fills as runs finish, and ends up holding every finished run that started
+    await expect.poll(binTotal, { timeout: 60_000, interval: 250 }).toBe(runs.length);
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    const rows = (await cluster.client.runsPage('grid', 'default', { limit: 1000 })).runs;
+    expect(rows.filter((r) => r.durationMs !== undefined)).toHaveLength(runs.length);
+    await page.locator('[data-testid="sweep-charts"][data-runs="24"]').waitFor();
+    await page.getByRole('heading', { name: 'Charts of 24 runs' }).waitFor();
+    const hist = page.getByTestId('duration-chart');
+    expect(await hist.locator('svg').getAttribute('aria-label')).toMatch(/^Durations of 24 finished runs: p50 \S+, p90 \S+/);
+    await hist.locator('[data-quantile="p50"]').waitFor();
+    await hist.locator('[data-quantile="p90"]').waitFor();
+    // the failed runs are in the bars too, drawn as failed
+    expect(await hist.locator('rect.st-failed').count()).toBeGreaterThan(0);
+
+    // outcome by parameter: every failure under mode=fail, none elsewhere; one per size
+    await expect.poll(() => attr(row('mode', 'fail'), 'data-failed'), { timeout: 30_000 }).toBe(SIZES.length);
+    expect(await attr(row('mode', 'fail'), 'data-complete')).toBe(0);
+    for (const mode of ['ok', 'slow']) {
+      expect(await attr(row('mode', mode), 'data-complete'), mode).toBe(SIZES.length);
+      expect(await attr(row('mode', mode), 'data-failed'), mode).toBe(0);
+    }
+    for (const size of SIZES) {
+      expect(await attr(row('size', String(size)), 'data-failed')).toBe(1);
+      expect(await attr(row('size', String(size)), 'data-total')).toBe(MODES.length);
+    }
+    expect(await page.locator('[data-testid="outcome-chart"][data-param="mode"] svg').getAttribute('aria-label')).toContain('failed runs at mode = fail');
+
+    // peak memory against the request, for the runs whose peak the node measured
+    const measured = rows.filter((r) => r.peakMemory !== undefined || r.outcome === 'oom-killed').length;
+    const mem = charts().getByTestId('memory-chart');
+    if (measured > 0) {
+      await expect.poll(() => attr(mem, 'data-runs')).toBe(measured);
+      expect(await mem.locator('svg').getAttribute('aria-label')).toContain('against the 16 MiB they ask for');
+      await mem.locator('.request-label', { hasText: 'asked 16 MiB' }).waitFor();
+    } else {
+      await charts().getByText('No run has reported its peak memory yet.').waitFor();
+    }
+    await screenshot(page, 'sweep-charts', { element: page.locator('section.card', { has: charts() }) });
+  });
+});
