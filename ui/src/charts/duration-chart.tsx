@@ -4,7 +4,8 @@ import type { DurationHistogram, FinishedState } from './bins.js';
 import { px, scale, StateLegend, W } from './svg.js';
 
 const H = 170;
-const PAD = { l: 40, r: 12, t: 18, b: 22 };
+// two rows of labels above the bars: p50 on the first, p90 on the second, so they never overlap
+const PAD = { l: 40, r: 12, t: 30, b: 22 };
 const STACK: FinishedState[] = ['complete', 'failed', 'stopped'];
 
 export function DurationChart({ h }: { h: DurationHistogram }) {
@@ -49,12 +50,18 @@ export function DurationChart({ h }: { h: DurationHistogram }) {
             </g>
           );
         })}
-        {marks.map((m, i) => (
-          <g key={m.name} className="quantile" data-quantile={m.name}>
-            <line x1={px(x(m.v))} x2={px(x(m.v))} y1={PAD.t - 4} y2={H - PAD.b} />
-            <text x={px(x(m.v)) + (i === 0 ? -3 : 3)} y={PAD.t - 7} textAnchor={i === 0 ? 'end' : 'start'}>{`${m.name} ${duration(m.v)}`}</text>
-          </g>
-        ))}
+        {marks.map((m, i) => {
+          const at = px(x(m.v));
+          const y0 = 11 + i * 12;
+          // beside the line, on the side with room for the text
+          const right = at < W - PAD.r - 80;
+          return (
+            <g key={m.name} className="quantile" data-quantile={m.name}>
+              <line x1={at} x2={at} y1={y0 - 8} y2={H - PAD.b} />
+              <text x={at + (right ? 4 : -4)} y={y0} textAnchor={right ? 'start' : 'end'}>{`${m.name} ${duration(m.v)}`}</text>
+            </g>
+          );
+        })}
       </svg>
       <StateLegend states={STACK} />
     </figure>

@@ -13,7 +13,7 @@ export function OutcomeChart({ chart }: { chart: ParamChart }) {
   const max = Math.max(1, ...groups.map((g) => g.total));
   const x = scale(0, max, LABEL_W + 8, W - COUNT_W);
   const failedAt = groups.filter((g) => g.counts.failed > 0).map((g) => g.label);
-  const label = `Outcomes by ${key}${chart.binned ? ` (${int(chart.distinct)} values in ${groups.length} ranges)` : ''}: ${failedAt.length ? `failed runs at ${key} = ${failedAt.slice(0, 5).join(', ')}${failedAt.length > 5 ? ' …' : ''}` : 'no failed run'}`;
+  const label = `Runs by ${key}${chart.binned ? ` (${int(chart.distinct)} values in ${groups.length} ranges)` : ''}: ${failedAt.length ? `failed runs at ${key} = ${failedAt.slice(0, 5).join(', ')}${failedAt.length > 5 ? ' …' : ''}` : 'no failed run'}`;
   return (
     <figure className="chart sweep-chart param-chart" data-testid="outcome-chart" data-param={key}>
       <h3>
