@@ -395,8 +395,9 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
   beforeAll(async () => {
     cluster = await TestCluster.start({ heartbeatTtl: '20s' });
     await (await cluster.addAgent({ name: 'grid-node', cpu: '2', memory: '300Mi', drivers: 'exec' })).ready();
-    // every run with mode=fail exits 3; the others sleep a little, longer for mode=slow
-    const script = 'case "$BATON_META_MODE" in fail) exit 3;; slow) sleep 1.$BATON_META_SIZE;; *) sleep 0.$BATON_META_SIZE;; esac';
+    // every run with mode=fail exits 3; the others sleep a little, longer for mode=slow; mode=hog fills 64 MiB at once
+    // against its 16 MiB (OOM-killed where the exec driver has cgroups, else it just completes)
+    const script = 'case "$BATON_META_MODE" in fail) exit 3;; hog) exec dd if=/dev/zero of=/dev/null bs=64M count=1;; slow) sleep 1.$BATON_META_SIZE;; *) sleep 0.$BATON_META_SIZE;; esac';
     await cluster.client.submitJob(
       `name: grid\ntype: batch\nparameterized:\n  meta_required: [mode, size]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    kill_timeout: 500ms\n    resources: { cpu: 100m, memory: 16Mi }\n`,
       'grid.yaml',
@@ -427,7 +428,7 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
   });
 
   it('charts a real sweep as its runs finish, without a reload: durations, memory, outcomes by parameter', async () => {
-    const runs = MODES.flatMap((mode) => SIZES.map((size) => ({ meta: { mode, size: String(size) } })));
+    const runs = [...MODES.flatMap((mode) => SIZES.map((size) => ({ meta: { mode, size: String(size) } }))), { meta: { mode: 'hog', size: '1' } }, { meta: { mode: 'hog', size: '2' } }];
     await cluster.client.dispatch('grid', runs);
     await page.goto(`${cluster.url}/#/jobs/default/grid`);
     await charts().locator('h3', { hasText: 'Duration of finished runs' }).waitFor();
@@ -438,10 +439,10 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     const rows = (await cluster.client.runsPage('grid', 'default', { limit: 1000 })).runs;
     expect(rows.filter((r) => r.durationMs !== undefined)).toHaveLength(runs.length);
-    await page.locator('[data-testid="sweep-charts"][data-runs="24"]').waitFor();
-    await page.getByRole('heading', { name: 'Charts of 24 runs' }).waitFor();
+    await page.locator('[data-testid="sweep-charts"][data-runs="26"]').waitFor();
+    await page.getByRole('heading', { name: 'Charts of 26 runs' }).waitFor();
     const hist = page.getByTestId('duration-chart');
-    expect(await hist.locator('svg').getAttribute('aria-label')).toMatch(/^Durations of 24 finished runs: p50 \S+, p90 \S+/);
+    expect(await hist.locator('svg').getAttribute('aria-label')).toMatch(/^Durations of 26 finished runs: p50 \S+, p90 \S+/);
     await hist.locator('[data-quantile="p50"]').waitFor();
     await hist.locator('[data-quantile="p90"]').waitFor();
     // the failed runs are in the bars too, drawn as failed
@@ -454,10 +455,14 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
       expect(await attr(row('mode', mode), 'data-complete'), mode).toBe(SIZES.length);
       expect(await attr(row('mode', mode), 'data-failed'), mode).toBe(0);
     }
+    const oomKilled = rows.filter((r) => r.outcome === 'oom-killed');
     for (const size of SIZES) {
-      expect(await attr(row('size', String(size)), 'data-failed')).toBe(1);
-      expect(await attr(row('size', String(size)), 'data-total')).toBe(MODES.length);
+      const hogs = size <= 2 ? 1 : 0;
+      const hogsKilled = oomKilled.filter((r) => r.meta.size === String(size)).length;
+      expect(await attr(row('size', String(size)), 'data-failed'), `size ${size}`).toBe(1 + hogsKilled);
+      expect(await attr(row('size', String(size)), 'data-total'), `size ${size}`).toBe(MODES.length + hogs);
     }
+    expect(await attr(row('mode', 'hog'), 'data-failed')).toBe(oomKilled.length);
     expect(await page.locator('[data-testid="outcome-chart"][data-param="mode"] svg').getAttribute('aria-label')).toContain('failed runs at mode = fail');
 
     // peak memory against the request, for the runs whose peak the node measured
@@ -467,6 +472,10 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
       await expect.poll(() => attr(mem, 'data-runs')).toBe(measured);
       expect(await mem.locator('svg').getAttribute('aria-label')).toContain('against the 16 MiB they ask for');
       await mem.locator('.request-label', { hasText: 'asked 16 MiB' }).waitFor();
+      // OOM-killed runs stand out, and the verdict says they need more
+      expect(await attr(mem, 'data-oom')).toBe(oomKilled.length);
+      expect(await mem.locator('g.mem-col.oom').count()).toBe(oomKilled.length);
+      if (oomKilled.length > 0) await mem.getByTestId('memory-verdict').filter({ hasText: `${oomKilled.length} runs were OOM-killed` }).waitFor();
     } else {
       await charts().getByText('No run has reported its peak memory yet.').waitFor();
     }
