@@ -1,4 +1,5 @@
 /** How long finished runs took: a histogram of wall times, split by how they ended, with p50 and p90 marked. */
+import { memo } from 'react';
 import { duration, int, plural } from '../format.js';
 import type { DurationHistogram, FinishedState } from './bins.js';
 import { px, scale, StateLegend, W } from './svg.js';
@@ -8,7 +9,8 @@ const H = 170;
 const PAD = { l: 40, r: 12, t: 30, b: 22 };
 const STACK: FinishedState[] = ['complete', 'failed', 'stopped'];
 
-export function DurationChart({ h }: { h: DurationHistogram }) {
+/** memo: the page re-renders every second (its counts); the chart only when its data changes */
+export const DurationChart = memo(function DurationChart({ h }: { h: DurationHistogram }) {
   if (h.n === 0 || h.bins.length === 0) return <p className="empty">No run has finished yet.</p>;
   const x0 = h.bins[0].from;
   const x1 = h.bins[h.bins.length - 1].to;
@@ -66,4 +68,4 @@ export function DurationChart({ h }: { h: DurationHistogram }) {
       <StateLegend states={STACK} />
     </figure>
   );
-}
+});

@@ -3,6 +3,7 @@
  * group of consecutive runs when there are many): a column well below the
  * request line is memory asked for and not used; a red one was OOM-killed.
  */
+import { memo } from 'react';
 import { bytes, int, plural } from '../format.js';
 import { sizingVerdict, type MemoryView } from './bins.js';
 import { px, scale, W } from './svg.js';
@@ -10,7 +11,8 @@ import { px, scale, W } from './svg.js';
 const H = 170;
 const PAD = { l: 58, r: 12, t: 14, b: 22 };
 
-export function MemoryChart({ v }: { v: MemoryView }) {
+/** memo: the page re-renders every second (its counts); the chart only when its data changes */
+export const MemoryChart = memo(function MemoryChart({ v }: { v: MemoryView }) {
   const verdict = sizingVerdict(v);
   if (v.columns.length === 0) return <p className="empty">{verdict}</p>;
   const top = v.top * 1.1 || 1;
@@ -79,4 +81,4 @@ export function MemoryChart({ v }: { v: MemoryView }) {
       </p>
     </figure>
   );
-}
+});

@@ -1,4 +1,5 @@
 /** Outcomes by parameter value: one stacked bar per value (or bin of values) of a meta key, counted by state. */
+import { memo } from 'react';
 import { int, plural } from '../format.js';
 import { RUN_STATES, type ParamChart } from './bins.js';
 import { px, scale, StateLegend, W } from './svg.js';
@@ -7,7 +8,8 @@ const ROW = 22;
 const LABEL_W = 120;
 const COUNT_W = 130;
 
-export function OutcomeChart({ chart }: { chart: ParamChart }) {
+/** memo: the page re-renders every second (its counts); the chart only when its data changes */
+export const OutcomeChart = memo(function OutcomeChart({ chart }: { chart: ParamChart }) {
   const { key, groups } = chart;
   const H = groups.length * ROW + 4;
   const max = Math.max(1, ...groups.map((g) => g.total));
@@ -49,6 +51,6 @@ export function OutcomeChart({ chart }: { chart: ParamChart }) {
       </svg>
     </figure>
   );
-}
+});
 
 export { StateLegend };
