@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'ui/**/*.test.ts'],
     testTimeout: 60_000,
     // one private PostgreSQL for the whole run (test/support/postgres.ts)
     globalSetup: ['test/support/global-setup.ts'],

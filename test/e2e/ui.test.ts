@@ -292,6 +292,13 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     expect(await firstRow.getAttribute('data-run')).toBe('0');
     expect(await firstRow.locator('td').nth(1).textContent()).toBe('0');
     await page.getByText('runs 1–100 of 100,000').waitFor();
+    // the charts draw the first runs only, and say so; `i` has too many values to show one by one: they are binned
+    await page.getByRole('heading', { name: 'Charts of the first 2,000 runs of 100,000' }).waitFor();
+    const iChart = page.locator('[data-testid="outcome-chart"][data-param="i"]');
+    expect(await iChart.locator('g.param-row').count()).toBeLessThanOrEqual(12);
+    expect(await iChart.locator('g.param-row').first().getAttribute('data-value')).toBe('0–199');
+    const charted = await iChart.locator('g.param-row').evaluateAll((gs) => gs.reduce((s, g) => s + Number(g.getAttribute('data-total')), 0));
+    expect(charted).toBe(2000);
     // a page of rows, not 100,000 of them; the whole document stays small
     expect(await rows().count()).toBe(100);
     expect(await page.evaluate(() => document.getElementsByTagName('*').length)).toBeLessThan(5000);
@@ -330,9 +337,17 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     await count('running').click();
     await expect.poll(() => page.getByLabel('Outcome').inputValue()).toBe('running');
 
-    // no request ever asked for more than a page
-    expect(runRequests.length).toBeGreaterThan(0);
-    for (const u of runRequests) expect(Number(u.searchParams.get('limit')), String(u)).toBeLessThanOrEqual(100);
+    // the table never asked for more than a page; the charts for their first 2,000 runs, in pages of 1,000, and no further
+    const table = runRequests.filter((u) => Number(u.searchParams.get('limit')) <= 100);
+    const chart = runRequests.filter((u) => Number(u.searchParams.get('limit')) > 100);
+    expect(table.length).toBeGreaterThan(0);
+    expect(chart.length).toBeGreaterThan(0);
+    for (const u of chart) {
+      expect(Number(u.searchParams.get('limit')), String(u)).toBeLessThanOrEqual(1000);
+      expect(u.searchParams.get('outcome'), String(u)).toBeNull();
+    }
+    const refreshes = chart.filter((u) => !u.searchParams.get('cursor')).length;
+    expect(chart.length).toBeLessThanOrEqual(refreshes * 2);
   }, 120_000);
 
   it('opens a run from its row, with the way back to its sweep', async () => {
@@ -368,4 +383,102 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     await count('queued').filter({ hasText: /^0$/ }).waitFor({ timeout: 120_000 });
     expect(await num(count('stopped'))).toBeGreaterThan(TOTAL / 2);
   }, 150_000);
+});
+
+describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', () => {
+  let cluster: TestCluster;
+  let browser: Browser;
+  let page: Page;
+  const MODES = ['ok', 'fail', 'slow'];
+  const SIZES = [1, 2, 3, 4, 5, 6, 7, 8];
+
+  beforeAll(async () => {
+    cluster = await TestCluster.start({ heartbeatTtl: '20s' });
+    await (await cluster.addAgent({ name: 'grid-node', cpu: '2', memory: '300Mi', drivers: 'exec' })).ready();
+    // every run with mode=fail exits 3; the others sleep a little, longer for mode=slow; mode=hog fills 64 MiB at once
+    // against its 16 MiB (OOM-killed where the exec driver has cgroups, else it just completes)
+    const script = 'case "$BATON_META_MODE" in fail) exit 3;; hog) exec dd if=/dev/zero of=/dev/null bs=64M count=1;; slow) sleep 1.$BATON_META_SIZE;; *) sleep 0.$BATON_META_SIZE;; esac';
+    await cluster.client.submitJob(
+      `name: grid\ntype: batch\nparameterized:\n  meta_required: [mode, size]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    kill_timeout: 500ms\n    resources: { cpu: 100m, memory: 16Mi }\n`,
+      'grid.yaml',
+    );
+    await cluster.client.submitJob(
+      'name: idle\ntype: batch\nparameterized:\n  meta_required: [x]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 16Mi }\n',
+      'idle.yaml',
+    );
+    browser = await launchBrowser(await cluster.serverCertPem());
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript((token) => localStorage.setItem('baton.token', token), cluster.adminToken);
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  const charts = () => page.getByTestId('sweep-charts');
+  /** what the histogram's bars add up to */
+  const binTotal = () => page.getByTestId('duration-chart').locator('g.bin').evaluateAll((gs) => gs.reduce((s, g) => s + Number(g.getAttribute('data-count')), 0));
+  const row = (param: string, value: string) => page.locator(`[data-testid="outcome-chart"][data-param="${param}"] g.param-row[data-value="${value}"]`);
+  const attr = async (l: Locator, name: string) => Number(await l.getAttribute(name));
+
+  it('says there is nothing to chart for a sweep without runs', async () => {
+    await page.goto(`${cluster.url}/#/jobs/default/idle`);
+    await charts().getByText('No runs yet.').waitFor();
+  });
+
+  it('charts a real sweep as its runs finish, without a reload: durations, memory, outcomes by parameter', async () => {
+    const runs = [...MODES.flatMap((mode) => SIZES.map((size) => ({ meta: { mode, size: String(size) } }))), { meta: { mode: 'hog', size: '1' } }, { meta: { mode: 'hog', size: '2' } }];
+    await cluster.client.dispatch('grid', runs);
+    await page.goto(`${cluster.url}/#/jobs/default/grid`);
+    await charts().locator('h3', { hasText: 'Duration of finished runs' }).waitFor();
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    // the histogram fills as runs finish, and ends up holding every finished run that started
+    await expect.poll(binTotal, { timeout: 60_000, interval: 250 }).toBe(runs.length);
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    const rows = (await cluster.client.runsPage('grid', 'default', { limit: 1000 })).runs;
+    expect(rows.filter((r) => r.durationMs !== undefined)).toHaveLength(runs.length);
+    await page.locator('[data-testid="sweep-charts"][data-runs="26"]').waitFor();
+    await page.getByRole('heading', { name: 'Charts of 26 runs' }).waitFor();
+    const hist = page.getByTestId('duration-chart');
+    expect(await hist.locator('svg').getAttribute('aria-label')).toMatch(/^Durations of 26 finished runs: p50 \S+, p90 \S+/);
+    await hist.locator('[data-quantile="p50"]').waitFor();
+    await hist.locator('[data-quantile="p90"]').waitFor();
+    // the failed runs are in the bars too, drawn as failed
+    expect(await hist.locator('rect.st-failed').count()).toBeGreaterThan(0);
+
+    // outcome by parameter: every failure under mode=fail, none elsewhere; one per size
+    await expect.poll(() => attr(row('mode', 'fail'), 'data-failed'), { timeout: 30_000 }).toBe(SIZES.length);
+    expect(await attr(row('mode', 'fail'), 'data-complete')).toBe(0);
+    for (const mode of ['ok', 'slow']) {
+      expect(await attr(row('mode', mode), 'data-complete'), mode).toBe(SIZES.length);
+      expect(await attr(row('mode', mode), 'data-failed'), mode).toBe(0);
+    }
+    const oomKilled = rows.filter((r) => r.outcome === 'oom-killed');
+    for (const size of SIZES) {
+      const hogs = size <= 2 ? 1 : 0;
+      const hogsKilled = oomKilled.filter((r) => r.meta.size === String(size)).length;
+      expect(await attr(row('size', String(size)), 'data-failed'), `size ${size}`).toBe(1 + hogsKilled);
+      expect(await attr(row('size', String(size)), 'data-total'), `size ${size}`).toBe(MODES.length + hogs);
+    }
+    expect(await attr(row('mode', 'hog'), 'data-failed')).toBe(oomKilled.length);
+    expect(await page.locator('[data-testid="outcome-chart"][data-param="mode"] svg').getAttribute('aria-label')).toContain('failed runs at mode = fail');
+
+    // peak memory against the request, for the runs whose peak the node measured
+    const measured = rows.filter((r) => r.peakMemory !== undefined || r.outcome === 'oom-killed').length;
+    const mem = charts().getByTestId('memory-chart');
+    if (measured > 0) {
+      await expect.poll(() => attr(mem, 'data-runs')).toBe(measured);
+      expect(await mem.locator('svg').getAttribute('aria-label')).toContain('against the 16 MiB they ask for');
+      await mem.locator('.request-label', { hasText: 'asked 16 MiB' }).waitFor();
+      // OOM-killed runs stand out, and the verdict says they need more
+      expect(await attr(mem, 'data-oom')).toBe(oomKilled.length);
+      expect(await mem.locator('g.mem-col.oom').count()).toBe(oomKilled.length);
+      if (oomKilled.length > 0) await mem.getByTestId('memory-verdict').filter({ hasText: `${oomKilled.length} runs were OOM-killed` }).waitFor();
+    } else {
+      await charts().getByText('No run has reported its peak memory yet.').waitFor();
+    }
+    await screenshot(page, 'sweep-charts', { element: page.locator('section.card', { has: charts() }) });
+  });
 });

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.BATON_CHROMIUM ?? '/usr/bin/chromium';
 export const browserRequired = process.env.BATON_REQUIRE_BROWSER === '1';
@@ -49,9 +49,14 @@ export async function screenshotDir(): Promise<string> {
   return dir;
 }
 
-/** the whole page, or with `fullPage: false` what the window shows (a page of 100 rows is too tall for a picture) */
-export async function screenshot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
+/**
+ * The whole page, or with `fullPage: false` what the window shows (a page of
+ * 100 rows is too tall for a picture), or with `element` just that part of it.
+ */
+export async function screenshot(page: Page, name: string, opts: { fullPage?: boolean; element?: Locator } = {}): Promise<void> {
   // bars animate their width unless motion is reduced: the picture must show final values
   await page.emulateMedia({ reducedMotion: 'reduce' });
-  await page.screenshot({ path: join(await screenshotDir(), `${name}.png`), fullPage: opts.fullPage ?? true });
+  const path = join(await screenshotDir(), `${name}.png`);
+  if (opts.element) await opts.element.screenshot({ path });
+  else await page.screenshot({ path, fullPage: opts.fullPage ?? true });
 }

@@ -1,6 +1,7 @@
 /** Jobs: a list filtered and paged by the server; a job page with allocs, versions, deployments, the sweep view and actions. */
 import { useState, type ReactNode } from 'react';
 import type { ClusterEvent, JobDetail, JobSummary } from '../../../src/api/types.js';
+import { SweepCharts } from '../charts/sweep-charts.js';
 import { href, navigate, useData, useNow, usePager, useSession } from '../app.js';
 import { ActionButton, Badge, Empty, ErrorBox, Facts, Loading, Pager, Section, WhyWaits } from '../components.js';
 import { ago, bytes, cpu, int, plural, shortId, until } from '../format.js';
@@ -221,6 +222,7 @@ export function JobPage({ namespace, id, query }: { namespace: string; id: strin
         <JobActions detail={d.data} reload={d.reload} />
       </div>
       {isBatchSet && spec.count <= RUNS_PER_PAGE && <BatchSummary namespace={namespace} id={id} />}
+      {(isParent || isBatchSet) && <SweepCharts namespace={namespace} id={id} total={isParent ? stats?.total : spec.count} metaKeys={metaKeys} />}
       {(isParent || isBatchSet) && <RunsTable namespace={namespace} id={id} outcome={outcome} metaKeys={metaKeys} stats={isParent ? stats : undefined} />}
       {!isParent && (
         <Section
