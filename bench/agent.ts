@@ -226,7 +226,7 @@ async function main(): Promise<void> {
 
     const mb = (b: number | undefined): string => (b === undefined ? '' : `${(b / MB).toFixed(1)} MB`);
     const t = new Table({
-      head: ['process', 'window', 'RSS max', 'RSS last', 'last / baseline', 'RssAnon / RssFile', 'V8 heap used / total', 'external', 'rest of RSS', `aim ≤ ${AIM_MB} MB`],
+      head: ['process', 'window', 'RSS max', 'RSS last', 'last / baseline', 'RssAnon / RssFile', 'V8 heap used / total', 'external (ArrayBuffers)', 'rest of RSS', `aim ≤ ${AIM_MB} MB`],
       style: { head: [], border: [] },
     });
     for (const w of [idle, busy]) {
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
           st && x.pid().length && !x.label.includes('summed') ? `${(st.rss / baseLast).toFixed(2)}x` : '',
           st ? `${mb(st.anon)} / ${mb(st.file)}` : '',
           m ? `${mb(m.usage.heapUsed)} / ${mb(m.usage.heapTotal)}` : '',
-          m ? mb(m.usage.external) : '',
+          m ? `${mb(m.usage.external)} (${mb(m.usage.arrayBuffers)})` : '',
           m && st ? mb(st.rss - m.usage.heapTotal - m.usage.external) : '',
           x.aim ? (max <= AIM_MB * MB ? 'met' : 'missed') : '',
         ]);
