@@ -38,7 +38,7 @@ import { TestCluster } from '../test/support/cluster.js';
 
 const { values: args } = parseArgs({
   options: {
-    runs: { type: 'string', default: process.env.BATON_BENCH_RUNS ?? '20' },
+    runs: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '2' },
     'rss-runs': { type: 'string', default: '3' },
     jobs: { type: 'string', default: '5' },

@@ -39,7 +39,10 @@ export function findSlurmCommand(name: string): string | undefined {
 /** why Slurm cannot run here, or undefined when it can */
 export function slurmMissing(): string | undefined {
   const missing = ['slurmctld', 'slurmd', 'munged', 'sbatch', 'squeue', 'sinfo'].filter((c) => !findSlurmCommand(c));
-  return missing.length ? `${missing.join(', ')} not on PATH or in /usr/sbin` : undefined;
+  if (missing.length) return `${missing.join(', ')} not on PATH or in /usr/sbin`;
+  // slurmd starts each run as the user who submitted it, and this slurm.conf names root as SlurmUser
+  if (process.getuid?.() !== 0) return 'Slurm is installed but this benchmark runs it as root only';
+  return undefined;
 }
 
 export interface ArrayResult {
