@@ -1,11 +1,24 @@
 /**
  * bench/batch: 1,000 short runs (`true`) through one real server and one real
  * agent with 50 slots, beside `xargs -P 50` running the same 1,000 commands
- * directly and the exec driver alone running them with the same isolation,
- * all measured in the same run on the same machine. Then the latency from
- * submit to running of single runs on an idle cluster.
+ * directly, the exec driver alone running them with the same isolation, and
+ * Slurm (when installed) running them on a private one-node Slurm on this
+ * machine, all measured in the same run on the same machine. Then the
+ * latency from submit to running of single runs on an idle cluster.
  *
- *   npm run build && npx tsx bench/batch.ts [--runs 1000] [--slots 50] [--samples 50]
+ * Slurm gets the runs the way baton does: one submission for all of them
+ * (baton: one batch job of count 1,000; Slurm: one job array,
+ * `sbatch --array=1-1000%50 --mem=32M --wrap /bin/true`, the %50 bounding
+ * the runs at once to the agent's 50 slots), timed from just before the
+ * submission until squeue lists none pending, running or completing (polled
+ * every 100 ms; baton's side polls the job every 50 ms). How that Slurm is
+ * configured (and what it leaves out): bench/support/slurm.ts. Without
+ * Slurm (slurmctld, slurmd, munged, sbatch, squeue, sinfo on PATH or in
+ * /usr/sbin) that column says so and is skipped; BATON_REQUIRE_SLURM=1 makes
+ * it mandatory.
+ *
+ *   npm run build && npx tsx bench/batch.ts [--runs 1000] [--slots 50] [--samples 50] [--slurm auto|none]
+ *   (--runs defaults to $BATON_BENCH_RUNS, else 1000: BATON_BENCH_RUNS=200 for a quick check)
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,12 +32,24 @@ import type { Alloc } from '../src/api/types.js';
 import { ExecDriver } from '../src/drivers/exec.js';
 import { readProcStat } from '../src/drivers/proc.js';
 import { TestCluster, waitFor } from '../test/support/cluster.js';
+import { slurmMissing, startLocalSlurm } from './support/slurm.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '1000' }, slots: { type: 'string', default: '50' }, samples: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: process.env.BATON_BENCH_RUNS || '1000' },
+    slots: { type: 'string', default: '50' },
+    samples: { type: 'string', default: '50' },
+    slurm: { type: 'string', default: 'auto' },
+  },
+});
+if (values.slurm !== 'auto' && values.slurm !== 'none') throw new Error(`--slurm ${values.slurm}: auto or none`);
 const RUNS = Number(values.runs);
 const SLOTS = Number(values.slots);
 const SAMPLES = Number(values.samples);
 const TASK_MEMORY_MI = 32;
+/** the aims of issue #14: baton's throughput at least this many times Slurm's, and the exec driver alone's */
+const AIM_VS_SLURM = 2;
+const AIM_VS_DRIVER = 0.8;
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -98,6 +123,28 @@ async function driverBaseline(): Promise<{ ms: number; cgroups: string }> {
   return { ms, cgroups };
 }
 
+/**
+ * The third baseline: the same runs through Slurm on this machine, or why
+ * there is none (not installed, or --slurm none)
+ */
+async function slurmBaseline(): Promise<{ ms: number; version: string; node: string } | { skipped: string }> {
+  const missing = values.slurm === 'none' ? '--slurm none' : slurmMissing();
+  if (missing) {
+    if (process.env.BATON_REQUIRE_SLURM === '1') throw new Error(`BATON_REQUIRE_SLURM=1 but Slurm cannot run: ${missing}`);
+    process.stderr.write(`baseline: Slurm skipped (${missing})\n`);
+    return { skipped: missing };
+  }
+  process.stderr.write(`baseline: a private one-node Slurm running ${RUNS} × true as one job array, ${SLOTS} at a time\n`);
+  const slurm = await startLocalSlurm({ slots: SLOTS, maxArray: RUNS });
+  try {
+    const r = await slurm.submitArray(RUNS, SLOTS, TASK_MEMORY_MI, '/bin/true');
+    if (r.states.COMPLETED !== RUNS) throw new Error(`Slurm: not every run completed: ${JSON.stringify(r.states)}`);
+    return { ms: r.ms, version: slurm.version, node: `${slurm.cpus} cpus, ${slurm.memoryMi} MiB` };
+  } finally {
+    await slurm.stop();
+  }
+}
+
 const job = (name: string, count: number) =>
   `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: ${TASK_MEMORY_MI}Mi }\n`;
 
@@ -106,6 +153,7 @@ async function main(): Promise<void> {
   const xargsMs = xargsBaseline();
   process.stderr.write(`baseline: the exec driver alone running ${RUNS} × true, ${SLOTS} at a time\n`);
   const driverRun = await driverBaseline();
+  const slurmRun = await slurmBaseline();
 
   const cluster = await TestCluster.start({ heartbeatTtl: '30s' });
   try {
@@ -152,19 +200,31 @@ async function main(): Promise<void> {
     const queued = allocs.map((a) => Date.parse(a.taskStates.main?.startedAt ?? a.createdAt) - Date.parse(a.createdAt));
 
     const driverHead = `exec driver alone (cgroups ${driverRun.cgroups})`;
-    const t = new Table({ head: ['measure', `xargs -P ${SLOTS}`, driverHead, 'baton', 'baton / xargs', 'baton / driver'], style: { head: [], border: [] } });
+    const slurmHead = 'skipped' in slurmRun ? 'Slurm' : `Slurm (${slurmRun.version}, one node: ${slurmRun.node})`;
+    const slurmMs = 'skipped' in slurmRun ? undefined : slurmRun.ms;
+    const t = new Table({
+      head: ['measure', `xargs -P ${SLOTS}`, driverHead, slurmHead, 'baton', 'baton / xargs', 'baton / driver', 'baton / Slurm'],
+      style: { head: [], border: [] },
+    });
     const rate = (ms: number): string => (RUNS / (ms / 1000)).toFixed(0);
-    const pct = (a: number, b: number): string => `${((a / b) * 100).toFixed(1)} %`;
+    const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+    const skipped = 'skipped' in slurmRun ? `skipped: ${slurmRun.skipped}` : '';
+    const e = '';
     t.push(
-      [`wall time for ${RUNS} runs`, `${(xargsMs / 1000).toFixed(2)} s`, `${(driverRun.ms / 1000).toFixed(2)} s`, `${(batonMs / 1000).toFixed(2)} s`, '', ''],
-      ['throughput (runs/s)', rate(xargsMs), rate(driverRun.ms), rate(batonMs), pct(xargsMs, batonMs), pct(driverRun.ms, batonMs)],
-      ['submit → running, idle cluster, p50', '', '', `${quantile(latencies, 0.5).toFixed(0)} ms`, '', ''],
-      ['submit → running, idle cluster, p99', '', '', `${quantile(latencies, 0.99).toFixed(0)} ms`, '', ''],
-      ['cpu per run: server / agent / tasks / this bench', '', '', (['server', 'agent', 'tasks', 'bench'] as const).map((k) => `${((cpu[k] * 1000) / RUNS).toFixed(2)}`).join(' / ') + ' ms', '', ''],
-      [`placed → running in the ${RUNS}-run batch, p50`, '', '', `${quantile(queued, 0.5).toFixed(0)} ms`, '', ''],
-      [`placed → running in the ${RUNS}-run batch, p99`, '', '', `${quantile(queued, 0.99).toFixed(0)} ms`, '', ''],
+      [`wall time for ${RUNS} runs`, `${(xargsMs / 1000).toFixed(2)} s`, `${(driverRun.ms / 1000).toFixed(2)} s`, slurmMs === undefined ? skipped : `${(slurmMs / 1000).toFixed(2)} s`, `${(batonMs / 1000).toFixed(2)} s`, e, e, e],
+      ['throughput (runs/s)', rate(xargsMs), rate(driverRun.ms), slurmMs === undefined ? skipped : rate(slurmMs), rate(batonMs), ratio(xargsMs, batonMs), ratio(driverRun.ms, batonMs), slurmMs === undefined ? skipped : ratio(slurmMs, batonMs)],
+      ['submit → running, idle cluster, p50', e, e, e, `${quantile(latencies, 0.5).toFixed(0)} ms`, e, e, e],
+      ['submit → running, idle cluster, p99', e, e, e, `${quantile(latencies, 0.99).toFixed(0)} ms`, e, e, e],
+      ['cpu per run: server / agent / tasks / this bench', e, e, e, (['server', 'agent', 'tasks', 'bench'] as const).map((k) => `${((cpu[k] * 1000) / RUNS).toFixed(2)}`).join(' / ') + ' ms', e, e, e],
+      [`placed → running in the ${RUNS}-run batch, p50`, e, e, e, `${quantile(queued, 0.5).toFixed(0)} ms`, e, e, e],
+      [`placed → running in the ${RUNS}-run batch, p99`, e, e, e, `${quantile(queued, 0.99).toFixed(0)} ms`, e, e, e],
     );
     process.stdout.write(`${t.toString()}\n`);
+    process.stdout.write('baselines: xargs runs each `true` bare; the exec driver alone runs it with a baton run\'s isolation (own cgroup with limits, log files, an exit status that survives the agent) and no server or agent;\n');
+    if (slurmMs !== undefined) process.stdout.write(`  Slurm runs it as one job array (sbatch --array=1-${RUNS}%${SLOTS} --mem=${TASK_MEMORY_MI}M --wrap /bin/true; no cgroups: proctrack/linuxproc, task/none; default scheduler settings)\n`);
+    const met = (ok: boolean): string => (ok ? 'met' : 'missed');
+    const vsSlurm = 'skipped' in slurmRun ? `not measured: ${slurmRun.skipped}` : `${ratio(slurmRun.ms, batonMs)}: ${met(slurmRun.ms / batonMs >= AIM_VS_SLURM)}`;
+    process.stdout.write(`aims (issue #14): throughput at least ${AIM_VS_SLURM}x Slurm's (${vsSlurm}) and at least ${AIM_VS_DRIVER}x the exec driver alone's (${ratio(driverRun.ms, batonMs)}: ${met(driverRun.ms / batonMs >= AIM_VS_DRIVER)})\n`);
     process.stdout.write('targets (issue #3): throughput at least 50 % of xargs, submit → running p50 under 50 ms\n');
   } finally {
     await cluster.stop();
