@@ -177,7 +177,7 @@ class DockerTask implements RunningTask {
     const info = await this.container.inspect();
     if (!info.State.Running) return undefined;
     // one-shot skips the second sample docker otherwise waits for (cpu percent we do not need)
-    return (await this.container.stats({ stream: false, 'one-shot': true } as { stream: false })) as Docker.ContainerStats;
+    return await this.container.stats({ stream: false, 'one-shot': true } as { stream: false });
   }
 
   wait(): Promise<ExitResult> {
@@ -277,7 +277,7 @@ class DockerTask implements RunningTask {
     this.docker.modem.demuxStream(raw, sink('stdout'), sink('stderr'));
     raw.on('end', () => records.end());
     raw.on('close', () => records.end());
-    raw.on('error', (err) => records.destroy(err));
+    raw.on('error', (err: Error) => records.destroy(err));
     try {
       for await (const rec of records) yield rec as LogRecord;
     } finally {

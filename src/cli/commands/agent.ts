@@ -111,7 +111,7 @@ export function registerAgentCommand(program: Command): void {
     .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
     .action(async (flags: AgentFlags, cmd: Command) => {
       // the global --token is the API token; here it is the join token, both spellings end up in one place
-      const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
+      const globals = cmd.optsWithGlobals<{ token?: string; addr?: string }>();
       const given = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
       if (!given) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780 (several servers of one cluster: comma-separated)');
       const servers = parseUrlList(given, flags.server !== undefined ? '--server' : globals.addr !== undefined ? '--addr' : 'BATON_ADDR');
