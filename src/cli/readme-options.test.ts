@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from './program.js';
+
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+/** the table rows (lines starting with `|`) of the README section `### \`baton <name>\`` */
+function optionTable(name: string): string {
+  const start = README.indexOf(`### \`baton ${name}\``);
+  expect(start, `README.md has a section "### \`baton ${name}\`"`).toBeGreaterThanOrEqual(0);
+  const rest = README.slice(start + 1);
+  const end = rest.search(/\n#{2,3} /);
+  return rest
+    .slice(0, end < 0 ? undefined : end)
+    .split('\n')
+    .filter((l) => l.startsWith('|'))
+    .join('\n');
+}
+
+describe('README option tables', () => {
+  for (const name of ['server', 'agent', 'dev']) {
+    it(`list every option of baton ${name}`, () => {
+      const cmd = buildProgram().commands.find((c) => c.name() === name);
+      expect(cmd, `baton ${name} exists`).toBeDefined();
+      const table = optionTable(name);
+      const missing = cmd!.options.map((o) => o.long!).filter((long) => !table.includes(`\`${long} `) && !table.includes(`\`${long}\``));
+      expect(missing, `options of baton ${name} missing from its README table`).toEqual([]);
+    });
+  }
+});
