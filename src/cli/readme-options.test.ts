@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from './program.js';
 
@@ -27,4 +27,22 @@ describe('README option tables', () => {
       expect(missing, `options of baton ${name} missing from its README table`).toEqual([]);
     });
   }
+});
+
+describe('links in README.md and docs/', () => {
+  it('point inside the repository, at files that exist', () => {
+    const root = new URL('../../', import.meta.url);
+    const docs = ['README.md', ...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const bad: string[] = [];
+    for (const doc of docs) {
+      const text = readFileSync(new URL(doc, root), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (target.startsWith('#')) continue;
+        const path = target.split('#')[0];
+        const resolved = new URL(path, new URL(doc, root));
+        if (/^[a-z]+:/i.test(target) || target.startsWith('/') || !resolved.href.startsWith(root.href) || !existsSync(resolved)) bad.push(`${doc}: ${target}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
 });
