@@ -28,7 +28,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import type { Alloc } from '../src/api/types.js';
 import { ExecDriver } from '../src/drivers/exec.js';
 import { readProcStat } from '../src/drivers/proc.js';
 import { TestCluster, waitFor } from '../test/support/cluster.js';
@@ -191,7 +190,7 @@ async function main(): Promise<void> {
       const sent = Date.now();
       await cluster.client.submitJob(job(`bench-latency-${i}`, 1), 'latency.yaml');
       const started = await waitFor('the run to start', async () => {
-        const [a] = (await cluster.client.getJob(`bench-latency-${i}`)).allocs as Alloc[];
+        const [a] = (await cluster.client.getJob(`bench-latency-${i}`)).allocs;
         const at = a?.taskStates.main?.startedAt;
         return at ? Date.parse(at) : undefined;
       }, 60_000, 2);

@@ -38,7 +38,11 @@ const sweep = await client.dispatch(job.id, seeds.map((seed) => ({ meta: { seed 
 const pending = new Map(sweep.jobs.map((id, i) => [id, seeds[i]]));
 console.log(`sweep ${sweep.sweepId}: ${sweep.total} runs of ${job.id} queued`);
 
-/** a task's whole output: the agent ships it a moment after the run ends, so wait for the rest */
+/**
+ * A task's whole output: the agent ships it a moment after the run ends, so wait for the rest.
+ * @param {string} allocId
+ * @param {'stdout' | 'stderr'} stream
+ */
 async function output(allocId, stream) {
   let text = '';
   let offset = 0;
@@ -55,8 +59,9 @@ const stop = new AbortController();
 let failed = 0;
 for await (const event of client.followEvents({ topics: ['job'], index }, stop.signal)) {
   const seed = pending.get(event.key);
-  const status = event.payload?.status;
-  if (seed === undefined || !['complete', 'failed', 'stopped'].includes(status)) continue;
+  // a job event carries the job as it is now
+  const status = /** @type {import('baton/client').Job | undefined} */ (event.payload)?.status;
+  if (seed === undefined || status === undefined || !['complete', 'failed', 'stopped'].includes(status)) continue;
   pending.delete(event.key);
   // the run's output: its last alloc's stdout (stderr when it failed)
   const detail = await client.getJob(event.key, job.namespace);

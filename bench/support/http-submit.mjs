@@ -7,24 +7,25 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { basename } from 'node:path';
 
-const file = process.argv[2];
+const file = process.argv[2] ?? '';
 const body = JSON.stringify({ source: readFileSync(file, 'utf8'), filename: basename(file) });
 const url = new URL('/v1/jobs', process.env.BATON_ADDR);
 const req = request(url, {
   method: 'POST',
-  ca: readFileSync(process.env.BATON_CA_FILE),
+  ca: readFileSync(process.env.BATON_CA_FILE ?? ''),
   headers: { authorization: `Bearer ${process.env.BATON_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
 }, (res) => {
   let text = '';
   res.setEncoding('utf8');
   res.on('data', (d) => (text += d));
   res.on('end', () => {
-    if (res.statusCode < 200 || res.statusCode >= 300) {
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
       process.stderr.write(`HTTP ${res.statusCode}: ${text}\n`);
       process.exitCode = 1;
       return;
     }
-    const { job } = JSON.parse(text);
+    const { job } = /** @type {{ job: { id: string, version: number } }} */ (/** @type {unknown} */ (JSON.parse(text)));
     process.stdout.write(`job ${job.id} version ${job.version} submitted\n`);
   });
 });

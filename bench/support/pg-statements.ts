@@ -44,6 +44,8 @@ export class StatementProfile {
   install(): () => void {
     const proto = pg.Client.prototype as unknown as { query: Query };
     const original = proto.query;
+    // the wrapper needs both the client (its own `this`) and the profile
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const profile = this;
     proto.query = function (this: pg.Client, ...args: unknown[]): unknown {
       const first = args[0];

@@ -92,8 +92,8 @@ export async function startLocalSlurm(opts: { slots: number; maxArray: number })
   const daemon = (cmd: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
     const child = spawn(findSlurmCommand(cmd)!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
     child.on('exit', (code, signal) => {
       if (!stopping) process.stderr.write(`${cmd} exited (${code ?? signal}): ${out.slice(-2000)}\n`);
     });

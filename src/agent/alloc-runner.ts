@@ -97,7 +97,8 @@ export class AllocRunner implements TaskHost {
   /** After an agent restart: re-attach to the tasks that were running, and re-send an unacknowledged status. */
   async reattach(): Promise<void> {
     await Promise.all([...this.tasks.values()].map((t) => t.reattach()));
-    if (this.state.pendingReport) this.report(this.state.pendingReport);
+    // the reporter retries until the server acknowledges and never rejects: nothing to wait for here
+    if (this.state.pendingReport) void this.report(this.state.pendingReport);
     // the agent died while stopping it for a lost server: the stop is overdue, finish it
     if (this.state.lostReason !== undefined && !this.terminal) for (const t of this.tasks.values()) t.stop({ killTimeoutMs: 1000 });
   }

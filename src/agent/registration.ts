@@ -146,7 +146,7 @@ export async function connect(opts: ConnectOptions): Promise<Session> {
     throw new Error(JOIN_TOKEN_NEEDED);
   }
 
-  client.useToken(opts.joinToken!);
+  client.useToken(opts.joinToken);
   const csr = tls ? createNodeCsr(tls.key, opts.request.name) : undefined;
   let res;
   try {

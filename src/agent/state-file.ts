@@ -226,7 +226,7 @@ export class StateStore {
     this.seqs.delete(allocId);
     const held = this.handles.get(allocId) ?? [];
     this.handles.delete(allocId);
-    await Promise.all(held.map((fh) => fh?.close().catch(() => undefined)));
+    await Promise.all(held.map(async (fh) => fh?.close().catch(() => undefined)));
     await rm(this.allocDir(allocId), { recursive: true, force: true });
   }
 }

@@ -8,7 +8,7 @@ import { lstat, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { FakeDriver } from './fake-driver.js';
 import { ExecDriver } from '../drivers/exec.js';
-import { MiB, agentAlloc, fixtureDir, harness, latest, run, spec, terminal, until, useRunnerFixture } from './task-runner.fixture.js';
+import { MiB, agentAlloc, fixtureDir, harness, latest, run, terminal, until, useRunnerFixture } from './task-runner.fixture.js';
 
 useRunnerFixture();
 

@@ -3,15 +3,41 @@
  * (HTTP bodies between server, agent, CLI and UI; rows in the store) lives here,
  * so the server, the typed client and the UI cannot drift apart.
  *
- * Glossary (docs/architecture.md shows how the parts fit):
- * - node: a machine running `baton agent`, with capacity minus reserved.
+ * Glossary (docs/architecture.md shows how the parts fit; the README's
+ * Concepts table says the same for users):
+ * - node: a machine running `baton agent`, with capacity (cpu, memory, disk) minus what is reserved;
+ *   status ready/down, eligibility eligible/ineligible, attributes, labels, class, datacenter.
+ * - driver: how a node runs a task: `docker` (the Engine API) or `exec` (a process group with cgroup limits).
  * - job: a submitted spec; each change is a new version. Id = spec name, unique per namespace.
- * - task: one container (docker) or process (exec) with its resources.
- * - alloc: one instance of a job's tasks placed on one node.
- * - eval: one unit of scheduling work; blocked evals wait for capacity.
- * - plan: what one eval decided; applied atomically against fresh state.
- * - deployment: a rolling update of a service from one job version to the next (canaries, health, auto-revert).
- * - namespace: a tenant boundary for jobs, tokens and fair share; a token may be limited to one.
+ *   Types: batch (runs to completion), service (kept running), system (one alloc per eligible node).
+ * - task: one container (docker) or process (exec) with its command, env, resources and health checks.
+ * - alloc: one instance of a job's tasks placed on one node (`web[2]`); a desired status (run/stop)
+ *   set by the server and a client status (pending, running, complete, failed, lost) reported by the agent.
+ * - eval: one unit of scheduling work ("look at job J again because X changed"); one that cannot
+ *   place everything waits as *blocked*, with the reasons per dimension, until room frees.
+ * - plan: what one eval decided (allocs to place and stop); applied atomically against fresh state.
+ * - preemption: a job with `preempt: true` may have lower-priority batch allocs stopped to get placed.
+ * - parent job: a parameterized or periodic job, a template that never runs itself; its runs are its children.
+ * - run: one execution of a parent job (`simulate/1c974d3c-12`): a row with its meta and payload,
+ *   queued on its parent until there is room, then placed as a child job of its own.
+ * - dispatch: starting runs of a parameterized job (`baton dispatch`), with meta and an optional payload.
+ * - sweep: the runs of one dispatch request (a CSV, a list, a matrix), up to millions under one sweep id;
+ *   a sweep view counts and lists them.
+ * - periodic: a parent job launched on a cron schedule, each launch a run.
+ * - deployment: a rolling update of a service from one job version to the next (max_parallel,
+ *   health, auto-revert).
+ * - canary: a new-version alloc started beside the old ones; the deployment waits for a promote.
+ * - service: (a) the job type kept running; (b) a task's `service:` entry, which registers its
+ *   healthy endpoints in the service registry (`baton service ls`, upstreams).
+ * - drain: moving a node's allocs elsewhere before maintenance (services replaced healthy first,
+ *   batch runs until a deadline); the node gets no new placements.
+ * - namespace: a tenant boundary for jobs, tokens, secrets and fair share; a token may be limited to one.
+ * - token roles: read < submit < operator < admin, each with a namespace (or `*`); the join token
+ *   only registers nodes, and each node then uses its own node secret.
+ * - secret: a value encrypted at rest in the store, given only to the tasks that name it, as files.
+ * - stack: the service jobs made from one docker-compose file (`baton deploy -f`).
+ * - heartbeat: a node's periodic report; a node whose heartbeats stop for the TTL is marked down
+ *   and its allocs lost and replaced.
  * - leader: the one server (of several on PostgreSQL) that schedules, under a lease with an epoch.
  *
  * Units: cpu is in millicores (1000 = one core), memory and disk in bytes.

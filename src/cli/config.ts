@@ -110,14 +110,14 @@ function readServerInfo(path: string): (ServerInfo & { path: string }) | undefin
     throw new CliError(`${path} has no "url" string; fix or delete it`);
   }
   const p = parsed as Record<string, unknown>;
-  const str = (k: string): string | undefined => (typeof p[k] === 'string' ? (p[k] as string) : undefined);
+  const str = (k: string): string | undefined => (typeof p[k] === 'string' ? p[k] : undefined);
   if (p.urls !== undefined && (!Array.isArray(p.urls) || !p.urls.every((u) => typeof u === 'string'))) {
     throw new CliError(`${path} has "urls" that is not a list of strings; fix or delete it`);
   }
   return {
     path,
     url: p.url as string,
-    ...(p.urls ? { urls: p.urls as string[] } : {}),
+    ...(p.urls ? { urls: p.urls } : {}),
     joinToken: str('joinToken'),
     adminToken: str('adminToken'),
     caFingerprint: str('caFingerprint'),
@@ -221,7 +221,7 @@ export const CSV_UNSUPPORTED = '-o csv is only for listings of runs (baton job s
 
 /** `csv: true` for the commands that list runs; every other command refuses -o csv with a hint. */
 export function globalOptions(cmd: Command, allow: { csv?: boolean } = {}): GlobalOptions {
-  const o = cmd.optsWithGlobals() as Partial<GlobalOptions>;
+  const o = cmd.optsWithGlobals<Partial<GlobalOptions>>();
   if (o.output === 'csv' && !allow.csv) throw new CliError(CSV_UNSUPPORTED);
   const output: OutputFormat = o.output === 'json' || o.output === 'csv' ? o.output : 'table';
   return { addr: o.addr, token: o.token, caFile: o.caFile, output };

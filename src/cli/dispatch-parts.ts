@@ -25,7 +25,7 @@ export interface DispatchPart {
 export function* dispatchParts(plan: RunPlan, payload: string | undefined, size = MAX_RUNS_PER_DISPATCH): Generator<DispatchPart> {
   for (let offset = 0; offset < plan.total; offset += size) {
     const end = Math.min(plan.total, offset + size);
-    const runs: DispatchRun[] = new Array(end - offset);
+    const runs = new Array<DispatchRun>(end - offset);
     for (let i = offset; i < end; i++) {
       const meta = plan.at(i).meta;
       runs[i - offset] = payload !== undefined ? { meta, payload } : { meta };

@@ -15,9 +15,10 @@ export function withNamespace(text: string, namespace: string, file = 'the job f
   if (doc.errors.length > 0 || !isMap(doc.contents)) return text;
   const existing = doc.get('namespace');
   if (existing !== undefined && existing !== null) {
-    if (String(existing) === namespace) return text;
+    const given = typeof existing === 'string' ? existing : JSON.stringify(existing);
+    if (given === namespace) return text;
     throw new CliError(
-      `${file} sets namespace "${String(existing)}" but -n asks for "${namespace}"; drop one of them`,
+      `${file} sets namespace "${given}" but -n asks for "${namespace}"; drop one of them`,
     );
   }
   const value = JSON.stringify(namespace);

@@ -50,7 +50,7 @@ const VALUE_OPTIONS = new Set(['--addr', '--token', '--ca-file', '-o', '--output
  */
 export function commandWord(args: readonly string[]): string | null | undefined {
   for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
+    const a = args[i];
     if (a === '--') return undefined;
     if (VALUE_OPTIONS.has(a)) {
       i++;

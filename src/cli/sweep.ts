@@ -219,7 +219,7 @@ function combinations(axes: readonly MatrixAxis[]): number {
 
 /** Combination i of the axes, the last axis varying fastest: its meta and its `k=v k=v` origin. */
 function combination(axes: readonly MatrixAxis[], i: number): { meta: Record<string, string>; origin: string } {
-  const picks: string[] = new Array(axes.length);
+  const picks = new Array<string>(axes.length);
   let rest = i;
   for (let k = axes.length - 1; k >= 0; k--) {
     const size = axes[k].values.size;

@@ -82,7 +82,7 @@ async function dropper(): Promise<Fake> {
     s.on('data', (c: Buffer) => {
       seen += c.toString();
       if (seen.includes('\r\n\r\n')) {
-        hits.push(seen.split('\r\n')[0]!);
+        hits.push(seen.split('\r\n')[0]);
         s.destroy();
       }
     });
@@ -299,7 +299,7 @@ describe('HttpClient with several TLS servers of one cluster', () => {
     const { cert, key } = await leaf(own, 'server', 'server');
     const server = createHttpsServer({ cert, key, ca: ca.certPem, requestCert: requireCert, rejectUnauthorized: requireCert }, (req, res) => {
       const peer = (req.socket as TLSSocket).getPeerCertificate();
-      hits.push(`${req.method} ${req.url} ${peer?.subject?.CN ?? '-'}`);
+      hits.push(`${req.method} ${req.url} ${String(peer?.subject?.CN ?? '-')}`);
       if (req.url === '/v1/agent/ca') return json(200, { ca: ca.certPem })(req, res);
       json(200, { ok: true })(req, res);
     });

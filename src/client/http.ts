@@ -173,7 +173,7 @@ function networkFailure(url: string, err: unknown): Failure {
 }
 
 function noneAnswered(failures: Failure[], method: string, pathname: string): BatonApiError {
-  const last = failures[failures.length - 1]!;
+  const last = failures[failures.length - 1];
   const list = failures.map((f) => `${f.url} (${f.reason})`).join(', ');
   return new BatonApiError(last.error.status, `no baton server answered ${method} ${pathname}: ${list}`);
 }
@@ -192,7 +192,7 @@ export class HttpClient {
 
   /** the URL the next request goes to first: the one that answered last */
   get currentUrl(): string {
-    return this.urls[this.sticky.index % this.urls.length]!;
+    return this.urls[this.sticky.index % this.urls.length];
   }
 
   private getTransport(): Promise<Transport> {
@@ -263,7 +263,7 @@ export class HttpClient {
     let pathname = path;
     for (let k = 0; k < n; k++) {
       const i = (start + k) % n;
-      const base = this.urls[i]!;
+      const base = this.urls[i];
       const url = new URL(path, base);
       pathname = url.pathname;
       for (const [key, v] of Object.entries(opts.query ?? {})) {
@@ -309,7 +309,7 @@ export class HttpClient {
       this.sticky.index = i;
       return { res, url };
     }
-    throw failures.length === 1 ? failures[0]!.error : noneAnswered(failures, method, pathname);
+    throw failures.length === 1 ? failures[0].error : noneAnswered(failures, method, pathname);
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {

@@ -146,7 +146,7 @@ export class Transport {
     if (!agent) {
       const { ca, cert, key, rejectUnauthorized } = this.options;
       // https.Agent takes the TLS options; http.Agent ignores them
-      agent = new mod.Agent({ keepAlive: true, ...(protocol === 'https:' ? { ca, cert, key, rejectUnauthorized } : {}) } as ConstructorParameters<typeof mod.Agent>[0]);
+      agent = new mod.Agent({ keepAlive: true, ...(protocol === 'https:' ? { ca, cert, key, rejectUnauthorized } : {}) });
       this.agents.set(protocol, agent);
     }
     return agent;

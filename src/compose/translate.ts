@@ -17,7 +17,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { secretFiles, serviceSecrets, topSecrets, type ComposeSecretFile, type TopSecret } from './secrets.js';
 import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import type { ApiErrorDetail, JobSpec } from '../api/types.js';
+import type { JobSpec } from '../api/types.js';
 import { formatPath, SpecError, suggest } from '../spec/errors.js';
 import { parseJobObject } from '../spec/parse.js';
 import { SIGNALS } from '../spec/schema.js';
@@ -218,7 +218,7 @@ export function translateCompose(source: string, opts: ComposeOptions = {}): Com
     const first = ctx.errors[0] ?? { path: '(top level)', message: 'not a compose file' };
     throw new SpecError(
       `${filename} is not a valid compose file (${ctx.errors.length === 1 ? '1 error' : `${ctx.errors.length} errors`}): ${first.path}: ${first.message}${first.line !== undefined ? ` (line ${first.line})` : ''}`,
-      ctx.errors as ApiErrorDetail[],
+      ctx.errors,
     );
   }
   // in file order, as a reader goes through the file
@@ -604,7 +604,7 @@ function environment(value: Obj, path: Path, s: ServiceCtx): Record<string, stri
       if (typeof e === 'string') Object.assign(env, readEnvFile(ctx, s.opts, e, p, true, lookup));
       else if (isObj(e) && typeof e.path === 'string') {
         ctx.keys(e, p, ['path', 'required', 'format']);
-        if (e.format !== undefined && e.format !== 'raw') ctx.warn([...p, 'format'], `env_file format ${String(e.format)} is not supported; the file is read as KEY=value lines`, true);
+        if (e.format !== undefined && e.format !== 'raw') ctx.warn([...p, 'format'], `env_file format ${scalar(e.format)} is not supported; the file is read as KEY=value lines`, true);
         Object.assign(env, readEnvFile(ctx, s.opts, e.path, p, e.required !== false, lookup));
       } else ctx.error(p, `an env_file entry is a path or { path, required }, got ${describe(e)}`);
     });
@@ -637,8 +637,6 @@ function environment(value: Obj, path: Path, s: ServiceCtx): Record<string, stri
 }
 
 function serviceResources(value: Obj, path: Path, ctx: Context): Obj | undefined {
-  let cpu: number | undefined;
-  let memory: number | undefined;
   const deploy = isObj(value.deploy) ? value.deploy : undefined;
   const res = deploy && isObj(deploy.resources) ? deploy.resources : undefined;
   const rpath = [...path, 'deploy', 'resources'];
@@ -668,8 +666,8 @@ function serviceResources(value: Obj, path: Path, ctx: Context): Obj | undefined
   const memLimit = value.mem_limit !== undefined ? unit(ctx, value.mem_limit, [...path, 'mem_limit'], parseComposeBytes) : undefined;
   const memRes = value.mem_reservation !== undefined ? unit(ctx, value.mem_reservation, [...path, 'mem_reservation'], parseComposeBytes) : undefined;
   // baton reserves and limits the same amount: the limit when given, else what is reserved
-  cpu = limits.cpu ?? cpus ?? reservations.cpu;
-  memory = limits.memory ?? memLimit ?? reservations.memory ?? memRes;
+  const cpu = limits.cpu ?? cpus ?? reservations.cpu;
+  const memory = limits.memory ?? memLimit ?? reservations.memory ?? memRes;
   if (cpu === undefined && memory === undefined) return undefined;
   const out: Obj = {};
   if (cpu !== undefined) out.cpu = `${cpu}m`;
@@ -772,10 +770,10 @@ function servicePorts(value: unknown, path: Path, ctx: Context): PortOut[] {
     }
     if (isObj(item)) {
       ctx.keys(item, p, PORT_KEYS, { app_protocol: 'baton does not use it' });
-      if (item.protocol !== undefined && item.protocol !== 'tcp') return ctx.warn([...p, 'protocol'], `${String(item.protocol)} ports are not supported (baton maps tcp ports): left out`);
+      if (item.protocol !== undefined && item.protocol !== 'tcp') return ctx.warn([...p, 'protocol'], `${scalar(item.protocol)} ports are not supported (baton maps tcp ports): left out`);
       if (item.mode !== undefined && item.mode !== 'host' && item.mode !== 'ingress') ctx.error([...p, 'mode'], 'mode is host or ingress');
       if (item.mode === 'ingress') ctx.warn([...p, 'mode'], 'baton has no routing mesh: the port is published on the nodes that run the service (mode host)');
-      if (item.host_ip !== undefined) ctx.warn([...p, 'host_ip'], `the host address ${String(item.host_ip)} is ignored: baton publishes on every address of the node`);
+      if (item.host_ip !== undefined) ctx.warn([...p, 'host_ip'], `the host address ${scalar(item.host_ip)} is ignored: baton publishes on every address of the node`);
       const to = item.target === undefined ? (ctx.error(p, 'a port needs target (the container port)', false), undefined) : portNumber(item.target, [...p, 'target'], 'target');
       if (!to) return;
       if (typeof item.published === 'string' && item.published.includes('-')) return ctx.warn([...p, 'published'], 'port ranges are not supported: the port is left out');
@@ -1082,4 +1080,9 @@ function dependencyOrder<T extends ComposeJob>(jobs: T[], ctx: Context): T[] {
   };
   for (const j of jobs) visit(j, []);
   return out;
+}
+
+/** a value from the file in a message: a string as it is, anything else as JSON (never `[object Object]`) */
+function scalar(v: unknown): string {
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
 }

@@ -196,12 +196,12 @@ export class DockerEngine {
           const line = rest.slice(0, nl).trim();
           rest = rest.slice(nl + 1);
           const event = line ? parseJson(line) : undefined;
-          if (event && typeof event === 'object') out.push(event as { error?: string });
+          if (event && typeof event === 'object') out.push(event);
         }
       });
       stream.on('end', () => {
         const last = rest.trim() ? parseJson(rest.trim()) : undefined;
-        if (last && typeof last === 'object') out.push(last as { error?: string });
+        if (last && typeof last === 'object') out.push(last);
         done(null, out);
       });
       stream.on('error', (err) => done(err, out));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
 import { DockerEngine } from './docker-engine.js';
 import { asksHostConfig, containerFinishedAt, DockerDriver, networkHostConfig, refusal } from './docker.js';
-import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
+import type { LogRecord, TaskConfig } from './driver.js';
 
 const available = await dockerAvailable();
 if (!available && process.env.BATON_REQUIRE_DOCKER === '1') {

@@ -178,7 +178,7 @@ class DockerTask implements RunningTask {
     const info = await this.container.inspect();
     if (!info.State.Running) return undefined;
     // one-shot skips the second sample docker otherwise waits for (cpu percent we do not need)
-    return (await this.container.stats({ stream: false, 'one-shot': true } as { stream: false })) as Docker.ContainerStats;
+    return await this.container.stats({ stream: false, 'one-shot': true });
   }
 
   wait(): Promise<ExitResult> {
@@ -262,7 +262,7 @@ class DockerTask implements RunningTask {
   async *logs(cursor?: string): AsyncIterable<LogRecord> {
     const opts: Record<string, unknown> = { follow: true, stdout: true, stderr: true, timestamps: true };
     if (cursor) opts.since = timestampToSince(cursor);
-    const raw = (await this.container.logs(opts as { follow: true })) as NodeJS.ReadableStream & { destroy?: () => void };
+    const raw = (await this.container.logs(opts)) as NodeJS.ReadableStream & { destroy?: () => void };
     const records = new PassThrough({ objectMode: true });
     const sink = (stream: LogStream) =>
       new Writable({
@@ -278,7 +278,7 @@ class DockerTask implements RunningTask {
     this.docker.modem.demuxStream(raw, sink('stdout'), sink('stderr'));
     raw.on('end', () => records.end());
     raw.on('close', () => records.end());
-    raw.on('error', (err) => records.destroy(err));
+    raw.on('error', (err: Error) => records.destroy(err));
     try {
       for await (const rec of records) yield rec as LogRecord;
     } finally {

@@ -357,8 +357,8 @@ export class PerlLauncher implements Launcher {
     for (const s of [proc.stdin, proc.stdout] as Array<{ unref?: () => void } | null>) s?.unref?.();
     proc.on('error', () => this.lost(proc, 'could not start perl'));
     proc.on('exit', () => this.lost(proc, 'the perl launcher exited'));
-    proc.stdin!.on('error', () => {}); // EPIPE after an exit: reported through 'exit'
-    const rl = createInterface({ input: proc.stdout! });
+    proc.stdin.on('error', () => {}); // EPIPE after an exit: reported through 'exit'
+    const rl = createInterface({ input: proc.stdout });
     rl.on('line', (l) => {
       this.onLine(l);
       this.hold();

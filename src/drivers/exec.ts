@@ -443,8 +443,8 @@ class ExecTask implements RunningTask {
     const take = (d: Buffer): void => {
       if (output.length < EXEC_OUTPUT_LIMIT) output += d.toString('utf8').slice(0, EXEC_OUTPUT_LIMIT - output.length);
     };
-    child.stdout!.on('data', take);
-    child.stderr!.on('data', take);
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
     return new Promise<ExecResult>((resolve, reject) => {
       let timedOut = false;
       const timer = setTimeout(() => {

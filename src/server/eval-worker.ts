@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { schedule } from '../scheduler/schedule.js';
-import { NotLeaderError, StoreWriteError } from '../store/errors.js';
+import { StoreWriteError } from '../store/errors.js';
 import type { Store } from '../store/store.js';
 import { metricsFor } from './metrics.js';
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ClusterEvent } from '../api/types.js';
-import { EventBuffer, formatSse, matches, SseConnection, type SseSink } from './events.js';
+import { EventBuffer, formatSse, matches, SseConnection } from './events.js';
 
 const ev = (index: number, topic: ClusterEvent['topic'] = 'job', namespace?: string): ClusterEvent => ({
   index, topic, type: 'X', key: `k${index}`, time: '2026-01-01T00:00:00.000Z', ...(namespace ? { namespace } : {}),
@@ -57,7 +57,7 @@ describe('SseConnection', () => {
   it('drops a reader that stops reading once its buffer passes the bound, and later writes are no-ops', () => {
     const sink = stalled();
     let closed = 0;
-    const conn = new SseConnection(sink as unknown as SseSink, 4096, () => closed++);
+    const conn = new SseConnection(sink, 4096, () => closed++);
     for (let i = 0; i < 10 && conn.isOpen; i++) conn.write('x'.repeat(1000));
     expect(conn.isOpen).toBe(false);
     expect(sink.destroyed).toBe(true);
@@ -71,7 +71,7 @@ describe('SseConnection', () => {
   it('closes when the peer goes away, without an unhandled error', async () => {
     const sink = stalled();
     let closed = 0;
-    const conn = new SseConnection(sink as unknown as SseSink, 1 << 20, () => closed++);
+    const conn = new SseConnection(sink, 1 << 20, () => closed++);
     sink.destroy(new Error('ECONNRESET'));
     await new Promise((r) => setImmediate(r));
     expect(conn.isOpen).toBe(false);

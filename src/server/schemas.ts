@@ -15,6 +15,7 @@ export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 const printable = (max: number, what: string) =>
   z.string().max(max).refine((v) => !CONTROL_CHARS.test(v), { error: `${what} must not contain control characters (newlines, escape sequences, NUL)` });
 /** a key of env or meta: a name the exec driver can pass as it is */
+// eslint-disable-next-line no-control-regex
 export const ENV_KEY = /^[^\u0000-\u001f\u007f=]+$/;
 const envKey = (max: number) => z.string().max(max).regex(ENV_KEY, { error: 'a key must be non-empty, without "=", NUL, newlines or other control characters' });
 

@@ -55,7 +55,7 @@ export async function until<T>(fn: () => Promise<T | undefined | false>, what: s
   const deadline = Date.now() + 10_000;
   for (;;) {
     const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
+    if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -3,7 +3,7 @@
  * defaults filled in. Every error names the field and, for files, the line.
  */
 import { Cron } from 'croner';
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import type { ApiErrorDetail, Constraint, JobSpec, RetryPolicy, TaskSecretSpec, TaskSpec } from '../api/types.js';
 import {

@@ -6,7 +6,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { type Kysely, type Transaction } from 'kysely';
 import type {
   AgentAlloc,
   Alloc,
@@ -243,8 +243,9 @@ export class Store extends EventEmitter {
     if (backend.shared && options.listen !== false) {
       // notices say "something committed": what it was is read from `changes`, so a missed or merged notice loses nothing
       s.listener = await backend.listen(
-        (channel, payload) => (channel === 'baton_logs' ? s.emit('logs', payload) : channel === 'baton_leader' ? s.emit('leaderReleased', payload) : s.follow()),
-        () => s.follow(),
+        // follow() never rejects (a failed read is retried by the next one)
+        (channel, payload) => void (channel === 'baton_logs' ? s.emit('logs', payload) : channel === 'baton_leader' ? s.emit('leaderReleased', payload) : s.follow()),
+        () => void s.follow(),
       );
       // what committed between reading the index above and listening
       await s.follow();
@@ -2009,7 +2010,7 @@ export class Store extends EventEmitter {
     for (const [ns, names] of byNs) versions.set(ns, await secretVersions(this.db, ns, [...names]));
     for (const x of out) {
       const names = x.job.tasks.flatMap((t) => (t.secrets ?? []).map((r) => r.name));
-      if (names.length > 0) x.secretsStamp = secretsStamp(names, versions.get(x.alloc.namespace) ?? new Map());
+      if (names.length > 0) x.secretsStamp = secretsStamp(names, versions.get(x.alloc.namespace) ?? new Map<string, number>());
     }
   }
 

@@ -6,7 +6,7 @@
  * the operator's certificate is served instead; node certificates are then
  * issued by --tls-ca with --tls-ca-key when given, else by the cluster CA.
  */
-import { readFile, writeFile, rename, chmod } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';

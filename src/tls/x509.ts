@@ -21,8 +21,8 @@ export interface KeyPair {
 }
 
 export async function generateKeyPair(): Promise<KeyPair> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as unknown as webcrypto.CryptoKey);
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
+  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
   return { keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'), keys };
 }
 
@@ -32,7 +32,7 @@ export async function importKeyPair(keyPem: string): Promise<KeyPair> {
   const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
   const jwk = await webcrypto.subtle.exportKey('jwk', privateKey);
   const publicKey = await webcrypto.subtle.importKey('jwk', { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, ALG, true, ['verify']);
-  return { keyPem, keys: { privateKey, publicKey } as unknown as CryptoKeyPair };
+  return { keyPem, keys: { privateKey, publicKey } };
 }
 
 export { fingerprintOf, parseFingerprint, showFingerprint } from './fingerprint.js';

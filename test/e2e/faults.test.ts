@@ -51,7 +51,6 @@ import {
   problems,
   readMarkers,
   rootFaultsEnabled,
-  rootFaultsMissing,
   saveLogs,
   summary,
   sweepJobSpec,

@@ -205,7 +205,7 @@ secrets:
       await c.listEvals({}),
     ];
     if (docker) answers.push(await c.getJob('sec-docker', 'team-a'));
-    for (const a of (await c.listAllocs({})) as Alloc[]) {
+    for (const a of await c.listAllocs({})) {
       answers.push(await c.getAlloc(a.id));
       for (const task of Object.keys(a.taskStates)) for (const stream of ['stdout', 'stderr'] as const) answers.push(await readAllLogs(c, a, task, stream));
     }

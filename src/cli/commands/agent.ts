@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_PORT_RANGE, parsePortRange, parseVolumeFlags } from '../../agent/fingerprint.js';
 import { parseCpu, parseMemory } from '../../spec/units.js';
-import { createLogger, LOG_LEVELS } from '../../util/logger.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../../util/logger.js';
 import { parseUrlList } from '../config.js';
 import { CliError } from '../output.js';
 import { DOCKER_ALLOWANCES, type DockerAllowance } from '../../spec/allowances.js';
@@ -29,6 +29,7 @@ export interface AgentFlags {
   volume: string[];
   portRange: string;
   logLevel: string;
+  logFormat?: LogFormat;
   taskUser: string;
   allowRoot?: boolean;
   allow: string[];
@@ -109,9 +110,10 @@ export function registerAgentCommand(program: Command): void {
     .option('--allow <kinds>', `let docker tasks ask for these, comma-separated (repeatable): ${DOCKER_ALLOWANCES.join(', ')}`, collect, [])
     .option('--allow-host-path <prefixes>', 'let docker tasks bind host paths under these prefixes, comma-separated (repeatable), e.g. /data,/scratch', collect, [])
     .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-format <format>', 'pretty: readable lines; json: JSON lines (default: pretty when stderr is a terminal, else json)').choices(LOG_FORMATS).env('BATON_LOG_FORMAT'))
     .action(async (flags: AgentFlags, cmd: Command) => {
       // the global --token is the API token; here it is the join token, both spellings end up in one place
-      const globals = cmd.optsWithGlobals() as { token?: string; addr?: string };
+      const globals = cmd.optsWithGlobals<{ token?: string; addr?: string }>();
       const given = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
       if (!given) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780 (several servers of one cluster: comma-separated)');
       const servers = parseUrlList(given, flags.server !== undefined ? '--server' : globals.addr !== undefined ? '--addr' : 'BATON_ADDR');
@@ -127,7 +129,7 @@ export function registerAgentCommand(program: Command): void {
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      const logger = createLogger(flags.logLevel, 'agent');
+      const logger = createLogger(flags.logLevel, 'agent', flags.logFormat);
       const joinToken = await readJoinToken(flags, globals.token, logger);
       // loaded here, not at the top: every other command starts faster without the agent's modules
       const { startAgent } = await import('../../agent/agent.js');

@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { BatonClient } from '../../client/client.js';
 import type { RunningServer } from '../../server/server.js';
-import { createLogger, LOG_LEVELS } from '../../util/logger.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../../util/logger.js';
 import { writeCurrentServerFile } from '../config.js';
 import { printAllocLogs, watchJob } from '../follow.js';
 import { CliError } from '../output.js';
@@ -22,6 +22,7 @@ interface DevFlags {
   run?: string;
   once?: boolean;
   logLevel: string;
+  logFormat?: LogFormat;
 }
 
 export function registerDevCommand(program: Command): void {
@@ -33,12 +34,13 @@ export function registerDevCommand(program: Command): void {
     .option('--run <file>', 'submit this job file once the agent is ready')
     .option('--once', 'with --run: wait for the job, print its logs, stop everything and exit with its outcome')
     .addOption(new Option('--log-level <level>', 'log level of server and agent').choices(LOG_LEVELS).default('warn'))
+    .addOption(new Option('--log-format <format>', 'pretty: readable lines; json: JSON lines (default: pretty when stderr is a terminal, else json)').choices(LOG_FORMATS).env('BATON_LOG_FORMAT'))
     .action(async (flags: DevFlags) => {
       if (flags.once && !flags.run) throw new CliError('--once needs --run FILE: the job to run once');
       const dataDir = flags.dataDir ? resolve(flags.dataDir) : await mkdtemp(join(tmpdir(), 'baton-dev-'));
       // tasks run as nobody and pass through to their dirs under it (the server's own dir is 0700)
       if (!flags.dataDir) await chmod(dataDir, 0o711);
-      const logger = createLogger(flags.logLevel, 'dev');
+      const logger = createLogger(flags.logLevel, 'dev', flags.logFormat);
       const { host, port } = parseBind(flags.bind);
       // loaded here, not at the top: every other command starts faster without these modules
       const [{ startServer }, { startAgent }] = await Promise.all([import('../../server/server.js'), import('../../agent/agent.js')]);

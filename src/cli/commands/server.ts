@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseDuration, parseMemory } from '../../spec/units.js';
-import { createLogger, LOG_LEVELS } from '../../util/logger.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../../util/logger.js';
 import type { ServerEntry } from '../../api/types.js';
 import { clientFor, globalOptions, writeCurrentServerFile, type ServerInfo } from '../config.js';
 import { age, CliError, printJson, printTable, renderFields } from '../output.js';
@@ -46,6 +46,7 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--retention <duration>', 'finished evals, replaced allocs and ended jobs are garbage collected after this').argParser(unitOption('--retention', parseDuration)).default(24 * 3600_000, '24h'))
     .addOption(new Option('--sweep-retention <duration>', "a sweep whose runs all ended this long ago is collected with its runs' results and logs").argParser(unitOption('--sweep-retention', parseDuration)).default(7 * 24 * 3600_000, '7d'))
     .addOption(new Option('--log-level <level>', 'server log level').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-format <format>', 'pretty: readable lines; json: JSON lines (default: pretty when stderr is a terminal, else json)').choices(LOG_FORMATS).env('BATON_LOG_FORMAT'))
     .option('--insecure-http', 'serve plain HTTP instead of HTTPS: tokens, secrets and logs cross the network readable by anyone on the path')
     .option('--tls-san <name>', 'another DNS name or IP address for the server certificate (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--tls-cert <file>', "serve this certificate (PEM) instead of baton's own; needs --tls-key and --tls-ca")
@@ -54,10 +55,10 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-ca-key <file>', "the key of --tls-ca, to sign node certificates with it (default: the cluster CA in the data dir signs them)")
     .option('--secrets-key-file <path>', 'the key secrets are encrypted with (64 hex digits, mode 0600); default <data-dir>/secrets.key, made on first start')
     .option('--secrets-previous-key-file <path>', 'rotating the secrets key: re-encrypt the secrets sealed with this old key with the current one at start')
-    .action(async (opts: { dataDir: string; store?: string; leaderTtl: number; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; secretsKeyFile?: string; secretsPreviousKeyFile?: string } & TlsFlags) => {
+    .action(async (opts: { dataDir: string; store?: string; leaderTtl: number; bind: string; heartbeatTtl: number; logCap: number; retention: number; sweepRetention: number; logLevel: string; logFormat?: LogFormat; secretsKeyFile?: string; secretsPreviousKeyFile?: string } & TlsFlags) => {
       const { host, port } = parseBind(opts.bind);
       const dataDir = resolve(opts.dataDir);
-      const logger = createLogger(opts.logLevel, 'server');
+      const logger = createLogger(opts.logLevel, 'server', opts.logFormat);
       // loaded here, not at the top: every other command starts faster without the server's modules
       const { startServer } = await import('../../server/server.js');
       const storeUrl = opts.store ?? (process.env.BATON_STORE_URL || undefined);

@@ -1,7 +1,6 @@
 /** The agent API: registration, heartbeats, the blocking alloc watch, reports and logs. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AgentAllocsResponse, HeartbeatResponse, RegisterNodeResponse } from '../../api/types.js';
 import { newSecret } from '../../store/ids.js';
 import { requireNode } from '../auth.js';
 import { HttpError, parseInput as parse } from '../errors.js';

@@ -1,7 +1,6 @@
 /** Deployments (rolling updates of services) and job version history (docs/api.md). */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Deployment } from '../../api/types.js';
 import { requireUser } from '../auth.js';
 import { HttpError, parseInput as parse } from '../errors.js';
 import type { ServerContext } from '../context.js';

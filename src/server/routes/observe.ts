@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import type { ClusterEvent, EventTicketResponse, UsageResponse } from '../../api/types.js';
+import type { ClusterEvent } from '../../api/types.js';
 import { requireUser } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { parseInput as parse } from '../errors.js';

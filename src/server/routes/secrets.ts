@@ -5,7 +5,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AllocSecretsResponse, SecretInfo } from '../../api/types.js';
 import { SECRET_NAME_HINT, SECRET_NAME_RE } from '../../secrets/names.js';
 import { putSecretSchema } from '../../secrets/secret-schemas.js';
 import type { SecretVault } from '../../secrets/vault.js';

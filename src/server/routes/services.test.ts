@@ -30,7 +30,7 @@ function alloc(id: string, p: Partial<Alloc>): Alloc {
     id, namespace: 'default', jobId: 'web', jobVersion: 1, name: 'web[0]', index: 0, nodeId: 'n1', nodeName: 'one', evalId: 'e', desiredStatus: 'run', desiredDescription: '',
     clientStatus: 'running', clientDescription: '', resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, taskStates: {}, attempt: 0, healthy: true,
     ports: { main: { http: { host: 20000 + Number(id.slice(1)), to: 8080 } } }, createIndex: 1, modifyIndex: 1, createdAt: '', modifiedAt: '', ...p,
-  } as Alloc;
+  };
 }
 
 describe('computeRegistry', () => {

@@ -3,7 +3,6 @@
  * secret, and the caller checks its fingerprint), and node certificate renewal.
  */
 import type { FastifyInstance } from 'fastify';
-import type { NodeCertResponse } from '../../api/types.js';
 import { requireNode } from '../auth.js';
 import { HttpError, parseInput as parse } from '../errors.js';
 import { serverTlsOf } from '../node-identity.js';

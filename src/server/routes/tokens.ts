@@ -5,7 +5,7 @@
  * namespace always stays, so the cluster cannot be locked out by accident.
  */
 import type { FastifyInstance } from 'fastify';
-import type { CreateTokenResponse, TokenInfo } from '../../api/types.js';
+import type { TokenInfo } from '../../api/types.js';
 import { newSecret } from '../../store/ids.js';
 import { parseDuration } from '../../spec/units.js';
 import { requireUser } from '../auth.js';

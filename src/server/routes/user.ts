@@ -3,22 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import type {
-  Alloc,
-  AllocDetail,
-  DispatchResponse,
-  Evaluation,
-  GcResponse,
-  JobDetail,
   JobSummary,
-  LogsResponse,
   NodeInfo,
-  NodeSummary,
   Page,
-  QueueSummary,
   Resources,
   RunsResponse,
-  StatusResponse,
-  SubmitJobResponse,
 } from '../../api/types.js';
 import { parseJobObject, parseJobSource } from '../../spec/parse.js';
 import { formatBytes, formatCpu, formatDuration } from '../../spec/units.js';

@@ -7,12 +7,12 @@ import type { Database } from '../schema.js';
  * int8 (bigint: every index, millisecond time and byte offset, count(*)) as
  * a JS number, not a string: baton's values stay far below 2^53.
  */
-const types = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
+const types: pg.CustomTypesConfig = {
+  getTypeParser(oid, format) {
     if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format);
+    return pg.types.getTypeParser(oid, format) as unknown;
   },
-} as pg.CustomTypesConfig;
+};
 
 export interface PostgresOptions {
   /** connections in the pool (default 10) */

@@ -20,7 +20,7 @@ function cachingStatements(db: Database.Database): SqliteDatabase {
       if (stmt) {
         cache.delete(sql);
       } else {
-        stmt = db.prepare(sql) as unknown as SqliteStatement;
+        stmt = db.prepare(sql);
         if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
       }
       cache.set(sql, stmt);

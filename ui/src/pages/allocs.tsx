@@ -276,7 +276,8 @@ function Logs({ allocId, tasks }: { allocId: string; tasks: string[] }) {
     setState('following');
     setError(undefined);
     stick.current = true;
-    (async () => {
+    // the loop catches its own errors and ends when the effect's cleanup aborts it
+    void (async () => {
       let offset = 0;
       while (!ctl.signal.aborted) {
         try {
