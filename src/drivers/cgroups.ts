@@ -4,8 +4,8 @@
  * exec driver can fall back to "no limits" when the hierarchy is not writable.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Resources } from '../api/types.js';
 
 export type CgroupVersion = 'v1' | 'v2' | 'none';
@@ -90,6 +90,20 @@ function freshDir(dir: string): void {
       mkdirSync(dir);
     } catch {
       // busy: processes of the earlier run are still in it; keep using it
+    }
+  }
+}
+
+async function freshDirAsync(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    try {
+      await rmdir(dir);
+      await mkdir(dir);
+    } catch {
+      // busy, as in freshDir
     }
   }
 }
@@ -194,8 +208,8 @@ export class Cgroups {
   }
 
   /**
-   * What creating the task's cgroup takes, as steps another process can carry
-   * out (the exec launcher does, so that the agent's thread does not wait on
+   * What creating the task's cgroup takes, as steps carried out later (the exec
+   * launchers do, with applyAsync, so that the agent's thread does not wait on
    * the kernel's cgroup code for every task). The node's own dir is prepared
    * here, once per node.
    */
@@ -260,6 +274,32 @@ export class Cgroups {
         tryWrite(st.write, st.value);
       }
     }
+  }
+
+  /**
+   * apply(), on libuv's thread pool: the exec launchers make every task's
+   * group this way, so the agent's thread never waits on the kernel's cgroup
+   * code (which can take milliseconds on a busy node). The steps of one dir
+   * run in order (memsw after the memory limit), different dirs (the v1
+   * hierarchies) side by side.
+   */
+  static async applyAsync(steps: CgroupStep[]): Promise<void> {
+    const byDir = new Map<string, CgroupStep[]>();
+    for (const st of steps) {
+      const dir = 'mkdir' in st ? st.mkdir : dirname(st.write);
+      const list = byDir.get(dir);
+      if (list) list.push(st);
+      else byDir.set(dir, [st]);
+    }
+    await Promise.all(
+      [...byDir.values()].map(async (list) => {
+        for (const st of list) {
+          if ('mkdir' in st) await freshDirAsync(st.mkdir);
+          else if (st.required) await writeFile(st.write, st.value);
+          else await writeFile(st.write, st.value).catch(() => undefined);
+        }
+      }),
+    );
   }
 
   /** The cgroup.procs files a process writes its pid into to join the task's cgroup. */
