@@ -1,6 +1,7 @@
 /**
- * Memory and cpu limits for exec tasks through Linux cgroups, v2 (unified) or
- * v1 (one hierarchy per controller). Everything here is plain file I/O so the
+ * Memory limits and cpu weights (and cpu caps where a task sets a limit) for
+ * exec tasks through Linux cgroups, v2 (unified) or v1 (one hierarchy per
+ * controller). Everything here is plain file I/O so the
  * exec driver can fall back to "no limits" when the hierarchy is not writable.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,30 @@ export interface CgroupStats {
 export type CgroupStep = { mkdir: string } | { write: string; value: string; required?: boolean };
 
 const PERIOD_US = 100_000;
+/** the kernel refuses a cfs quota under 1 ms */
+const MIN_QUOTA_US = 1_000;
+
+/**
+ * cgroup v1 cpu.shares for a cpu amount in millicores: 1024 per core, as
+ * Kubernetes and Docker count, within the kernel's 2..262144.
+ */
+export function cpuShares(millicores: number): number {
+  return Math.min(262_144, Math.max(2, Math.floor((millicores * 1024) / 1000)));
+}
+
+/**
+ * cgroup v2 cpu.weight (1..10000) for v1 shares, as systemd and Kubernetes
+ * convert: 2 shares → 1, 1024 → 39, 262144 → 10000.
+ */
+export function cpuWeight(shares: number): number {
+  const s = Math.min(262_144, Math.max(2, Math.floor(shares)));
+  return 1 + Math.floor(((s - 2) * 9999) / 262_142);
+}
+
+/** cpu.max (v2) for a task: its limit as a quota per 100 ms period, or no cap */
+function cpuMax(limit: number | undefined): string {
+  return limit ? `${Math.max(MIN_QUOTA_US, limit * 100)} ${PERIOD_US}` : `max ${PERIOD_US}`;
+}
 
 function readText(path: string): string | undefined {
   try {
@@ -143,6 +168,10 @@ export class Cgroups {
   private readonly cpuacctBase?: string;
   /** per-node parent dirs already made (and, on v2, given the controllers) */
   private readonly preparedNodeDirs = new Set<string>();
+  /** per-node parent dirs in the cpu hierarchy (v2: the same dirs), which get the node's weight */
+  private readonly cpuNodeDirs = new Set<string>();
+  /** the cpu the agent offers, in millicores: the weight of baton's groups (see offer()) */
+  private offered?: number;
 
   constructor(readonly root = '/sys/fs/cgroup') {
     const detected = this.detect();
@@ -199,6 +228,29 @@ export class Cgroups {
     }
   }
 
+  /**
+   * The cpu capacity the agent offers (millicores). baton's own group and the
+   * node's group under it get the weight of that many cores, so baton's tasks
+   * as a whole compete with the other software on the machine as that many
+   * cores' worth of requests would, whatever the number of tasks.
+   */
+  offer(millicores: number): void {
+    this.offered = millicores;
+    if (!this.cpuBase) return;
+    for (const dir of [this.cpuBase, ...this.cpuNodeDirs]) this.writeWeight(dir, millicores);
+  }
+
+  private writeWeight(dir: string, millicores: number): void {
+    if (this.version === 'v2') tryWrite(join(dir, 'cpu.weight'), String(cpuWeight(cpuShares(millicores))));
+    else tryWrite(join(dir, 'cpu.shares'), String(cpuShares(millicores)));
+  }
+
+  private prepareCpuNodeDir(dir: string): void {
+    if (this.cpuNodeDirs.has(dir)) return;
+    this.cpuNodeDirs.add(dir);
+    if (this.offered !== undefined) this.writeWeight(dir, this.offered);
+  }
+
   /** Creates the task's cgroup with its limits; undefined when cgroups are not usable. */
   create(nodeId: string, name: string, resources: Resources): TaskCgroup | undefined {
     const planned = this.plan(nodeId, name, resources);
@@ -222,6 +274,7 @@ export class Cgroups {
         mkdirSync(nodeDir, { recursive: true });
         enableControllers(nodeDir);
         this.preparedNodeDirs.add(nodeDir);
+        if (this.cpuBase) this.prepareCpuNodeDir(nodeDir);
       }
       const dir = join(nodeDir, name);
       steps.push({ mkdir: dir });
@@ -229,7 +282,12 @@ export class Cgroups {
         steps.push({ write: join(dir, 'memory.max'), value: String(resources.memory), required: true });
         steps.push({ write: join(dir, 'memory.swap.max'), value: '0' });
       }
-      if (resources.cpu > 0) steps.push({ write: join(dir, 'cpu.max'), value: `${resources.cpu * 100} ${PERIOD_US}` });
+      if (this.cpuBase) {
+        // the request is a weight; a cap only when the task sets a limit (written either way: a busy
+        // group kept from an earlier run may carry another task's values)
+        steps.push({ write: join(dir, 'cpu.weight'), value: String(cpuWeight(cpuShares(resources.cpu))) });
+        steps.push({ write: join(dir, 'cpu.max'), value: cpuMax(resources.cpuLimit) });
+      }
       return { cgroup: { version: 'v2', memory: dir, cpu: dir }, steps };
     }
     const memNode = join(this.memoryBase, nodeId);
@@ -239,6 +297,7 @@ export class Cgroups {
       if (d && !this.preparedNodeDirs.has(d)) {
         mkdirSync(d, { recursive: true });
         this.preparedNodeDirs.add(d);
+        if (d === cpuNode) this.prepareCpuNodeDir(d);
       }
     }
     const memDir = join(memNode, name);
@@ -252,10 +311,13 @@ export class Cgroups {
     const cpuDir = cpuNode ? join(cpuNode, name) : undefined;
     if (cpuDir) {
       steps.push({ mkdir: cpuDir });
-      if (resources.cpu > 0) {
+      // the request is a weight; a cap only when the task sets a limit (see v2 above)
+      steps.push({ write: join(cpuDir, 'cpu.shares'), value: String(cpuShares(resources.cpu)) });
+      if (resources.cpuLimit) {
         steps.push({ write: join(cpuDir, 'cpu.cfs_period_us'), value: String(PERIOD_US) });
-        steps.push({ write: join(cpuDir, 'cpu.cfs_quota_us'), value: String(resources.cpu * 100) });
-        steps.push({ write: join(cpuDir, 'cpu.shares'), value: String(Math.max(2, Math.floor((resources.cpu * 1024) / 1000))) });
+        steps.push({ write: join(cpuDir, 'cpu.cfs_quota_us'), value: String(Math.max(MIN_QUOTA_US, resources.cpuLimit * 100)) });
+      } else {
+        steps.push({ write: join(cpuDir, 'cpu.cfs_quota_us'), value: '-1' });
       }
     }
     const cpuacctDir = acctNode ? join(acctNode, name) : undefined;

@@ -6,7 +6,8 @@
 import { ALLOWANCE_TEXT, DOCKER_ALLOWANCES, dockerAllowAttribute, dockerAsks, HOST_PATHS_ATTRIBUTE, underPrefix, type DockerAllowance } from '../spec/allowances.js';
 import Docker from 'dockerode';
 import { PassThrough, Writable } from 'node:stream';
-import type { LogStream } from '../api/types.js';
+import type { LogStream, Resources } from '../api/types.js';
+import { cpuShares } from './cgroups.js';
 import {
   EXEC_OUTPUT_LIMIT,
   type Driver,
@@ -376,6 +377,15 @@ class DockerTask implements RunningTask {
   }
 }
 
+/**
+ * The cpu part of a container's HostConfig: the request as a weight
+ * (CpuShares, 1024 per core, as the exec driver's cgroups), a hard cap
+ * (NanoCpus) only when the task sets a cpu limit.
+ */
+export function cpuHostConfig(resources: Resources): Pick<Docker.HostConfig, 'CpuShares' | 'NanoCpus'> {
+  return { CpuShares: cpuShares(resources.cpu), ...(resources.cpuLimit ? { NanoCpus: resources.cpuLimit * 1_000_000 } : {}) };
+}
+
 export class DockerDriver implements Driver {
   readonly name = 'docker';
   readonly taskDirInTask = CONTAINER_TASK_DIR;
@@ -435,7 +445,7 @@ export class DockerDriver implements Driver {
       hostConfig.Memory = config.resources.memory;
       hostConfig.MemorySwap = config.resources.memory;
     }
-    if (config.resources.cpu > 0) hostConfig.NanoCpus = config.resources.cpu * 1_000_000;
+    Object.assign(hostConfig, cpuHostConfig(config.resources));
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer({

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { chmod, chown, open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { LogStream } from '../api/types.js';
+import type { LogStream, Resources } from '../api/types.js';
 import { resolveTaskUser, type TaskUser } from '../agent/task-user.js';
 import { chownSecrets } from '../agent/secrets.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
@@ -505,6 +505,11 @@ export class ExecDriver implements Driver {
     return this.launcherImpl;
   }
 
+  /** baton's cgroups (its own and the node's) get the weight of the cpu the agent offers */
+  offer(capacity: Resources): void {
+    this.cgroups.offer(capacity.cpu);
+  }
+
   /** stops the launcher process (running tasks are not touched) */
   close(): void {
     this.launcherImpl?.close();
@@ -546,7 +551,7 @@ export class ExecDriver implements Driver {
       detail:
         v === 'none'
           ? `no cgroups: limits not enforced${this.cgroups.reason ? ` (${this.cgroups.reason})` : ''}`
-          : `cgroups ${v}: memory and cpu limits enforced`,
+          : `cgroups ${v}: memory limits, cpu weights and cpu limits enforced`,
       attributes: {
         'exec.cgroups': v,
         // the scheduler keeps `user: root` tasks off nodes that would refuse them
