@@ -228,6 +228,11 @@ export class Cgroups {
     }
   }
 
+  /** cpu weights and limits are enforced (the cpu controller is there, and delegated on v2) */
+  get cpuControlled(): boolean {
+    return this.cpuBase !== undefined;
+  }
+
   /**
    * The cpu capacity the agent offers (millicores). baton's own group and the
    * node's group under it get the weight of that many cores, so baton's tasks
