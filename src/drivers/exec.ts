@@ -1,9 +1,10 @@
 /**
  * The exec driver: runs a host command in its own session and process group,
- * inside a cgroup with the task's memory and cpu limits. A small shell wrapper
- * owns the task so it survives the agent: it joins the cgroup before the task
- * starts, outlives group signals, and leaves the exit status in the task dir
- * for whichever agent process asks next.
+ * inside a cgroup with the task's memory limit and cpu weight (and a cpu cap
+ * when it sets a cpu limit). A small shell wrapper owns the task so it survives
+ * the agent: it joins the cgroup before the task starts, outlives group
+ * signals, and leaves the exit status in the task dir for whichever agent
+ * process asks next.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
