@@ -170,10 +170,10 @@ export class NodeLauncher implements Launcher {
   readonly kind = 'node';
 
   async launch(req: LaunchRequest): Promise<Launched> {
-    const { out, err } = await prepare(req);
-    let child: ChildProcess;
     // as root: join the group, then become the user (setpriv) and exec the wrapper, all in one pid
     const argv = req.user ? ['/bin/sh', '-c', JOIN_THEN_DROP, 'baton-join', (req.join ?? []).join(':'), ...dropPrivileges(req.user), ...req.argv] : req.argv;
+    const { out, err } = await prepare(req);
+    let child: ChildProcess;
     try {
       child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, 'pipe'], env: req.env, cwd: req.cwd });
     } finally {
