@@ -93,6 +93,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     else logger.warn({ driver: name, detail: info.detail }, 'driver not available');
   }
   if (fp.healthy.length === 0) logger.warn('no healthy driver: this node cannot run tasks');
+  for (const d of fp.healthy) {
+    try {
+      d.offer?.(fp.request.capacity);
+    } catch (err) {
+      logger.warn({ driver: d.name, err: errorMessage(err) }, 'driver could not take the node capacity');
+    }
+  }
 
   const abort = new AbortController();
   // every loop, sleep and runner listens on this one signal: dozens of listeners are expected, not a leak

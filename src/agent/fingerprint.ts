@@ -112,7 +112,7 @@ export interface NodeFingerprint {
 
 /** Declared values replace detected ones; reserved is then taken off, never below zero. */
 export function computeCapacity(detected: Resources, declared: Partial<Resources>, reserved: Resources): Resources {
-  const pick = (k: keyof Resources): number => Math.max(0, Math.floor((declared[k] ?? detected[k]) - reserved[k]));
+  const pick = (k: 'cpu' | 'memory' | 'disk'): number => Math.max(0, Math.floor((declared[k] ?? detected[k]) - reserved[k]));
   return { cpu: pick('cpu'), memory: pick('memory'), disk: pick('disk') };
 }
 

@@ -47,8 +47,14 @@
 // ---------------------------------------------------------------- resources
 
 export interface Resources {
-  /** millicores: 1000 = one core */
+  /**
+   * millicores: 1000 = one core. What the scheduler places by, and on the node
+   * a weight (cgroup cpu.shares / cpu.weight, Docker CpuShares): a task may use
+   * idle cores beyond it and gets at least its share when cores are contended.
+   */
   cpu: number;
+  /** millicores; a hard cap (cfs quota, cpu.max, Docker NanoCpus), only when the task sets one (at least cpu) */
+  cpuLimit?: number;
   /** bytes */
   memory: number;
   /** bytes; 0 when not requested */

@@ -67,10 +67,11 @@ describe('translateCompose: the service → job table', () => {
     ['deploy.replicas → count', 'deploy: { replicas: 3 }', (s) => s.count, 3],
     ['scale → count', 'scale: 2', (s) => s.count, 2],
     ['mode global → system job', 'deploy: { mode: global }', (s) => [s.type, s.count], ['system', 1]],
-    ['limits → resources (docker sizes are binary)', 'deploy: { resources: { limits: { cpus: "0.5", memory: 50M } } }', (s) => s.tasks[0].resources, { cpu: 500, memory: 50 * MiB, disk: 0 }],
+    ['limits → resources (docker sizes are binary)', 'deploy: { resources: { limits: { cpus: "0.5", memory: 50M } } }', (s) => s.tasks[0].resources, { cpu: 500, cpuLimit: 500, memory: 50 * MiB, disk: 0 }],
+    ['a cpu reservation under the limit is the request, the limit the cap', 'deploy: { resources: { limits: { cpus: 2 }, reservations: { cpus: 0.5 } } }', (s) => s.tasks[0].resources, { cpu: 500, cpuLimit: 2000, memory: 128 * MiB, disk: 0 }],
     ['reservations when no limit', 'deploy: { resources: { reservations: { cpus: 0.25, memory: 1g } } }', (s) => s.tasks[0].resources, { cpu: 250, memory: 1024 * MiB, disk: 0 }],
     ['limit wins over reservation', 'deploy: { resources: { limits: { memory: 256m }, reservations: { memory: 64m, cpus: 2 } } }', (s) => s.tasks[0].resources, { cpu: 2000, memory: 256 * MiB, disk: 0 }],
-    ['cpus and mem_limit', 'cpus: 1.5\nmem_limit: 300m', (s) => s.tasks[0].resources, { cpu: 1500, memory: 300 * MiB, disk: 0 }],
+    ['cpus and mem_limit', 'cpus: 1.5\nmem_limit: 300m', (s) => s.tasks[0].resources, { cpu: 1500, cpuLimit: 1500, memory: 300 * MiB, disk: 0 }],
     [
       'healthcheck CMD → command check with compose defaults',
       'healthcheck: { test: ["CMD", "wget", "-q", "http://localhost/"] }',

@@ -665,12 +665,17 @@ function serviceResources(value: Obj, path: Path, ctx: Context): Obj | undefined
   const cpus = value.cpus !== undefined ? unit(ctx, value.cpus, [...path, 'cpus'], parseComposeCpus) : undefined;
   const memLimit = value.mem_limit !== undefined ? unit(ctx, value.mem_limit, [...path, 'mem_limit'], parseComposeBytes) : undefined;
   const memRes = value.mem_reservation !== undefined ? unit(ctx, value.mem_reservation, [...path, 'mem_reservation'], parseComposeBytes) : undefined;
-  // baton reserves and limits the same amount: the limit when given, else what is reserved
-  const cpu = limits.cpu ?? cpus ?? reservations.cpu;
+  // cpu: compose's limit is a cap (cpu_limit) and its reservation the request (a weight), which is
+  // the limit when there is no reservation (or a larger one). memory: baton reserves and limits
+  // the same amount, the limit when given, else what is reserved
+  // cpus: 0 is "no limit" to docker
+  const cpuLimit = (limits.cpu ?? cpus) || undefined;
+  const cpu = cpuLimit !== undefined ? Math.min(reservations.cpu ?? cpuLimit, cpuLimit) : reservations.cpu;
   const memory = limits.memory ?? memLimit ?? reservations.memory ?? memRes;
   if (cpu === undefined && memory === undefined) return undefined;
   const out: Obj = {};
   if (cpu !== undefined) out.cpu = `${cpu}m`;
+  if (cpuLimit !== undefined) out.cpu_limit = `${cpuLimit}m`;
   if (memory !== undefined) out.memory = formatBytesExact(memory);
   return out;
 }

@@ -1,11 +1,12 @@
 /**
- * Memory and cpu limits for exec tasks through Linux cgroups, v2 (unified) or
- * v1 (one hierarchy per controller). Everything here is plain file I/O so the
+ * Memory limits and cpu weights (and cpu caps where a task sets a limit) for
+ * exec tasks through Linux cgroups, v2 (unified) or v1 (one hierarchy per
+ * controller). Everything here is plain file I/O so the
  * exec driver can fall back to "no limits" when the hierarchy is not writable.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Resources } from '../api/types.js';
 
 export type CgroupVersion = 'v1' | 'v2' | 'none';
@@ -39,6 +40,30 @@ export interface CgroupStats {
 export type CgroupStep = { mkdir: string } | { write: string; value: string; required?: boolean };
 
 const PERIOD_US = 100_000;
+/** the kernel refuses a cfs quota under 1 ms */
+const MIN_QUOTA_US = 1_000;
+
+/**
+ * cgroup v1 cpu.shares for a cpu amount in millicores: 1024 per core, as
+ * Kubernetes and Docker count, within the kernel's 2..262144.
+ */
+export function cpuShares(millicores: number): number {
+  return Math.min(262_144, Math.max(2, Math.floor((millicores * 1024) / 1000)));
+}
+
+/**
+ * cgroup v2 cpu.weight (1..10000) for v1 shares, as systemd and Kubernetes
+ * convert: 2 shares → 1, 1024 → 39, 262144 → 10000.
+ */
+export function cpuWeight(shares: number): number {
+  const s = Math.min(262_144, Math.max(2, Math.floor(shares)));
+  return 1 + Math.floor(((s - 2) * 9999) / 262_142);
+}
+
+/** cpu.max (v2) for a task: its limit as a quota per 100 ms period, or no cap */
+function cpuMax(limit: number | undefined): string {
+  return limit ? `${Math.max(MIN_QUOTA_US, limit * 100)} ${PERIOD_US}` : `max ${PERIOD_US}`;
+}
 
 function readText(path: string): string | undefined {
   try {
@@ -94,6 +119,20 @@ function freshDir(dir: string): void {
   }
 }
 
+async function freshDirAsync(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    try {
+      await rmdir(dir);
+      await mkdir(dir);
+    } catch {
+      // busy, as in freshDir
+    }
+  }
+}
+
 /** One write per controller: a combined write fails whole when cpu is not available. */
 function enableControllers(dir: string): void {
   for (const c of ['+memory', '+cpu']) tryWrite(join(dir, 'cgroup.subtree_control'), c);
@@ -129,6 +168,10 @@ export class Cgroups {
   private readonly cpuacctBase?: string;
   /** per-node parent dirs already made (and, on v2, given the controllers) */
   private readonly preparedNodeDirs = new Set<string>();
+  /** per-node parent dirs in the cpu hierarchy (v2: the same dirs), which get the node's weight */
+  private readonly cpuNodeDirs = new Set<string>();
+  /** the cpu the agent offers, in millicores: the weight of baton's groups (see offer()) */
+  private offered?: number;
 
   constructor(readonly root = '/sys/fs/cgroup') {
     const detected = this.detect();
@@ -185,6 +228,34 @@ export class Cgroups {
     }
   }
 
+  /** cpu weights and limits are enforced (the cpu controller is there, and delegated on v2) */
+  get cpuControlled(): boolean {
+    return this.cpuBase !== undefined;
+  }
+
+  /**
+   * The cpu capacity the agent offers (millicores). baton's own group and the
+   * node's group under it get the weight of that many cores, so baton's tasks
+   * as a whole compete with the other software on the machine as that many
+   * cores' worth of requests would, whatever the number of tasks.
+   */
+  offer(millicores: number): void {
+    this.offered = millicores;
+    if (!this.cpuBase) return;
+    for (const dir of [this.cpuBase, ...this.cpuNodeDirs]) this.writeWeight(dir, millicores);
+  }
+
+  private writeWeight(dir: string, millicores: number): void {
+    if (this.version === 'v2') tryWrite(join(dir, 'cpu.weight'), String(cpuWeight(cpuShares(millicores))));
+    else tryWrite(join(dir, 'cpu.shares'), String(cpuShares(millicores)));
+  }
+
+  private prepareCpuNodeDir(dir: string): void {
+    if (this.cpuNodeDirs.has(dir)) return;
+    this.cpuNodeDirs.add(dir);
+    if (this.offered !== undefined) this.writeWeight(dir, this.offered);
+  }
+
   /** Creates the task's cgroup with its limits; undefined when cgroups are not usable. */
   create(nodeId: string, name: string, resources: Resources): TaskCgroup | undefined {
     const planned = this.plan(nodeId, name, resources);
@@ -194,8 +265,8 @@ export class Cgroups {
   }
 
   /**
-   * What creating the task's cgroup takes, as steps another process can carry
-   * out (the exec launcher does, so that the agent's thread does not wait on
+   * What creating the task's cgroup takes, as steps carried out later (the exec
+   * launchers do, with applyAsync, so that the agent's thread does not wait on
    * the kernel's cgroup code for every task). The node's own dir is prepared
    * here, once per node.
    */
@@ -208,6 +279,7 @@ export class Cgroups {
         mkdirSync(nodeDir, { recursive: true });
         enableControllers(nodeDir);
         this.preparedNodeDirs.add(nodeDir);
+        if (this.cpuBase) this.prepareCpuNodeDir(nodeDir);
       }
       const dir = join(nodeDir, name);
       steps.push({ mkdir: dir });
@@ -215,7 +287,12 @@ export class Cgroups {
         steps.push({ write: join(dir, 'memory.max'), value: String(resources.memory), required: true });
         steps.push({ write: join(dir, 'memory.swap.max'), value: '0' });
       }
-      if (resources.cpu > 0) steps.push({ write: join(dir, 'cpu.max'), value: `${resources.cpu * 100} ${PERIOD_US}` });
+      if (this.cpuBase) {
+        // the request is a weight; a cap only when the task sets a limit (written either way: a busy
+        // group kept from an earlier run may carry another task's values)
+        steps.push({ write: join(dir, 'cpu.weight'), value: String(cpuWeight(cpuShares(resources.cpu))) });
+        steps.push({ write: join(dir, 'cpu.max'), value: cpuMax(resources.cpuLimit) });
+      }
       return { cgroup: { version: 'v2', memory: dir, cpu: dir }, steps };
     }
     const memNode = join(this.memoryBase, nodeId);
@@ -225,6 +302,7 @@ export class Cgroups {
       if (d && !this.preparedNodeDirs.has(d)) {
         mkdirSync(d, { recursive: true });
         this.preparedNodeDirs.add(d);
+        if (d === cpuNode) this.prepareCpuNodeDir(d);
       }
     }
     const memDir = join(memNode, name);
@@ -238,10 +316,13 @@ export class Cgroups {
     const cpuDir = cpuNode ? join(cpuNode, name) : undefined;
     if (cpuDir) {
       steps.push({ mkdir: cpuDir });
-      if (resources.cpu > 0) {
+      // the request is a weight; a cap only when the task sets a limit (see v2 above)
+      steps.push({ write: join(cpuDir, 'cpu.shares'), value: String(cpuShares(resources.cpu)) });
+      if (resources.cpuLimit) {
         steps.push({ write: join(cpuDir, 'cpu.cfs_period_us'), value: String(PERIOD_US) });
-        steps.push({ write: join(cpuDir, 'cpu.cfs_quota_us'), value: String(resources.cpu * 100) });
-        steps.push({ write: join(cpuDir, 'cpu.shares'), value: String(Math.max(2, Math.floor((resources.cpu * 1024) / 1000))) });
+        steps.push({ write: join(cpuDir, 'cpu.cfs_quota_us'), value: String(Math.max(MIN_QUOTA_US, resources.cpuLimit * 100)) });
+      } else {
+        steps.push({ write: join(cpuDir, 'cpu.cfs_quota_us'), value: '-1' });
       }
     }
     const cpuacctDir = acctNode ? join(acctNode, name) : undefined;
@@ -260,6 +341,32 @@ export class Cgroups {
         tryWrite(st.write, st.value);
       }
     }
+  }
+
+  /**
+   * apply(), on libuv's thread pool: the exec launchers make every task's
+   * group this way, so the agent's thread never waits on the kernel's cgroup
+   * code (which can take milliseconds on a busy node). The steps of one dir
+   * run in order (memsw after the memory limit), different dirs (the v1
+   * hierarchies) side by side.
+   */
+  static async applyAsync(steps: CgroupStep[]): Promise<void> {
+    const byDir = new Map<string, CgroupStep[]>();
+    for (const st of steps) {
+      const dir = 'mkdir' in st ? st.mkdir : dirname(st.write);
+      const list = byDir.get(dir);
+      if (list) list.push(st);
+      else byDir.set(dir, [st]);
+    }
+    await Promise.all(
+      [...byDir.values()].map(async (list) => {
+        for (const st of list) {
+          if ('mkdir' in st) await freshDirAsync(st.mkdir);
+          else if (st.required) await writeFile(st.write, st.value);
+          else await writeFile(st.write, st.value).catch(() => undefined);
+        }
+      }),
+    );
   }
 
   /** The cgroup.procs files a process writes its pid into to join the task's cgroup. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerAvailable, ensureTestImage } from '../../test/support/image.js';
 import { DockerEngine } from './docker-engine.js';
-import { asksHostConfig, containerFinishedAt, DockerDriver, networkHostConfig, refusal } from './docker.js';
+import { asksHostConfig, containerFinishedAt, cpuHostConfig, DockerDriver, networkHostConfig, refusal } from './docker.js';
 import type { LogRecord, TaskConfig } from './driver.js';
 
 const available = await dockerAvailable();
@@ -82,10 +82,21 @@ describe.skipIf(!available)('DockerDriver', () => {
     expect(info.Config.Env).toContain('GREETING=hello there');
     expect(info.HostConfig.Memory).toBe(64 * MiB);
     expect(info.HostConfig.MemorySwap).toBe(64 * MiB);
-    expect(info.HostConfig.NanoCpus).toBe(200_000_000);
+    // the 200m request is a weight, not a cap
+    expect(info.HostConfig.CpuShares).toBe(204);
+    expect(info.HostConfig.NanoCpus ?? 0).toBe(0);
     await t.destroy();
     await expect(docker.getContainer(t.handle.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     await t.destroy(); // a second destroy is harmless
+  });
+
+  it('caps the cpu only when the task sets a cpu limit', async () => {
+    const t = await driver.start(config({ command: 'true', resources: { cpu: 500, cpuLimit: 1500, memory: 64 * MiB, disk: 0 } }));
+    await t.wait();
+    const info = await docker.getContainer(t.handle.id).inspect();
+    expect(info.HostConfig.CpuShares).toBe(512);
+    expect(info.HostConfig.NanoCpus).toBe(1_500_000_000);
+    await t.destroy();
   });
 
   it('reports a non-zero exit code and stderr', async () => {
@@ -309,6 +320,14 @@ describe('containerFinishedAt', () => {
     expect(containerFinishedAt('')).toBeUndefined();
     expect(containerFinishedAt(undefined)).toBeUndefined();
     expect(containerFinishedAt('yesterday')).toBeUndefined();
+  });
+});
+
+describe('cpuHostConfig', () => {
+  it('gives the request as CpuShares (1024 a core, 2 at least) and NanoCpus only for a limit', () => {
+    expect(cpuHostConfig({ cpu: 100, memory: 0, disk: 0 })).toEqual({ CpuShares: 102 });
+    expect(cpuHostConfig({ cpu: 0, memory: 0, disk: 0 })).toEqual({ CpuShares: 2 });
+    expect(cpuHostConfig({ cpu: 2000, cpuLimit: 4000, memory: 0, disk: 0 })).toEqual({ CpuShares: 2048, NanoCpus: 4_000_000_000 });
   });
 });
 

@@ -7,7 +7,8 @@ import { ALLOWANCE_TEXT, DOCKER_ALLOWANCES, dockerAllowAttribute, dockerAsks, HO
 import type Docker from 'dockerode';
 import { DockerEngine, type EngineContainer, type EngineExec } from './docker-engine.js';
 import { PassThrough, Writable } from 'node:stream';
-import type { LogStream } from '../api/types.js';
+import type { LogStream, Resources } from '../api/types.js';
+import { cpuShares } from './cgroups.js';
 import {
   EXEC_OUTPUT_LIMIT,
   type Driver,
@@ -377,6 +378,15 @@ class DockerTask implements RunningTask {
   }
 }
 
+/**
+ * The cpu part of a container's HostConfig: the request as a weight
+ * (CpuShares, 1024 per core, as the exec driver's cgroups), a hard cap
+ * (NanoCpus) only when the task sets a cpu limit.
+ */
+export function cpuHostConfig(resources: Resources): Pick<Docker.HostConfig, 'CpuShares' | 'NanoCpus'> {
+  return { CpuShares: cpuShares(resources.cpu), ...(resources.cpuLimit ? { NanoCpus: resources.cpuLimit * 1_000_000 } : {}) };
+}
+
 export class DockerDriver implements Driver {
   readonly name = 'docker';
   readonly taskDirInTask = CONTAINER_TASK_DIR;
@@ -436,7 +446,7 @@ export class DockerDriver implements Driver {
       hostConfig.Memory = config.resources.memory;
       hostConfig.MemorySwap = config.resources.memory;
     }
-    if (config.resources.cpu > 0) hostConfig.NanoCpus = config.resources.cpu * 1_000_000;
+    Object.assign(hostConfig, cpuHostConfig(config.resources));
     let container: EngineContainer;
     try {
       container = await this.docker.createContainer({

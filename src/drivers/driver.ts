@@ -171,6 +171,11 @@ export interface Driver {
    * handle saved), still running or ended since, without starting anything; undefined when there is none.
    */
   recover?(config: TaskConfig): Promise<RunningTask | undefined>;
+  /**
+   * The capacity the agent offers for tasks (after what is reserved), once it
+   * is known: the exec driver weights baton's cgroups by its cpu.
+   */
+  offer?(capacity: Resources): void;
   /** every task this node still has under this driver (e.g. labelled containers), to find orphans after a crash */
   list(nodeId: string): Promise<Array<{ allocId: string; taskName: string; handle: TaskHandle; running: boolean }>>;
 }

@@ -1,9 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultLauncher, LauncherGone, NodeLauncher, PerlLauncher, type LaunchRequest, type Launcher } from './exec-launcher.js';
-import { findCommand, processAlive } from './proc.js';
+import { defaultLauncher, LauncherGone, NodeLauncher, PERL_LAUNCHER_SCRIPT, PerlLauncher, type LaunchRequest, type Launcher } from './exec-launcher.js';
+import { findCommand, processAlive, readProcStat, sleep } from './proc.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-launcher-'));
 // the task user of one test writes its exit file here, as a task does in its own dir
@@ -127,12 +129,134 @@ describe.each([
     l.close();
   });
 
+  it.skipIf(skip)('passes an empty last argument and arguments far longer than a pipe holds', async () => {
+    const l = make();
+    const name = `${kind}-huge`;
+    const r = req(name, 'printf "%s|" "$#" "${#1}" "${#2}" "$3"');
+    // each just under the kernel's 128 KiB limit for one argument: the request line is over 500 KiB of hex
+    r.argv.push('a'.repeat(120_000), 'b'.repeat(120_000), '');
+    const got = await l.launch(r);
+    expect(await got.exited).toBe(true);
+    expect(read(name, 'out')).toBe('3|120000|120000||');
+    l.close();
+  });
+
+  it.skipIf(skip)('writes the handle file with the wrapper\'s pid and start time before the wrapper runs', async () => {
+    const l = make();
+    const name = `${kind}-handle`;
+    const handle = join(dir, `${name}.handle`);
+    const r = { ...req(name, 'sleep 0.2'), handleFile: { path: handle, template: '{"pid":@PID@,"start":"@START@"}' } };
+    if (kind === 'perl') r.argv[2] = `cat ${JSON.stringify(handle)}; ${r.argv[2]}`;
+    const got = await l.launch(r);
+    const want = JSON.stringify({ pid: got.pid, start: readProcStat(got.pid)?.startTime });
+    expect(readFileSync(handle, 'utf8')).toBe(want);
+    // the perl launcher's child waits for it before its exec: the wrapper's first command sees it
+    if (kind === 'perl') expect(read(name, 'out')).toBe(want);
+    expect(await got.exited).toBe(true);
+    l.close();
+  });
+
   it.skipIf(skip)('refuses a task dir that is not there, naming it', async () => {
     const l = make();
     const r = req(`${kind}-nodir`, 'true');
     r.cwd = join(dir, 'no-such-dir');
     await expect(l.launch(r)).rejects.toThrow(/no-such-dir/);
     l.close();
+  });
+});
+
+describe('the perl launcher script', () => {
+  // mandatory where CI asks for perl (BATON_REQUIRE_PERL=1 fails the file above without it)
+  it.skipIf(!perl)('compiles (perl -c)', () => {
+    const r = spawnSync(perl!, ['-c', PERL_LAUNCHER_SCRIPT], { encoding: 'utf8' });
+    expect(r.stderr).toContain('syntax OK');
+    expect(r.status).toBe(0);
+  });
+});
+
+/** the perl half alone, spoken to line by line */
+function rawLauncher() {
+  const proc = spawn(perl!, [PERL_LAUNCHER_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: proc.stdout }).on('line', (l) => {
+    lines.push(l);
+    for (const w of waiters.splice(0)) w();
+  });
+  const next = async (prefix: string): Promise<string[]> => {
+    for (;;) {
+      const i = lines.findIndex((l) => l.startsWith(`${prefix} `));
+      if (i >= 0) return lines.splice(i, 1)[0].split(' ');
+      await within(new Promise<void>((r) => waiters.push(r)), 10_000, () => `no ${prefix} line; got ${JSON.stringify(lines)}`);
+    }
+  };
+  const hex = (v: string) => Buffer.from(v).toString('hex');
+  /** S line fields after the request id, as launch() sends them */
+  const start = (id: number, o: { gate: boolean; out: string; outId: string; err: string; errId: string; argv: string[] }) =>
+    proc.stdin.write(`S ${id} ${[o.gate ? '1' : '', dir, o.out, o.outId, o.err, o.errId, '', '', '', '0', '1', `PATH=${process.env.PATH}`, ...o.argv].map(hex).join(' ')}\n`);
+  return { proc, next, start };
+}
+
+function madeFile(name: string): { path: string; id: string } {
+  const path = join(dir, name);
+  rmSync(path, { force: true });
+  const fd = openSync(path, 'wx');
+  const st = fstatSync(fd, { bigint: true });
+  closeSync(fd);
+  return { path, id: `${st.dev}:${st.ino}` };
+}
+
+describe.skipIf(!perl)('perl launcher protocol', () => {
+  it('refuses a log file that is not the one the agent made', async () => {
+    const l = rawLauncher();
+    const out = madeFile('raw-swap.out');
+    const err = madeFile('raw-swap.err');
+    // what a task could do between the agent making the file and the child opening it: a hard
+    // link to another file in its place (a symbolic one fails the open, O_NOFOLLOW)
+    const victim = join(dir, 'raw-swap.victim');
+    writeFileSync(victim, 'host file\n');
+    rmSync(out.path);
+    linkSync(victim, out.path);
+    const ran = join(dir, 'raw-swap.ran');
+    l.start(1, { gate: false, out: out.path, outId: out.id, err: err.path, errId: err.id, argv: ['/bin/sh', '-c', `touch ${ran}`] });
+    const [, req, msg] = await l.next('E');
+    expect(req).toBe('1');
+    expect(Buffer.from(msg, 'hex').toString()).toMatch(/raw-swap\.out is not the file made for the task/);
+    const [, , status] = await l.next('X');
+    expect(Number(status) >> 8).toBe(127);
+    expect(existsSync(ran)).toBe(false);
+    expect(readFileSync(victim, 'utf8')).toBe('host file\n');
+    l.proc.stdin.end();
+  });
+
+  it('a child waiting for its go runs nothing when the agent goes away, and one told go runs', async () => {
+    const l = rawLauncher();
+    const files = (n: string) => {
+      const o = madeFile(`${n}.out`);
+      const e = madeFile(`${n}.err`);
+      return { out: o.path, outId: o.id, err: e.path, errId: e.id };
+    };
+    const ran = (n: string) => join(dir, `${n}.ran`);
+    l.start(1, { gate: true, ...files('raw-go'), argv: ['/bin/sh', '-c', `touch ${ran('raw-go')}`] });
+    const [, , goPid] = await l.next('P');
+    l.proc.stdin.write('G 1\n');
+    const [, reaped] = await l.next('X');
+    expect(reaped).toBe(goPid);
+    expect(existsSync(ran('raw-go'))).toBe(true);
+
+    l.start(2, { gate: true, ...files('raw-cancel'), argv: ['/bin/sh', '-c', `touch ${ran('raw-cancel')}`] });
+    await l.next('P');
+    l.proc.stdin.write('C 2\n');
+    const [, , status] = await l.next('X');
+    expect(Number(status)).toBe(0);
+    expect(existsSync(ran('raw-cancel'))).toBe(false);
+
+    l.start(3, { gate: true, ...files('raw-gone'), argv: ['/bin/sh', '-c', `touch ${ran('raw-gone')}`] });
+    const [, , pid] = await l.next('P');
+    l.proc.stdin.end();
+    for (let i = 0; i < 200 && processAlive(Number(pid)); i++) await sleep(25);
+    expect(processAlive(Number(pid))).toBe(false);
+    expect(existsSync(ran('raw-gone'))).toBe(false);
   });
 });
 

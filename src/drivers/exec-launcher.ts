@@ -3,17 +3,27 @@
  * forks the whole agent (a large process) and costs milliseconds of the
  * agent's only thread per task, which caps how many short runs a node can
  * turn over. Where Perl is installed (it is part of every Debian and Ubuntu
- * base system) a small long-lived Perl process forks the wrappers instead: the
- * agent writes one line per task and reads one line back when the wrapper is
- * ready and one when it is gone. Without Perl, or when it cannot start, the
- * driver falls back to Node's spawn.
+ * base system) a small long-lived Perl process, exec-launcher.pl beside this
+ * file, forks the wrappers instead: the agent writes one line per task and
+ * reads one line back when the wrapper is forked, one when it is ready and one
+ * when it is gone. Without Perl, or when it cannot start, the driver falls
+ * back to Node's spawn.
+ *
+ * Both launchers share everything but the fork: prepare() makes the task's
+ * cgroup (on libuv's thread pool) and its files, and writeHandle() the handle
+ * file once the pid is known. The Perl side only does what has to happen in
+ * the child between fork and exec (see the top of exec-launcher.pl).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, fchownSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchownSync, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Cgroups, type CgroupStep } from './cgroups.js';
 import { findCommand, readProcStat } from './proc.js';
+
+/** the Perl half of PerlLauncher; the build copies it next to the compiled file */
+export const PERL_LAUNCHER_SCRIPT = fileURLToPath(new URL('./exec-launcher.pl', import.meta.url));
 
 export interface LaunchRequest {
   /** argv of the wrapper; argv[0] is the program */
@@ -22,7 +32,7 @@ export interface LaunchRequest {
   cwd: string;
   stdoutPath: string;
   stderrPath: string;
-  /** the task's cgroup, made (limits written) before the wrapper starts */
+  /** the task's cgroup, made (limits written) by the agent before the wrapper is forked */
   setup?: CgroupStep[];
   /**
    * Files created empty (or emptied) before the wrapper starts, by a process
@@ -32,7 +42,12 @@ export interface LaunchRequest {
    * cgroup operation on the node.
    */
   touch?: string[];
-  /** written once the pid is known: the text with @PID@ and @START@ (the /proc start time) filled in */
+  /**
+   * Written once the pid is known, before the wrapper runs anything: the text
+   * with @PID@ and @START@ (the /proc start time) filled in. The perl launcher's
+   * child waits for it before its exec, so an agent that dies at any point of a
+   * launch leaves either this file or a run that never started.
+   */
   handleFile?: { path: string; template: string };
   /**
    * Run the wrapper as this user: its supplementary groups replaced by
@@ -50,7 +65,8 @@ export interface LaunchRequest {
 /**
  * Files the launcher makes in the task's directory, which the task controls:
  * the old name is unlinked and the file created anew with O_EXCL|O_NOFOLLOW,
- * so a link the task left there is replaced, never written through.
+ * so a link the task left there is replaced, never written through. The agent
+ * makes them, outside the task's cgroup (see `touch`).
  */
 function createFresh(path: string, owner?: { uid: number; gid: number }): number {
   try {
@@ -59,8 +75,44 @@ function createFresh(path: string, owner?: { uid: number; gid: number }): number
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-  if (owner) fchownSync(fd, owner.uid, owner.gid);
+  try {
+    if (owner) fchownSync(fd, owner.uid, owner.gid);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
   return fd;
+}
+
+/**
+ * What both launchers do before the fork: the task's cgroup with its limits,
+ * the touch files (the task user's), and stdout and stderr made anew. Returns
+ * the two log files open for writing.
+ */
+async function prepare(req: LaunchRequest): Promise<{ out: number; err: number }> {
+  if (req.setup) await Cgroups.applyAsync(req.setup);
+  for (const f of req.touch ?? []) closeSync(createFresh(f, req.user));
+  const out = createFresh(req.stdoutPath);
+  let err: number;
+  try {
+    err = createFresh(req.stderrPath);
+  } catch (e) {
+    closeSync(out);
+    throw e;
+  }
+  return { out, err };
+}
+
+/** the handle file, once the wrapper's pid is known (its start time is the forked child's: exec keeps it) */
+function writeHandle(file: { path: string; template: string }, pid: number, mustExist: boolean): void {
+  const start = readProcStat(pid)?.startTime;
+  if (start === undefined && mustExist) throw new Error(`the wrapper (pid ${pid}) is gone before its handle was written`);
+  const fd = createFresh(file.path);
+  try {
+    writeFileSync(fd, file.template.replaceAll('@PID@', String(pid)).replaceAll('@START@', start ?? ''));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface Launched {
@@ -118,13 +170,10 @@ export class NodeLauncher implements Launcher {
   readonly kind = 'node';
 
   async launch(req: LaunchRequest): Promise<Launched> {
-    if (req.setup) Cgroups.apply(req.setup);
-    for (const f of req.touch ?? []) closeSync(createFresh(f, req.user));
-    const out = createFresh(req.stdoutPath);
-    const err = createFresh(req.stderrPath);
-    let child: ChildProcess;
     // as root: join the group, then become the user (setpriv) and exec the wrapper, all in one pid
     const argv = req.user ? ['/bin/sh', '-c', JOIN_THEN_DROP, 'baton-join', (req.join ?? []).join(':'), ...dropPrivileges(req.user), ...req.argv] : req.argv;
+    const { out, err } = await prepare(req);
+    let child: ChildProcess;
     try {
       child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, 'pipe'], env: req.env, cwd: req.cwd });
     } finally {
@@ -140,15 +189,8 @@ export class NodeLauncher implements Launcher {
     }
     child.on('error', () => {}); // a late error must not crash the agent; the exit is reported anyway
     child.unref();
-    if (req.handleFile) {
-      const start = readProcStat(pid)?.startTime ?? '';
-      const fd = createFresh(req.handleFile.path);
-      try {
-        writeFileSync(fd, req.handleFile.template.replaceAll('@PID@', String(pid)).replaceAll('@START@', start));
-      } finally {
-        closeSync(fd);
-      }
-    }
+    // after the spawn: Node has no way to hold the child back until this is written
+    if (req.handleFile) writeHandle(req.handleFile, pid, false);
     const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise<boolean>((r) => child.once('exit', () => r(true)));
     const ready = child.stdio[3] as Readable | null;
     if (ready) {
@@ -170,153 +212,11 @@ export class NodeLauncher implements Launcher {
   close(): void {}
 }
 
-/*
- * Protocol, one line each way per event, fields hex-encoded so that any byte
- * may appear in paths, env and args (or "~<key>" for a value sent before with K):
- *   agent → perl: S <req> <cwd> <stdout> <stderr> <setup count> <setup>... <env count> <env K=V>... <argv>...
- *                 setup steps: "M\0<dir>" (mkdir; an existing empty one is made anew, a busy one kept,
- *                 as in cgroups.ts), "W\0<file>\0<value>" (write, must
- *                 succeed), "w\0<file>\0<value>" (write, may fail: a file the kernel does not have),
- *                 "T\0<file>" (create or empty a file), "H\0<file>\0<text>" (write the text with @PID@ and
- *                 @START@ replaced by the child's pid and /proc start time: the wrapper's, as exec keeps both),
- *                 "U\0<uid>\0<gid>\0<groups, comma-separated>" (become this user before the exec; T files are
- *                 handed to it), "J\0<cgroup.procs>" (join, as root, after the files are made)
- *                 T, H and the stdout/stderr files are made anew (unlink, then O_EXCL|O_NOFOLLOW): the
- *                 task owns its directory and may have left links there
- *                 K <key> <value>      remembers a long value (the wrapper script) for fields "~<key>"
- *   perl → agent: P <req> <pid>          forked
- *                 E <req> <message>      could not fork or set up the child (message hex)
- *                 X <pid> <wait status>  the wrapper was reaped
- *   wrapper → agent (fd 3, same pipe):  R <pid>
- * Reaping is done in a SIGCHLD handler with SIGCHLD blocked around fork, so a
- * child that exits at once is still known by its pid when it is reaped. The
- * parent ignores SIGPIPE so an agent that went away does not take it down;
- * it exits when its stdin closes and the wrappers live on, reparented, and
- * leave their exit status in the task dir as usual.
- */
-const PERL_SPAWNER = String.raw`
-use strict;
-use warnings;
-use POSIX ();
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_NOFOLLOW);
-$| = 1;
-$SIG{PIPE} = 'IGNORE';
-my %kids;
-$SIG{CHLD} = sub {
-  while ((my $p = waitpid(-1, POSIX::WNOHANG())) > 0) {
-    print "X $p $?\n" if delete $kids{$p};
-  }
-};
-my $report = \*STDOUT;
-sub fail { my ($req, $msg) = @_; print $report "E $req ", unpack('H*', $msg), "\n"; POSIX::_exit(127) }
-# a file in the task's directory, made anew: never through a link the task left there
-sub fresh {
-  my ($req, $path, $owner) = @_;
-  unlink($path) or $! + 0 == POSIX::ENOENT() or fail($req, "cannot replace $path: $!");
-  sysopen(my $fh, $path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644) or fail($req, "cannot create $path: $!");
-  if ($owner) { chown($owner->[0], $owner->[1], $fh) or fail($req, "cannot hand $path to uid $owner->[0]: $!") }
-  return $fh;
-}
-sub child {
-  my ($req, $cwd, $out, $err, $setupc, @rest) = @_;
-  my @setup = splice(@rest, 0, $setupc);
-  my $envc = shift @rest;
-  my @env = splice(@rest, 0, $envc);
-  $SIG{$_} = 'DEFAULT' for qw(CHLD PIPE);
-  POSIX::setsid();
-  my ($user, @join);
-  for my $step (@setup) {
-    my ($k, $path, $value) = split(/\0/, $step, 3);
-    if ($k eq 'U') {
-      my ($gid, $groups) = split(/\0/, $value, 2);
-      $user = [$path + 0, $gid + 0, $groups];
-    } elsif ($k eq 'J') {
-      push @join, $path;
-    } elsif ($k eq 'M') {
-      # a leftover group of an earlier run is made anew when empty, kept when busy
-      if (!mkdir($path)) {
-        $! + 0 == POSIX::EEXIST() or fail($req, "cannot create cgroup $path: $!");
-        rmdir($path) and (mkdir($path) or fail($req, "cannot create cgroup $path: $!"));
-      }
-    } elsif ($k eq 'H') {
-      # the task's handle, for a restarted agent: our pid and start time are the wrapper's (exec keeps both)
-      open(my $st, '<', "/proc/$$/stat") or fail($req, "cannot read /proc/$$/stat: $!");
-      my $stat = <$st>;
-      close $st;
-      my @sf = split(/ /, substr($stat, rindex($stat, ')') + 2));
-      $value =~ s/\@PID\@/$$/g;
-      $value =~ s/\@START\@/$sf[19]/g;
-      my $fh = fresh($req, $path);
-      my $ok = print $fh $value;
-      $ok &&= close $fh;
-      fail($req, "cannot write $path: $!") if !$ok;
-    } elsif ($k eq 'T') {
-      # the wrapper writes these (the exit code): they belong to the task's user
-      close(fresh($req, $path, $user));
-    } else {
-      my $ok = open(my $fh, '>', $path);
-      $ok &&= print $fh $value;
-      $ok &&= close $fh;
-      fail($req, "cannot write $value to $path: $!") if !$ok && $k eq 'W';
-    }
-  }
-  # fd 3 is the pipe to the agent for the wrapper's ready line; dup2 leaves it open across
-  # exec, and $^F = 3 keeps perl from marking it close-on-exec when it is opened below
-  $^F = 3;
-  defined(POSIX::dup2(fileno(STDOUT), 3)) or fail($req, "dup2: $!");
-  open(my $fd3, '>&=', 3) or fail($req, "fd 3: $!");
-  # autoflush without a method call: that would load IO::Handle in every child, which costs
-  # more than the rest of the child's work together
-  select((select($fd3), $| = 1)[0]);
-  $report = $fd3;
-  open(STDIN, '<', '/dev/null') or fail($req, "cannot open /dev/null: $!");
-  my $ofh = fresh($req, $out);
-  defined(POSIX::dup2(fileno($ofh), 1)) or fail($req, "dup2: $!");
-  close $ofh;
-  my $efh = fresh($req, $err);
-  defined(POSIX::dup2(fileno($efh), 2)) or fail($req, "dup2: $!");
-  close $efh;
-  chdir($cwd) or fail($req, "cannot change into $cwd: $!");
-  # after the files, so their inodes are not charged to the task's group (see touch in exec-launcher.ts)
-  for my $procs (@join) {
-    my $ok = open(my $fh, '>', $procs);
-    $ok &&= print $fh "$$\n";
-    $ok &&= close $fh;
-    fail($req, "cannot join cgroup $procs: $!") if !$ok;
-  }
-  if ($user) {
-    my ($uid, $gid, $groups) = @$user;
-    # $) with a list is setgroups(list) then setegid; then the real and saved ids with setgid/setuid
-    $) = join(' ', $gid, split(/,/, $groups));
-    POSIX::setgid($gid) or fail($req, "setgid $gid: $!");
-    POSIX::setuid($uid) or fail($req, "setuid $uid: $!");
-    ($< == $uid && $> == $uid && (split(/ /, $())[0] == $gid && (split(/ /, $)))[0] == $gid) or fail($req, "could not become uid $uid gid $gid");
-  }
-  %ENV = map { split(/=/, $_, 2) } @env;
-  { no warnings 'exec'; exec { $rest[0] } @rest; }
-  fail($req, "cannot run $rest[0]: $!");
-}
-my %interned;
-my $block = POSIX::SigSet->new(POSIX::SIGCHLD());
-while (my $line = <STDIN>) {
-  chomp $line;
-  my ($op, $req, @f) = split(/ /, $line);
-  next unless defined $op;
-  if ($op eq 'K') { $interned{$req} = pack('H*', $f[0]); next }
-  next unless $op eq 'S';
-  @f = map { /^~(\d+)$/ ? $interned{$1} : pack('H*', $_) } @f;
-  my $old = POSIX::SigSet->new;
-  POSIX::sigprocmask(POSIX::SIG_BLOCK(), $block, $old);
-  my $pid = fork;
-  if (defined $pid && $pid == 0) { POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old); child($req, @f) }
-  if (defined $pid) { $kids{$pid} = 1; print "P $req $pid\n" } else { print "E $req ", unpack('H*', "fork: $!"), "\n" }
-  POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
-}
-`;
-
 interface Pending {
   resolve: (l: Launched) => void;
   reject: (e: Error) => void;
+  /** written when P comes, before the child may exec (G) */
+  handleFile?: { path: string; template: string };
   pid?: number;
 }
 
@@ -334,23 +234,32 @@ const hex = (s: string): string => Buffer.from(s, 'utf8').toString('hex');
 const INTERN_MIN = 256;
 const INTERN_MAX = 64;
 
+/** which file this is: the child opens it by path and checks it is still the one the agent made */
+function fileId(fd: number): string {
+  const st = fstatSync(fd, { bigint: true });
+  return `${st.dev}:${st.ino}`;
+}
+
 export class PerlLauncher implements Launcher {
   readonly kind = 'perl';
   private proc?: ChildProcess;
   private nextReq = 0;
   private readonly pending = new Map<number, Pending>();
   private readonly tracked = new Map<number, Tracked>();
-  /** ready lines that came before the fork was reported */
+  /** ready lines that came before the fork was reported (a launch without a handle file is not held back) */
   private readonly earlyReady = new Set<number>();
   /** long values the launcher process already holds, by key: sent once instead of with every task */
   private readonly interned = new Map<string, number>();
 
-  constructor(private readonly perl: string) {}
+  constructor(
+    private readonly perl: string,
+    private readonly script = PERL_LAUNCHER_SCRIPT,
+  ) {}
 
   private ensure(): ChildProcess {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) return this.proc;
     // detached: a ^C or group signal aimed at the agent must not take the launcher with it mid-fork
-    const proc = spawn(this.perl, ['-e', PERL_SPAWNER], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    const proc = spawn(this.perl, [this.script], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     // an idle launcher must not keep the agent's process alive (its stdin closing at exit is what
     // stops it); while launches or wrappers are outstanding, its stdout is held (see hold())
     proc.unref();
@@ -358,9 +267,10 @@ export class PerlLauncher implements Launcher {
     proc.on('error', () => this.lost(proc, 'could not start perl'));
     proc.on('exit', () => this.lost(proc, 'the perl launcher exited'));
     proc.stdin.on('error', () => {}); // EPIPE after an exit: reported through 'exit'
-    const rl = createInterface({ input: proc.stdout });
+    // lines may come in any pieces: readline puts them together
+    const rl = createInterface({ input: proc.stdout, crlfDelay: Infinity });
     rl.on('line', (l) => {
-      this.onLine(l);
+      this.onLine(proc, l);
       this.hold();
     });
     this.proc = proc;
@@ -397,15 +307,29 @@ export class PerlLauncher implements Launcher {
     return t;
   }
 
-  private onLine(line: string): void {
+  private onLine(proc: ChildProcess, line: string): void {
     const [op, a, b] = line.split(' ');
     if (op === 'P') {
       const req = Number(a);
       const pid = Number(b);
       const p = this.pending.get(req);
+      // failed already (its E came first): the launcher reaps it and drops its go pipe
       if (!p) return;
       p.pid = pid;
       const t = this.track(pid);
+      if (p.handleFile) {
+        try {
+          writeHandle(p.handleFile, pid, true);
+        } catch (err) {
+          // the child exits without running anything
+          proc.stdin!.write(`C ${req}\n`);
+          this.pending.delete(req);
+          this.tracked.delete(pid);
+          p.reject(err as Error);
+          return;
+        }
+        proc.stdin!.write(`G ${req}\n`);
+      }
       const settle = (): void => {
         if (t.isReady) return;
         t.isReady = true;
@@ -423,7 +347,7 @@ export class PerlLauncher implements Launcher {
       if (t) t.ready();
       else this.earlyReady.add(pid);
     } else if (op === 'X') {
-      // never before its P line: SIGCHLD is blocked from fork until P is printed
+      // never before its P line: the launcher reaps in its loop, after it wrote P
       this.reaped(Number(a));
     } else if (op === 'E') {
       const req = Number(a);
@@ -439,6 +363,7 @@ export class PerlLauncher implements Launcher {
   }
 
   private reaped(pid: number): void {
+    this.earlyReady.delete(pid);
     const t = this.tracked.get(pid);
     if (!t) return;
     this.tracked.delete(pid);
@@ -447,17 +372,23 @@ export class PerlLauncher implements Launcher {
     t.exited(true);
   }
 
-  launch(req: LaunchRequest): Promise<Launched> {
+  async launch(req: LaunchRequest): Promise<Launched> {
+    const files = await prepare(req);
+    let outId: string;
+    let errId: string;
+    try {
+      outId = fileId(files.out);
+      errId = fileId(files.err);
+    } finally {
+      closeSync(files.out);
+      closeSync(files.err);
+    }
+    // from here on synchronous: the keys of interned values belong to the process this line goes to
     const proc = this.ensure();
     const id = ++this.nextReq;
     const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-    const setup = [
-      ...(req.setup ?? []).map((st) => ('mkdir' in st ? `M\0${st.mkdir}` : `${st.required ? 'W' : 'w'}\0${st.write}\0${st.value}`)),
-      ...(req.user ? [`U\0${req.user.uid}\0${req.user.gid}\0${req.user.groups.join(',')}`] : []),
-      ...(req.join ?? []).map((f) => `J\0${f}`),
-      ...(req.touch ?? []).map((f) => `T\0${f}`),
-      ...(req.handleFile ? [`H\0${req.handleFile.path}\0${req.handleFile.template}`] : []),
-    ];
+    const user = req.user;
+    const join = req.join ?? [];
     let define = '';
     const field = (v: string): string => {
       if (v.length < INTERN_MIN) return hex(v);
@@ -471,9 +402,24 @@ export class PerlLauncher implements Launcher {
       }
       return `~${key}`;
     };
-    const fields = [req.cwd, req.stdoutPath, req.stderrPath, String(setup.length), ...setup, String(env.length), ...env, ...req.argv].map(field);
+    const fields = [
+      req.handleFile ? '1' : '',
+      req.cwd,
+      req.stdoutPath,
+      outId,
+      req.stderrPath,
+      errId,
+      user ? String(user.uid) : '',
+      user ? String(user.gid) : '',
+      user ? user.groups.join(',') : '',
+      String(join.length),
+      ...join,
+      String(env.length),
+      ...env,
+      ...req.argv,
+    ].map(field);
     return new Promise<Launched>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, ...(req.handleFile ? { handleFile: req.handleFile } : {}) });
       this.hold();
       proc.stdin!.write(`${define}S ${id} ${fields.join(' ')}\n`);
     });
@@ -491,7 +437,9 @@ export class PerlLauncher implements Launcher {
 export function defaultLauncher(kind: 'auto' | 'perl' | 'node' = 'auto'): Launcher {
   if (kind === 'node') return new NodeLauncher();
   const perl = findCommand('perl', process.env.PATH ?? '/usr/bin:/bin', '/');
-  if (perl) return new PerlLauncher(perl);
+  // a build that lost the script beside this file runs on Node rather than failing every launch
+  if (perl && existsSync(PERL_LAUNCHER_SCRIPT)) return new PerlLauncher(perl);
+  if (perl && kind === 'perl') throw new Error(`the perl launcher script is missing: ${PERL_LAUNCHER_SCRIPT}`);
   if (kind === 'perl') throw new Error('perl is not installed on this node (needed by the perl launcher)');
   return new NodeLauncher();
 }

@@ -5,9 +5,9 @@ import { resolveTaskUser } from '../agent/task-user.js';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ExecDriver } from './exec.js';
-import { Cgroups } from './cgroups.js';
+import { Cgroups, cpuWeight } from './cgroups.js';
 import { PerlLauncher } from './exec-launcher.js';
-import { findCommand } from './proc.js';
+import { findCommand, sleep } from './proc.js';
 import type { LogRecord, RunningTask, TaskConfig } from './driver.js';
 import { waitFor } from '../../test/support/cluster.js';
 
@@ -266,12 +266,19 @@ describe.skipIf(!cgroupsUsable).each(launchers)('ExecDriver with cgroups (%s lau
     const c = config({ command: 'sleep', args: ['30'], resources: { cpu: 250, memory: 48 * 1024 * 1024, disk: 0 } });
     const t = await run(driver, c);
     const cg = (t.handle.data as { cgroup: { memory: string; cpu?: string } }).cgroup;
+    // the cpu request is a weight: no cap without a cpu limit
     if (cgroups.version === 'v2') {
       expect(readFileSync(join(cg.memory, 'memory.max'), 'utf8').trim()).toBe(String(48 * 1024 * 1024));
-      expect(readFileSync(join(cg.memory, 'cpu.max'), 'utf8').trim()).toBe('25000 100000');
+      if (existsSync(join(cg.memory, 'cpu.weight'))) {
+        expect(readFileSync(join(cg.memory, 'cpu.weight'), 'utf8').trim()).toBe(String(cpuWeight(256)));
+        expect(readFileSync(join(cg.memory, 'cpu.max'), 'utf8').trim()).toBe('max 100000');
+      }
     } else {
       expect(readFileSync(join(cg.memory, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(48 * 1024 * 1024));
-      if (cg.cpu) expect(readFileSync(join(cg.cpu, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('25000');
+      if (cg.cpu) {
+        expect(readFileSync(join(cg.cpu, 'cpu.shares'), 'utf8').trim()).toBe('256');
+        expect(readFileSync(join(cg.cpu, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('-1');
+      }
     }
     expect(Cgroups.pids(t.handle.data.cgroup as never)).toContain(Number(t.handle.id));
 
@@ -300,6 +307,31 @@ describe.skipIf(!cgroupsUsable).each(launchers)('ExecDriver with cgroups (%s lau
   it('reports the cpu time at exit, counted by the cgroup', async () => {
     const t = await run(driver, config({ command: 'sh', args: ['-c', 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'], resources: { cpu: 1000, memory: 32 * 1024 * 1024, disk: 0 } }));
     expect((await t.wait()).cpuNanos).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!cgroups.cpuControlled)('a 100m cpu request is a weight, not a cap: a busy loop gets far more of an idle core; a cpu limit caps it', async () => {
+    /** cpu cores the task used over 1.5 s, read from its cgroup */
+    const coresUsed = async (resources: TaskConfig['resources']): Promise<number> => {
+      const t = await run(driver, config({ command: 'sh', args: ['-c', 'while :; do :; done'], resources }));
+      try {
+        // past the start, then over a window of its own
+        await sleep(200);
+        const a = (await t.usage())!.cpuNanos;
+        const t0 = performance.now();
+        await sleep(1500);
+        const b = (await t.usage())!.cpuNanos;
+        return (b - a) / 1e6 / (performance.now() - t0);
+      } finally {
+        await t.stop(1000, 'SIGKILL');
+        await t.destroy();
+      }
+    };
+    const free = await coresUsed({ cpu: 100, memory: 32 * 1024 * 1024, disk: 0 });
+    const capped = await coresUsed({ cpu: 100, cpuLimit: 100, memory: 32 * 1024 * 1024, disk: 0 });
+    console.log(`[cpu weight] a 100m busy loop: ${free.toFixed(2)} cores uncapped, ${capped.toFixed(2)} with a 100m limit`);
+    // on an idle core the loop takes all of it; even beside other tests it gets well over its 0.1
+    expect(free, `uncapped: ${free.toFixed(2)} cores, capped: ${capped.toFixed(2)}`).toBeGreaterThan(0.2);
+    expect(capped, `uncapped: ${free.toFixed(2)} cores, capped: ${capped.toFixed(2)}`).toBeLessThan(0.13);
   });
 
   it('a clean exit is not an OOM kill', async () => {

@@ -1,15 +1,16 @@
 /**
  * The exec driver: runs a host command in its own session and process group,
- * inside a cgroup with the task's memory and cpu limits. A small shell wrapper
- * owns the task so it survives the agent: it joins the cgroup before the task
- * starts, outlives group signals, and leaves the exit status in the task dir
- * for whichever agent process asks next.
+ * inside a cgroup with the task's memory limit and cpu weight (and a cpu cap
+ * when it sets a cpu limit). A small shell wrapper owns the task so it survives
+ * the agent: it joins the cgroup before the task starts, outlives group
+ * signals, and leaves the exit status in the task dir for whichever agent
+ * process asks next.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { chmod, chown, open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { LogStream } from '../api/types.js';
+import type { LogStream, Resources } from '../api/types.js';
 import { resolveTaskUser, type TaskUser } from '../agent/task-user.js';
 import { chownSecrets } from '../agent/secrets.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
@@ -505,6 +506,11 @@ export class ExecDriver implements Driver {
     return this.launcherImpl;
   }
 
+  /** baton's cgroups (its own and the node's) get the weight of the cpu the agent offers */
+  offer(capacity: Resources): void {
+    this.cgroups.offer(capacity.cpu);
+  }
+
   /** stops the launcher process (running tasks are not touched) */
   close(): void {
     this.launcherImpl?.close();
@@ -546,7 +552,7 @@ export class ExecDriver implements Driver {
       detail:
         v === 'none'
           ? `no cgroups: limits not enforced${this.cgroups.reason ? ` (${this.cgroups.reason})` : ''}`
-          : `cgroups ${v}: memory and cpu limits enforced`,
+          : `cgroups ${v}: memory limits, cpu weights and cpu limits enforced`,
       attributes: {
         'exec.cgroups': v,
         // the scheduler keeps `user: root` tasks off nodes that would refuse them

@@ -62,6 +62,17 @@ describe('parseJobSource', () => {
     expect(e.details[0].message).toMatch(/did you mean "count"/);
   });
 
+  it('takes a cpu limit beside the request, never below it', () => {
+    const job = (r: string) => `name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: x\n    resources: ${r}\n`;
+    expect(parseJobSource(job('{ cpu: 500m, cpu_limit: 2 }')).spec.tasks[0].resources).toEqual({ cpu: 500, cpuLimit: 2000, memory: 128 * 1024 ** 2, disk: 0 });
+    expect(parseJobSource(job('{ cpu: 2 }')).spec.tasks[0].resources).not.toHaveProperty('cpuLimit');
+    const below = specError(() => parseJobSource(job('{ cpu: 2, cpu_limit: 1 }')));
+    expect(below.details[0]).toMatchObject({ path: 'tasks[0].resources.cpu_limit', line: 7 });
+    expect(below.details[0].message).toMatch(/cpu_limit \(1 core\) is below the cpu request \(2 cores\)/);
+    expect(specError(() => parseJobSource(job('{ cpu_limit: 50m }'))).details[0].message).toMatch(/below the cpu request \(100m, the default\)/);
+    expect(specError(() => parseJobSource(job('{ cpu_limit: 0 }'))).details[0].message).toMatch(/more than 0/);
+  });
+
   it('names a nested field with its path and line', () => {
     const e = specError(() => parseJobSource('name: x\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources:\n      memory: 12 gigs\n'));
     expect(e.details[0]).toMatchObject({ path: 'tasks[0].resources.memory', line: 8 });

@@ -308,6 +308,7 @@ function toSpec(f: JobFile): ParsedJob {
       cpu: t.resources?.cpu ?? DEFAULT_TASK_RESOURCES.cpu,
       memory: t.resources?.memory ?? DEFAULT_TASK_RESOURCES.memory,
       disk: t.resources?.disk ?? DEFAULT_TASK_RESOURCES.disk,
+      ...(t.resources?.cpu_limit !== undefined ? { cpuLimit: t.resources.cpu_limit } : {}),
     },
     killSignal: t.kill_signal ?? DEFAULT_KILL_SIGNAL,
     killTimeoutMs: t.kill_timeout ?? DEFAULT_KILL_TIMEOUT_MS,

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { secretKeySchema, secretNameSchema } from '../secrets/secret-schemas.js';
-import { parseCpu, parseDuration, parseMemory, UnitError } from './units.js';
+import { DEFAULT_TASK_RESOURCES } from './defaults.js';
+import { formatCpu, parseCpu, parseDuration, parseMemory, UnitError } from './units.js';
 
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,62})$/;
 
@@ -45,11 +46,30 @@ const stringMap = z.record(mapKey, z.union([z.string(), z.number(), z.boolean()]
 
 export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'] as const;
 
-export const resourcesSchema = z.strictObject({
-  cpu: cpu.optional(),
-  memory: memory.optional(),
-  disk: memory.optional(),
-});
+export const resourcesSchema = z
+  .strictObject({
+    /** a weight: what the task is sure to get when cores are contended, and more when they are idle */
+    cpu: cpu.optional(),
+    /** a hard cap; none unless given */
+    cpu_limit: cpu.optional(),
+    memory: memory.optional(),
+    disk: memory.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.cpu_limit === undefined) return;
+    if (r.cpu_limit <= 0) {
+      ctx.addIssue({ code: 'custom', path: ['cpu_limit'], message: 'cpu_limit must be more than 0 (leave it out for no cap)' });
+      return;
+    }
+    const request = r.cpu ?? DEFAULT_TASK_RESOURCES.cpu;
+    if (r.cpu_limit < request) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cpu_limit'],
+        message: `cpu_limit (${formatCpu(r.cpu_limit)}) is below the cpu request (${formatCpu(request)}${r.cpu === undefined ? ', the default' : ''}): a task cannot be capped under what it is placed with`,
+      });
+    }
+  });
 
 export const checkSchema = z.strictObject({
   name: name('check').optional(),

@@ -3,6 +3,9 @@
  * suites use (test/support/postgres.ts). Its admin URL reaches the test files
  * through vitest's provide/inject.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { findPostgres, postgresRequired, startPostgres, type PrivatePostgres } from './postgres.js';
 
@@ -18,6 +21,10 @@ declare module 'vitest' {
 let server: PrivatePostgres | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  // the e2e suites run dist/: after a bare `tsc -p tsconfig.build.json` it lacks the files tsc does
+  // not copy (the exec driver's perl launcher), and agents would quietly fall back to Node's spawn
+  const root = resolve(import.meta.dirname, '../..');
+  if (existsSync(resolve(root, 'dist'))) execFileSync(process.execPath, [resolve(root, 'scripts/copy-build-files.mjs')], { stdio: 'inherit' });
   const found = findPostgres();
   let missing = 'missing' in found ? found.missing : '';
   if (!missing) {

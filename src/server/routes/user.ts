@@ -351,7 +351,7 @@ function fitWarnings(ask: Resources, nodes: NodeInfo[]): string[] {
   const live = nodes.filter((n) => n.status !== 'down');
   if (live.length === 0) return ['no nodes have registered yet: the job waits until an agent joins'];
   const out: string[] = [];
-  const max = (k: keyof Resources) => Math.max(...live.map((n) => n.capacity[k]));
+  const max = (k: 'cpu' | 'memory' | 'disk') => Math.max(...live.map((n) => n.capacity[k]));
   if (ask.memory > max('memory')) {
     out.push(`memory: each alloc asks ${formatBytes(ask.memory)} but the largest node has ${formatBytes(max('memory'))}: it cannot run until a bigger node joins`);
   }
