@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '6' },
     every: { type: 'string', default: '200' },
     allocs: { type: 'string', default: '10' },
+    // '' (the default): every driver that works here, as a plain `baton agent` runs; e.g. --drivers exec
+    drivers: { type: 'string', default: '' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -191,7 +193,7 @@ async function main(): Promise<void> {
 
     const dataDir = await cluster.tempDir('agent-bench');
     const agentFile = join(memDir, 'agent.json');
-    const argv = ['--require', PRELOAD, BIN, 'agent', '--server', cluster.url, '--data-dir', dataDir, '--name', 'bench', '--drivers', 'exec', '--log-level', 'warn'];
+    const argv = ['--require', PRELOAD, BIN, 'agent', '--server', cluster.url, '--data-dir', dataDir, '--name', 'bench', ...(args.drivers ? ['--drivers', args.drivers] : []), '--log-level', 'warn'];
     const child = spawn(process.execPath, argv, {
       env: { ...process.env, BATON_JOIN_TOKEN: cluster.joinToken, BATON_BENCH_MEMORY_FILE: agentFile },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -201,7 +203,7 @@ async function main(): Promise<void> {
     child.stderr.on('data', (d) => (out += d));
     const proc: Proc = { child, output: () => out, exited: new Promise((r) => child.on('exit', (code) => r(code))) };
     // handed to the cluster, which stops it (SIGTERM) and removes its cgroups at the end
-    const agent = new TestAgent(cluster, { name: 'bench', drivers: 'exec' }, dataDir);
+    const agent = new TestAgent(cluster, { name: 'bench', ...(args.drivers ? { drivers: args.drivers } : {}) }, dataDir);
     agent.proc = proc;
     cluster.agents.push(agent);
     await agent.ready();
