@@ -59,6 +59,10 @@ export default defineConfig(({ command }) => {
     // relative asset URLs: the page works wherever the server is mounted
     base: './',
     plugins: [react()],
+    resolve: {
+      // the shared client's Node transport and CA pinning: the UI gives it the browser's fetch instead
+      alias: [{ find: /^(\.\/transport|\.\.\/tls\/pin)\.js$/, replacement: resolve(here, 'src/node-only.ts') }],
+    },
     build: {
       outDir: resolve(here, '../dist/ui'),
       emptyOutDir: true,

@@ -36,7 +36,7 @@ import type {
   UsageResponse,
 } from '../api/types.js';
 import { answerError, HttpClient, type HttpOptions } from './http.js';
-import type { WireResponse } from './transport.js';
+import type { WireResponse } from './wire.js';
 import { createApi, type Api } from './api.js';
 
 export interface EventsFilter {

@@ -16,7 +16,7 @@
  * is not done twice silently. After every server was tried once, the error
  * names each and why it failed.
  */
-import { Transport, type WireResponse } from './transport.js';
+import type { Transport, WireResponse } from './wire.js';
 import type { ApiError, ApiErrorDetail } from '../api/types.js';
 
 export class BatonApiError extends Error {
@@ -48,6 +48,11 @@ export interface HttpOptions {
   key?: string;
   /** shared by the clients that replace one another (an agent's, when its token or certificate changes) */
   sticky?: StickyUrl;
+  /**
+   * what carries the requests: Node's http/https modules unless given (the
+   * web UI gives the browser's fetch); the TLS options above are Node's
+   */
+  transport?: Transport;
 }
 
 export interface RequestOptions {
@@ -197,12 +202,15 @@ export class HttpClient {
 
   private getTransport(): Promise<Transport> {
     this.transport ??= (async () => {
+      if (this.options.transport) return this.options.transport;
+      // Node's modules, loaded here only: a browser build gives its own transport and never reaches this
+      const { Transport: NodeTransport } = await import('./transport.js');
       let ca = this.options.ca;
       if (ca === undefined && this.options.caFingerprint && this.urls.some((u) => u.startsWith('https:'))) {
         // every server of the cluster presents the same CA: the first that answers will do
         ca = this.pinnedCa = await (await import('../tls/pin.js')).fetchPinnedCaFrom(this.urls, this.options.caFingerprint);
       }
-      return new Transport({ headersTimeoutMs: HEADERS_TIMEOUT_MS, ca, cert: this.options.cert, key: this.options.key });
+      return new NodeTransport({ headersTimeoutMs: HEADERS_TIMEOUT_MS, ca, cert: this.options.cert, key: this.options.key });
     })();
     // a failed pin is retried on the next call rather than remembered
     this.transport.catch(() => (this.transport = undefined));
@@ -225,7 +233,8 @@ export class HttpClient {
   async close(): Promise<void> {
     const t = await this.transport?.catch(() => undefined);
     this.transport = undefined;
-    t?.close();
+    // a transport given from outside is its owner's to close
+    if (t && t !== this.options.transport) t.close();
   }
 
   /** the next request starts on the server after this one, which did not answer */

@@ -9,42 +9,11 @@
  * The http/https module is loaded on the first request, so a command that
  * never talks to the server does not pay for it.
  */
+/// <reference types="node" />
 import type { Agent as HttpAgent, IncomingMessage, RequestOptions as NodeRequestOptions } from 'node:http';
+import type { Transport as WireTransport, TransportOptions, WireRequest, WireResponse } from './wire.js';
 
-export interface TlsSettings {
-  /** PEM of the CA the server's certificate must chain to (else the system's roots) */
-  ca?: string;
-  /** a client certificate and its key (PEM) */
-  cert?: string;
-  key?: string;
-  /** false: verify nothing (only to fetch a CA that is then checked against a pin) */
-  rejectUnauthorized?: boolean;
-}
-
-export interface TransportOptions extends TlsSettings {
-  /** how long to wait for the response headers once the request is sent */
-  headersTimeoutMs?: number;
-  /** how long a connection (and its TLS handshake) may take */
-  connectTimeoutMs?: number;
-}
-
-export interface WireRequest {
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  signal?: AbortSignal;
-}
-
-/** an answer: status and headers, the body left to read once */
-export interface WireResponse {
-  readonly status: number;
-  readonly ok: boolean;
-  readonly headers: { get(name: string): string | null };
-  /** the body as it arrives */
-  readonly body: AsyncIterable<Uint8Array>;
-  text(): Promise<string>;
-  json(): Promise<unknown>;
-}
+export type { TlsSettings, TransportOptions, WireRequest, WireResponse } from './wire.js';
 
 /**
  * A failure to get an answer; `cause` is Node's error with its `code`
@@ -125,7 +94,7 @@ class NodeResponse implements WireResponse {
 
 type NodeHttp = typeof import('node:http');
 
-export class Transport {
+export class Transport implements WireTransport {
   private readonly agents = new Map<'http:' | 'https:', HttpAgent>();
   private readonly modules = new Map<'http:' | 'https:', Promise<NodeHttp>>();
 

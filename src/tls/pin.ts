@@ -4,6 +4,7 @@
  * token (or the CLI's saved server file) names. Every later connection is
  * verified against that CA alone.
  */
+/// <reference types="node" />
 import { Transport } from '../client/transport.js';
 import { fingerprintOf, showFingerprint } from './fingerprint.js';
 

@@ -6,7 +6,6 @@
 import type {
   Alloc,
   AllocDetail,
-  ApiError,
   Deployment,
   DispatchResponse,
   Evaluation,
@@ -23,6 +22,8 @@ import type {
   UsageResponse,
 } from '../../src/api/types.js';
 import type { JobVersionsResponse } from '../../src/api/types.js';
+import { BatonClient } from '../../src/client/client.js';
+import { fetchTransport } from '../../src/client/fetch-transport.js';
 
 export type { JobVersionsResponse };
 
@@ -36,41 +37,21 @@ export function saveToken(token: string | null): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** a failed call: `status` is the HTTP status (0 when the server could not be reached) */
+export { BatonApiError as HttpError } from '../../src/client/http.js';
 
 type Query = Record<string, string | number | undefined>;
 
-export async function request<T>(token: string, method: string, path: string, opts: { query?: Query; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
-  const url = new URL(path, window.location.origin);
-  for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: opts.signal });
-  } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err;
-    throw new HttpError(0, 'cannot reach the baton server: is it running?');
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (!res.ok) throw new HttpError(res.status, (parsed as ApiError | undefined)?.error ?? `${method} ${url.pathname}: HTTP ${res.status}`);
-  return parsed as T;
+/** the shared client (src/client), over the browser's fetch, signed in with this token */
+export function clientFor(token: string): BatonClient {
+  return new BatonClient({ baseUrl: window.location.origin, token, transport: fetchTransport });
 }
 
-const enc = encodeURIComponent;
+/** a filter the page left empty is not sent */
+function given<Q extends Query>(q: Q): Q {
+  return Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined && v !== '')) as Q;
+}
+
 
 /** one page of a listing: at most `limit` items (server default 100, at most 1000) after `cursor`, the `next` of the page before */
 export interface PageQuery {
@@ -106,38 +87,39 @@ export interface AllocFilter extends PageQuery {
  * never needs more than what it shows.
  */
 export class Api {
-  constructor(readonly token: string) {}
-  private get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
-    return request<T>(this.token, 'GET', path, { query, signal });
+  private readonly api: BatonClient['api'];
+  constructor(readonly token: string) {
+    this.api = clientFor(token).api;
   }
 
-  status = () => this.get<StatusResponse>('/v1/status');
-  queue = (namespace = '*') => this.get<QueueSummary>('/v1/queue', { namespace });
-  nodes = (q: PageQuery = {}) => this.get<Page<NodeSummary>>('/v1/nodes', { ...q });
+  status = (): Promise<StatusResponse> => this.api.status();
+  eventTicket = () => this.api.eventTicket();
+  queue = (namespace = '*'): Promise<QueueSummary> => this.api.queue({ query: { namespace } });
+  nodes = (q: PageQuery = {}): Promise<Page<NodeSummary>> => this.api.listNodes({ query: given({ ...q }) });
   /** the node with its live allocs and its most recent finished ones */
-  node = (id: string) => this.get<{ node: NodeSummary; allocs: Alloc[] }>(`/v1/nodes/${enc(id)}`);
-  nodeUsage = (id: string) => this.get<UsageResponse>(`/v1/nodes/${enc(id)}/usage`);
-  jobs = (q: JobFilter = {}) => this.get<Page<JobSummary>>('/v1/jobs', { ...q, namespace: q.namespace ?? '*' });
-  job = (id: string, namespace: string) => this.get<JobDetail>(`/v1/jobs/${enc(id)}`, { namespace });
-  versions = (id: string, namespace: string) => this.get<JobVersionsResponse>(`/v1/jobs/${enc(id)}/versions`, { namespace });
+  node = (id: string): Promise<{ node: NodeSummary; allocs: Alloc[] }> => this.api.getNode({ params: { id } });
+  nodeUsage = (id: string): Promise<UsageResponse> => this.api.nodeUsage({ params: { id } });
+  jobs = (q: JobFilter = {}): Promise<Page<JobSummary>> => this.api.listJobs({ query: given({ ...q, namespace: q.namespace ?? '*' }) });
+  job = (id: string, namespace: string): Promise<JobDetail> => this.api.getJob({ params: { id }, query: { namespace } });
+  versions = (id: string, namespace: string): Promise<JobVersionsResponse> => this.api.jobVersions({ params: { id }, query: { namespace } });
   /** one page of a sweep's runs (or a batch job's indexes) in submission order, with the job's summary */
-  runs = (id: string, namespace: string, q: RunFilter = {}) => this.get<RunsResponse>(`/v1/jobs/${enc(id)}/runs`, { namespace, ...q });
-  deployments = (job: string, namespace: string) => this.get<Deployment[]>('/v1/deployments', { namespace, job });
+  runs = (id: string, namespace: string, q: RunFilter = {}): Promise<RunsResponse> => this.api.listRuns({ params: { id }, query: given({ namespace, ...q }) });
+  deployments = (job: string, namespace: string): Promise<Deployment[]> => this.api.listDeployments({ query: { namespace, job } });
   /** oldest first */
-  allocs = (q: AllocFilter = {}) => this.get<Page<Alloc>>('/v1/allocs', { ...q, namespace: q.namespace ?? '*' });
-  alloc = (id: string) => this.get<AllocDetail>(`/v1/allocs/${enc(id)}`);
-  allocUsage = (id: string) => this.get<UsageResponse>(`/v1/allocs/${enc(id)}/usage`);
+  allocs = (q: AllocFilter = {}): Promise<Page<Alloc>> => this.api.listAllocs({ query: given({ ...q, namespace: q.namespace ?? '*' }) });
+  alloc = (id: string): Promise<AllocDetail> => this.api.getAlloc({ params: { id } });
+  allocUsage = (id: string): Promise<UsageResponse> => this.api.allocUsage({ params: { id } });
   /** newest first */
-  evals = (q: { namespace?: string; job?: string } & PageQuery = {}) => this.get<Page<Evaluation>>('/v1/evals', { ...q, namespace: q.namespace ?? '*' });
-  logs = (id: string, q: { task: string; stream: string; offset: number; wait?: string }, signal?: AbortSignal) =>
-    this.get<LogsResponse>(`/v1/allocs/${enc(id)}/logs`, q, signal);
+  evals = (q: { namespace?: string; job?: string } & PageQuery = {}): Promise<Page<Evaluation>> => this.api.listEvals({ query: given({ ...q, namespace: q.namespace ?? '*' }) });
+  logs = (id: string, q: { task: string; stream: string; offset: number; wait?: string }, signal?: AbortSignal): Promise<LogsResponse> =>
+    this.api.readLogs({ params: { id }, query: given({ ...q }), signal });
 
-  stopJob = (id: string, namespace: string) => request(this.token, 'DELETE', `/v1/jobs/${enc(id)}`, { query: { namespace } });
-  startJob = (id: string, namespace: string) => request(this.token, 'POST', `/v1/jobs/${enc(id)}/start`, { query: { namespace } });
-  scaleJob = (id: string, namespace: string, count: number) => request(this.token, 'POST', `/v1/jobs/${enc(id)}/scale`, { query: { namespace }, body: { count } });
-  dispatch = (id: string, namespace: string, meta: Record<string, string>, payload?: string) =>
-    request<DispatchResponse>(this.token, 'POST', `/v1/jobs/${enc(id)}/dispatch`, { query: { namespace }, body: { runs: [{ meta, payload }] } });
-  promote = (deploymentId: string) => request<Deployment>(this.token, 'POST', `/v1/deployments/${enc(deploymentId)}/promote`, { body: {} });
-  drain = (nodeId: string, body: { deadline?: string; cancel?: boolean }) => request<NodeInfo>(this.token, 'POST', `/v1/nodes/${enc(nodeId)}/drain`, { body });
-  eligibility = (nodeId: string, eligible: boolean) => request<NodeInfo>(this.token, 'PUT', `/v1/nodes/${enc(nodeId)}/eligibility`, { body: { eligible } });
+  stopJob = (id: string, namespace: string) => this.api.stopJob({ params: { id }, query: { namespace } });
+  startJob = (id: string, namespace: string) => this.api.startJob({ params: { id }, query: { namespace } });
+  scaleJob = (id: string, namespace: string, count: number) => this.api.scaleJob({ params: { id }, query: { namespace }, body: { count } });
+  dispatch = (id: string, namespace: string, meta: Record<string, string>, payload?: string): Promise<DispatchResponse> =>
+    this.api.dispatch({ params: { id }, query: { namespace }, body: { runs: [{ meta, ...(payload !== undefined ? { payload } : {}) }] } });
+  promote = (deploymentId: string): Promise<Deployment> => this.api.promoteDeployment({ params: { id: deploymentId } });
+  drain = (nodeId: string, body: { deadline?: string; cancel?: boolean }): Promise<NodeInfo> => this.api.drainNode({ params: { id: nodeId }, body });
+  eligibility = (nodeId: string, eligible: boolean): Promise<NodeInfo> => this.api.setEligibility({ params: { id: nodeId }, body: { eligible } });
 }

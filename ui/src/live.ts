@@ -13,8 +13,8 @@
  * app.ts), refetching at most at its own pace.
  */
 import { useSyncExternalStore } from 'react';
-import type { ClusterEvent, EventTicketResponse, EventTopic } from '../../src/api/types.js';
-import { request } from './api.js';
+import type { ClusterEvent, EventTopic } from '../../src/api/types.js';
+import { Api } from './api.js';
 
 export type LiveMode = 'connecting' | 'sse' | 'polling';
 
@@ -92,7 +92,7 @@ export class LiveFeed {
 
   private connect(): void {
     if (this.closed || typeof EventSource === 'undefined') return this.startPolling();
-    request<EventTicketResponse>(this.token, 'POST', '/v1/events/ticket').then(
+    new Api(this.token).eventTicket().then(
       (t) => this.open(t.ticket),
       () => {
         // an older server without tickets, or a network error: poll, try again later

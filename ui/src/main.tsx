@@ -1,7 +1,7 @@
 /** Entry: sign-in gate, then the shell (navigation, live indicator) around the routed page. */
 import { useEffect, useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { Api, HttpError, request, savedToken, saveToken } from './api.js';
+import { Api, HttpError, savedToken, saveToken } from './api.js';
 import { SessionContext, useRoute, useSession, type Session } from './app.js';
 import { ErrorBox } from './components.js';
 import { LiveFeed, useLive } from './live.js';
@@ -9,13 +9,12 @@ import { AllocPage, AllocsPage } from './pages/allocs.js';
 import { JobPage, JobsPage } from './pages/jobs.js';
 import { NodePage, NodesPage } from './pages/nodes.js';
 import { OverviewPage } from './pages/overview.js';
-import type { StatusResponse } from '../../src/api/types.js';
 import './styles.css';
 
 /** Checks a token against this server; resolves to an error message, or undefined when it is good. */
 async function checkToken(token: string): Promise<string | undefined> {
   try {
-    await request<StatusResponse>(token, 'GET', '/v1/status');
+    await new Api(token).status();
     return undefined;
   } catch (e) {
     const err = e as HttpError;
