@@ -28,7 +28,10 @@ export default tseslint.config(
       // interfaces (drivers, store backends, route handlers): a throw inside still becomes a rejection
       '@typescript-eslint/require-await': 'off',
       // `_name` marks a parameter or binding kept on purpose; `{ dropped, ...rest }` omits keys
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // `let x; const server = createServer(() => x...); x = ...`: a closure reads it before its one assignment
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // passing on a rejection as it came (an abort signal's reason, a caught error) is deliberate

@@ -193,7 +193,21 @@ async function main(): Promise<void> {
 
     const dataDir = await cluster.tempDir('agent-bench');
     const agentFile = join(memDir, 'agent.json');
-    const argv = ['--require', PRELOAD, BIN, 'agent', '--server', cluster.url, '--data-dir', dataDir, '--name', 'bench', ...(args.drivers ? ['--drivers', args.drivers] : []), '--log-level', 'warn'];
+    const argv = [
+      '--require',
+      PRELOAD,
+      BIN,
+      'agent',
+      '--server',
+      cluster.url,
+      '--data-dir',
+      dataDir,
+      '--name',
+      'bench',
+      ...(args.drivers ? ['--drivers', args.drivers] : []),
+      '--log-level',
+      'warn',
+    ];
     const child = spawn(process.execPath, argv, {
       env: { ...process.env, BATON_JOIN_TOKEN: cluster.joinToken, BATON_BENCH_MEMORY_FILE: agentFile },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -224,16 +238,32 @@ async function main(): Promise<void> {
 
     process.stderr.write(`agent: ${ALLOCS} running allocs (sleep 600)\n`);
     await cluster.client.submitJob(job('bench-agent-memory', ALLOCS), 'bench.yaml');
-    await waitFor(`${ALLOCS} allocs to run`, async () => {
-      const d = await cluster.client.getJob('bench-agent-memory');
-      if (d.summary.allocs.failed > 0) throw new Error(`${d.summary.allocs.failed} allocs failed`);
-      return d.summary.allocs.running >= ALLOCS || undefined;
-    }, 60_000, 100);
+    await waitFor(
+      `${ALLOCS} allocs to run`,
+      async () => {
+        const d = await cluster.client.getJob('bench-agent-memory');
+        if (d.summary.allocs.failed > 0) throw new Error(`${d.summary.allocs.failed} allocs failed`);
+        return d.summary.allocs.running >= ALLOCS || undefined;
+      },
+      60_000,
+      100,
+    );
     const busy = await sampleWindow(`${ALLOCS} running allocs`, watched);
 
     const mb = (b: number | undefined): string => (b === undefined ? '' : `${(b / MB).toFixed(1)} MB`);
     const t = new Table({
-      head: ['process', 'window', 'RSS max', 'RSS last', 'last / baseline', 'RssAnon / RssFile', 'V8 heap used / total', 'external (ArrayBuffers)', 'rest of RSS', `aim ≤ ${AIM_MB} MB`],
+      head: [
+        'process',
+        'window',
+        'RSS max',
+        'RSS last',
+        'last / baseline',
+        'RssAnon / RssFile',
+        'V8 heap used / total',
+        'external (ArrayBuffers)',
+        'rest of RSS',
+        `aim ≤ ${AIM_MB} MB`,
+      ],
       style: { head: [], border: [] },
     });
     for (const w of [idle, busy]) {
@@ -260,8 +290,12 @@ async function main(): Promise<void> {
       }
     }
     process.stdout.write(`${t.toString()}\n`);
-    process.stdout.write(`aim (issue #14): the agent's own process at most ${AIM_MB} MB resident, idle and with ${ALLOCS} running allocs (RSS max over ${SECONDS} s, sampled every ${EVERY_MS} ms)\n`);
-    process.stdout.write(`VmRSS and RssAnon / RssFile from /proc/<pid>/status; heap and external from process.memoryUsage() in the process (bench/support/report-memory.cjs, the last report of the window); rest = RSS - heap total - external\n`);
+    process.stdout.write(
+      `aim (issue #14): the agent's own process at most ${AIM_MB} MB resident, idle and with ${ALLOCS} running allocs (RSS max over ${SECONDS} s, sampled every ${EVERY_MS} ms)\n`,
+    );
+    process.stdout.write(
+      `VmRSS and RssAnon / RssFile from /proc/<pid>/status; heap and external from process.memoryUsage() in the process (bench/support/report-memory.cjs, the last report of the window); rest = RSS - heap total - external\n`,
+    );
   } finally {
     baseline?.kill('SIGTERM');
     await cluster.stop();

@@ -105,9 +105,20 @@ async function driverBaseline(): Promise<{ ms: number; cgroups: string }> {
       const taskDir = join(base, String(i));
       mkdirSync(taskDir);
       const t = await driver.start({
-        nodeId, allocId: randomUUID(), allocName: `bench[${i}]`, allocIndex: i, namespace: 'default', jobId: 'bench', taskName: 'main',
-        command: '/bin/true', args: [], env: {}, resources: { cpu: 100, memory: TASK_MEMORY_MI * 1024 * 1024, disk: 0 },
-        killSignal: 'SIGTERM', killTimeoutMs: 1000, taskDir,
+        nodeId,
+        allocId: randomUUID(),
+        allocName: `bench[${i}]`,
+        allocIndex: i,
+        namespace: 'default',
+        jobId: 'bench',
+        taskName: 'main',
+        command: '/bin/true',
+        args: [],
+        env: {},
+        resources: { cpu: 100, memory: TASK_MEMORY_MI * 1024 * 1024, disk: 0 },
+        killSignal: 'SIGTERM',
+        killTimeoutMs: 1000,
+        taskDir,
       });
       if ((await t.wait()).exitCode !== 0) throw new Error('a run of the driver baseline failed');
       await t.destroy();
@@ -165,15 +176,20 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await cluster.client.submitJob(job('bench-throughput', RUNS), 'bench.yaml');
     let lastLog = 0;
-    const allocs = await waitFor('all runs to complete', async () => {
-      const d = await cluster.client.getJob('bench-throughput');
-      if (performance.now() - lastLog > 2000) {
-        lastLog = performance.now();
-        process.stderr.write(`  ${d.summary.allocs.complete}/${RUNS} complete\n`);
-      }
-      if (d.summary.allocs.failed > 0) throw new Error(`${d.summary.allocs.failed} runs failed`);
-      return d.summary.allocs.complete >= RUNS ? d.allocs : undefined;
-    }, 30 * 60_000, 50);
+    const allocs = await waitFor(
+      'all runs to complete',
+      async () => {
+        const d = await cluster.client.getJob('bench-throughput');
+        if (performance.now() - lastLog > 2000) {
+          lastLog = performance.now();
+          process.stderr.write(`  ${d.summary.allocs.complete}/${RUNS} complete\n`);
+        }
+        if (d.summary.allocs.failed > 0) throw new Error(`${d.summary.allocs.failed} runs failed`);
+        return d.summary.allocs.complete >= RUNS ? d.allocs : undefined;
+      },
+      30 * 60_000,
+      50,
+    );
     const batonMs = performance.now() - t0;
     const benchCpu = process.cpuUsage(cpu0.bench);
     const cpu = {
@@ -189,11 +205,16 @@ async function main(): Promise<void> {
     for (let i = 0; i < SAMPLES; i++) {
       const sent = Date.now();
       await cluster.client.submitJob(job(`bench-latency-${i}`, 1), 'latency.yaml');
-      const started = await waitFor('the run to start', async () => {
-        const [a] = (await cluster.client.getJob(`bench-latency-${i}`)).allocs;
-        const at = a?.taskStates.main?.startedAt;
-        return at ? Date.parse(at) : undefined;
-      }, 60_000, 2);
+      const started = await waitFor(
+        'the run to start',
+        async () => {
+          const [a] = (await cluster.client.getJob(`bench-latency-${i}`)).allocs;
+          const at = a?.taskStates.main?.startedAt;
+          return at ? Date.parse(at) : undefined;
+        },
+        60_000,
+        2,
+      );
       latencies.push(started - sent);
     }
     const queued = allocs.map((a) => Date.parse(a.taskStates.main?.startedAt ?? a.createdAt) - Date.parse(a.createdAt));
@@ -210,20 +231,55 @@ async function main(): Promise<void> {
     const skipped = 'skipped' in slurmRun ? `skipped: ${slurmRun.skipped}` : '';
     const e = '';
     t.push(
-      [`wall time for ${RUNS} runs`, `${(xargsMs / 1000).toFixed(2)} s`, `${(driverRun.ms / 1000).toFixed(2)} s`, slurmMs === undefined ? skipped : `${(slurmMs / 1000).toFixed(2)} s`, `${(batonMs / 1000).toFixed(2)} s`, e, e, e],
-      ['throughput (runs/s)', rate(xargsMs), rate(driverRun.ms), slurmMs === undefined ? skipped : rate(slurmMs), rate(batonMs), ratio(xargsMs, batonMs), ratio(driverRun.ms, batonMs), slurmMs === undefined ? skipped : ratio(slurmMs, batonMs)],
+      [
+        `wall time for ${RUNS} runs`,
+        `${(xargsMs / 1000).toFixed(2)} s`,
+        `${(driverRun.ms / 1000).toFixed(2)} s`,
+        slurmMs === undefined ? skipped : `${(slurmMs / 1000).toFixed(2)} s`,
+        `${(batonMs / 1000).toFixed(2)} s`,
+        e,
+        e,
+        e,
+      ],
+      [
+        'throughput (runs/s)',
+        rate(xargsMs),
+        rate(driverRun.ms),
+        slurmMs === undefined ? skipped : rate(slurmMs),
+        rate(batonMs),
+        ratio(xargsMs, batonMs),
+        ratio(driverRun.ms, batonMs),
+        slurmMs === undefined ? skipped : ratio(slurmMs, batonMs),
+      ],
       ['submit → running, idle cluster, p50', e, e, e, `${quantile(latencies, 0.5).toFixed(0)} ms`, e, e, e],
       ['submit → running, idle cluster, p99', e, e, e, `${quantile(latencies, 0.99).toFixed(0)} ms`, e, e, e],
-      ['cpu per run: server / agent / tasks / this bench', e, e, e, (['server', 'agent', 'tasks', 'bench'] as const).map((k) => `${((cpu[k] * 1000) / RUNS).toFixed(2)}`).join(' / ') + ' ms', e, e, e],
+      [
+        'cpu per run: server / agent / tasks / this bench',
+        e,
+        e,
+        e,
+        (['server', 'agent', 'tasks', 'bench'] as const).map((k) => `${((cpu[k] * 1000) / RUNS).toFixed(2)}`).join(' / ') + ' ms',
+        e,
+        e,
+        e,
+      ],
       [`placed → running in the ${RUNS}-run batch, p50`, e, e, e, `${quantile(queued, 0.5).toFixed(0)} ms`, e, e, e],
       [`placed → running in the ${RUNS}-run batch, p99`, e, e, e, `${quantile(queued, 0.99).toFixed(0)} ms`, e, e, e],
     );
     process.stdout.write(`${t.toString()}\n`);
-    process.stdout.write('baselines: xargs runs each `true` bare; the exec driver alone runs it with a baton run\'s isolation (own cgroup with limits, log files, an exit status that survives the agent) and no server or agent;\n');
-    if (slurmMs !== undefined) process.stdout.write(`  Slurm runs it as one job array (sbatch --array=1-${RUNS}%${SLOTS} --mem=${TASK_MEMORY_MI}M --wrap /bin/true; no cgroups: proctrack/linuxproc, task/none; default scheduler settings)\n`);
+    process.stdout.write(
+      "baselines: xargs runs each `true` bare; the exec driver alone runs it with a baton run's isolation (own cgroup with limits, log files, an exit status that survives the agent) and no server or agent;\n",
+    );
+    if (slurmMs !== undefined)
+      process.stdout.write(
+        `  Slurm runs it as one job array (sbatch --array=1-${RUNS}%${SLOTS} --mem=${TASK_MEMORY_MI}M --wrap /bin/true; no cgroups: proctrack/linuxproc, task/none; default scheduler settings)\n`,
+      );
     const met = (ok: boolean): string => (ok ? 'met' : 'missed');
-    const vsSlurm = 'skipped' in slurmRun ? `not measured: ${slurmRun.skipped}` : `${ratio(slurmRun.ms, batonMs)}: ${met(slurmRun.ms / batonMs >= AIM_VS_SLURM)}`;
-    process.stdout.write(`aims (issue #14): throughput at least ${AIM_VS_SLURM}x Slurm's (${vsSlurm}) and at least ${AIM_VS_DRIVER}x the exec driver alone's (${ratio(driverRun.ms, batonMs)}: ${met(driverRun.ms / batonMs >= AIM_VS_DRIVER)})\n`);
+    const vsSlurm =
+      'skipped' in slurmRun ? `not measured: ${slurmRun.skipped}` : `${ratio(slurmRun.ms, batonMs)}: ${met(slurmRun.ms / batonMs >= AIM_VS_SLURM)}`;
+    process.stdout.write(
+      `aims (issue #14): throughput at least ${AIM_VS_SLURM}x Slurm's (${vsSlurm}) and at least ${AIM_VS_DRIVER}x the exec driver alone's (${ratio(driverRun.ms, batonMs)}: ${met(driverRun.ms / batonMs >= AIM_VS_DRIVER)})\n`,
+    );
     process.stdout.write('targets (issue #3): throughput at least 50 % of xargs, submit → running p50 under 50 ms\n');
   } finally {
     await cluster.stop();

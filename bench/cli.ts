@@ -195,14 +195,28 @@ async function main(): Promise<void> {
       const m = median(ms);
       const r = median(rss.get(cmd.label)!);
       const aim = cmd.cli ? (m / base <= AIM ? 'met' : 'missed') : '';
-      t.push([cmd.label, f(m), f(Math.min(...ms)), f(Math.max(...ms)), `${(m / base).toFixed(2)}x`, `${(r / 1024).toFixed(0)} MB`, `${(r / baseRss).toFixed(2)}x`, aim]);
+      t.push([
+        cmd.label,
+        f(m),
+        f(Math.min(...ms)),
+        f(Math.max(...ms)),
+        `${(m / base).toFixed(2)}x`,
+        `${(r / 1024).toFixed(0)} MB`,
+        `${(r / baseRss).toFixed(2)}x`,
+        aim,
+      ]);
     }
-    for (const [label, ms] of [['the same POST in this process, a new TLS connection each', inNew], ['the same POST in this process, one kept-alive connection', inKept]] as const) {
+    for (const [label, ms] of [
+      ['the same POST in this process, a new TLS connection each', inNew],
+      ['the same POST in this process, one kept-alive connection', inKept],
+    ] as const) {
       const m = median(ms);
       t.push([label, f(m), f(Math.min(...ms)), f(Math.max(...ms)), `${(m / base).toFixed(2)}x`, '(no process)', '', '']);
     }
     process.stdout.write(`${t.toString()}\n`);
-    process.stdout.write(`aim (issue #14): every CLI command within ${AIM}x of node -e 0 (wall time, median of ${RUNS}); peak RSS is the median of ${RSS_RUNS} runs\n`);
+    process.stdout.write(
+      `aim (issue #14): every CLI command within ${AIM}x of node -e 0 (wall time, median of ${RUNS}); peak RSS is the median of ${RSS_RUNS} runs\n`,
+    );
     process.stdout.write(`node ${process.version}, the server: one \`baton server\` (SQLite, HTTPS with its own CA) on loopback, no agent\n`);
   } finally {
     await cluster.stop();

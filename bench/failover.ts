@@ -91,10 +91,15 @@ async function startCluster(storeUrl: string, ttl: string, dirs: string[]): Prom
     all.push(await startServer({ storeUrl, dirs, leaderTtl: ttl, like: all[0] }));
   }
   // every server has announced itself and follows the same leader: a steady cluster
-  await waitFor('every server to know the leader', async () => {
-    const sts = await Promise.all(all.map((s) => s.client.status()));
-    return sts.every((st) => st.leaderId && st.leaderId === sts[0].leaderId && st.servers.length === SERVERS) || undefined;
-  }, 60_000, 50);
+  await waitFor(
+    'every server to know the leader',
+    async () => {
+      const sts = await Promise.all(all.map((s) => s.client.status()));
+      return sts.every((st) => st.leaderId && st.leaderId === sts[0].leaderId && st.servers.length === SERVERS) || undefined;
+    },
+    60_000,
+    50,
+  );
   return all;
 }
 
@@ -126,16 +131,26 @@ async function once(postgres: PrivatePostgres, ttl: string, stop: Stop): Promise
     // a clean stop ends its lease itself, and a survivor may take it before it could be read
     const lapse = stop === 'SIGKILL' ? leader.proc.exited.then(() => leaseExpiry(storeUrl)) : undefined;
     const { evalId } = await survivor.client.submitJob(job(`failover-${randomUUID().slice(0, 8)}`), 'failover.yaml');
-    const ev = await waitFor('the eval to leave pending', async () => {
-      const e = await survivor.client.getEval(evalId);
-      return e.status !== 'pending' ? e : undefined;
-    }, 120_000, POLL_MS);
+    const ev = await waitFor(
+      'the eval to leave pending',
+      async () => {
+        const e = await survivor.client.getEval(evalId);
+        return e.status !== 'pending' ? e : undefined;
+      },
+      120_000,
+      POLL_MS,
+    );
     const planMs = Date.now() - at;
     await leader.proc.exited;
     const after = await leaderOf(survivor, leader.id);
     return {
-      stop, ...(lapse ? { lapseMs: (await lapse) - at } : {}), leaseMs: Date.parse(after.leaderSince!) - at, commitMs: Date.parse(ev.modifiedAt) - at, planMs,
-      evalStatus: ev.status, epochs: `${before.leaderEpoch} → ${after.leaderEpoch}`,
+      stop,
+      ...(lapse ? { lapseMs: (await lapse) - at } : {}),
+      leaseMs: Date.parse(after.leaderSince!) - at,
+      commitMs: Date.parse(ev.modifiedAt) - at,
+      planMs,
+      evalStatus: ev.status,
+      epochs: `${before.leaderEpoch} → ${after.leaderEpoch}`,
     };
   } finally {
     for (const s of servers) await kill(s, 'SIGTERM');
@@ -160,7 +175,9 @@ const leaseWindow = (ttlMs: number) => `${fmtS(ttlMs * 0.8)} – ${fmtS(ttlMs)}`
 
 async function main(): Promise<void> {
   console.log(`bench/failover: ${SERVERS} baton servers on one PostgreSQL database, ${REPS} repetitions per way to stop the leader and per lease; no agent`);
-  console.log(`submit right after the signal to a survivor; "first plan": the survivor answers that the job's eval left pending (polled every ${POLL_MS} ms)\n`);
+  console.log(
+    `submit right after the signal to a survivor; "first plan": the survivor answers that the job's eval left pending (polled every ${POLL_MS} ms)\n`,
+  );
   // the lease and the plans are small writes: the suites' fast PostgreSQL settings change nothing here
   const postgres = await startBenchPostgres('fast');
   const rows: Array<{ ttl: string; samples: Sample[] }> = [];
@@ -171,7 +188,9 @@ async function main(): Promise<void> {
         for (const stop of ['SIGKILL', 'SIGTERM'] as const) {
           const s = await once(postgres, ttl, stop);
           samples.push(s);
-          console.log(`  lease ${ttl}, rep ${i + 1}, ${STOP_LABEL[stop]}: ${s.lapseMs !== undefined ? `lease lapses ${fmtS(s.lapseMs)}, ` : ''}new lease ${fmtS(s.leaseMs)}, plan commit begins ${fmtS(s.commitMs)}, first plan seen ${fmtS(s.planMs)} (eval ${s.evalStatus}, epoch ${s.epochs})`);
+          console.log(
+            `  lease ${ttl}, rep ${i + 1}, ${STOP_LABEL[stop]}: ${s.lapseMs !== undefined ? `lease lapses ${fmtS(s.lapseMs)}, ` : ''}new lease ${fmtS(s.leaseMs)}, plan commit begins ${fmtS(s.commitMs)}, first plan seen ${fmtS(s.planMs)} (eval ${s.evalStatus}, epoch ${s.epochs})`,
+          );
         }
       }
       rows.push({ ttl, samples });
@@ -180,22 +199,47 @@ async function main(): Promise<void> {
     await postgres.stop();
   }
 
-  const table = new Table({ style, head: ['leader stopped by (all measured in this run)', 'lease', 'reps', 'lease lapses: min / median / max', 'new lease', 'first plan seen'] });
+  const table = new Table({
+    style,
+    head: ['leader stopped by (all measured in this run)', 'lease', 'reps', 'lease lapses: min / median / max', 'new lease', 'first plan seen'],
+  });
   for (const { ttl, samples } of rows) {
     for (const stop of ['SIGKILL', 'SIGTERM'] as const) {
       const of = samples.filter((s) => s.stop === stop);
-      table.push([STOP_LABEL[stop], ttl, String(of.length), of[0]?.lapseMs !== undefined ? summary(of.map((s) => s.lapseMs!)) : 'at once (released)', summary(of.map((s) => s.leaseMs)), summary(of.map((s) => s.planMs))]);
+      table.push([
+        STOP_LABEL[stop],
+        ttl,
+        String(of.length),
+        of[0]?.lapseMs !== undefined ? summary(of.map((s) => s.lapseMs!)) : 'at once (released)',
+        summary(of.map((s) => s.leaseMs)),
+        summary(of.map((s) => s.planMs)),
+      ]);
     }
-    table.push([`the lease alone (--leader-ttl ${ttl}): a crash's expected window`, ttl, '', lapseWindow(parseDuration(ttl)), leaseWindow(parseDuration(ttl)), '']);
+    table.push([
+      `the lease alone (--leader-ttl ${ttl}): a crash's expected window`,
+      ttl,
+      '',
+      lapseWindow(parseDuration(ttl)),
+      leaseWindow(parseDuration(ttl)),
+      '',
+    ]);
   }
   console.log(`\n${table.toString()}`);
-  console.log('* times from the signal, all clocks of this one machine: the lease\'s times are PostgreSQL\'s clock_timestamp(), "first plan seen" this process\'s (within one poll), "plan commit begins" above the new leader\'s.');
-  console.log('* a crash\'s expected window: the lease lapses 0.8–1.0 × TTL after the kill (it was renewed up to TTL/5 before), and a survivor takes it as it lapses (it times its claim by the expiry it read); a clean stop gives it up with a notice the survivors claim on.');
-  console.log('* PostgreSQL 15 (Debian), a private server on loopback with the suites\' settings (fsync=off: the lease and one small plan do not depend on it).\n');
+  console.log(
+    '* times from the signal, all clocks of this one machine: the lease\'s times are PostgreSQL\'s clock_timestamp(), "first plan seen" this process\'s (within one poll), "plan commit begins" above the new leader\'s.',
+  );
+  console.log(
+    "* a crash's expected window: the lease lapses 0.8–1.0 × TTL after the kill (it was renewed up to TTL/5 before), and a survivor takes it as it lapses (it times its claim by the expiry it read); a clean stop gives it up with a notice the survivors claim on.",
+  );
+  console.log(
+    "* PostgreSQL 15 (Debian), a private server on loopback with the suites' settings (fsync=off: the lease and one small plan do not depend on it).\n",
+  );
   for (const { ttl, samples } of rows) {
     const crash = samples.filter((s) => s.stop === 'SIGKILL').map((s) => s.planMs);
     const under = crash.filter((ms) => ms < AIM_MS).length;
-    console.log(`aim: a plan within ${fmtS(AIM_MS)} of a crash (lease ${ttl}): median ${median(crash) < AIM_MS ? 'met' : 'NOT met'} (${fmtS(median(crash))}); ${under} of ${crash.length} repetitions under it`);
+    console.log(
+      `aim: a plan within ${fmtS(AIM_MS)} of a crash (lease ${ttl}): median ${median(crash) < AIM_MS ? 'met' : 'NOT met'} (${fmtS(median(crash))}); ${under} of ${crash.length} repetitions under it`,
+    );
   }
 }
 

@@ -179,8 +179,14 @@ class Bench {
     b.dataDir = dataDirOf(b.serverPid);
     // the probe node first, ineligible and without drivers, so nothing is ever placed on it
     const reg: RegisterNodeRequest = {
-      name: `${name}-heartbeat-probe`, nodeClass: 'probe', datacenter: 'dc1', drivers: {}, attributes: {}, labels: {},
-      capacity: { cpu: 1000, memory: 1024 ** 3, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
+      name: `${name}-heartbeat-probe`,
+      nodeClass: 'probe',
+      datacenter: 'dc1',
+      drivers: {},
+      attributes: {},
+      labels: {},
+      capacity: { cpu: 1000, memory: 1024 ** 3, disk: 0 },
+      reserved: { cpu: 0, memory: 0, disk: 0 },
     };
     const r = await new AgentClient(cluster.url, cluster.joinToken).register(reg);
     b.probeNodeId = r.nodeId;
@@ -198,13 +204,23 @@ class Bench {
 
   private startProbe(): void {
     const tsx = import.meta.resolve('tsx');
-    this.probe = fork(fileURLToPath(new URL('./support/heartbeat-probe.ts', import.meta.url)), [], { execArgv: ['--import', tsx], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.probe = fork(fileURLToPath(new URL('./support/heartbeat-probe.ts', import.meta.url)), [], {
+      execArgv: ['--import', tsx],
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
     this.probe.on('message', (m: ProbeReport) => {
       if (m.kind === 'beat') this.beats.push(m);
       else if (m.kind === 'node') this.nodeSeen.push({ at: m.at, ageMs: m.ageMs, status: m.status });
       else this.watchErrors.push(`${new Date(m.at).toISOString()} ${m.error}`);
     });
-    const cfg: ProbeConfig = { url: this.cluster.url, secret: this.probeSecret, adminToken: this.cluster.adminToken, watchNodeId: this.agentNodeId, beatEveryMs: 1000, watchEveryMs: 2000 };
+    const cfg: ProbeConfig = {
+      url: this.cluster.url,
+      secret: this.probeSecret,
+      adminToken: this.cluster.adminToken,
+      watchNodeId: this.agentNodeId,
+      beatEveryMs: 1000,
+      watchEveryMs: 2000,
+    };
     this.probe.send(cfg);
   }
 
@@ -230,11 +246,16 @@ class Bench {
     const at = Date.now();
     this.agent.start();
     // the node stays ready through a short restart; the new agent refreshes it (PUT /v1/agent/node) when it is up
-    await waitFor(`agent ${this.agent.opts.name} to report in again`, async () => {
-      if (this.agent.proc && this.agent.proc.child.exitCode !== null) throw new Error(`agent exited: ${this.agent.proc.output()}`);
-      const { node } = await this.client.getNode(this.agentNodeId);
-      return node.status === 'ready' && Date.parse(node.lastHeartbeatAt) >= at;
-    }, 60_000, 100);
+    await waitFor(
+      `agent ${this.agent.opts.name} to report in again`,
+      async () => {
+        if (this.agent.proc && this.agent.proc.child.exitCode !== null) throw new Error(`agent exited: ${this.agent.proc.output()}`);
+        const { node } = await this.client.getNode(this.agentNodeId);
+        return node.status === 'ready' && Date.parse(node.lastHeartbeatAt) >= at;
+      },
+      60_000,
+      100,
+    );
   }
 
   nodeDowns(): Array<{ type: string; key: string; time: string }> {
@@ -252,9 +273,12 @@ class Bench {
   async closeFast(): Promise<void> {
     this.abort.abort();
     this.probe?.kill();
-    await withTimeout((async () => {
-      for (const j of await this.client.listJobs('*')) await this.client.stopJob(j.id, j.namespace).catch(() => undefined);
-    })(), 20_000).catch(() => undefined);
+    await withTimeout(
+      (async () => {
+        for (const j of await this.client.listJobs('*')) await this.client.stopJob(j.id, j.namespace).catch(() => undefined);
+      })(),
+      20_000,
+    ).catch(() => undefined);
     this.cluster.server?.child.kill('SIGTERM');
     await withTimeout(this.cluster.stop(), 30_000).catch(() => undefined);
     this.killAll();
@@ -364,9 +388,10 @@ async function dispatchMore(b: Bench, sw: Sweep, n: number, what: string): Promi
     const k = Math.min(PART, n - done);
     const runs = runsFor(sw.sent, k);
     const t = performance.now();
-    const r = sw.sweepId === ''
-      ? await b.client.dispatch(sw.parent, runs)
-      : await b.client.dispatch(sw.parent, runs, 'default', { sweepId: sw.sweepId, offset: sw.sent });
+    const r =
+      sw.sweepId === ''
+        ? await b.client.dispatch(sw.parent, runs)
+        : await b.client.dispatch(sw.parent, runs, 'default', { sweepId: sw.sweepId, offset: sw.sent });
     parts.push(performance.now() - t);
     if (sw.sweepId === '') sw.sweepId = r.sweepId;
     if (r.total !== sw.sent + k) throw new Error(`dispatch answered total ${r.total}, expected ${sw.sent + k}`);
@@ -374,7 +399,9 @@ async function dispatchMore(b: Bench, sw: Sweep, n: number, what: string): Promi
     done += k;
     if (performance.now() - lastLog > 5000) {
       lastLog = performance.now();
-      log(`  ${what}: ${fmtN(done)}/${fmtN(n)} runs, last part of ${fmtN(k)} in ${fmtMs(parts[parts.length - 1])}, server RSS ${fmtMB(memoryOf(b.serverPid).rss)}`);
+      log(
+        `  ${what}: ${fmtN(done)}/${fmtN(n)} runs, last part of ${fmtN(k)} in ${fmtMs(parts[parts.length - 1])}, server RSS ${fmtMB(memoryOf(b.serverPid).rss)}`,
+      );
     }
   }
   return { runs: n, parts, wallMs: performance.now() - t0, serverCpuS: cpuSeconds(b.serverPid) - cpu0 };
@@ -447,7 +474,10 @@ const started = (s: RunStats): number => s.total - s.states.queued;
 function pairedCalls(q: Bench, qs: Sweep, i: Bench, is: Sweep): Call[] {
   const a = queueCalls(q, qs);
   const b = queueCalls(i, is);
-  return a.flatMap(([n, f], k): Call[] => [[`queue\t${n}`, f], [`idle\t${b[k][0]}`, b[k][1]]]);
+  return a.flatMap(([n, f], k): Call[] => [
+    [`queue\t${n}`, f],
+    [`idle\t${b[k][0]}`, b[k][1]],
+  ]);
 }
 
 function sideOf(all: Map<string, number[]>, side: 'queue' | 'idle'): Map<string, number[]> {
@@ -476,11 +506,16 @@ async function measureLevel(q: Bench, qs: Sweep, i: Bench, is: Sweep, label: str
   const side = (b: Bench, k: 0 | 1, name: 'queue' | 'idle'): SideResult => {
     const mem = memoryOf(b.serverPid);
     return {
-      stats: s1[k], latency: sideOf(all, name), beats: beatsIn(b, phaseStart, Date.now()),
+      stats: s1[k],
+      latency: sideOf(all, name),
+      beats: beatsIn(b, phaseStart, Date.now()),
       placementsPerS: (started(s1[k]) - started(s0[k])) / dt,
       finishedPerS: (s1[k].finished - s0[k].finished) / dt,
       ranDry: s1[k].states.queued === 0,
-      rss: mem.rss, hwm: mem.hwm, store: storeSize(b.dataDir), serverCpuPerS: (cpuSeconds(b.serverPid) - cpu0[k]) / dt,
+      rss: mem.rss,
+      hwm: mem.hwm,
+      store: storeSize(b.dataDir),
+      serverCpuPerS: (cpuSeconds(b.serverPid) - cpu0[k]) / dt,
     };
   };
   return { label, level, ...(dispatch ? { dispatch } : {}), queue: side(q, 0, 'queue'), idle: side(i, 1, 'idle') };
@@ -513,7 +548,10 @@ async function queuePhase(): Promise<QueueOutcome> {
   log(`both idle: a sweep of ${IDLE_RUNS} runs on each, keeping the ${QUEUE_SLOTS} slots busy`);
   const idleDispatch = await dispatchMore(q, qs, IDLE_RUNS, 'idle');
   await dispatchMore(i, is, IDLE_RUNS, 'idle twin');
-  for (const [b, sw] of [[q, qs], [i, is]] as const) {
+  for (const [b, sw] of [
+    [q, qs],
+    [i, is],
+  ] as const) {
     await waitFor('the first runs to finish', async () => (await sweepStats(b, sw.parent)).finished >= QUEUE_SLOTS, 60_000, 100);
   }
   // no figure may pay for cold code (JIT, statement caches): every call a few times first, not counted
@@ -543,10 +581,15 @@ async function queuePhase(): Promise<QueueOutcome> {
   await q.client.stopJob(qs.parent);
   const stopMs = performance.now() - t;
   // the stop answers at once; the queued runs are marked stopped after it, a chunk per write
-  const after = await waitFor('every queued run to be marked stopped', async () => {
-    const s = await sweepStats(q, qs.parent);
-    return s.states.queued === 0 && s.states.running === 0 ? s : undefined;
-  }, 30 * 60_000, 200);
+  const after = await waitFor(
+    'every queued run to be marked stopped',
+    async () => {
+      const s = await sweepStats(q, qs.parent);
+      return s.states.queued === 0 && s.states.running === 0 ? s : undefined;
+    },
+    30 * 60_000,
+    200,
+  );
   const allStoppedMs = performance.now() - t;
   const stopBeats = beatsIn(q, stopStart, Date.now());
   log(`  the stop answered in ${fmtMs(stopMs)}; every run stopped after ${fmtMs(allStoppedMs)}`);
@@ -600,17 +643,24 @@ async function sweepPart(b: Bench, sw: Sweep, n: number, progress = false): Prom
   const target = sw.sent;
   let lastLog = Date.now();
   let lastFinished = target - n;
-  const stats = await waitFor(`${fmtN(target)} runs of ${sw.parent} to finish`, async () => {
-    const s = (await b.client.runsPage(sw.parent, 'default', { sweepId: sw.sweepId, limit: 1 })).sweep!;
-    if (progress && Date.now() - lastLog > 10_000) {
-      const el = (Date.now() - lastLog) / 1000;
-      lastLog = Date.now();
-      log(`  ${b.name}: ${fmtN(s.finished)}/${fmtN(target)} finished (${((s.finished - lastFinished) / el).toFixed(0)} runs/s over the last ${el.toFixed(0)} s), server RSS ${fmtMB(memoryOf(b.serverPid).rss)}, agent RSS ${fmtMB(memoryOf(b.agentPid).rss)}`);
-      lastFinished = s.finished;
-    }
-    // waitFor retries what throws: a failure is handed out and thrown below
-    return s.finished >= target || s.states.failed > 0 ? s : undefined;
-  }, 4 * 3600_000, 200);
+  const stats = await waitFor(
+    `${fmtN(target)} runs of ${sw.parent} to finish`,
+    async () => {
+      const s = (await b.client.runsPage(sw.parent, 'default', { sweepId: sw.sweepId, limit: 1 })).sweep!;
+      if (progress && Date.now() - lastLog > 10_000) {
+        const el = (Date.now() - lastLog) / 1000;
+        lastLog = Date.now();
+        log(
+          `  ${b.name}: ${fmtN(s.finished)}/${fmtN(target)} finished (${((s.finished - lastFinished) / el).toFixed(0)} runs/s over the last ${el.toFixed(0)} s), server RSS ${fmtMB(memoryOf(b.serverPid).rss)}, agent RSS ${fmtMB(memoryOf(b.agentPid).rss)}`,
+        );
+        lastFinished = s.finished;
+      }
+      // waitFor retries what throws: a failure is handed out and thrown below
+      return s.finished >= target || s.states.failed > 0 ? s : undefined;
+    },
+    4 * 3600_000,
+    200,
+  );
   if (stats.states.failed > 0) throw new Error(`${stats.states.failed} runs of ${sw.parent} failed`);
   const end = stats.lastFinishedAt ? Date.parse(stats.lastFinishedAt) : Date.now();
   return { n, wallMs: end - t0, serverCpuS: cpuSeconds(b.serverPid) - cpu0.server, agentCpuS: cpuSeconds(b.agentPid) - cpu0.agent };
@@ -637,7 +687,9 @@ async function buildHistory(b: Bench, parent: string, total: number, restartEver
       await b.restartAgent();
     }
     const r = await sweepPart(b, sw, Math.min(part, total - sw.sent), true);
-    log(`  ${b.name}: ${fmtN(sw.sent)}/${fmtN(total)} runs done; this part ${(r.n / (r.wallMs / 1000)).toFixed(0)} runs/s, server ${((r.serverCpuS * 1000) / r.n).toFixed(2)} ms cpu per run`);
+    log(
+      `  ${b.name}: ${fmtN(sw.sent)}/${fmtN(total)} runs done; this part ${(r.n / (r.wallMs / 1000)).toFixed(0)} runs/s, server ${((r.serverCpuS * 1000) / r.n).toFixed(2)} ms cpu per run`,
+    );
     parts.push(r);
   }
   return { wallMs: performance.now() - t0, parts };
@@ -696,7 +748,16 @@ async function agedPhase(): Promise<AgedOutcome> {
   }
   const runs: Record<'fresh' | 'aged', SweepRun[]> = { fresh: [], aged: [] };
   for (let r = 0; r < REPS; r++) {
-    const order: Array<['fresh' | 'aged', Bench]> = r % 2 === 0 ? [['fresh', fresh], ['aged', aged]] : [['aged', aged], ['fresh', fresh]];
+    const order: Array<['fresh' | 'aged', Bench]> =
+      r % 2 === 0
+        ? [
+            ['fresh', fresh],
+            ['aged', aged],
+          ]
+        : [
+            ['aged', aged],
+            ['fresh', fresh],
+          ];
     for (const [side, b] of order) {
       log(`  sweep ${r + 1}/${REPS} on the ${side} server: ${fmtN(SWEEP)} runs`);
       const s = await runSweep(b, 'sweep', SWEEP);
@@ -710,8 +771,13 @@ async function agedPhase(): Promise<AgedOutcome> {
   const all = await sampleCalls(tagged, SAMPLES);
   const latencyOf = (name: string): Map<string, number[]> =>
     new Map([...all].filter(([k]) => k.startsWith(`${name}\t`)).map(([k, v]) => [k.slice(name.length + 1), v]));
-  const side = (b: Bench, start: number, rs: SweepRun[]): AgedSide =>
-    ({ runs: rs, latency: latencyOf(b.name), rss: memoryOf(b.serverPid).rss, store: storeSize(b.dataDir), beats: beatsIn(b, start, Date.now()) });
+  const side = (b: Bench, start: number, rs: SweepRun[]): AgedSide => ({
+    runs: rs,
+    latency: latencyOf(b.name),
+    rss: memoryOf(b.serverPid).rss,
+    store: storeSize(b.dataDir),
+    beats: beatsIn(b, start, Date.now()),
+  });
   const out: AgedOutcome = {
     historyMs: hist.wallMs,
     historyParts: hist.parts,
@@ -746,15 +812,23 @@ function printQueue(q: QueueOutcome): void {
   const t = new Table({ head, style: { head: [], border: [] }, wordWrap: true, colWidths: [38, ...q.levels.map(() => 26), 24] });
   const row = (name: string, f: (l: LevelResult) => string, aim = ''): void => void t.push([name, ...q.levels.map(f), aim]);
 
-  row('runs in the sweep / queued / running', (l) => `${fmtN(l.queue.stats.total)} / ${fmtN(l.queue.stats.states.queued)} / ${fmtN(l.queue.stats.states.running)} (twin: ${fmtN(l.idle.stats.states.queued)} queued)`);
+  row(
+    'runs in the sweep / queued / running',
+    (l) =>
+      `${fmtN(l.queue.stats.total)} / ${fmtN(l.queue.stats.states.queued)} / ${fmtN(l.queue.stats.states.running)} (twin: ${fmtN(l.idle.stats.states.queued)} queued)`,
+  );
   row('dispatch: parts (runs each)', (l) => (l.dispatch ? `${l.dispatch.parts.length} × ≤${fmtN(Math.min(PART, l.dispatch.runs))}` : ''));
-  row('dispatch: time per part, mean / max', (l) => {
-    if (!l.dispatch) return '';
-    const full = l.dispatch.runs >= PART;
-    const max = Math.max(...l.dispatch.parts);
-    const mark = full ? ` ${check(`dispatch of 10,000 runs under 2 s at ${l.label} (max part ${fmtMs(max)})`, max < 2000)}` : '';
-    return `${fmtMs(mean(l.dispatch.parts))} / ${fmtMs(max)}${mark}`;
-  }, 'a part of 10,000 stored in under 2 s');
+  row(
+    'dispatch: time per part, mean / max',
+    (l) => {
+      if (!l.dispatch) return '';
+      const full = l.dispatch.runs >= PART;
+      const max = Math.max(...l.dispatch.parts);
+      const mark = full ? ` ${check(`dispatch of 10,000 runs under 2 s at ${l.label} (max part ${fmtMs(max)})`, max < 2000)}` : '';
+      return `${fmtMs(mean(l.dispatch.parts))} / ${fmtMs(max)}${mark}`;
+    },
+    'a part of 10,000 stored in under 2 s',
+  );
   row('dispatch: whole level', (l) => (l.dispatch ? `${fmtMs(l.dispatch.wallMs)} (${fmtN(l.dispatch.runs / (l.dispatch.wallMs / 1000))} runs/s)` : ''));
   row('dispatch: server cpu per 10,000 runs', (l) => (l.dispatch ? `${((l.dispatch.serverCpuS * PART) / l.dispatch.runs).toFixed(2)} s` : ''));
 
@@ -767,36 +841,84 @@ function printQueue(q: QueueOutcome): void {
   };
   const aimText = 'at 100,000 queued ≤3x the idle twin, at 1,000,000 ≤10x';
   for (const name of q.levels[0].queue.latency.keys()) {
-    for (const [p, pn] of [[0.5, 'p50'], [0.99, 'p99']] as const) {
+    for (const [p, pn] of [
+      [0.5, 'p50'],
+      [0.99, 'p99'],
+    ] as const) {
       row(`${name} ${pn}`, (l) => vsIdle(l, quantile(l.queue.latency.get(name)!, p), quantile(l.idle.latency.get(name)!, p), `${name} ${pn}`), aimText);
     }
   }
-  for (const [p, pn] of [[0.5, 'p50'], [0.99, 'p99']] as const) {
-    row(`heartbeat round trip (probe node) ${pn}`, (l) => vsIdle(l, quantile(l.queue.beats.rtts, p), quantile(l.idle.beats.rtts, p), `heartbeat ${pn}`), aimText);
+  for (const [p, pn] of [
+    [0.5, 'p50'],
+    [0.99, 'p99'],
+  ] as const) {
+    row(
+      `heartbeat round trip (probe node) ${pn}`,
+      (l) => vsIdle(l, quantile(l.queue.beats.rtts, p), quantile(l.idle.beats.rtts, p), `heartbeat ${pn}`),
+      aimText,
+    );
   }
   row('heartbeat round trip, max', (l) => `${fmtMs(Math.max(...l.queue.beats.rtts))} vs ${fmtMs(Math.max(...l.idle.beats.rtts))}`);
-  row('heartbeats while this level was dispatched: round trip p50 / max', (l) => (l.dispatchBeats && l.dispatchBeats.n > 0 ? `${fmtMs(quantile(l.dispatchBeats.rtts, 0.5))} / ${fmtMs(Math.max(...l.dispatchBeats.rtts))} (${l.dispatchBeats.n} sent)` : ''), 'a part is one transaction: a beat may wait for it');
+  row(
+    'heartbeats while this level was dispatched: round trip p50 / max',
+    (l) =>
+      l.dispatchBeats && l.dispatchBeats.n > 0
+        ? `${fmtMs(quantile(l.dispatchBeats.rtts, 0.5))} / ${fmtMs(Math.max(...l.dispatchBeats.rtts))} (${l.dispatchBeats.n} sent)`
+        : '',
+    'a part is one transaction: a beat may wait for it',
+  );
   const late = (l: LevelResult): number => l.queue.beats.late + (l.dispatchBeats?.late ?? 0);
   const sent = (l: LevelResult): number => l.queue.beats.n + (l.dispatchBeats?.n ?? 0);
-  row(`heartbeats late (> ${LATE_MS / 1000} s round trip or gap) / sent, dispatch included`, (l) => `${late(l)} / ${sent(l)} ${check(`no late heartbeats (${l.label}: ${late(l)})`, late(l) === 0)}`, `0 (TTL ${TTL_S} s, late past ${LATE_MS / 1000} s)`);
+  row(
+    `heartbeats late (> ${LATE_MS / 1000} s round trip or gap) / sent, dispatch included`,
+    (l) => `${late(l)} / ${sent(l)} ${check(`no late heartbeats (${l.label}: ${late(l)})`, late(l) === 0)}`,
+    `0 (TTL ${TTL_S} s, late past ${LATE_MS / 1000} s)`,
+  );
   row('longest gap between good heartbeats, dispatch included', (l) => fmtMs(Math.max(l.queue.beats.maxGapMs, l.dispatchBeats?.maxGapMs ?? 0)));
-  row('real agent: oldest last-heartbeat the server showed', (l) => `${fmtMs(l.queue.beats.agentMaxAgeMs)} (${[...l.queue.beats.agentStatuses].join(', ')})`, `beats every ${TTL_S / 3} s; down at ${TTL_S} s`);
-  row('placements per second (2 slots turning over)', (l) => `${l.queue.placementsPerS.toFixed(1)} vs ${l.idle.placementsPerS.toFixed(1)} = ${(l.queue.placementsPerS / l.idle.placementsPerS).toFixed(2)}x${l.queue.ranDry || l.idle.ranDry ? ' (a queue ran dry)' : ''}`, 'as on the idle twin');
+  row(
+    'real agent: oldest last-heartbeat the server showed',
+    (l) => `${fmtMs(l.queue.beats.agentMaxAgeMs)} (${[...l.queue.beats.agentStatuses].join(', ')})`,
+    `beats every ${TTL_S / 3} s; down at ${TTL_S} s`,
+  );
+  row(
+    'placements per second (2 slots turning over)',
+    (l) =>
+      `${l.queue.placementsPerS.toFixed(1)} vs ${l.idle.placementsPerS.toFixed(1)} = ${(l.queue.placementsPerS / l.idle.placementsPerS).toFixed(2)}x${l.queue.ranDry || l.idle.ranDry ? ' (a queue ran dry)' : ''}`,
+    'as on the idle twin',
+  );
   row('server cpu while waiting (cores)', (l) => `${l.queue.serverCpuPerS.toFixed(2)} vs ${l.idle.serverCpuPerS.toFixed(2)}`);
-  row('server RSS (peak so far)', (l) => {
-    const mark = l.level >= 1_000_000 ? ` ${check(`server RSS under 500 MB at ${l.label} (${fmtMB(l.queue.rss)})`, l.queue.rss < 500 * 1024 * 1024)}` : '';
-    return `${fmtMB(l.queue.rss)} (${fmtMB(l.queue.hwm)}) vs ${fmtMB(l.idle.rss)}${mark}`;
-  }, 'under 500 MB at 1,000,000 queued');
-  row('store size: baton.db + WAL', (l) => `${fmtMB(l.queue.store.db)} + ${fmtMB(l.queue.store.wal)} vs ${fmtMB(l.idle.store.db)} + ${fmtMB(l.idle.store.wal)}`);
-  process.stdout.write(`\nA queue that holds a million runs: one agent running ${QUEUE_SLOTS} at a time; each cell "queue vs idle twin = ratio", both measured at the same time once the level's runs are stored (the first column: both idle)\n`);
+  row(
+    'server RSS (peak so far)',
+    (l) => {
+      const mark = l.level >= 1_000_000 ? ` ${check(`server RSS under 500 MB at ${l.label} (${fmtMB(l.queue.rss)})`, l.queue.rss < 500 * 1024 * 1024)}` : '';
+      return `${fmtMB(l.queue.rss)} (${fmtMB(l.queue.hwm)}) vs ${fmtMB(l.idle.rss)}${mark}`;
+    },
+    'under 500 MB at 1,000,000 queued',
+  );
+  row(
+    'store size: baton.db + WAL',
+    (l) => `${fmtMB(l.queue.store.db)} + ${fmtMB(l.queue.store.wal)} vs ${fmtMB(l.idle.store.db)} + ${fmtMB(l.idle.store.wal)}`,
+  );
+  process.stdout.write(
+    `\nA queue that holds a million runs: one agent running ${QUEUE_SLOTS} at a time; each cell "queue vs idle twin = ratio", both measured at the same time once the level's runs are stored (the first column: both idle)\n`,
+  );
   process.stdout.write(`${t.toString()}\n`);
 
   const s = q.stop;
   const t2 = new Table({ style: { head: [], border: [] } });
   t2.push(
-    [`stop the parent with ${fmtN(s.queued)} runs queued (DELETE /v1/jobs/sim)`, `answered in ${fmtMs(s.ms)}; all ${fmtN(s.stopped)} runs marked stopped after ${fmtMs(s.allStoppedMs)}; heartbeats late meanwhile: ${s.beats.late} / ${s.beats.n}${s.beats.n > 0 ? ` (max round trip ${fmtMs(Math.max(...s.beats.rtts))})` : ''}`],
-    ['heartbeats of the probe node over the whole run', `${q.allBeats.n} sent, ${q.allBeats.late} late, ${q.allBeats.failed} failed, max round trip ${fmtMs(Math.max(...q.allBeats.rtts))}, longest gap ${fmtMs(q.allBeats.maxGapMs)} ${check(`no late heartbeats over the whole queue run (${q.allBeats.late})`, q.allBeats.late === 0)}`],
-    ['NodeDown events (event stream, whole run)', `${q.nodeDowns.length === 0 ? 'none' : q.nodeDowns.map((e) => `${e.key === q.agentNodeId ? 'agent' : e.key === q.probeNodeId ? 'probe' : e.key} at ${e.time}`).join(', ')} ${check('the agent never marked down', !q.nodeDowns.some((e) => e.key === q.agentNodeId))}`],
+    [
+      `stop the parent with ${fmtN(s.queued)} runs queued (DELETE /v1/jobs/sim)`,
+      `answered in ${fmtMs(s.ms)}; all ${fmtN(s.stopped)} runs marked stopped after ${fmtMs(s.allStoppedMs)}; heartbeats late meanwhile: ${s.beats.late} / ${s.beats.n}${s.beats.n > 0 ? ` (max round trip ${fmtMs(Math.max(...s.beats.rtts))})` : ''}`,
+    ],
+    [
+      'heartbeats of the probe node over the whole run',
+      `${q.allBeats.n} sent, ${q.allBeats.late} late, ${q.allBeats.failed} failed, max round trip ${fmtMs(Math.max(...q.allBeats.rtts))}, longest gap ${fmtMs(q.allBeats.maxGapMs)} ${check(`no late heartbeats over the whole queue run (${q.allBeats.late})`, q.allBeats.late === 0)}`,
+    ],
+    [
+      'NodeDown events (event stream, whole run)',
+      `${q.nodeDowns.length === 0 ? 'none' : q.nodeDowns.map((e) => `${e.key === q.agentNodeId ? 'agent' : e.key === q.probeNodeId ? 'probe' : e.key} at ${e.time}`).join(', ')} ${check('the agent never marked down', !q.nodeDowns.some((e) => e.key === q.agentNodeId))}`,
+    ],
     ['allocs lost', `${q.lostAllocs} ${check('no alloc lost', q.lostAllocs === 0)}`],
     ['runs failed', `${q.failedRuns}`],
   );
@@ -810,28 +932,64 @@ function printAged(a: AgedOutcome): void {
   const aim = 1.2;
   const cmp = (name: string, fresh: number, aged: number, fmt: (v: number) => string, higherIsBetter = false): void => {
     const ratio = higherIsBetter ? fresh / aged : aged / fresh;
-    t.push([name, fmt(fresh), fmt(aged), `${ratio.toFixed(2)}x${higherIsBetter ? ' slower' : ''}`, `≤${aim}x ${check(`aged within ${aim}x of fresh: ${name} (${ratio.toFixed(2)}x)`, ratio <= aim)}`]);
+    t.push([
+      name,
+      fmt(fresh),
+      fmt(aged),
+      `${ratio.toFixed(2)}x${higherIsBetter ? ' slower' : ''}`,
+      `≤${aim}x ${check(`aged within ${aim}x of fresh: ${name} (${ratio.toFixed(2)}x)`, ratio <= aim)}`,
+    ]);
   };
   const wall = (r: SweepRun): number => r.wallMs;
   cmp(`wall time of ${fmtN(SWEEP)} runs (median of ${REPS})`, med(a.fresh, wall), med(a.aged, wall), fmtMs);
   cmp('runs per second', SWEEP / (med(a.fresh, wall) / 1000), SWEEP / (med(a.aged, wall) / 1000), (v) => v.toFixed(0), true);
-  cmp('server cpu for the sweep', med(a.fresh, (r) => r.serverCpuS), med(a.aged, (r) => r.serverCpuS), (v) => `${v.toFixed(2)} s`);
-  cmp('agent cpu for the sweep', med(a.fresh, (r) => r.agentCpuS), med(a.aged, (r) => r.agentCpuS), (v) => `${v.toFixed(2)} s`);
+  cmp(
+    'server cpu for the sweep',
+    med(a.fresh, (r) => r.serverCpuS),
+    med(a.aged, (r) => r.serverCpuS),
+    (v) => `${v.toFixed(2)} s`,
+  );
+  cmp(
+    'agent cpu for the sweep',
+    med(a.fresh, (r) => r.agentCpuS),
+    med(a.aged, (r) => r.agentCpuS),
+    (v) => `${v.toFixed(2)} s`,
+  );
   for (const name of a.fresh.latency.keys()) {
     cmp(`${name} p50`, median(a.fresh.latency.get(name)!), median(a.aged.latency.get(name)!), fmtMs);
   }
   t.push(['each sweep, wall time', a.fresh.runs.map((r) => fmtMs(r.wallMs)).join(', '), a.aged.runs.map((r) => fmtMs(r.wallMs)).join(', '), '', '']);
   t.push(['server RSS after', fmtMB(a.fresh.rss), fmtMB(a.aged.rss), '', '']);
-  t.push(['store size: baton.db + WAL', `${fmtMB(a.fresh.store.db)} + ${fmtMB(a.fresh.store.wal)}`, `${fmtMB(a.aged.store.db)} + ${fmtMB(a.aged.store.wal)}`, '', '']);
+  t.push([
+    'store size: baton.db + WAL',
+    `${fmtMB(a.fresh.store.db)} + ${fmtMB(a.fresh.store.wal)}`,
+    `${fmtMB(a.aged.store.db)} + ${fmtMB(a.aged.store.wal)}`,
+    '',
+    '',
+  ]);
   t.push(['heartbeats late / sent (probe node)', `${a.fresh.beats.late} / ${a.fresh.beats.n}`, `${a.aged.beats.late} / ${a.aged.beats.n}`, '', '0']);
-  process.stdout.write(`\nThe same sweep on a fresh server and on one that has finished ${fmtN(HISTORY)} runs (made in ${fmtMs(a.historyMs)}, ${(HISTORY / (a.historyMs / 1000)).toFixed(0)} runs/s; nothing garbage collected), agents with ${AGED_SLOTS} slots\n`);
+  process.stdout.write(
+    `\nThe same sweep on a fresh server and on one that has finished ${fmtN(HISTORY)} runs (made in ${fmtMs(a.historyMs)}, ${(HISTORY / (a.historyMs / 1000)).toFixed(0)} runs/s; nothing garbage collected), agents with ${AGED_SLOTS} slots\n`,
+  );
   process.stdout.write(`${t.toString()}\n`);
-  const h = new Table({ head: [`making the history: part of ${fmtN(a.historyParts[0]?.n ?? 0)} runs`, 'runs/s', 'server cpu per run', 'agent cpu per run'], style: { head: [], border: [] } });
-  a.historyParts.forEach((r, i) => h.push([`${i + 1}`, (r.n / (r.wallMs / 1000)).toFixed(0), `${((r.serverCpuS * 1000) / r.n).toFixed(2)} ms`, `${((r.agentCpuS * 1000) / r.n).toFixed(2)} ms`]));
+  const h = new Table({
+    head: [`making the history: part of ${fmtN(a.historyParts[0]?.n ?? 0)} runs`, 'runs/s', 'server cpu per run', 'agent cpu per run'],
+    style: { head: [], border: [] },
+  });
+  a.historyParts.forEach((r, i) =>
+    h.push([
+      `${i + 1}`,
+      (r.n / (r.wallMs / 1000)).toFixed(0),
+      `${((r.serverCpuS * 1000) / r.n).toFixed(2)} ms`,
+      `${((r.agentCpuS * 1000) / r.n).toFixed(2)} ms`,
+    ]),
+  );
   process.stdout.write(`${h.toString()}\n`);
-  process.stdout.write(RESTART_EVERY > 0
-    ? `(the aged agent was restarted after every ${fmtN(RESTART_EVERY)} runs of the history, and both agents before the sweeps: --agent-restart-every 0 runs the history on one agent process)\n`
-    : '(the history ran on one agent process; both agents were restarted before the sweeps)\n');
+  process.stdout.write(
+    RESTART_EVERY > 0
+      ? `(the aged agent was restarted after every ${fmtN(RESTART_EVERY)} runs of the history, and both agents before the sweeps: --agent-restart-every 0 runs the history on one agent process)\n`
+      : '(the history ran on one agent process; both agents were restarted before the sweeps)\n',
+  );
   if (a.nodeDowns.length > 0) {
     process.stdout.write(`NodeDown events: ${a.nodeDowns.map((e) => `${e.side} ${e.key} at ${e.time}`).join(', ')}\n`);
     missed.push('nodes marked down in the aged/fresh runs');
@@ -843,7 +1001,9 @@ async function main(): Promise<void> {
   // each table as soon as its phase ends: a long run interrupted later keeps what it measured
   if (ONLY !== 'aged') printQueue(await queuePhase());
   if (ONLY !== 'queue') printAged(await agedPhase());
-  process.stdout.write(`\naims (issue #10): dispatch of 10,000 runs stored in under 2 s; the aged server within 1.2x of the fresh one; every latency within 3x of idle at 100,000 queued and within 10x at 1,000,000; zero heartbeats late past half the TTL; server RSS under 500 MB at 1,000,000 queued\n`);
+  process.stdout.write(
+    `\naims (issue #10): dispatch of 10,000 runs stored in under 2 s; the aged server within 1.2x of the fresh one; every latency within 3x of idle at 100,000 queued and within 10x at 1,000,000; zero heartbeats late past half the TTL; server RSS under 500 MB at 1,000,000 queued\n`,
+  );
   process.stdout.write(missed.length === 0 ? 'every aim measured here was met\n' : `missed:\n${missed.map((m) => `  - ${m}`).join('\n')}\n`);
   log(`bench/queue took ${((performance.now() - t0) / 60_000).toFixed(1)} min`);
 }

@@ -220,7 +220,17 @@ async function throughHarness(): Promise<Result> {
   }
   const wallMs = performance.now() - start;
   const used = process.cpuUsage(cpu);
-  return { label: 'baseline: scheduler alone, in-memory harness', placed, wallMs, cpuMs: (used.user + used.system) / 1000, before, after: memory(), phases, setup: new Map(), evals: JOBS };
+  return {
+    label: 'baseline: scheduler alone, in-memory harness',
+    placed,
+    wallMs,
+    cpuMs: (used.user + used.system) / 1000,
+    before,
+    after: memory(),
+    phases,
+    setup: new Map(),
+    evals: JOBS,
+  };
 }
 
 const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -233,10 +243,21 @@ const rate = (r: Result) => (r.placed / r.wallMs) * 1000;
 const phaseSum = (r: Result) => [...r.phases.values()].reduce((a, b) => a + b, 0);
 
 function throughputTable(runs: Result[], base: Result): string {
-  const table = new Table({ style, head: ['path (all measured in this run)', 'placed', 'wall time', 'placements/s', 'vs baseline', 'bench cpu', 'rss Δ', 'heap Δ'] });
+  const table = new Table({
+    style,
+    head: ['path (all measured in this run)', 'placed', 'wall time', 'placements/s', 'vs baseline', 'bench cpu', 'rss Δ', 'heap Δ'],
+  });
   for (const r of [...runs, base]) {
-    table.push([r.label, fmtInt(r.placed), fmtMs(r.wallMs), fmtInt(rate(r)), `${((rate(r) / rate(base)) * 100).toFixed(1)}%`,
-      `${((r.cpuMs / r.wallMs) * 100).toFixed(0)}% of wall`, fmtMiB(r.after.rss - r.before.rss), fmtMiB(r.after.heapUsed - r.before.heapUsed)]);
+    table.push([
+      r.label,
+      fmtInt(r.placed),
+      fmtMs(r.wallMs),
+      fmtInt(rate(r)),
+      `${((rate(r) / rate(base)) * 100).toFixed(1)}%`,
+      `${((r.cpuMs / r.wallMs) * 100).toFixed(0)}% of wall`,
+      fmtMiB(r.after.rss - r.before.rss),
+      fmtMiB(r.after.heapUsed - r.before.heapUsed),
+    ]);
   }
   table.push(
     ['Nomad C1M: 1M containers, 5,000 nodes, 5 servers (published, not measured)', '1,000,000', '~4.4 min', '3,750', '', '', '', ''],
@@ -249,10 +270,13 @@ function throughputTable(runs: Result[], base: Result): string {
 function phaseTable(runs: Result[]): string {
   const table = new Table({ style, head: ['where the time goes: total, per eval, share', ...runs.map((r) => r.label.replace('baton: scheduler + ', ''))] });
   for (const name of ['nextEval', 'snapshot', 'schedule', 'applyPlan']) {
-    table.push([name, ...runs.map((r) => {
-      const ms = r.phases.get(name) ?? 0;
-      return `${fmtMs(ms)}, ${(ms / Math.max(1, r.evals)).toFixed(1)} ms, ${((ms / phaseSum(r)) * 100).toFixed(0)}%`;
-    })]);
+    table.push([
+      name,
+      ...runs.map((r) => {
+        const ms = r.phases.get(name) ?? 0;
+        return `${fmtMs(ms)}, ${(ms / Math.max(1, r.evals)).toFixed(1)} ms, ${((ms / phaseSum(r)) * 100).toFixed(0)}%`;
+      }),
+    ]);
   }
   table.push(['evals', ...runs.map((r) => String(r.evals))]);
   for (const name of runs[0]?.setup.keys() ?? []) table.push([`(setup, not in wall time) ${name}`, ...runs.map((r) => fmtMs(r.setup.get(name) ?? 0))]);
@@ -266,7 +290,14 @@ function statementTable(r: Result): string {
   const table = new Table({ style, head: [`${r.label}: statements by phase (client-side time)`, 'calls', 'total', 'mean', 'rows', 'share of phase'] });
   for (const s of profile.top(5)) {
     const phaseMs = r.phases.get(s.phase) ?? r.setup.get(s.phase) ?? 0;
-    table.push([`${s.phase}: ${s.sql}`, fmtInt(s.calls), fmtMs(s.ms), `${(s.ms / s.calls).toFixed(2)} ms`, fmtInt(s.rows), phaseMs ? `${((s.ms / phaseMs) * 100).toFixed(0)}%` : '']);
+    table.push([
+      `${s.phase}: ${s.sql}`,
+      fmtInt(s.calls),
+      fmtMs(s.ms),
+      `${(s.ms / s.calls).toFixed(2)} ms`,
+      fmtInt(s.rows),
+      phaseMs ? `${((s.ms / phaseMs) * 100).toFixed(0)}%` : '',
+    ]);
   }
   const lines = [...r.phases].map(([name, ms]) => {
     const waiting = inStatements.get(name) ?? 0;
@@ -277,14 +308,21 @@ function statementTable(r: Result): string {
 }
 
 function aims(runs: Result[], sqlite: Result, postgres: Result[]): string[] {
-  const out = [`aim: SQLite no slower than before #13 (about ${fmtInt(SQLITE_BEFORE)}/s): ${rate(sqlite) >= SQLITE_BEFORE * 0.95 ? 'met' : 'NOT met'} (${fmtInt(rate(sqlite))}/s)`];
-  for (const r of postgres) out.push(`aim: at least ${fmtInt(AIM_POSTGRES)}/s on PostgreSQL (${r.label.split(', ').pop()}): ${rate(r) >= AIM_POSTGRES ? 'met' : 'NOT met'} (${fmtInt(rate(r))}/s)`);
+  const out = [
+    `aim: SQLite no slower than before #13 (about ${fmtInt(SQLITE_BEFORE)}/s): ${rate(sqlite) >= SQLITE_BEFORE * 0.95 ? 'met' : 'NOT met'} (${fmtInt(rate(sqlite))}/s)`,
+  ];
+  for (const r of postgres)
+    out.push(
+      `aim: at least ${fmtInt(AIM_POSTGRES)}/s on PostgreSQL (${r.label.split(', ').pop()}): ${rate(r) >= AIM_POSTGRES ? 'met' : 'NOT met'} (${fmtInt(rate(r))}/s)`,
+    );
   for (const r of runs) if (r.placed !== TOTAL) out.push(`WARNING: ${r.label} placed ${fmtInt(r.placed)}, expected ${fmtInt(TOTAL)}`);
   return out;
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/schedule: ${fmtInt(TOTAL)} allocs (${JOBS} jobs × count ${COUNT}, 0.5 core / 2 GiB each) onto ${fmtInt(NODES)} simulated nodes (32 cores / 128 GiB)`);
+  console.log(
+    `bench/schedule: ${fmtInt(TOTAL)} allocs (${JOBS} jobs × count ${COUNT}, 0.5 core / 2 GiB each) onto ${fmtInt(NODES)} simulated nodes (32 cores / 128 GiB)`,
+  );
   console.log(`node ${process.version}, ${(globalThis as { gc?: unknown }).gc ? 'gc exposed' : 'no --expose-gc: memory deltas include garbage'}\n`);
 
   // Baseline first, so the store runs' memory is not inflated by it and vice versa as little as possible.
@@ -313,9 +351,11 @@ async function main(): Promise<void> {
   console.log(throughputTable(runs, base));
   for (const n of notes) console.log(`* ${n}`);
   if (postgres.length > 0) {
-    console.log('* PostgreSQL 15 (Debian), a private server on loopback, sharing the 2 cores with the bench; the store as a server opens it (pool of 10, LISTEN, the leader lease held and every plan fenced by its epoch).');
+    console.log(
+      '* PostgreSQL 15 (Debian), a private server on loopback, sharing the 2 cores with the bench; the store as a server opens it (pool of 10, LISTEN, the leader lease held and every plan fenced by its epoch).',
+    );
   }
-  console.log('* bench cpu: this process\'s cpu during the placements; the rest of the wall time it waits (for PostgreSQL\'s answers).\n');
+  console.log("* bench cpu: this process's cpu during the placements; the rest of the wall time it waits (for PostgreSQL's answers).\n");
   for (const line of aims(runs, sqlite, postgres)) console.log(line);
   console.log(`\n${phaseTable(runs)}`);
   for (const r of postgres) if (r.profile) console.log(`\n${statementTable(r)}`);

@@ -34,7 +34,11 @@ const { job } = await client.submitSpec({
 // follow the events from now on before dispatching, so no run can end unseen
 const { index } = await client.recentEvents({ topics: ['job'] });
 const seeds = Array.from({ length: runs }, (_, i) => String(i + 1));
-const sweep = await client.dispatch(job.id, seeds.map((seed) => ({ meta: { seed } })), job.namespace);
+const sweep = await client.dispatch(
+  job.id,
+  seeds.map((seed) => ({ meta: { seed } })),
+  job.namespace,
+);
 const pending = new Map(sweep.jobs.map((id, i) => [id, seeds[i]]));
 console.log(`sweep ${sweep.sweepId}: ${sweep.total} runs of ${job.id} queued`);
 

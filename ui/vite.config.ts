@@ -35,7 +35,10 @@ function savedServer(): SavedServer | undefined {
 
 const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
-export function apiProxy(env: NodeJS.ProcessEnv = process.env, saved: SavedServer | undefined = savedServer()): { target: string; proxy: ProxyOptions; from: string } {
+export function apiProxy(
+  env: NodeJS.ProcessEnv = process.env,
+  saved: SavedServer | undefined = savedServer(),
+): { target: string; proxy: ProxyOptions; from: string } {
   const given = env.BATON_ADDR?.split(',')[0]?.trim();
   const target = given || saved?.url || BATON_DEV_URL;
   const from = given ? 'BATON_ADDR' : saved?.url ? '~/.config/baton/current.json' : 'the default of `baton dev`';
@@ -51,7 +54,11 @@ export function apiProxy(env: NodeJS.ProcessEnv = process.env, saved: SavedServe
 export default defineConfig(({ command }) => {
   const api = command === 'serve' ? apiProxy() : undefined;
   if (api) {
-    const trust = api.target.startsWith('https:') ? (api.proxy.ca ? ', trusting its cluster CA' : ', trusting only the system CAs: set BATON_CA_FILE to the cluster CA (ca.pem)') : '';
+    const trust = api.target.startsWith('https:')
+      ? api.proxy.ca
+        ? ', trusting its cluster CA'
+        : ', trusting only the system CAs: set BATON_CA_FILE to the cluster CA (ca.pem)'
+      : '';
     console.log(`baton ui: /v1 goes to ${api.target} (from ${api.from}${trust})`);
   }
   return {

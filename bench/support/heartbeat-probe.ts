@@ -57,7 +57,15 @@ async function beats(cfg: ProbeConfig): Promise<void> {
       } catch {
         /* not JSON */
       }
-      report({ kind: 'beat', sentAt, doneAt: Date.now(), rttMs, ok: res.ok, ...(status ? { status } : {}), ...(res.ok ? {} : { error: `HTTP ${res.status}` }) });
+      report({
+        kind: 'beat',
+        sentAt,
+        doneAt: Date.now(),
+        rttMs,
+        ok: res.ok,
+        ...(status ? { status } : {}),
+        ...(res.ok ? {} : { error: `HTTP ${res.status}` }),
+      });
     } catch (err) {
       report({ kind: 'beat', sentAt, doneAt: Date.now(), rttMs: performance.now() - t0, ok: false, error: (err as Error).message });
     }
@@ -70,7 +78,10 @@ async function watch(cfg: ProbeConfig): Promise<void> {
     await sleep(cfg.watchEveryMs);
     const t0 = performance.now();
     try {
-      const res = await fetch(new URL('/v1/nodes?limit=100', cfg.url), { headers: { authorization: `Bearer ${cfg.adminToken}` }, signal: AbortSignal.timeout(120_000) });
+      const res = await fetch(new URL('/v1/nodes?limit=100', cfg.url), {
+        headers: { authorization: `Bearer ${cfg.adminToken}` },
+        signal: AbortSignal.timeout(120_000),
+      });
       const page = (await res.json()) as { items?: Array<{ id: string; status: string; lastHeartbeatAt: string }> };
       const n = page.items?.find((x) => x.id === cfg.watchNodeId);
       const at = Date.now();

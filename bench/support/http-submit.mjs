@@ -10,27 +10,31 @@ import { basename } from 'node:path';
 const file = process.argv[2] ?? '';
 const body = JSON.stringify({ source: readFileSync(file, 'utf8'), filename: basename(file) });
 const url = new URL('/v1/jobs', process.env.BATON_ADDR);
-const req = request(url, {
-  method: 'POST',
-  ca: readFileSync(process.env.BATON_CA_FILE ?? ''),
-  headers: { authorization: `Bearer ${process.env.BATON_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-}, (res) => {
-  let text = '';
-  res.setEncoding('utf8');
-  res.on('data', (d) => (text += d));
-  res.on('end', () => {
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      process.stderr.write(`HTTP ${res.statusCode}: ${text}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    // the answer of POST /v1/jobs (SubmitJobResponse); a bench helper reads the two fields it prints
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
-    const { job } = /** @type {{ job: { id: string, version: number } }} */ (JSON.parse(text));
-    process.stdout.write(`job ${job.id} version ${job.version} submitted\n`);
-  });
-});
+const req = request(
+  url,
+  {
+    method: 'POST',
+    ca: readFileSync(process.env.BATON_CA_FILE ?? ''),
+    headers: { authorization: `Bearer ${process.env.BATON_TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  },
+  (res) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => (text += d));
+    res.on('end', () => {
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        process.stderr.write(`HTTP ${res.statusCode}: ${text}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      // the answer of POST /v1/jobs (SubmitJobResponse); a bench helper reads the two fields it prints
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
+      const { job } = /** @type {{ job: { id: string, version: number } }} */ (JSON.parse(text));
+      process.stdout.write(`job ${job.id} version ${job.version} submitted\n`);
+    });
+  },
+);
 req.on('error', (err) => {
   process.stderr.write(`${err.message}\n`);
   process.exitCode = 1;

@@ -28,7 +28,9 @@ export interface StatementStat {
  * collapse, so 200-row and 37-row batches of the same insert count together.
  */
 function shapeOf(text: string): string {
-  return text.replace(/\s+/g, ' ').replace(/\$\d+/g, '?')
+  return text
+    .replace(/\s+/g, ' ')
+    .replace(/\$\d+/g, '?')
     .replace(/\((\?, )*\?\)(, \((\?, )*\?\))+/g, '(…), …')
     .replace(/\(("\w+", )+"\w+"\)/g, '(…)')
     .slice(0, 110);
@@ -55,11 +57,16 @@ export class StatementProfile {
       if (text !== undefined && out instanceof Promise) {
         const phase = profile.phase.getStore() ?? BACKGROUND;
         const t = performance.now();
-        out.then((r: { rowCount?: number | null }) => profile.add(phase, text, performance.now() - t, r?.rowCount ?? 0), () => undefined);
+        out.then(
+          (r: { rowCount?: number | null }) => profile.add(phase, text, performance.now() - t, r?.rowCount ?? 0),
+          () => undefined,
+        );
       }
       return out;
     };
-    return () => { proto.query = original; };
+    return () => {
+      proto.query = original;
+    };
   }
 
   /** runs fn as `phase`: what it sends, and what it starts, is filed under it */

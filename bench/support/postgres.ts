@@ -13,8 +13,8 @@ import { startPostgres, type PrivatePostgres } from '../../test/support/postgres
 export type PostgresMode = 'fast' | 'durable';
 
 export const POSTGRES_MODE_NOTE: Record<PostgresMode, string> = {
-  fast: 'fsync=off, synchronous_commit=off, full_page_writes=off (the test suites\' settings: not crash-safe)',
-  durable: 'PostgreSQL\'s defaults: fsync=on, synchronous_commit=on, full_page_writes=on (crash-safe)',
+  fast: "fsync=off, synchronous_commit=off, full_page_writes=off (the test suites' settings: not crash-safe)",
+  durable: "PostgreSQL's defaults: fsync=on, synchronous_commit=on, full_page_writes=on (crash-safe)",
 };
 
 export async function startBenchPostgres(mode: PostgresMode): Promise<PrivatePostgres> {
@@ -27,7 +27,8 @@ export async function durabilitySettings(url: string): Promise<string> {
   await c.connect();
   try {
     const r = await c.query<{ name: string; setting: string }>(
-      "select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes') order by name");
+      "select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes') order by name",
+    );
     return r.rows.map((x) => `${x.name}=${x.setting}`).join(', ');
   } finally {
     await c.end();

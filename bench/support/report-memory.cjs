@@ -15,7 +15,18 @@ if (file) {
     /** @type {Record<string, number>} */
     const spaces = {};
     for (const s of v8.getHeapSpaceStatistics()) spaces[s.space_name] = s.space_used_size;
-    const doc = { at: Date.now(), usage: process.memoryUsage(), heap: { total: h.total_heap_size, used: h.used_heap_size, external: h.external_memory, mallocedMemory: h.malloced_memory, peakMallocedMemory: h.peak_malloced_memory, spaces } };
+    const doc = {
+      at: Date.now(),
+      usage: process.memoryUsage(),
+      heap: {
+        total: h.total_heap_size,
+        used: h.used_heap_size,
+        external: h.external_memory,
+        mallocedMemory: h.malloced_memory,
+        peakMallocedMemory: h.peak_malloced_memory,
+        spaces,
+      },
+    };
     writeFileSync(`${file}.tmp`, JSON.stringify(doc));
     renameSync(`${file}.tmp`, file);
   };

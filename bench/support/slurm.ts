@@ -120,7 +120,19 @@ export async function startLocalSlurm(opts: { slots: number; maxArray: number })
     writeFileSync(key, randomBytes(1024), { mode: 0o400 });
     const socket = join(dir, 'munge.socket');
     // -f: munged refuses root and a socket under /tmp otherwise
-    daemon('munged', ['-F', '-f', `--key-file=${key}`, `--socket=${socket}`, `--pid-file=${join(dir, 'munged.pid')}`, `--log-file=${join(dir, 'munged.log')}`, `--seed-file=${join(dir, 'munged.seed')}`], process.env);
+    daemon(
+      'munged',
+      [
+        '-F',
+        '-f',
+        `--key-file=${key}`,
+        `--socket=${socket}`,
+        `--pid-file=${join(dir, 'munged.pid')}`,
+        `--log-file=${join(dir, 'munged.log')}`,
+        `--seed-file=${join(dir, 'munged.seed')}`,
+      ],
+      process.env,
+    );
     await waitFor('munged to listen', () => existsSync(socket), 10_000, 20);
 
     const host = hostname().split('.')[0];
@@ -169,22 +181,45 @@ export async function startLocalSlurm(opts: { slots: number; maxArray: number })
 
     // -i: ignore (absent) state files; this controller starts empty
     daemon('slurmctld', ['-D', '-i'], env);
-    await waitFor('slurmctld to answer', async () => (await runAsync(findSlurmCommand('sinfo')!, ['-h'], env).catch(() => '')) !== '' || undefined, 30_000, 200);
+    await waitFor(
+      'slurmctld to answer',
+      async () => (await runAsync(findSlurmCommand('sinfo')!, ['-h'], env).catch(() => '')) !== '' || undefined,
+      30_000,
+      200,
+    );
     daemon('slurmd', ['-D', '-N', host], env);
-    await waitFor('the Slurm node to be idle', async () => {
-      const s = await runAsync(findSlurmCommand('sinfo')!, ['-h', '-N', '-o', '%T'], env).catch(() => '');
-      return s.trim() === 'idle' || undefined;
-    }, 60_000, 200);
+    await waitFor(
+      'the Slurm node to be idle',
+      async () => {
+        const s = await runAsync(findSlurmCommand('sinfo')!, ['-h', '-N', '-o', '%T'], env).catch(() => '');
+        return s.trim() === 'idle' || undefined;
+      },
+      60_000,
+      200,
+    );
     const version = run(findSlurmCommand('sinfo')!, ['--version'], env).trim();
 
     const submitArray = async (runs: number, slots: number, memMi: number, command: string): Promise<ArrayResult> => {
       const squeue = findSlurmCommand('squeue')!;
       const t0 = performance.now();
-      const id = (await runAsync(findSlurmCommand('sbatch')!, ['--parsable', `--array=1-${runs}%${slots}`, `--mem=${memMi}M`, '--output=/dev/null', '--job-name=bench', `--wrap=${command}`], env)).trim().split(';')[0];
-      await waitFor(`the ${runs} Slurm runs to end`, async () => {
-        const left = await runAsync(squeue, ['-h', '-r', '-j', id, '-t', 'PD,R,CG,CF,S', '-o', '%i'], env);
-        return left.trim() === '' || undefined;
-      }, 60 * 60_000, 100);
+      const id = (
+        await runAsync(
+          findSlurmCommand('sbatch')!,
+          ['--parsable', `--array=1-${runs}%${slots}`, `--mem=${memMi}M`, '--output=/dev/null', '--job-name=bench', `--wrap=${command}`],
+          env,
+        )
+      )
+        .trim()
+        .split(';')[0];
+      await waitFor(
+        `the ${runs} Slurm runs to end`,
+        async () => {
+          const left = await runAsync(squeue, ['-h', '-r', '-j', id, '-t', 'PD,R,CG,CF,S', '-o', '%i'], env);
+          return left.trim() === '' || undefined;
+        },
+        60 * 60_000,
+        100,
+      );
       const ms = performance.now() - t0;
       const states: Record<string, number> = {};
       for (const s of (await runAsync(squeue, ['-h', '-r', '-j', id, '-t', 'all', '-o', '%T'], env)).split('\n')) {

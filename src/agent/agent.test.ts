@@ -128,13 +128,34 @@ class FakeServer {
 function job(type: JobSpec['type']): JobSpec {
   return jobSpec({
     type,
-    tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['1'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
+    tasks: [
+      {
+        name: 'main',
+        driver: 'exec',
+        command: '/bin/sleep',
+        args: ['1'],
+        env: {},
+        resources: { cpu: 100, memory: 1 << 25, disk: 0 },
+        killSignal: 'SIGTERM',
+        killTimeoutMs: 1000,
+      },
+    ],
   });
 }
 
 function alloc(id: string, nodeId: string, type: JobSpec['type'], desiredStatus: 'run' | 'stop' = 'run', disconnect?: JobSpec['disconnect']): AgentAlloc {
   return {
-    alloc: { id, namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId, desiredStatus, clientStatus: 'pending' } as AgentAlloc['alloc'],
+    alloc: {
+      id,
+      namespace: 'default',
+      jobId: 'j',
+      jobVersion: 1,
+      name: 'j[0]',
+      index: 0,
+      nodeId,
+      desiredStatus,
+      clientStatus: 'pending',
+    } as AgentAlloc['alloc'],
     job: { ...job(type), ...(disconnect ? { disconnect } : {}) },
   };
 }
@@ -233,7 +254,12 @@ describe('startAgent', () => {
     await start();
     await until('stopped', () => t.exited);
     await until('destroyed', () => t.destroyed);
-    await until('alloc dir removed', () => stat(join(dataDir, 'allocs', 's1')).then(() => false, () => true));
+    await until('alloc dir removed', () =>
+      stat(join(dataDir, 'allocs', 's1')).then(
+        () => false,
+        () => true,
+      ),
+    );
     expect(driver.starts).toHaveLength(1);
   });
 
@@ -242,8 +268,36 @@ describe('startAgent', () => {
     const nodeId = a.nodeId;
     await a.close();
     // tasks the driver has but no state file knows
-    const wanted = await driver.start({ nodeId, allocId: 'w1', allocName: 'j[0]', allocIndex: 0, namespace: 'default', jobId: 'j', taskName: 'main', args: [], env: {}, resources: { cpu: 0, memory: 0, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, taskDir: '/tmp' });
-    const unwanted = await driver.start({ nodeId, allocId: 'u1', allocName: 'j[1]', allocIndex: 1, namespace: 'default', jobId: 'j', taskName: 'main', args: [], env: {}, resources: { cpu: 0, memory: 0, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, taskDir: '/tmp' });
+    const wanted = await driver.start({
+      nodeId,
+      allocId: 'w1',
+      allocName: 'j[0]',
+      allocIndex: 0,
+      namespace: 'default',
+      jobId: 'j',
+      taskName: 'main',
+      args: [],
+      env: {},
+      resources: { cpu: 0, memory: 0, disk: 0 },
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 1000,
+      taskDir: '/tmp',
+    });
+    const unwanted = await driver.start({
+      nodeId,
+      allocId: 'u1',
+      allocName: 'j[1]',
+      allocIndex: 1,
+      namespace: 'default',
+      jobId: 'j',
+      taskName: 'main',
+      args: [],
+      env: {},
+      resources: { cpu: 0, memory: 0, disk: 0 },
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 1000,
+      taskDir: '/tmp',
+    });
     server.setAllocs([alloc('w1', nodeId, 'service')]);
     await start();
     await until('unwanted destroyed', () => (unwanted as unknown as { destroyed: boolean }).destroyed);
@@ -258,7 +312,10 @@ describe('startAgent', () => {
     // TTL 3 s: the bound is 2 s, and the copy must be dead 0.3 s before the server may replace it
     server.setAllocs([alloc('b1', a.nodeId, 'batch'), alloc('keep', a.nodeId, 'service', 'run', { stopAfterMs: null })]);
     const t = await until('running', () => server.latest('b1')?.clientStatus === 'running' && driver.starts.find((s) => s.config.allocId === 'b1'));
-    const kept = await until('the other running', () => server.latest('keep')?.clientStatus === 'running' && driver.starts.find((s) => s.config.allocId === 'keep'));
+    const kept = await until(
+      'the other running',
+      () => server.latest('keep')?.clientStatus === 'running' && driver.starts.find((s) => s.config.allocId === 'keep'),
+    );
     const cut = Date.now();
     server.unreachable = true;
     await until('stopped', () => t.stops.length > 0);
@@ -289,7 +346,10 @@ describe('startAgent', () => {
 
     // the server is still out: the new agent keeps trying to connect meanwhile
     const starting = startAgent({ serverUrl: server.url, dataDir, name: 't', cpu: 2000, memory: 1 << 30, logger, driverList: [driver] });
-    void starting.then((b) => agents.push(b), () => undefined);
+    void starting.then(
+      (b) => agents.push(b),
+      () => undefined,
+    );
     await until('a lease of the new agent', async () => (await readLease()).agentStart !== undefined && Date.now() - cut > 500);
     const lease = await readLease();
     // the same last contact and the same tasks: the new agent has not reached the server either
@@ -339,6 +399,8 @@ describe('an agent given several servers', () => {
   });
 
   it('refuses a list that mixes https:// and plain http:// servers: one cluster, one CA', async () => {
-    await expect(start(server.joinToken, ['https://127.0.0.1:1', server.url])).rejects.toThrow(/lists https:\/\/ and plain http:\/\/ URLs \(http:\/\/127\.0\.0\.1:\d+\)/);
+    await expect(start(server.joinToken, ['https://127.0.0.1:1', server.url])).rejects.toThrow(
+      /lists https:\/\/ and plain http:\/\/ URLs \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
   });
 });

@@ -74,14 +74,18 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // tasks (other users) pass through to their own dirs below it, but may not list or read it
   await chmod(opts.dataDir, 0o711);
   // first of all: the watchdog must not stop the tasks this agent is about to re-attach to
-  const prior = opts.priorLease ? opts.priorLease.lease : await takeOverLease(opts.dataDir, monotonicMs()).catch((err: unknown) => {
-    logger.warn({ err: errorMessage(err) }, 'cannot take over the lease of the earlier agent process');
-    return undefined;
-  });
-  let drivers = opts.driverList ?? createDrivers(opts.drivers, {
-    exec: { taskUser: opts.taskUser, allowRoot: opts.allowRoot },
-    docker: { allow: opts.allow, hostPaths: opts.allowHostPaths },
-  });
+  const prior = opts.priorLease
+    ? opts.priorLease.lease
+    : await takeOverLease(opts.dataDir, monotonicMs()).catch((err: unknown) => {
+        logger.warn({ err: errorMessage(err) }, 'cannot take over the lease of the earlier agent process');
+        return undefined;
+      });
+  let drivers =
+    opts.driverList ??
+    createDrivers(opts.drivers, {
+      exec: { taskUser: opts.taskUser, allowRoot: opts.allowRoot },
+      docker: { allow: opts.allow, hostPaths: opts.allowHostPaths },
+    });
   if (opts.drivers && opts.drivers.length > 0) {
     const unknown = opts.drivers.filter((n) => !drivers.some((d) => d.name === n));
     if (unknown.length > 0) logger.warn({ unknown }, 'unknown drivers asked for');
@@ -228,7 +232,13 @@ class Agent {
     const { logger, signal } = this.ctx;
     this.loops.push(
       disconnectGuardLoop({ contact: this.contact, runners: () => this.runners.values(), bound: () => this.bound(), logger, signal }),
-      watchdogLoop({ dataDir: this.opts.dataDir, lease: () => buildLease({ contactAt: this.contact.lastAt, runners: this.runners.values(), bound: this.bound() }), wake: this.leaseWake, logger, signal }),
+      watchdogLoop({
+        dataDir: this.opts.dataDir,
+        lease: () => buildLease({ contactAt: this.contact.lastAt, runners: this.runners.values(), bound: this.bound() }),
+        wake: this.leaseWake,
+        logger,
+        signal,
+      }),
     );
   }
 

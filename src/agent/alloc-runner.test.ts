@@ -60,12 +60,32 @@ function harness(): Harness {
 }
 
 function spec(p: Partial<TaskSpec> = {}): TaskSpec {
-  return { name: 'main', driver: 'exec', command: '/bin/true', args: [], env: { A: '1' }, resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, killSignal: 'SIGINT', killTimeoutMs: 1500, ...p };
+  return {
+    name: 'main',
+    driver: 'exec',
+    command: '/bin/true',
+    args: [],
+    env: { A: '1' },
+    resources: { cpu: 100, memory: 32 * MiB, disk: 0 },
+    killSignal: 'SIGINT',
+    killTimeoutMs: 1500,
+    ...p,
+  };
 }
 
 function agentAlloc(type: JobSpec['type'], tasks: TaskSpec[] = [spec()], restart: Partial<JobSpec['restart']> = {}): AgentAlloc {
   const job = jobSpec({ type, tasks, restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail', ...restart } });
-  const alloc = { id: 'alloc-1', namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId: 'n1', desiredStatus: 'run', clientStatus: 'pending' } as AgentAlloc['alloc'];
+  const alloc = {
+    id: 'alloc-1',
+    namespace: 'default',
+    jobId: 'j',
+    jobVersion: 1,
+    name: 'j[0]',
+    index: 0,
+    nodeId: 'n1',
+    desiredStatus: 'run',
+    clientStatus: 'pending',
+  } as AgentAlloc['alloc'];
   return { alloc, job };
 }
 
@@ -78,7 +98,11 @@ async function until<T>(what: string, fn: () => T | undefined | false | Promise<
   throw new Error(`never happened: ${what}`);
 }
 
-const latest = (h: Harness) => h.reports.flat().filter((u) => u.allocId === 'alloc-1').at(-1);
+const latest = (h: Harness) =>
+  h.reports
+    .flat()
+    .filter((u) => u.allocId === 'alloc-1')
+    .at(-1);
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'baton-alloc-runner-'));
@@ -96,7 +120,16 @@ describe('AllocRunner', () => {
     const r = AllocRunner.create(h.ctx, agentAlloc('batch'), 'n1');
     r.start();
     const t = await until('start', () => driver.last());
-    expect(t.config.env).toMatchObject({ A: '1', BATON_ALLOC_ID: 'alloc-1', BATON_ALLOC_NAME: 'j[0]', BATON_ALLOC_INDEX: '0', BATON_JOB_ID: 'j', BATON_NAMESPACE: 'default', BATON_TASK_NAME: 'main', BATON_NODE_ID: 'n1' });
+    expect(t.config.env).toMatchObject({
+      A: '1',
+      BATON_ALLOC_ID: 'alloc-1',
+      BATON_ALLOC_NAME: 'j[0]',
+      BATON_ALLOC_INDEX: '0',
+      BATON_JOB_ID: 'j',
+      BATON_NAMESPACE: 'default',
+      BATON_TASK_NAME: 'main',
+      BATON_NODE_ID: 'n1',
+    });
     expect(t.config.env.BATON_TASK_DIR).toBe(join(dir, 'allocs', 'alloc-1', 'main'));
     // the handle is saved once the start returns, which the driver's record of it may precede
     await until('handle saved', () => h.ctx.store.read('alloc-1').then((s) => s?.tasks.main.handle?.id === 'pid-1'));
@@ -282,7 +315,21 @@ describe('AllocRunner', () => {
       await r1.save(); // written as the agent took the alloc, before the start
       h1.abort.abort();
       // the start the agent made just before it died
-      const t = (await driver.start({ nodeId: 'n1', allocId: 'alloc-1', allocName: 'j[0]', allocIndex: 0, namespace: 'default', jobId: 'j', taskName: 'main', args: [], env: {}, resources: { cpu: 0, memory: 0, disk: 0 }, killSignal: 'SIGINT', killTimeoutMs: 1000, taskDir: '/tmp' })) as ReturnType<FakeDriver['last']>;
+      const t = (await driver.start({
+        nodeId: 'n1',
+        allocId: 'alloc-1',
+        allocName: 'j[0]',
+        allocIndex: 0,
+        namespace: 'default',
+        jobId: 'j',
+        taskName: 'main',
+        args: [],
+        env: {},
+        resources: { cpu: 0, memory: 0, disk: 0 },
+        killSignal: 'SIGINT',
+        killTimeoutMs: 1000,
+        taskDir: '/tmp',
+      })) as ReturnType<FakeDriver['last']>;
       const h2 = harness();
       const state = (await h2.ctx.store.read('alloc-1'))!;
       expect(state.tasks.main.handle).toBeUndefined();

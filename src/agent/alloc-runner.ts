@@ -37,7 +37,12 @@ export class AllocRunner implements TaskHost {
     const now = new Date().toISOString();
     const tasks: Record<string, PersistedTask> = {};
     for (const t of agentAlloc.job.tasks) {
-      const state: TaskState = { state: 'pending', failed: false, restarts: 0, events: [{ time: now, type: 'Received', message: 'alloc received by the node' }] };
+      const state: TaskState = {
+        state: 'pending',
+        failed: false,
+        restarts: 0,
+        events: [{ time: now, type: 'Received', message: 'alloc received by the node' }],
+      };
       tasks[t.name] = { restartTimes: [], state };
     }
     return new AllocRunner(ctx, {
@@ -122,7 +127,9 @@ export class AllocRunner implements TaskHost {
       const names = changedSecrets(before, agentAlloc.secretsStamp);
       this.ctx.logger.info({ allocId: this.id, secrets: [...names] }, 'secrets of the alloc changed');
       for (const t of this.tasks.values()) {
-        t.secretsChanged(names).catch((err) => this.ctx.logger.warn({ allocId: this.id, task: t.name, err: errorMessage(err) }, 'acting on a secret change failed'));
+        t.secretsChanged(names).catch((err) =>
+          this.ctx.logger.warn({ allocId: this.id, task: t.name, err: errorMessage(err) }, 'acting on a secret change failed'),
+        );
       }
     }
     if (agentAlloc.alloc.desiredStatus === 'stop' && !this.state.desiredStop) {
@@ -150,7 +157,9 @@ export class AllocRunner implements TaskHost {
 
   /** the tasks running now (a handle, not dead), for the watchdog's lease */
   liveTasks(): Array<{ taskName: string; driver: string; handle: TaskHandle; killSignal: string }> {
-    return [...this.tasks.values()].flatMap((t) => (!t.dead && t.rec.handle ? [{ taskName: t.name, driver: t.rec.handle.driver, handle: t.rec.handle, killSignal: t.spec.killSignal }] : []));
+    return [...this.tasks.values()].flatMap((t) =>
+      !t.dead && t.rec.handle ? [{ taskName: t.name, driver: t.rec.handle.driver, handle: t.rec.handle, killSignal: t.spec.killSignal }] : [],
+    );
   }
 
   /** already stopped (or stopping) because the agent lost the server */
@@ -260,7 +269,15 @@ export class AllocRunner implements TaskHost {
       memoryLimits[spec.name] = rec.state.memoryLimit ?? alloc.taskResources?.[spec.name]?.memory ?? spec.resources.memory;
       if (spec.timeoutMs !== undefined) timeoutsMs[spec.name] = spec.timeoutMs;
     }
-    const s = computeAllocStatus({ tasks: taskStates, desiredStop: this.state.desiredStop, lostReason: this.state.lostReason, lostAt: this.state.lostAt, batch: job.type === 'batch', memoryLimits, timeoutsMs });
+    const s = computeAllocStatus({
+      tasks: taskStates,
+      desiredStop: this.state.desiredStop,
+      lostReason: this.state.lostReason,
+      lostAt: this.state.lostAt,
+      batch: job.type === 'batch',
+      memoryLimits,
+      timeoutsMs,
+    });
     this.state.clientStatus = s.clientStatus;
     this.state.clientDescription = s.clientDescription;
     // a deep copy: the runners keep mutating their states while this waits to be sent

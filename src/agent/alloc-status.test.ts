@@ -17,19 +17,27 @@ describe('computeAllocStatus', () => {
     const ended = (s: number, p: Partial<TaskState> = {}) => task({ state: 'dead', startedAt: T0, finishedAt: at(s), exitCode: 0, ...p });
 
     it('is lost once its tasks are dead', () => {
-      expect(computeAllocStatus({ tasks: { a: ended(5, { exitCode: 143, signal: 'SIGTERM' }) }, desiredStop: false, lostReason, lostAt: at(4), batch: true }).clientStatus).toBe('lost');
+      expect(
+        computeAllocStatus({ tasks: { a: ended(5, { exitCode: 143, signal: 'SIGTERM' }) }, desiredStop: false, lostReason, lostAt: at(4), batch: true })
+          .clientStatus,
+      ).toBe('lost');
       // exit 0 on the stop signal, after the stop: it did not finish its work
       expect(computeAllocStatus({ tasks: { a: ended(5) }, desiredStop: false, lostReason, lostAt: at(4), batch: true }).clientStatus).toBe('lost');
       expect(computeAllocStatus({ tasks: { a: ended(4) }, desiredStop: false, lostReason, lostAt: at(4), batch: true }).clientStatus).toBe('lost');
     });
 
     it('a batch run whose every task had exited 0 before the stop completed on its own', () => {
-      expect(computeAllocStatus({ tasks: { a: ended(3), b: ended(2) }, desiredStop: false, lostReason, lostAt: at(4), batch: true })).toEqual({ clientStatus: 'complete', clientDescription: 'all tasks completed' });
+      expect(computeAllocStatus({ tasks: { a: ended(3), b: ended(2) }, desiredStop: false, lostReason, lostAt: at(4), batch: true })).toEqual({
+        clientStatus: 'complete',
+        clientDescription: 'all tasks completed',
+      });
       // not when one of them had not, not for a service, not without the time of the stop
       expect(computeAllocStatus({ tasks: { a: ended(3), b: ended(5) }, desiredStop: false, lostReason, lostAt: at(4), batch: true }).clientStatus).toBe('lost');
       expect(computeAllocStatus({ tasks: { a: ended(3) }, desiredStop: false, lostReason, lostAt: at(4), batch: false }).clientStatus).toBe('lost');
       expect(computeAllocStatus({ tasks: { a: ended(3) }, desiredStop: false, lostReason, batch: true }).clientStatus).toBe('lost');
-      expect(computeAllocStatus({ tasks: { a: ended(3, { exitCode: 1, failed: true }) }, desiredStop: false, lostReason, lostAt: at(4), batch: true }).clientStatus).toBe('lost');
+      expect(
+        computeAllocStatus({ tasks: { a: ended(3, { exitCode: 1, failed: true }) }, desiredStop: false, lostReason, lostAt: at(4), batch: true }).clientStatus,
+      ).toBe('lost');
     });
   });
 

@@ -69,7 +69,10 @@ export function computeAllocStatus(input: AllocStatusInput): AllocStatus {
   if (unhealthy.length > 0) {
     const [name, t] = unhealthy[0];
     const why = lastEvent(t, ['Unhealthy'])?.message;
-    return { clientStatus: 'running', clientDescription: `task ${name} unhealthy${why ? `: ${why}` : ''}${unhealthy.length > 1 ? ` (and ${unhealthy.length - 1} more)` : ''}` };
+    return {
+      clientStatus: 'running',
+      clientDescription: `task ${name} unhealthy${why ? `: ${why}` : ''}${unhealthy.length > 1 ? ` (and ${unhealthy.length - 1} more)` : ''}`,
+    };
   }
   const running = entries.filter(([, t]) => t.state === 'running').length;
   if (running === entries.length) return { clientStatus: 'running', clientDescription: entries.length === 1 ? 'task running' : 'all tasks running' };

@@ -33,7 +33,10 @@ export function enforceDisconnect(opts: Omit<DisconnectGuardOptions, 'signal' | 
     stopped++;
   }
   if (stopped > 0) {
-    opts.logger.warn({ allocs: stopped, silentMs: silent, ttlMs: bound.ttlMs }, 'the server has not answered for longer than allocs may run without it: stopping them before it places their replacements elsewhere');
+    opts.logger.warn(
+      { allocs: stopped, silentMs: silent, ttlMs: bound.ttlMs },
+      'the server has not answered for longer than allocs may run without it: stopping them before it places their replacements elsewhere',
+    );
   }
   return stopped;
 }
@@ -44,7 +47,10 @@ export async function disconnectGuardLoop(opts: DisconnectGuardOptions): Promise
     const silent = opts.contact.silentMs();
     // one missed heartbeat (they come every third of the TTL) is said once
     if (silent > opts.bound().ttlMs / 2 && opts.contact.sayLost()) {
-      opts.logger.warn({ silentMs: silent, stopAfterMs: opts.bound().stopAfterMs }, `the server has not answered for ${formatDuration(silent)}; allocs stop after ${formatDuration(opts.bound().stopAfterMs)} without it`);
+      opts.logger.warn(
+        { silentMs: silent, stopAfterMs: opts.bound().stopAfterMs },
+        `the server has not answered for ${formatDuration(silent)}; allocs stop after ${formatDuration(opts.bound().stopAfterMs)} without it`,
+      );
     }
     enforceDisconnect(opts);
   }

@@ -13,7 +13,15 @@ const v4 = (address: string, internal = false): NetworkInterfaceInfo => ({
   internal,
   cidr: `${address}/24`,
 });
-const v6 = (address: string): NetworkInterfaceInfo => ({ address, netmask: 'ffff::', family: 'IPv6', mac: '00:00:00:00:00:00', internal: false, cidr: `${address}/64`, scopeid: 0 });
+const v6 = (address: string): NetworkInterfaceInfo => ({
+  address,
+  netmask: 'ffff::',
+  family: 'IPv6',
+  mac: '00:00:00:00:00:00',
+  internal: false,
+  cidr: `${address}/64`,
+  scopeid: 0,
+});
 
 describe('defaultAddress', () => {
   it('skips loopback, IPv6 and the bridges container runtimes make', () => {
@@ -49,7 +57,9 @@ describe('--volume', () => {
 
   it('checks that each path exists, and that no name is given twice', async () => {
     await expect(parseVolumeFlags([`site=${dir}:ro`])).resolves.toEqual({ site: { path: dir, readOnly: true } });
-    await expect(parseVolumeFlags([`site=${dir}/missing`])).rejects.toThrow(`--volume site: ${dir}/missing does not exist on this machine; create it first or fix the path`);
+    await expect(parseVolumeFlags([`site=${dir}/missing`])).rejects.toThrow(
+      `--volume site: ${dir}/missing does not exist on this machine; create it first or fix the path`,
+    );
     await expect(parseVolumeFlags([`a=${dir}`, `a=${dir}`])).rejects.toThrow('--volume a is given twice');
   });
 });

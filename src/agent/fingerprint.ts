@@ -128,7 +128,9 @@ export async function detectResources(dataDir: string): Promise<Resources> {
   return { cpu: os.availableParallelism() * 1000, memory: os.totalmem(), disk };
 }
 
-export async function fingerprintDrivers(drivers: Driver[]): Promise<{ infos: Record<string, DriverInfo>; attributes: Record<string, string>; healthy: Driver[] }> {
+export async function fingerprintDrivers(
+  drivers: Driver[],
+): Promise<{ infos: Record<string, DriverInfo>; attributes: Record<string, string>; healthy: Driver[] }> {
   const infos: Record<string, DriverInfo> = {};
   const attributes: Record<string, string> = {};
   const healthy: Driver[] = [];

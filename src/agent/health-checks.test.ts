@@ -163,10 +163,14 @@ describe('HealthChecker', () => {
   });
 
   it('goes on from the statuses it is given (a re-attached task)', () => {
-    const h = harness([check({ name: 'web' })], { web: [{ ok: true, output: '' }] }, {
-      web: { status: 'passing', output: 'HTTP 200', consecutiveFailures: 0 },
-      gone: { status: 'failing', output: 'old check', consecutiveFailures: 3 },
-    });
+    const h = harness(
+      [check({ name: 'web' })],
+      { web: [{ ok: true, output: '' }] },
+      {
+        web: { status: 'passing', output: 'HTTP 200', consecutiveFailures: 0 },
+        gone: { status: 'failing', output: 'old check', consecutiveFailures: 3 },
+      },
+    );
     expect(h.checker.health).toBe('healthy');
     expect(Object.keys(h.checker.statuses)).toEqual(['web']);
   });

@@ -19,7 +19,8 @@ function runner(id: string, deadline: { stopAfterMs: number; killAfterMs: number
   return {
     id,
     disconnectDeadline: () => deadline,
-    liveTasks: () => tasks.map((name) => ({ taskName: name, driver: 'exec', handle: { driver: 'exec', id: `${id}-${name}`, data: { pgid: 1 } }, killSignal: 'SIGINT' })),
+    liveTasks: () =>
+      tasks.map((name) => ({ taskName: name, driver: 'exec', handle: { driver: 'exec', id: `${id}-${name}`, data: { pgid: 1 } }, killSignal: 'SIGINT' })),
   };
 }
 
@@ -28,7 +29,11 @@ describe('lease', () => {
     const l = buildLease({
       contactAt: 1234,
       bound,
-      runners: [runner('a1', { stopAfterMs: 4000, killAfterMs: 5400 }, ['web', 'side']), runner('a2', undefined, ['keep']), runner('a3', { stopAfterMs: 1000, killAfterMs: 2000 }, [])],
+      runners: [
+        runner('a1', { stopAfterMs: 4000, killAfterMs: 5400 }, ['web', 'side']),
+        runner('a2', undefined, ['keep']),
+        runner('a3', { stopAfterMs: 1000, killAfterMs: 2000 }, []),
+      ],
     });
     expect(l.version).toBe(1);
     expect(l.agentPid).toBe(process.pid);
@@ -36,8 +41,24 @@ describe('lease', () => {
     expect(l.agentStart).toMatch(/^\d+$/);
     expect(l.contactAt).toBe(1234);
     expect(l.tasks).toEqual([
-      { allocId: 'a1', taskName: 'web', driver: 'exec', handle: { driver: 'exec', id: 'a1-web', data: { pgid: 1 } }, stopAfterMs: 4000, killAfterMs: 5400, killSignal: 'SIGINT' },
-      { allocId: 'a1', taskName: 'side', driver: 'exec', handle: { driver: 'exec', id: 'a1-side', data: { pgid: 1 } }, stopAfterMs: 4000, killAfterMs: 5400, killSignal: 'SIGINT' },
+      {
+        allocId: 'a1',
+        taskName: 'web',
+        driver: 'exec',
+        handle: { driver: 'exec', id: 'a1-web', data: { pgid: 1 } },
+        stopAfterMs: 4000,
+        killAfterMs: 5400,
+        killSignal: 'SIGINT',
+      },
+      {
+        allocId: 'a1',
+        taskName: 'side',
+        driver: 'exec',
+        handle: { driver: 'exec', id: 'a1-side', data: { pgid: 1 } },
+        stopAfterMs: 4000,
+        killAfterMs: 5400,
+        killSignal: 'SIGINT',
+      },
     ]);
   });
 
@@ -68,7 +89,11 @@ describe('lease', () => {
     expect((await readLease(dir))?.contactAt).toBe(4);
   });
   it('a starting agent takes the lease over: its own pid, the earlier last contact, bound and tasks', async () => {
-    const earlier: AgentLease = { ...buildLease({ contactAt: 5000, bound, runners: [runner('a1', { stopAfterMs: 4000, killAfterMs: 5400 }, ['web'])] }), agentPid: 999_999_999, agentStart: '1' };
+    const earlier: AgentLease = {
+      ...buildLease({ contactAt: 5000, bound, runners: [runner('a1', { stopAfterMs: 4000, killAfterMs: 5400 }, ['web'])] }),
+      agentPid: 999_999_999,
+      agentStart: '1',
+    };
     await writeLease(dir, earlier);
     const mine = await takeOverLease(dir, 7000);
     expect(mine).toEqual({ ...earlier, agentPid: process.pid, agentStart: processStart(process.pid) });

@@ -66,7 +66,15 @@ export function buildLease(opts: { contactAt: number; runners: Iterable<LeaseSou
     const d = r.disconnectDeadline(opts.bound);
     if (!d) continue;
     for (const t of r.liveTasks()) {
-      tasks.push({ allocId: r.id, taskName: t.taskName, driver: t.driver, handle: t.handle, stopAfterMs: d.stopAfterMs, killAfterMs: d.killAfterMs, killSignal: t.killSignal });
+      tasks.push({
+        allocId: r.id,
+        taskName: t.taskName,
+        driver: t.driver,
+        handle: t.handle,
+        stopAfterMs: d.stopAfterMs,
+        killAfterMs: d.killAfterMs,
+        killSignal: t.killSignal,
+      });
     }
   }
   return { version: 1, agentPid: process.pid, agentStart: ownStart, contactAt: opts.contactAt, bound: opts.bound, tasks };

@@ -17,7 +17,12 @@ async function* fromArray(records: LogRecord[]): AsyncIterable<LogRecord> {
   for (const r of records) yield r;
 }
 
-function shipper(records: AsyncIterable<LogRecord>, ship: (c: LogChunk[]) => Promise<unknown>, cursors: string[], extra: { maxBatchBytes?: number; signal?: AbortSignal } = {}) {
+function shipper(
+  records: AsyncIterable<LogRecord>,
+  ship: (c: LogChunk[]) => Promise<unknown>,
+  cursors: string[],
+  extra: { maxBatchBytes?: number; signal?: AbortSignal } = {},
+) {
   return new LogShipper({
     allocId: 'a1',
     task: 'main',
@@ -34,7 +39,7 @@ function shipper(records: AsyncIterable<LogRecord>, ship: (c: LogChunk[]) => Pro
 }
 
 describe('LogShipper', () => {
-  it('leaves no listener on the agent\'s signal once it is done: that signal outlives thousands of tasks', async () => {
+  it("leaves no listener on the agent's signal once it is done: that signal outlives thousands of tasks", async () => {
     const agent = new AbortController();
     for (let i = 0; i < 50; i++) {
       const s = shipper(fromArray([rec('stdout', `run ${i}`, '1')]), async () => undefined, [], { signal: agent.signal });
@@ -46,7 +51,11 @@ describe('LogShipper', () => {
   it('ships everything in order, merging neighbours of the same stream, and saves the last cursor', async () => {
     const sent: LogChunk[][] = [];
     const cursors: string[] = [];
-    const s = shipper(fromArray([rec('stdout', 'a', '1'), rec('stdout', 'b', '2'), rec('stderr', 'c', '3'), rec('stdout', 'd', '4')]), async (c) => sent.push(c), cursors);
+    const s = shipper(
+      fromArray([rec('stdout', 'a', '1'), rec('stdout', 'b', '2'), rec('stderr', 'c', '3'), rec('stdout', 'd', '4')]),
+      async (c) => sent.push(c),
+      cursors,
+    );
     expect(await s.run()).toBe('drained');
     const all = sent.flat();
     expect(all.map((c) => `${c.stream}:${c.data}`).join('|')).toBe('stdout:ab|stderr:c|stdout:d');
@@ -58,10 +67,20 @@ describe('LogShipper', () => {
     const sent: LogChunk[][] = [];
     const cursors: string[] = [];
     const big = 'x'.repeat(250);
-    const s = shipper(fromArray([rec('stdout', 'y'.repeat(60), '1'), rec('stdout', big, '2'), rec('stderr', 'z'.repeat(10), '3')]), async (c) => sent.push(c), cursors, { maxBatchBytes: 100 });
+    const s = shipper(
+      fromArray([rec('stdout', 'y'.repeat(60), '1'), rec('stdout', big, '2'), rec('stderr', 'z'.repeat(10), '3')]),
+      async (c) => sent.push(c),
+      cursors,
+      { maxBatchBytes: 100 },
+    );
     await s.run();
     for (const req of sent) expect(req.reduce((n, c) => n + Buffer.byteLength(c.data), 0)).toBeLessThanOrEqual(100);
-    expect(sent.flat().map((c) => c.data).join('')).toBe('y'.repeat(60) + big + 'z'.repeat(10));
+    expect(
+      sent
+        .flat()
+        .map((c) => c.data)
+        .join(''),
+    ).toBe('y'.repeat(60) + big + 'z'.repeat(10));
     // no cursor in the middle of the big record: a restart must not skip its tail
     expect(cursors).not.toContain(undefined);
     expect(cursors.at(-1)).toBe('3');
@@ -72,9 +91,16 @@ describe('LogShipper', () => {
     const sent: LogChunk[][] = [];
     const text = 'é'.repeat(100); // 2 bytes each
     const bytes = Buffer.from(text);
-    const s = shipper(fromArray([rec('stdout', bytes.subarray(0, 51), '1'), rec('stdout', bytes.subarray(51), '2')]), async (c) => sent.push(c), [], { maxBatchBytes: 33 });
+    const s = shipper(fromArray([rec('stdout', bytes.subarray(0, 51), '1'), rec('stdout', bytes.subarray(51), '2')]), async (c) => sent.push(c), [], {
+      maxBatchBytes: 33,
+    });
     await s.run();
-    expect(sent.flat().map((c) => c.data).join('')).toBe(text);
+    expect(
+      sent
+        .flat()
+        .map((c) => c.data)
+        .join(''),
+    ).toBe(text);
     expect(sent.flat().every((c) => !c.data.includes('\uFFFD'))).toBe(true);
   });
 
@@ -82,10 +108,14 @@ describe('LogShipper', () => {
     const sent: LogChunk[][] = [];
     let failures = 2;
     const cursors: string[] = [];
-    const s = shipper(fromArray([rec('stdout', 'hello', '1')]), async (c) => {
-      if (failures-- > 0) throw new BatonApiError(0, 'cannot reach the baton server');
-      sent.push(c);
-    }, cursors);
+    const s = shipper(
+      fromArray([rec('stdout', 'hello', '1')]),
+      async (c) => {
+        if (failures-- > 0) throw new BatonApiError(0, 'cannot reach the baton server');
+        sent.push(c);
+      },
+      cursors,
+    );
     expect(await s.run()).toBe('drained');
     expect(sent.flat().map((c) => c.data)).toEqual(['hello']);
     expect(cursors).toEqual(['1']);
@@ -93,9 +123,13 @@ describe('LogShipper', () => {
 
   it('drops a batch the server refuses for good instead of blocking the task', async () => {
     const cursors: string[] = [];
-    const s = shipper(fromArray([rec('stdout', 'bad', '1')]), async () => {
-      throw new BatonApiError(400, 'bad chunk');
-    }, cursors);
+    const s = shipper(
+      fromArray([rec('stdout', 'bad', '1')]),
+      async () => {
+        throw new BatonApiError(400, 'bad chunk');
+      },
+      cursors,
+    );
     expect(await s.run()).toBe('drained');
     expect(cursors).toEqual(['1']);
   });
@@ -125,9 +159,14 @@ describe('LogShipper', () => {
       yield rec('stdout', 'x', '1');
       await new Promise(() => undefined);
     }
-    const s = shipper(forever(), async () => {
-      throw new BatonApiError(503, 'busy');
-    }, cursors, { signal: ac.signal });
+    const s = shipper(
+      forever(),
+      async () => {
+        throw new BatonApiError(503, 'busy');
+      },
+      cursors,
+      { signal: ac.signal },
+    );
     const done = s.run();
     setTimeout(() => ac.abort(), 20);
     expect(await done).toBe('aborted');

@@ -87,7 +87,10 @@ export class LogShipper {
         try {
           r = await Promise.race([next, aborted, ...(timeout ? [timeout] : [])]);
         } catch (err) {
-          this.opts.logger.warn({ allocId: this.opts.allocId, task: this.opts.task, err: errorMessage(err) }, 'reading task logs failed; shipping what was read');
+          this.opts.logger.warn(
+            { allocId: this.opts.allocId, task: this.opts.task, err: errorMessage(err) },
+            'reading task logs failed; shipping what was read',
+          );
           r = { done: true, value: undefined };
         } finally {
           clearTimeout(timer);

@@ -42,13 +42,20 @@ async function readOptional(file: string): Promise<string | undefined> {
  * for a plain-HTTP server. The first time (no ca.pem, or a join token pinning
  * another CA) the CA is fetched and must match the token's fingerprint.
  */
-export async function loadNodeTls(opts: { dataDir: string; serverUrl: string | readonly string[]; joinToken?: string; logger: Logger }): Promise<NodeTls | undefined> {
+export async function loadNodeTls(opts: {
+  dataDir: string;
+  serverUrl: string | readonly string[];
+  joinToken?: string;
+  logger: Logger;
+}): Promise<NodeTls | undefined> {
   const pin = opts.joinToken ? parseJoinToken(opts.joinToken).fingerprint : undefined;
   const urls = urlList(opts.serverUrl);
   const plain = urls.filter((u) => !u.startsWith('https:'));
   // the servers of one cluster share its CA: one TLS setting (and one ca.pem) serves them all
   if (plain.length > 0 && plain.length < urls.length) {
-    throw fatal(`--server lists https:// and plain http:// URLs (${plain.join(', ')}): the servers of one cluster all serve https://, give each as \`baton server\` printed it`);
+    throw fatal(
+      `--server lists https:// and plain http:// URLs (${plain.join(', ')}): the servers of one cluster all serve https://, give each as \`baton server\` printed it`,
+    );
   }
   if (plain.length > 0) {
     const shown = urls.join(',');

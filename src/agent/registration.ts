@@ -102,10 +102,15 @@ function sessionTimes(res: unknown, reachedAt: number): Pick<Session, 'heartbeat
 
 /** sends the node's facts, and notes when the request that got through was sent */
 async function updateNode(opts: ConnectOptions): Promise<{ res: unknown; sentAt: number }> {
-  return retryTransient('updating the node', async () => {
-    const sentAt = monotonicMs();
-    return { res: await opts.client.updateNode(opts.request), sentAt };
-  }, opts.logger, opts.signal);
+  return retryTransient(
+    'updating the node',
+    async () => {
+      const sentAt = monotonicMs();
+      return { res: await opts.client.updateNode(opts.request), sentAt };
+    },
+    opts.logger,
+    opts.signal,
+  );
 }
 
 export const JOIN_TOKEN_NEEDED =

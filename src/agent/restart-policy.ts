@@ -28,13 +28,7 @@ export function exitSucceeded(exit: TaskExit): boolean {
  * @param restartTimes epoch ms of the task's earlier restarts
  * @param now epoch ms
  */
-export function decideRestart(
-  policy: RestartPolicy,
-  jobType: JobType,
-  exit: TaskExit,
-  restartTimes: readonly number[],
-  now: number,
-): RestartDecision {
+export function decideRestart(policy: RestartPolicy, jobType: JobType, exit: TaskExit, restartTimes: readonly number[], now: number): RestartDecision {
   const ok = exitSucceeded(exit);
   if (jobType === 'batch' && ok) return { restart: false, delayMs: 0, reason: 'task completed' };
 

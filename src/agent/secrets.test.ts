@@ -9,7 +9,9 @@ describe('agent secrets', () => {
 
   it('picks what a task names, naming a missing secret or key and how to put it', () => {
     expect(pickSecrets('team-a', [{ name: 'db', changeMode: 'restart' }], answer).get('db')).toEqual({ url: 'u', pw: 'p' });
-    expect(() => pickSecrets('team-a', [{ name: 'nope', changeMode: 'restart' }], answer)).toThrow(/secret team-a\/nope not found: create it with baton secret put team-a\/nope/);
+    expect(() => pickSecrets('team-a', [{ name: 'nope', changeMode: 'restart' }], answer)).toThrow(
+      /secret team-a\/nope not found: create it with baton secret put team-a\/nope/,
+    );
     expect(() => pickSecrets('team-a', [{ name: 'db', env: { X: 'other' }, changeMode: 'restart' }], answer)).toThrow(MissingSecretError);
     expect(() => pickSecrets('team-a', [{ name: 'db', file: '/run/secrets/db', changeMode: 'restart' }], answer)).toThrow(/say which key/);
   });

@@ -66,7 +66,10 @@ export async function ensureSecretsDir(taskDir: string, logger: Logger): Promise
   try {
     await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE},mode=0700,nosuid,nodev,noexec`, 'tmpfs', dir]);
   } catch (err) {
-    logger.warn({ dir, err: (err as Error).message.split('\n')[0] }, 'cannot mount a tmpfs for secrets (the agent is not root?): they are written to a 0700 directory on disk');
+    logger.warn(
+      { dir, err: (err as Error).message.split('\n')[0] },
+      'cannot mount a tmpfs for secrets (the agent is not root?): they are written to a 0700 directory on disk',
+    );
   }
   await chmod(dir, 0o700);
   return dir;
@@ -77,13 +80,18 @@ export function pickSecrets(namespace: string, refs: TaskSecretSpec[], answer: A
   const out = new Map<string, Record<string, string>>();
   for (const ref of refs) {
     const s = answer.secrets.find((x) => x.name === ref.name);
-    if (!s) throw new MissingSecretError(`secret ${namespace}/${ref.name} not found: create it with baton secret put ${namespace}/${ref.name} --from-file KEY=PATH (or KEY=VALUE)`);
+    if (!s)
+      throw new MissingSecretError(
+        `secret ${namespace}/${ref.name} not found: create it with baton secret put ${namespace}/${ref.name} --from-file KEY=PATH (or KEY=VALUE)`,
+      );
     for (const [env, key] of Object.entries(ref.env ?? {})) {
-      if (!Object.hasOwn(s.data, key)) throw new MissingSecretError(`secret ${namespace}/${ref.name} has no key "${key}" (env ${env}); its keys: ${Object.keys(s.data).join(', ')}`);
+      if (!Object.hasOwn(s.data, key))
+        throw new MissingSecretError(`secret ${namespace}/${ref.name} has no key "${key}" (env ${env}); its keys: ${Object.keys(s.data).join(', ')}`);
     }
     if (ref.file !== undefined) {
       const key = fileKey(ref, s.data);
-      if (key === undefined) throw new MissingSecretError(`secret ${namespace}/${ref.name}: say which key ${ref.file} shows (key:), it has ${Object.keys(s.data).join(', ')}`);
+      if (key === undefined)
+        throw new MissingSecretError(`secret ${namespace}/${ref.name}: say which key ${ref.file} shows (key:), it has ${Object.keys(s.data).join(', ')}`);
       if (!Object.hasOwn(s.data, key)) throw new MissingSecretError(`secret ${namespace}/${ref.name} has no key "${key}" for ${ref.file}`);
     }
     out.set(ref.name, s.data);
@@ -168,7 +176,13 @@ export async function releaseSecrets(taskDir: string): Promise<void> {
  * they keep their files, and a later start says it is missing.
  */
 export function changedSecrets(before: string | undefined, after: string | undefined): Set<string> {
-  const parse = (s: string | undefined): Map<string, string> => new Map((s ?? '').split(',').filter(Boolean).map((p) => p.split('@') as [string, string]));
+  const parse = (s: string | undefined): Map<string, string> =>
+    new Map(
+      (s ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((p) => p.split('@') as [string, string]),
+    );
   const a = parse(before);
   const out = new Set<string>();
   for (const [n, v] of parse(after)) if (a.get(n) !== v && v !== '0') out.add(n);

@@ -17,7 +17,18 @@ function sample(allocId: string, cursor = 'c1'): AllocStateFile {
   const job = jobSpec({
     name: 'web',
     type: 'service',
-    tasks: [{ name: 'main', driver: 'exec', command: '/bin/sleep', args: ['10'], env: {}, resources: { cpu: 100, memory: 1 << 25, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000 }],
+    tasks: [
+      {
+        name: 'main',
+        driver: 'exec',
+        command: '/bin/sleep',
+        args: ['10'],
+        env: {},
+        resources: { cpu: 100, memory: 1 << 25, disk: 0 },
+        killSignal: 'SIGTERM',
+        killTimeoutMs: 1000,
+      },
+    ],
     restart: { attempts: 2, intervalMs: 60_000, delayMs: 1000, mode: 'fail' },
   });
   return {
@@ -33,7 +44,13 @@ function sample(allocId: string, cursor = 'c1'): AllocStateFile {
         handle: { driver: 'exec', id: '4242', data: { pgid: 4242 } },
         logCursor: cursor,
         restartTimes: [1, 2],
-        state: { state: 'running', failed: false, restarts: 2, startedAt: '2024-01-01T00:00:00.000Z', events: [{ time: 't', type: 'Started', message: 'started' }] },
+        state: {
+          state: 'running',
+          failed: false,
+          restarts: 2,
+          startedAt: '2024-01-01T00:00:00.000Z',
+          events: [{ time: 't', type: 'Started', message: 'started' }],
+        },
       },
     },
   };

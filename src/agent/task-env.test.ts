@@ -83,7 +83,10 @@ describe('network env', () => {
 
 describe('resolvePorts', () => {
   it("takes the alloc's assignment, else the static port, and keeps the container port", () => {
-    const spec = [{ name: 'http', to: 8080 }, { name: 'metrics', static: 9100 }];
+    const spec = [
+      { name: 'http', to: 8080 },
+      { name: 'metrics', static: 9100 },
+    ];
     expect(resolvePorts(spec, { http: { host: 23456, to: 8080 } })).toEqual([
       { name: 'http', host: 23456, to: 8080 },
       { name: 'metrics', host: 9100 },

@@ -30,7 +30,9 @@ export async function writeTaskFile(dir: string, name: string, data: Buffer | st
   }
   const mode = opts.mode ?? 0o644;
   const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode).catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot create ${path}: ${err.code === 'EEXIST' || err.code === 'ELOOP' ? 'something took its place while writing (a link?)' : err.message}`);
+    throw new Error(
+      `cannot create ${path}: ${err.code === 'EEXIST' || err.code === 'ELOOP' ? 'something took its place while writing (a link?)' : err.message}`,
+    );
   });
   try {
     await fh.writeFile(data);

@@ -11,10 +11,19 @@ import { agentAlloc, harness, latest, run, terminal, until, useRunnerFixture } f
 
 useRunnerFixture();
 
-
-
 function check(p: Partial<HealthCheckSpec> = {}): HealthCheckSpec {
-  return { name: 'alive', type: 'command', command: '/bin/check', args: ['-q'], intervalMs: 2, timeoutMs: 500, retries: 2, startPeriodMs: 0, restartOnUnhealthy: true, ...p };
+  return {
+    name: 'alive',
+    type: 'command',
+    command: '/bin/check',
+    args: ['-q'],
+    intervalMs: 2,
+    timeoutMs: 500,
+    retries: 2,
+    startPeriodMs: 0,
+    restartOnUnhealthy: true,
+    ...p,
+  };
 }
 
 const types = (u: AllocStatusUpdate | undefined) => u?.taskStates.main.events.map((e) => e.type) ?? [];
@@ -49,7 +58,9 @@ describe('health checks in the task runner', () => {
     const second = await until('a restart', () => driver.starts.length === 2 && driver.last());
     expect(first.stops).toEqual([{ timeoutMs: 300, signal: 'SIGTERM' }]);
     // the first report of the new run: with 2ms probes a later one may already say healthy
-    const firstOfRun = await until('the new run reported', () => h.reports.find((u) => u.taskStates.main?.restarts === 1 && u.taskStates.main.state === 'running'));
+    const firstOfRun = await until('the new run reported', () =>
+      h.reports.find((u) => u.taskStates.main?.restarts === 1 && u.taskStates.main.state === 'running'),
+    );
     const restarted = firstOfRun.taskStates.main;
     expect(restarted.restarts).toBe(1);
     // every run earns its health anew

@@ -70,13 +70,41 @@ function harness(driver: FakeDriver, lookup: (name: string) => Promise<ServiceEn
 }
 
 function agentAlloc(task: Partial<TaskSpec>, ports?: AgentAlloc['alloc']['ports']): AgentAlloc {
-  const t: TaskSpec = { name: 'main', driver: 'docker', image: 'x', args: [], env: {}, resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, ...task };
+  const t: TaskSpec = {
+    name: 'main',
+    driver: 'docker',
+    image: 'x',
+    args: [],
+    env: {},
+    resources: { cpu: 100, memory: 32 * MiB, disk: 0 },
+    killSignal: 'SIGTERM',
+    killTimeoutMs: 1000,
+    ...task,
+  };
   const job: JobSpec = {
-    name: 'j', namespace: 'team-a', type: 'service', count: 1, priority: 50, constraints: [], scheduling: 'binpack', tasks: [t],
-    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 }, restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' }, meta: {}, preempt: false,
+    name: 'j',
+    namespace: 'team-a',
+    type: 'service',
+    count: 1,
+    priority: 50,
+    constraints: [],
+    scheduling: 'binpack',
+    tasks: [t],
+    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
+    restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
+    meta: {},
+    preempt: false,
   };
   const alloc = {
-    id: 'alloc-1', namespace: 'team-a', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId: 'n1', desiredStatus: 'run', clientStatus: 'pending',
+    id: 'alloc-1',
+    namespace: 'team-a',
+    jobId: 'j',
+    jobVersion: 1,
+    name: 'j[0]',
+    index: 0,
+    nodeId: 'n1',
+    desiredStatus: 'run',
+    clientStatus: 'pending',
     ...(ports ? { ports } : {}),
   } as AgentAlloc['alloc'];
   return { alloc, job };
@@ -102,7 +130,18 @@ const endpoints = (...addrs: string[]): ServiceEndpointsResponse => ({
   index: 5,
   endpoints: addrs.map((a, i) => {
     const [address, port] = a.split(':');
-    return { service: 'web', namespace: 'team-a', jobId: 'web', allocId: `a${i}`, task: 'main', nodeId: 'n', nodeName: 'n', address, port: Number(port), tags: [] };
+    return {
+      service: 'web',
+      namespace: 'team-a',
+      jobId: 'web',
+      allocId: `a${i}`,
+      task: 'main',
+      nodeId: 'n',
+      nodeName: 'n',
+      address,
+      port: Number(port),
+      tags: [],
+    };
   }),
 });
 
@@ -126,7 +165,10 @@ describe('task network at start', () => {
       h,
       agentAlloc(
         {
-          ports: [{ name: 'http', to: 8080 }, { name: 'metrics', static: 9100 }],
+          ports: [
+            { name: 'http', to: 8080 },
+            { name: 'metrics', static: 9100 },
+          ],
           volumes: [{ volume: 'site', destination: '/www', readOnly: true }],
           upstreams: [{ service: 'web' }, { service: 'db', env: 'DB_ADDRS' }],
         },
@@ -158,7 +200,13 @@ describe('task network at start', () => {
   it('exec: the host port and volume paths as env, with a word that read-only cannot be enforced', async () => {
     const driver = new FakeDriver('exec');
     const h = harness(driver, async () => endpoints());
-    run(h, agentAlloc({ driver: 'exec', command: 'x', image: undefined, ports: [{ name: 'http' }], volumes: [{ volume: 'certs', destination: 'unused', readOnly: false }] }, { main: { http: { host: 20001 } } }));
+    run(
+      h,
+      agentAlloc(
+        { driver: 'exec', command: 'x', image: undefined, ports: [{ name: 'http' }], volumes: [{ volume: 'certs', destination: 'unused', readOnly: false }] },
+        { main: { http: { host: 20001 } } },
+      ),
+    );
     const t = await until('start', () => driver.last());
     expect(t.config.env).toMatchObject({ BATON_PORT_HTTP: '20001', BATON_ADDR_HTTP: '10.0.0.7:20001', BATON_VOLUME_CERTS: '/etc/certs' });
     const warnings = h.logs.filter((l) => l.includes('read-only cannot be enforced for exec tasks'));
@@ -179,10 +227,7 @@ describe('task network at start', () => {
   });
 
   it('fails the start when a volume is not on the node or a dynamic port was never assigned', async () => {
-    for (const task of [
-      { volumes: [{ volume: 'logs', destination: '/logs', readOnly: false }] },
-      { ports: [{ name: 'http' }] },
-    ]) {
+    for (const task of [{ volumes: [{ volume: 'logs', destination: '/logs', readOnly: false }] }, { ports: [{ name: 'http' }] }]) {
       const driver = new FakeDriver('docker', '/baton/task');
       const h = harness(driver, async () => endpoints());
       run(h, agentAlloc(task));

@@ -72,7 +72,17 @@ export function harness(drivers: Driver[], client: Partial<AgentClient> = {}): H
 }
 
 export function spec(p: Partial<TaskSpec> = {}): TaskSpec {
-  return { name: 'main', driver: 'exec', command: '/bin/true', args: [], env: {}, resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000, ...p };
+  return {
+    name: 'main',
+    driver: 'exec',
+    command: '/bin/true',
+    args: [],
+    env: {},
+    resources: { cpu: 100, memory: 32 * MiB, disk: 0 },
+    killSignal: 'SIGTERM',
+    killTimeoutMs: 1000,
+    ...p,
+  };
 }
 
 /** a job of one default task; what a test cares about goes in `p` */
@@ -101,7 +111,17 @@ export function agentAlloc(p: { type?: JobSpec['type']; task?: Partial<TaskSpec>
     restart: { attempts: p.restartAttempts ?? 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
     meta: p.meta ?? {},
   });
-  const alloc = { id: 'alloc-1', namespace: 'default', jobId: 'j', jobVersion: 1, name: 'j[0]', index: 0, nodeId: 'n1', desiredStatus: 'run', clientStatus: 'pending' } as AgentAlloc['alloc'];
+  const alloc = {
+    id: 'alloc-1',
+    namespace: 'default',
+    jobId: 'j',
+    jobVersion: 1,
+    name: 'j[0]',
+    index: 0,
+    nodeId: 'n1',
+    desiredStatus: 'run',
+    clientStatus: 'pending',
+  } as AgentAlloc['alloc'];
   return { alloc, job };
 }
 

@@ -14,7 +14,6 @@ useRunnerFixture();
 
 const dir = (): string => fixtureDir();
 
-
 describe('task timeout', () => {
   it('stops a task that runs too long with the kill signal, fails it and does not restart it', async () => {
     const driver = new FakeDriver();
@@ -99,7 +98,7 @@ describe('meta and payload', () => {
     expect(await readFile(join(hostDir, 'payload'), 'utf8')).toBe('data');
   });
 
-  it('never writes a restart\'s payload through a symlink the task put in its place', async () => {
+  it("never writes a restart's payload through a symlink the task put in its place", async () => {
     const driver = new FakeDriver('docker', '/baton/task');
     const h = harness([driver]);
     const victim = join(dir(), 'host-file');
@@ -125,12 +124,17 @@ describe('meta and payload', () => {
     aa.payload = Buffer.from('payload-bytes\n').toString('base64');
     run(h, aa);
     expect((await terminal(h)).clientStatus).toBe('complete');
-    expect(h.shipped.filter((c) => c.stream === 'stdout').map((c) => c.data).join('')).toBe('s=42\npayload-bytes\n');
+    expect(
+      h.shipped
+        .filter((c) => c.stream === 'stdout')
+        .map((c) => c.data)
+        .join(''),
+    ).toBe('s=42\npayload-bytes\n');
   });
 });
 
 describe('per-task resources and usage', () => {
-  it('runs under the alloc\'s per-task resources and names that limit on an OOM kill', async () => {
+  it("runs under the alloc's per-task resources and names that limit on an OOM kill", async () => {
     const driver = new FakeDriver();
     const h = harness([driver]);
     const aa = agentAlloc();
@@ -146,7 +150,7 @@ describe('per-task resources and usage', () => {
     expect(u.taskStates.main.events.find((e) => e.type === 'OOMKilled')?.message).toBe('memory limit 48 MiB reached, peak 50 MiB');
   });
 
-  it('uses the spec\'s resources when the alloc has none for the task', async () => {
+  it("uses the spec's resources when the alloc has none for the task", async () => {
     const driver = new FakeDriver();
     const h = harness([driver]);
     run(h, agentAlloc());
@@ -156,7 +160,7 @@ describe('per-task resources and usage', () => {
     expect((await terminal(h)).taskStates.main.memoryLimit).toBe(32 * MiB);
   });
 
-  it('keeps the sampled peak and cpu when the exit knows less, and the exit\'s when it knows more', async () => {
+  it("keeps the sampled peak and cpu when the exit knows less, and the exit's when it knows more", async () => {
     const driver = new FakeDriver();
     const h = harness([driver]);
     run(h, agentAlloc());
@@ -214,7 +218,7 @@ describe('per-task resources and usage', () => {
     }
   });
 
-  it('takes the exit\'s peak and cpu when higher', async () => {
+  it("takes the exit's peak and cpu when higher", async () => {
     const driver = new FakeDriver();
     const h = harness([driver]);
     run(h, agentAlloc());

@@ -229,7 +229,10 @@ export class TaskRunner {
     const volumes = resolveVolumes(this.spec.volumes, this.host.ctx.node?.volumes);
     if (this.spec.driver !== 'docker' && volumes.some((v) => v.readOnly) && !this.warnedReadOnly) {
       this.warnedReadOnly = true;
-      this.log().warn({ volumes: volumes.filter((v) => v.readOnly).map((v) => v.name) }, 'read-only cannot be enforced for exec tasks: the process may write to these host volumes');
+      this.log().warn(
+        { volumes: volumes.filter((v) => v.readOnly).map((v) => v.name) },
+        'read-only cannot be enforced for exec tasks: the process may write to these host volumes',
+      );
     }
     const upstreams: Record<string, string> = {};
     const namespace = alloc.namespace ?? job.namespace;

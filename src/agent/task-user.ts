@@ -36,7 +36,10 @@ export function resolveTaskUser(spec: string, db: UserDb = readDb()): TaskUser {
   const text = spec.trim();
   if (text === '') throw new Error('the task user is empty: name a user (e.g. nobody) or a uid');
   const [userPart, groupPart] = text.split(':', 2);
-  const lines = db.passwd.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+  const lines = db.passwd
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'));
   let uid: number;
   let gid: number | undefined;
   let home = '/';
@@ -57,7 +60,10 @@ export function resolveTaskUser(spec: string, db: UserDb = readDb()): TaskUser {
   if (groupPart !== undefined) {
     if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
     else {
-      const g = db.group.split('\n').map((l) => l.split(':')).find((f) => f[0] === groupPart);
+      const g = db.group
+        .split('\n')
+        .map((l) => l.split(':'))
+        .find((f) => f[0] === groupPart);
       if (!g) throw new Error(`group "${groupPart}" does not exist on this node (not in /etc/group)`);
       gid = Number(g[2]);
     }

@@ -20,7 +20,7 @@ export function cpuMillicores(prev: CpuSample | undefined, next: CpuSample): num
   const cpuNs = next.cpuNanos - prev.cpuNanos;
   if (wallMs <= 0 || cpuNs < 0) return undefined;
   // ns of cpu per ms of wall time: 1e6 ns/ms is one core = 1000 millicores
-  return Math.round((cpuNs / wallMs) / 1000);
+  return Math.round(cpuNs / wallMs / 1000);
 }
 
 export interface UsageSource {

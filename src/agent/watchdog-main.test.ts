@@ -93,7 +93,15 @@ describe('the watchdog process loop', () => {
     await writeLease(dir, { version: 1, agentPid: 1, agentStart: 'x', contactAt: 0, tasks: [task('polite'), task('stubborn'), task('gone')] });
     const logs: string[] = [];
     let rounds = 0;
-    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: () => false, driver: async () => drv, log: (m) => logs.push(m), onRound: () => rounds++ });
+    const run = runWatchdog({
+      dataDir: dir,
+      everyMs: 5,
+      now: () => clock,
+      agentAlive: () => false,
+      driver: async () => drv,
+      log: (m) => logs.push(m),
+      onRound: () => rounds++,
+    });
     const afewRounds = async (): Promise<void> => {
       const seen = rounds;
       await until('more rounds', () => rounds >= seen + 3);
@@ -125,7 +133,16 @@ describe('the watchdog process loop', () => {
     const drv = new Drv(() => clock);
     const store = new StateStore(dir);
     const state = (allocId: string, clientStatus: AllocStateFile['clientStatus']) =>
-      ({ version: 1, allocId, nodeId: 'n1', agentAlloc: { alloc: { id: allocId }, job: { tasks: [] } }, desiredStop: false, clientStatus, clientDescription: '', tasks: {} }) as unknown as AllocStateFile;
+      ({
+        version: 1,
+        allocId,
+        nodeId: 'n1',
+        agentAlloc: { alloc: { id: allocId }, job: { tasks: [] } },
+        desiredStop: false,
+        clientStatus,
+        clientDescription: '',
+        tasks: {},
+      }) as unknown as AllocStateFile;
     await store.write(state('alloc-run', 'running'));
     await store.write(state('alloc-done', 'complete'));
     // its task ended on its own (exit 0) while the agent was down: the agent, when back, reports it complete
@@ -148,10 +165,18 @@ describe('the watchdog process loop', () => {
     await writeLease(dir, { version: 1, agentPid: 1, agentStart: 'x', contactAt: 0, tasks: [task('t')] });
     const abort = new AbortController();
     let rounds = 0;
-    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => 10_000, agentAlive: () => true, driver: async () => drv, signal: abort.signal, onRound: (d) => {
-      expect(d).toEqual({ signal: [], kill: [], finished: false });
-      if (++rounds === 5) abort.abort();
-    } });
+    const run = runWatchdog({
+      dataDir: dir,
+      everyMs: 5,
+      now: () => 10_000,
+      agentAlive: () => true,
+      driver: async () => drv,
+      signal: abort.signal,
+      onRound: (d) => {
+        expect(d).toEqual({ signal: [], kill: [], finished: false });
+        if (++rounds === 5) abort.abort();
+      },
+    });
     expect(await run).toBe('aborted');
     expect(drv.tasks.size).toBe(0); // it never even attached
   });
@@ -165,7 +190,16 @@ describe('the watchdog process loop', () => {
     const abort = new AbortController();
     const logs: string[] = [];
     let rounds = 0;
-    const run = runWatchdog({ dataDir: dir, everyMs: 5, now: () => clock, agentAlive: (l) => alive.has(l.agentStart), driver: async () => drv, log: (m) => logs.push(m), signal: abort.signal, onRound: () => rounds++ });
+    const run = runWatchdog({
+      dataDir: dir,
+      everyMs: 5,
+      now: () => clock,
+      agentAlive: (l) => alive.has(l.agentStart),
+      driver: async () => drv,
+      log: (m) => logs.push(m),
+      signal: abort.signal,
+      onRound: () => rounds++,
+    });
     // the agent dies half way through the bound, and a new one starts and writes its lease
     clock = 500;
     alive.delete('old');
@@ -187,7 +221,15 @@ describe('the watchdog process loop', () => {
     await writeLease(dir, lease);
     const abort = new AbortController();
     const logs: string[] = [];
-    const first = runWatchdog({ dataDir: dir, everyMs: 5, now: () => 0, agentAlive: () => true, driver: async () => undefined, log: (m) => logs.push(m), signal: abort.signal });
+    const first = runWatchdog({
+      dataDir: dir,
+      everyMs: 5,
+      now: () => 0,
+      agentAlive: () => true,
+      driver: async () => undefined,
+      log: (m) => logs.push(m),
+      signal: abort.signal,
+    });
     await until('first started', () => logs.includes('watchdog started'));
     expect(readWatchdogHolder(dir)?.pid).toBe(process.pid);
     // another watchdog took the pid file (two takers of a stale one raced): our parent process stands in for it

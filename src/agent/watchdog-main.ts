@@ -102,10 +102,13 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
       clearTimeout(timer);
       res();
     };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', done);
-      res();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', done);
+        res();
+      },
+      Math.max(0, ms),
+    );
     signal?.addEventListener('abort', done, { once: true });
   });
 }
@@ -215,7 +218,13 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
     return p;
   };
 
-  const fields = (t: LeaseTask, silentMs: number): Record<string, unknown> => ({ allocId: t.allocId, task: t.taskName, driver: t.driver, id: t.handle.id, silentMs });
+  const fields = (t: LeaseTask, silentMs: number): Record<string, unknown> => ({
+    allocId: t.allocId,
+    task: t.taskName,
+    driver: t.driver,
+    id: t.handle.id,
+    silentMs,
+  });
 
   const act = async (t: LeaseTask, kind: 'signal' | 'kill', silentMs: number, gen: number): Promise<void> => {
     const key = taskKey(t);
@@ -231,7 +240,14 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
       // only one still running is stopped, and so lost (usage() answers only for a running task)
       // asked once per task: the SIGKILL after the signal must not wait for the engine's stats again
       let check = checked.get(key);
-      if (!check) checked.set(key, (check = running.usage().then((u) => u !== undefined, () => true)));
+      if (!check)
+        checked.set(
+          key,
+          (check = running.usage().then(
+            (u) => u !== undefined,
+            () => true,
+          )),
+        );
       const live = await check;
       if (gen !== generation) return;
       if (!live) {
@@ -242,7 +258,11 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
       await markLost(t, silentMs);
       if (gen !== generation) return;
       if (kind === 'signal') {
-        log('agent gone past the bound: sending the kill signal', { ...fields(t, silentMs), signal: t.killSignal, sigkillInMs: Math.max(0, t.killAfterMs - silentMs) });
+        log('agent gone past the bound: sending the kill signal', {
+          ...fields(t, silentMs),
+          signal: t.killSignal,
+          sigkillInMs: Math.max(0, t.killAfterMs - silentMs),
+        });
         if (running.signal) await running.signal(t.killSignal);
         else void running.stop(Math.max(0, t.killAfterMs - silentMs), t.killSignal);
         running.wait().then(
@@ -312,7 +332,12 @@ export async function runWatchdog(opts: WatchdogOptions): Promise<WatchdogEnd> {
       const t = now();
       if (alive !== wasAlive) {
         if (alive) log('agent alive: it keeps to the bound itself', { agentPid: lease!.agentPid, tasks: lease!.tasks.length });
-        else if (lease) log('agent gone: its tasks are stopped at the bound unless it comes back', { agentPid: lease.agentPid, silentMs: t - lease.contactAt, tasks: lease.tasks.length });
+        else if (lease)
+          log('agent gone: its tasks are stopped at the bound unless it comes back', {
+            agentPid: lease.agentPid,
+            silentMs: t - lease.contactAt,
+            tasks: lease.tasks.length,
+          });
         wasAlive = alive;
       }
       if (alive && (progress.size > 0 || attached.size > 0)) {

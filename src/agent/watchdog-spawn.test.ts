@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { processStart, readLease } from './lease.js';
-import { acquireWatchdogLock, holderAlive, LeaseWake, readWatchdogHolder, releaseWatchdogLock, watchdogEnv, watchdogLoop, watchdogPidPath } from './watchdog-spawn.js';
+import {
+  acquireWatchdogLock,
+  holderAlive,
+  LeaseWake,
+  readWatchdogHolder,
+  releaseWatchdogLock,
+  watchdogEnv,
+  watchdogLoop,
+  watchdogPidPath,
+} from './watchdog-spawn.js';
 
 let dir = '';
 beforeEach(async () => {
@@ -48,7 +57,15 @@ describe('watchdog pid file', () => {
 
 describe('watchdog environment', () => {
   it('keeps what the drivers need and drops the agent credentials', () => {
-    const env = watchdogEnv({ PATH: '/bin', HOME: '/root', DOCKER_HOST: 'unix:///x', BATON_JOIN_TOKEN: 'join_x', BATON_ADDR: 'https://s', GITHUB_TOKEN: 't', DB_PASSWORD: 'p' });
+    const env = watchdogEnv({
+      PATH: '/bin',
+      HOME: '/root',
+      DOCKER_HOST: 'unix:///x',
+      BATON_JOIN_TOKEN: 'join_x',
+      BATON_ADDR: 'https://s',
+      GITHUB_TOKEN: 't',
+      DB_PASSWORD: 'p',
+    });
     expect(env).toEqual({ PATH: '/bin', HOME: '/root', DOCKER_HOST: 'unix:///x' });
   });
 });
@@ -60,7 +77,14 @@ describe('the lease loop', () => {
     let contactAt = 1;
     const logger = pino({ level: 'silent' });
     // a check a minute apart: only the wake can bring the second write within the test
-    const loop = watchdogLoop({ dataDir: dir, lease: () => ({ version: 1, agentPid: process.pid, agentStart: processStart(process.pid), contactAt, tasks: [] }), wake, everyMs: 60_000, logger, signal: abort.signal });
+    const loop = watchdogLoop({
+      dataDir: dir,
+      lease: () => ({ version: 1, agentPid: process.pid, agentStart: processStart(process.pid), contactAt, tasks: [] }),
+      wake,
+      everyMs: 60_000,
+      logger,
+      signal: abort.signal,
+    });
     const contact = async () => (await readLease(dir))?.contactAt;
     try {
       await until(async () => (await contact()) === 1);

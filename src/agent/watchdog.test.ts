@@ -3,7 +3,16 @@ import type { AgentLease, LeaseTask } from './lease.js';
 import { decide, taskKey, type TaskProgress } from './watchdog.js';
 
 function task(allocId: string, over: Partial<LeaseTask> = {}): LeaseTask {
-  return { allocId, taskName: 'main', driver: 'exec', handle: { driver: 'exec', id: `${allocId}-pid`, data: {} }, stopAfterMs: 4000, killAfterMs: 5000, killSignal: 'SIGTERM', ...over };
+  return {
+    allocId,
+    taskName: 'main',
+    driver: 'exec',
+    handle: { driver: 'exec', id: `${allocId}-pid`, data: {} },
+    stopAfterMs: 4000,
+    killAfterMs: 5000,
+    killSignal: 'SIGTERM',
+    ...over,
+  };
 }
 
 function lease(tasks: LeaseTask[], contactAt = 10_000): AgentLease {
@@ -57,10 +66,24 @@ describe('watchdog decision', () => {
   it('does not kill twice, and is finished only once every task is gone', () => {
     const l = lease([task('a'), task('b')]);
     const [a, b] = l.tasks.map(taskKey);
-    const killed = decide(l, { agentAlive: false, now: 20_000, progress: new Map([[a, 'killed'], [b, 'gone']]) });
+    const killed = decide(l, {
+      agentAlive: false,
+      now: 20_000,
+      progress: new Map([
+        [a, 'killed'],
+        [b, 'gone'],
+      ]),
+    });
     expect(killed.kill).toEqual([]);
     expect(killed.finished).toBe(false);
-    const gone = decide(l, { agentAlive: false, now: 20_000, progress: new Map([[a, 'gone'], [b, 'gone']]) });
+    const gone = decide(l, {
+      agentAlive: false,
+      now: 20_000,
+      progress: new Map([
+        [a, 'gone'],
+        [b, 'gone'],
+      ]),
+    });
     expect(gone.finished).toBe(true);
   });
 

@@ -12,7 +12,13 @@ const good = (id: string, extra: Record<string, unknown> = {}) => ({
 
 describe('validAllocs', () => {
   it('skips entries it cannot act on', () => {
-    const raw = [good('a'), null, { alloc: { id: 'b', desiredStatus: 'maybe' }, job: { tasks: [] } }, { alloc: { id: 'c', desiredStatus: 'run' }, job: { tasks: [{ driver: 'exec' }] } }, good('d')];
+    const raw = [
+      good('a'),
+      null,
+      { alloc: { id: 'b', desiredStatus: 'maybe' }, job: { tasks: [] } },
+      { alloc: { id: 'c', desiredStatus: 'run' }, job: { tasks: [{ driver: 'exec' }] } },
+      good('d'),
+    ];
     expect(validAllocs(raw, logger).map((a) => a.alloc.id)).toEqual(['a', 'd']);
     expect(validAllocs({ not: 'a list' }, logger)).toEqual([]);
   });

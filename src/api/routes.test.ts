@@ -32,8 +32,14 @@ describe('the route table', () => {
       for (const method of Object.keys(ops)) served.add(key(method, path.replace(/\{(\w+)\}/g, ':$1')));
     }
     const table = new Set(Object.values(routes).map((r) => key(r.method, r.path)));
-    expect([...served].filter((k) => !table.has(k)), 'served but not in src/api/routes.ts').toEqual([]);
-    expect([...table].filter((k) => !served.has(k)), 'in src/api/routes.ts but not served').toEqual([]);
+    expect(
+      [...served].filter((k) => !table.has(k)),
+      'served but not in src/api/routes.ts',
+    ).toEqual([]);
+    expect(
+      [...table].filter((k) => !served.has(k)),
+      'in src/api/routes.ts but not served',
+    ).toEqual([]);
     expect(table.size).toBe(Object.keys(routes).length);
   });
 

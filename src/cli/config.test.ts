@@ -64,7 +64,9 @@ describe('resolveConnection', () => {
 
   it('never sends the token saved for one server to another --addr (regression)', () => {
     writeJson(currentJson(), { url: 'https://home:1', adminToken: 'home-admin', ca: 'PEM' });
-    expect(() => resolveConnection({ addr: 'https://evil.example:4780' }, ctx)).toThrow(/belongs to https:\/\/home:1, not https:\/\/evil.example:4780.*--token/);
+    expect(() => resolveConnection({ addr: 'https://evil.example:4780' }, ctx)).toThrow(
+      /belongs to https:\/\/home:1, not https:\/\/evil.example:4780.*--token/,
+    );
     ctx.env.BATON_ADDR = 'https://evil.example:4780';
     expect(() => resolveConnection({}, ctx)).toThrow(/belongs to https:\/\/home:1/);
     // nor its CA: the other server is trusted by what the user gives for it
@@ -130,7 +132,11 @@ describe('resolveConnection', () => {
     writeJson(serverJson(), { url: 'https://a:4780', urls: ['https://a:4780', 'b:4780', 'https://c:4780/'], adminToken: 'admin', ca: 'PEM' });
     // without --addr: all of them, the file's url first
     expect(resolveConnection({}, ctx)).toEqual({ urls: ['https://a:4780', 'https://b:4780', 'https://c:4780'], token: 'admin', ca: 'PEM' });
-    expect(resolveConnection({ addr: 'https://c:4780,https://b:4780' }, ctx)).toEqual({ urls: ['https://c:4780', 'https://b:4780'], token: 'admin', ca: 'PEM' });
+    expect(resolveConnection({ addr: 'https://c:4780,https://b:4780' }, ctx)).toEqual({
+      urls: ['https://c:4780', 'https://b:4780'],
+      token: 'admin',
+      ca: 'PEM',
+    });
     expect(resolveConnection({ addr: 'https://b:4780' }, ctx)).toEqual({ urls: ['https://b:4780'], token: 'admin', ca: 'PEM' });
     expect(() => resolveConnection({ addr: 'https://b:4780,https://d:4780' }, ctx)).toThrow(
       /belongs to https:\/\/a:4780, https:\/\/b:4780, https:\/\/c:4780, not https:\/\/d:4780/,

@@ -152,11 +152,7 @@ function savedTrust(file: ServerInfo): Pick<Connection, 'ca' | 'caFingerprint'> 
  * Resolve url and token. Throws a CliError naming the ways to pass a token
  * when none is found, unless `requireToken` is false.
  */
-export function resolveConnection(
-  flags: ConnectionFlags,
-  ctx: ConfigEnv = defaultEnv(),
-  requireToken = true,
-): Connection {
+export function resolveConnection(flags: ConnectionFlags, ctx: ConfigEnv = defaultEnv(), requireToken = true): Connection {
   const given = flags.addr || ctx.env.BATON_ADDR || undefined;
   let token = flags.token || ctx.env.BATON_TOKEN || undefined;
   const caFile = flags.caFile || ctx.env.BATON_CA_FILE || undefined;
@@ -188,7 +184,15 @@ function savedServers(file: ServerInfo): string[] {
  * in the order given, without repeats. `what` names the flag in the error.
  */
 export function parseUrlList(text: string, what: string): string[] {
-  const urls = [...new Set(text.split(',').map((u) => u.trim()).filter(Boolean).map(normalizeUrl))];
+  const urls = [
+    ...new Set(
+      text
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+        .map(normalizeUrl),
+    ),
+  ];
   if (urls.length === 0) throw new CliError(`${what} "${text}" names no server URL (e.g. https://10.0.0.5:4780, or several comma-separated)`);
   return urls;
 }

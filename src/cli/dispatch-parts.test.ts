@@ -9,7 +9,11 @@ const plan = (spec: string) => matrixRuns(parseMatrixFlags([spec]));
 describe('dispatchParts', () => {
   it('splits a sweep into parts of 10,000 with the row each starts at', () => {
     const parts = [...dispatchParts(plan('i=1..25000'), undefined)];
-    expect(parts.map((p) => [p.offset, p.runs.length])).toEqual([[0, 10_000], [10_000, 10_000], [20_000, 5_000]]);
+    expect(parts.map((p) => [p.offset, p.runs.length])).toEqual([
+      [0, 10_000],
+      [10_000, 10_000],
+      [20_000, 5_000],
+    ]);
     expect(parts[1].runs[0]).toEqual({ meta: { i: '10001' } });
     expect(parts[2].runs[4999]).toEqual({ meta: { i: '25000' } });
     expect(partCount(25_000)).toBe(3);
@@ -75,11 +79,15 @@ function server(failures: Array<BatonApiError | 'store-then-drop'> = []) {
 const noSleep = async (): Promise<void> => {};
 
 describe('sendSweep', () => {
-  it('names the sweep in every part, the first too, with each part\'s offset', async () => {
+  it("names the sweep in every part, the first too, with each part's offset", async () => {
     const c = server();
     const p = plan('i=1..25000');
     const stored: number[] = [];
-    const sent = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { onPart: (n) => void stored.push(n), sleep: noSleep, newSweepId: () => '3f2a9c1e-1111-2222-3333-444444444444' });
+    const sent = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), {
+      onPart: (n) => void stored.push(n),
+      sleep: noSleep,
+      newSweepId: () => '3f2a9c1e-1111-2222-3333-444444444444',
+    });
     expect(c.calls).toEqual([
       { n: 10_000, sweepId: '3f2a9c1e-1111-2222-3333-444444444444', offset: 0 },
       { n: 10_000, sweepId: '3f2a9c1e-1111-2222-3333-444444444444', offset: 10_000 },
@@ -102,7 +110,10 @@ describe('sendSweep', () => {
     const down = new BatonApiError(0, 'cannot reach the baton server at http://x: ECONNREFUSED');
     const c = server([undefined as never, down, down, down, down, down]);
     const p = plan('i=1..25000');
-    const err = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep, newSweepId: () => '3f2a9c1e-1111-2222-3333-444444444444' }).catch((e: unknown) => e);
+    const err = await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), {
+      sleep: noSleep,
+      newSweepId: () => '3f2a9c1e-1111-2222-3333-444444444444',
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartialDispatchError);
     expect((err as Error).message).toContain('the first 10,000 runs (sweep 3f2a9c1e) are stored and will run; runs 10,001 to 25,000 were not stored');
     expect(c.calls).toHaveLength(6);
@@ -116,7 +127,7 @@ describe('sendSweep', () => {
     expect(reset.calls).toHaveLength(3);
     expect(new Set(reset.calls.map((c) => c.sweepId)).size).toBe(1);
   });
-  it('picks another sweep id when the first one\'s ids are taken by another sweep', async () => {
+  it("picks another sweep id when the first one's ids are taken by another sweep", async () => {
     const p = plan('i=1..3');
     const taken = server([new BatonApiError(409, 'sweep id 3f2a9c1e is taken by another sweep of "sim": send the first part with another sweep id')]);
     const ids = ['3f2a9c1e-1111-2222-3333-444444444444', '7d1e0b2a-1111-2222-3333-444444444444'];

@@ -159,7 +159,9 @@ export async function sendSweep(
         }
         if (attempt < attempts && isTransient(err)) {
           const wait = FIRST_BACKOFF_MS * 2 ** (attempt - 1);
-          opts.log?.(`${(err as Error).message}; sending runs ${part.offset + 1} to ${part.offset + part.runs.length} again in ${wait / 1000}s (try ${attempt + 1} of ${attempts})`);
+          opts.log?.(
+            `${(err as Error).message}; sending runs ${part.offset + 1} to ${part.offset + part.runs.length} again in ${wait / 1000}s (try ${attempt + 1} of ${attempts})`,
+          );
           await pause(wait);
           continue;
         }

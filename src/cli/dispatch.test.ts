@@ -59,9 +59,13 @@ describe('explainDispatchError', () => {
 
 describe('dispatchedMessage', () => {
   it('names the child of a single run and counts a sweep, and its parts', () => {
-    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', firstJob: 'sim/3f2a9c1e-0', total: 1, parts: 1 })).toBe('dispatched sim/3f2a9c1e-0 (sweep 3f2a9c1e)');
+    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', firstJob: 'sim/3f2a9c1e-0', total: 1, parts: 1 })).toBe(
+      'dispatched sim/3f2a9c1e-0 (sweep 3f2a9c1e)',
+    );
     expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', firstJob: 'a', total: 2, parts: 1 })).toBe('dispatched 2 runs of sim (sweep 3f2a9c1e)');
-    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', total: 1_000_000, parts: 100 })).toBe('dispatched 1,000,000 runs of sim (sweep 3f2a9c1e, sent in 100 parts)');
+    expect(dispatchedMessage('sim', { sweepId: '3f2a9c1e-0000', total: 1_000_000, parts: 100 })).toBe(
+      'dispatched 1,000,000 runs of sim (sweep 3f2a9c1e, sent in 100 parts)',
+    );
     expect(storedLine(340_000, 1_000_000)).toBe('stored 340,000 of 1,000,000 runs');
   });
 });

@@ -196,7 +196,13 @@ describe('followJob', () => {
 
   it('keeps waiting when only some reasons can never be met', async () => {
     const client = scripted([
-      { status: 'pending', blocked: [{ ...memoryBlocked, neverFits: true }, { ...memoryBlocked, dimension: 'cpu', message: 'cpu busy' }] },
+      {
+        status: 'pending',
+        blocked: [
+          { ...memoryBlocked, neverFits: true },
+          { ...memoryBlocked, dimension: 'cpu', message: 'cpu busy' },
+        ],
+      },
       { status: 'complete', allocs: { complete: 3 } },
     ]);
     const res = await watchJob(client, 'hello', 'default', { out: () => {}, intervalMs: 0 });

@@ -112,12 +112,7 @@ export interface FollowResult {
  * Poll the job and print its progress until it is complete, failed or stopped.
  * Resolves with the job's status at that point; see watchJob for the outcome.
  */
-export async function followJob(
-  client: Pick<BatonClient, 'getJob'>,
-  jobId: string,
-  namespace: string,
-  opts: FollowOptions,
-): Promise<JobStatus> {
+export async function followJob(client: Pick<BatonClient, 'getJob'>, jobId: string, namespace: string, opts: FollowOptions): Promise<JobStatus> {
   return (await watchJob(client, jobId, namespace, opts)).status;
 }
 
@@ -126,12 +121,7 @@ export async function followJob(
  * counts as done once all its allocs run. When the only reasons it waits are
  * ones no node could ever satisfy, waiting is pointless and it stops.
  */
-export async function watchJob(
-  client: Pick<BatonClient, 'getJob'>,
-  jobId: string,
-  namespace: string,
-  opts: FollowOptions,
-): Promise<FollowResult> {
+export async function watchJob(client: Pick<BatonClient, 'getJob'>, jobId: string, namespace: string, opts: FollowOptions): Promise<FollowResult> {
   const { out } = opts;
   const interval = opts.intervalMs ?? 500;
   let lastCounts = '';
@@ -184,13 +174,7 @@ export async function watchJob(
       out(`${job.id}: no node can ever fit this job as the cluster is now; not waiting (change the job or add nodes)`);
       return { status: job.status, outcome: 'unplaceable', ok: false };
     }
-    if (
-      current &&
-      job.spec.type === 'service' &&
-      blocked.length === 0 &&
-      summary.allocs.running >= job.spec.count &&
-      summary.allocs.pending === 0
-    ) {
+    if (current && job.spec.type === 'service' && blocked.length === 0 && summary.allocs.running >= job.spec.count && summary.allocs.pending === 0) {
       opts.onEnd?.();
       out(`${job.id}: all ${job.spec.count} running`);
       return { status: job.status, outcome: 'running', ok: true };
@@ -199,12 +183,7 @@ export async function watchJob(
   }
 }
 
-async function readWholeStream(
-  client: Pick<BatonClient, 'readLogs'>,
-  allocId: string,
-  task: string,
-  stream: LogStream,
-): Promise<string> {
+async function readWholeStream(client: Pick<BatonClient, 'readLogs'>, allocId: string, task: string, stream: LogStream): Promise<string> {
   let offset = 0;
   let text = '';
   // the server may answer in pages; stop when a page brings nothing new
@@ -218,11 +197,7 @@ async function readWholeStream(
 }
 
 /** Print every task's stdout and stderr of an alloc, each under a header; empty streams are skipped. */
-export async function printAllocLogs(
-  client: Pick<BatonClient, 'readLogs'>,
-  alloc: Alloc,
-  out: (line: string) => void,
-): Promise<void> {
+export async function printAllocLogs(client: Pick<BatonClient, 'readLogs'>, alloc: Alloc, out: (line: string) => void): Promise<void> {
   for (const task of Object.keys(alloc.taskStates).sort()) {
     for (const stream of ['stdout', 'stderr'] as const) {
       const text = await readWholeStream(client, alloc.id, task, stream);

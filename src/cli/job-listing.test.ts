@@ -8,13 +8,31 @@ import { firstRunsWith } from './sweep-runs.js';
 
 function summary(id: string, over: Partial<JobSummary> = {}): JobSummary {
   return {
-    id, namespace: 'default', type: 'batch', kind: 'batch', version: 1, priority: 50, count: 1, status: 'running',
-    allocs: { pending: 0, running: 1, complete: 0, failed: 0, lost: 0 }, submittedAt: '2026-12-01T22:00:00Z', ...over,
+    id,
+    namespace: 'default',
+    type: 'batch',
+    kind: 'batch',
+    version: 1,
+    priority: 50,
+    count: 1,
+    status: 'running',
+    allocs: { pending: 0, running: 1, complete: 0, failed: 0, lost: 0 },
+    submittedAt: '2026-12-01T22:00:00Z',
+    ...over,
   };
 }
 
 function run(i: number, over: Partial<RunRow> = {}): RunRow {
-  return { jobId: `sim/3f2a9c1e-${i}`, index: i, meta: { i: String(i) }, outcome: 'complete', reason: 'exit code 0', attempt: 0, requestedMemory: 1024, ...over };
+  return {
+    jobId: `sim/3f2a9c1e-${i}`,
+    index: i,
+    meta: { i: String(i) },
+    outcome: 'complete',
+    reason: 'exit code 0',
+    attempt: 0,
+    requestedMemory: 1024,
+    ...over,
+  };
 }
 
 describe('job ls', () => {
@@ -29,7 +47,13 @@ describe('job ls', () => {
   });
   it('marks blocked pending jobs and counts a parent’s runs', () => {
     const v = jobListView({ items: [], last: true }, {}, now);
-    const row = v.row(summary('p', { status: 'pending', blocked: [{ dimension: 'memory', message: 'm', nodesEvaluated: 1, nodesFiltered: 0, neverFits: false }], children: { pending: 3, running: 0, complete: 1, failed: 0, stopped: 0 } }));
+    const row = v.row(
+      summary('p', {
+        status: 'pending',
+        blocked: [{ dimension: 'memory', message: 'm', nodesEvaluated: 1, nodesFiltered: 0, neverFits: false }],
+        children: { pending: 3, running: 0, complete: 1, failed: 0, stopped: 0 },
+      }),
+    );
     expect(row).toEqual(['p', 'default', 'batch', '1', 'pending (blocked)', 'runs: 3 pending, 1 complete', '1h']);
   });
   it('names flags that contradict each other', () => {
@@ -76,20 +100,39 @@ describe('job status -o json and -o csv', () => {
     expect(lines[0]).toBe('job,index,i,seed,extra,node,attempt,outcome,exit_code,reason,duration_s,peak_memory_bytes,requested_memory_bytes');
     expect(lines[1]).toBe('sim/3f2a9c1e-0,0,0,,x,,0,complete,,exit code 0,,,1024');
     expect(lines[2]).toBe('sim/3f2a9c1e-1,1,1,,,,0,complete,,exit code 0,,,1024');
-    expect(warnings).toEqual(['warning: meta key "late" (first in sim/3f2a9c1e-1) is not a column: columns come from the job\'s declared meta and the first page of runs']);
+    expect(warnings).toEqual([
+      'warning: meta key "late" (first in sim/3f2a9c1e-1) is not a column: columns come from the job\'s declared meta and the first page of runs',
+    ]);
   });
   it('writes only the header when there are no runs', async () => {
     const sink = memorySink();
-    await writeRunsCsv(sink, pages<RunRow>(async () => ({ items: [] })), ['i'], () => {});
+    await writeRunsCsv(
+      sink,
+      pages<RunRow>(async () => ({ items: [] })),
+      ['i'],
+      () => {},
+    );
     expect(sink.text()).toBe('job,index,i,node,attempt,outcome,exit_code,reason,duration_s,peak_memory_bytes,requested_memory_bytes\n');
   });
 });
 
 describe('firstRunsWith', () => {
   it('asks once per outcome the totals count, and merges in submission order', async () => {
-    const rows = [run(0, { outcome: 'failed' }), run(1, { outcome: 'lost' }), run(2, { outcome: 'failed' }), ...Array.from({ length: 30 }, (_, i) => run(3 + i, { outcome: 'oom-killed' }))];
+    const rows = [
+      run(0, { outcome: 'failed' }),
+      run(1, { outcome: 'lost' }),
+      run(2, { outcome: 'failed' }),
+      ...Array.from({ length: 30 }, (_, i) => run(3 + i, { outcome: 'oom-killed' })),
+    ];
     const c = runsClient(rows);
-    const got = await firstRunsWith(c, 'sim', 'default', { outcomes: { failed: 2, lost: 1, 'oom-killed': 30, 'timed-out': 0 } }, ['failed', 'oom-killed', 'timed-out', 'lost'], { sweepId: 's1' });
+    const got = await firstRunsWith(
+      c,
+      'sim',
+      'default',
+      { outcomes: { failed: 2, lost: 1, 'oom-killed': 30, 'timed-out': 0 } },
+      ['failed', 'oom-killed', 'timed-out', 'lost'],
+      { sweepId: 's1' },
+    );
     expect(got.map((r) => r.index)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(c.calls.sort()).toEqual(['sim failed 20 s1', 'sim lost 20 s1', 'sim oom-killed 20 s1']);
   });

@@ -17,9 +17,7 @@ export function withNamespace(text: string, namespace: string, file = 'the job f
   if (existing !== undefined && existing !== null) {
     const given = typeof existing === 'string' ? existing : JSON.stringify(existing);
     if (given === namespace) return text;
-    throw new CliError(
-      `${file} sets namespace "${given}" but -n asks for "${namespace}"; drop one of them`,
-    );
+    throw new CliError(`${file} sets namespace "${given}" but -n asks for "${namespace}"; drop one of them`);
   }
   const value = JSON.stringify(namespace);
   let patched: string;
@@ -32,12 +30,7 @@ export function withNamespace(text: string, namespace: string, file = 'the job f
     patched = `${text}${text.endsWith('\n') || text.length === 0 ? '' : '\n'}namespace: ${value}\n`;
   }
   const check = parseAllDocuments(patched);
-  if (
-    !Array.isArray(check) ||
-    check.length !== 1 ||
-    check[0].errors.length > 0 ||
-    check[0].get('namespace') !== namespace
-  ) {
+  if (!Array.isArray(check) || check.length !== 1 || check[0].errors.length > 0 || check[0].get('namespace') !== namespace) {
     throw new CliError(`cannot add the namespace to ${file}; write \`namespace: ${namespace}\` in it instead of using -n`);
   }
   return patched;

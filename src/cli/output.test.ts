@@ -18,7 +18,13 @@ import {
 
 describe('renderTable', () => {
   it('aligns columns under their headers without borders or colour codes', () => {
-    const text = renderTable(['ID', 'STATUS'], [['a', 'running'], ['longer-id', 'failed']]);
+    const text = renderTable(
+      ['ID', 'STATUS'],
+      [
+        ['a', 'running'],
+        ['longer-id', 'failed'],
+      ],
+    );
     const lines = text.split('\n');
     expect(lines).toHaveLength(3);
     expect(text).not.toMatch(/[│─┌└\u001b]/);
@@ -39,7 +45,12 @@ describe('renderTable', () => {
 
 describe('renderFields', () => {
   it('aligns values after the longest key', () => {
-    expect(renderFields([['ID', 'x'], ['Priority', 50]])).toBe('ID        x\nPriority  50');
+    expect(
+      renderFields([
+        ['ID', 'x'],
+        ['Priority', 50],
+      ]),
+    ).toBe('ID        x\nPriority  50');
   });
 });
 
@@ -66,16 +77,12 @@ describe('short forms', () => {
   });
   it('formats resources with the units module', () => {
     expect(formatResources({ cpu: 500, memory: 512 * 1024 ** 2, disk: 0 })).toBe('cpu 500m, memory 512 MiB');
-    expect(formatResources({ cpu: 2000, memory: 20 * 1024 ** 3, disk: 1024 ** 3 })).toBe(
-      'cpu 2 cores, memory 20 GiB, disk 1 GiB',
-    );
+    expect(formatResources({ cpu: 2000, memory: 20 * 1024 ** 3, disk: 1024 ** 3 })).toBe('cpu 2 cores, memory 20 GiB, disk 1 GiB');
     expect(cpuUsage(1500, 4000)).toBe('1.5 cores / 4 cores');
     expect(bytesUsage(1024 ** 3, 8 * 1024 ** 3)).toBe('1 GiB / 8 GiB');
   });
   it('alloc counts show only what is non-zero, in lifecycle order', () => {
-    expect(formatAllocCounts({ pending: 1, running: 2, complete: 0, failed: 3, lost: 0 })).toBe(
-      '1 pending, 2 running, 3 failed',
-    );
+    expect(formatAllocCounts({ pending: 1, running: 2, complete: 0, failed: 3, lost: 0 })).toBe('1 pending, 2 running, 3 failed');
     expect(formatAllocCounts({ pending: 0, running: 0, complete: 0, failed: 0, lost: 0 })).toBe('-');
   });
   it('maps read as k=v', () => {

@@ -26,14 +26,22 @@ describe('pages', () => {
   it('follows the cursor to the end: a small first page, then full ones', async () => {
     const s = server(2500);
     const got = await all(pages(s.fetch));
-    expect(got.map((p) => [p.items.length, p.last])).toEqual([[100, false], [1000, false], [1000, false], [400, true]]);
+    expect(got.map((p) => [p.items.length, p.last])).toEqual([
+      [100, false],
+      [1000, false],
+      [1000, false],
+      [400, true],
+    ]);
     expect(got.flatMap((p) => p.items)).toEqual(Array.from({ length: 2500 }, (_, i) => i));
     expect(s.calls).toEqual([{ limit: 100 }, { cursor: '100', limit: 1000 }, { cursor: '1100', limit: 1000 }, { cursor: '2100', limit: 1000 }]);
   });
   it('asks for no more than --limit still wants, and stops there', async () => {
     const s = server(10_000);
     const got = await all(pages(s.fetch, { limit: 150 }));
-    expect(got.map((p) => [p.items.length, p.last])).toEqual([[100, false], [50, true]]);
+    expect(got.map((p) => [p.items.length, p.last])).toEqual([
+      [100, false],
+      [50, true],
+    ]);
     expect(s.calls.map((c) => c.limit)).toEqual([100, 50]);
     expect((await all(pages(server(10).fetch, { limit: 5 }))).map((p) => p.items)).toEqual([[0, 1, 2, 3, 4]]);
   });

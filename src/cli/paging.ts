@@ -24,10 +24,7 @@ export interface ListPage<T> {
  * The pages of a listing, at most `limit` items in all (every item when
  * undefined). Each request asks for no more than is still wanted.
  */
-export async function* pages<T>(
-  fetch: FetchPage<T>,
-  opts: { limit?: number; firstPage?: number; pageSize?: number } = {},
-): AsyncGenerator<ListPage<T>> {
+export async function* pages<T>(fetch: FetchPage<T>, opts: { limit?: number; firstPage?: number; pageSize?: number } = {}): AsyncGenerator<ListPage<T>> {
   let left = opts.limit ?? Number.POSITIVE_INFINITY;
   let size = opts.firstPage ?? FIRST_PAGE;
   let cursor: string | undefined;

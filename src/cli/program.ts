@@ -74,9 +74,15 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
     .name('baton')
     .description('A small container and job orchestrator: server, agents, and this CLI')
     .version(packageVersion(), '-V, --version', 'print the version of baton')
-    .option('--addr <urls>', 'server URL, or several servers of one cluster comma-separated (tried in turn when one does not answer) (default: $BATON_ADDR, .baton/server.json, ~/.config/baton/current.json, https://127.0.0.1:4780)')
+    .option(
+      '--addr <urls>',
+      'server URL, or several servers of one cluster comma-separated (tried in turn when one does not answer) (default: $BATON_ADDR, .baton/server.json, ~/.config/baton/current.json, https://127.0.0.1:4780)',
+    )
     .option('--token <token>', 'API token (default: $BATON_TOKEN, or the admin token in .baton/server.json)')
-    .option('--ca-file <file>', "PEM of the CA the server's certificate chains to (default: $BATON_CA_FILE, or the CA saved in server.json/current.json for that server)")
+    .option(
+      '--ca-file <file>',
+      "PEM of the CA the server's certificate chains to (default: $BATON_CA_FILE, or the CA saved in server.json/current.json for that server)",
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     // subcommand --help then shows --addr/--token/-o too; set before commands are added so they inherit it
     .configureHelp({ showGlobalOptions: true })

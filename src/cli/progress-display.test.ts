@@ -53,9 +53,7 @@ describe('createStatusLine', () => {
     line.log('retrying');
     line.update('stored 20,000 of 25,000 runs');
     line.clear();
-    expect(s.out.join('')).toBe(
-      '\r\u001b[2Kstored 10,000 of 25,000 runs\r\u001b[2Kretrying\n\r\u001b[2Kstored 20,000 of 25,000 runs\r\u001b[2K',
-    );
+    expect(s.out.join('')).toBe('\r\u001b[2Kstored 10,000 of 25,000 runs\r\u001b[2Kretrying\n\r\u001b[2Kstored 20,000 of 25,000 runs\r\u001b[2K');
   });
   it('draws nothing but the messages elsewhere', () => {
     const s = stream(false);

@@ -71,13 +71,7 @@ describe('progressFromJob', () => {
     return { job: { version: 2, status, spec: { count: 5 } }, allocs } as unknown as JobDetail;
   }
   it('uses the newest attempt of each index of the current version', () => {
-    const d = detail([
-      alloc(0, 0, 'failed'),
-      alloc(0, 1, 'running'),
-      alloc(1, 0, 'complete'),
-      alloc(2, 0, 'failed'),
-      alloc(3, 0, 'complete', 1),
-    ]);
+    const d = detail([alloc(0, 0, 'failed'), alloc(0, 1, 'running'), alloc(1, 0, 'complete'), alloc(2, 0, 'failed'), alloc(3, 0, 'complete', 1)]);
     expect(progressFromJob(d)).toEqual({ total: 5, queued: 2, running: 1, complete: 1, failed: 1 });
   });
   it('counts a lost alloc as waiting for its replacement until the job failed', () => {

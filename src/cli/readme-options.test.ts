@@ -32,7 +32,12 @@ describe('README option tables', () => {
 describe('links in README.md and docs/', () => {
   it('point inside the repository, at files that exist', () => {
     const root = new URL('../../', import.meta.url);
-    const docs = ['README.md', ...readdirSync(new URL('docs/', root)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const docs = [
+      'README.md',
+      ...readdirSync(new URL('docs/', root))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+    ];
     const bad: string[] = [];
     for (const doc of docs) {
       const text = readFileSync(new URL(doc, root), 'utf8');

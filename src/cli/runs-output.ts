@@ -10,10 +10,13 @@ import { JsonObjectText, type Sink } from './stream-out.js';
 
 /** The runs of a job, page by page, as the server lists them (submission order for a sweep). */
 export function runPages(client: Pick<BatonClient, 'runsPage'>, id: string, ns: string): AsyncGenerator<ListPage<RunRow>> {
-  return pages(async (cursor, limit) => {
-    const r = await client.runsPage(id, ns, { cursor, limit });
-    return { items: r.runs, ...(r.next ? { next: r.next } : {}) };
-  }, { firstPage: MAX_PAGE });
+  return pages(
+    async (cursor, limit) => {
+      const r = await client.runsPage(id, ns, { cursor, limit });
+      return { items: r.runs, ...(r.next ? { next: r.next } : {}) };
+    },
+    { firstPage: MAX_PAGE },
+  );
 }
 
 /**
@@ -21,7 +24,12 @@ export function runPages(client: Pick<BatonClient, 'runsPage'>, id: string, ns: 
  * columns are the parent's declared keys plus those of the first page: a
  * parameterized job's runs can have no others.
  */
-export async function writeRunsCsv(sink: Sink, source: AsyncIterable<ListPage<RunRow>>, declared: readonly string[], warn: (line: string) => void): Promise<number> {
+export async function writeRunsCsv(
+  sink: Sink,
+  source: AsyncIterable<ListPage<RunRow>>,
+  declared: readonly string[],
+  warn: (line: string) => void,
+): Promise<number> {
   let keys: string[] | undefined;
   let columns = new Set<string>();
   let n = 0;

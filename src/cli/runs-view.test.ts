@@ -24,7 +24,11 @@ function run(i: number, over: Partial<RunRow> = {}): RunRow {
 
 describe('renderRunSummary', () => {
   it('shows counts, quantiles, failed runs and hints', () => {
-    const runs = [...Array.from({ length: 6 }, (_, i) => run(i)), run(6, { outcome: 'oom-killed', reason: 'OOM killed at 32 GiB', memoryLimit: 32 * GiB, peakMemory: 32 * GiB }), run(7, { outcome: 'queued', durationMs: undefined, peakMemory: undefined })];
+    const runs = [
+      ...Array.from({ length: 6 }, (_, i) => run(i)),
+      run(6, { outcome: 'oom-killed', reason: 'OOM killed at 32 GiB', memoryLimit: 32 * GiB, peakMemory: 32 * GiB }),
+      run(7, { outcome: 'queued', durationMs: undefined, peakMemory: undefined }),
+    ];
     const text = renderRunSummary({ job: {} as JobSummary, runs }).join('\n');
     expect(text).toContain('Runs: 8 (1 queued, 6 complete, 1 oom-killed)');
     expect(text).toMatch(/duration\s+4m\s+7m\s+7m\s+7m\s+7/);

@@ -43,14 +43,23 @@ describe('JsonObjectText', () => {
 
 describe('TableText', () => {
   const headers = ['ID', 'STATUS', 'DESCRIPTION'];
-  const rows = [['a', 'running', ''], ['longer-id', 'failed', 'exit code 1'], [3, '', 'x']];
+  const rows = [
+    ['a', 'running', ''],
+    ['longer-id', 'failed', 'exit code 1'],
+    [3, '', 'x'],
+  ];
   it('prints one page exactly as renderTable does', () => {
     expect(new TableText(headers).page(rows)).toBe(renderTable(headers, rows) + '\n');
   });
   it('keeps the first page’s widths for later pages; a wider cell pushes only its row', () => {
     const t = new TableText(headers);
     const first = t.page([['a', 'running', 'ok']]).split('\n');
-    const second = t.page([['b', 'failed', 'exit 1'], ['very-long-id', 'x', 'y']]).split('\n');
+    const second = t
+      .page([
+        ['b', 'failed', 'exit 1'],
+        ['very-long-id', 'x', 'y'],
+      ])
+      .split('\n');
     const col = first[0].indexOf('STATUS');
     expect(first[1].indexOf('running')).toBe(col);
     expect(second[0].indexOf('failed')).toBe(col);

@@ -23,7 +23,16 @@ function bigSweep(over: Partial<RunStats> = {}): RunStats {
 }
 
 function failedRun(i: number): RunRow {
-  return { jobId: `sim/3f2a9c1e-${i}`, index: i, meta: { scenario: String(i) }, outcome: 'oom-killed', reason: 'OOM killed at 32 GiB (peak 32 GiB)', attempt: 0, node: 'n1', requestedMemory: 32 * GiB };
+  return {
+    jobId: `sim/3f2a9c1e-${i}`,
+    index: i,
+    meta: { scenario: String(i) },
+    outcome: 'oom-killed',
+    reason: 'OOM killed at 32 GiB (peak 32 GiB)',
+    attempt: 0,
+    node: 'n1',
+    requestedMemory: 32 * GiB,
+  };
 }
 
 function view(over: Partial<SweepView> = {}): SweepView {
@@ -65,20 +74,36 @@ describe('renderSweepSection', () => {
     expect(text).toMatch(/sim\/3f2a9c1e-7\s+7\s+scenario=7\s+n1\s+0\s+oom-killed\s+OOM killed at 32 GiB/);
   });
   it('gives the OOM and right-sizing hints from the totals', () => {
-    expect(text).toContain('Hints\n  900 runs were OOM-killed at 32 GiB: raise memory or set retry.on_oom\n  requested 32 GiB, p95 peak ≈11.2 GiB: 2.9x more runs would fit');
+    expect(text).toContain(
+      'Hints\n  900 runs were OOM-killed at 32 GiB: raise memory or set retry.on_oom\n  requested 32 GiB, p95 peak ≈11.2 GiB: 2.9x more runs would fit',
+    );
     const clean = renderSweepSection(view({ stats: bigSweep({ outcomes: { complete: 340_000 }, oomLimit: undefined }) })).join('\n');
     expect(clean).toContain('requested 32 GiB, p95 peak ≈11.2 GiB: 2.9x more runs would fit (memory: 13.4Gi leaves 20% over the p95)');
     expect(clean).not.toContain('Failed runs');
   });
   it('says when waiting cannot help', () => {
-    const never = renderSweepSection(view({ blocked: [{ dimension: 'memory', message: 'memory: no node has 64 GiB', nodesEvaluated: 2, nodesFiltered: 2, neverFits: true }] })).join('\n');
+    const never = renderSweepSection(
+      view({ blocked: [{ dimension: 'memory', message: 'memory: no node has 64 GiB', nodesEvaluated: 2, nodesFiltered: 2, neverFits: true }] }),
+    ).join('\n');
     expect(never).toContain('memory: no node has 64 GiB (2 nodes evaluated, 2 filtered): no node could ever fit this, waiting will not help');
     expect(never).toContain('No node can ever run these runs as the cluster is now');
   });
   it('tells a finished sweep, one not started, and an empty one apart', () => {
-    const done = bigSweep({ total: 10, finished: 10, states: { queued: 0, running: 0, complete: 10, failed: 0, stopped: 0 }, estimatedEnd: undefined, lastFinishedAt: '2026-12-01T22:00:00Z' });
+    const done = bigSweep({
+      total: 10,
+      finished: 10,
+      states: { queued: 0, running: 0, complete: 10, failed: 0, stopped: 0 },
+      estimatedEnd: undefined,
+      lastFinishedAt: '2026-12-01T22:00:00Z',
+    });
     expect(renderSweepSection(view({ stats: done, blocked: [] })).join('\n')).toMatch(/Finished\s+2026-12-01T22:00:00Z \(1h ago\)/);
-    const waiting = bigSweep({ finished: 0, states: { queued: 5, running: 0, complete: 0, failed: 0, stopped: 0 }, estimatedEnd: undefined, durationMs: undefined, peakMemory: undefined });
+    const waiting = bigSweep({
+      finished: 0,
+      states: { queued: 5, running: 0, complete: 0, failed: 0, stopped: 0 },
+      estimatedEnd: undefined,
+      durationMs: undefined,
+      peakMemory: undefined,
+    });
     const w = renderSweepSection(view({ stats: waiting, failed: [] })).join('\n');
     expect(w).toMatch(/Estimated end\s+- \(no run is running\)/);
     expect(w).toContain('Of finished runs: no duration or peak memory yet');

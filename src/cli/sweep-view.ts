@@ -37,9 +37,7 @@ export function formatStates(states: Record<RunState, number>): string {
 
 /** How finished runs ended (and preempted ones wait): `9,000 failed, 900 oom-killed`; `-` when none */
 export function formatEnds(outcomes: Partial<Record<RunOutcome, number>>): string {
-  const parts = OUTCOME_ORDER.filter((o) => o !== 'queued' && o !== 'running' && (outcomes[o] ?? 0) > 0).map(
-    (o) => `${formatCount(outcomes[o]!)} ${o}`,
-  );
+  const parts = OUTCOME_ORDER.filter((o) => o !== 'queued' && o !== 'running' && (outcomes[o] ?? 0) > 0).map((o) => `${formatCount(outcomes[o]!)} ${o}`);
   return parts.length ? parts.join(', ') : '-';
 }
 
@@ -81,7 +79,12 @@ export function renderSweepSection(v: SweepView): string[] {
   ];
   if (s.firstStartedAt) fields.push(['First start', `${shortIso(s.firstStartedAt)} (${age(s.firstStartedAt, v.now)} ago)`]);
   fields.push(endField(s, v.now));
-  lines.push('Sweep', ...renderFields(fields).split('\n').map((l) => `  ${l}`));
+  lines.push(
+    'Sweep',
+    ...renderFields(fields)
+      .split('\n')
+      .map((l) => `  ${l}`),
+  );
   if (s.total === 0) return lines;
 
   const blocked = v.blocked ?? [];

@@ -55,7 +55,14 @@ describe('matrix', () => {
   it('keeps a million-value range as a range, computing each value when asked', () => {
     const v = parseMatrixValues('1..1000000,x,y,2000000..2000001');
     expect(v.size).toBe(1_000_004);
-    expect([v.at(0), v.at(999_999), v.at(1_000_000), v.at(1_000_001), v.at(1_000_002), v.at(1_000_003)]).toEqual(['1', '1000000', 'x', 'y', '2000000', '2000001']);
+    expect([v.at(0), v.at(999_999), v.at(1_000_000), v.at(1_000_001), v.at(1_000_002), v.at(1_000_003)]).toEqual([
+      '1',
+      '1000000',
+      'x',
+      'y',
+      '2000000',
+      '2000001',
+    ]);
   });
   it('parses flags and rejects a key given twice', () => {
     expect(parseMatrixFlags(['scenario=1..2', 'seed=1,2,3']).map((a) => ({ key: a.key, values: a.values.toArray() }))).toEqual([

@@ -211,7 +211,9 @@ function combinations(axes: readonly MatrixAxis[]): number {
   for (const a of axes) {
     total *= a.values.size;
     if (total > MAX_RUNS) {
-      throw new CliError(`--matrix makes ${total > 1e15 ? 'over a quadrillion' : countText(total)} runs or more; at most ${countText(MAX_RUNS)} go in one dispatch`);
+      throw new CliError(
+        `--matrix makes ${total > 1e15 ? 'over a quadrillion' : countText(total)} runs or more; at most ${countText(MAX_RUNS)} go in one dispatch`,
+      );
     }
   }
   return total;

@@ -52,7 +52,11 @@ describe('watchRuns', () => {
     const res = await watchRuns(c, 'p', 'ns', 's1', { display: d, intervalMs: 0 });
     expect(res.ok).toBe(true);
     expect(c.calls).toEqual(['ns/p totals sweep=s1 limit=1', 'ns/p totals sweep=s1 limit=1', 'ns/p totals sweep=s1 limit=1']);
-    expect(d.updates.map((u) => [u.queued, u.running, u.complete])).toEqual([[2, 0, 0], [0, 2, 0], [0, 0, 2]]);
+    expect(d.updates.map((u) => [u.queued, u.running, u.complete])).toEqual([
+      [2, 0, 0],
+      [0, 2, 0],
+      [0, 0, 2],
+    ]);
     expect(d.finished).toBe(1);
     expect(d.lines).toEqual([]);
   });
@@ -94,11 +98,19 @@ describe('watchRuns', () => {
     const res = await watchRuns(client([down, down, { stats: stats({ complete: 1 }) }]), 'p', 'default', 's1', { display: d, intervalMs: 0 });
     expect(res.ok).toBe(true);
     expect(d.lines).toEqual(['cannot reach the baton server; retrying', 'server is reachable again']);
-    await expect(watchRuns(client([new BatonApiError(404, 'no job p')]), 'p', 'default', 's1', { display: recorder(), intervalMs: 0 })).rejects.toThrow('no job p');
+    await expect(watchRuns(client([new BatonApiError(404, 'no job p')]), 'p', 'default', 's1', { display: recorder(), intervalMs: 0 })).rejects.toThrow(
+      'no job p',
+    );
   });
 
   it('counts every end other than complete as failed, and formats a failed run without meta or reason', () => {
-    expect(progressFromStats(stats({ queued: 1, running: 2, complete: 3, failed: 4, stopped: 5 }))).toEqual({ total: 15, queued: 1, running: 2, complete: 3, failed: 9 });
+    expect(progressFromStats(stats({ queued: 1, running: 2, complete: 3, failed: 4, stopped: 5 }))).toEqual({
+      total: 15,
+      queued: 1,
+      running: 2,
+      complete: 3,
+      failed: 9,
+    });
     expect(failedRunLine(run('p/x', 'lost'))).toBe('  p/x lost');
   });
 });

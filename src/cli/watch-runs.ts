@@ -94,7 +94,9 @@ export async function watchRuns(
     if (done || hopeless) {
       display.finish();
       if (hopeless) {
-        display.log(`no node can ever fit these runs as the cluster is now; not waiting (change the job or add nodes). ${formatCount(stats.states.queued)} runs stay queued.`);
+        display.log(
+          `no node can ever fit these runs as the cluster is now; not waiting (change the job or add nodes). ${formatCount(stats.states.queued)} runs stay queued.`,
+        );
       }
       const failed = await firstRunsWith(client, parentId, namespace, stats, NOT_COMPLETE, { sweepId, limit: MAX_FAILED_LISTED });
       const notComplete = counts.failed;

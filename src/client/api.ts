@@ -16,16 +16,26 @@ export type CallArgs<R extends RouteDef> = (keyof ParamsOf<R> extends never ? { 
   } & Pick<RequestOptions, 'signal' | 'timeoutMs' | 'headers' | 'rawBody'>;
 
 /** the arguments may be left out when the route needs neither parameters nor a body */
-type Args<R extends RouteDef> = keyof ParamsOf<R> extends never ? (BodyOf<R> extends undefined ? [args?: CallArgs<R>] : [args: CallArgs<R>]) : [args: CallArgs<R>];
+type Args<R extends RouteDef> = keyof ParamsOf<R> extends never
+  ? BodyOf<R> extends undefined
+    ? [args?: CallArgs<R>]
+    : [args: CallArgs<R>]
+  : [args: CallArgs<R>];
 
 export type Api = { [K in keyof Routes]: (...args: Args<Routes[K]>) => Promise<ResponseOf<Routes[K]>> };
 
 /** one request on a route of the table, answered as its response type */
 export function callRoute<R extends RouteDef>(http: HttpClient, r: R, args: Partial<CallArgs<R>> = {}): Promise<ResponseOf<R>> {
   const { params, body, query, ...rest } = args as { params?: Record<string, string>; body?: unknown; query?: Record<string, string | number | undefined> };
-  return http.request<ResponseOf<R>>(r.method, pathOf(r, (params ?? {}) as ParamsOf<R>), { ...rest, ...(query ? { query } : {}), ...(body !== undefined ? { body } : {}) });
+  return http.request<ResponseOf<R>>(r.method, pathOf(r, (params ?? {}) as ParamsOf<R>), {
+    ...rest,
+    ...(query ? { query } : {}),
+    ...(body !== undefined ? { body } : {}),
+  });
 }
 
 export function createApi(http: HttpClient): Api {
-  return Object.fromEntries(Object.entries(routes).map(([name, r]) => [name, (args?: Partial<CallArgs<RouteDef>>) => callRoute(http, r, args)])) as unknown as Api;
+  return Object.fromEntries(
+    Object.entries(routes).map(([name, r]) => [name, (args?: Partial<CallArgs<RouteDef>>) => callRoute(http, r, args)]),
+  ) as unknown as Api;
 }

@@ -160,7 +160,9 @@ export class BatonClient {
 
   /** one page of jobs; namespace '*' lists every namespace the token may read */
   jobsPage(namespace = 'default', filter: JobListFilter & PageOptions = {}): Promise<Page<JobSummary>> {
-    return this.api.listJobs({ query: { namespace, parent: filter.parent, status: filter.status, type: filter.type, limit: filter.limit, cursor: filter.cursor } });
+    return this.api.listJobs({
+      query: { namespace, parent: filter.parent, status: filter.status, type: filter.type, limit: filter.limit, cursor: filter.cursor },
+    });
   }
 
   /** every job, page after page */
@@ -184,13 +186,15 @@ export class BatonClient {
    * first part answered `part.sweepId`, at row `part.offset`.
    */
   dispatch(jobId: string, runs: DispatchRun[], namespace = 'default', part?: { sweepId: string; offset: number }): Promise<DispatchResponse> {
-    return this.api.dispatch({ params: { id: jobId }, query: { namespace },
-      body: { runs, ...(part ?? {}) } });
+    return this.api.dispatch({ params: { id: jobId }, query: { namespace }, body: { runs, ...(part ?? {}) } });
   }
 
   /** one page of rows: the runs of a parent in submission order, or the alloc indexes of a plain batch job */
   runsPage(jobId: string, namespace = 'default', filter: RunListFilter & PageOptions = {}): Promise<RunsResponse> {
-    return this.api.listRuns({ params: { id: jobId }, query: { namespace, outcome: filter.outcome, sweep: filter.sweepId, limit: filter.limit, cursor: filter.cursor } });
+    return this.api.listRuns({
+      params: { id: jobId },
+      query: { namespace, outcome: filter.outcome, sweep: filter.sweepId, limit: filter.limit, cursor: filter.cursor },
+    });
   }
 
   /** every run row, page after page */
@@ -255,10 +259,17 @@ export class BatonClient {
   }
 
   allocsPage(filter: AllocFilter & PageOptions & { newestFirst?: boolean } = {}): Promise<Page<Alloc>> {
-    return this.api.listAllocs({ query: {
-        namespace: filter.namespace ?? '*', job: filter.jobId, node: filter.nodeId, status: filter.status, limit: filter.limit, cursor: filter.cursor,
+    return this.api.listAllocs({
+      query: {
+        namespace: filter.namespace ?? '*',
+        job: filter.jobId,
+        node: filter.nodeId,
+        status: filter.status,
+        limit: filter.limit,
+        cursor: filter.cursor,
         order: filter.newestFirst ? 'desc' : undefined,
-      } });
+      },
+    });
   }
 
   /** the namespaces that have jobs (those the token may read) */
@@ -282,13 +293,18 @@ export class BatonClient {
   }
 
   readLogs(allocId: string, opts: ReadLogsOptions = {}): Promise<LogsResponse> {
-    return this.api.readLogs({ params: { id: allocId }, query: { task: opts.task, stream: opts.stream, offset: opts.offset, wait: opts.waitMs },
-      signal: opts.signal });
+    return this.api.readLogs({
+      params: { id: allocId },
+      query: { task: opts.task, stream: opts.stream, offset: opts.offset, wait: opts.waitMs },
+      signal: opts.signal,
+    });
   }
 
   /** one page of evaluations, newest first */
   evalsPage(filter: { namespace?: string; jobId?: string; status?: string } & PageOptions = {}): Promise<Page<Evaluation>> {
-    return this.api.listEvals({ query: { namespace: filter.namespace ?? '*', job: filter.jobId, status: filter.status, limit: filter.limit, cursor: filter.cursor } });
+    return this.api.listEvals({
+      query: { namespace: filter.namespace ?? '*', job: filter.jobId, status: filter.status, limit: filter.limit, cursor: filter.cursor },
+    });
   }
 
   /** the newest evaluations (one page) */
@@ -385,8 +401,11 @@ export class BatonClient {
    * `waitMs` the server holds the request until the list changes.
    */
   serviceEndpoints(name: string, opts: { namespace?: string; index?: number; waitMs?: number; signal?: AbortSignal } = {}): Promise<ServiceEndpointsResponse> {
-    return this.api.serviceEndpoints({ params: { name }, query: { namespace: opts.namespace ?? 'default', index: opts.index, wait: opts.waitMs },
-      signal: opts.signal });
+    return this.api.serviceEndpoints({
+      params: { name },
+      query: { namespace: opts.namespace ?? 'default', index: opts.index, wait: opts.waitMs },
+      signal: opts.signal,
+    });
   }
 
   /** a new version of a secret; the answer carries its version and key names, never values */

@@ -289,7 +289,13 @@ describe('HttpClient with several TLS servers of one cluster', () => {
 
   async function leaf(ca: Ca, usage: 'server' | 'client', name: string): Promise<{ cert: string; key: string }> {
     const kp = await generateKeyPair();
-    const cert = await issueLeaf(ca, { commonName: name, usage, ips: usage === 'server' ? ['127.0.0.1'] : undefined, lifetimeMs: 3600_000, publicKey: kp.keys.publicKey });
+    const cert = await issueLeaf(ca, {
+      commonName: name,
+      usage,
+      ips: usage === 'server' ? ['127.0.0.1'] : undefined,
+      lifetimeMs: 3600_000,
+      publicKey: kp.keys.publicKey,
+    });
     return { cert, key: kp.keyPem };
   }
 
@@ -342,7 +348,9 @@ describe('HttpClient with several TLS servers of one cluster', () => {
     // alone, it is named with its hint
     const lone = new HttpClient({ baseUrl: [stranger.url], token: 't', ca: ca.certPem });
     clients.push(lone);
-    await expect(lone.request('GET', '/v1/status')).rejects.toThrow(/cannot reach the baton server at https:\/\/127\.0\.0\.1:\d+: \S+ \(the server certificate/);
+    await expect(lone.request('GET', '/v1/status')).rejects.toThrow(
+      /cannot reach the baton server at https:\/\/127\.0\.0\.1:\d+: \S+ \(the server certificate/,
+    );
   });
 
   it('pins the CA by its fingerprint from the first server that answers', async () => {

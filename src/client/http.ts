@@ -79,8 +79,9 @@ export function urlList(baseUrl: string | readonly string[]): string[] {
 const HEADERS_TIMEOUT_MS = 330_000;
 
 const TLS_HINTS: Record<string, string> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate is not signed by a trusted CA: pass --ca-file (the server\'s ca.pem) or use the server.json/current.json it wrote',
-  SELF_SIGNED_CERT_IN_CHAIN: 'the server certificate chains to a CA this client does not trust: pass --ca-file (the server\'s ca.pem)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    "the server certificate is not signed by a trusted CA: pass --ca-file (the server's ca.pem) or use the server.json/current.json it wrote",
+  SELF_SIGNED_CERT_IN_CHAIN: "the server certificate chains to a CA this client does not trust: pass --ca-file (the server's ca.pem)",
   DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed and not trusted: pass --ca-file',
   ERR_TLS_CERT_ALTNAME_INVALID: 'the server certificate does not name this address: connect by a name it has, or restart the server with --tls-san',
   CERT_HAS_EXPIRED: 'the server certificate has expired',
@@ -290,7 +291,11 @@ export class HttpClient {
           // the caller's deadline: this server did not answer in time, and no time is left for another
           this.moveOn(i);
           if (n === 1) throw timedOut(base, method, pathname);
-          throw noneAnswered([...failures, { url: base, reason: 'no answer before the deadline', error: timedOut(base, method, pathname), beforeSend: false }], method, pathname);
+          throw noneAnswered(
+            [...failures, { url: base, reason: 'no answer before the deadline', error: timedOut(base, method, pathname), beforeSend: false }],
+            method,
+            pathname,
+          );
         }
         if (!deadline?.aborted && (err as Error).name === 'AbortError') throw err;
         const f: Failure = deadline?.aborted
@@ -303,7 +308,11 @@ export class HttpClient {
         // it may have been received: doing it again elsewhere could do it twice
         this.moveOn(i);
         if (n === 1) throw f.error;
-        throw noneAnswered([...failures, { ...f, reason: `${f.reason}; ${method} not retried on another server: it may have been received` }], method, pathname);
+        throw noneAnswered(
+          [...failures, { ...f, reason: `${f.reason}; ${method} not retried on another server: it may have been received` }],
+          method,
+          pathname,
+        );
       }
       if (n > 1 && (res.status === 502 || res.status === 503 || res.status === 504)) {
         // 503: the server declined the request; 502/504: a proxy's, which may have passed it on

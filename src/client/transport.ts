@@ -146,7 +146,10 @@ export class Transport implements WireTransport {
       let answered = false;
       let connectTimer: NodeJS.Timeout | undefined;
       const req = mod.request(url, options);
-      const headersTimer = setTimeout(() => req.destroy(coded(`no answer within ${this.options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS} ms`, 'UND_ERR_HEADERS_TIMEOUT')), this.options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS);
+      const headersTimer = setTimeout(
+        () => req.destroy(coded(`no answer within ${this.options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS} ms`, 'UND_ERR_HEADERS_TIMEOUT')),
+        this.options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+      );
       headersTimer.unref?.();
       const onAbort = (): void => {
         req.destroy();
@@ -160,7 +163,10 @@ export class Transport implements WireTransport {
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('socket', (socket) => {
         if (!(socket as { connecting?: boolean }).connecting) return;
-        connectTimer = setTimeout(() => req.destroy(coded('connect timed out', 'UND_ERR_CONNECT_TIMEOUT')), this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+        connectTimer = setTimeout(
+          () => req.destroy(coded('connect timed out', 'UND_ERR_CONNECT_TIMEOUT')),
+          this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        );
         socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
       });
       req.on('response', (res) => {

@@ -8,7 +8,8 @@
 export const TOP_LEVEL_KEYS = ['version', 'name', 'services', 'volumes', 'networks', 'configs', 'secrets', 'include', 'models'] as const;
 
 export const TOP_LEVEL_UNSUPPORTED: Record<string, string> = {
-  networks: 'baton gives tasks no private networks; services reach each other through depends_on (BATON_UPSTREAM_<SERVICE> holds host:port of its healthy instances)',
+  networks:
+    'baton gives tasks no private networks; services reach each other through depends_on (BATON_UPSTREAM_<SERVICE> holds host:port of its healthy instances)',
   configs: 'baton has no configs; use a bind mount of a host volume or bake the file into the image',
   include: 'include is not supported: put every service in one file',
   models: 'models are not supported',
@@ -16,10 +17,31 @@ export const TOP_LEVEL_UNSUPPORTED: Record<string, string> = {
 
 /** service keys baton turns into the job spec */
 export const SERVICE_HONOURED = [
-  'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'healthcheck', 'depends_on', 'deploy',
-  'restart', 'scale', 'cpus', 'mem_limit', 'mem_reservation', 'stop_signal', 'stop_grace_period', 'secrets',
+  'image',
+  'command',
+  'entrypoint',
+  'environment',
+  'env_file',
+  'ports',
+  'volumes',
+  'healthcheck',
+  'depends_on',
+  'deploy',
+  'restart',
+  'scale',
+  'cpus',
+  'mem_limit',
+  'mem_reservation',
+  'stop_signal',
+  'stop_grace_period',
+  'secrets',
   // asks an agent refuses unless its operator allows them: the job is placed only on such agents
-  'privileged', 'network_mode', 'pid', 'cap_add', 'devices', 'user',
+  'privileged',
+  'network_mode',
+  'pid',
+  'cap_add',
+  'devices',
+  'user',
 ] as const;
 
 const NO_NETWORK = 'baton gives tasks no private network or DNS names; services reach each other through depends_on (BATON_UPSTREAM_<SERVICE> env vars)';
@@ -62,8 +84,8 @@ export const SERVICE_UNSUPPORTED: Record<string, string> = {
   init: DRIVER_DEFAULT,
   ipc: DRIVER_DEFAULT,
   isolation: DRIVER_DEFAULT,
-  labels: 'containers carry baton\'s own labels (alloc id, job, node)',
-  label_file: 'containers carry baton\'s own labels (alloc id, job, node)',
+  labels: "containers carry baton's own labels (alloc id, job, node)",
+  label_file: "containers carry baton's own labels (alloc id, job, node)",
   links: NO_NETWORK,
   logging: 'baton collects stdout and stderr itself (baton logs)',
   mac_address: NO_NETWORK,
@@ -93,12 +115,22 @@ export const SERVICE_UNSUPPORTED: Record<string, string> = {
   userns_mode: DRIVER_DEFAULT,
   uts: DRIVER_DEFAULT,
   volumes_from: 'name the volumes in volumes instead',
-  working_dir: 'the container starts in the image\'s working directory',
+  working_dir: "the container starts in the image's working directory",
 };
 
 export const SERVICE_KEYS: readonly string[] = [...SERVICE_HONOURED, ...Object.keys(SERVICE_UNSUPPORTED)];
 
-export const DEPLOY_KEYS = ['mode', 'replicas', 'resources', 'restart_policy', 'update_config', 'placement', 'labels', 'rollback_config', 'endpoint_mode'] as const;
+export const DEPLOY_KEYS = [
+  'mode',
+  'replicas',
+  'resources',
+  'restart_policy',
+  'update_config',
+  'placement',
+  'labels',
+  'rollback_config',
+  'endpoint_mode',
+] as const;
 export const DEPLOY_UNSUPPORTED: Record<string, string> = {
   labels: 'jobs carry meta stack and service instead',
   rollback_config: 'a rollback uses update_config (failure_action: rollback)',

@@ -36,8 +36,12 @@ secrets:
   });
 
   it('names undeclared and unusable secrets', () => {
-    expect(errors('services:\n  web:\n    image: busybox\n    secrets: [nope]\n')).toEqual([expect.stringMatching(/services\.web\.secrets\[0\]: secret nope is not declared under the top-level secrets/)]);
-    expect(errors('services:\n  web: { image: busybox }\nsecrets:\n  db: {}\n')).toEqual([expect.stringMatching(/secret db needs file: PATH .* or external: true/)]);
+    expect(errors('services:\n  web:\n    image: busybox\n    secrets: [nope]\n')).toEqual([
+      expect.stringMatching(/services\.web\.secrets\[0\]: secret nope is not declared under the top-level secrets/),
+    ]);
+    expect(errors('services:\n  web: { image: busybox }\nsecrets:\n  db: {}\n')).toEqual([
+      expect.stringMatching(/secret db needs file: PATH .* or external: true/),
+    ]);
     expect(errors('services:\n  web: { image: busybox }\nsecrets:\n  db: { external: true, name: "Bad Name" }\n')[0]).toMatch(/not a baton secret name/);
   });
 

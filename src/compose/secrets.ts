@@ -56,12 +56,14 @@ export function topSecrets(value: unknown, ctx: SecretsCtx, stack: string, dir: 
     ctx.keys(def, path, TOP_KEYS, TOP_UNSUPPORTED);
     if (def.external === true || (isObj(def.external) && def.external !== null)) {
       const baton = typeof def.name === 'string' ? def.name : name;
-      if (!SECRET_NAME_RE.test(baton)) ctx.error(path, `secret ${name}: "${baton}" is not a baton secret name (lowercase letters, digits, "-", "_", "."): give name:`);
+      if (!SECRET_NAME_RE.test(baton))
+        ctx.error(path, `secret ${name}: "${baton}" is not a baton secret name (lowercase letters, digits, "-", "_", "."): give name:`);
       else out.set(name, { baton });
       continue;
     }
     if (typeof def.file !== 'string' || def.file === '') {
-      if (def.environment === undefined && def.content === undefined) ctx.error(path, `secret ${name} needs file: PATH (put at deploy) or external: true (put with baton secret put)`);
+      if (def.environment === undefined && def.content === undefined)
+        ctx.error(path, `secret ${name} needs file: PATH (put at deploy) or external: true (put with baton secret put)`);
       continue;
     }
     const baton = `${stack}-${name.toLowerCase()}`.slice(0, 63);
@@ -88,7 +90,11 @@ export function serviceSecrets(value: unknown, path: Path, ctx: SecretsCtx, top:
     let target: unknown;
     if (typeof item === 'string') source = item;
     else if (isObj(item)) {
-      ctx.keys(item, at, ['source', 'target', 'uid', 'gid', 'mode'], { uid: 'files are owned by the container\'s user', gid: 'files are owned by the container\'s user', mode: 'secret files are mode 0400' });
+      ctx.keys(item, at, ['source', 'target', 'uid', 'gid', 'mode'], {
+        uid: "files are owned by the container's user",
+        gid: "files are owned by the container's user",
+        mode: 'secret files are mode 0400',
+      });
       source = item.source;
       target = item.target;
     }

@@ -50,44 +50,131 @@ function warnings(src: string): string[] {
 describe('translateCompose: the service → job table', () => {
   const MiB = 1024 ** 2;
   const cases: Array<[string, string, (s: JobSpec) => unknown, unknown]> = [
-    ['image and defaults', 'ports: []', (s) => [s.name, s.type, s.count, s.meta, s.tasks[0].driver, s.tasks[0].image, s.tasks[0].name], ['demo-s', 'service', 1, { stack: 'demo', service: 's' }, 'docker', 'busybox', 's']],
+    [
+      'image and defaults',
+      'ports: []',
+      (s) => [s.name, s.type, s.count, s.meta, s.tasks[0].driver, s.tasks[0].image, s.tasks[0].name],
+      ['demo-s', 'service', 1, { stack: 'demo', service: 's' }, 'docker', 'busybox', 's'],
+    ],
     ['command as a list', 'command: ["httpd", "-f", "-p", 80]', (s) => [s.tasks[0].command, s.tasks[0].args], ['httpd', ['-f', '-p', '80']]],
-    ['command as text is split like a shell', `command: sh -c "echo 'hi there' && sleep 1"`, (s) => [s.tasks[0].command, s.tasks[0].args], ['sh', ['-c', "echo 'hi there' && sleep 1"]]],
-    ['entrypoint then command', 'entrypoint: ["/bin/sh", "-c"]\ncommand: ["echo hi"]', (s) => [s.tasks[0].command, s.tasks[0].args], ['/bin/sh', ['-c', 'echo hi']]],
+    [
+      'command as text is split like a shell',
+      `command: sh -c "echo 'hi there' && sleep 1"`,
+      (s) => [s.tasks[0].command, s.tasks[0].args],
+      ['sh', ['-c', "echo 'hi there' && sleep 1"]],
+    ],
+    [
+      'entrypoint then command',
+      'entrypoint: ["/bin/sh", "-c"]\ncommand: ["echo hi"]',
+      (s) => [s.tasks[0].command, s.tasks[0].args],
+      ['/bin/sh', ['-c', 'echo hi']],
+    ],
     ['environment as a list', 'environment: ["A=1", "B=x=y", "HOME_VAR"]', (s) => s.tasks[0].env, { A: '1', B: 'x=y', HOME_VAR: 'h' }],
     ['environment as a map', 'environment: { A: 1, B: true, HOME_VAR: null }', (s) => s.tasks[0].env, { A: '1', B: 'true', HOME_VAR: 'h' }],
-    ['env_file, overridden by environment', 'env_file: web.env\nenvironment: { OVERRIDDEN: env }', (s) => s.tasks[0].env, { FROM_FILE: '1', OVERRIDDEN: 'env', QUOTED: 'a b', SINGLE: '$x' }],
+    [
+      'env_file, overridden by environment',
+      'env_file: web.env\nenvironment: { OVERRIDDEN: env }',
+      (s) => s.tasks[0].env,
+      { FROM_FILE: '1', OVERRIDDEN: 'env', QUOTED: 'a b', SINGLE: '$x' },
+    ],
     ['env_file long form, optional and missing', 'env_file: [{ path: nope.env, required: false }]', (s) => s.tasks[0].env, {}],
-    ['interpolation from .env and defaults', 'environment: { T: "${TAG}", P: "${PORT:-1}", D: "${NOPE:-dflt}", E: "$$HOME" }', (s) => s.tasks[0].env, { T: '1.2', P: '9000', D: 'dflt', E: '$HOME' }],
+    [
+      'interpolation from .env and defaults',
+      'environment: { T: "${TAG}", P: "${PORT:-1}", D: "${NOPE:-dflt}", E: "$$HOME" }',
+      (s) => s.tasks[0].env,
+      { T: '1.2', P: '9000', D: 'dflt', E: '$HOME' },
+    ],
     ['"8080:80" is a static host port to 80', 'ports: ["8080:80"]', (s) => s.tasks[0].ports, [{ name: 'p80', static: 8080, to: 80 }]],
-    ['"80" is a dynamic host port to 80', 'ports: ["80", 443]', (s) => s.tasks[0].ports, [{ name: 'p80', to: 80 }, { name: 'p443', to: 443 }]],
-    ['ports long syntax, with a name', 'ports: [{ target: 80, published: "8081", name: web }]', (s) => s.tasks[0].ports, [{ name: 'web', static: 8081, to: 80 }]],
+    [
+      '"80" is a dynamic host port to 80',
+      'ports: ["80", 443]',
+      (s) => s.tasks[0].ports,
+      [
+        { name: 'p80', to: 80 },
+        { name: 'p443', to: 443 },
+      ],
+    ],
+    [
+      'ports long syntax, with a name',
+      'ports: [{ target: 80, published: "8081", name: web }]',
+      (s) => s.tasks[0].ports,
+      [{ name: 'web', static: 8081, to: 80 }],
+    ],
     ['the first port registers the service', 'ports: ["8080:80", "9090:90"]', (s) => s.tasks[0].service, { name: 'demo-s', port: 'p80', tags: [] }],
     ['same container port twice gets distinct names', 'ports: ["8080:80", "8081:80"]', (s) => s.tasks[0].ports!.map((p) => p.name), ['p80', 'p80_2']],
     ['deploy.replicas → count', 'deploy: { replicas: 3 }', (s) => s.count, 3],
     ['scale → count', 'scale: 2', (s) => s.count, 2],
     ['mode global → system job', 'deploy: { mode: global }', (s) => [s.type, s.count], ['system', 1]],
-    ['limits → resources (docker sizes are binary)', 'deploy: { resources: { limits: { cpus: "0.5", memory: 50M } } }', (s) => s.tasks[0].resources, { cpu: 500, cpuLimit: 500, memory: 50 * MiB, disk: 0 }],
-    ['a cpu reservation under the limit is the request, the limit the cap', 'deploy: { resources: { limits: { cpus: 2 }, reservations: { cpus: 0.5 } } }', (s) => s.tasks[0].resources, { cpu: 500, cpuLimit: 2000, memory: 128 * MiB, disk: 0 }],
-    ['reservations when no limit', 'deploy: { resources: { reservations: { cpus: 0.25, memory: 1g } } }', (s) => s.tasks[0].resources, { cpu: 250, memory: 1024 * MiB, disk: 0 }],
-    ['limit wins over reservation', 'deploy: { resources: { limits: { memory: 256m }, reservations: { memory: 64m, cpus: 2 } } }', (s) => s.tasks[0].resources, { cpu: 2000, memory: 256 * MiB, disk: 0 }],
+    [
+      'limits → resources (docker sizes are binary)',
+      'deploy: { resources: { limits: { cpus: "0.5", memory: 50M } } }',
+      (s) => s.tasks[0].resources,
+      { cpu: 500, cpuLimit: 500, memory: 50 * MiB, disk: 0 },
+    ],
+    [
+      'a cpu reservation under the limit is the request, the limit the cap',
+      'deploy: { resources: { limits: { cpus: 2 }, reservations: { cpus: 0.5 } } }',
+      (s) => s.tasks[0].resources,
+      { cpu: 500, cpuLimit: 2000, memory: 128 * MiB, disk: 0 },
+    ],
+    [
+      'reservations when no limit',
+      'deploy: { resources: { reservations: { cpus: 0.25, memory: 1g } } }',
+      (s) => s.tasks[0].resources,
+      { cpu: 250, memory: 1024 * MiB, disk: 0 },
+    ],
+    [
+      'limit wins over reservation',
+      'deploy: { resources: { limits: { memory: 256m }, reservations: { memory: 64m, cpus: 2 } } }',
+      (s) => s.tasks[0].resources,
+      { cpu: 2000, memory: 256 * MiB, disk: 0 },
+    ],
     ['cpus and mem_limit', 'cpus: 1.5\nmem_limit: 300m', (s) => s.tasks[0].resources, { cpu: 1500, cpuLimit: 1500, memory: 300 * MiB, disk: 0 }],
     [
       'healthcheck CMD → command check with compose defaults',
       'healthcheck: { test: ["CMD", "wget", "-q", "http://localhost/"] }',
       (s) => s.tasks[0].checks,
-      [{ name: 'healthcheck', type: 'command', command: 'wget', args: ['-q', 'http://localhost/'], intervalMs: 30_000, timeoutMs: 30_000, retries: 3, startPeriodMs: 0, restartOnUnhealthy: true }],
+      [
+        {
+          name: 'healthcheck',
+          type: 'command',
+          command: 'wget',
+          args: ['-q', 'http://localhost/'],
+          intervalMs: 30_000,
+          timeoutMs: 30_000,
+          retries: 3,
+          startPeriodMs: 0,
+          restartOnUnhealthy: true,
+        },
+      ],
     ],
     [
       'healthcheck CMD-SHELL with timings',
       'healthcheck: { test: ["CMD-SHELL", "curl -f x || exit 1"], interval: 1m30s, timeout: 500ms, retries: 5, start_period: 10s }',
       (s) => s.tasks[0].checks![0],
-      expect.objectContaining({ command: '/bin/sh', args: ['-c', 'curl -f x || exit 1'], intervalMs: 90_000, timeoutMs: 500, retries: 5, startPeriodMs: 10_000 }),
+      expect.objectContaining({
+        command: '/bin/sh',
+        args: ['-c', 'curl -f x || exit 1'],
+        intervalMs: 90_000,
+        timeoutMs: 500,
+        retries: 5,
+        startPeriodMs: 10_000,
+      }),
     ],
-    ['healthcheck as text is a shell command', 'healthcheck: { test: "test -f /ok" }', (s) => [s.tasks[0].checks![0].command, s.tasks[0].checks![0].args], ['/bin/sh', ['-c', 'test -f /ok']]],
+    [
+      'healthcheck as text is a shell command',
+      'healthcheck: { test: "test -f /ok" }',
+      (s) => [s.tasks[0].checks![0].command, s.tasks[0].checks![0].args],
+      ['/bin/sh', ['-c', 'test -f /ok']],
+    ],
     ['healthcheck disable', 'healthcheck: { test: ["CMD", "x"], disable: true }', (s) => s.tasks[0].checks, undefined],
     ['healthcheck NONE', 'healthcheck: { test: ["NONE"] }', (s) => s.tasks[0].checks, undefined],
-    ['restart_policy', 'deploy: { restart_policy: { condition: on-failure, delay: 5s, max_attempts: 3, window: 2m } }', (s) => s.restart, { attempts: 3, delayMs: 5000, intervalMs: 120_000, mode: 'fail' }],
+    [
+      'restart_policy',
+      'deploy: { restart_policy: { condition: on-failure, delay: 5s, max_attempts: 3, window: 2m } }',
+      (s) => s.restart,
+      { attempts: 3, delayMs: 5000, intervalMs: 120_000, mode: 'fail' },
+    ],
     ['restart_policy none', 'deploy: { restart_policy: { condition: none } }', (s) => [s.restart.attempts, s.restart.mode], [0, 'fail']],
     ['restart_policy without max_attempts keeps trying', 'deploy: { restart_policy: { condition: any } }', (s) => s.restart.mode, 'delay'],
     ['restart: "no"', 'restart: "no"', (s) => s.restart.attempts, 0],
@@ -111,13 +198,43 @@ describe('translateCompose: the service → job table', () => {
         { attribute: '${attr.os.name}', operator: '=', value: 'linux' },
       ],
     ],
-    ['max_replicas_per_node 1 → distinct hosts', 'deploy: { placement: { max_replicas_per_node: 1 } }', (s) => s.constraints, [{ attribute: '', operator: 'distinct_hosts', value: '' }]],
-    ['spread preference', 'deploy: { placement: { preferences: [{ spread: node.labels.zone }] } }', (s) => s.spread, [{ attribute: '${label.zone}', weight: 50 }]],
-    ['stop_signal and stop_grace_period', 'stop_signal: SIGINT\nstop_grace_period: 1m', (s) => [s.tasks[0].killSignal, s.tasks[0].killTimeoutMs], ['SIGINT', 60_000]],
-    ['bind mount → host volume named after the path', 'volumes: ["./data:/data:ro"]', (s) => s.tasks[0].volumes, [{ volume: 'app-data', destination: '/data', readOnly: true }]],
-    ['absolute bind, long syntax', 'volumes: [{ type: bind, source: /srv/x, target: /x }]', (s) => s.tasks[0].volumes, [{ volume: 'srv-x', destination: '/x', readOnly: false }]],
+    [
+      'max_replicas_per_node 1 → distinct hosts',
+      'deploy: { placement: { max_replicas_per_node: 1 } }',
+      (s) => s.constraints,
+      [{ attribute: '', operator: 'distinct_hosts', value: '' }],
+    ],
+    [
+      'spread preference',
+      'deploy: { placement: { preferences: [{ spread: node.labels.zone }] } }',
+      (s) => s.spread,
+      [{ attribute: '${label.zone}', weight: 50 }],
+    ],
+    [
+      'stop_signal and stop_grace_period',
+      'stop_signal: SIGINT\nstop_grace_period: 1m',
+      (s) => [s.tasks[0].killSignal, s.tasks[0].killTimeoutMs],
+      ['SIGINT', 60_000],
+    ],
+    [
+      'bind mount → host volume named after the path',
+      'volumes: ["./data:/data:ro"]',
+      (s) => s.tasks[0].volumes,
+      [{ volume: 'app-data', destination: '/data', readOnly: true }],
+    ],
+    [
+      'absolute bind, long syntax',
+      'volumes: [{ type: bind, source: /srv/x, target: /x }]',
+      (s) => s.tasks[0].volumes,
+      [{ volume: 'srv-x', destination: '/x', readOnly: false }],
+    ],
     ['home bind', 'volumes: ["~/cache:/c"]', (s) => s.tasks[0].volumes![0].volume, 'home-u-cache'],
-    ['named volume → host volume of that name', 'volumes: ["db:/var/lib/db"]', (s) => s.tasks[0].volumes, [{ volume: 'pgdata', destination: '/var/lib/db', readOnly: false }]],
+    [
+      'named volume → host volume of that name',
+      'volumes: ["db:/var/lib/db"]',
+      (s) => s.tasks[0].volumes,
+      [{ volume: 'pgdata', destination: '/var/lib/db', readOnly: false }],
+    ],
   ];
   const withTop = (body: string): string => svc(body, 'volumes:\n  db:\n    name: pgdata\n');
   it.each(cases)('%s', (_name, body, pick, expected) => {
@@ -275,21 +392,65 @@ describe('translateCompose: errors name every problem with its line', () => {
     ['services empty', 'services: {}\n', [{ path: 'services', line: 1, message: /services is empty/ }]],
     ['a service without image', 'services:\n  a:\n    command: ["x"]\n', [{ path: 'services.a', line: 2, message: /service a has no image/ }]],
     ['build without image', 'services:\n  a:\n    build: .\n', [{ path: 'services.a', line: 2, message: /baton does not build/ }]],
-    ['a typo in a key', 'services:\n  a:\n    image: x\n    enviroment: { A: 1 }\n', [{ path: 'services.a.enviroment', line: 4, message: /unknown key "enviroment" \(did you mean "environment"\?\)/ }]],
-    ['a typo in deploy', 'services:\n  a:\n    image: x\n    deploy: { replica: 2 }\n', [{ path: 'services.a.deploy.replica', line: 4, message: /did you mean "replicas"/ }]],
-    ['wrong type: replicas', 'services:\n  a:\n    image: x\n    deploy:\n      replicas: two\n', [{ path: 'services.a.deploy.replicas', line: 5, message: /whole number/ }]],
+    [
+      'a typo in a key',
+      'services:\n  a:\n    image: x\n    enviroment: { A: 1 }\n',
+      [{ path: 'services.a.enviroment', line: 4, message: /unknown key "enviroment" \(did you mean "environment"\?\)/ }],
+    ],
+    [
+      'a typo in deploy',
+      'services:\n  a:\n    image: x\n    deploy: { replica: 2 }\n',
+      [{ path: 'services.a.deploy.replica', line: 4, message: /did you mean "replicas"/ }],
+    ],
+    [
+      'wrong type: replicas',
+      'services:\n  a:\n    image: x\n    deploy:\n      replicas: two\n',
+      [{ path: 'services.a.deploy.replicas', line: 5, message: /whole number/ }],
+    ],
     ['wrong type: ports', 'services:\n  a:\n    image: x\n    ports: "80"\n', [{ path: 'services.a.ports', line: 4, message: /ports must be a list/ }]],
-    ['wrong type: environment', 'services:\n  a:\n    image: x\n    environment: 3\n', [{ path: 'services.a.environment', line: 4, message: /list of KEY=value or a mapping/ }]],
+    [
+      'wrong type: environment',
+      'services:\n  a:\n    image: x\n    environment: 3\n',
+      [{ path: 'services.a.environment', line: 4, message: /list of KEY=value or a mapping/ }],
+    ],
     ['bad port', 'services:\n  a:\n    image: x\n    ports: ["80:99999"]\n', [{ path: 'services.a.ports[0]', line: 4, message: /1\.\.65535/ }]],
-    ['bad duration', 'services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n', [{ path: 'services.a.healthcheck.interval', line: 6, message: /not a duration/ }]],
+    [
+      'bad duration',
+      'services:\n  a:\n    image: x\n    healthcheck:\n      test: ["CMD", "true"]\n      interval: soon\n',
+      [{ path: 'services.a.healthcheck.interval', line: 6, message: /not a duration/ }],
+    ],
     ['bad size', 'services:\n  a:\n    image: x\n    mem_limit: lots\n', [{ path: 'services.a.mem_limit', line: 4, message: /not a size/ }]],
-    ['undeclared named volume', 'services:\n  a:\n    image: x\n    volumes: ["data:/d"]\n', [{ path: 'services.a.volumes[0]', line: 4, message: /not declared under the top-level volumes/ }]],
-    ['required variable', 'services:\n  a:\n    image: "x:${VERSION:?set VERSION}"\n', [{ path: 'services.a.image', line: 3, message: /required variable VERSION is not set: set VERSION/ }]],
-    ['missing env_file', 'services:\n  a:\n    image: x\n    env_file: missing.env\n', [{ path: 'services.a.env_file', line: 4, message: /env_file \/app\/missing.env does not exist/ }]],
-    ['healthcheck without test', 'services:\n  a:\n    image: x\n    healthcheck: { interval: 1s }\n', [{ path: 'services.a.healthcheck.test', line: 4, message: /needs test/ }]],
+    [
+      'undeclared named volume',
+      'services:\n  a:\n    image: x\n    volumes: ["data:/d"]\n',
+      [{ path: 'services.a.volumes[0]', line: 4, message: /not declared under the top-level volumes/ }],
+    ],
+    [
+      'required variable',
+      'services:\n  a:\n    image: "x:${VERSION:?set VERSION}"\n',
+      [{ path: 'services.a.image', line: 3, message: /required variable VERSION is not set: set VERSION/ }],
+    ],
+    [
+      'missing env_file',
+      'services:\n  a:\n    image: x\n    env_file: missing.env\n',
+      [{ path: 'services.a.env_file', line: 4, message: /env_file \/app\/missing.env does not exist/ }],
+    ],
+    [
+      'healthcheck without test',
+      'services:\n  a:\n    image: x\n    healthcheck: { interval: 1s }\n',
+      [{ path: 'services.a.healthcheck.test', line: 4, message: /needs test/ }],
+    ],
     ['memory the job format refuses', 'services:\n  a:\n    image: x\n    mem_limit: 1m\n', [{ path: 'services.a', line: 2, message: /memory .* too small/ }]],
-    ['replicas with global', 'services:\n  a:\n    image: x\n    deploy: { mode: global, replicas: 2 }\n', [{ path: 'services.a.deploy.replicas', line: 4, message: /mode: global/ }]],
-    ['unknown top-level key', 'services:\n  a: { image: x }\nservice: {}\n', [{ path: 'service', line: 3, message: /unknown key "service" \(did you mean "services"\?\)/ }]],
+    [
+      'replicas with global',
+      'services:\n  a:\n    image: x\n    deploy: { mode: global, replicas: 2 }\n',
+      [{ path: 'services.a.deploy.replicas', line: 4, message: /mode: global/ }],
+    ],
+    [
+      'unknown top-level key',
+      'services:\n  a: { image: x }\nservice: {}\n',
+      [{ path: 'service', line: 3, message: /unknown key "service" \(did you mean "services"\?\)/ }],
+    ],
   ];
   it.each(cases)('%s', (_name, src, expected) => {
     const got = errors(src);
@@ -322,13 +483,28 @@ describe('translateCompose: privileges become asks an agent must allow, never a 
   it('maps privileged, network_mode: host, pid: host, cap_add, devices and user onto the task', () => {
     const src = svc('privileged: true\nnetwork_mode: host\npid: host\ncap_add: [net_admin, CAP_SYS_TIME]\ndevices: ["/dev/fuse"]\nuser: "1000:1000"');
     const t = spec(src).tasks[0];
-    expect([t.privileged, t.networkMode, t.pidMode, t.capAdd, t.devices, t.user]).toEqual([true, 'host', 'host', ['NET_ADMIN', 'SYS_TIME'], ['/dev/fuse'], '1000:1000']);
+    expect([t.privileged, t.networkMode, t.pidMode, t.capAdd, t.devices, t.user]).toEqual([
+      true,
+      'host',
+      'host',
+      ['NET_ADMIN', 'SYS_TIME'],
+      ['/dev/fuse'],
+      '1000:1000',
+    ]);
     expect(warnings(src).join('\n')).toMatch(/privileged runs only on agents started with --allow privileged/);
     expect(warnings(src).join('\n')).toMatch(/network_mode runs only on agents started with --allow host-network/);
   });
 
   it('refuses network and pid modes it cannot give', () => {
-    expect(errors(svc('network_mode: "service:db"')).map((e) => e.message).join('\n')).toMatch(/network_mode string "service:db" is not supported/);
-    expect(errors(svc('pid: "container:x"')).map((e) => e.message).join('\n')).toMatch(/only pid: host/);
+    expect(
+      errors(svc('network_mode: "service:db"'))
+        .map((e) => e.message)
+        .join('\n'),
+    ).toMatch(/network_mode string "service:db" is not supported/);
+    expect(
+      errors(svc('pid: "container:x"'))
+        .map((e) => e.message)
+        .join('\n'),
+    ).toMatch(/only pid: host/);
   });
 });

@@ -113,7 +113,10 @@ const JOB_NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,62})$/;
 
 /** Compose project names: lowercase letters, digits, '-' and '_', starting with a letter or digit. */
 export function normalizeStackName(raw: string): string {
-  return raw.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[-_]+/, '');
+  return raw
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '')
+    .replace(/^[-_]+/, '');
 }
 
 export function upstreamEnvName(service: string): string {
@@ -200,7 +203,8 @@ function isObj(v: unknown): v is Obj {
 /** Parse the text of a compose file and translate it; throws SpecError with every error and its line. */
 export function translateCompose(source: string, opts: ComposeOptions = {}): ComposeStack {
   const filename = opts.filename ?? 'compose file';
-  if (source.trim() === '') throw new SpecError(`${filename} is empty: a compose file needs services`, [{ path: '(top level)', message: 'the file is empty', line: 1 }]);
+  if (source.trim() === '')
+    throw new SpecError(`${filename} is empty: a compose file needs services`, [{ path: '(top level)', message: 'the file is empty', line: 1 }]);
   const lines = new LineCounter();
   // merge: compose files often share settings with `<<: *anchor`
   const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
@@ -226,7 +230,14 @@ export function translateCompose(source: string, opts: ComposeOptions = {}): Com
   return { ...result, warnings };
 }
 
-function readEnvFile(ctx: Context, opts: ComposeOptions, file: string, path: Path, required: boolean, lookup: (n: string) => string | undefined): Record<string, string> {
+function readEnvFile(
+  ctx: Context,
+  opts: ComposeOptions,
+  file: string,
+  path: Path,
+  required: boolean,
+  lookup: (n: string) => string | undefined,
+): Record<string, string> {
   const full = isAbsolute(file) ? file : join(opts.dir ?? '.', file);
   if (!opts.readFile) {
     ctx.error(path, `env_file ${file} cannot be read here`);
@@ -466,7 +477,8 @@ function commandList(ctx: Context, v: unknown, path: Path): string[] | undefined
  */
 function privilegeAsks(value: Obj, path: Path, ctx: Context): Obj {
   const out: Obj = {};
-  const needs = (key: string, how: string): void => ctx.warn([...path, key], `${key} runs only on agents started with ${how}; other agents never take this service`);
+  const needs = (key: string, how: string): void =>
+    ctx.warn([...path, key], `${key} runs only on agents started with ${how}; other agents never take this service`);
   if (value.privileged !== undefined) {
     if (typeof value.privileged !== 'boolean') ctx.error([...path, 'privileged'], `privileged must be true or false, got ${describe(value.privileged)}`);
     else if (value.privileged) {
@@ -479,7 +491,10 @@ function privilegeAsks(value: Obj, path: Path, ctx: Context): Obj {
       out.network_mode = 'host';
       needs('network_mode', '--allow host-network');
     } else if (value.network_mode !== 'bridge' && value.network_mode !== 'default') {
-      ctx.error([...path, 'network_mode'], `network_mode ${describe(value.network_mode)} is not supported: baton runs containers on the default bridge, or on the host's network with network_mode: host`);
+      ctx.error(
+        [...path, 'network_mode'],
+        `network_mode ${describe(value.network_mode)} is not supported: baton runs containers on the default bridge, or on the host's network with network_mode: host`,
+      );
     }
   }
   if (value.pid !== undefined) {
@@ -488,7 +503,10 @@ function privilegeAsks(value: Obj, path: Path, ctx: Context): Obj {
       needs('pid', '--allow host-pid');
     } else ctx.error([...path, 'pid'], `pid ${describe(value.pid)} is not supported: only pid: host`);
   }
-  for (const [key, field, how] of [['cap_add', 'cap_add', '--allow cap-add'], ['devices', 'devices', '--allow devices']] as const) {
+  for (const [key, field, how] of [
+    ['cap_add', 'cap_add', '--allow cap-add'],
+    ['devices', 'devices', '--allow devices'],
+  ] as const) {
     const v = value[key];
     if (v === undefined || v === null) continue;
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
@@ -501,7 +519,8 @@ function privilegeAsks(value: Obj, path: Path, ctx: Context): Obj {
     needs(key, how);
   }
   if (value.user !== undefined && value.user !== null) {
-    if (typeof value.user !== 'string' && typeof value.user !== 'number') ctx.error([...path, 'user'], `user must be a name or uid, got ${describe(value.user)}`);
+    if (typeof value.user !== 'string' && typeof value.user !== 'number')
+      ctx.error([...path, 'user'], `user must be a name or uid, got ${describe(value.user)}`);
     else out.user = String(value.user);
   }
   return out;
@@ -518,12 +537,19 @@ function translateService(service: string, value: unknown, s: ServiceCtx): (Comp
   const taskName = service.toLowerCase();
   const name = `${stack}-${taskName}`;
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(taskName)) ctx.error(path, `service name "${service}" must be letters, digits, '.', '_' or '-'`, true);
-  else if (!JOB_NAME_RE.test(name)) ctx.error(path, `job name "${name}" (stack-service) is longer than 63 characters: use a shorter stack or service name`, true);
+  else if (!JOB_NAME_RE.test(name))
+    ctx.error(path, `job name "${name}" (stack-service) is longer than 63 characters: use a shorter stack or service name`, true);
   else if (taskName !== service) ctx.warn(path, `service ${service} becomes job ${name} (job names are lowercase)`, true);
 
   const task: Obj = { name: taskName.slice(0, 63), driver: 'docker' };
   if (value.image === undefined || value.image === null || value.image === '') {
-    ctx.error(path, value.build !== undefined ? `service ${service} has build but no image: baton does not build; build and push the image, then set image` : `service ${service} has no image`, true);
+    ctx.error(
+      path,
+      value.build !== undefined
+        ? `service ${service} has build but no image: baton does not build; build and push the image, then set image`
+        : `service ${service} has no image`,
+      true,
+    );
   } else {
     const image = text(ctx, value.image, [...path, 'image']);
     if (image) task.image = image;
@@ -604,7 +630,8 @@ function environment(value: Obj, path: Path, s: ServiceCtx): Record<string, stri
       if (typeof e === 'string') Object.assign(env, readEnvFile(ctx, s.opts, e, p, true, lookup));
       else if (isObj(e) && typeof e.path === 'string') {
         ctx.keys(e, p, ['path', 'required', 'format']);
-        if (e.format !== undefined && e.format !== 'raw') ctx.warn([...p, 'format'], `env_file format ${scalar(e.format)} is not supported; the file is read as KEY=value lines`, true);
+        if (e.format !== undefined && e.format !== 'raw')
+          ctx.warn([...p, 'format'], `env_file format ${scalar(e.format)} is not supported; the file is read as KEY=value lines`, true);
         Object.assign(env, readEnvFile(ctx, s.opts, e.path, p, e.required !== false, lookup));
       } else ctx.error(p, `an env_file entry is a path or { path, required }, got ${describe(e)}`);
     });
@@ -688,7 +715,8 @@ function healthcheck(value: unknown, path: Path, ctx: Context): Obj[] | undefine
   }
   ctx.keys(value, path, HEALTHCHECK_KEYS, { start_interval: 'baton checks at the same interval during start_period' });
   if (value.disable === true) return undefined;
-  if (value.disable !== undefined && typeof value.disable !== 'boolean') ctx.error([...path, 'disable'], `disable must be true or false, got ${describe(value.disable)}`);
+  if (value.disable !== undefined && typeof value.disable !== 'boolean')
+    ctx.error([...path, 'disable'], `disable must be true or false, got ${describe(value.disable)}`);
   const t = value.test;
   let command: string | undefined;
   let args: string[] = [];
@@ -775,13 +803,19 @@ function servicePorts(value: unknown, path: Path, ctx: Context): PortOut[] {
     }
     if (isObj(item)) {
       ctx.keys(item, p, PORT_KEYS, { app_protocol: 'baton does not use it' });
-      if (item.protocol !== undefined && item.protocol !== 'tcp') return ctx.warn([...p, 'protocol'], `${scalar(item.protocol)} ports are not supported (baton maps tcp ports): left out`);
+      if (item.protocol !== undefined && item.protocol !== 'tcp')
+        return ctx.warn([...p, 'protocol'], `${scalar(item.protocol)} ports are not supported (baton maps tcp ports): left out`);
       if (item.mode !== undefined && item.mode !== 'host' && item.mode !== 'ingress') ctx.error([...p, 'mode'], 'mode is host or ingress');
       if (item.mode === 'ingress') ctx.warn([...p, 'mode'], 'baton has no routing mesh: the port is published on the nodes that run the service (mode host)');
-      if (item.host_ip !== undefined) ctx.warn([...p, 'host_ip'], `the host address ${scalar(item.host_ip)} is ignored: baton publishes on every address of the node`);
-      const to = item.target === undefined ? (ctx.error(p, 'a port needs target (the container port)', false), undefined) : portNumber(item.target, [...p, 'target'], 'target');
+      if (item.host_ip !== undefined)
+        ctx.warn([...p, 'host_ip'], `the host address ${scalar(item.host_ip)} is ignored: baton publishes on every address of the node`);
+      const to =
+        item.target === undefined
+          ? (ctx.error(p, 'a port needs target (the container port)', false), undefined)
+          : portNumber(item.target, [...p, 'target'], 'target');
       if (!to) return;
-      if (typeof item.published === 'string' && item.published.includes('-')) return ctx.warn([...p, 'published'], 'port ranges are not supported: the port is left out');
+      if (typeof item.published === 'string' && item.published.includes('-'))
+        return ctx.warn([...p, 'published'], 'port ranges are not supported: the port is left out');
       const st = item.published !== undefined ? portNumber(item.published, [...p, 'published'], 'published') : undefined;
       if (item.published !== undefined && st === undefined) return;
       out.push({ name: portName(typeof item.name === 'string' ? item.name : undefined, to), ...(st ? { static: st } : {}), to });
@@ -814,8 +848,17 @@ function serviceVolumes(service: string, value: unknown, path: Path, s: ServiceC
       return;
     }
     const top = s.volumes.get(source);
-    if (!top) return ctx.error(p, `volume "${source}" is not declared under the top-level volumes${s.volumes.size ? ` (declared: ${[...s.volumes.keys()].join(', ')})` : ''}`);
-    ctx.warn(['volumes', source], `named volume ${source} becomes host volume "${top.name}": agents must offer it (baton agent --volume ${top.name}=/path/on/node); its data stays on that node`, true, `volume:${top.name}`);
+    if (!top)
+      return ctx.error(
+        p,
+        `volume "${source}" is not declared under the top-level volumes${s.volumes.size ? ` (declared: ${[...s.volumes.keys()].join(', ')})` : ''}`,
+      );
+    ctx.warn(
+      ['volumes', source],
+      `named volume ${source} becomes host volume "${top.name}": agents must offer it (baton agent --volume ${top.name}=/path/on/node); its data stays on that node`,
+      true,
+      `volume:${top.name}`,
+    );
     out.push({ volume: top.name, destination: target, ...(readOnly ? { read_only: true } : {}) });
   };
   value.forEach((item, i) => {
@@ -827,7 +870,8 @@ function serviceVolumes(service: string, value: unknown, path: Path, s: ServiceC
       const [src, target, mode = ''] = parts;
       const modes = mode ? mode.split(',') : [];
       for (const m of modes) {
-        if (!['ro', 'rw', 'z', 'Z', 'cached', 'delegated', 'consistent', 'nocopy'].includes(m)) return ctx.error(p, `"${m}" is not a volume mode: use ro or rw`);
+        if (!['ro', 'rw', 'z', 'Z', 'cached', 'delegated', 'consistent', 'nocopy'].includes(m))
+          return ctx.error(p, `"${m}" is not a volume mode: use ro or rw`);
         if (m !== 'ro' && m !== 'rw') ctx.warn(p, `volume mode ${m} is ignored`);
       }
       const bind = src.startsWith('/') || src.startsWith('.') || src.startsWith('~');
@@ -960,8 +1004,10 @@ function deploySection(service: string, value: Obj, path: Path, ctx: Context): D
       }
       if (uc.failure_action !== undefined) {
         if (uc.failure_action === 'rollback') u.auto_revert = true;
-        else if (uc.failure_action === 'continue') ctx.warn([...p, 'failure_action'], 'failure_action continue is not supported: a failed update stops (pause)');
-        else if (uc.failure_action !== 'pause') ctx.error([...p, 'failure_action'], `failure_action is pause, continue or rollback, got ${describe(uc.failure_action)}`);
+        else if (uc.failure_action === 'continue')
+          ctx.warn([...p, 'failure_action'], 'failure_action continue is not supported: a failed update stops (pause)');
+        else if (uc.failure_action !== 'pause')
+          ctx.error([...p, 'failure_action'], `failure_action is pause, continue or rollback, got ${describe(uc.failure_action)}`);
       }
       out.job.update = u;
     }
@@ -975,7 +1021,8 @@ function deploySection(service: string, value: Obj, path: Path, ctx: Context): D
       ctx.keys(pl, p, PLACEMENT_KEYS);
       const constraints: Obj[] = [];
       if (pl.constraints !== undefined) {
-        if (!Array.isArray(pl.constraints)) ctx.error([...p, 'constraints'], `constraints must be a list like ["node.labels.zone == a"], got ${describe(pl.constraints)}`);
+        if (!Array.isArray(pl.constraints))
+          ctx.error([...p, 'constraints'], `constraints must be a list like ["node.labels.zone == a"], got ${describe(pl.constraints)}`);
         else
           pl.constraints.forEach((c, i) => {
             const cp = [...p, 'constraints', i];
@@ -995,7 +1042,11 @@ function deploySection(service: string, value: Obj, path: Path, ctx: Context): D
               v = ARCH[val] ?? val; // docker says x86_64, node says x64
             } else if (attr === 'node.role') return ctx.warn(cp, 'node.role is not supported: baton agents have no manager or worker role');
             else if (attr.startsWith('engine.labels.')) return ctx.warn(cp, `${attr} is not supported: give the agent a label (--label) and use node.labels`);
-            else return ctx.warn(cp, `${attr} is not a constraint baton knows (node.labels.*, node.hostname, node.id, node.platform.os, node.platform.arch): ignored`);
+            else
+              return ctx.warn(
+                cp,
+                `${attr} is not a constraint baton knows (node.labels.*, node.hostname, node.id, node.platform.os, node.platform.arch): ignored`,
+              );
             constraints.push({ attribute, operator, value: v });
           });
       }
@@ -1006,7 +1057,8 @@ function deploySection(service: string, value: Obj, path: Path, ctx: Context): D
       }
       if (constraints.length) out.job.constraints = constraints;
       if (pl.preferences !== undefined) {
-        if (!Array.isArray(pl.preferences)) ctx.error([...p, 'preferences'], `preferences must be a list like [{ spread: node.labels.zone }], got ${describe(pl.preferences)}`);
+        if (!Array.isArray(pl.preferences))
+          ctx.error([...p, 'preferences'], `preferences must be a list like [{ spread: node.labels.zone }], got ${describe(pl.preferences)}`);
         else {
           const spread: Obj[] = [];
           pl.preferences.forEach((pref, i) => {
@@ -1033,7 +1085,8 @@ function dependsOn(service: string, value: unknown, path: Path, s: ServiceCtx): 
     if (condition !== 'service_started' && condition !== 'service_healthy' && condition !== 'service_completed_successfully') {
       return ctx.error([...p, 'condition'], `condition is service_started, service_healthy or service_completed_successfully, got ${describe(condition)}`);
     }
-    if (condition === 'service_completed_successfully') ctx.warn([...p, 'condition'], `baton cannot wait for ${dep} to complete: ${service} is submitted once ${dep} is running`, true);
+    if (condition === 'service_completed_successfully')
+      ctx.warn([...p, 'condition'], `baton cannot wait for ${dep} to complete: ${service} is submitted once ${dep} is running`, true);
     out.push({ service: dep, job: `${s.stack}-${dep.toLowerCase()}`, condition });
   };
   if (Array.isArray(value)) value.forEach((d, i) => add(d, 'service_started', [...path, i]));

@@ -12,7 +12,7 @@ export class ComposeValueError extends Error {
   }
 }
 
-const GO_DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const GO_DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Compose durations are Go durations (`1m30s`, `500ms`, `10s`); a bare number is seconds in old files. → ms */
 export function parseComposeDuration(input: unknown): number {
@@ -57,7 +57,12 @@ export function parseComposeBytes(input: unknown): number {
 
 /** bytes → `512Mi`, `1Gi`, or plain bytes when no binary unit divides it. */
 export function formatBytesExact(bytes: number): string | number {
-  for (const [unit, size] of [['Ti', 1024 ** 4], ['Gi', 1024 ** 3], ['Mi', 1024 ** 2], ['Ki', 1024]] as const) {
+  for (const [unit, size] of [
+    ['Ti', 1024 ** 4],
+    ['Gi', 1024 ** 3],
+    ['Mi', 1024 ** 2],
+    ['Ki', 1024],
+  ] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return bytes;
@@ -162,7 +167,8 @@ export function interpolate(input: string, env: Readonly<Record<string, string |
       else if (op === ':+') out += nonEmpty ? sub() : '';
       else if (op === '+') out += isSet ? sub() : '';
       else if (op === ':?' || op === '?') {
-        if (op === ':?' ? !nonEmpty : !isSet) throw new ComposeValueError(`required variable ${name} is ${isSet ? 'empty' : 'not set'}${arg ? `: ${sub()}` : ''}`);
+        if (op === ':?' ? !nonEmpty : !isSet)
+          throw new ComposeValueError(`required variable ${name} is ${isSet ? 'empty' : 'not set'}${arg ? `: ${sub()}` : ''}`);
         out += v;
       }
       i = j;
@@ -188,7 +194,10 @@ export function interpolate(input: string, env: Readonly<Record<string, string |
  * single quotes (literal) or double quotes (with \n escapes). A line that is
  * only `KEY` takes the value from `lookup` (the shell), or is left out.
  */
-export function parseEnvFile(text: string, lookup: (name: string) => string | undefined = () => undefined): { env: Record<string, string>; errors: Array<{ line: number; message: string }> } {
+export function parseEnvFile(
+  text: string,
+  lookup: (name: string) => string | undefined = () => undefined,
+): { env: Record<string, string>; errors: Array<{ line: number; message: string }> } {
   const env: Record<string, string> = {};
   const errors: Array<{ line: number; message: string }> = [];
   text.split(/\r?\n/).forEach((raw, idx) => {

@@ -100,7 +100,12 @@ describe('Cgroups', () => {
     expect(readFileSync(join(root, 'cpu,cpuacct', 'baton', 'n1', 'cpu.shares'), 'utf8')).toBe('4096');
     writeFileSync(join(t.memory, 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
     expect(Cgroups.stats(t).oomKills).toBe(2);
-    expect(cg.list('n1').map((x) => x.memory).sort()).toEqual([t.memory, capped.memory].sort());
+    expect(
+      cg
+        .list('n1')
+        .map((x) => x.memory)
+        .sort(),
+    ).toEqual([t.memory, capped.memory].sort());
   });
 
   it('v1: joins cpuacct when it is mounted apart from cpu, and reads the cpu time there', () => {

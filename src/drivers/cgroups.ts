@@ -429,7 +429,9 @@ export class Cgroups {
     const nodeDir = join(this.memoryBase, nodeId);
     let names: string[];
     try {
-      names = readdirSync(nodeDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+      names = readdirSync(nodeDir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
     } catch {
       return [];
     }

@@ -151,7 +151,12 @@ export class EngineContainer {
 
   /** the container's output, multiplexed; with follow, until it ends or is destroyed */
   logs(opts: { follow?: boolean; stdout?: boolean; stderr?: boolean; timestamps?: boolean; since?: string | number }): Promise<Readable & { destroy(): void }> {
-    return this.engine.stream({ method: 'GET', path: `${this.path}/logs`, query: { follow: opts.follow, stdout: opts.stdout, stderr: opts.stderr, timestamps: opts.timestamps, since: opts.since }, ok: [200] });
+    return this.engine.stream({
+      method: 'GET',
+      path: `${this.path}/logs`,
+      query: { follow: opts.follow, stdout: opts.stdout, stderr: opts.stderr, timestamps: opts.timestamps, since: opts.since },
+      ok: [200],
+    });
   }
 
   async exec(opts: { Cmd: string[]; AttachStdout: boolean; AttachStderr: boolean; AttachStdin: boolean; Tty: boolean }): Promise<EngineExec> {
@@ -222,7 +227,10 @@ export class DockerEngine {
       const req = httpRequest(options, resolve);
       req.on('error', reject);
       // a call that is not a wait or a stream is answered in seconds by a working Engine
-      if (!untimed) req.setTimeout(120_000, () => req.destroy(Object.assign(new Error(`the Docker Engine did not answer ${call.method} ${call.path} in 2 minutes`), { code: 'ETIMEDOUT' })));
+      if (!untimed)
+        req.setTimeout(120_000, () =>
+          req.destroy(Object.assign(new Error(`the Docker Engine did not answer ${call.method} ${call.path} in 2 minutes`), { code: 'ETIMEDOUT' })),
+        );
       req.end(body);
     });
   }
@@ -231,7 +239,14 @@ export class DockerEngine {
     if (call.ok.includes(res.statusCode ?? 0)) return;
     const text = await readAll(res).catch(() => '');
     const json = parseJson(text) as { message?: string } | undefined;
-    const what = res.statusCode === 404 ? 'no such container or image' : res.statusCode === 304 ? 'container already started' : res.statusCode === 409 ? 'conflict' : 'unexpected answer';
+    const what =
+      res.statusCode === 404
+        ? 'no such container or image'
+        : res.statusCode === 304
+          ? 'container already started'
+          : res.statusCode === 409
+            ? 'conflict'
+            : 'unexpected answer';
     throw new DockerEngineError(res.statusCode ?? 0, json ?? (text ? { message: text.trim() } : undefined), what);
   }
 
@@ -272,7 +287,12 @@ export class DockerEngine {
   }
 
   listContainers(opts: { all?: boolean; filters?: Record<string, string[]> } = {}): Promise<Docker.ContainerInfo[]> {
-    return this.json({ method: 'GET', path: '/containers/json', query: { all: opts.all, filters: opts.filters ? JSON.stringify(opts.filters) : undefined }, ok: [200] });
+    return this.json({
+      method: 'GET',
+      path: '/containers/json',
+      query: { all: opts.all, filters: opts.filters ? JSON.stringify(opts.filters) : undefined },
+      ok: [200],
+    });
   }
 
   /** closes the idle connections to the Engine */

@@ -58,7 +58,14 @@ describe.skipIf(!available)('DockerDriver', () => {
 
   afterAll(async () => {
     const left = await docker.listContainers({ all: true, filters: { label: [`baton.node_id=${nodeId}`] } });
-    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    await Promise.all(
+      left.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
   });
 
   it('fingerprints the engine version', async () => {
@@ -153,9 +160,7 @@ describe.skipIf(!available)('DockerDriver', () => {
   });
 
   it('a task that handles the signal ends with it', async () => {
-    const t = await driver.start(
-      config({ command: 'sh', args: ['-c', 'trap "echo bye; exit 143" TERM; echo ready; while true; do sleep 0.1; done'] }),
-    );
+    const t = await driver.start(config({ command: 'sh', args: ['-c', 'trap "echo bye; exit 143" TERM; echo ready; while true; do sleep 0.1; done'] }));
     for await (const r of t.logs()) if (r.data.toString().includes('ready')) break;
     await t.stop(10_000);
     expect((await t.wait()).exitCode).toBe(143);
@@ -240,7 +245,10 @@ describe.skipIf(!available)('DockerDriver', () => {
     expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     let body = '';
     for (let i = 0; i < 100 && !body; i++) {
-      body = await fetch(`http://${ip}:8080/`).then((r) => r.text(), () => '');
+      body = await fetch(`http://${ip}:8080/`).then(
+        (r) => r.text(),
+        () => '',
+      );
       if (!body) await new Promise((r) => setTimeout(r, 50));
     }
     expect(body).toBe('hello\n');
@@ -289,7 +297,10 @@ describe.skipIf(!available)('DockerDriver', () => {
       expect(info.HostConfig.Binds).toContain(`${site}:/www:ro`);
       let body = '';
       for (let i = 0; i < 100 && !body; i++) {
-        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => r.text(), () => '');
+        body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then(
+          (r) => r.text(),
+          () => '',
+        );
         if (!body) await new Promise((r) => setTimeout(r, 50));
       }
       expect(body).toBe('from the host\n');
@@ -313,7 +324,7 @@ describe.skipIf(!available)('DockerDriver', () => {
 });
 
 describe('containerFinishedAt', () => {
-  it('reads the engine\'s nanosecond time, and none for a container that never ended', () => {
+  it("reads the engine's nanosecond time, and none for a container that never ended", () => {
     expect(containerFinishedAt('2026-12-01T22:00:02.850123456Z')).toBe('2026-12-01T22:00:02.850Z');
     expect(containerFinishedAt('2026-12-01T23:00:02+01:00')).toBe('2026-12-01T22:00:02.000Z');
     expect(containerFinishedAt('0001-01-01T00:00:00Z')).toBeUndefined();
@@ -372,14 +383,23 @@ describe('docker asks', () => {
   it('refuses each ask the operator did not allow, naming the flag', () => {
     expect(refusal({ privileged: true }, [], [])).toBe('needs privileged containers, which this agent does not allow (start it with --allow privileged)');
     expect(refusal({ privileged: true, networkMode: 'host' }, ['privileged'], [])).toMatch(/host's network .*--allow host-network/);
-    expect(refusal({ mounts: [{ source: '/etc', destination: '/h', readOnly: true }] }, [], ['/data'])).toMatch(/binds host path \/etc, which this agent does not allow \(allowed: \/data/);
+    expect(refusal({ mounts: [{ source: '/etc', destination: '/h', readOnly: true }] }, [], ['/data'])).toMatch(
+      /binds host path \/etc, which this agent does not allow \(allowed: \/data/,
+    );
     expect(refusal({ privileged: true, mounts: [{ source: '/data/x', destination: '/x', readOnly: false }] }, ['privileged'], ['/data'])).toBeUndefined();
     expect(refusal(undefined, [], [])).toBeUndefined();
   });
 
-  it('turns the asks into the Engine\'s HostConfig', () => {
+  it("turns the asks into the Engine's HostConfig", () => {
     expect(
-      asksHostConfig({ privileged: true, networkMode: 'host', pidMode: 'host', capAdd: ['NET_ADMIN'], devices: ['/dev/fuse', '/dev/a:/dev/b:r'], mounts: [{ source: '/data', destination: '/in', readOnly: true }] }),
+      asksHostConfig({
+        privileged: true,
+        networkMode: 'host',
+        pidMode: 'host',
+        capAdd: ['NET_ADMIN'],
+        devices: ['/dev/fuse', '/dev/a:/dev/b:r'],
+        mounts: [{ source: '/data', destination: '/in', readOnly: true }],
+      }),
     ).toEqual({
       Privileged: true,
       NetworkMode: 'host',

@@ -3,7 +3,15 @@
  * Containers carry baton labels and a deterministic name, so a restarted agent
  * (or a repeated start) finds the container it already made.
  */
-import { ALLOWANCE_TEXT, DOCKER_ALLOWANCES, dockerAllowAttribute, dockerAsks, HOST_PATHS_ATTRIBUTE, underPrefix, type DockerAllowance } from '../spec/allowances.js';
+import {
+  ALLOWANCE_TEXT,
+  DOCKER_ALLOWANCES,
+  dockerAllowAttribute,
+  dockerAsks,
+  HOST_PATHS_ATTRIBUTE,
+  underPrefix,
+  type DockerAllowance,
+} from '../spec/allowances.js';
 import type Docker from 'dockerode';
 import { DockerEngine, type EngineContainer, type EngineExec } from './docker-engine.js';
 import { PassThrough, Writable } from 'node:stream';

@@ -1,6 +1,19 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,8 +52,19 @@ async function within<T>(p: Promise<T>, ms: number, why: () => string): Promise<
 
 /** what a launcher is waiting for (diagnostics only) */
 function launcherState(l: Launcher): string {
-  const x = l as unknown as { proc?: { pid?: number; exitCode: number | null }; pending?: Map<number, unknown>; tracked?: Map<number, unknown>; earlyReady?: Set<number> };
-  return JSON.stringify({ perlPid: x.proc?.pid, perlExit: x.proc?.exitCode, pending: x.pending ? [...x.pending.keys()] : undefined, tracked: x.tracked ? [...x.tracked.keys()] : undefined, earlyReady: x.earlyReady ? [...x.earlyReady] : undefined });
+  const x = l as unknown as {
+    proc?: { pid?: number; exitCode: number | null };
+    pending?: Map<number, unknown>;
+    tracked?: Map<number, unknown>;
+    earlyReady?: Set<number>;
+  };
+  return JSON.stringify({
+    perlPid: x.proc?.pid,
+    perlExit: x.proc?.exitCode,
+    pending: x.pending ? [...x.pending.keys()] : undefined,
+    tracked: x.tracked ? [...x.tracked.keys()] : undefined,
+    earlyReady: x.earlyReady ? [...x.earlyReady] : undefined,
+  });
 }
 
 describe.each([
@@ -122,8 +146,13 @@ describe.each([
       // once (CI, both cores busy) a launch here never ended within the test's minute: if it happens
       // again, say which launch, whether its process is still there and what the launcher knows of it
       const launched = await within(l.launch(r), 20_000, () => `launch ${i} not answered; launcher state: ${launcherState(l)}`);
-      await within(launched.exited, 20_000, () => `launch ${i} (pid ${launched.pid}, ${processAlive(launched.pid) ? 'alive' : 'gone'}) not reported ended; `
-        + `its output so far: ${JSON.stringify(read(name, 'out').slice(0, 40))}; launcher state: ${launcherState(l)}`);
+      await within(
+        launched.exited,
+        20_000,
+        () =>
+          `launch ${i} (pid ${launched.pid}, ${processAlive(launched.pid) ? 'alive' : 'gone'}) not reported ended; ` +
+          `its output so far: ${JSON.stringify(read(name, 'out').slice(0, 40))}; launcher state: ${launcherState(l)}`,
+      );
       expect(read(name, 'out')).toBe(long);
     }
     l.close();
@@ -141,7 +170,7 @@ describe.each([
     l.close();
   });
 
-  it.skipIf(skip)('writes the handle file with the wrapper\'s pid and start time before the wrapper runs', async () => {
+  it.skipIf(skip)("writes the handle file with the wrapper's pid and start time before the wrapper runs", async () => {
     const l = make();
     const name = `${kind}-handle`;
     const handle = join(dir, `${name}.handle`);
@@ -193,7 +222,9 @@ function rawLauncher() {
   const hex = (v: string) => Buffer.from(v).toString('hex');
   /** S line fields after the request id, as launch() sends them */
   const start = (id: number, o: { gate: boolean; out: string; outId: string; err: string; errId: string; argv: string[] }) =>
-    proc.stdin.write(`S ${id} ${[o.gate ? '1' : '', dir, o.out, o.outId, o.err, o.errId, '', '', '', '0', '1', `PATH=${process.env.PATH}`, ...o.argv].map(hex).join(' ')}\n`);
+    proc.stdin.write(
+      `S ${id} ${[o.gate ? '1' : '', dir, o.out, o.outId, o.err, o.errId, '', '', '', '0', '1', `PATH=${process.env.PATH}`, ...o.argv].map(hex).join(' ')}\n`,
+    );
   return { proc, next, start };
 }
 

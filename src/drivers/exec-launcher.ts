@@ -191,7 +191,8 @@ export class NodeLauncher implements Launcher {
     child.unref();
     // after the spawn: Node has no way to hold the child back until this is written
     if (req.handleFile) writeHandle(req.handleFile, pid, false);
-    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise<boolean>((r) => child.once('exit', () => r(true)));
+    const exited =
+      child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise<boolean>((r) => child.once('exit', () => r(true)));
     const ready = child.stdio[3] as Readable | null;
     if (ready) {
       await new Promise<void>((resolve) => {

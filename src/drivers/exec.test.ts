@@ -48,8 +48,7 @@ async function collect(logs: AsyncIterable<LogRecord>): Promise<LogRecord[]> {
   return out;
 }
 
-const text = (recs: LogRecord[], stream: 'stdout' | 'stderr') =>
-  Buffer.concat(recs.filter((r) => r.stream === stream).map((r) => r.data)).toString();
+const text = (recs: LogRecord[], stream: 'stdout' | 'stderr') => Buffer.concat(recs.filter((r) => r.stream === stream).map((r) => r.data)).toString();
 
 afterAll(async () => {
   for (const t of tasks) await t.destroy().catch(() => {});
@@ -114,9 +113,7 @@ describe.each(launchers)('ExecDriver (%s launcher)', (launcher) => {
   });
 
   it('fails clearly when the command does not exist', async () => {
-    await expect(driver.start(config({ command: 'no-such-binary-baton' }))).rejects.toThrow(
-      /command "no-such-binary-baton" not found on this node \(PATH=/,
-    );
+    await expect(driver.start(config({ command: 'no-such-binary-baton' }))).rejects.toThrow(/command "no-such-binary-baton" not found on this node \(PATH=/);
     await expect(driver.start(config({ command: '/nope/bin/x' }))).rejects.toThrow(/not found/);
   });
 
@@ -139,20 +136,22 @@ describe.each(launchers)('ExecDriver (%s launcher)', (launcher) => {
     // the task honours SIGTERM: it notes it and exits 0 (or dies of it, 143, if it comes before its trap is set)
     const script = 'trap "echo got-term > term; exit 0" TERM; while :; do sleep 0.05; done';
     const started = Date.now();
-    const results = await Promise.all(Array.from({ length: 30 }, async () => {
-      const c = config({ command: 'sh', args: ['-c', script] });
-      const t = await run(driver, c);
-      // a generous kill timeout: a SIGTERM the wrapper swallowed would show as a SIGKILL 8 s later
-      await t.stop(8000, 'SIGTERM');
-      const r = await t.wait();
-      let marker = '';
-      try {
-        marker = readFileSync(join(c.taskDir, 'term'), 'utf8');
-      } catch {
-        // died of the signal before its trap was set
-      }
-      return { exitCode: r.exitCode, signal: r.signal, marker };
-    }));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const c = config({ command: 'sh', args: ['-c', script] });
+        const t = await run(driver, c);
+        // a generous kill timeout: a SIGTERM the wrapper swallowed would show as a SIGKILL 8 s later
+        await t.stop(8000, 'SIGTERM');
+        const r = await t.wait();
+        let marker = '';
+        try {
+          marker = readFileSync(join(c.taskDir, 'term'), 'utf8');
+        } catch {
+          // died of the signal before its trap was set
+        }
+        return { exitCode: r.exitCode, signal: r.signal, marker };
+      }),
+    );
     const endedByTerm = (r: (typeof results)[number]) => (r.exitCode === 0 && r.marker === 'got-term\n') || (r.exitCode === 143 && r.signal === 'SIGTERM');
     expect(results.filter((r) => !endedByTerm(r))).toEqual([]);
     expect(Date.now() - started).toBeLessThan(8000);
@@ -305,7 +304,10 @@ describe.skipIf(!cgroupsUsable).each(launchers)('ExecDriver with cgroups (%s lau
   });
 
   it('reports the cpu time at exit, counted by the cgroup', async () => {
-    const t = await run(driver, config({ command: 'sh', args: ['-c', 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'], resources: { cpu: 1000, memory: 32 * 1024 * 1024, disk: 0 } }));
+    const t = await run(
+      driver,
+      config({ command: 'sh', args: ['-c', 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'], resources: { cpu: 1000, memory: 32 * 1024 * 1024, disk: 0 } }),
+    );
     expect((await t.wait()).cpuNanos).toBeGreaterThan(0);
   });
 
@@ -462,7 +464,7 @@ describe.skipIf(process.getuid?.() !== 0)('ExecDriver task user (agent as root)'
     return s;
   };
 
-  it('runs a task as nobody by default, with only nobody\'s group, in a task dir it owns', async () => {
+  it("runs a task as nobody by default, with only nobody's group, in a task dir it owns", async () => {
     const driver = new ExecDriver();
     const c = config({ command: 'sh', args: ['-c', 'id -u; id -G; touch mine && echo wrote; touch /etc/baton-nope 2>/dev/null || echo denied'] });
     const t = await run(driver, c);
@@ -472,7 +474,9 @@ describe.skipIf(process.getuid?.() !== 0)('ExecDriver task user (agent as root)'
   });
 
   it('refuses root unless the agent allows it, and says how', async () => {
-    await expect(new ExecDriver().start(config({ command: 'id', user: 'root' }))).rejects.toThrow(/run as root \("root"\), which this agent does not allow \(start it with --allow-root\)/);
+    await expect(new ExecDriver().start(config({ command: 'id', user: 'root' }))).rejects.toThrow(
+      /run as root \("root"\), which this agent does not allow \(start it with --allow-root\)/,
+    );
     const allowed = new ExecDriver({ allowRoot: true });
     expect(await out(await run(allowed, config({ command: 'id', args: ['-u'], user: 'root' })))).toBe('0\n');
     expect((await allowed.fingerprint()).attributes['driver.exec.allow_root']).toBe('true');

@@ -27,16 +27,7 @@ import {
   type TaskHandle,
   type TaskUsage,
 } from './driver.js';
-import {
-  findCommand,
-  normaliseSignal,
-  processAlive,
-  readCmdline,
-  readProcStat,
-  signalNumber,
-  signalOfExitCode,
-  sleep,
-} from './proc.js';
+import { findCommand, normaliseSignal, processAlive, readCmdline, readProcStat, signalNumber, signalOfExitCode, sleep } from './proc.js';
 
 /** argv[0] of the wrapper; `list()` recognises our processes by it */
 const WRAPPER_NAME = 'baton-exec';
@@ -448,10 +439,13 @@ class ExecTask implements RunningTask {
     child.stderr.on('data', take);
     return new Promise<ExecResult>((resolve, reject) => {
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        if (child.pid !== undefined) killQuietly(-child.pid, 'SIGKILL');
-      }, Math.max(0, timeoutMs));
+      const timer = setTimeout(
+        () => {
+          timedOut = true;
+          if (child.pid !== undefined) killQuietly(-child.pid, 'SIGKILL');
+        },
+        Math.max(0, timeoutMs),
+      );
       child.once('error', (err) => {
         clearTimeout(timer);
         reject(new Error(`could not run ${command}: ${err.message}`));
@@ -535,7 +529,7 @@ export class ExecDriver implements Driver {
     try {
       u = resolveTaskUser(name);
     } catch (err) {
-      throw new Error(`${(err as Error).message}${asked === undefined ? ' (the agent\'s --task-user)' : ''}`);
+      throw new Error(`${(err as Error).message}${asked === undefined ? " (the agent's --task-user)" : ''}`);
     }
     if (u.uid === 0) {
       if (!allowRoot) throw new Error(`the task asks to run as root ("${name}"), which this agent does not allow (start it with --allow-root)`);

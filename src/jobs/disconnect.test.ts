@@ -4,14 +4,14 @@ import { defaultStopAfterMs, disconnectDeadline, mayRunTwice, replaceMarginMs } 
 const bound = { ttlMs: 15_000, stopAfterMs: defaultStopAfterMs(15_000) };
 
 describe('disconnectDeadline', () => {
-  it('stops after the server\'s bound and kills before the TTL by default', () => {
+  it("stops after the server's bound and kills before the TTL by default", () => {
     expect(bound.stopAfterMs).toBe(10_000);
     expect(disconnectDeadline(undefined, bound, 2_000)).toEqual({ stopAfterMs: 10_000, killAfterMs: 12_000 });
     // a long kill_timeout is cut short: the copy must be gone before the server may replace it
     expect(disconnectDeadline(undefined, bound, 30_000)).toEqual({ stopAfterMs: 10_000, killAfterMs: 15_000 - replaceMarginMs(15_000) });
   });
 
-  it('gives a job\'s replace_after to its kill deadline, and honours its own stop_after', () => {
+  it("gives a job's replace_after to its kill deadline, and honours its own stop_after", () => {
     expect(disconnectDeadline({ replaceAfterMs: 60_000 }, bound, 30_000)).toEqual({ stopAfterMs: 70_000, killAfterMs: 75_000 - replaceMarginMs(15_000) });
     expect(disconnectDeadline({ replaceAfterMs: 60_000 }, bound, 1_000)).toEqual({ stopAfterMs: 70_000, killAfterMs: 71_000 });
     expect(disconnectDeadline({ stopAfterMs: 3_000 }, bound, 1_000)).toEqual({ stopAfterMs: 3_000, killAfterMs: 4_000 });

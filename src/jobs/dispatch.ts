@@ -15,7 +15,9 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export function validateRuns(parent: Job, runs: DispatchRun[]): ApiErrorDetail[] {
   const p = parent.spec.parameterized;
   if (!p) {
-    return [{ path: 'job', message: `job "${parent.id}" is not parameterized: add a parameterized block (meta_required, meta_optional, payload) to dispatch it` }];
+    return [
+      { path: 'job', message: `job "${parent.id}" is not parameterized: add a parameterized block (meta_required, meta_optional, payload) to dispatch it` },
+    ];
   }
   if (runs.length === 0) return [{ path: 'runs', message: 'no runs to dispatch' }];
   if (runs.length > MAX_RUNS_PER_DISPATCH) return [{ path: 'runs', message: `${runs.length} runs in one dispatch; the limit is ${MAX_RUNS_PER_DISPATCH}` }];
@@ -37,7 +39,8 @@ export function validateRuns(parent: Job, runs: DispatchRun[]): ApiErrorDetail[]
     if (run.payload !== undefined) {
       if (p.payload === 'forbidden') at('.payload', 'this job takes no payload (payload: forbidden)');
       else if (!BASE64.test(run.payload) || run.payload.length % 4 !== 0) at('.payload', 'payload must be base64');
-      else if (Buffer.byteLength(run.payload, 'base64') > MAX_PAYLOAD_BYTES) at('.payload', `payload is over ${MAX_PAYLOAD_BYTES / 1024} KiB; put large inputs on shared storage and pass their path as meta`);
+      else if (Buffer.byteLength(run.payload, 'base64') > MAX_PAYLOAD_BYTES)
+        at('.payload', `payload is over ${MAX_PAYLOAD_BYTES / 1024} KiB; put large inputs on shared storage and pass their path as meta`);
     } else if (p.payload === 'required') {
       at('.payload', 'this job requires a payload (payload: required)');
     }

@@ -37,7 +37,8 @@ export function replacementReason(prev: Alloc, next: Alloc | undefined, spec?: J
   if (prev.preemptedBy !== undefined) return `preempted by ${prev.preemptedBy}`;
   if (prev.clientStatus === 'lost') return `lost: ${prev.clientDescription || `node ${prev.nodeName || prev.nodeId} went down`}`;
   if (next && next.jobVersion !== prev.jobVersion) return `a new job version (${prev.jobVersion} → ${next.jobVersion})`;
-  if (prev.desiredDescription.startsWith('replaced by version ')) return `a new job version (${prev.jobVersion} → ${prev.desiredDescription.slice('replaced by version '.length)})`;
+  if (prev.desiredDescription.startsWith('replaced by version '))
+    return `a new job version (${prev.jobVersion} → ${prev.desiredDescription.slice('replaced by version '.length)})`;
   if (prev.desiredDescription === DRAIN_DEADLINE_PASSED) return `node drain: the deadline on ${prev.nodeName || prev.nodeId} passed`;
   if (prev.desiredDescription.startsWith(DRAIN_PREFIX)) return `node drain: moved off ${prev.nodeName || prev.nodeId}`;
   // the scheduler replaces a live alloc of the same version only to move it off a draining node
@@ -52,7 +53,8 @@ export function replacementReason(prev: Alloc, next: Alloc | undefined, spec?: J
   if (prev.desiredStatus === 'stop' && prev.desiredDescription === 'job stopped') return 'job stopped, then started again';
   if (prev.desiredStatus === 'stop' && prev.desiredDescription) return prev.desiredDescription;
   // a batch run that completes is never replaced: this one was lost, placed again, and its completion came late
-  if (prev.clientStatus === 'complete' && spec?.type === 'batch') return `lost with node ${prev.nodeName || prev.nodeId}, then completed after all: the replacement is stopped`;
+  if (prev.clientStatus === 'complete' && spec?.type === 'batch')
+    return `lost with node ${prev.nodeName || prev.nodeId}, then completed after all: the replacement is stopped`;
   if (prev.clientStatus === 'complete') return `ended (exit 0); a ${spec?.type ?? 'service'} job is kept running`;
   return `${prev.clientStatus}${prev.clientDescription ? `: ${prev.clientDescription}` : ''}`;
 }

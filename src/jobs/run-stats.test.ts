@@ -11,7 +11,7 @@ function hist(values: number[]): Histogram {
 describe('run stats histograms', () => {
   it('give quantiles within 2.2% of the exact nearest-rank ones, and the exact min and max', () => {
     // a skewed spread of durations, 1 ms to about 3 hours
-    const values = Array.from({ length: 5000 }, (_, i) => Math.round(1 + (i * 7919) % 10_000_000 / (1 + (i % 13))));
+    const values = Array.from({ length: 5000 }, (_, i) => Math.round(1 + ((i * 7919) % 10_000_000) / (1 + (i % 13))));
     const exact = quantiles(values)!;
     const approx = histQuantiles(hist(values))!;
     for (const k of ['p50', 'p90', 'p95'] as const) {
@@ -41,7 +41,13 @@ describe('applyRunChange', () => {
     expect(s.states).toMatchObject({ queued: 0, running: 1 });
     // a running run's duration so far is not a duration
     expect(s.duration.n).toBe(0);
-    const done = runFacts('complete', { outcome: 'complete', durationMs: 1500, peakMemory: 1 << 20, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.500Z' });
+    const done = runFacts('complete', {
+      outcome: 'complete',
+      durationMs: 1500,
+      peakMemory: 1 << 20,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:00:01.500Z',
+    });
     applyRunChange(s, running, done);
     expect(s.states).toEqual({ queued: 0, running: 0, complete: 1, failed: 0, stopped: 0 });
     expect(s.outcomes).toEqual({ complete: 1 });
@@ -66,7 +72,11 @@ describe('applyRunChange', () => {
   it('adds and takes away whole sweeps', () => {
     const a = emptyStats();
     const b = emptyStats();
-    for (const [s, d] of [[a, 100], [b, 200], [b, 300]] as const) {
+    for (const [s, d] of [
+      [a, 100],
+      [b, 200],
+      [b, 300],
+    ] as const) {
       s.total++;
       applyRunChange(s, undefined, { state: 'complete', outcome: 'complete', durationMs: d });
     }

@@ -90,7 +90,9 @@ function histAdd(h: Histogram, v: number, sign: 1 | -1): void {
 /** Nearest rank over the buckets, like `quantile` in run-summary.ts over values. */
 export function histQuantiles(h: Histogram): ApproxQuantiles | undefined {
   if (h.n === 0 || h.min === undefined || h.max === undefined) return undefined;
-  const keys = Object.keys(h.buckets).map(Number).sort((a, b) => a - b);
+  const keys = Object.keys(h.buckets)
+    .map(Number)
+    .sort((a, b) => a - b);
   const clamp = (v: number): number => Math.min(h.max!, Math.max(h.min!, v));
   const at = (q: number): number => {
     const rank = Math.min(h.n, Math.max(1, Math.ceil(q * h.n)));
@@ -141,7 +143,10 @@ function combine(a: StoredRunStats, b: StoredRunStats, sign: 1 | -1): StoredRunS
     if (n > 0) out.outcomes[k] = n;
     else delete out.outcomes[k];
   }
-  for (const [h, hb] of [[out.duration, b.duration], [out.peak, b.peak]] as const) {
+  for (const [h, hb] of [
+    [out.duration, b.duration],
+    [out.peak, b.peak],
+  ] as const) {
     for (const [k, v] of Object.entries(hb.buckets)) {
       const n = (h.buckets[k] ?? 0) + sign * v;
       if (n > 0) h.buckets[k] = n;
@@ -178,7 +183,10 @@ export function runState(status: JobStatus): RunState {
  * its job status. A run whose alloc failed but that will be retried is queued,
  * not failed; one that ended is only ever one of the finished outcomes.
  */
-export function runFacts(status: JobStatus, row: Pick<RunRow, 'outcome' | 'durationMs' | 'peakMemory' | 'memoryLimit' | 'startedAt' | 'finishedAt'> & { allocId?: string }): RunFacts {
+export function runFacts(
+  status: JobStatus,
+  row: Pick<RunRow, 'outcome' | 'durationMs' | 'peakMemory' | 'memoryLimit' | 'startedAt' | 'finishedAt'> & { allocId?: string },
+): RunFacts {
   let state = runState(status);
   // placed on a node but not started there yet: it has left the queue
   if (state === 'queued' && (row.outcome === 'running' || (row.outcome === 'queued' && row.allocId !== undefined))) state = 'running';

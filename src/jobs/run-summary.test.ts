@@ -121,7 +121,15 @@ describe('runsToCsv', () => {
   it('writes one row per run with a column per meta key (union over runs)', () => {
     const csv = runsToCsv([
       row({ meta: { scenario: '1' }, node: 'n1', durationMs: 61_500, peakMemory: 1000, exitCode: 0 }),
-      row({ jobId: 'sim/dispatch-2', index: 1, meta: { seed: '7', scenario: '2' }, outcome: 'failed', reason: 'exit code 3, "bad input"', exitCode: 3, attempt: 2 }),
+      row({
+        jobId: 'sim/dispatch-2',
+        index: 1,
+        meta: { seed: '7', scenario: '2' },
+        outcome: 'failed',
+        reason: 'exit code 3, "bad input"',
+        exitCode: 3,
+        attempt: 2,
+      }),
     ]);
     const lines = csv.trimEnd().split('\n');
     expect(lines[0]).toBe('job,index,scenario,seed,node,attempt,outcome,exit_code,reason,duration_s,peak_memory_bytes,requested_memory_bytes');
@@ -141,11 +149,16 @@ describe('runsToCsv', () => {
   });
 });
 
-describe('statsHints (from a sweep\'s totals)', () => {
+describe("statsHints (from a sweep's totals)", () => {
   function stats(over: Partial<RunStats> = {}): RunStats {
     return {
-      total: 100, finished: 100, states: { queued: 0, running: 0, complete: 100, failed: 0, stopped: 0 }, outcomes: { complete: 100 },
-      requestedMemory: 32 * GiB, peakMemory: { p50: 8 * GiB, p90: 10 * GiB, p95: 11.2 * GiB, min: GiB, max: 12 * GiB, n: 100 }, ...over,
+      total: 100,
+      finished: 100,
+      states: { queued: 0, running: 0, complete: 100, failed: 0, stopped: 0 },
+      outcomes: { complete: 100 },
+      requestedMemory: 32 * GiB,
+      peakMemory: { p50: 8 * GiB, p90: 10 * GiB, p95: 11.2 * GiB, min: GiB, max: 12 * GiB, n: 100 },
+      ...over,
     };
   }
   it('gives the right-sizing hint with an approximate p95', () => {

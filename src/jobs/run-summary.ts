@@ -15,17 +15,7 @@ export const FINISHED_OUTCOMES: readonly RunOutcome[] = ['complete', 'failed', '
 export const FAILED_OUTCOMES: readonly RunOutcome[] = ['failed', 'oom-killed', 'timed-out', 'lost'];
 
 /** Display order: where runs are in their life, then how they ended. */
-export const OUTCOME_ORDER: readonly RunOutcome[] = [
-  'queued',
-  'preempted',
-  'running',
-  'complete',
-  'failed',
-  'oom-killed',
-  'timed-out',
-  'lost',
-  'stopped',
-];
+export const OUTCOME_ORDER: readonly RunOutcome[] = ['queued', 'preempted', 'running', 'complete', 'failed', 'oom-killed', 'timed-out', 'lost', 'stopped'];
 
 export const MAX_FAILED_LISTED = 20;
 /** below this many finished runs a p95 says little; no hint */
@@ -107,7 +97,9 @@ function commonRequest(rows: readonly RunRow[]): number {
 
 /** e.g. `13.4Gi`: the spec notation, so it can be pasted into a job file. */
 function specBytes(bytes: number): string {
-  return formatBytes(bytes).replace(/ (K|M|G|T|P)iB$/, '$1i').replace(/ B$/, '');
+  return formatBytes(bytes)
+    .replace(/ (K|M|G|T|P)iB$/, '$1i')
+    .replace(/ B$/, '');
 }
 
 function rightSizingText(requested: number, p95: number, oomKilled: boolean, approx: boolean): string | undefined {
@@ -134,7 +126,12 @@ export function rightSizingHint(rows: readonly RunRow[]): string | undefined {
   const finished = rows.filter((r) => isFinished(r.outcome) && r.peakMemory !== undefined && r.peakMemory > 0);
   if (finished.length < MIN_RUNS_FOR_HINT) return undefined;
   const p95 = quantiles(finished.map((r) => r.peakMemory!))!.p95;
-  return rightSizingText(commonRequest(finished), p95, rows.some((r) => r.outcome === 'oom-killed'), false);
+  return rightSizingText(
+    commonRequest(finished),
+    p95,
+    rows.some((r) => r.outcome === 'oom-killed'),
+    false,
+  );
 }
 
 /** "3 runs were OOM-killed at 32 GiB: raise memory or set retry.on_oom" */
@@ -189,16 +186,7 @@ export function formatOutcomeCounts(counts: Partial<Record<RunOutcome, number>>)
 // ---------------------------------------------------------------- CSV export
 
 const FIXED_BEFORE = ['job', 'index'];
-const FIXED_AFTER = [
-  'node',
-  'attempt',
-  'outcome',
-  'exit_code',
-  'reason',
-  'duration_s',
-  'peak_memory_bytes',
-  'requested_memory_bytes',
-];
+const FIXED_AFTER = ['node', 'attempt', 'outcome', 'exit_code', 'reason', 'duration_s', 'peak_memory_bytes', 'requested_memory_bytes'];
 
 /** Quote a field when it holds a separator, a quote, a line break or edge spaces (RFC 4180). */
 export function csvField(value: string): string {

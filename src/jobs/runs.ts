@@ -60,7 +60,10 @@ export function runRow(job: Job, index: number, allocs: readonly Alloc[]): RunRo
   const entries = alloc ? Object.entries(alloc.taskStates) : [];
   const tasks = entries.map(([, t]) => t);
   const outcome = outcomeOf(job, alloc, tasks);
-  const started = tasks.map((t) => t.startedAt).filter((x): x is string => !!x).sort()[0];
+  const started = tasks
+    .map((t) => t.startedAt)
+    .filter((x): x is string => !!x)
+    .sort()[0];
   const finishedAll = tasks.map((t) => t.finishedAt);
   const finished = tasks.length && finishedAll.every(Boolean) ? (finishedAll as string[]).sort().at(-1) : undefined;
   const exit = tasks.find((t) => t.failed && t.exitCode !== undefined) ?? tasks.find((t) => t.exitCode !== undefined);

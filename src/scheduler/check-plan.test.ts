@@ -42,7 +42,10 @@ describe('checkPlan', () => {
     h.submit({ name: 'j', count: 3, scheduling: 'spread' });
     const plan = schedule(h.snapshot('j'));
     expect(plan.place.map((p) => p.nodeId)).toEqual(['n0', 'n1', 'n2']);
-    const nodes = [{ ...h.nodes[0], status: 'down' as const }, { ...h.nodes[1], eligibility: 'ineligible' as const }];
+    const nodes = [
+      { ...h.nodes[0], status: 'down' as const },
+      { ...h.nodes[1], eligibility: 'ineligible' as const },
+    ];
     expect(checkPlan(plan, nodes, []).rejected).toHaveLength(3);
   });
 

@@ -4,16 +4,34 @@ import { allocFromPlacement } from './plan-apply.js';
 import { applyDeploymentUpdate, failRefusal, liveCanaries, promote, promoteRefusal, recordPlacements, revertTarget } from './deployment-transitions.js';
 
 const deployment = (over: Partial<Deployment> = {}): Deployment => ({
-  id: 'd0000000-1', namespace: 'default', jobId: 'web', jobVersion: 3, status: 'running', statusDescription: 'rolling out',
+  id: 'd0000000-1',
+  namespace: 'default',
+  jobId: 'web',
+  jobVersion: 3,
+  status: 'running',
+  statusDescription: 'rolling out',
   strategy: { maxParallel: 1, canary: 1, minHealthyTimeMs: 1000, healthyDeadlineMs: 60_000, autoRevert: true },
-  desiredTotal: 3, desiredCanaries: 1, canaries: [], promoted: false, placedAllocs: 0, healthyAllocs: 0, unhealthyAllocs: 0,
-  createIndex: 1, modifyIndex: 1, createdAt: '', modifiedAt: '', ...over,
+  desiredTotal: 3,
+  desiredCanaries: 1,
+  canaries: [],
+  promoted: false,
+  placedAllocs: 0,
+  healthyAllocs: 0,
+  unhealthyAllocs: 0,
+  createIndex: 1,
+  modifyIndex: 1,
+  createdAt: '',
+  modifiedAt: '',
+  ...over,
 });
 
 let seq = 0;
 const alloc = (over: Partial<Alloc> = {}): Alloc => ({
-  ...allocFromPlacement({ namespace: 'default', jobId: 'web' }, { name: 'web[0]', index: 0, nodeId: 'n1', nodeName: 'n1', jobVersion: 3, resources: { cpu: 100, memory: 1, disk: 0 }, attempt: 0 },
-    { evalId: 'e', index: 2, now: 0, newId: () => `a${++seq}` }),
+  ...allocFromPlacement(
+    { namespace: 'default', jobId: 'web' },
+    { name: 'web[0]', index: 0, nodeId: 'n1', nodeName: 'n1', jobVersion: 3, resources: { cpu: 100, memory: 1, disk: 0 }, attempt: 0 },
+    { evalId: 'e', index: 2, now: 0, newId: () => `a${++seq}` },
+  ),
   ...over,
 });
 

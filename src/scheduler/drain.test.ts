@@ -3,7 +3,6 @@ import type { Alloc } from '../api/types.js';
 import { Harness, type JobSpecInput } from './harness.js';
 import { computeJobStatus } from './job-status.js';
 
-
 function service(extra: JobSpecInput = {}): JobSpecInput {
   return { name: 'web', type: 'service', count: 3, restart: { attempts: 2, intervalMs: 60_000, delayMs: 1000, mode: 'fail' }, ...extra };
 }

@@ -129,7 +129,11 @@ export function explainFailures(
 
   if (byStatus.size > 0) {
     const parts = [...byStatus].sort(([a], [b]) => (a < b ? -1 : 1)).map(([s, n]) => `${nodes(n)} ${isAre(n)} ${s}`);
-    push('node-status', parts.join(', '), [...byStatus.values()].reduce((x, y) => x + y, 0));
+    push(
+      'node-status',
+      parts.join(', '),
+      [...byStatus.values()].reduce((x, y) => x + y, 0),
+    );
   }
   if (ineligible > 0) push('eligibility', `${nodes(ineligible)} ${isAre(ineligible)} ineligible`, ineligible);
   if (outsideDc > 0) {
@@ -169,12 +173,7 @@ export function explainFailures(
     const short = passing.length - haveFree;
     if (short === 0) continue;
     const have = passing.length === 1 ? 'has' : 'have';
-    push(
-      d,
-      `${d}: ${haveFree} of ${nodes(passing.length)} ${have} ${formatAsk(d, ask[d])} free`,
-      short,
-      !fitsSomewhereEmpty && tooSmall > 0,
-    );
+    push(d, `${d}: ${haveFree} of ${nodes(passing.length)} ${have} ${formatAsk(d, ask[d])} free`, short, !fitsSomewhereEmpty && tooSmall > 0);
   }
   return out;
 }

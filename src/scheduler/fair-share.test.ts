@@ -85,7 +85,10 @@ describe('pickNextEval', () => {
     const started: string[] = [];
     for (let slot = 0; slot < 20; slot++) {
       const id = pickNextEval(queue, usage, total)!;
-      const picked = queue.splice(queue.findIndex((c) => c.id === id), 1)[0];
+      const picked = queue.splice(
+        queue.findIndex((c) => c.id === id),
+        1,
+      )[0];
       const u = usage.get(picked.namespace) ?? { cpu: 0, memory: 0, disk: 0 };
       u.cpu += 1000;
       usage.set(picked.namespace, u);
@@ -118,8 +121,19 @@ describe('blockedToWake', () => {
     free: new Map(freeMemory.map((m, i) => [`n${i}`, { cpu: 100_000, memory: m, disk: 0 }])),
     usage: new Map(usage.map(([ns, m]) => [ns, { cpu: 0, memory: m, disk: 0 }])),
   });
-  const ev = (id: string, namespace: string, memory: number | undefined, over: Partial<{ priority: number; createIndex: number; replacement: boolean }> = {}) => ({
-    id, namespace, priority: 50, createIndex: Number(id.replace(/\D/g, '')) || 0, replacement: false, ask: memory === undefined ? undefined : ask(memory), ...over,
+  const ev = (
+    id: string,
+    namespace: string,
+    memory: number | undefined,
+    over: Partial<{ priority: number; createIndex: number; replacement: boolean }> = {},
+  ) => ({
+    id,
+    namespace,
+    priority: 50,
+    createIndex: Number(id.replace(/\D/g, '')) || 0,
+    replacement: false,
+    ask: memory === undefined ? undefined : ask(memory),
+    ...over,
   });
 
   it('wakes only what fits the freed room, each taking its share of it', () => {

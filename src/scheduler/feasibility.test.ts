@@ -126,7 +126,13 @@ describe('distinct_hosts placement', () => {
     const r = h.evaluate('db');
     expect(r.placed.map((a) => a.nodeId)).toEqual(['n0', 'n1']);
     expect(r.plan.queuedAllocs).toBe(1);
-    expect(r.plan.failures).toContainEqual({ dimension: 'constraint', message: 'constraint distinct_hosts filtered 2 nodes', nodesEvaluated: 2, nodesFiltered: 2, neverFits: false });
+    expect(r.plan.failures).toContainEqual({
+      dimension: 'constraint',
+      message: 'constraint distinct_hosts filtered 2 nodes',
+      nodesEvaluated: 2,
+      nodesFiltered: 2,
+      neverFits: false,
+    });
 
     // Usage counts too: a later eval does not double up either, until a node joins.
     expect(h.evaluate('db').placed).toEqual([]);
@@ -221,7 +227,13 @@ describe('operator allowances', () => {
   it('says why a root job waits and how to allow it', () => {
     const out = explainFailures([execNode('false'), execNode()], rootJob('root'), { cpu: 1, memory: 1, disk: 0 }, () => ({ cpu: 0, memory: 0, disk: 0 }));
     expect(out).toEqual([
-      { dimension: 'allowance', message: 'needs to run as root (user: root): 2 nodes do not allow it (start the agent with --allow-root)', nodesEvaluated: 2, nodesFiltered: 2, neverFits: false },
+      {
+        dimension: 'allowance',
+        message: 'needs to run as root (user: root): 2 nodes do not allow it (start the agent with --allow-root)',
+        nodesEvaluated: 2,
+        nodesFiltered: 2,
+        neverFits: false,
+      },
     ]);
   });
 });
@@ -261,7 +273,11 @@ describe('docker allowances', () => {
   });
 
   it('says why a privileged job waits', () => {
-    const out = explainFailures([dockerNode(), dockerNode()], job({ privileged: true }), { cpu: 1, memory: 1, disk: 0 }, () => ({ cpu: 0, memory: 0, disk: 0 }));
+    const out = explainFailures([dockerNode(), dockerNode()], job({ privileged: true }), { cpu: 1, memory: 1, disk: 0 }, () => ({
+      cpu: 0,
+      memory: 0,
+      disk: 0,
+    }));
     expect(out.map((f) => f.message)).toEqual(['needs privileged containers: 2 nodes do not allow it (start the agent with --allow privileged)']);
   });
 });

@@ -11,7 +11,16 @@ import type { Alloc, Constraint, JobSpec, NodeInfo, NodeStatus, Resources } from
 import { assignPorts, portReason, usedPortsByNode, wantsPorts, type AllocPorts, type PortReason } from './ports.js';
 import { fitsWithin, type ResourceDimension } from './resources.js';
 import { isHoldingCapacity } from './usage.js';
-import { ALLOW_ROOT_ATTRIBUTE, asksForRoot, dockerAllowAttribute, dockerAsks, HOST_PATHS_ATTRIBUTE, parsePrefixes, underPrefix, type Allowance } from '../spec/allowances.js';
+import {
+  ALLOW_ROOT_ATTRIBUTE,
+  asksForRoot,
+  dockerAllowAttribute,
+  dockerAsks,
+  HOST_PATHS_ATTRIBUTE,
+  parsePrefixes,
+  underPrefix,
+  type Allowance,
+} from '../spec/allowances.js';
 
 export type StaticReason =
   | { dimension: 'node-status'; status: NodeStatus }
@@ -108,7 +117,12 @@ function compiled(pattern: string): RegExp | null {
 }
 
 function toSet(s: string): Set<string> {
-  return new Set(s.split(',').map((x) => x.trim()).filter((x) => x !== ''));
+  return new Set(
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  );
 }
 
 /**

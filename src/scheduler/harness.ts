@@ -189,7 +189,13 @@ export class Harness {
       modifiedAt: t,
     };
     return {
-      now: this.now, eval: ev, job, nodes: this.nodes, usage: this.usage(), jobAllocs: this.allocsOf(jobId), jobPriorities: this.jobPriorities(),
+      now: this.now,
+      eval: ev,
+      job,
+      nodes: this.nodes,
+      usage: this.usage(),
+      jobAllocs: this.allocsOf(jobId),
+      jobPriorities: this.jobPriorities(),
     };
   }
 
@@ -204,7 +210,9 @@ export class Harness {
   apply(plan: Plan, check: PlanCheck): Alloc[] {
     const index = ++this.index;
     for (const s of plan.stop) applyStop(this.alloc(s.allocId), s, index, this.now);
-    const placed = check.accepted.map((p) => allocFromPlacement(plan, p, { evalId: plan.evalId, index, now: this.now, newId: () => `alloc-${++this.allocSeq}` }));
+    const placed = check.accepted.map((p) =>
+      allocFromPlacement(plan, p, { evalId: plan.evalId, index, now: this.now, newId: () => `alloc-${++this.allocSeq}` }),
+    );
     for (const a of placed) {
       this.allocs.push(a);
       this.allocById.set(a.id, a);

@@ -10,9 +10,25 @@ import type { Plan, PlannedAlloc } from './types.js';
 
 const GiB = 1024 ** 3;
 const placement = (jobId: string, index: number, nodeId: string, memory: number): PlannedAlloc => ({
-  jobId, name: `${jobId}[${index}]`, index, nodeId, nodeName: nodeId, jobVersion: 1, resources: { cpu: 100, memory, disk: 0 }, attempt: 0,
+  jobId,
+  name: `${jobId}[${index}]`,
+  index,
+  nodeId,
+  nodeName: nodeId,
+  jobVersion: 1,
+  resources: { cpu: 100, memory, disk: 0 },
+  attempt: 0,
 });
-const plan = (place: PlannedAlloc[], extra: Partial<Plan> = {}): Plan => ({ evalId: 'e1', namespace: 'default', jobId: 'p', place, stop: [], queuedAllocs: 0, failures: [], ...extra });
+const plan = (place: PlannedAlloc[], extra: Partial<Plan> = {}): Plan => ({
+  evalId: 'e1',
+  namespace: 'default',
+  jobId: 'p',
+  place,
+  stop: [],
+  queuedAllocs: 0,
+  failures: [],
+  ...extra,
+});
 
 describe('acceptPlan', () => {
   it('keeps what still fits, and for a queue drops the rest of a run that lost a placement', () => {
@@ -28,7 +44,10 @@ describe('acceptPlan', () => {
 });
 
 describe('applyStop', () => {
-  const alloc = (over: Partial<Alloc>): Alloc => ({ ...allocFromPlacement({ namespace: 'default', jobId: 'j' }, placement('j', 0, 'n1', GiB), { evalId: 'e', index: 1, now: 0, newId: () => 'a1' }), ...over });
+  const alloc = (over: Partial<Alloc>): Alloc => ({
+    ...allocFromPlacement({ namespace: 'default', jobId: 'j' }, placement('j', 0, 'n1', GiB), { evalId: 'e', index: 1, now: 0, newId: () => 'a1' }),
+    ...over,
+  });
 
   it('ends an alloc that never reached its node, since no agent will report it', () => {
     const a = alloc({});
@@ -49,14 +68,23 @@ describe('evalOutcome', () => {
   it('evaluates again when placements stopped fitting, blocks when allocs wait, completes otherwise', () => {
     const rejected = { accepted: [], rejected: [placement('j', 0, 'n1', GiB)] };
     expect(evalOutcome(plan([]), rejected, 0)).toMatchObject({ status: 'complete', evaluateAgain: true, queuedAllocs: 1 });
-    expect(evalOutcome(plan([], { queuedAllocs: 3 }), { accepted: [], rejected: [] }, 2)).toMatchObject({ status: 'blocked', queuedAllocs: 3, description: '3 allocs wait for capacity' });
-    expect(evalOutcome(plan([]), { accepted: [], rejected: [] }, 2)).toMatchObject({ status: 'complete', description: 'placed 2, stopped 0', evaluateAgain: false });
+    expect(evalOutcome(plan([], { queuedAllocs: 3 }), { accepted: [], rejected: [] }, 2)).toMatchObject({
+      status: 'blocked',
+      queuedAllocs: 3,
+      description: '3 allocs wait for capacity',
+    });
+    expect(evalOutcome(plan([]), { accepted: [], rejected: [] }, 2)).toMatchObject({
+      status: 'complete',
+      description: 'placed 2, stopped 0',
+      evaluateAgain: false,
+    });
   });
 });
 
 describe.each(storeDialects())('the harness commits as the store does ($dialect)', ({ fresh }) => {
   it('makes the same allocs from the same plan', async () => {
-    const source = 'name: same\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 500m, memory: 1Gi }\n';
+    const source =
+      'name: same\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 500m, memory: 1Gi }\n';
     const { spec } = parseJobSource(source);
     const store = await openTestStore(await fresh());
     const { id: nodeId } = await store.registerNode(nodeRequest('n1', { capacity: { cpu: 4000, memory: 2 * GiB, disk: 0 } }), 'secret', 30_000, Date.now());

@@ -36,14 +36,31 @@ export interface NewAllocContext {
 export function allocFromPlacement(plan: Pick<Plan, 'namespace' | 'jobId'>, p: PlannedAlloc, c: NewAllocContext): Alloc {
   const at = new Date(c.now).toISOString();
   return {
-    id: c.newId(), namespace: plan.namespace, jobId: p.jobId ?? plan.jobId, jobVersion: p.jobVersion, name: p.name, index: p.index,
-    nodeId: p.nodeId, nodeName: p.nodeName, evalId: c.evalId, desiredStatus: 'run', desiredDescription: '',
-    clientStatus: 'pending', clientDescription: 'waiting for the agent', resources: p.resources, taskStates: {},
-    attempt: p.attempt, ...(p.previousAllocId ? { previousAllocId: p.previousAllocId } : {}),
+    id: c.newId(),
+    namespace: plan.namespace,
+    jobId: p.jobId ?? plan.jobId,
+    jobVersion: p.jobVersion,
+    name: p.name,
+    index: p.index,
+    nodeId: p.nodeId,
+    nodeName: p.nodeName,
+    evalId: c.evalId,
+    desiredStatus: 'run',
+    desiredDescription: '',
+    clientStatus: 'pending',
+    clientDescription: 'waiting for the agent',
+    resources: p.resources,
+    taskStates: {},
+    attempt: p.attempt,
+    ...(p.previousAllocId ? { previousAllocId: p.previousAllocId } : {}),
     ...(p.taskResources ? { taskResources: p.taskResources } : {}),
     ...(p.ports ? { ports: p.ports } : {}),
-    ...(p.deployment && c.deploymentId ? { deploymentId: c.deploymentId } : {}), ...(p.canary && c.deploymentId ? { canary: true } : {}),
-    createIndex: c.index, modifyIndex: c.index, createdAt: at, modifiedAt: at,
+    ...(p.deployment && c.deploymentId ? { deploymentId: c.deploymentId } : {}),
+    ...(p.canary && c.deploymentId ? { canary: true } : {}),
+    createIndex: c.index,
+    modifyIndex: c.index,
+    createdAt: at,
+    modifiedAt: at,
   };
 }
 

@@ -27,7 +27,13 @@ describe('port assignment', () => {
     const node = makeNode({ portRange: { from: 30000, to: 30010 } });
     const spec = makeSpec({
       tasks: [
-        { name: 'a', ports: [{ name: 'http', to: 80 }, { name: 'admin', static: 30001 }] },
+        {
+          name: 'a',
+          ports: [
+            { name: 'http', to: 80 },
+            { name: 'admin', static: 30001 },
+          ],
+        },
         { name: 'b', ports: [{ name: 'rpc' }] },
         { name: 'c' },
       ],
@@ -49,7 +55,18 @@ describe('port assignment', () => {
   it('says why a node cannot give the ports: static in use, asked twice, range exhausted', () => {
     const node = makeNode({ portRange: { from: 40000, to: 40001 } });
     expect(portReason(makeSpec({ tasks: [{ ports: [{ name: 'a', static: 8080 }] }] }), node, new Set([8080]))).toEqual({ kind: 'in-use', port: 8080 });
-    expect(portReason(makeSpec({ tasks: [{ name: 'x', ports: [{ name: 'a', static: 8080 }] }, { name: 'y', ports: [{ name: 'b', static: 8080 }] }] }), node, undefined)).toEqual({
+    expect(
+      portReason(
+        makeSpec({
+          tasks: [
+            { name: 'x', ports: [{ name: 'a', static: 8080 }] },
+            { name: 'y', ports: [{ name: 'b', static: 8080 }] },
+          ],
+        }),
+        node,
+        undefined,
+      ),
+    ).toEqual({
       kind: 'duplicate',
       port: 8080,
     });
@@ -88,7 +105,13 @@ describe('placement with ports', () => {
       { srv: { http: { host: 8080, to: 80 }, metrics: { host: 21000 } } },
     ]);
     expect(r.plan.queuedAllocs).toBe(1);
-    expect(r.plan.failures).toContainEqual({ dimension: 'ports', message: 'port 8080: in use on 2 of 2 nodes', nodesEvaluated: 2, nodesFiltered: 2, neverFits: false });
+    expect(r.plan.failures).toContainEqual({
+      dimension: 'ports',
+      message: 'port 8080: in use on 2 of 2 nodes',
+      nodesEvaluated: 2,
+      nodesFiltered: 2,
+      neverFits: false,
+    });
 
     // A third node joins: the queued alloc lands there; the others keep their ports.
     h.addNode({ id: 'n2' });
@@ -137,7 +160,13 @@ describe('placement with ports', () => {
   it('a job asking for the same static port twice never fits, and says so', () => {
     const h = new Harness();
     h.addNode({ id: 'a' });
-    h.submit({ name: 'dup', tasks: [{ name: 'x', ports: [{ name: 'p', static: 80 }] }, { name: 'y', ports: [{ name: 'q', static: 80 }] }] });
+    h.submit({
+      name: 'dup',
+      tasks: [
+        { name: 'x', ports: [{ name: 'p', static: 80 }] },
+        { name: 'y', ports: [{ name: 'q', static: 80 }] },
+      ],
+    });
     const r = evaluate(h, 'dup');
     expect(r.placed).toEqual([]);
     expect(r.plan.failures).toContainEqual(expect.objectContaining({ dimension: 'ports', message: 'port 80: asked for twice by this job', neverFits: true }));

@@ -101,7 +101,13 @@ describe('preemption', () => {
 
   it('preempts only on nodes the job may run on', () => {
     const h = fullCluster();
-    h.submit({ name: 'urgent', priority: 90, preempt: true, tasks: [{ resources: mem(2) }], constraints: [{ attribute: '${node.id}', operator: '=', value: 'b' }] });
+    h.submit({
+      name: 'urgent',
+      priority: 90,
+      preempt: true,
+      tasks: [{ resources: mem(2) }],
+      constraints: [{ attribute: '${node.id}', operator: '=', value: 'b' }],
+    });
     const r = h.evaluate('urgent');
     expect(r.plan.stop).toHaveLength(1);
     expect(h.alloc(r.plan.stop[0].allocId).nodeId).toBe('b');

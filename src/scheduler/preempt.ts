@@ -63,7 +63,14 @@ export function planPreemption(
     else victims.set(a.nodeId, [v]);
   }
   // Lowest priority first; among equals the biggest first, so fewer are needed.
-  for (const list of victims.values()) list.sort((x, y) => x.priority - y.priority || y.alloc.resources.memory - x.alloc.resources.memory || y.alloc.resources.cpu - x.alloc.resources.cpu || (x.alloc.id < y.alloc.id ? -1 : 1));
+  for (const list of victims.values())
+    list.sort(
+      (x, y) =>
+        x.priority - y.priority ||
+        y.alloc.resources.memory - x.alloc.resources.memory ||
+        y.alloc.resources.cpu - x.alloc.resources.cpu ||
+        (x.alloc.id < y.alloc.id ? -1 : 1),
+    );
 
   const stop: AllocStop[] = [];
   for (const ask of asks) {

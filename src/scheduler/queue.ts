@@ -15,14 +15,35 @@ import type { Plan, PlannedAlloc, Scheduler, SchedulerSnapshot } from './types.j
 /** what a placement of this pass holds on its node, for the placements after it */
 function plannedUsage(p: PlannedAlloc, job: Job, evalId: string, n: number): Alloc {
   return {
-    id: `planned-${n}`, namespace: job.namespace, jobId: job.id, jobVersion: p.jobVersion, name: p.name, index: p.index,
-    nodeId: p.nodeId, nodeName: p.nodeName, evalId, desiredStatus: 'run', desiredDescription: '', clientStatus: 'pending',
-    clientDescription: '', resources: p.resources, taskStates: {}, attempt: p.attempt, ...(p.ports ? { ports: p.ports } : {}),
-    createIndex: 0, modifyIndex: 0, createdAt: '', modifiedAt: '',
+    id: `planned-${n}`,
+    namespace: job.namespace,
+    jobId: job.id,
+    jobVersion: p.jobVersion,
+    name: p.name,
+    index: p.index,
+    nodeId: p.nodeId,
+    nodeName: p.nodeName,
+    evalId,
+    desiredStatus: 'run',
+    desiredDescription: '',
+    clientStatus: 'pending',
+    clientDescription: '',
+    resources: p.resources,
+    taskStates: {},
+    attempt: p.attempt,
+    ...(p.ports ? { ports: p.ports } : {}),
+    createIndex: 0,
+    modifyIndex: 0,
+    createdAt: '',
+    modifiedAt: '',
   };
 }
 
-export function scheduleQueue(snapshot: SchedulerSnapshot, parent: Job, scheduleOne: Scheduler): Pick<Plan, 'place' | 'stop' | 'failures' | 'queuedAllocs' | 'runs'> {
+export function scheduleQueue(
+  snapshot: SchedulerSnapshot,
+  parent: Job,
+  scheduleOne: Scheduler,
+): Pick<Plan, 'place' | 'stop' | 'failures' | 'queuedAllocs' | 'runs'> {
   const out: Pick<Plan, 'place' | 'stop' | 'failures' | 'queuedAllocs' | 'runs'> = {
     place: [],
     stop: [],

@@ -62,7 +62,12 @@ describe('spread over node attributes', () => {
       zones(h, ['a', 'a', 'b']);
       h.submit({ name: 'web', type: 'service', count: 3, scheduling, spread: [{ attribute: '${label.zone}', weight: 50 }] });
       const placed = h.evaluate('web').placed;
-      expect(placed.slice(0, 2).map((a) => zoneOf(h, a.nodeId)).sort()).toEqual(['a', 'b']);
+      expect(
+        placed
+          .slice(0, 2)
+          .map((a) => zoneOf(h, a.nodeId))
+          .sort(),
+      ).toEqual(['a', 'b']);
       expect(placed).toHaveLength(3);
     }
   });
@@ -104,10 +109,27 @@ describe('spread over node attributes', () => {
     const h = new Harness();
     h.addNode({ id: 'a', labels: { zone: 'a' }, capacity: { cpu: 4000, memory: 4 * GiB, disk: 0 } });
     h.addNode({ id: 'b', labels: { zone: 'b' }, capacity: { cpu: 4000, memory: 4 * GiB, disk: 0 } });
-    h.submit({ name: 'web', type: 'service', count: 2, spread: [{ attribute: '${label.zone}', weight: 5 }], tasks: [{ resources: { cpu: 1000, memory: 1 * GiB, disk: 0 } }] });
+    h.submit({
+      name: 'web',
+      type: 'service',
+      count: 2,
+      spread: [{ attribute: '${label.zone}', weight: 5 }],
+      tasks: [{ resources: { cpu: 1000, memory: 1 * GiB, disk: 0 } }],
+    });
     expect(h.evaluate('web').placed.map((a) => a.nodeId)).toEqual(['a', 'a']);
-    h.submit({ name: 'web2', type: 'service', count: 2, spread: [{ attribute: '${label.zone}', weight: 50 }], tasks: [{ resources: { cpu: 1000, memory: 1 * GiB, disk: 0 } }] });
-    expect(h.evaluate('web2').placed.map((a) => a.nodeId).sort()).toEqual(['a', 'b']);
+    h.submit({
+      name: 'web2',
+      type: 'service',
+      count: 2,
+      spread: [{ attribute: '${label.zone}', weight: 50 }],
+      tasks: [{ resources: { cpu: 1000, memory: 1 * GiB, disk: 0 } }],
+    });
+    expect(
+      h
+        .evaluate('web2')
+        .placed.map((a) => a.nodeId)
+        .sort(),
+    ).toEqual(['a', 'b']);
   });
 
   it('SpreadScore: 0 for the least used value, -1·weight/50 for the most, and for nodes without the attribute', () => {

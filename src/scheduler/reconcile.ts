@@ -258,7 +258,10 @@ export function reconcile(snapshot: ReconcileInput): ReconcileResult {
       result.place.push({ index, attempt: 0, previousAllocId: older[0].id });
       continue;
     }
-    const decision = decideIndex(job, allocs.filter((a) => a.jobVersion === job.version));
+    const decision = decideIndex(
+      job,
+      allocs.filter((a) => a.jobVersion === job.version),
+    );
     if (decision.kind === 'place') {
       const req: PlaceRequest = { index, attempt: decision.attempt };
       if (decision.previousAllocId !== undefined) req.previousAllocId = decision.previousAllocId;
@@ -276,12 +279,9 @@ export function reconcile(snapshot: ReconcileInput): ReconcileResult {
     slots--;
     const req = inherit(job.spec, old, { index: old.index, attempt: old.attempt, previousAllocId: old.id });
     // A replacement that failed is tried again after the restart delay, like any service alloc.
-    const failed = jobAllocs
-      .filter((a) => a.previousAllocId === old.id && !isLive(a) && a.desiredStatus === 'run')
-      .sort(newestFirst)[0];
-    const notBefore = failed && (failed.clientStatus === 'failed' || failed.clientStatus === 'complete')
-      ? after(failed.modifiedAt, job.spec.restart.delayMs)
-      : undefined;
+    const failed = jobAllocs.filter((a) => a.previousAllocId === old.id && !isLive(a) && a.desiredStatus === 'run').sort(newestFirst)[0];
+    const notBefore =
+      failed && (failed.clientStatus === 'failed' || failed.clientStatus === 'complete') ? after(failed.modifiedAt, job.spec.restart.delayMs) : undefined;
     if (notBefore !== undefined) req.notBefore = notBefore;
     result.place.push(req);
   }

@@ -142,7 +142,11 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   if (spec.spread?.length) {
     const byId = new Map(snapshot.nodes.map((n) => [n.id, n]));
     const live = liveJobAllocs(job, snapshot.usage, stopping).flatMap((a) => byId.get(a.nodeId) ?? []);
-    spread = new SpreadScore(spec.spread, feasible.map((s) => s.node), live);
+    spread = new SpreadScore(
+      spec.spread,
+      feasible.map((s) => s.node),
+      live,
+    );
   }
 
   for (const d of odd) {
@@ -183,9 +187,20 @@ export const schedule: Scheduler = (snapshot: SchedulerSnapshot): Plan => {
   if (queued.length > 0) {
     // Explain with the common ask when it is among the queued, else the first grown one.
     const explainAsk = queued.find((d) => d.ask === ask)?.ask ?? queued[0].ask;
-    plan.failures = explainFailures(snapshot.nodes, spec, explainAsk, (n) => states.get(n.id)!.used, (n) => extra.reason(n));
+    plan.failures = explainFailures(
+      snapshot.nodes,
+      spec,
+      explainAsk,
+      (n) => states.get(n.id)!.used,
+      (n) => extra.reason(n),
+    );
     if (spec.preempt) {
-      const p = planPreemption(snapshot, job, feasible, queued.map((d) => d.ask));
+      const p = planPreemption(
+        snapshot,
+        job,
+        feasible,
+        queued.map((d) => d.ask),
+      );
       plan.stop.push(...p.stop);
       if (p.failure) plan.failures.unshift(p.failure);
     }

@@ -22,9 +22,7 @@ describe('system jobs', () => {
     const r = h.evaluate('sys');
     expect(r.plan.queuedAllocs).toBe(0);
     expect(r.placed).toHaveLength(5);
-    expect(r.placed.map((a) => [a.nodeId, a.name, a.index, a.attempt])).toEqual(
-      nodes.map((n) => [n.id, `sys[${n.name}]`, 0, 0]),
-    );
+    expect(r.placed.map((a) => [a.nodeId, a.name, a.index, a.attempt])).toEqual(nodes.map((n) => [n.id, `sys[${n.name}]`, 0, 0]));
     runAll(h, 'sys');
     expect(h.evaluate('sys').plan).toMatchObject({ place: [], stop: [], queuedAllocs: 0 });
   });
@@ -127,7 +125,12 @@ describe('system jobs', () => {
     h.addNode({ name: 'big' });
     h.addNode({ name: 'small', capacity: { cpu: 4000, memory: 256 * MiB, disk: 10 * GiB } });
     h.addNode({ name: 'busy' });
-    h.submit({ name: 'hog', type: 'service', constraints: [{ attribute: '${node.name}', operator: '=', value: 'busy' }], tasks: [{ resources: { cpu: 3900, memory: GiB, disk: 0 } }] });
+    h.submit({
+      name: 'hog',
+      type: 'service',
+      constraints: [{ attribute: '${node.name}', operator: '=', value: 'busy' }],
+      tasks: [{ resources: { cpu: 3900, memory: GiB, disk: 0 } }],
+    });
     h.evaluate('hog');
     h.submit(systemJob({ tasks: [{ resources: { cpu: 200, memory: 512 * MiB, disk: 0 } }] }));
     const r = h.evaluate('sys');
@@ -139,7 +142,7 @@ describe('system jobs', () => {
     ]);
   });
 
-  it('a new version replaces each node\'s alloc on that same node', () => {
+  it("a new version replaces each node's alloc on that same node", () => {
     const h = new Harness();
     h.addNodes(3);
     h.submit(systemJob());
@@ -151,7 +154,7 @@ describe('system jobs', () => {
     expect(r.placed.map((a) => [a.nodeId, a.jobVersion, a.previousAllocId])).toEqual(old.map((a) => [a.nodeId, 2, a.id]));
   });
 
-  it('stopping the job stops every alloc; the job status is like a service\'s', () => {
+  it("stopping the job stops every alloc; the job status is like a service's", () => {
     const h = new Harness();
     h.addNodes(2);
     const job = h.submit(systemJob());

@@ -63,7 +63,10 @@ export function reconcileSystem(job: Job, jobAllocs: readonly Alloc[], nodes: re
     }
     // The node's own history decides, exactly as an index's does for a service:
     // failed → restart.delayMs later with attempt+1; stopped or lost → same attempt, now.
-    const decision = decideIndex(job, allocs.filter((a) => a.jobVersion === job.version));
+    const decision = decideIndex(
+      job,
+      allocs.filter((a) => a.jobVersion === job.version),
+    );
     if (decision.kind !== 'place') continue;
     const req: PlaceRequest = { index: 0, attempt: decision.attempt, nodeId: node.id };
     if (decision.previousAllocId !== undefined) req.previousAllocId = decision.previousAllocId;

@@ -132,7 +132,9 @@ export interface QueueOutcome {
 
 /** What the scheduler decides about a deployment; ids, indexes and times are the store's. */
 export type DeploymentFields = Omit<Deployment, 'id' | 'createIndex' | 'modifyIndex' | 'createdAt' | 'modifiedAt'>;
-export type DeploymentUpdate = Partial<Omit<DeploymentFields, 'namespace' | 'jobId' | 'jobVersion' | 'strategy' | 'canaries' | 'placedAllocs'>> & { id: string };
+export type DeploymentUpdate = Partial<Omit<DeploymentFields, 'namespace' | 'jobId' | 'jobVersion' | 'strategy' | 'canaries' | 'placedAllocs'>> & {
+  id: string;
+};
 
 export type Scheduler = (snapshot: SchedulerSnapshot) => Plan;
 

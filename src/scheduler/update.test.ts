@@ -41,7 +41,11 @@ class DeployHarness {
     const check = checkPlan(plan, this.h.nodes, this.h.usage());
     const placed = this.h.apply(plan, check);
     const t = new Date(this.h.now).toISOString();
-    for (const u of plan.deploymentUpdates ?? []) Object.assign(this.deployments.find((d) => d.id === u.id)!, u);
+    for (const u of plan.deploymentUpdates ?? [])
+      Object.assign(
+        this.deployments.find((d) => d.id === u.id)!,
+        u,
+      );
     let dep = plan.deploymentId ? this.deployments.find((d) => d.id === plan.deploymentId) : undefined;
     if (plan.createDeployment) {
       dep = { ...structuredClone(plan.createDeployment), id: `dep-${++this.seq}`, createIndex: 0, modifyIndex: 0, createdAt: t, modifiedAt: t };
@@ -243,9 +247,28 @@ describe('rollout after a revert', () => {
     const job = h.submit(web());
     const t = new Date(h.now - 60 * SEC).toISOString();
     const alloc = (id: string, version: number, healthy: boolean): Alloc => ({
-      id, namespace: 'default', jobId: job.id, jobVersion: version, name: 'web[0]', index: 0, nodeId: h.nodes[0].id, nodeName: h.nodes[0].name,
-      evalId: 'e', desiredStatus: 'run', desiredDescription: '', clientStatus: 'running', clientDescription: '', resources: { cpu: 100, memory: 1, disk: 0 },
-      taskStates: {}, attempt: 0, healthy, ...(healthy ? { healthySince: t } : {}), createIndex: 1, modifyIndex: 1, createdAt: t, modifiedAt: t,
+      id,
+      namespace: 'default',
+      jobId: job.id,
+      jobVersion: version,
+      name: 'web[0]',
+      index: 0,
+      nodeId: h.nodes[0].id,
+      nodeName: h.nodes[0].name,
+      evalId: 'e',
+      desiredStatus: 'run',
+      desiredDescription: '',
+      clientStatus: 'running',
+      clientDescription: '',
+      resources: { cpu: 100, memory: 1, disk: 0 },
+      taskStates: {},
+      attempt: 0,
+      healthy,
+      ...(healthy ? { healthySince: t } : {}),
+      createIndex: 1,
+      modifyIndex: 1,
+      createdAt: t,
+      modifiedAt: t,
     });
     const current = alloc('v4', job.version, true);
     const failed = alloc('v3', job.version - 1, false);
@@ -253,7 +276,16 @@ describe('rollout after a revert', () => {
     expect(r.createDeployment).toBeUndefined();
     expect(r.stop).toEqual([{ allocId: 'v3', description: `replaced by version ${job.version}` }]);
     // an index still to replace does need a deployment
-    const r2 = rollout(job, undefined, [{ index: 0, older: [failed], current }, { index: 1, older: [alloc('old', job.version - 1, true)] }], [current, failed], h.now);
+    const r2 = rollout(
+      job,
+      undefined,
+      [
+        { index: 0, older: [failed], current },
+        { index: 1, older: [alloc('old', job.version - 1, true)] },
+      ],
+      [current, failed],
+      h.now,
+    );
     expect(r2.createDeployment).toBeDefined();
   });
 });

@@ -79,7 +79,14 @@ function nextMoment(a: Alloc, minHealthyTimeMs: number, healthyDeadlineMs: numbe
  * anyway (an index whose alloc was lost): the deployment has not succeeded
  * while they are on their way.
  */
-export function rollout(job: Job, latest: Deployment | undefined, rolling: readonly RollingIndex[], jobAllocs: readonly Alloc[], now: number, otherPlacements = 0): RolloutResult {
+export function rollout(
+  job: Job,
+  latest: Deployment | undefined,
+  rolling: readonly RollingIndex[],
+  jobAllocs: readonly Alloc[],
+  now: number,
+  otherPlacements = 0,
+): RolloutResult {
   const result: RolloutResult = { place: [], stop: [], deploymentUpdates: [] };
   const strategy = job.spec.update!;
   const followUp = (t: number | undefined): void => {
@@ -103,9 +110,19 @@ export function rollout(job: Job, latest: Deployment | undefined, rolling: reado
       return result;
     }
     dep = {
-      namespace: job.namespace, jobId: job.id, jobVersion: job.version, status: 'running', statusDescription: 'deployment is running',
-      strategy: { ...strategy }, desiredTotal: job.spec.count, desiredCanaries: Math.min(strategy.canary, job.spec.count),
-      canaries: [], promoted: false, placedAllocs: 0, healthyAllocs: 0, unhealthyAllocs: 0,
+      namespace: job.namespace,
+      jobId: job.id,
+      jobVersion: job.version,
+      status: 'running',
+      statusDescription: 'deployment is running',
+      strategy: { ...strategy },
+      desiredTotal: job.spec.count,
+      desiredCanaries: Math.min(strategy.canary, job.spec.count),
+      canaries: [],
+      promoted: false,
+      placedAllocs: 0,
+      healthyAllocs: 0,
+      unhealthyAllocs: 0,
     };
     result.createDeployment = dep;
   } else if (dep.status === 'successful') {
@@ -142,7 +159,12 @@ export function rollout(job: Job, latest: Deployment | undefined, rolling: reado
 
   if (reasons.length > 0) {
     // Nothing more is placed or stopped: the old allocs keep serving (and auto_revert brings their version back).
-    change({ status: 'failed', statusDescription: reasons.length === 1 ? reasons[0] : `${reasons.length} allocs unhealthy; first: ${reasons[0]}`, healthyAllocs: healthy, unhealthyAllocs: reasons.length });
+    change({
+      status: 'failed',
+      statusDescription: reasons.length === 1 ? reasons[0] : `${reasons.length} allocs unhealthy; first: ${reasons[0]}`,
+      healthyAllocs: healthy,
+      unhealthyAllocs: reasons.length,
+    });
     delete result.deploymentId;
     return result;
   }
@@ -181,10 +203,19 @@ export function rollout(job: Job, latest: Deployment | undefined, rolling: reado
 
   const done = waiting.length === 0 && inFlight === 0 && otherPlacements === 0 && mine.filter(isLive).every(counted);
   if (done) {
-    change({ status: 'successful', statusDescription: `deployment completed: ${healthy} of ${job.spec.count} allocs healthy`, healthyAllocs: healthy, unhealthyAllocs: 0 });
+    change({
+      status: 'successful',
+      statusDescription: `deployment completed: ${healthy} of ${job.spec.count} allocs healthy`,
+      healthyAllocs: healthy,
+      unhealthyAllocs: 0,
+    });
   } else {
     const left = waiting.length + inFlight;
-    change({ statusDescription: `${Math.max(0, job.spec.count - left)} of ${job.spec.count} allocs at version ${job.version}`, healthyAllocs: healthy, unhealthyAllocs: 0 });
+    change({
+      statusDescription: `${Math.max(0, job.spec.count - left)} of ${job.spec.count} allocs at version ${job.version}`,
+      healthyAllocs: healthy,
+      unhealthyAllocs: 0,
+    });
   }
   return result;
 }

@@ -9,5 +9,5 @@ export const MAX_SECRET_VALUE = 64 * 1024;
 export const MAX_SECRET_KEYS = 64;
 
 export const SECRET_NAME_HINT = 'a secret name is lowercase letters, digits, "-", "_" and ".", starting with a letter or digit, at most 63 characters';
-export const SECRET_KEY_HINT = 'a secret key is letters, digits, "-", "_" and ".", starting with a letter, digit or "_", at most 128 characters (it becomes a file name)';
-
+export const SECRET_KEY_HINT =
+  'a secret key is letters, digits, "-", "_" and ".", starting with a letter, digit or "_", at most 128 characters (it becomes a file name)';

@@ -9,7 +9,10 @@ export const secretKeySchema = z.string({ error: 'a secret key must be a text' }
 export const putSecretSchema = z.strictObject({
   data: z
     // keys checked below: a record's key schema reports only "Invalid key in record"
-    .record(z.string(), z.string({ error: 'a secret value must be a text' }).max(MAX_SECRET_VALUE, { error: `a secret value is at most ${MAX_SECRET_VALUE} bytes` }))
+    .record(
+      z.string(),
+      z.string({ error: 'a secret value must be a text' }).max(MAX_SECRET_VALUE, { error: `a secret value is at most ${MAX_SECRET_VALUE} bytes` }),
+    )
     .superRefine((d, ctx) => {
       for (const k of Object.keys(d)) if (!SECRET_KEY_RE.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `"${k}": ${SECRET_KEY_HINT}` });
     })

@@ -32,7 +32,8 @@ export class SecretVault {
   /** a new version, unless the data is what the current version holds (a redeploy must not restart every task) */
   async put(store: Store, namespace: string, name: string, data: Record<string, string>, now = Date.now()): Promise<SecretInfo & { unchanged?: boolean }> {
     const current = await store.sealedSecret(namespace, name);
-    if (current && sameData(openSecret(this.key, { namespace, name, version: current.info.version }, current.sealed), data)) return { ...current.info, unchanged: true };
+    if (current && sameData(openSecret(this.key, { namespace, name, version: current.info.version }, current.sealed), data))
+      return { ...current.info, unchanged: true };
     return store.putSecret(namespace, name, Object.keys(data), (version) => sealSecret(this.key, { namespace, name, version }, data), now);
   }
 
@@ -56,7 +57,11 @@ export class SecretVault {
   async forAlloc(store: Store, nodeId: string, allocId: string): Promise<AllocSecretsResponse> {
     const { namespace, found, missing } = await store.allocSecrets(nodeId, allocId);
     return {
-      secrets: found.map((s) => ({ name: s.info.name, version: s.info.version, data: openSecret(this.key, { namespace, name: s.info.name, version: s.info.version }, s.sealed) })),
+      secrets: found.map((s) => ({
+        name: s.info.name,
+        version: s.info.version,
+        data: openSecret(this.key, { namespace, name: s.info.name, version: s.info.version }, s.sealed),
+      })),
       missing,
     };
   }
@@ -67,7 +72,13 @@ export class SecretVault {
  * (made on first start). With `previousKeyFile`, secrets sealed with that key
  * are re-sealed with the current one first (rotating the key).
  */
-export async function openServerVault(dataDir: string, keyFile: string | undefined, logger: Logger, store?: Store, previousKeyFile?: string): Promise<SecretVault> {
+export async function openServerVault(
+  dataDir: string,
+  keyFile: string | undefined,
+  logger: Logger,
+  store?: Store,
+  previousKeyFile?: string,
+): Promise<SecretVault> {
   const vault = await currentVault(dataDir, keyFile, logger);
   if (store && previousKeyFile) {
     const n = await vault.adopt(store, await loadKeyFile(previousKeyFile));

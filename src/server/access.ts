@@ -36,7 +36,10 @@ export function accessControl(ctx: ServerContext, limiter: SignInLimiter, ticket
     }
     const query = req.query as Record<string, unknown> | undefined;
     if (url === '/v1/events' && query?.token !== undefined) {
-      throw new HttpError(400, '?token= is no longer accepted: a token in a URL ends up in logs; send "Authorization: Bearer <token>", or get a ticket with POST /v1/events/ticket and pass ?ticket=');
+      throw new HttpError(
+        400,
+        '?token= is no longer accepted: a token in a URL ends up in logs; send "Authorization: Bearer <token>", or get a ticket with POST /v1/events/ticket and pass ?ticket=',
+      );
     }
     let principal: Principal;
     try {

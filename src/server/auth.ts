@@ -10,10 +10,7 @@ import { HttpError } from './errors.js';
 import { assertNodeCert } from './node-identity.js';
 import { parseJoinToken } from '../tls/join-token.js';
 
-export type Principal =
-  | { kind: 'user'; token: TokenInfo }
-  | { kind: 'node'; node: NodeInfo }
-  | { kind: 'join' };
+export type Principal = { kind: 'user'; token: TokenInfo } | { kind: 'node'; node: NodeInfo } | { kind: 'join' };
 
 const RANK: Record<TokenRole, number> = { read: 0, submit: 1, operator: 2, admin: 3 };
 
@@ -71,7 +68,10 @@ export function enforcePolicy(p: Principal, auth: 'read' | 'submit' | 'operator'
   } else {
     const token = requireUser(p, auth);
     if (!namespaced && RANK[auth] >= RANK.operator && token.namespace !== '*') {
-      throw new HttpError(403, `token "${token.name}" is limited to namespace "${token.namespace}"; this changes the whole cluster and needs a token for every namespace ("*")`);
+      throw new HttpError(
+        403,
+        `token "${token.name}" is limited to namespace "${token.namespace}"; this changes the whole cluster and needs a token for every namespace ("*")`,
+      );
     }
   }
 }

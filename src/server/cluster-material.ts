@@ -53,8 +53,10 @@ export async function shareClusterCa(store: Store, dataDir: string): Promise<'pu
   if (stored) {
     const cluster = JSON.parse(stored) as CaPair;
     if (local && local.certPem !== cluster.certPem) {
-      throw new Error(`${join(dataDir, 'ca.pem')} is another CA than the cluster's, which the database holds (published by the first server): this data directory served another cluster. `
-        + 'Move ca.pem, ca.key, server.pem and server.key out of it and start again to serve with the cluster\'s CA');
+      throw new Error(
+        `${join(dataDir, 'ca.pem')} is another CA than the cluster's, which the database holds (published by the first server): this data directory served another cluster. ` +
+          "Move ca.pem, ca.key, server.pem and server.key out of it and start again to serve with the cluster's CA",
+      );
     }
     if (!local) await writeLocalCa(dataDir, cluster);
     return 'adopted';
@@ -71,8 +73,10 @@ export async function shareClusterCa(store: Store, dataDir: string): Promise<'pu
 export async function checkSecretsKey(store: Store, keyId: string, where: string): Promise<void> {
   const cluster = await store.setMetaIfAbsent(SECRETS_KEY_META, keyId);
   if (cluster !== keyId) {
-    throw new Error(`the secrets key ${where} is not the one the cluster's other servers use (key id ${keyId}, the cluster's is ${cluster}): `
-      + 'every server on one database needs the same key; copy secrets.key from the first server into this data directory, or give --secrets-key-file');
+    throw new Error(
+      `the secrets key ${where} is not the one the cluster's other servers use (key id ${keyId}, the cluster's is ${cluster}): ` +
+        'every server on one database needs the same key; copy secrets.key from the first server into this data directory, or give --secrets-key-file',
+    );
   }
 }
 

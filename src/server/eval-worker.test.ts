@@ -44,7 +44,9 @@ describe.skipIf(!isRoot)('EvalWorker when the store cannot write', () => {
       const { id: nodeId } = await store.registerNode(nodeRequest('n1'), 'secret', 60_000, Date.now());
       await store.heartbeat(nodeId, Date.now());
       const job = (name: string, count: number) =>
-        parseJobSource(`name: ${name}\ntype: batch\ncount: ${count}\nmeta: { pad: "${'x'.repeat(4000)}" }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 10m, memory: 4Mi }\n`).spec;
+        parseJobSource(
+          `name: ${name}\ntype: batch\ncount: ${count}\nmeta: { pad: "${'x'.repeat(4000)}" }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 10m, memory: 4Mi }\n`,
+        ).spec;
       await store.registerJob(job('wide', 200), Date.now());
 
       // the disk fills up before the worker takes the eval
@@ -61,12 +63,19 @@ describe.skipIf(!isRoot)('EvalWorker when the store cannot write', () => {
       await until(async () => paused().length >= 2, 'two paused evaluations');
       expect(paused()[0].err).toMatch(/^disk full: /);
       expect(paused()[0].err).not.toMatch(/cannot rollback/);
-      expect(paused().map((l) => l.retryInMs).slice(0, 2)).toEqual([1000, 2000]);
+      expect(
+        paused()
+          .map((l) => l.retryInMs)
+          .slice(0, 2),
+      ).toEqual([1000, 2000]);
       const pending = await store.listEvals({ namespace: 'default', jobId: 'wide' });
       expect(pending.map((e) => e.status)).toEqual(['pending']);
 
       unlinkSync(fill);
-      await until(async () => (await store.listAllocs({ namespace: 'default', jobId: 'wide' })).length === 200 || undefined, 'the allocs placed after space freed');
+      await until(
+        async () => (await store.listAllocs({ namespace: 'default', jobId: 'wide' })).length === 200 || undefined,
+        'the allocs placed after space freed',
+      );
       expect(lines.some((l) => l.msg === 'the store writes again: evaluations carry on')).toBe(true);
     } finally {
       await worker.stop();

@@ -73,13 +73,22 @@ export class EvalWorker {
       } catch (err) {
         // a store that cannot write (disk full) fails every eval the same way: retrying at once would
         // spin and flood the log; the eval stays pending and is taken again after a pause
-        const stored = err instanceof StoreWriteError ? false : await this.store.failEval(ev, (err as Error).message, Date.now()).then(() => true, () => false);
+        const stored =
+          err instanceof StoreWriteError
+            ? false
+            : await this.store.failEval(ev, (err as Error).message, Date.now()).then(
+                () => true,
+                () => false,
+              );
         if (stored) {
           this.logger.error({ err, eval: ev.id }, 'evaluation failed');
         } else {
           const pause = Math.min(30_000, 1000 * 2 ** Math.min(this.faults, 5));
           this.faults++;
-          this.logger.error({ err: (err as Error).message, eval: ev.id, retryInMs: pause, faultsInARow: this.faults }, 'the store cannot write: evaluations paused');
+          this.logger.error(
+            { err: (err as Error).message, eval: ev.id, retryInMs: pause, faultsInARow: this.faults },
+            'the store cannot write: evaluations paused',
+          );
           await this.sleep(pause, false);
         }
       }

@@ -37,7 +37,9 @@ export class EventTickets {
   }
 
   private async sign(body: string): Promise<string> {
-    return createHmac('sha256', await this.keyOf()).update(body).digest('base64url');
+    return createHmac('sha256', await this.keyOf())
+      .update(body)
+      .digest('base64url');
   }
 
   async issue(token: TokenInfo, now: number): Promise<{ ticket: string; expiresAt: string }> {

@@ -5,7 +5,12 @@ import type { ClusterEvent } from '../api/types.js';
 import { EventBuffer, formatSse, matches, SseConnection } from './events.js';
 
 const ev = (index: number, topic: ClusterEvent['topic'] = 'job', namespace?: string): ClusterEvent => ({
-  index, topic, type: 'X', key: `k${index}`, time: '2026-01-01T00:00:00.000Z', ...(namespace ? { namespace } : {}),
+  index,
+  topic,
+  type: 'X',
+  key: `k${index}`,
+  time: '2026-01-01T00:00:00.000Z',
+  ...(namespace ? { namespace } : {}),
 });
 
 describe('EventBuffer', () => {
@@ -52,7 +57,13 @@ describe('event filters and framing', () => {
 
 describe('SseConnection', () => {
   // a socket whose reader never reads: nothing written is ever flushed
-  const stalled = () => new Writable({ highWaterMark: 1024, write: () => { /* never calls back */ } });
+  const stalled = () =>
+    new Writable({
+      highWaterMark: 1024,
+      write: () => {
+        /* never calls back */
+      },
+    });
 
   it('drops a reader that stops reading once its buffer passes the bound, and later writes are no-ops', () => {
     const sink = stalled();

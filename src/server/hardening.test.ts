@@ -40,7 +40,12 @@ describe('API hardening', () => {
   }
 
   async function makeToken(role: string, namespace: string, ttl?: string): Promise<CreateTokenResponse> {
-    const r = await call('POST', '/v1/tokens', admin, JSON.stringify({ name: `${role}-${namespace}-${Math.random()}`, role, namespace, ...(ttl ? { ttl } : {}) }));
+    const r = await call(
+      'POST',
+      '/v1/tokens',
+      admin,
+      JSON.stringify({ name: `${role}-${namespace}-${Math.random()}`, role, namespace, ...(ttl ? { ttl } : {}) }),
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     return r.body as unknown as CreateTokenResponse;
   }
@@ -68,7 +73,11 @@ describe('API hardening', () => {
     });
 
     it('refuses JSON, YAML and a job source nested too deeply, with 400 naming the limit', async () => {
-      for (const [body, type] of [[deepJson, 'application/json'], [deepYaml, 'application/yaml'], [JSON.stringify({ source: deepYaml }), 'application/json']]) {
+      for (const [body, type] of [
+        [deepJson, 'application/json'],
+        [deepYaml, 'application/yaml'],
+        [JSON.stringify({ source: deepYaml }), 'application/json'],
+      ]) {
         const r = await call('POST', '/v1/jobs', tokens.submit, body, type);
         expect(r.status, r.body.error).toBe(400);
         expect(r.body.error).toMatch(/nested too deeply/);
@@ -90,7 +99,12 @@ describe('API hardening', () => {
 
     it('refuses a YAML alias bomb ("billion laughs") with 400', async () => {
       const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-      for (let i = 1; i < 10; i++) lines.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(',')}]`);
+      for (let i = 1; i < 10; i++)
+        lines.push(
+          `a${i}: &a${i} [${Array(9)
+            .fill(`*a${i - 1}`)
+            .join(',')}]`,
+        );
       const r = await call('POST', '/v1/jobs', tokens.submit, `name: x\ntype: batch\n${lines.join('\n')}\ntasks: *a9\n`, 'application/yaml');
       expect(r.status).toBe(400);
       expect(r.body.error).toMatch(/alias/i);
@@ -175,7 +189,10 @@ describe('API hardening', () => {
       await reader.read(); // the stream's first comment: it is open
       expect((await call('DELETE', `/v1/tokens/${created.token.id}`, admin)).status).toBe(200);
       // the server hangs up: the read ends (done, or an error for the cut connection) instead of waiting forever
-      const ended = await reader.read().then((r) => r.done, () => true);
+      const ended = await reader.read().then(
+        (r) => r.done,
+        () => true,
+      );
       expect(ended).toBe(true);
     });
 
@@ -198,7 +215,13 @@ describe('API hardening', () => {
     });
 
     it('refuses bad roles, namespaces and ttls with 400', async () => {
-      for (const body of [{ name: 'x', role: 'root', namespace: '*' }, { name: 'x', role: 'read', namespace: 'Bad NS' }, { name: 'x', role: 'read', namespace: 'a', ttl: 'forever' }, { name: 'x', role: 'read', namespace: 'a', ttl: '100000000000h' }, { name: '\u001b[31m', role: 'read', namespace: 'a' }]) {
+      for (const body of [
+        { name: 'x', role: 'root', namespace: '*' },
+        { name: 'x', role: 'read', namespace: 'Bad NS' },
+        { name: 'x', role: 'read', namespace: 'a', ttl: 'forever' },
+        { name: 'x', role: 'read', namespace: 'a', ttl: '100000000000h' },
+        { name: '\u001b[31m', role: 'read', namespace: 'a' },
+      ]) {
         const r = await call('POST', '/v1/tokens', admin, JSON.stringify(body));
         expect(r.status, JSON.stringify(body)).toBe(400);
       }
@@ -229,7 +252,7 @@ describe('API hardening', () => {
       expect(allocs.every((x) => x.namespace === 'team-a')).toBe(true);
     });
 
-    it("lists a namespaced token nothing of other namespaces when it asks for every namespace", async () => {
+    it('lists a namespaced token nothing of other namespaces when it asks for every namespace', async () => {
       const lists: Array<[string, (b: Answer['body']) => Array<{ namespace?: string }>]> = [
         ['/v1/jobs?namespace=*', (b) => b.items as Array<{ namespace: string }>],
         ['/v1/allocs?namespace=*', (b) => b.items as Array<{ namespace: string }>],
@@ -240,10 +263,17 @@ describe('API hardening', () => {
       for (const [path, items] of lists) {
         const all = await call('GET', path, admin);
         // the admin sees default's objects there (no deployments exist: that list is empty for everyone)
-        if (!path.includes('deployments')) expect(items(all.body).some((x) => x.namespace === 'default'), path).toBe(true);
+        if (!path.includes('deployments'))
+          expect(
+            items(all.body).some((x) => x.namespace === 'default'),
+            path,
+          ).toBe(true);
         const mine = await call('GET', path, tokens.readA);
         expect(mine.status, path).toBe(200);
-        expect(items(mine.body).filter((x) => x.namespace !== undefined && x.namespace !== 'team-a'), path).toEqual([]);
+        expect(
+          items(mine.body).filter((x) => x.namespace !== undefined && x.namespace !== 'team-a'),
+          path,
+        ).toEqual([]);
       }
       const ns = await call('GET', '/v1/namespaces', tokens.readA);
       expect(ns.body).toEqual(['team-a']);

@@ -46,7 +46,12 @@ describe.skipIf(!isRoot)('HeartbeatMonitor when the store cannot write', () => {
     const monitor = new HeartbeatMonitor(store, ttl, pino({ level: 'silent' }));
     const { id: nodeId } = await store.registerNode(nodeRequest('n1'), 'secret', ttl, Date.now());
     await store.heartbeat(nodeId, Date.now());
-    await store.registerJob(parseJobSource('name: svc\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    resources: { cpu: 100m, memory: 32Mi }\n').spec, Date.now());
+    await store.registerJob(
+      parseJobSource(
+        'name: svc\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    resources: { cpu: 100m, memory: 32Mi }\n',
+      ).spec,
+      Date.now(),
+    );
     const fill = join(dir, 'fill');
     let beating: NodeJS.Timeout | undefined;
     try {

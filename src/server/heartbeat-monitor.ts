@@ -103,9 +103,18 @@ export class HeartbeatMonitor {
       const expired = await this.store.expiredNodes(now);
       if (expired.length > 0) {
         const ready = await this.store.readyNodeCount();
-        const d = decideSilent(expired.map((n) => n.id), ready, now, this.ttlMs, this.lastSlowDownAt);
+        const d = decideSilent(
+          expired.map((n) => n.id),
+          ready,
+          now,
+          this.ttlMs,
+          this.lastSlowDownAt,
+        );
         if (d.slowed) {
-          this.logger.warn({ silent: expired.length, ready, marking: d.down.length }, 'most nodes went silent at once: marking them down one per TTL (a fault on the server\'s side is likelier than that many machines failing)');
+          this.logger.warn(
+            { silent: expired.length, ready, marking: d.down.length },
+            "most nodes went silent at once: marking them down one per TTL (a fault on the server's side is likelier than that many machines failing)",
+          );
         }
         for (const id of d.down) {
           const node = expired.find((n) => n.id === id)!;

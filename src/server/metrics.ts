@@ -20,29 +20,57 @@ export class Metrics {
   readonly registry = new Registry();
   readonly nodes = new Gauge({ name: 'baton_nodes', help: 'Nodes by status', labelNames: ['status'], registers: [this.registry] });
   readonly allocs = new Gauge({ name: 'baton_allocs', help: 'Allocations by client status', labelNames: ['client_status'], registers: [this.registry] });
-  readonly jobs = new Gauge({ name: 'baton_jobs', help: 'Jobs by status (dispatched and periodic runs included)', labelNames: ['status'], registers: [this.registry] });
+  readonly jobs = new Gauge({
+    name: 'baton_jobs',
+    help: 'Jobs by status (dispatched and periodic runs included)',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
   readonly evalsPending = new Gauge({ name: 'baton_evals_pending', help: 'Evaluations waiting for the scheduler', registers: [this.registry] });
   readonly evalsBlocked = new Gauge({ name: 'baton_evals_blocked', help: 'Evaluations blocked until capacity frees up', registers: [this.registry] });
   readonly evalWait = new Histogram({
-    name: 'baton_eval_wait_seconds', help: 'Time from an evaluation being due to the scheduler taking it',
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [this.registry],
+    name: 'baton_eval_wait_seconds',
+    help: 'Time from an evaluation being due to the scheduler taking it',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
   });
   readonly scheduling = new Histogram({
-    name: 'baton_scheduling_seconds', help: 'Duration of one schedule() run (reconcile, feasibility, ranking)',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+    name: 'baton_scheduling_seconds',
+    help: 'Duration of one schedule() run (reconcile, feasibility, ranking)',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
   });
   readonly planApply = new Histogram({
-    name: 'baton_plan_apply_seconds', help: 'Duration of checking and committing one plan',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry],
+    name: 'baton_plan_apply_seconds',
+    help: 'Duration of checking and committing one plan',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
   });
   readonly http = new Histogram({
-    name: 'baton_http_request_seconds', help: 'API latency by method, route and status (blocking queries hold requests open on purpose)',
+    name: 'baton_http_request_seconds',
+    help: 'API latency by method, route and status (blocking queries hold requests open on purpose)',
     labelNames: ['method', 'route', 'status'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [this.registry],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
   });
-  readonly nodeCpu = new Gauge({ name: 'baton_node_cpu_used_millicores', help: "CPU used by a node's tasks, from its latest heartbeat", labelNames: ['node'], registers: [this.registry] });
-  readonly nodeMemory = new Gauge({ name: 'baton_node_memory_used_bytes', help: "Memory used by a node's tasks, from its latest heartbeat", labelNames: ['node'], registers: [this.registry] });
-  readonly nodeMemoryCapacity = new Gauge({ name: 'baton_node_memory_capacity_bytes', help: 'Memory a node offers to baton (reserved memory already taken off)', labelNames: ['node'], registers: [this.registry] });
+  readonly nodeCpu = new Gauge({
+    name: 'baton_node_cpu_used_millicores',
+    help: "CPU used by a node's tasks, from its latest heartbeat",
+    labelNames: ['node'],
+    registers: [this.registry],
+  });
+  readonly nodeMemory = new Gauge({
+    name: 'baton_node_memory_used_bytes',
+    help: "Memory used by a node's tasks, from its latest heartbeat",
+    labelNames: ['node'],
+    registers: [this.registry],
+  });
+  readonly nodeMemoryCapacity = new Gauge({
+    name: 'baton_node_memory_capacity_bytes',
+    help: 'Memory a node offers to baton (reserved memory already taken off)',
+    labelNames: ['node'],
+    registers: [this.registry],
+  });
 
   /** recompute the gauges from the store, just before a scrape is answered */
   async refresh(store: Store, usage: UsageHistory, now: number): Promise<void> {

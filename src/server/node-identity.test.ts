@@ -33,9 +33,15 @@ describe('agent routes over mutual TLS', () => {
     const b = await register('b');
     await expect(a.http.request('POST', '/v1/agent/heartbeat', { body: {} })).resolves.toBeTruthy();
     const aCertBSecret = new HttpClient({ ...a.http.options, token: b.secret });
-    await expect(aCertBSecret.request('POST', '/v1/agent/heartbeat', { body: {} })).rejects.toMatchObject({ status: 403, message: expect.stringMatching(/a node may act only as itself/) });
+    await expect(aCertBSecret.request('POST', '/v1/agent/heartbeat', { body: {} })).rejects.toMatchObject({
+      status: 403,
+      message: expect.stringMatching(/a node may act only as itself/),
+    });
     const noCert = new HttpClient({ baseUrl: t.server.url, token: a.secret, ca: t.server.tls!.caPem });
-    await expect(noCert.request('POST', '/v1/agent/heartbeat', { body: {} })).rejects.toMatchObject({ status: 403, message: expect.stringMatching(/client certificate/) });
+    await expect(noCert.request('POST', '/v1/agent/heartbeat', { body: {} })).rejects.toMatchObject({
+      status: 403,
+      message: expect.stringMatching(/client certificate/),
+    });
   });
 
   it('guesses from an address lock out its tokens for a while, but not an agent with its node certificate', async () => {
@@ -63,7 +69,10 @@ describe('agent routes over mutual TLS', () => {
     try {
       const foreign = await issueNodeCert(other.server.tls!, a.nodeId);
       const http = new HttpClient({ baseUrl: t.server.url, token: a.secret, ca: t.server.tls!.caPem, cert: foreign.cert, key: foreign.key });
-      await expect(http.request('POST', '/v1/agent/heartbeat', { body: {} })).rejects.toMatchObject({ status: 403, message: expect.stringMatching(/not one this cluster's CA issued/) });
+      await expect(http.request('POST', '/v1/agent/heartbeat', { body: {} })).rejects.toMatchObject({
+        status: 403,
+        message: expect.stringMatching(/not one this cluster's CA issued/),
+      });
     } finally {
       await other.close();
     }

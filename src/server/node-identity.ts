@@ -22,9 +22,7 @@ export function serverTlsOf(store: Store): ServerTls | undefined {
   return tlsOfStore.get(store);
 }
 
-export type PeerIdentity =
-  | { tls: false }
-  | { tls: true; nodeId?: string; error?: string };
+export type PeerIdentity = { tls: false } | { tls: true; nodeId?: string; error?: string };
 
 /** the node id of a verified client certificate on this request's connection */
 export function peerIdentity(req: FastifyRequest): PeerIdentity {
@@ -45,7 +43,10 @@ export function assertNodeCert(req: FastifyRequest, nodeId: string): void {
   const peer = peerIdentity(req);
   if (!peer.tls) return;
   if (peer.error) {
-    throw new HttpError(403, `agent routes need the node's client certificate (mutual TLS): ${peer.error}. An agent gets one when it registers (node.pem in its data dir)`);
+    throw new HttpError(
+      403,
+      `agent routes need the node's client certificate (mutual TLS): ${peer.error}. An agent gets one when it registers (node.pem in its data dir)`,
+    );
   }
   if (peer.nodeId !== nodeId) {
     throw new HttpError(403, `the client certificate is node ${peer.nodeId}'s, the node secret is node ${nodeId}'s: a node may act only as itself`);

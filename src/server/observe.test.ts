@@ -90,9 +90,14 @@ describe.each(storeDialects())('observability routes ($dialect)', ({ fresh }) =>
     expect(seen.every((e) => e.topic === 'job' || e.topic === 'alloc')).toBe(true);
 
     // raw SSE framing, a ticket for EventSource (which cannot send headers), and Last-Event-ID
-    const { ticket } = await (await fetch(`${server.url}/v1/events/ticket`, { method: 'POST', headers: { authorization: `Bearer ${server.adminToken}` } })).json() as { ticket: string };
+    const { ticket } = (await (
+      await fetch(`${server.url}/v1/events/ticket`, { method: 'POST', headers: { authorization: `Bearer ${server.adminToken}` } })
+    ).json()) as { ticket: string };
     const ctrl = new AbortController();
-    const res = await fetch(`${server.url}/v1/events?topic=job&ticket=${ticket}`, { headers: { 'last-event-id': String(seen[0].index - 1) }, signal: ctrl.signal });
+    const res = await fetch(`${server.url}/v1/events?topic=job&ticket=${ticket}`, {
+      headers: { 'last-event-id': String(seen[0].index - 1) },
+      signal: ctrl.signal,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = res.body!.getReader();
@@ -144,7 +149,11 @@ describe.each(storeDialects())('observability routes ($dialect)', ({ fresh }) =>
     await expect(agent.heartbeat()).resolves.toMatchObject({ status: 'ready' });
     // a bad usage body is a 400 that says where
     const bad = await fetch(`${server.url}/v1/agent/heartbeat`, {
-      method: 'POST', headers: { authorization: `Bearer ${(agent as unknown as { http: { options: { token: string } } }).http.options.token}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${(agent as unknown as { http: { options: { token: string } } }).http.options.token}`,
+        'content-type': 'application/json',
+      },
       body: JSON.stringify({ usage: { node: { cpu: -1, memory: 0 }, allocs: {} } }),
     });
     expect(bad.status).toBe(400);
@@ -174,7 +183,13 @@ describe.each(storeDialects())('observability routes ($dialect)', ({ fresh }) =>
   it('describes every route of docs/api.md in its OpenAPI document, without a token', async () => {
     const res = await fetch(`${server.url}/v1/openapi.json`);
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, { summary: string; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>> };
+    const doc = (await res.json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { summary: string; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>
+      >;
+    };
     expect(doc.openapi).toBe('3.1.0');
     const api = await readFile(join(import.meta.dirname, '../../docs/api.md'), 'utf8');
     const rows = [...api.matchAll(/^\| `(GET|POST|PUT|DELETE) ([^`]+)`/gm)].map((m) => [m[1].toLowerCase(), m[2].replace(/:([A-Za-z_]+)/g, '{$1}')]);

@@ -78,11 +78,18 @@ export async function buildOpenApi(registered: RegisteredRoute[], version: strin
     if (seen.has(key)) continue;
     seen.add(key);
     // a route without a policy is refused by the server; it is listed as admin-only so the document does not promise more
-    const doc: Omit<RouteDoc, 'response'> & { response: string } = routeByKey.get(key) ?? { method: method as RouteDoc['method'], path: r.url, summary: `${r.url} (no policy declared: refused)`, auth: 'admin', response: 'unknown' };
+    const doc: Omit<RouteDoc, 'response'> & { response: string } = routeByKey.get(key) ?? {
+      method: method as RouteDoc['method'],
+      path: r.url,
+      summary: `${r.url} (no policy declared: refused)`,
+      auth: 'admin',
+      response: 'unknown',
+    };
     const path = r.url.replace(/:([A-Za-z_]+)/g, '{$1}');
     const params: unknown[] = [];
     for (const m of r.url.matchAll(/:([A-Za-z_]+)/g)) params.push({ name: m[1], in: 'path', required: true, schema: { type: 'string' } });
-    for (const [name, description] of Object.entries(doc.query ?? {})) params.push({ name, in: 'query', required: false, description, schema: { type: 'string' } });
+    for (const [name, description] of Object.entries(doc.query ?? {}))
+      params.push({ name, in: 'query', required: false, description, schema: { type: 'string' } });
     const name = typeName(doc.response);
     if (name) components[name] ??= { type: 'object', description: `${name}: see src/api/types.ts` };
     const ref = name ? { $ref: `#/components/schemas/${name}` } : { description: doc.response };
@@ -96,11 +103,19 @@ export async function buildOpenApi(registered: RegisteredRoute[], version: strin
       ...(doc.namespaced ? { 'x-baton-namespaced': true } : {}),
       responses: {
         200: { description: doc.response, content: { [doc.produces ?? 'application/json']: { schema: doc.produces ? { type: 'string' } : schema } } },
-        ...(doc.auth === 'none' ? {} : {
-          401: { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
-          403: { description: `the credential may not call this (needs ${doc.auth}${doc.namespaced ? ' in the namespace' : ''})`, content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
-          429: { description: 'too many failed sign-ins from this address: see Retry-After', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
-        }),
+        ...(doc.auth === 'none'
+          ? {}
+          : {
+              401: { description: 'missing or unknown token', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
+              403: {
+                description: `the credential may not call this (needs ${doc.auth}${doc.namespaced ? ' in the namespace' : ''})`,
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } },
+              },
+              429: {
+                description: 'too many failed sign-ins from this address: see Retry-After',
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } },
+              },
+            }),
         400: { description: 'bad input', content: { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } } },
       },
     };
@@ -108,8 +123,12 @@ export async function buildOpenApi(registered: RegisteredRoute[], version: strin
     (paths[path] ??= {})[method.toLowerCase()] = op;
   }
   components.ApiError = {
-    type: 'object', required: ['error'],
-    properties: { error: { type: 'string' }, details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } } },
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: { type: 'string' },
+      details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+    },
   };
   return {
     openapi: '3.1.0',

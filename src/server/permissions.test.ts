@@ -15,11 +15,7 @@ import { policyOf, roleTableMarkdown, ROUTES, type RouteDoc } from './openapi.js
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
 import { storeDialects, storeOption } from '../../test/support/stores.js';
 
-type Who =
-  | { kind: 'none' }
-  | { kind: 'join' }
-  | { kind: 'node' }
-  | { kind: 'user'; role: TokenRole; namespace: string };
+type Who = { kind: 'none' } | { kind: 'join' } | { kind: 'node' } | { kind: 'user'; role: TokenRole; namespace: string };
 
 type Expect = 'allowed' | 'unauthenticated' | 'denied' | 'hidden';
 
@@ -53,7 +49,8 @@ function matches(expect: Expect, status: number): boolean {
   }
 }
 
-const JOB = 'name: web\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["1000"]\n    resources: { memory: 16Mi, cpu: 10m }\n';
+const JOB =
+  'name: web\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["1000"]\n    resources: { memory: 16Mi, cpu: 10m }\n';
 
 describe.each(storeDialects())('permission matrix ($dialect)', ({ fresh }) => {
   let t: TestServer;
@@ -128,7 +125,20 @@ describe.each(storeDialects())('permission matrix ($dialect)', ({ fresh }) => {
       const doc = policyOf(r.method, r.url);
       if (!doc) continue;
       let path = r.url
-        .replace(/:id\b/, r.url.startsWith('/v1/jobs') ? 'web' : r.url.startsWith('/v1/nodes') ? ids.node : r.url.startsWith('/v1/allocs') ? ids.alloc : r.url.startsWith('/v1/evals') ? ids.eval : r.url.startsWith('/v1/tokens') ? ids.token : 'nosuch')
+        .replace(
+          /:id\b/,
+          r.url.startsWith('/v1/jobs')
+            ? 'web'
+            : r.url.startsWith('/v1/nodes')
+              ? ids.node
+              : r.url.startsWith('/v1/allocs')
+                ? ids.alloc
+                : r.url.startsWith('/v1/evals')
+                  ? ids.eval
+                  : r.url.startsWith('/v1/tokens')
+                    ? ids.token
+                    : 'nosuch',
+        )
         .replace(/:namespace\b/, 'default')
         .replace(/:name\b/, 'web')
         .replace(/:(\w+)/g, 'nosuch');
@@ -153,14 +163,21 @@ describe.each(storeDialects())('permission matrix ($dialect)', ({ fresh }) => {
     const pinned = `name: pinned\ntype: service\nconstraints:\n  - attribute: \${node.name}\n    value: node-b\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["1000"]\n    resources: { memory: 16Mi, cpu: 10m }\n`;
     expect((await api('POST', '/v1/jobs', secrets.admin, pinned, 'application/yaml')).status).toBe(200);
     const alloc = await until(async () => {
-      const page = JSON.parse((await api('GET', '/v1/allocs?job=pinned&namespace=default', secrets.admin)).text) as { items: Array<{ id: string; nodeId: string; clientStatus: string }> };
+      const page = JSON.parse((await api('GET', '/v1/allocs?job=pinned&namespace=default', secrets.admin)).text) as {
+        items: Array<{ id: string; nodeId: string; clientStatus: string }>;
+      };
       return page.items[0];
     }, 'pinned placed');
     expect(alloc.nodeId).toBe(ids.nodeB);
     const report = { updates: [{ allocId: alloc.id, clientStatus: 'failed', clientDescription: 'forged', taskStates: {} }] };
     const r1 = await api('POST', '/v1/agent/allocs/status', secrets['node secret'], JSON.stringify(report));
     expect(r1.status).toBe(403);
-    const r2 = await api('POST', '/v1/agent/logs', secrets['node secret'], JSON.stringify({ chunks: [{ allocId: alloc.id, task: 'main', stream: 'stdout', data: 'forged' }] }));
+    const r2 = await api(
+      'POST',
+      '/v1/agent/logs',
+      secrets['node secret'],
+      JSON.stringify({ chunks: [{ allocId: alloc.id, task: 'main', stream: 'stdout', data: 'forged' }] }),
+    );
     expect(r2.status).toBe(403);
     const after = JSON.parse((await api('GET', `/v1/allocs/${alloc.id}`, secrets.admin)).text) as { clientStatus: string };
     expect(after.clientStatus).toBe(alloc.clientStatus);
@@ -193,11 +210,23 @@ describe('permission matrix over mutual TLS: node certificates', () => {
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     const id = opts.as ? node[opts.as] : undefined;
     return new Promise((resolve, reject) => {
-      const req = httpsRequest({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, ca, agent: false, ...(id ? { cert: id.cert, key: id.key } : {}) }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = httpsRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname + url.search,
+          method,
+          headers,
+          ca,
+          agent: false,
+          ...(id ? { cert: id.cert, key: id.key } : {}),
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on('error', reject);
       req.end(opts.body);
     });
@@ -218,7 +247,9 @@ describe('permission matrix over mutual TLS: node certificates', () => {
   afterAll(() => t.close());
 
   it("gives agent routes only to a node's secret with that node's own certificate", async () => {
-    const agentRoutes = Object.entries(ROUTES).filter(([, d]) => d.auth === 'node').map(([k]) => k.split(' ') as [string, string]);
+    const agentRoutes = Object.entries(ROUTES)
+      .filter(([, d]) => d.auth === 'node')
+      .map(([k]) => k.split(' ') as [string, string]);
     expect(agentRoutes.length).toBeGreaterThan(4);
     const wrong: string[] = [];
     for (const [method, url] of agentRoutes) {

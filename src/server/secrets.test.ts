@@ -50,7 +50,10 @@ describe.each(storeDialects())('secrets API ($dialect)', ({ fresh }) => {
     expect(list.map((s) => [s.name, s.version, s.keys])).toEqual([['db', 2, ['url']]]);
     expect(JSON.stringify(list)).not.toContain(VALUE);
     const events = await t.client.recentEvents({ topics: ['secret'] });
-    expect(events.events.map((e) => `${e.type} ${e.key} v${(e.payload as { version: number }).version}`)).toEqual(['SecretPut team-a/db v1', 'SecretPut team-a/db v2']);
+    expect(events.events.map((e) => `${e.type} ${e.key} v${(e.payload as { version: number }).version}`)).toEqual([
+      'SecretPut team-a/db v1',
+      'SecretPut team-a/db v2',
+    ]);
     expect(JSON.stringify(events)).not.toContain(VALUE);
     await submit.deleteSecret('team-a', 'db');
     expect(await read.listSecrets('team-a')).toEqual([]);

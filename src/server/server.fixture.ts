@@ -26,7 +26,15 @@ export interface TestServer {
 export async function startTestServer(opts: { heartbeatTtlMs: number; logCapBytes: number; tls?: boolean; store?: string }): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'baton-server-'));
   const { tls, ...rest } = opts;
-  const server = await startServer({ dataDir: dir, host: '127.0.0.1', port: 0, ...rest, insecureHttp: tls !== true, logger: createLogger('silent', 'test'), version: 'test' });
+  const server = await startServer({
+    dataDir: dir,
+    host: '127.0.0.1',
+    port: 0,
+    ...rest,
+    insecureHttp: tls !== true,
+    logger: createLogger('silent', 'test'),
+    version: 'test',
+  });
   const t: TestServer = {
     dir,
     server,
@@ -44,8 +52,14 @@ export async function startTestServer(opts: { heartbeatTtlMs: number; logCapByte
 /** a ready exec node with 4 cores and 4 GiB unless told otherwise */
 export function nodeRequest(name: string, over: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest {
   return {
-    name, nodeClass: '', datacenter: 'dc1', drivers: { exec: { healthy: true, detail: 'test' } }, attributes: {}, labels: {},
-    capacity: { cpu: 4000, memory: 4 * 1024 ** 3, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
+    name,
+    nodeClass: '',
+    datacenter: 'dc1',
+    drivers: { exec: { healthy: true, detail: 'test' } },
+    attributes: {},
+    labels: {},
+    capacity: { cpu: 4000, memory: 4 * 1024 ** 3, disk: 0 },
+    reserved: { cpu: 0, memory: 0, disk: 0 },
     ...over,
   };
 }

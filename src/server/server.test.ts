@@ -28,11 +28,15 @@ async function joinNode(server: RunningServer, name: string, memory?: number): P
 }
 
 const running = (a: AgentAlloc) => ({
-  allocId: a.alloc.id, clientStatus: 'running' as const, clientDescription: 'running',
+  allocId: a.alloc.id,
+  clientStatus: 'running' as const,
+  clientDescription: 'running',
   taskStates: { main: { state: 'running' as const, failed: false, restarts: 0, events: [] } },
 });
 const complete = (a: AgentAlloc) => ({
-  allocId: a.alloc.id, clientStatus: 'complete' as const, clientDescription: 'done',
+  allocId: a.alloc.id,
+  clientStatus: 'complete' as const,
+  clientDescription: 'done',
   taskStates: { main: { state: 'dead' as const, failed: false, exitCode: 0, restarts: 0, events: [] } },
 });
 
@@ -54,9 +58,18 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
     expect(reg).toMatchObject({ heartbeatTtlMs: 400, stopAfterMs: 266 });
     agent.useToken(reg.secret);
     expect(await agent.heartbeat()).toMatchObject({ heartbeatTtlMs: 400, stopAfterMs: 266 });
-    const safe = await client.submitJob(`name: safe\ntype: batch\ndisconnect: { stop_after: 100ms }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n`, 'safe.yaml');
-    expect(safe.warnings.filter((w) => w.includes('disconnect')), safe.warnings.join()).toEqual([]);
-    const risky = await client.submitJob(`name: risky\ntype: service\ndisconnect: { stop_after: 10m, replace_after: 1m }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n`, 'risky.yaml');
+    const safe = await client.submitJob(
+      `name: safe\ntype: batch\ndisconnect: { stop_after: 100ms }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n`,
+      'safe.yaml',
+    );
+    expect(
+      safe.warnings.filter((w) => w.includes('disconnect')),
+      safe.warnings.join(),
+    ).toEqual([]);
+    const risky = await client.submitJob(
+      `name: risky\ntype: service\ndisconnect: { stop_after: 10m, replace_after: 1m }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n`,
+      'risky.yaml',
+    );
     expect(risky.warnings.join()).toMatch(/stop_after outlasts the node TTL \(400ms\) plus replace_after/);
   });
 
@@ -167,13 +180,36 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
     const a = await joinNode(server, 'a');
     const nodeSecret = (a.agent as unknown as { http: { options: { token: string } } }).http.options.token;
     const routes: Array<[string, string]> = [
-      ['POST', '/v1/jobs'], ['GET', '/v1/jobs'], ['GET', '/v1/jobs/x'], ['DELETE', '/v1/jobs/x'], ['GET', '/v1/nodes/zz'],
-      ['GET', '/v1/allocs'], ['GET', '/v1/allocs/zzzz'], ['GET', '/v1/allocs/zzzz/logs'], ['GET', '/v1/evals/zzzz'],
-      ['POST', '/v1/agent/register'], ['PUT', '/v1/agent/node'], ['GET', '/v1/agent/allocs'], ['POST', '/v1/agent/allocs/status'], ['POST', '/v1/agent/logs'],
+      ['POST', '/v1/jobs'],
+      ['GET', '/v1/jobs'],
+      ['GET', '/v1/jobs/x'],
+      ['DELETE', '/v1/jobs/x'],
+      ['GET', '/v1/nodes/zz'],
+      ['GET', '/v1/allocs'],
+      ['GET', '/v1/allocs/zzzz'],
+      ['GET', '/v1/allocs/zzzz/logs'],
+      ['GET', '/v1/evals/zzzz'],
+      ['POST', '/v1/agent/register'],
+      ['PUT', '/v1/agent/node'],
+      ['GET', '/v1/agent/allocs'],
+      ['POST', '/v1/agent/allocs/status'],
+      ['POST', '/v1/agent/logs'],
     ];
-    const bodies = ['', 'null', '[]', '"x"', '{"spec": 5}', '{"spec": {"name": []}}', '{"source": 7}', '{"updates": [{"allocId": "nope"}]}',
-      '{"chunks": [{"allocId": "x", "task": "t", "stream": "stdout", "data": "d"}]}', '{"updates": [{"allocId": "nope", "clientStatus": "running", "clientDescription": "", "taskStates": {}}]}',
-      '{"name": "n", "capacity": {"cpu": -1}}', '\u0000\u0001', '{"a":'.repeat(200)];
+    const bodies = [
+      '',
+      'null',
+      '[]',
+      '"x"',
+      '{"spec": 5}',
+      '{"spec": {"name": []}}',
+      '{"source": 7}',
+      '{"updates": [{"allocId": "nope"}]}',
+      '{"chunks": [{"allocId": "x", "task": "t", "stream": "stdout", "data": "d"}]}',
+      '{"updates": [{"allocId": "nope", "clientStatus": "running", "clientDescription": "", "taskStates": {}}]}',
+      '{"name": "n", "capacity": {"cpu": -1}}',
+      '\u0000\u0001',
+      '{"a":'.repeat(200),
+    ];
     const queries = ['', '?namespace=%00', '?index=-1&wait=forever', '?offset=abc&stream=nope', '?status=weird&job=' + 'x'.repeat(500)];
     let errors = 0;
     for (const [method, path] of routes) {
@@ -181,7 +217,9 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
         for (const q of queries) {
           for (const body of method === 'GET' || method === 'DELETE' ? [undefined] : bodies) {
             const res = await fetch(`${server.url}${path}${q}`, {
-              method, body, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+              method,
+              body,
+              headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
             });
             const text = await res.text();
             // some combinations are valid (listing jobs with the admin token); none may be a 500
@@ -207,7 +245,16 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
     const watch = agent.allocs(first.index, 300_000);
     // held once the server waits on the store's changes for it (a fixed sleep lost that race under load)
     await until(async () => server.store.listenerCount('change') > listening, 'the watch to be held');
-    const spare = await startServer({ dataDir: join(t.dir, 'spare'), host: '127.0.0.1', port: 0, heartbeatTtlMs: 30_000, logCapBytes: 1 << 20, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test' });
+    const spare = await startServer({
+      dataDir: join(t.dir, 'spare'),
+      host: '127.0.0.1',
+      port: 0,
+      heartbeatTtlMs: 30_000,
+      logCapBytes: 1 << 20,
+      insecureHttp: true,
+      logger: createLogger('silent', 'test'),
+      version: 'test',
+    });
     await server.close();
     // "nothing changed": the agent asks again (another server, or this one once it is back)
     expect(await watch).toEqual({ index: first.index, allocs: [] });
@@ -217,7 +264,17 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
   it('keeps its tokens across a restart', async () => {
     const { url, adminToken, joinToken } = server;
     await server.close();
-    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test', store: t.store });
+    server = t.server = await startServer({
+      dataDir: t.dir,
+      host: '127.0.0.1',
+      port: 0,
+      heartbeatTtlMs: 400,
+      logCapBytes: 64,
+      insecureHttp: true,
+      logger: createLogger('silent', 'test'),
+      version: 'test',
+      store: t.store,
+    });
     expect(server.adminToken).toBe(adminToken);
     expect(server.joinToken).toBe(joinToken);
     expect(server.url).not.toBe('');
@@ -227,7 +284,17 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
   it('closes its data dir to other users again at start (it holds the CA key, the secrets key and the admin token)', async () => {
     await server.close();
     await chmod(t.dir, 0o755);
-    server = t.server = await startServer({ dataDir: t.dir, host: '127.0.0.1', port: 0, heartbeatTtlMs: 400, logCapBytes: 64, insecureHttp: true, logger: createLogger('silent', 'test'), version: 'test', store: t.store });
+    server = t.server = await startServer({
+      dataDir: t.dir,
+      host: '127.0.0.1',
+      port: 0,
+      heartbeatTtlMs: 400,
+      logCapBytes: 64,
+      insecureHttp: true,
+      logger: createLogger('silent', 'test'),
+      version: 'test',
+      store: t.store,
+    });
     expect((await stat(t.dir)).mode & 0o777).toBe(0o700);
   });
 });

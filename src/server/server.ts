@@ -114,7 +114,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const info: ServerInfo = { url, joinToken, adminToken, ...(tls ? { caFingerprint: showFingerprint(tls.fingerprint), caFile: join(opts.dataDir, 'ca.pem') } : {}) };
+  const info: ServerInfo = {
+    url,
+    joinToken,
+    adminToken,
+    ...(tls ? { caFingerprint: showFingerprint(tls.fingerprint), caFile: join(opts.dataDir, 'ca.pem') } : {}),
+  };
   await writeSecretFile(join(opts.dataDir, 'server.json'), info);
 
   const worker = new EvalWorker(store, opts.logger);
@@ -123,24 +128,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // every server writes the heartbeats it takes; only the leader acts on silence
   monitor.setLeading(false);
   monitor.start();
-  const leadership = new Leadership(store, {
-    async gained(epoch) {
-      store.fenceWith({ serverId, epoch });
-      // the caches must hold what the last leader committed before this one plans on them
-      await store.follow();
-      monitor.setLeading(true);
-      worker.start();
-      launcher.start();
-      gc.start();
+  const leadership = new Leadership(
+    store,
+    {
+      async gained(epoch) {
+        store.fenceWith({ serverId, epoch });
+        // the caches must hold what the last leader committed before this one plans on them
+        await store.follow();
+        monitor.setLeading(true);
+        worker.start();
+        launcher.start();
+        gc.start();
+      },
+      async lost() {
+        store.fenceWith(undefined);
+        monitor.setLeading(false);
+        launcher.stop();
+        gc.stop();
+        await worker.stop();
+      },
     },
-    async lost() {
-      store.fenceWith(undefined);
-      monitor.setLeading(false);
-      launcher.stop();
-      gc.stop();
-      await worker.stop();
-    },
-  }, { serverId, url, version: opts.version, ttlMs: opts.leaderTtlMs, logger: opts.logger });
+    { serverId, url, version: opts.version, ttlMs: opts.leaderTtlMs, logger: opts.logger },
+  );
   ctx.leadership = leadership;
   await leadership.start();
   if (store.shared) {
@@ -184,7 +193,9 @@ async function ensureServerId(dataDir: string): Promise<string> {
   } catch {
     /* first start */
   }
-  const id = `${hostname().replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  const id = `${hostname()
+    .replace(/[^A-Za-z0-9.-]/g, '-')
+    .slice(0, 40)}-${randomBytes(3).toString('hex')}`;
   await writeFile(`${file}.tmp`, `${id}\n`, { mode: 0o644 });
   await rename(`${file}.tmp`, file);
   return id;

@@ -22,7 +22,9 @@ describe('ownSqliteFile', () => {
     // another process, as a second `baton server` would be
     const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     await writeFile(`${file}.server`, `${other.pid} ${hostname()}\n`);
-    await expect(ownSqliteFile(file)).rejects.toThrow(new RegExp(`another baton server \\(pid ${other.pid}\\) is using .*baton.db: a SQLite store is one server's`));
+    await expect(ownSqliteFile(file)).rejects.toThrow(
+      new RegExp(`another baton server \\(pid ${other.pid}\\) is using .*baton.db: a SQLite store is one server's`),
+    );
     other.kill('SIGKILL');
     await new Promise((r) => other.once('exit', r));
     const release = await ownSqliteFile(file);

@@ -34,10 +34,14 @@ export async function ownSqliteFile(file: string): Promise<() => Promise<void>> 
     const [pidText, host] = (await readFile(lock, 'utf8').catch(() => '')).trim().split(' ');
     const pid = Number(pidText);
     if (host === hostname() && Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw new Error(`another baton server (pid ${pid}) is using ${file}: a SQLite store is one server's; stop it first, or run several servers on PostgreSQL (--store postgres://…)`);
+      throw new Error(
+        `another baton server (pid ${pid}) is using ${file}: a SQLite store is one server's; stop it first, or run several servers on PostgreSQL (--store postgres://…)`,
+      );
     }
     if (host && host !== hostname()) {
-      throw new Error(`${lock} says a baton server on ${host} uses ${file} (a shared disk?): a SQLite store is one server's; if that server is gone for good, delete ${lock}`);
+      throw new Error(
+        `${lock} says a baton server on ${host} uses ${file} (a shared disk?): a SQLite store is one server's; if that server is gone for good, delete ${lock}`,
+      );
     }
     // the server that wrote it is gone (killed): take over
     await rm(lock, { force: true });

@@ -21,7 +21,8 @@ export function findUiDir(): string | undefined {
 // the page talks only to its own origin; nothing may frame it (clickjacking of drain/stop buttons)
 const PAGE_HEADERS: Record<string, string> = {
   'cache-control': 'no-cache',
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -38,7 +39,9 @@ export function registerUi(app: FastifyInstance, dir: string | undefined = findU
       reply
         .status(404)
         .type('text/html; charset=utf-8')
-        .send('<!doctype html><title>baton</title><p>The baton web UI is not built in this install. Run <code>npm run build</code> and restart the server. The API is at <code>/v1</code>.</p>'),
+        .send(
+          '<!doctype html><title>baton</title><p>The baton web UI is not built in this install. Run <code>npm run build</code> and restart the server. The API is at <code>/v1</code>.</p>',
+        ),
     );
     return;
   }

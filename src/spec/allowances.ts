@@ -44,7 +44,10 @@ export function underPrefix(path: string, prefixes: readonly string[]): boolean 
 }
 
 export function parsePrefixes(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** the user-facing wording of a need and how an operator allows it */

@@ -20,10 +20,23 @@ describe('parseJobSource', () => {
   it('fills in the defaults', () => {
     const { spec } = parseJobSource(`name: a\ntype: batch\n${TASK}`);
     expect(spec).toMatchObject({
-      name: 'a', namespace: 'default', type: 'batch', count: 1, priority: 50, scheduling: 'binpack',
-      retry: { attempts: 0, delayMs: 5000, maxDelayMs: 300_000 }, preempt: false, restart: { attempts: 0, mode: 'fail' },
+      name: 'a',
+      namespace: 'default',
+      type: 'batch',
+      count: 1,
+      priority: 50,
+      scheduling: 'binpack',
+      retry: { attempts: 0, delayMs: 5000, maxDelayMs: 300_000 },
+      preempt: false,
+      restart: { attempts: 0, mode: 'fail' },
     });
-    expect(spec.tasks[0]).toMatchObject({ args: [], env: {}, resources: { cpu: 100, memory: 128 * 1024 ** 2, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 5000 });
+    expect(spec.tasks[0]).toMatchObject({
+      args: [],
+      env: {},
+      resources: { cpu: 100, memory: 128 * 1024 ** 2, disk: 0 },
+      killSignal: 'SIGTERM',
+      killTimeoutMs: 5000,
+    });
   });
 
   it('reads units for cpu, memory and durations', () => {
@@ -33,7 +46,9 @@ describe('parseJobSource', () => {
     expect(spec.tasks[0].resources).toEqual({ cpu: 500, memory: Math.round(1.5 * 1024 ** 3), disk: 2e9 });
     expect(spec.tasks[0].killTimeoutMs).toBe(30_000);
     expect(spec.restart).toEqual({ attempts: 5, intervalMs: 90_000, delayMs: 250, mode: 'fail' });
-    expect(parseJobSource(`name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: x\n    resources: { cpu: 500m }\n`).spec.tasks[0].resources.cpu).toBe(500);
+    expect(
+      parseJobSource(`name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: x\n    resources: { cpu: 500m }\n`).spec.tasks[0].resources.cpu,
+    ).toBe(500);
   });
 
   it('reads the disconnect trade-off, absent by default, and warns of two copies', () => {
@@ -50,7 +65,9 @@ describe('parseJobSource', () => {
   });
 
   it('accepts JSON', () => {
-    const { spec } = parseJobSource(JSON.stringify({ name: 'j', type: 'batch', count: 4, tasks: [{ name: 't', driver: 'exec', command: '/bin/true', env: { A: 1 } }] }));
+    const { spec } = parseJobSource(
+      JSON.stringify({ name: 'j', type: 'batch', count: 4, tasks: [{ name: 't', driver: 'exec', command: '/bin/true', env: { A: 1 } }] }),
+    );
     expect(spec.count).toBe(4);
     expect(spec.tasks[0].env).toEqual({ A: '1' });
   });
@@ -74,7 +91,9 @@ describe('parseJobSource', () => {
   });
 
   it('names a nested field with its path and line', () => {
-    const e = specError(() => parseJobSource('name: x\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources:\n      memory: 12 gigs\n'));
+    const e = specError(() =>
+      parseJobSource('name: x\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources:\n      memory: 12 gigs\n'),
+    );
     expect(e.details[0]).toMatchObject({ path: 'tasks[0].resources.memory', line: 8 });
     expect(e.details[0].message).toMatch(/12 gigs.*512Mi/);
   });
@@ -88,7 +107,9 @@ describe('parseJobSource', () => {
   it('checks what depends on the driver', () => {
     expect(specError(() => parseJobSource('name: x\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n')).details[0].path).toBe('tasks[0].image');
     expect(specError(() => parseJobSource('name: x\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n')).details[0].path).toBe('tasks[0].command');
-    const dup = specError(() => parseJobSource('name: x\ntype: batch\ntasks:\n  - { name: m, driver: exec, command: a }\n  - { name: m, driver: exec, command: b }\n'));
+    const dup = specError(() =>
+      parseJobSource('name: x\ntype: batch\ntasks:\n  - { name: m, driver: exec, command: a }\n  - { name: m, driver: exec, command: b }\n'),
+    );
     expect(dup.details[0].message).toMatch(/used twice/);
   });
 
@@ -137,10 +158,14 @@ describe('parameterized, periodic, preempt, retry growth, task timeout', () => {
 
   it('reads a periodic job with timezone UTC and overlap skip by default', () => {
     expect(parseJobSource(`name: p\ntype: batch\nperiodic: { cron: "0 3 * * *" }\n${TASK}`).spec.periodic).toEqual({
-      cron: '0 3 * * *', timezone: 'UTC', overlap: 'skip',
+      cron: '0 3 * * *',
+      timezone: 'UTC',
+      overlap: 'skip',
     });
     expect(parseJobSource(`name: p\ntype: batch\nperiodic: { cron: "*/5 * * * *", timezone: Europe/Paris, overlap: allow }\n${TASK}`).spec.periodic).toEqual({
-      cron: '*/5 * * * *', timezone: 'Europe/Paris', overlap: 'allow',
+      cron: '*/5 * * * *',
+      timezone: 'Europe/Paris',
+      overlap: 'allow',
     });
   });
 
@@ -190,7 +215,9 @@ describe('parameterized, periodic, preempt, retry growth, task timeout', () => {
     const delay = specError(() => parseJobSource(`name: a\ntype: batch\nretry:\n  delay: 1m\n  max_delay: 30s\n${TASK}`));
     expect(delay.details[0]).toMatchObject({ path: 'retry.max_delay', line: 5 });
     const max = specError(() =>
-      parseJobSource('name: a\ntype: batch\nretry: { on_oom: { grow: 2, max: 1Gi } }\ntasks:\n  - { name: m, driver: exec, command: x, resources: { memory: 2Gi } }\n'),
+      parseJobSource(
+        'name: a\ntype: batch\nretry: { on_oom: { grow: 2, max: 1Gi } }\ntasks:\n  - { name: m, driver: exec, command: x, resources: { memory: 2Gi } }\n',
+      ),
     );
     expect(max.details[0]).toMatchObject({ path: 'retry.on_oom.max', line: 3 });
     expect(max.details[0].message).toMatch(/no room to grow.*2 GiB/);
@@ -228,16 +255,30 @@ describe('task user and docker asks', () => {
     const { spec } = parseJobSource(
       'name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: busybox\n    user: 1000\n    privileged: true\n    network_mode: host\n    pid_mode: host\n    cap_add: [NET_ADMIN]\n    devices: ["/dev/fuse"]\n    mounts: [{ source: /data/in, destination: /in, read_only: true }]\n',
     );
-    expect(spec.tasks[0]).toMatchObject({ user: '1000', privileged: true, networkMode: 'host', pidMode: 'host', capAdd: ['NET_ADMIN'], devices: ['/dev/fuse'], mounts: [{ source: '/data/in', destination: '/in', readOnly: true }] });
+    expect(spec.tasks[0]).toMatchObject({
+      user: '1000',
+      privileged: true,
+      networkMode: 'host',
+      pidMode: 'host',
+      capAdd: ['NET_ADMIN'],
+      devices: ['/dev/fuse'],
+      mounts: [{ source: '/data/in', destination: '/in', readOnly: true }],
+    });
     const exec = parseJobSource('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: id\n    user: nobody\n').spec.tasks[0];
     expect(exec.user).toBe('nobody');
     expect(exec.privileged).toBeUndefined();
   });
 
   it('says what is wrong with them', () => {
-    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: id\n    privileged: true\n')).toMatch(/tasks\[0\]\.privileged: privileged is only for docker tasks/);
+    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: id\n    privileged: true\n')).toMatch(
+      /tasks\[0\]\.privileged: privileged is only for docker tasks/,
+    );
     expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: exec\n    command: id\n    user: "a b"\n')).toMatch(/user must be a name or uid/);
-    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: x\n    mounts: [{ source: data, destination: /in }]\n')).toMatch(/source must be an absolute host path/);
-    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: x\n    network_mode: none\n')).toMatch(/network_mode must be "bridge" \(the default\) or "host"/);
+    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: x\n    mounts: [{ source: data, destination: /in }]\n')).toMatch(
+      /source must be an absolute host path/,
+    );
+    expect(fail('name: a\ntype: batch\ntasks:\n  - name: m\n    driver: docker\n    image: x\n    network_mode: none\n')).toMatch(
+      /network_mode must be "bridge" \(the default\) or "host"/,
+    );
   });
 });

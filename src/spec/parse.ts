@@ -152,7 +152,11 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
     });
     if (t.service && !portNames.has(t.service.port)) {
       const path = ['tasks', i, 'service', 'port'];
-      out.push({ path: formatPath(path), message: `service port "${t.service.port}" is not one of this task's ports (${[...portNames].join(', ') || 'none declared'})`, ...locate(path) });
+      out.push({
+        path: formatPath(path),
+        message: `service port "${t.service.port}" is not one of this task's ports (${[...portNames].join(', ') || 'none declared'})`,
+        ...locate(path),
+      });
     }
     const secretNames = new Set<string>();
     (t.secrets ?? []).forEach((x, k) => {
@@ -176,7 +180,8 @@ function crossChecks(file: JobFile, locate: Locate): ApiErrorDetail[] {
       const cname = c.name ?? `${c.type}-${k}`;
       if (checkNames.has(cname)) atCheck('name', `check name "${cname}" is used twice in this task`);
       checkNames.add(cname);
-      if ((c.type === 'http' || c.type === 'tcp') && c.port === undefined) atCheck('port', `an ${c.type} check needs the port the task listens on, e.g. port: 8080`);
+      if ((c.type === 'http' || c.type === 'tcp') && c.port === undefined)
+        atCheck('port', `an ${c.type} check needs the port the task listens on, e.g. port: 8080`);
       if (c.type === 'command' && !c.command) atCheck('command', 'a command check needs a command, e.g. command: /bin/check');
       if (c.type !== 'http' && (c.path !== undefined || c.expect_status !== undefined)) atCheck('path', 'path and expect_status are only for http checks');
       if (c.type !== 'command' && (c.command !== undefined || c.args !== undefined)) atCheck('command', 'command and args are only for command checks');
@@ -330,7 +335,9 @@ function toSpec(f: JobFile): ParsedJob {
           })),
         }
       : {}),
-    ...(t.ports?.length ? { ports: t.ports.map((p) => ({ name: p.name, ...(p.static !== undefined ? { static: p.static } : {}), ...(p.to !== undefined ? { to: p.to } : {}) })) } : {}),
+    ...(t.ports?.length
+      ? { ports: t.ports.map((p) => ({ name: p.name, ...(p.static !== undefined ? { static: p.static } : {}), ...(p.to !== undefined ? { to: p.to } : {}) })) }
+      : {}),
     ...(t.service ? { service: { name: t.service.name, port: t.service.port, tags: t.service.tags ?? [] } } : {}),
     ...(t.upstreams?.length ? { upstreams: t.upstreams.map((u) => ({ service: u.service, ...(u.env ? { env: u.env } : {}) })) } : {}),
     ...(t.volumes?.length ? { volumes: t.volumes.map((v) => ({ volume: v.volume, destination: v.destination, readOnly: v.read_only ?? false })) } : {}),

@@ -40,9 +40,16 @@ const wholeNumber = (what: string, min: number, max: number) =>
 // env and meta reach execve as NAME=value: an empty name, "=", NUL or a control character would be mangled there
 // eslint-disable-next-line no-control-regex
 const mapKey = z.string().regex(/^[^\u0000-\u001f\u007f=]+$/, 'a name must be non-empty, without "=", NUL, newlines or other control characters');
-const stringMap = z.record(mapKey, z.union([z.string(), z.number(), z.boolean()]).transform(String).refine((v) => !v.includes('\0'), 'a value must not contain NUL'), {
-  error: 'expected a mapping of names to values',
-});
+const stringMap = z.record(
+  mapKey,
+  z
+    .union([z.string(), z.number(), z.boolean()])
+    .transform(String)
+    .refine((v) => !v.includes('\0'), 'a value must not contain NUL'),
+  {
+    error: 'expected a mapping of names to values',
+  },
+);
 
 export const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGKILL', 'SIGUSR1', 'SIGUSR2'] as const;
 
@@ -86,7 +93,12 @@ export const checkSchema = z.strictObject({
   restart_on_unhealthy: z.boolean().optional(),
 });
 
-const portNumber = (what: string) => z.number({ error: `${what} must be a port number` }).int().min(1, `${what} must be 1..65535`).max(65535, `${what} must be 1..65535`);
+const portNumber = (what: string) =>
+  z
+    .number({ error: `${what} must be a port number` })
+    .int()
+    .min(1, `${what} must be 1..65535`)
+    .max(65535, `${what} must be 1..65535`);
 
 export const portSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'a port name is lowercase letters, digits and _ (e.g. http)'),
@@ -102,7 +114,10 @@ export const serviceSchema = z.strictObject({
 
 export const upstreamSchema = z.strictObject({
   service: name('service'),
-  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env must be a variable name').optional(),
+  env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env must be a variable name')
+    .optional(),
 });
 
 export const volumeMountSchema = z.strictObject({
@@ -127,12 +142,15 @@ export const spreadSchema = z.strictObject({
 /** A task's use of a secret of its job's namespace (values are never in the job file). */
 export const taskSecretSchema = z.strictObject({
   name: secretNameSchema,
-  env: z.record(
-    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an env var name is letters, digits and _, not starting with a digit'),
-    secretKeySchema,
-    { error: 'env must map env var names to keys of the secret, e.g. env: { DB_URL: url }' },
-  ).optional(),
-  file: z.string().regex(/^\/[^\0]*$/, 'file must be an absolute path inside the container, e.g. /run/secrets/db').optional(),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an env var name is letters, digits and _, not starting with a digit'), secretKeySchema, {
+      error: 'env must map env var names to keys of the secret, e.g. env: { DB_URL: url }',
+    })
+    .optional(),
+  file: z
+    .string()
+    .regex(/^\/[^\0]*$/, 'file must be an absolute path inside the container, e.g. /run/secrets/db')
+    .optional(),
   key: secretKeySchema.optional(),
   change_mode: z.enum(['restart', 'signal', 'noop'], { error: 'change_mode must be "restart", "signal" or "noop"' }).optional(),
   change_signal: z.enum(SIGNALS, { error: `change_signal must be one of ${SIGNALS.join(', ')}` }).optional(),
@@ -152,13 +170,28 @@ export const taskSchema = z.strictObject({
   user: z
     .union([z.string(), z.number().int().min(0)], { error: 'user must be a user name or a uid, e.g. user: nobody' })
     .transform(String)
-    .pipe(z.string().regex(/^([a-z_][a-z0-9_.-]*[$]?|\d+)(:([a-z_][a-z0-9_.-]*|\d+))?$/i, 'user must be a name or uid, optionally :group, e.g. user: nobody or user: "1000:1000"'))
+    .pipe(
+      z
+        .string()
+        .regex(
+          /^([a-z_][a-z0-9_.-]*[$]?|\d+)(:([a-z_][a-z0-9_.-]*|\d+))?$/i,
+          'user must be a name or uid, optionally :group, e.g. user: nobody or user: "1000:1000"',
+        ),
+    )
     .optional(),
   privileged: z.boolean({ error: 'privileged must be true or false' }).optional(),
   network_mode: z.enum(['bridge', 'host'], { error: 'network_mode must be "bridge" (the default) or "host"' }).optional(),
   pid_mode: z.enum(['host'], { error: 'pid_mode can only be "host" (leave it out for the container\'s own)' }).optional(),
-  cap_add: z.array(z.string().regex(/^(CAP_)?[A-Z_]+$|^ALL$/, 'a capability is a name such as NET_ADMIN'), { error: 'cap_add must be a list of capability names, e.g. [NET_ADMIN]' }).optional(),
-  devices: z.array(z.string().regex(/^\/[^:\0]*(:\/[^:\0]*)?(:[rwm]+)?$/, 'a device is a host path, e.g. /dev/fuse or /dev/fuse:/dev/fuse'), { error: 'devices must be a list of host device paths' }).optional(),
+  cap_add: z
+    .array(z.string().regex(/^(CAP_)?[A-Z_]+$|^ALL$/, 'a capability is a name such as NET_ADMIN'), {
+      error: 'cap_add must be a list of capability names, e.g. [NET_ADMIN]',
+    })
+    .optional(),
+  devices: z
+    .array(z.string().regex(/^\/[^:\0]*(:\/[^:\0]*)?(:[rwm]+)?$/, 'a device is a host path, e.g. /dev/fuse or /dev/fuse:/dev/fuse'), {
+      error: 'devices must be a list of host device paths',
+    })
+    .optional(),
   mounts: z
     .array(
       z.strictObject({
@@ -196,9 +229,7 @@ const metaKey = z
 export const parameterizedSchema = z.strictObject({
   meta_required: z.array(metaKey, { error: 'meta_required must be a list of meta keys' }).optional(),
   meta_optional: z.array(metaKey, { error: 'meta_optional must be a list of meta keys' }).optional(),
-  payload: z
-    .enum(['optional', 'required', 'forbidden'], { error: 'payload must be "optional", "required" or "forbidden"' })
-    .optional(),
+  payload: z.enum(['optional', 'required', 'forbidden'], { error: 'payload must be "optional", "required" or "forbidden"' }).optional(),
 });
 
 /** cron and timezone are checked against croner in parse.ts, where the error can carry its line. */

@@ -24,7 +24,10 @@ function errors(src: string): string[] {
 
 describe('task secrets in a job file', () => {
   it('parses names, env, file and change modes with their defaults', () => {
-    const spec = parseJobSource(job('      - name: db\n        env: { DB_URL: url }\n      - name: api\n        change_mode: signal\n      - name: tls\n        change_mode: noop'), 'job.yaml').spec;
+    const spec = parseJobSource(
+      job('      - name: db\n        env: { DB_URL: url }\n      - name: api\n        change_mode: signal\n      - name: tls\n        change_mode: noop'),
+      'job.yaml',
+    ).spec;
     expect(spec.tasks[0].secrets).toEqual([
       { name: 'db', env: { DB_URL: 'url' }, changeMode: 'restart' },
       { name: 'api', changeMode: 'signal', changeSignal: 'SIGHUP' },
@@ -35,7 +38,9 @@ describe('task secrets in a job file', () => {
   });
 
   it('names unknown fields and bad values with their paths', () => {
-    expect(errors(job('      - name: db\n        mode: restart'))).toEqual([expect.stringMatching(/^tasks\[0\]\.secrets\[0\]\.mode: unknown field "mode".*allowed here: name, env, file, key, change_mode, change_signal/)]);
+    expect(errors(job('      - name: db\n        mode: restart'))).toEqual([
+      expect.stringMatching(/^tasks\[0\]\.secrets\[0\]\.mode: unknown field "mode".*allowed here: name, env, file, key, change_mode, change_signal/),
+    ]);
     expect(errors(job('      - name: DB/x'))[0]).toMatch(/secrets\[0\]\.name: a secret name is lowercase letters/);
     expect(errors(job('      - name: db\n        change_mode: reload'))[0]).toMatch(/change_mode must be "restart", "signal" or "noop"/);
     expect(errors(job('      - name: db\n        env: { DB_URL: "../x" }'))[0]).toMatch(/a secret key is letters/);

@@ -42,7 +42,9 @@ export function parseMemory(input: string | number): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   const unit = m ? m[2].toLowerCase() : '';
   if (!m || !(unit in BINARY)) {
-    throw new UnitError(`"${input}" is not a size: write a number with a unit such as 512Mi, 1.5Gi or 2G (Ki, Mi, Gi, Ti are powers of 1024; K, M, G, T of 1000)`);
+    throw new UnitError(
+      `"${input}" is not a size: write a number with a unit such as 512Mi, 1.5Gi or 2G (Ki, Mi, Gi, Ti are powers of 1024; K, M, G, T of 1000)`,
+    );
   }
   return Math.round(Number(m[1]) * BINARY[unit]);
 }

@@ -12,7 +12,10 @@ export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-const keySchema = z.array(z.union([z.string().max(512), z.number().int()])).min(1).max(4);
+const keySchema = z
+  .array(z.union([z.string().max(512), z.number().int()]))
+  .min(1)
+  .max(4);
 
 /** The key of a cursor, or an error a user can act on (the cursor came from another listing, or was cut short). */
 export function decodeCursor(cursor: string, shape: ReadonlyArray<'string' | 'number'>): CursorKey {

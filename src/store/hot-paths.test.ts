@@ -35,10 +35,16 @@ async function runEvals(store: Store): Promise<void> {
 async function finishAll(store: Store, nodeId: string): Promise<void> {
   const live = (await store.agentAllocs(nodeId)).map((a) => a.alloc).filter((a: Alloc) => a.clientStatus === 'pending');
   const t = new Date().toISOString();
-  await store.updateAllocs(nodeId, live.map((a) => ({
-    allocId: a.id, clientStatus: 'complete', clientDescription: 'done',
-    taskStates: { main: { state: 'dead', failed: false, restarts: 0, events: [], exitCode: 0, startedAt: t, finishedAt: t } },
-  })), Date.now());
+  await store.updateAllocs(
+    nodeId,
+    live.map((a) => ({
+      allocId: a.id,
+      clientStatus: 'complete',
+      clientDescription: 'done',
+      taskStates: { main: { state: 'dead', failed: false, restarts: 0, events: [], exitCode: 0, startedAt: t, finishedAt: t } },
+    })),
+    Date.now(),
+  );
 }
 
 describe('hot paths on a store with history', () => {
@@ -47,10 +53,22 @@ describe('hot paths on a store with history', () => {
     let capture: Array<{ sql: string; parameters: readonly unknown[] }> | undefined;
     const store = await Store.open(openSqlite(file, { onQuery: (sql, parameters) => capture?.push({ sql, parameters }) }), { logCapBytes: 1 << 20 });
     // room for 200 runs at a time: 2,000 finished runs of history come quickly
-    const { id: nodeId } = await store.registerNode({ ...nodeRequest('n1'), capacity: { cpu: 1_000_000, memory: 200 * 100 * MiB, disk: 0 } }, 's', 60_000, Date.now());
-    const spec = parseJobSource('name: sim\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 1m, memory: 100Mi }\n').spec;
+    const { id: nodeId } = await store.registerNode(
+      { ...nodeRequest('n1'), capacity: { cpu: 1_000_000, memory: 200 * 100 * MiB, disk: 0 } },
+      's',
+      60_000,
+      Date.now(),
+    );
+    const spec = parseJobSource(
+      'name: sim\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 1m, memory: 100Mi }\n',
+    ).spec;
     const { job: parent } = await store.registerJob(spec, Date.now());
-    await store.dispatchJobs(parent, Array.from({ length: 2000 }, (_, i) => ({ meta: { i: String(i) } })), '0000000a-0000-4000-8000-000000000000', Date.now());
+    await store.dispatchJobs(
+      parent,
+      Array.from({ length: 2000 }, (_, i) => ({ meta: { i: String(i) } })),
+      '0000000a-0000-4000-8000-000000000000',
+      Date.now(),
+    );
     for (let k = 0; k < 10; k++) {
       await runEvals(store);
       await finishAll(store, nodeId);
@@ -58,7 +76,12 @@ describe('hot paths on a store with history', () => {
     await runEvals(store);
     expect((await store.runStats(parent))?.states.complete).toBe(2000);
     // and a queue far bigger than the node, which fills up
-    await store.dispatchJobs(parent, Array.from({ length: 5000 }, (_, i) => ({ meta: { i: String(i) } })), '0000000b-0000-4000-8000-000000000000', Date.now());
+    await store.dispatchJobs(
+      parent,
+      Array.from({ length: 5000 }, (_, i) => ({ meta: { i: String(i) } })),
+      '0000000b-0000-4000-8000-000000000000',
+      Date.now(),
+    );
     await runEvals(store);
 
     capture = [];

@@ -13,7 +13,6 @@ import { parseJobSource } from '../spec/parse.js';
 import { openTestStore, storeDialects, type StoreDialect } from '../../test/support/stores.js';
 import { Store } from './store.js';
 
-
 const MiB = 1024 ** 2;
 const TTL = 1000;
 let dialect: StoreDialect;
@@ -40,10 +39,27 @@ async function runEvals(store: Store): Promise<void> {
 async function report(store: Store, a: Alloc, status: AllocClientStatus): Promise<void> {
   const t = new Date().toISOString();
   const dead = status !== 'running';
-  await store.updateAllocs(a.nodeId, [{
-    allocId: a.id, clientStatus: status, clientDescription: `task main ${status}`,
-    taskStates: { main: { state: dead ? 'dead' : 'running', failed: status === 'failed', restarts: 0, events: [], startedAt: t, ...(dead ? { finishedAt: t, exitCode: 0 } : {}) } },
-  }], Date.now());
+  await store.updateAllocs(
+    a.nodeId,
+    [
+      {
+        allocId: a.id,
+        clientStatus: status,
+        clientDescription: `task main ${status}`,
+        taskStates: {
+          main: {
+            state: dead ? 'dead' : 'running',
+            failed: status === 'failed',
+            restarts: 0,
+            events: [],
+            startedAt: t,
+            ...(dead ? { finishedAt: t, exitCode: 0 } : {}),
+          },
+        },
+      },
+    ],
+    Date.now(),
+  );
 }
 
 async function allocsOf(store: Store, nodeId: string): Promise<Alloc[]> {
@@ -53,13 +69,25 @@ async function allocsOf(store: Store, nodeId: string): Promise<Alloc[]> {
 const live = (as: Alloc[]) => as.filter((a) => a.desiredStatus === 'run' && (a.clientStatus === 'pending' || a.clientStatus === 'running'));
 
 async function sweep(store: Store, runs: number): Promise<void> {
-  const parent = await store.registerJob(parseJobSource('name: sim\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 100Mi }\n').spec, Date.now());
-  await store.dispatchJobs(parent.job, Array.from({ length: runs }, (_, i) => ({ meta: { i: String(i) } })), '00000001-0000-4000-8000-00000000000a', Date.now());
+  const parent = await store.registerJob(
+    parseJobSource(
+      'name: sim\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 100Mi }\n',
+    ).spec,
+    Date.now(),
+  );
+  await store.dispatchJobs(
+    parent.job,
+    Array.from({ length: runs }, (_, i) => ({ meta: { i: String(i) } })),
+    '00000001-0000-4000-8000-00000000000a',
+    Date.now(),
+  );
   await runEvals(store);
 }
 
 describe.each(storeDialects())('a node that goes silent ($dialect)', (d) => {
-  beforeAll(() => { dialect = d; });
+  beforeAll(() => {
+    dialect = d;
+  });
   it('has its runs replaced before the queue takes the room that frees', async () => {
     const store = await open();
     const n1 = await addNode(store, 'n1');
@@ -123,10 +151,15 @@ describe.each(storeDialects())('a node that goes silent ($dialect)', (d) => {
     await store.close();
   });
 
-  it('replaces an alloc its agent stopped itself (it lost the server), the same attempt, and drops it from the agent\'s list', async () => {
+  it("replaces an alloc its agent stopped itself (it lost the server), the same attempt, and drops it from the agent's list", async () => {
     const store = await open();
     const n1 = await addNode(store, 'n1');
-    await store.registerJob(parseJobSource('name: svc\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    resources: { cpu: 100m, memory: 50Mi }\n').spec, Date.now());
+    await store.registerJob(
+      parseJobSource(
+        'name: svc\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    resources: { cpu: 100m, memory: 50Mi }\n',
+      ).spec,
+      Date.now(),
+    );
     await runEvals(store);
     const [a] = live(await allocsOf(store, n1));
     await report(store, a, 'running');
@@ -141,11 +174,16 @@ describe.each(storeDialects())('a node that goes silent ($dialect)', (d) => {
     await store.close();
   });
 
-  it('waits out a job\'s replace_after before replacing, and keeps the alloc when the node comes back', async () => {
+  it("waits out a job's replace_after before replacing, and keeps the alloc when the node comes back", async () => {
     const store = await open();
     const n1 = await addNode(store, 'n1');
     const n2 = await addNode(store, 'n2');
-    await store.registerJob(parseJobSource('name: svc\ntype: service\ndisconnect: { replace_after: 30s }\nconstraints:\n  - { attribute: "${node.name}", value: n1 }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    resources: { cpu: 100m, memory: 50Mi }\n').spec, Date.now());
+    await store.registerJob(
+      parseJobSource(
+        'name: svc\ntype: service\ndisconnect: { replace_after: 30s }\nconstraints:\n  - { attribute: "${node.name}", value: n1 }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    resources: { cpu: 100m, memory: 50Mi }\n',
+      ).spec,
+      Date.now(),
+    );
     await runEvals(store);
     const [a] = live(await allocsOf(store, n1));
     await report(store, a, 'running');

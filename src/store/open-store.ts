@@ -13,10 +13,14 @@ export async function openStore(where: StoreLocation, options: StoreOptions): Pr
     await backend.close().catch(() => undefined);
     if (where.kind !== 'postgres') throw err;
     const code = (err as { code?: string }).code;
-    const hint = code === '3D000' ? ': create it first (createdb), baton makes its tables in it'
-      : code === '28P01' || code === '28000' ? ': check the user and password in the URL'
-        : describeStoreError(err) !== err ? ': is PostgreSQL running, and are the host and port in the URL right?'
-          : '';
+    const hint =
+      code === '3D000'
+        ? ': create it first (createdb), baton makes its tables in it'
+        : code === '28P01' || code === '28000'
+          ? ': check the user and password in the URL'
+          : describeStoreError(err) !== err
+            ? ': is PostgreSQL running, and are the host and port in the URL right?'
+            : '';
     throw new Error(`cannot open the store ${backend.describe}: ${(err as Error).message}${hint}`);
   }
 }

@@ -12,7 +12,6 @@ import { parseJobSource } from '../spec/parse.js';
 import { openTestStore, storeDialects } from '../../test/support/stores.js';
 import { Store } from './store.js';
 
-
 const MiB = 1024 ** 2;
 
 function parentSpec(name = 'sim', memory = '100Mi', namespace = 'default') {
@@ -38,15 +37,23 @@ async function live(store: Store, nodeId: string): Promise<Alloc[]> {
 
 async function finish(store: Store, nodeId: string, allocs: Alloc[], status: AllocClientStatus = 'complete'): Promise<void> {
   const t = new Date().toISOString();
-  await store.updateAllocs(nodeId, allocs.map((a) => ({
-    allocId: a.id, clientStatus: status, clientDescription: status,
-    taskStates: { main: { state: 'dead', failed: status === 'failed', restarts: 0, events: [], exitCode: status === 'failed' ? 1 : 0, startedAt: t, finishedAt: t } },
-  })), Date.now());
+  await store.updateAllocs(
+    nodeId,
+    allocs.map((a) => ({
+      allocId: a.id,
+      clientStatus: status,
+      clientDescription: status,
+      taskStates: {
+        main: { state: 'dead', failed: status === 'failed', restarts: 0, events: [], exitCode: status === 'failed' ? 1 : 0, startedAt: t, finishedAt: t },
+      },
+    })),
+    Date.now(),
+  );
 }
 
 const meta = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ meta: { i: String(from + i + 1) } }));
 
-describe.each(storeDialects())('a parent\'s queue ($dialect)', ({ fresh }) => {
+describe.each(storeDialects())("a parent's queue ($dialect)", ({ fresh }) => {
   let store: Store;
   let nodeId: string;
   let parent: Job;
@@ -69,7 +76,8 @@ describe.each(storeDialects())('a parent\'s queue ($dialect)', ({ fresh }) => {
     const first = await live(store, nodeId);
     // i=1, 2, 3 first: submission order, not newest first
     // one plan places them all (one create index): which ones, not their order in the table, is the point
-    const metaOf = async (allocs: Alloc[]) => (await Promise.all(allocs.map(async (a) => Number((await store.getJob('default', a.jobId))!.dispatch!.meta.i)))).sort((a, b) => a - b);
+    const metaOf = async (allocs: Alloc[]) =>
+      (await Promise.all(allocs.map(async (a) => Number((await store.getJob('default', a.jobId))!.dispatch!.meta.i)))).sort((a, b) => a - b);
     expect(await metaOf(first)).toEqual([1, 2, 3]);
     // one blocked eval waits for the other 997, with why
     const blocked = (await store.evalPage({ status: 'blocked' })).evals;
@@ -101,13 +109,18 @@ describe.each(storeDialects())('a parent\'s queue ($dialect)', ({ fresh }) => {
     const again = await store.dispatchJobs(parent, meta(500, 500), sweep, Date.now(), { offset: 500 });
     expect(again).toMatchObject({ repeated: true, total: 1000 });
     expect(again.ids).toEqual(second.ids);
-    await expect(store.dispatchJobs(parent, meta(10), sweep, Date.now(), { offset: 1200 })).rejects.toMatchObject({ status: 409, message: /starts at row 1000/ });
+    await expect(store.dispatchJobs(parent, meta(10), sweep, Date.now(), { offset: 1200 })).rejects.toMatchObject({
+      status: 409,
+      message: /starts at row 1000/,
+    });
     // a first part that names its sweep (offset 0) makes it, and is known when it comes again
     const named = '0000000c-0000-4000-8000-000000000000';
     const first = await store.dispatchJobs(parent, meta(10), named, Date.now(), { offset: 0 });
     expect(first).toMatchObject({ total: 10, repeated: false });
     expect(await store.dispatchJobs(parent, meta(10), named, Date.now(), { offset: 0 })).toMatchObject({ total: 10, repeated: true });
-    await expect(store.dispatchJobs(parent, meta(10), '00000009-0000-4000-8000-000000000000', Date.now(), { offset: 10 })).rejects.toMatchObject({ status: 404 });
+    await expect(store.dispatchJobs(parent, meta(10), '00000009-0000-4000-8000-000000000000', Date.now(), { offset: 10 })).rejects.toMatchObject({
+      status: 404,
+    });
     expect((await store.jobSummary(parent)).runs?.total).toBe(1010);
     expect((await store.runStats(parent, sweep))?.total).toBe(1000);
   });
@@ -161,7 +174,7 @@ describe.each(storeDialects())('a parent\'s queue ($dialect)', ({ fresh }) => {
     expect(await live(store, nodeId)).toHaveLength(2);
   });
 
-  it('shares room between namespaces: a later namespace\'s few runs do not wait for an earlier one\'s queue', async () => {
+  it("shares room between namespaces: a later namespace's few runs do not wait for an earlier one's queue", async () => {
     const { job: other } = await store.registerJob(parentSpec('sim', '100Mi', 'team-b'), Date.now());
     await store.dispatchJobs(parent, meta(1000), '0000000a-0000-4000-8000-000000000000', Date.now());
     await runEvals(store);
@@ -214,17 +227,27 @@ describe.each(storeDialects())('a parent\'s queue ($dialect)', ({ fresh }) => {
     expect(await store.getJob('default', 'sim')).toBeDefined();
   });
 
-  it('keeps what the scheduler still needs: the newest alloc of a running job\'s index, and live allocs', async () => {
-    const batch = parseJobSource('name: b\ntype: batch\ncount: 2\nretry: { attempts: 3, delay: 0s }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 10Mi }\n').spec;
+  it("keeps what the scheduler still needs: the newest alloc of a running job's index, and live allocs", async () => {
+    const batch = parseJobSource(
+      'name: b\ntype: batch\ncount: 2\nretry: { attempts: 3, delay: 0s }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 10Mi }\n',
+    ).spec;
     await store.registerJob(batch, Date.now());
     await runEvals(store);
     const allocs = (await store.allocPage({ jobId: 'b', limit: 10 })).allocs;
     // index 0 fails and is retried; index 1 runs on
-    await finish(store, nodeId, allocs.filter((a) => a.index === 0), 'failed');
+    await finish(
+      store,
+      nodeId,
+      allocs.filter((a) => a.index === 0),
+      'failed',
+    );
     await runEvals(store);
     const gc = await store.collectGarbage(Date.now() + 1, 0);
     expect(gc.allocs).toBe(1);
     const left = (await store.allocPage({ jobId: 'b', limit: 10 })).allocs;
-    expect(left.map((a) => [a.index, a.attempt, a.clientStatus])).toEqual([[1, 0, 'pending'], [0, 1, 'pending']]);
+    expect(left.map((a) => [a.index, a.attempt, a.clientStatus])).toEqual([
+      [1, 0, 'pending'],
+      [0, 1, 'pending'],
+    ]);
   });
 });

@@ -48,10 +48,22 @@ export function isRunId(id: string): boolean {
 
 function fromRow(r: RunTable): RunRecord {
   const run: RunRecord = {
-    namespace: r.namespace, id: r.id, parentId: r.parent_id, sweepId: r.sweep_id, seq: r.seq, row: r.row,
-    parentVersion: r.parent_version, version: r.version, meta: JSON.parse(r.meta) as Record<string, string>,
-    status: r.status as JobStatus, outcome: r.outcome as RunOutcome, queued: r.queued === 1, stopped: r.stopped === 1,
-    submittedAt: r.submitted_at, createIndex: r.create_index, modifyIndex: r.modify_index,
+    namespace: r.namespace,
+    id: r.id,
+    parentId: r.parent_id,
+    sweepId: r.sweep_id,
+    seq: r.seq,
+    row: r.row,
+    parentVersion: r.parent_version,
+    version: r.version,
+    meta: JSON.parse(r.meta) as Record<string, string>,
+    status: r.status as JobStatus,
+    outcome: r.outcome as RunOutcome,
+    queued: r.queued === 1,
+    stopped: r.stopped === 1,
+    submittedAt: r.submitted_at,
+    createIndex: r.create_index,
+    modifyIndex: r.modify_index,
   };
   if (r.payload !== null) run.payload = r.payload;
   if (r.spec !== null) run.spec = JSON.parse(r.spec) as JobSpec;
@@ -63,11 +75,27 @@ function fromRow(r: RunTable): RunRecord {
 
 function toRow(run: RunRecord): RunTable {
   return {
-    namespace: run.namespace, id: run.id, parent_id: run.parentId, sweep_id: run.sweepId, seq: run.seq, row: run.row,
-    parent_version: run.parentVersion, version: run.version, meta: JSON.stringify(run.meta), payload: run.payload ?? null,
-    spec: run.spec ? JSON.stringify(run.spec) : null, status: run.status, outcome: run.outcome, queued: run.queued ? 1 : 0,
-    stopped: run.stopped ? 1 : 0, result: run.result ? JSON.stringify(run.result) : null, submitted_at: run.submittedAt,
-    launch_for: run.launchFor ?? null, create_index: run.createIndex, modify_index: run.modifyIndex, finished_at: run.finishedAt ?? null,
+    namespace: run.namespace,
+    id: run.id,
+    parent_id: run.parentId,
+    sweep_id: run.sweepId,
+    seq: run.seq,
+    row: run.row,
+    parent_version: run.parentVersion,
+    version: run.version,
+    meta: JSON.stringify(run.meta),
+    payload: run.payload ?? null,
+    spec: run.spec ? JSON.stringify(run.spec) : null,
+    status: run.status,
+    outcome: run.outcome,
+    queued: run.queued ? 1 : 0,
+    stopped: run.stopped ? 1 : 0,
+    result: run.result ? JSON.stringify(run.result) : null,
+    submitted_at: run.submittedAt,
+    launch_for: run.launchFor ?? null,
+    create_index: run.createIndex,
+    modify_index: run.modifyIndex,
+    finished_at: run.finishedAt ?? null,
   };
 }
 
@@ -76,13 +104,23 @@ export function runJob(run: RunRecord, parentSpec: JobSpec | undefined): Job | u
   const spec = run.spec ?? (parentSpec ? childSpec(parentSpec, run.id, run.meta) : undefined);
   if (!spec) return undefined;
   return {
-    id: run.id, namespace: run.namespace, version: run.version, spec, stopped: run.stopped, status: run.status,
-    submittedAt: run.submittedAt, parentId: run.parentId,
+    id: run.id,
+    namespace: run.namespace,
+    version: run.version,
+    spec,
+    stopped: run.stopped,
+    status: run.status,
+    submittedAt: run.submittedAt,
+    parentId: run.parentId,
     dispatch: {
-      meta: run.meta, ...(run.payload !== undefined ? { payload: run.payload } : {}), sweepId: run.sweepId, row: run.row,
+      meta: run.meta,
+      ...(run.payload !== undefined ? { payload: run.payload } : {}),
+      sweepId: run.sweepId,
+      row: run.row,
       ...(run.launchFor ? { launchFor: run.launchFor } : {}),
     },
-    createIndex: run.createIndex, modifyIndex: run.modifyIndex,
+    createIndex: run.createIndex,
+    modifyIndex: run.modifyIndex,
   };
 }
 
@@ -111,7 +149,10 @@ const INSERT_BATCH = 500;
 
 export async function insertRuns(db: Db, runs: RunRecord[]): Promise<void> {
   for (let i = 0; i < runs.length; i += INSERT_BATCH) {
-    await db.insertInto('runs').values(runs.slice(i, i + INSERT_BATCH).map(toRow)).execute();
+    await db
+      .insertInto('runs')
+      .values(runs.slice(i, i + INSERT_BATCH).map(toRow))
+      .execute();
   }
 }
 
@@ -123,17 +164,36 @@ export async function loadRun(db: Db, namespace: string, id: string): Promise<Ru
 /** writes the columns that change over a run's life */
 export async function saveRun(db: Db, run: RunRecord): Promise<void> {
   const row = toRow(run);
-  await db.updateTable('runs').set({
-    version: row.version, status: row.status, outcome: row.outcome, queued: row.queued, stopped: row.stopped,
-    result: row.result, spec: row.spec, modify_index: row.modify_index, finished_at: row.finished_at,
-  }).where('namespace', '=', run.namespace).where('id', '=', run.id).execute();
+  await db
+    .updateTable('runs')
+    .set({
+      version: row.version,
+      status: row.status,
+      outcome: row.outcome,
+      queued: row.queued,
+      stopped: row.stopped,
+      result: row.result,
+      spec: row.spec,
+      modify_index: row.modify_index,
+      finished_at: row.finished_at,
+    })
+    .where('namespace', '=', run.namespace)
+    .where('id', '=', run.id)
+    .execute();
 }
 
 /** The head of a parent's queue: waiting runs from `fromSeq` on, in submission order. */
 export async function queuedRuns(db: Db, namespace: string, parentId: string, fromSeq: number, limit: number): Promise<RunRecord[]> {
-  const rows = await db.selectFrom('runs').selectAll()
-    .where('namespace', '=', namespace).where('parent_id', '=', parentId).where('queued', '=', 1).where('seq', '>=', fromSeq)
-    .orderBy('seq').limit(limit).execute();
+  const rows = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('namespace', '=', namespace)
+    .where('parent_id', '=', parentId)
+    .where('queued', '=', 1)
+    .where('seq', '>=', fromSeq)
+    .orderBy('seq')
+    .limit(limit)
+    .execute();
   return rows.map(fromRow);
 }
 
@@ -156,7 +216,10 @@ export async function listRunRecords(db: Db, namespace: string, parentId: string
   if (f.status) q = q.where('status', '=', f.status);
   if (f.sweepId) q = q.where('sweep_id', '=', f.sweepId);
   if (f.active) q = q.where('status', 'in', ['pending', 'running']).where('queued', '=', 0);
-  const rows = await q.orderBy('seq').limit(f.limit + 1).execute();
+  const rows = await q
+    .orderBy('seq')
+    .limit(f.limit + 1)
+    .execute();
   return rows.map(fromRow);
 }
 
@@ -168,20 +231,39 @@ export interface StatsRow {
 }
 
 export async function loadStats(db: Db, namespace: string, parentId: string, sweepId: string): Promise<StatsRow | undefined> {
-  const r = await db.selectFrom('run_stats').selectAll()
-    .where('namespace', '=', namespace).where('parent_id', '=', parentId).where('sweep_id', '=', sweepId).executeTakeFirst();
+  const r = await db
+    .selectFrom('run_stats')
+    .selectAll()
+    .where('namespace', '=', namespace)
+    .where('parent_id', '=', parentId)
+    .where('sweep_id', '=', sweepId)
+    .executeTakeFirst();
   return r ? { stats: JSON.parse(r.data) as StoredRunStats, nextSeq: r.next_seq, stopSeq: r.stop_seq, createdAt: r.created_at } : undefined;
 }
 
 export async function saveStats(db: Db, namespace: string, parentId: string, sweepId: string, row: StatsRow, insert: boolean): Promise<void> {
   const data = JSON.stringify(row.stats);
   if (insert) {
-    await db.insertInto('run_stats').values({
-      namespace, parent_id: parentId, sweep_id: sweepId, data, next_seq: row.nextSeq, stop_seq: row.stopSeq, created_at: row.createdAt,
-    }).execute();
+    await db
+      .insertInto('run_stats')
+      .values({
+        namespace,
+        parent_id: parentId,
+        sweep_id: sweepId,
+        data,
+        next_seq: row.nextSeq,
+        stop_seq: row.stopSeq,
+        created_at: row.createdAt,
+      })
+      .execute();
   } else {
-    await db.updateTable('run_stats').set({ data, next_seq: row.nextSeq, stop_seq: row.stopSeq })
-      .where('namespace', '=', namespace).where('parent_id', '=', parentId).where('sweep_id', '=', sweepId).execute();
+    await db
+      .updateTable('run_stats')
+      .set({ data, next_seq: row.nextSeq, stop_seq: row.stopSeq })
+      .where('namespace', '=', namespace)
+      .where('parent_id', '=', parentId)
+      .where('sweep_id', '=', sweepId)
+      .execute();
   }
 }
 

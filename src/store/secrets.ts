@@ -37,7 +37,12 @@ export async function saveSecret(db: Db, namespace: string, name: string, versio
   const prev = await db.selectFrom('secrets').select('created_at').where('namespace', '=', namespace).where('name', '=', name).executeTakeFirst();
   const row: SecretTable = { namespace, name, version, keys: JSON.stringify([...keys].sort()), sealed, created_at: prev?.created_at ?? now, updated_at: now };
   if (prev) {
-    await db.updateTable('secrets').set({ version, keys: row.keys, sealed, updated_at: now }).where('namespace', '=', namespace).where('name', '=', name).execute();
+    await db
+      .updateTable('secrets')
+      .set({ version, keys: row.keys, sealed, updated_at: now })
+      .where('namespace', '=', namespace)
+      .where('name', '=', name)
+      .execute();
   } else {
     await db.insertInto('secrets').values(row).execute();
   }
@@ -74,7 +79,10 @@ export async function secretVersions(db: Db, namespace: string, names: string[])
 
 /** what an alloc's tasks see of its secrets' versions: "db@3,api@0" (0: missing); a change wakes and tells its agent */
 export function secretsStamp(names: string[], versions: Map<string, number>): string {
-  return [...new Set(names)].sort().map((n) => `${n}@${versions.get(n) ?? 0}`).join(',');
+  return [...new Set(names)]
+    .sort()
+    .map((n) => `${n}@${versions.get(n) ?? 0}`)
+    .join(',');
 }
 
 /** every stored secret, for re-sealing with a new key */

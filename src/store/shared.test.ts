@@ -32,10 +32,17 @@ async function twoServers(bListens = true): Promise<[Store, Store]> {
 }
 
 const job = (name: string, count: number, memory = '1Gi') =>
-  parseJobSource(`name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: ${memory} }\n`).spec;
+  parseJobSource(
+    `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: ${memory} }\n`,
+  ).spec;
 
 async function addNode(store: Store, memory = 4 * GiB): Promise<string> {
-  const { id } = await store.registerNode(nodeRequest(`n-${Math.random().toString(36).slice(2, 6)}`, { capacity: { cpu: 8000, memory, disk: 0 } }), `secret-${Math.random()}`, 30_000, Date.now());
+  const { id } = await store.registerNode(
+    nodeRequest(`n-${Math.random().toString(36).slice(2, 6)}`, { capacity: { cpu: 8000, memory, disk: 0 } }),
+    `secret-${Math.random()}`,
+    30_000,
+    Date.now(),
+  );
   await store.heartbeat(id, Date.now());
   return id;
 }
@@ -65,10 +72,16 @@ function nextChange(store: Store, index: number, timeoutMs = 10_000): Promise<Ch
 async function report(store: Store, nodeId: string, jobId: string, status: AllocClientStatus): Promise<void> {
   const allocs = await store.listAllocs({ namespace: 'default', jobId });
   const dead = status === 'complete' || status === 'failed';
-  await store.updateAllocs(nodeId, allocs.map((a) => ({
-    allocId: a.id, clientStatus: status, clientDescription: status,
-    taskStates: { main: { state: dead ? 'dead' : 'running', failed: status === 'failed', restarts: 0, events: [], ...(dead ? { exitCode: 0 } : {}) } },
-  })), Date.now());
+  await store.updateAllocs(
+    nodeId,
+    allocs.map((a) => ({
+      allocId: a.id,
+      clientStatus: status,
+      clientDescription: status,
+      taskStates: { main: { state: dead ? 'dead' : 'running', failed: status === 'failed', restarts: 0, events: [], ...(dead ? { exitCode: 0 } : {}) } },
+    })),
+    Date.now(),
+  );
 }
 
 describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {
@@ -81,7 +94,7 @@ describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {
     for (const s of stores) expect(await s.listNodes()).toHaveLength(1);
   });
 
-  it('wakes the other server\'s watchers with the write\'s nodes, and replays its events with the same indexes', async () => {
+  it("wakes the other server's watchers with the write's nodes, and replays its events with the same indexes", async () => {
     const [a, b] = await twoServers();
     const seen: ClusterEvent[] = [];
     b.on('events', (list: ClusterEvent[]) => seen.push(...list));
@@ -113,10 +126,12 @@ describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {
     // both servers' event indexes are the same numbers, in the same order
     const mine = await a.recentEvents(1_000);
     await b.follow();
-    expect(seen.map((e) => `${e.index}:${e.type}:${e.key}`)).toEqual(mine.filter((e) => e.index > seen[0].index - 1).map((e) => `${e.index}:${e.type}:${e.key}`));
+    expect(seen.map((e) => `${e.index}:${e.type}:${e.key}`)).toEqual(
+      mine.filter((e) => e.index > seen[0].index - 1).map((e) => `${e.index}:${e.type}:${e.key}`),
+    );
   });
 
-  it('refuses a plan made before the last leader\'s final commit, on the server that takes over', async () => {
+  it("refuses a plan made before the last leader's final commit, on the server that takes over", async () => {
     // b has not heard of a's last commit when it applies (its notice late, say)
     const [a, b] = await twoServers(false);
     await addNode(a, 2 * GiB);
@@ -152,14 +167,24 @@ describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {
     a.on('change', (e: ChangeEvent) => indexes.push(e.index));
     // writes from both at once: jobs, plans, status reports
     await Promise.all([
-      (async () => { for (let i = 0; i < 8; i++) await a.registerJob(job(`a${i}`, 2, '64Mi'), Date.now()); })(),
-      (async () => { for (let i = 0; i < 8; i++) await b.registerJob(job(`b${i}`, 2, '64Mi'), Date.now()); })(),
+      (async () => {
+        for (let i = 0; i < 8; i++) await a.registerJob(job(`a${i}`, 2, '64Mi'), Date.now());
+      })(),
+      (async () => {
+        for (let i = 0; i < 8; i++) await b.registerJob(job(`b${i}`, 2, '64Mi'), Date.now());
+      })(),
     ]);
     await runEvals(a);
-    await Promise.all([
-      (async () => { for (let i = 0; i < 8; i++) await report(b, nodeA, `a${i}`, 'running'); })(),
-      (async () => { for (let i = 0; i < 8; i++) await report(a, nodeB, `b${i}`, 'running'); })(),
-    ].map((p) => p.catch(() => undefined)));
+    await Promise.all(
+      [
+        (async () => {
+          for (let i = 0; i < 8; i++) await report(b, nodeA, `a${i}`, 'running');
+        })(),
+        (async () => {
+          for (let i = 0; i < 8; i++) await report(a, nodeB, `b${i}`, 'running');
+        })(),
+      ].map((p) => p.catch(() => undefined)),
+    );
     for (let i = 0; i < 8; i += 2) {
       await report(a, nodeA, `a${i}`, 'complete').catch(() => undefined);
       await report(b, nodeB, `b${i}`, 'complete').catch(() => undefined);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseStoreUrl, StoreUrlError } from './store-url.js';
 
 describe('parseStoreUrl', () => {
-  it('defaults to the data directory\'s SQLite file', () => {
+  it("defaults to the data directory's SQLite file", () => {
     expect(parseStoreUrl(undefined, '/d/baton.db')).toEqual({ kind: 'sqlite', file: '/d/baton.db' });
     expect(parseStoreUrl('  ', '/d/baton.db')).toEqual({ kind: 'sqlite', file: '/d/baton.db' });
   });

@@ -14,7 +14,8 @@ export function parseStoreUrl(url: string | undefined, defaultFile: string): Sto
     try {
       const parsed = new URL(u);
       if (!parsed.hostname && !parsed.searchParams.get('host')) throw new Error('no host');
-      if (parsed.pathname.length <= 1) throw new StoreUrlError(`--store ${redact(u)}: no database name; add it as the path, e.g. postgres://baton@db.example:5432/baton`);
+      if (parsed.pathname.length <= 1)
+        throw new StoreUrlError(`--store ${redact(u)}: no database name; add it as the path, e.g. postgres://baton@db.example:5432/baton`);
     } catch (err) {
       if (err instanceof StoreUrlError) throw err;
       throw new StoreUrlError(`--store ${redact(u)} is not a PostgreSQL URL; expected postgres://user:password@host:5432/database`);
@@ -27,7 +28,9 @@ export function parseStoreUrl(url: string | undefined, defaultFile: string): Sto
     if (!file) throw new StoreUrlError(`--store ${u}: no file; e.g. sqlite:///var/lib/baton/baton.db`);
     return { kind: 'sqlite', file };
   }
-  throw new StoreUrlError(`--store ${redact(u)}: unknown store; use sqlite:///path/to/baton.db (the default, one server) or postgres://user:password@host/database (several servers)`);
+  throw new StoreUrlError(
+    `--store ${redact(u)}: unknown store; use sqlite:///path/to/baton.db (the default, one server) or postgres://user:password@host/database (several servers)`,
+  );
 }
 
 function redact(u: string): string {

@@ -6,11 +6,12 @@ import { parseJobSource } from '../spec/parse.js';
 import { openTestStore, storeDialects } from '../../test/support/stores.js';
 import { Store } from './store.js';
 
-
 const node = nodeRequest('n1');
 
 const batch = (name: string) =>
-  parseJobSource(`name: ${name}\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 32Mi }\n`).spec;
+  parseJobSource(
+    `name: ${name}\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 32Mi }\n`,
+  ).spec;
 
 async function runEvals(store: Store): Promise<void> {
   for (;;) {
@@ -23,10 +24,16 @@ async function runEvals(store: Store): Promise<void> {
 async function report(store: Store, nodeId: string, jobId: string, status: AllocClientStatus): Promise<void> {
   const allocs = await store.listAllocs({ namespace: 'default', jobId });
   const dead = status === 'complete' || status === 'failed';
-  await store.updateAllocs(nodeId, allocs.map((a) => ({
-    allocId: a.id, clientStatus: status, clientDescription: status,
-    taskStates: { main: { state: dead ? 'dead' : 'running', failed: status === 'failed', restarts: 0, events: [], ...(dead ? { exitCode: 0 } : {}) } },
-  })), Date.now());
+  await store.updateAllocs(
+    nodeId,
+    allocs.map((a) => ({
+      allocId: a.id,
+      clientStatus: status,
+      clientDescription: status,
+      taskStates: { main: { state: dead ? 'dead' : 'running', failed: status === 'failed', restarts: 0, events: [], ...(dead ? { exitCode: 0 } : {}) } },
+    })),
+    Date.now(),
+  );
 }
 
 describe.each(storeDialects())('Store job alloc cache ($dialect)', ({ fresh: freshDb }) => {
@@ -69,7 +76,9 @@ describe.each(storeDialects())('Store job alloc cache ($dialect)', ({ fresh: fre
 describe.each(storeDialects())('Store.applyPlan against fresh state ($dialect)', ({ fresh }) => {
   const GiB = 1024 ** 3;
   const wide = (name: string, count: number) =>
-    parseJobSource(`name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 1Gi }\n`).spec;
+    parseJobSource(
+      `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 1Gi }\n`,
+    ).spec;
 
   it('drops placements that stopped fitting after the snapshot and evaluates again', async () => {
     const store = await openTestStore(await fresh());

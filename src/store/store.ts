@@ -61,12 +61,31 @@ import { blockedToWake, isReplacementTrigger, pickNextEval, roomOf, type Room } 
 import { isParentJob, jobKind } from '../scheduler/reconcile.js';
 import { fits, RESOURCE_DIMENSIONS, sumTaskResources } from '../scheduler/resources.js';
 import { acceptPlan, allocFromPlacement, applyStop, evalOutcome } from '../scheduler/plan-apply.js';
-import { applyDeploymentUpdate, failRefusal, liveCanaries, promote, promoteRefusal, recordPlacements, revertTarget } from '../scheduler/deployment-transitions.js';
+import {
+  applyDeploymentUpdate,
+  failRefusal,
+  liveCanaries,
+  promote,
+  promoteRefusal,
+  recordPlacements,
+  revertTarget,
+} from '../scheduler/deployment-transitions.js';
 import { allocCounts, computeJobStatus } from '../scheduler/job-status.js';
 import type { DeploymentUpdate, FairShareView, Plan, QueuedRun, SchedulerSnapshot } from '../scheduler/types.js';
 import { AmbiguousIdError, ConflictError, describeStoreError, NotFoundError, NotLeaderError } from './errors.js';
 import { hashSecret, newId } from './ids.js';
-import { allSealed, deleteSecret, listSecrets, loadSecrets, saveSecret, secretsStamp, secretVersion, secretVersions, updateSealed, type StoredSecret } from './secrets.js';
+import {
+  allSealed,
+  deleteSecret,
+  listSecrets,
+  loadSecrets,
+  saveSecret,
+  secretsStamp,
+  secretVersion,
+  secretVersions,
+  updateSealed,
+  type StoredSecret,
+} from './secrets.js';
 import type { ChangeListener, LeaderLease, StoreBackend, StoreKind } from './backend.js';
 import type { Database } from './schema.js';
 
@@ -244,7 +263,8 @@ export class Store extends EventEmitter {
       // notices say "something committed": what it was is read from `changes`, so a missed or merged notice loses nothing
       s.listener = await backend.listen(
         // follow() never rejects (a failed read is retried by the next one)
-        (channel, payload) => void (channel === 'baton_logs' ? s.emit('logs', payload) : channel === 'baton_leader' ? s.emit('leaderReleased', payload) : s.follow()),
+        (channel, payload) =>
+          void (channel === 'baton_logs' ? s.emit('logs', payload) : channel === 'baton_leader' ? s.emit('leaderReleased', payload) : s.follow()),
         () => void s.follow(),
       );
       // what committed between reading the index above and listening
@@ -279,21 +299,37 @@ export class Store extends EventEmitter {
       if (a.clientStatus === 'pending') pending++;
       else running++;
     }
-    return [{ client_status: 'pending', n: pending }, { client_status: 'running', n: running }];
+    return [
+      { client_status: 'pending', n: pending },
+      { client_status: 'running', n: running },
+    ];
   }
 
   /** finished allocs by client status (a scan of history: the metrics ask once a minute) */
   async finishedAllocCounts(): Promise<Array<{ client_status: string; n: number }>> {
-    return this.db.selectFrom('allocs').select(['client_status', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('client_status', 'in', ['complete', 'failed', 'lost']).groupBy('client_status').execute();
+    return this.db
+      .selectFrom('allocs')
+      .select(['client_status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('client_status', 'in', ['complete', 'failed', 'lost'])
+      .groupBy('client_status')
+      .execute();
   }
 
   /** jobs by status, each parent's run totals (JSON StoredRunStats) and waiting evals by status: the metrics' gauges */
   async statusCounts(): Promise<{ jobs: Array<{ status: string | null; n: number }>; runStats: string[]; evals: Array<{ status: string; n: number }> }> {
     const [jobs, runs, evals] = await Promise.all([
-      this.db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute(),
+      this.db
+        .selectFrom('jobs')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('status')
+        .execute(),
       this.db.selectFrom('run_stats').select('data').where('sweep_id', '=', '').execute(),
-      this.db.selectFrom('evals').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).where('status', 'in', ['pending', 'blocked']).groupBy('status').execute(),
+      this.db
+        .selectFrom('evals')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('status', 'in', ['pending', 'blocked'])
+        .groupBy('status')
+        .execute(),
     ]);
     return { jobs, runStats: runs.map((r) => r.data), evals };
   }
@@ -340,7 +376,10 @@ export class Store extends EventEmitter {
       for (const e of events) if (e.topic === 'node') this.nodeStatus.set(e.key, (e.payload as NodeInfo).status);
       if (events.length > 0) {
         const time = iso(r.time);
-        this.emit('events', events.map((e): ClusterEvent => ({ index: r.at_index, time, ...e })));
+        this.emit(
+          'events',
+          events.map((e): ClusterEvent => ({ index: r.at_index, time, ...e })),
+        );
       }
       this.emit('change', { index: r.at_index, nodes: new Set(JSON.parse(r.nodes) as string[]) } satisfies ChangeEvent);
     }
@@ -374,7 +413,8 @@ export class Store extends EventEmitter {
     const out: string[] = [];
     const live = await this.queryAllocs(this.db, { liveOnly: true });
     const want = new Map(live.map((a) => [a.id, a.modifyIndex]));
-    for (const [id, m] of want) if (this.live.get(id)?.modifyIndex !== m) out.push(`live alloc ${id}: cached at ${this.live.get(id)?.modifyIndex ?? 'absent'}, stored at ${m}`);
+    for (const [id, m] of want)
+      if (this.live.get(id)?.modifyIndex !== m) out.push(`live alloc ${id}: cached at ${this.live.get(id)?.modifyIndex ?? 'absent'}, stored at ${m}`);
     for (const [id, a] of this.live) if (!want.has(id)) out.push(`live alloc ${id}: cached as ${a.clientStatus}, not live in the store`);
     for (const n of await this.db.selectFrom('nodes').select(['id', 'status']).execute()) {
       if (this.nodeStatus.get(n.id) !== n.status) out.push(`node ${n.id}: cached ${this.nodeStatus.get(n.id) ?? 'absent'}, stored ${n.status}`);
@@ -382,7 +422,9 @@ export class Store extends EventEmitter {
     for (const [key, cached] of this.jobCache) {
       const [namespace, jobId] = key.split('\0');
       const stored = await this.queryAllocs(this.db, { namespace, jobId });
-      for (const a of stored) if (cached.get(a.id)?.modifyIndex !== a.modifyIndex) out.push(`job ${jobId} alloc ${a.id}: cached at ${cached.get(a.id)?.modifyIndex ?? 'absent'}, stored at ${a.modifyIndex}`);
+      for (const a of stored)
+        if (cached.get(a.id)?.modifyIndex !== a.modifyIndex)
+          out.push(`job ${jobId} alloc ${a.id}: cached at ${cached.get(a.id)?.modifyIndex ?? 'absent'}, stored at ${a.modifyIndex}`);
     }
     return out;
   }
@@ -451,12 +493,18 @@ export class Store extends EventEmitter {
         result = await this.tx.run({ allocs: changed, events }, () => fn(trx, next, touched));
         time = Date.now();
         if (this.backend.shared) {
-          await trx.insertInto('changes').values({ at_index: next, time, nodes: JSON.stringify([...touched]), events: JSON.stringify(events) }).execute();
+          await trx
+            .insertInto('changes')
+            .values({ at_index: next, time, nodes: JSON.stringify([...touched]), events: JSON.stringify(events) })
+            .execute();
           await this.backend.announce(trx, 'baton_changes', String(next));
         }
         await trx.commit().execute();
       } catch (err) {
-        await trx.rollback().execute().catch(() => undefined);
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => undefined);
         throw err;
       }
     } catch (err) {
@@ -467,7 +515,10 @@ export class Store extends EventEmitter {
     for (const e of events) if (e.topic === 'node') this.nodeStatus.set(e.key, (e.payload as NodeInfo).status);
     if (events.length > 0) {
       const at = iso(time);
-      this.emit('events', events.map((e): ClusterEvent => ({ index: next, time: at, ...e })));
+      this.emit(
+        'events',
+        events.map((e): ClusterEvent => ({ index: next, time: at, ...e })),
+      );
     }
     this.emit('change', { index: next, nodes: touched } satisfies ChangeEvent);
     return result;
@@ -487,19 +538,36 @@ export class Store extends EventEmitter {
 
   /** stores `value` unless the key has one already; answers what the key holds after (the first writer's, on a race) */
   async setMetaIfAbsent(key: string, value: string): Promise<string> {
-    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
     return (await this.getMeta(key))!;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    await this.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
   }
 
   async createToken(secret: string, name: string, role: TokenRole, namespace: string, expiresAt?: string): Promise<TokenInfo> {
     const info: TokenInfo = { id: newId(), name, role, namespace, createdAt: new Date().toISOString(), ...(expiresAt ? { expiresAt } : {}) };
-    await this.db.insertInto('tokens').values({
-      id: info.id, secret_hash: hashSecret(secret), name, role, namespace, created_at: info.createdAt, expires_at: expiresAt ?? null,
-    }).execute();
+    await this.db
+      .insertInto('tokens')
+      .values({
+        id: info.id,
+        secret_hash: hashSecret(secret),
+        name,
+        role,
+        namespace,
+        created_at: info.createdAt,
+        expires_at: expiresAt ?? null,
+      })
+      .execute();
     return info;
   }
 
@@ -525,7 +593,10 @@ export class Store extends EventEmitter {
   }
 
   async countTokens(): Promise<number> {
-    const r = await this.db.selectFrom('tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('tokens')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 
@@ -593,8 +664,13 @@ export class Store extends EventEmitter {
 
   private async specOfAlloc(a: Alloc): Promise<JobSpec | undefined> {
     if (isRunId(a.jobId)) return (await this.loadJob(this.db, a.namespace, a.jobId))?.spec;
-    const r = await this.db.selectFrom('job_versions').select('spec')
-      .where('namespace', '=', a.namespace).where('id', '=', a.jobId).where('version', '=', a.jobVersion).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('job_versions')
+      .select('spec')
+      .where('namespace', '=', a.namespace)
+      .where('id', '=', a.jobId)
+      .where('version', '=', a.jobVersion)
+      .executeTakeFirst();
     return r ? (JSON.parse(r.spec) as JobSpec) : undefined;
   }
 
@@ -609,7 +685,9 @@ export class Store extends EventEmitter {
     const existing = await this.loadJob(trx, spec.namespace, spec.name);
     if (existing && !existing.stopped && isParentJob(existing.spec) && !isParentJob(spec)) {
       // its queue is served only while it is a template: the runs waiting in it would never start
-      throw new ConflictError(`job "${spec.name}" is parameterized or periodic and has its runs: stop it (baton job stop ${spec.name}) before submitting it as a plain job`);
+      throw new ConflictError(
+        `job "${spec.name}" is parameterized or periodic and has its runs: stop it (baton job stop ${spec.name}) before submitting it as a plain job`,
+      );
     }
     let job: Job;
     let changed = true;
@@ -619,12 +697,26 @@ export class Store extends EventEmitter {
     } else {
       const version = existing ? existing.version + 1 : 1;
       job = {
-        id: spec.name, namespace: spec.namespace, version, spec, stopped: false, status: 'pending',
-        submittedAt: iso(now), createIndex: existing?.createIndex ?? index, modifyIndex: index,
+        id: spec.name,
+        namespace: spec.namespace,
+        version,
+        spec,
+        stopped: false,
+        status: 'pending',
+        submittedAt: iso(now),
+        createIndex: existing?.createIndex ?? index,
+        modifyIndex: index,
       };
-      await trx.insertInto('job_versions').values({
-        namespace: job.namespace, id: job.id, version, spec: JSON.stringify(spec), submitted_at: job.submittedAt,
-      }).execute();
+      await trx
+        .insertInto('job_versions')
+        .values({
+          namespace: job.namespace,
+          id: job.id,
+          version,
+          spec: JSON.stringify(spec),
+          submitted_at: job.submittedAt,
+        })
+        .execute();
       await this.saveJob(trx, job, !existing, 'JobRegistered');
       if (existing && !existing.stopped && sameButCount(existing.spec, spec)) {
         // only the count changed: running allocs carry on as the new version, nothing restarts
@@ -761,9 +853,16 @@ export class Store extends EventEmitter {
       } else if (!opts.launch) {
         // run ids carry the first 8 characters of the sweep id: another sweep may have them
         const prefix = childId(parent.id, sweepId, 0).replace(/0$/, '');
-        const taken = await trx.selectFrom('runs').select('id').where('namespace', '=', ns)
-          .where('id', '>=', prefix).where('id', '<', `${prefix.slice(0, -1)}.`).limit(1).executeTakeFirst();
-        if (taken) throw new SweepIdTakenError(`sweep id ${sweepId.slice(0, 8)} is taken by another sweep of "${parent.id}": send the first part with another sweep id`);
+        const taken = await trx
+          .selectFrom('runs')
+          .select('id')
+          .where('namespace', '=', ns)
+          .where('id', '>=', prefix)
+          .where('id', '<', `${prefix.slice(0, -1)}.`)
+          .limit(1)
+          .executeTakeFirst();
+        if (taken)
+          throw new SweepIdTakenError(`sweep id ${sweepId.slice(0, 8)} is taken by another sweep of "${parent.id}": send the first part with another sweep id`);
       }
       if (opts.launch && (await loadRun(trx, ns, opts.launch.id))) throw new ConflictError(`job ${opts.launch.id} exists already`);
       const parentStats = total ?? newStatsRow(iso(now));
@@ -805,9 +904,15 @@ export class Store extends EventEmitter {
 
   /** The parent's queue gets (another) look: its one waiting eval is woken, or one is made. */
   private async wakeQueue(db: Db, index: number, parent: Job, trigger: EvalTrigger, now: number): Promise<void> {
-    const waiting = await db.selectFrom('evals').select(['id', 'status'])
-      .where('namespace', '=', parent.namespace).where('job_id', '=', parent.id).where('status', 'in', ['pending', 'blocked'])
-      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
+    const waiting = await db
+      .selectFrom('evals')
+      .select(['id', 'status'])
+      .where('namespace', '=', parent.namespace)
+      .where('job_id', '=', parent.id)
+      .where('status', 'in', ['pending', 'blocked'])
+      .orderBy('create_index', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     if (waiting?.status === 'pending') return;
     if (waiting) {
       await db.updateTable('evals').set({ status: 'pending' }).where('id', '=', waiting.id).execute();
@@ -918,8 +1023,16 @@ export class Store extends EventEmitter {
           sweeps.set(run.sweepId, list);
         }
         for (let i = 0; i < runs.length; i += 500) {
-          await trx.updateTable('runs').set({ stopped: 1, queued: 0, status: 'stopped', outcome: 'stopped', modify_index: index, finished_at: now })
-            .where('namespace', '=', namespace).where('id', 'in', runs.slice(i, i + 500).map((r) => r.id)).execute();
+          await trx
+            .updateTable('runs')
+            .set({ stopped: 1, queued: 0, status: 'stopped', outcome: 'stopped', modify_index: index, finished_at: now })
+            .where('namespace', '=', namespace)
+            .where(
+              'id',
+              'in',
+              runs.slice(i, i + 500).map((r) => r.id),
+            )
+            .execute();
         }
         for (const [sweepId, changes] of sweeps) await this.moveInTotals(trx, namespace, parentId, sweepId, changes);
         this.record('job', 'RunsStopped', parentId, namespace, { parentId, runs: runs.length });
@@ -976,7 +1089,11 @@ export class Store extends EventEmitter {
       const [cns, cid] = decodeCursor(f.cursor, ['string', 'string']) as [string, string];
       q = q.where((eb) => eb.or([eb('namespace', '>', cns), eb.and([eb('namespace', '=', cns), eb('id', '>', cid)])]));
     }
-    const rows = await q.orderBy('namespace').orderBy('id').limit(limit + 1).execute();
+    const rows = await q
+      .orderBy('namespace')
+      .orderBy('id')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     return {
       jobs: page.map((r) => JSON.parse(r.data) as Job),
@@ -998,8 +1115,14 @@ export class Store extends EventEmitter {
 
   /** a run of this parent that has not ended yet, if any (periodic overlap: skip) */
   async activeRun(namespace: string, parentId: string): Promise<string | undefined> {
-    const r = await this.db.selectFrom('runs').select('id').where('namespace', '=', namespace).where('parent_id', '=', parentId)
-      .where('status', 'in', ['pending', 'running']).limit(1).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('runs')
+      .select('id')
+      .where('namespace', '=', namespace)
+      .where('parent_id', '=', parentId)
+      .where('status', 'in', ['pending', 'running'])
+      .limit(1)
+      .executeTakeFirst();
     return r?.id;
   }
 
@@ -1008,13 +1131,26 @@ export class Store extends EventEmitter {
     const allocs = parent ? [] : await this.listAllocs({ namespace: job.namespace, jobId: job.id });
     // A parent's queue eval is woken (pending) each time room frees and blocks again right after:
     // its last reason stands while it is awake, so "why it waits" does not blink.
-    const blockedEval = await this.db.selectFrom('evals').select('data')
-      .where('namespace', '=', job.namespace).where('job_id', '=', job.id).where('status', 'in', parent ? ['blocked', 'pending'] : ['blocked'])
-      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
+    const blockedEval = await this.db
+      .selectFrom('evals')
+      .select('data')
+      .where('namespace', '=', job.namespace)
+      .where('job_id', '=', job.id)
+      .where('status', 'in', parent ? ['blocked', 'pending'] : ['blocked'])
+      .orderBy('create_index', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     const blocked = blockedEval ? (JSON.parse(blockedEval.data) as Evaluation).failures : undefined;
     const summary: JobSummary = {
-      id: job.id, namespace: job.namespace, type: job.spec.type, version: job.version, priority: job.spec.priority,
-      count: job.spec.count, status: job.status, allocs: allocCounts(allocs), submittedAt: job.submittedAt,
+      id: job.id,
+      namespace: job.namespace,
+      type: job.spec.type,
+      version: job.version,
+      priority: job.spec.priority,
+      count: job.spec.count,
+      status: job.status,
+      allocs: allocCounts(allocs),
+      submittedAt: job.submittedAt,
       kind: jobKind(job.spec),
       ...(blocked && blocked.length ? { blocked } : {}),
       ...(job.parentId ? { parentId: job.parentId } : {}),
@@ -1022,7 +1158,13 @@ export class Store extends EventEmitter {
     if (isParentJob(job.spec)) {
       const stats = (await this.runStats(job)) ?? publicStats(newStatsRow('').stats, sumTaskResources(job.spec).memory, Date.now());
       summary.runs = stats;
-      summary.children = { pending: stats.states.queued, running: stats.states.running, complete: stats.states.complete, failed: stats.states.failed, stopped: stats.states.stopped };
+      summary.children = {
+        pending: stats.states.queued,
+        running: stats.states.running,
+        complete: stats.states.complete,
+        failed: stats.states.failed,
+        stopped: stats.states.stopped,
+      };
       const next = job.spec.periodic && !job.stopped ? nextLaunch(job.spec.periodic, new Date()) : undefined;
       if (next) summary.nextLaunch = next.toISOString();
     }
@@ -1069,16 +1211,27 @@ export class Store extends EventEmitter {
   /** the spec a given version of a job ran with */
   async jobVersionSpec(namespace: string, id: string, version: number): Promise<JobSpec | undefined> {
     if (isRunId(id)) return (await this.loadJob(this.db, namespace, id))?.spec;
-    const r = await this.db.selectFrom('job_versions').select('spec')
-      .where('namespace', '=', namespace).where('id', '=', id).where('version', '=', version).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('job_versions')
+      .select('spec')
+      .where('namespace', '=', namespace)
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .executeTakeFirst();
     return r ? (JSON.parse(r.spec) as JobSpec) : undefined;
   }
 
   /** where a task's stored output ends */
   async logEnd(allocId: string, task: string, stream: string): Promise<number> {
-    const r = await this.db.selectFrom('logs').select(['offset', 'size'])
-      .where('alloc_id', '=', allocId).where('task', '=', task).where('stream', '=', stream)
-      .orderBy('offset', 'desc').limit(1).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('logs')
+      .select(['offset', 'size'])
+      .where('alloc_id', '=', allocId)
+      .where('task', '=', task)
+      .where('stream', '=', stream)
+      .orderBy('offset', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     return r ? r.offset + r.size : 0;
   }
 
@@ -1096,8 +1249,13 @@ export class Store extends EventEmitter {
     const key = `${namespace}\0${parentId}\0${version}`;
     const hit = this.parentSpecs.get(key);
     if (hit !== undefined) return hit ?? undefined;
-    const r = await db.selectFrom('job_versions').select('spec')
-      .where('namespace', '=', namespace).where('id', '=', parentId).where('version', '=', version).executeTakeFirst();
+    const r = await db
+      .selectFrom('job_versions')
+      .select('spec')
+      .where('namespace', '=', namespace)
+      .where('id', '=', parentId)
+      .where('version', '=', version)
+      .executeTakeFirst();
     const spec = r ? (JSON.parse(r.spec) as JobSpec) : undefined;
     // a missing version may be written by this very transaction: only cache what exists
     if (spec) {
@@ -1114,16 +1272,35 @@ export class Store extends EventEmitter {
     const kind = jobKind(job.spec);
     const ended = job.stopped || job.status === 'complete' || job.status === 'failed';
     if (insert) {
-      await db.insertInto('jobs').values({
-        namespace: job.namespace, id: job.id, version: job.version, data, modify_index: job.modifyIndex, parent_id: null, status: job.status,
-        kind, finished_at: ended ? now : null,
-      }).execute();
+      await db
+        .insertInto('jobs')
+        .values({
+          namespace: job.namespace,
+          id: job.id,
+          version: job.version,
+          data,
+          modify_index: job.modifyIndex,
+          parent_id: null,
+          status: job.status,
+          kind,
+          finished_at: ended ? now : null,
+        })
+        .execute();
     } else {
-      await db.updateTable('jobs').set((eb) => ({
-        version: job.version, data, modify_index: job.modifyIndex, status: job.status, kind,
-        // the time it ended, kept through later writes of an ended job
-        finished_at: ended ? eb.fn.coalesce('finished_at', eb.val(now)) : null,
-      })).where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
+      await db
+        .updateTable('jobs')
+        .set((eb) => ({
+          version: job.version,
+          data,
+          modify_index: job.modifyIndex,
+          status: job.status,
+          kind,
+          // the time it ended, kept through later writes of an ended job
+          finished_at: ended ? eb.fn.coalesce('finished_at', eb.val(now)) : null,
+        }))
+        .where('namespace', '=', job.namespace)
+        .where('id', '=', job.id)
+        .execute();
     }
   }
 
@@ -1156,7 +1333,14 @@ export class Store extends EventEmitter {
    * said) and moves it between its sweep's totals. `patch` applies first: a
    * stop, or leaving the queue.
    */
-  private async refreshRun(db: Db, namespace: string, id: string, index: number, now: number, patch: { stopped?: boolean; queued?: boolean } = {}): Promise<void> {
+  private async refreshRun(
+    db: Db,
+    namespace: string,
+    id: string,
+    index: number,
+    now: number,
+    patch: { stopped?: boolean; queued?: boolean } = {},
+  ): Promise<void> {
     const run = await loadRun(db, namespace, id);
     if (!run) return;
     const before = storedFacts(run);
@@ -1194,14 +1378,29 @@ export class Store extends EventEmitter {
     let q = this.db.selectFrom('deployments').select('data');
     if (filter.namespace && filter.namespace !== '*') q = q.where('namespace', '=', filter.namespace);
     if (filter.jobId) q = q.where('job_id', '=', filter.jobId);
-    const rows = await q.orderBy('create_index', 'desc').limit(filter.limit ?? 200).execute();
+    const rows = await q
+      .orderBy('create_index', 'desc')
+      .limit(filter.limit ?? 200)
+      .execute();
     return rows.map((r) => JSON.parse(r.data) as Deployment);
   }
 
   /** by id or unique id prefix */
   async getDeployment(idOrPrefix: string): Promise<Deployment> {
-    const rows = await this.db.selectFrom('deployments').select('data').where('id', 'like', `${escapeLike(idOrPrefix)}%`).limit(10).execute();
-    return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'deployment', (d) => (JSON.parse(d) as Deployment).id)) as Deployment;
+    const rows = await this.db
+      .selectFrom('deployments')
+      .select('data')
+      .where('id', 'like', `${escapeLike(idOrPrefix)}%`)
+      .limit(10)
+      .execute();
+    return JSON.parse(
+      pickOne(
+        rows.map((r) => r.data),
+        idOrPrefix,
+        'deployment',
+        (d) => (JSON.parse(d) as Deployment).id,
+      ),
+    ) as Deployment;
   }
 
   /** `baton deployment promote`: the canaries proved themselves, the rolling update goes on */
@@ -1234,20 +1433,36 @@ export class Store extends EventEmitter {
   }
 
   /** every stored version of a job, newest first, with the deployment that rolled it out */
-  async jobVersions(namespace: string, id: string, limit = 100): Promise<Array<{ version: number; submittedAt: string; spec: JobSpec; deployment?: Pick<Deployment, 'id' | 'status' | 'statusDescription'> }>> {
+  async jobVersions(
+    namespace: string,
+    id: string,
+    limit = 100,
+  ): Promise<Array<{ version: number; submittedAt: string; spec: JobSpec; deployment?: Pick<Deployment, 'id' | 'status' | 'statusDescription'> }>> {
     if (isRunId(id)) {
       const run = await this.loadJob(this.db, namespace, id);
       if (!run) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
       return [{ version: run.version, submittedAt: run.submittedAt, spec: run.spec }];
     }
-    const rows = await this.db.selectFrom('job_versions').selectAll().where('namespace', '=', namespace).where('id', '=', id).orderBy('version', 'desc').limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('job_versions')
+      .selectAll()
+      .where('namespace', '=', namespace)
+      .where('id', '=', id)
+      .orderBy('version', 'desc')
+      .limit(limit)
+      .execute();
     if (rows.length === 0) throw new NotFoundError(`job "${id}" not found in namespace "${namespace}"`);
     const deps = new Map<number, Deployment>();
     // newest first: the latest deployment of a version wins
     for (const d of (await this.listDeployments({ namespace, jobId: id, limit: 1000 })).reverse()) deps.set(d.jobVersion, d);
     return rows.map((r) => {
       const d = deps.get(r.version);
-      return { version: r.version, submittedAt: r.submitted_at, spec: JSON.parse(r.spec) as JobSpec, ...(d ? { deployment: { id: d.id, status: d.status, statusDescription: d.statusDescription } } : {}) };
+      return {
+        version: r.version,
+        submittedAt: r.submitted_at,
+        spec: JSON.parse(r.spec) as JobSpec,
+        ...(d ? { deployment: { id: d.id, status: d.status, statusDescription: d.statusDescription } } : {}),
+      };
     });
   }
 
@@ -1261,7 +1476,13 @@ export class Store extends EventEmitter {
   }
 
   private async revertIn(trx: Db, index: number, job: Job, version: number, now: number): Promise<{ job: Job; evalId: string; changed: boolean }> {
-    const r = await trx.selectFrom('job_versions').select('spec').where('namespace', '=', job.namespace).where('id', '=', job.id).where('version', '=', version).executeTakeFirst();
+    const r = await trx
+      .selectFrom('job_versions')
+      .select('spec')
+      .where('namespace', '=', job.namespace)
+      .where('id', '=', job.id)
+      .where('version', '=', version)
+      .executeTakeFirst();
     if (!r) throw new NotFoundError(`job "${job.id}" has no version ${version} (it is at version ${job.version})`);
     const spec = r.spec;
     const out = await this.registerIn(trx, index, JSON.parse(spec) as JobSpec, now);
@@ -1272,7 +1493,13 @@ export class Store extends EventEmitter {
     for (const a of await this.queryAllocs(trx, { namespace: job.namespace, jobId: job.id, liveOnly: true })) {
       if (a.desiredStatus !== 'run' || a.jobVersion === out.job.version) continue;
       if (!same.has(a.jobVersion)) {
-        const v = await trx.selectFrom('job_versions').select('spec').where('namespace', '=', job.namespace).where('id', '=', job.id).where('version', '=', a.jobVersion).executeTakeFirst();
+        const v = await trx
+          .selectFrom('job_versions')
+          .select('spec')
+          .where('namespace', '=', job.namespace)
+          .where('id', '=', job.id)
+          .where('version', '=', a.jobVersion)
+          .executeTakeFirst();
         same.set(a.jobVersion, v?.spec === spec);
       }
       if (!same.get(a.jobVersion)) continue;
@@ -1290,8 +1517,14 @@ export class Store extends EventEmitter {
   }
 
   private async latestDeployment(db: Db, namespace: string, jobId: string): Promise<Deployment | undefined> {
-    const r = await db.selectFrom('deployments').select('data').where('namespace', '=', namespace).where('job_id', '=', jobId)
-      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
+    const r = await db
+      .selectFrom('deployments')
+      .select('data')
+      .where('namespace', '=', namespace)
+      .where('job_id', '=', jobId)
+      .orderBy('create_index', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     return r ? (JSON.parse(r.data) as Deployment) : undefined;
   }
 
@@ -1299,17 +1532,39 @@ export class Store extends EventEmitter {
     d.modifyIndex = index;
     d.modifiedAt = iso(now);
     this.record('deployment', 'DeploymentUpdated', d.id, d.namespace, d);
-    await db.updateTable('deployments').set({ status: d.status, data: JSON.stringify(d) }).where('id', '=', d.id).execute();
+    await db
+      .updateTable('deployments')
+      .set({ status: d.status, data: JSON.stringify(d) })
+      .where('id', '=', d.id)
+      .execute();
   }
 
   /** the deployment a plan's placements join: created by the plan, or the running one it names */
   private async planDeployment(db: Db, plan: Plan, index: number, now: number): Promise<Deployment | undefined> {
     if (plan.createDeployment) {
-      const d: Deployment = { ...plan.createDeployment, canaries: [], placedAllocs: 0, id: newId(), createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now) };
+      const d: Deployment = {
+        ...plan.createDeployment,
+        canaries: [],
+        placedAllocs: 0,
+        id: newId(),
+        createIndex: index,
+        modifyIndex: index,
+        createdAt: iso(now),
+        modifiedAt: iso(now),
+      };
       this.record('deployment', 'DeploymentCreated', d.id, d.namespace, d);
-      await db.insertInto('deployments').values({
-        id: d.id, namespace: d.namespace, job_id: d.jobId, job_version: d.jobVersion, status: d.status, data: JSON.stringify(d), create_index: index,
-      }).execute();
+      await db
+        .insertInto('deployments')
+        .values({
+          id: d.id,
+          namespace: d.namespace,
+          job_id: d.jobId,
+          job_version: d.jobVersion,
+          status: d.status,
+          data: JSON.stringify(d),
+          create_index: index,
+        })
+        .execute();
       return d;
     }
     return plan.deploymentId ? this.loadDeployment(db, plan.deploymentId) : undefined;
@@ -1335,8 +1590,16 @@ export class Store extends EventEmitter {
     if (failing && d.strategy.autoRevert) {
       const job = await this.loadJob(db, d.namespace, d.jobId);
       if (job && !job.stopped && job.version === d.jobVersion) {
-        const good = (await db.selectFrom('deployments').select('data').where('namespace', '=', d.namespace).where('job_id', '=', d.jobId)
-          .where('status', '=', 'successful').where('job_version', '<', d.jobVersion).orderBy('job_version', 'desc').limit(1).executeTakeFirst());
+        const good = await db
+          .selectFrom('deployments')
+          .select('data')
+          .where('namespace', '=', d.namespace)
+          .where('job_id', '=', d.jobId)
+          .where('status', '=', 'successful')
+          .where('job_version', '<', d.jobVersion)
+          .orderBy('job_version', 'desc')
+          .limit(1)
+          .executeTakeFirst();
         const target = revertTarget(d, good ? (JSON.parse(good.data) as Deployment).jobVersion : undefined);
         if (target !== undefined) {
           const r = await this.revertIn(db, index, job, target, now);
@@ -1352,25 +1615,56 @@ export class Store extends EventEmitter {
 
   // ------------------------------------------------------------ evals
 
-  private async createEval(db: Db, index: number, job: Pick<Job, 'namespace' | 'id'> & { spec?: JobSpec }, trigger: EvalTrigger, now: number, waitUntil?: number): Promise<Evaluation> {
+  private async createEval(
+    db: Db,
+    index: number,
+    job: Pick<Job, 'namespace' | 'id'> & { spec?: JobSpec },
+    trigger: EvalTrigger,
+    now: number,
+    waitUntil?: number,
+  ): Promise<Evaluation> {
     const ev: Evaluation = {
-      id: newId(), namespace: job.namespace, jobId: job.id, priority: job.spec?.priority ?? 50, triggeredBy: trigger,
-      status: 'pending', statusDescription: '', queuedAllocs: 0, failures: [],
+      id: newId(),
+      namespace: job.namespace,
+      jobId: job.id,
+      priority: job.spec?.priority ?? 50,
+      triggeredBy: trigger,
+      status: 'pending',
+      statusDescription: '',
+      queuedAllocs: 0,
+      failures: [],
       ...(waitUntil !== undefined ? { waitUntil: iso(waitUntil) } : {}),
-      createIndex: index, modifyIndex: index, createdAt: iso(now), modifiedAt: iso(now),
+      createIndex: index,
+      modifyIndex: index,
+      createdAt: iso(now),
+      modifiedAt: iso(now),
     };
     this.record('eval', 'EvalCreated', ev.id, ev.namespace, ev);
-    await db.insertInto('evals').values({
-      id: ev.id, namespace: ev.namespace, job_id: ev.jobId, status: ev.status, priority: ev.priority,
-      wait_until: waitUntil ?? 0, data: JSON.stringify(ev), create_index: index, finished_at: null,
-    }).execute();
+    await db
+      .insertInto('evals')
+      .values({
+        id: ev.id,
+        namespace: ev.namespace,
+        job_id: ev.jobId,
+        status: ev.status,
+        priority: ev.priority,
+        wait_until: waitUntil ?? 0,
+        data: JSON.stringify(ev),
+        create_index: index,
+        finished_at: null,
+      })
+      .execute();
     return ev;
   }
 
   private async saveEval(db: Db, ev: Evaluation): Promise<void> {
     this.record('eval', EVAL_EVENT[ev.status] ?? 'EvalUpdated', ev.id, ev.namespace, { ...ev });
     const ended = ev.status === 'complete' || ev.status === 'failed' || ev.status === 'cancelled';
-    await db.updateTable('evals').set({ status: ev.status, data: JSON.stringify(ev), priority: ev.priority, finished_at: ended ? Date.now() : null }).where('id', '=', ev.id).execute();
+    await db
+      .updateTable('evals')
+      .set({ status: ev.status, data: JSON.stringify(ev), priority: ev.priority, finished_at: ended ? Date.now() : null })
+      .where('id', '=', ev.id)
+      .execute();
   }
 
   /**
@@ -1379,9 +1673,15 @@ export class Store extends EventEmitter {
    * one person's sweep of 500 does not starve a colleague's 5 runs.
    */
   async nextEval(now: number): Promise<Evaluation | undefined> {
-    const rows = await this.db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', this.backend.jsonText('data', 'triggeredBy').as('trigger')])
-      .where('status', '=', 'pending').where('wait_until', '<=', now)
-      .orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(2000).execute();
+    const rows = await this.db
+      .selectFrom('evals')
+      .select(['id', 'namespace', 'priority', 'create_index', this.backend.jsonText('data', 'triggeredBy').as('trigger')])
+      .where('status', '=', 'pending')
+      .where('wait_until', '<=', now)
+      .orderBy('priority', 'desc')
+      .orderBy('create_index', 'asc')
+      .limit(2000)
+      .execute();
     if (rows.length === 0) return undefined;
     const top = rows.filter((r) => r.priority === rows[0].priority);
     // replacements of lost allocs first, oldest first; then fair share among the rest
@@ -1390,7 +1690,12 @@ export class Store extends EventEmitter {
     let id = pool[0].id;
     if (new Set(pool.map((r) => r.namespace)).size > 1) {
       const { usage, total } = await this.namespaceUsage(this.db);
-      id = pickNextEval(pool.map((r) => ({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index })), usage, total) ?? id;
+      id =
+        pickNextEval(
+          pool.map((r) => ({ id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index })),
+          usage,
+          total,
+        ) ?? id;
     }
     const r = await this.db.selectFrom('evals').select('data').where('id', '=', id).executeTakeFirstOrThrow();
     return JSON.parse(r.data) as Evaluation;
@@ -1403,13 +1708,29 @@ export class Store extends EventEmitter {
 
   /** when the earliest delayed eval becomes due, if any */
   async nextEvalDue(): Promise<number | undefined> {
-    const r = await this.db.selectFrom('evals').select((eb) => eb.fn.min<number>('wait_until').as('t')).where('status', '=', 'pending').executeTakeFirst();
+    const r = await this.db
+      .selectFrom('evals')
+      .select((eb) => eb.fn.min<number>('wait_until').as('t'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
     return r?.t ?? undefined;
   }
 
   async getEval(idOrPrefix: string): Promise<Evaluation> {
-    const rows = await this.db.selectFrom('evals').select('data').where('id', 'like', `${escapeLike(idOrPrefix)}%`).limit(10).execute();
-    return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'eval', (d) => (JSON.parse(d) as Evaluation).id)) as Evaluation;
+    const rows = await this.db
+      .selectFrom('evals')
+      .select('data')
+      .where('id', 'like', `${escapeLike(idOrPrefix)}%`)
+      .limit(10)
+      .execute();
+    return JSON.parse(
+      pickOne(
+        rows.map((r) => r.data),
+        idOrPrefix,
+        'eval',
+        (d) => (JSON.parse(d) as Evaluation).id,
+      ),
+    ) as Evaluation;
   }
 
   async listEvals(filter: { namespace?: string; jobId?: string; status?: string; limit?: number }): Promise<Evaluation[]> {
@@ -1427,7 +1748,11 @@ export class Store extends EventEmitter {
       const [ci, id] = decodeCursor(f.cursor, ['number', 'string']) as [number, string];
       q = q.where((eb) => eb.or([eb('create_index', '<', ci), eb.and([eb('create_index', '=', ci), eb('id', '<', id)])]));
     }
-    const rows = await q.orderBy('create_index', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const rows = await q
+      .orderBy('create_index', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { evals: page.map((r) => JSON.parse(r.data) as Evaluation), ...(rows.length > limit ? { next: encodeCursor([last.create_index, last.id]) } : {}) };
@@ -1502,8 +1827,14 @@ export class Store extends EventEmitter {
   /** who else waits for room now (see FairShareView) */
   private async fairShareView(db: Db, ev: Evaluation, room: Room): Promise<FairShareView> {
     const free = [...room.free.values()];
-    const rows = await db.selectFrom('evals').select(['namespace', 'ask']).where('status', 'in', ['pending', 'blocked'])
-      .where('namespace', '!=', ev.namespace).where('priority', '>=', ev.priority).limit(1000).execute();
+    const rows = await db
+      .selectFrom('evals')
+      .select(['namespace', 'ask'])
+      .where('status', 'in', ['pending', 'blocked'])
+      .where('namespace', '!=', ev.namespace)
+      .where('priority', '>=', ev.priority)
+      .limit(1000)
+      .execute();
     const waiting = new Set<string>();
     for (const r of rows) {
       if (waiting.has(r.namespace)) continue;
@@ -1527,7 +1858,9 @@ export class Store extends EventEmitter {
         queue.started = queue.started.filter((id) => !lost.has(id));
       }
       const deployment = await this.planDeployment(trx, plan, index, now);
-      const placed = check.accepted.map((p) => allocFromPlacement(plan, p, { evalId: ev.id, index, now, newId, ...(deployment ? { deploymentId: deployment.id } : {}) }));
+      const placed = check.accepted.map((p) =>
+        allocFromPlacement(plan, p, { evalId: ev.id, index, now, newId, ...(deployment ? { deploymentId: deployment.id } : {}) }),
+      );
       for (const a of placed) touched.add(a.nodeId);
       await this.insertAllocs(trx, placed);
       if (deployment) await this.recordPlaced(trx, deployment, placed, index, now);
@@ -1572,7 +1905,12 @@ export class Store extends EventEmitter {
           ev.status = 'blocked';
           ev.statusDescription = `started ${queue.started.length} runs; ${waiting} wait for capacity`;
           await this.saveEval(trx, ev);
-          if (queue.headAsk) await trx.updateTable('evals').set({ ask: JSON.stringify(queue.headAsk) }).where('id', '=', ev.id).execute();
+          if (queue.headAsk)
+            await trx
+              .updateTable('evals')
+              .set({ ask: JSON.stringify(queue.headAsk) })
+              .where('id', '=', ev.id)
+              .execute();
         } else {
           ev.status = 'complete';
           ev.statusDescription = `started ${queue.started.length} runs; none wait`;
@@ -1595,16 +1933,28 @@ export class Store extends EventEmitter {
       }
       if (ev.status === 'blocked' && !queue) {
         const job = await this.loadJob(trx, ev.namespace, ev.jobId);
-        if (job) await trx.updateTable('evals').set({ ask: JSON.stringify(sumTaskResources(job.spec)) }).where('id', '=', ev.id).execute();
+        if (job)
+          await trx
+            .updateTable('evals')
+            .set({ ask: JSON.stringify(sumTaskResources(job.spec)) })
+            .where('id', '=', ev.id)
+            .execute();
       }
       if (plan.followUpAt !== undefined) {
         const job = await this.loadJob(trx, ev.namespace, ev.jobId);
         await this.createEval(trx, index, job ?? { namespace: ev.namespace, id: ev.jobId }, 'retry', now, plan.followUpAt);
       }
       // evals of this job already waiting are answered by this one
-      await trx.updateTable('evals').set({ status: 'cancelled', finished_at: Date.now() })
-        .where('namespace', '=', ev.namespace).where('job_id', '=', ev.jobId).where('status', '=', 'pending')
-        .where('wait_until', '<=', now).where('id', '!=', ev.id).where('create_index', '<', index).execute();
+      await trx
+        .updateTable('evals')
+        .set({ status: 'cancelled', finished_at: Date.now() })
+        .where('namespace', '=', ev.namespace)
+        .where('job_id', '=', ev.jobId)
+        .where('status', '=', 'pending')
+        .where('wait_until', '<=', now)
+        .where('id', '!=', ev.id)
+        .where('create_index', '<', index)
+        .execute();
       await this.refreshJobStatus(trx, ev.namespace, ev.jobId, index, now);
       return { placed, rejected: check.rejected.length };
     });
@@ -1622,8 +1972,14 @@ export class Store extends EventEmitter {
   }
 
   private async cancelBlocked(db: Db, namespace: string, jobId: string, exceptId: string): Promise<void> {
-    await db.updateTable('evals').set({ status: 'cancelled', finished_at: Date.now() })
-      .where('namespace', '=', namespace).where('job_id', '=', jobId).where('status', '=', 'blocked').where('id', '!=', exceptId).execute();
+    await db
+      .updateTable('evals')
+      .set({ status: 'cancelled', finished_at: Date.now() })
+      .where('namespace', '=', namespace)
+      .where('job_id', '=', jobId)
+      .where('status', '=', 'blocked')
+      .where('id', '!=', exceptId)
+      .execute();
   }
 
   /**
@@ -1633,15 +1989,32 @@ export class Store extends EventEmitter {
    * every finished run would re-evaluate a queue of 1,000 a thousand times.
    */
   private async unblockFitting(db: Db): Promise<void> {
-    const found = await db.selectFrom('evals').select(['id', 'namespace', 'priority', 'create_index', 'ask', this.backend.jsonText('data', 'triggeredBy').as('trigger')])
-      .where('status', '=', 'blocked').orderBy('priority', 'desc').orderBy('create_index', 'asc').limit(5000).execute();
+    const found = await db
+      .selectFrom('evals')
+      .select(['id', 'namespace', 'priority', 'create_index', 'ask', this.backend.jsonText('data', 'triggeredBy').as('trigger')])
+      .where('status', '=', 'blocked')
+      .orderBy('priority', 'desc')
+      .orderBy('create_index', 'asc')
+      .limit(5000)
+      .execute();
     if (found.length === 0) return;
-    const wake = blockedToWake(found.map((r) => ({
-      id: r.id, namespace: r.namespace, priority: r.priority, createIndex: r.create_index,
-      replacement: isReplacementTrigger(r.trigger), ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined,
-    })), await this.namespaceUsage(db));
+    const wake = blockedToWake(
+      found.map((r) => ({
+        id: r.id,
+        namespace: r.namespace,
+        priority: r.priority,
+        createIndex: r.create_index,
+        replacement: isReplacementTrigger(r.trigger),
+        ask: r.ask ? (JSON.parse(r.ask) as Resources) : undefined,
+      })),
+      await this.namespaceUsage(db),
+    );
     for (let i = 0; i < wake.length; i += 500) {
-      await db.updateTable('evals').set({ status: 'pending' }).where('id', 'in', wake.slice(i, i + 500)).execute();
+      await db
+        .updateTable('evals')
+        .set({ status: 'pending' })
+        .where('id', 'in', wake.slice(i, i + 500))
+        .execute();
     }
   }
 
@@ -1650,17 +2023,39 @@ export class Store extends EventEmitter {
   async registerNode(req: RegisterNodeRequest, secret: string, ttlMs: number, now: number): Promise<NodeInfo> {
     return this.write(async (trx, index) => {
       const node: NodeInfo = {
-        id: newId(), name: req.name, status: 'ready', eligibility: 'eligible', nodeClass: req.nodeClass,
-        datacenter: req.datacenter, drivers: req.drivers, attributes: req.attributes, labels: req.labels,
-        capacity: req.capacity, reserved: req.reserved, heartbeatTtlMs: ttlMs, lastHeartbeatAt: iso(now),
-        ...(req.address ? { address: req.address } : {}), ...(req.volumes ? { volumes: req.volumes } : {}), ...(req.portRange ? { portRange: req.portRange } : {}),
-        registeredAt: iso(now), createIndex: index, modifyIndex: index,
+        id: newId(),
+        name: req.name,
+        status: 'ready',
+        eligibility: 'eligible',
+        nodeClass: req.nodeClass,
+        datacenter: req.datacenter,
+        drivers: req.drivers,
+        attributes: req.attributes,
+        labels: req.labels,
+        capacity: req.capacity,
+        reserved: req.reserved,
+        heartbeatTtlMs: ttlMs,
+        lastHeartbeatAt: iso(now),
+        ...(req.address ? { address: req.address } : {}),
+        ...(req.volumes ? { volumes: req.volumes } : {}),
+        ...(req.portRange ? { portRange: req.portRange } : {}),
+        registeredAt: iso(now),
+        createIndex: index,
+        modifyIndex: index,
       };
       this.record('node', 'NodeRegistered', node.id, undefined, node);
-      await trx.insertInto('nodes').values({
-        id: node.id, name: node.name, secret_hash: hashSecret(secret), status: node.status, last_heartbeat: now,
-        data: JSON.stringify(node), modify_index: index,
-      }).execute();
+      await trx
+        .insertInto('nodes')
+        .values({
+          id: node.id,
+          name: node.name,
+          secret_hash: hashSecret(secret),
+          status: node.status,
+          last_heartbeat: now,
+          data: JSON.stringify(node),
+          modify_index: index,
+        })
+        .execute();
       await this.unblockFitting(trx);
       await this.evalSystemJobs(trx, index, now);
       return node;
@@ -1684,9 +2079,20 @@ export class Store extends EventEmitter {
     return this.write(async (trx, index) => {
       const node = await this.loadNode(trx, nodeId);
       Object.assign(node, {
-        name: req.name, nodeClass: req.nodeClass, datacenter: req.datacenter, drivers: req.drivers, attributes: req.attributes,
-        labels: req.labels, capacity: req.capacity, reserved: req.reserved, status: 'ready', lastHeartbeatAt: iso(now), modifyIndex: index,
-        address: req.address, volumes: req.volumes, portRange: req.portRange,
+        name: req.name,
+        nodeClass: req.nodeClass,
+        datacenter: req.datacenter,
+        drivers: req.drivers,
+        attributes: req.attributes,
+        labels: req.labels,
+        capacity: req.capacity,
+        reserved: req.reserved,
+        status: 'ready',
+        lastHeartbeatAt: iso(now),
+        modifyIndex: index,
+        address: req.address,
+        volumes: req.volumes,
+        portRange: req.portRange,
       });
       await this.saveNode(trx, node, now);
       await this.reconnectAllocs(trx, nodeId, index, now);
@@ -1721,9 +2127,12 @@ export class Store extends EventEmitter {
     for (const [id, t] of [...this.beats]) {
       // only forward: a write of the node since (a drain, say) may hold a newer time already
       try {
-        await this.db.updateTable('nodes')
+        await this.db
+          .updateTable('nodes')
           .set({ last_heartbeat: t, data: this.backend.jsonSetString('data', 'lastHeartbeatAt', iso(t)) })
-          .where('id', '=', id).where('last_heartbeat', '<', t).execute();
+          .where('id', '=', id)
+          .where('last_heartbeat', '<', t)
+          .execute();
       } catch (err) {
         // what it means to the operator ("disk full: ..."), as every other write says it
         throw describeStoreError(err);
@@ -1740,7 +2149,11 @@ export class Store extends EventEmitter {
   }
 
   async readyNodeCount(): Promise<number> {
-    const r = await this.db.selectFrom('nodes').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'ready').executeTakeFirst();
+    const r = await this.db
+      .selectFrom('nodes')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', 'ready')
+      .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 
@@ -1867,11 +2280,18 @@ export class Store extends EventEmitter {
       const [name, id] = decodeCursor(f.cursor, ['string', 'string']) as [string, string];
       q = q.where((eb) => eb.or([eb('name', '>', name), eb.and([eb('name', '=', name), eb('id', '>', id)])]));
     }
-    const rows = await q.orderBy('name').orderBy('id').limit(limit + 1).execute();
+    const rows = await q
+      .orderBy('name')
+      .orderBy('id')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const usage = this.liveAllocs();
     const last = page[page.length - 1];
-    return { nodes: page.map((r) => summarizeNode(JSON.parse(r.data) as NodeInfo, usage)), ...(rows.length > limit ? { next: encodeCursor([last.name, last.id]) } : {}) };
+    return {
+      nodes: page.map((r) => summarizeNode(JSON.parse(r.data) as NodeInfo, usage)),
+      ...(rows.length > limit ? { next: encodeCursor([last.name, last.id]) } : {}),
+    };
   }
 
   async listNodes(): Promise<NodeSummary[]> {
@@ -1887,7 +2307,14 @@ export class Store extends EventEmitter {
     if (!node) {
       const byName = nodes.filter((n) => n.name === ref);
       const matches = byName.length > 0 ? byName : nodes.filter((n) => n.id.startsWith(ref));
-      node = JSON.parse(pickOne(matches.map((m) => JSON.stringify(m)), ref, 'node', (d) => (JSON.parse(d) as NodeInfo).id)) as NodeInfo;
+      node = JSON.parse(
+        pickOne(
+          matches.map((m) => JSON.stringify(m)),
+          ref,
+          'node',
+          (d) => (JSON.parse(d) as NodeInfo).id,
+        ),
+      ) as NodeInfo;
     }
     const usage = this.liveAllocs(node.id);
     return summarizeNode(node, usage);
@@ -1906,9 +2333,17 @@ export class Store extends EventEmitter {
 
   private async saveNode(db: Db, node: NodeInfo, lastHeartbeat: number, event = 'NodeUpdated'): Promise<void> {
     this.record('node', event, node.id, undefined, node);
-    await db.updateTable('nodes').set({
-      name: node.name, status: node.status, last_heartbeat: lastHeartbeat, data: JSON.stringify(node), modify_index: node.modifyIndex,
-    }).where('id', '=', node.id).execute();
+    await db
+      .updateTable('nodes')
+      .set({
+        name: node.name,
+        status: node.status,
+        last_heartbeat: lastHeartbeat,
+        data: JSON.stringify(node),
+        modify_index: node.modifyIndex,
+      })
+      .where('id', '=', node.id)
+      .execute();
   }
 
   // ------------------------------------------------------------ allocs
@@ -1935,7 +2370,11 @@ export class Store extends EventEmitter {
       q = q.where((eb) => eb.or([eb('create_index', after, ci), eb.and([eb('create_index', '=', ci), eb('id', after, id)])]));
     }
     const dir = desc ? 'desc' : 'asc';
-    const rows = await q.orderBy('create_index', dir).orderBy('id', dir).limit(limit + 1).execute();
+    const rows = await q
+      .orderBy('create_index', dir)
+      .orderBy('id', dir)
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return { allocs: page.map((r) => JSON.parse(r.data) as Alloc), ...(rows.length > limit ? { next: encodeCursor([last.create_index, last.id]) } : {}) };
@@ -1944,21 +2383,43 @@ export class Store extends EventEmitter {
   /** What a node runs now, and the last `recent` allocs it finished (a node page, not its whole history). */
   async nodeAllocs(nodeId: string, recent = 50): Promise<Alloc[]> {
     const live = await this.queryAllocs(this.db, { nodeId, liveOnly: true });
-    const done = await this.db.selectFrom('allocs').select('data').where('node_id', '=', nodeId)
-      .where('client_status', 'not in', LIVE).orderBy('create_index', 'desc').limit(recent).execute();
+    const done = await this.db
+      .selectFrom('allocs')
+      .select('data')
+      .where('node_id', '=', nodeId)
+      .where('client_status', 'not in', LIVE)
+      .orderBy('create_index', 'desc')
+      .limit(recent)
+      .execute();
     return [...live, ...done.map((r) => JSON.parse(r.data) as Alloc).reverse()].sort((a, b) => a.createIndex - b.createIndex);
   }
 
   async getAlloc(idOrPrefix: string): Promise<Alloc> {
-    const rows = await this.db.selectFrom('allocs').select('data').where('id', 'like', `${escapeLike(idOrPrefix)}%`).limit(10).execute();
-    return JSON.parse(pickOne(rows.map((r) => r.data), idOrPrefix, 'alloc', (d) => (JSON.parse(d) as Alloc).id)) as Alloc;
+    const rows = await this.db
+      .selectFrom('allocs')
+      .select('data')
+      .where('id', 'like', `${escapeLike(idOrPrefix)}%`)
+      .limit(10)
+      .execute();
+    return JSON.parse(
+      pickOne(
+        rows.map((r) => r.data),
+        idOrPrefix,
+        'alloc',
+        (d) => (JSON.parse(d) as Alloc).id,
+      ),
+    ) as Alloc;
   }
 
   /** The newest alloc placed to replace this one (its previousAllocId), through the allocs_previous index */
   async replacementOf(id: string): Promise<Alloc | undefined> {
-    const r = await this.db.selectFrom('allocs').select('data')
+    const r = await this.db
+      .selectFrom('allocs')
+      .select('data')
       .where(this.backend.jsonText('data', 'previousAllocId'), '=', id)
-      .orderBy('create_index', 'desc').limit(1).executeTakeFirst();
+      .orderBy('create_index', 'desc')
+      .limit(1)
+      .executeTakeFirst();
     return r ? (JSON.parse(r.data) as Alloc) : undefined;
   }
 
@@ -1986,8 +2447,13 @@ export class Store extends EventEmitter {
       const key = `${a.namespace}/${a.jobId}@${a.jobVersion}`;
       let spec = specs.get(key);
       if (!spec) {
-        const r = await this.db.selectFrom('job_versions').select('spec')
-          .where('namespace', '=', a.namespace).where('id', '=', a.jobId).where('version', '=', a.jobVersion).executeTakeFirst();
+        const r = await this.db
+          .selectFrom('job_versions')
+          .select('spec')
+          .where('namespace', '=', a.namespace)
+          .where('id', '=', a.jobId)
+          .where('version', '=', a.jobVersion)
+          .executeTakeFirst();
         if (!r) continue;
         spec = JSON.parse(r.spec) as JobSpec;
         specs.set(key, spec);
@@ -2001,10 +2467,12 @@ export class Store extends EventEmitter {
   /** each alloc that names secrets learns their versions: a put wakes the node and changes the stamp */
   private async stampSecrets(out: AgentAlloc[]): Promise<void> {
     const byNs = new Map<string, Set<string>>();
-    for (const x of out) for (const t of x.job.tasks) for (const ref of t.secrets ?? []) {
-      const ns = x.alloc.namespace;
-      byNs.set(ns, (byNs.get(ns) ?? new Set()).add(ref.name));
-    }
+    for (const x of out)
+      for (const t of x.job.tasks)
+        for (const ref of t.secrets ?? []) {
+          const ns = x.alloc.namespace;
+          byNs.set(ns, (byNs.get(ns) ?? new Set()).add(ref.name));
+        }
     if (byNs.size === 0) return;
     const versions = new Map<string, Map<string, number>>();
     for (const [ns, names] of byNs) versions.set(ns, await secretVersions(this.db, ns, [...names]));
@@ -2020,7 +2488,10 @@ export class Store extends EventEmitter {
    */
   async updateAllocs(nodeId: string, updates: AllocStatusUpdate[], now: number): Promise<number> {
     return this.write(async (trx, index, touched) => {
-      const jobs = new Map<string, { namespace: string; id: string; failed: boolean; ended: boolean; cameUp: boolean; deployment?: string; lostByAgent?: boolean }>();
+      const jobs = new Map<
+        string,
+        { namespace: string; id: string; failed: boolean; ended: boolean; cameUp: boolean; deployment?: string; lostByAgent?: boolean }
+      >();
       let freed = false;
       for (const u of updates) {
         const a = await this.loadAlloc(trx, u.allocId);
@@ -2032,8 +2503,11 @@ export class Store extends EventEmitter {
         // a batch run that completed on a node the server had given up on: it ran once, and that is the
         // result; the replacement placed meanwhile is the second copy, so it goes
         let lostByAgent = false;
-        const lateCompletion = a.clientStatus === 'lost' && u.clientStatus === 'complete' && !a.preemptedBy
-          && (await this.loadJob(trx, a.namespace, a.jobId))?.spec.type === 'batch';
+        const lateCompletion =
+          a.clientStatus === 'lost' &&
+          u.clientStatus === 'complete' &&
+          !a.preemptedBy &&
+          (await this.loadJob(trx, a.namespace, a.jobId))?.spec.type === 'batch';
         a.taskStates = u.taskStates;
         if (a.clientStatus !== 'lost') {
           a.clientStatus = u.clientStatus;
@@ -2053,7 +2527,8 @@ export class Store extends EventEmitter {
           await this.stopReplacements(trx, a, index, now, touched);
         }
         const tasks = Object.values(a.taskStates);
-        a.healthy = a.clientStatus === 'running' && tasks.length > 0 && tasks.every((t) => t.state === 'running' && (t.health === undefined || t.health === 'healthy'));
+        a.healthy =
+          a.clientStatus === 'running' && tasks.length > 0 && tasks.every((t) => t.state === 'running' && (t.health === undefined || t.health === 'healthy'));
         // a deployment counts an alloc once it has been healthy for min_healthy_time without a break
         if (a.healthy && !wasHealthy) a.healthySince = iso(now);
         if (!a.healthy) delete a.healthySince;
@@ -2066,7 +2541,14 @@ export class Store extends EventEmitter {
         const terminal = u.clientStatus === 'complete' || u.clientStatus === 'failed' || u.clientStatus === 'lost';
         if (terminal) freed = true;
         const key = `${a.namespace}/${a.jobId}`;
-        const j = jobs.get(key) ?? { namespace: a.namespace, id: a.jobId, failed: false, ended: false, cameUp: false, deployment: undefined as string | undefined };
+        const j = jobs.get(key) ?? {
+          namespace: a.namespace,
+          id: a.jobId,
+          failed: false,
+          ended: false,
+          cameUp: false,
+          deployment: undefined as string | undefined,
+        };
         if (a.deploymentId && (a.healthy !== wasHealthy || terminal)) j.deployment = a.deploymentId;
         if (terminal && a.clientStatus !== 'lost') j.ended = true;
         if (lostByAgent) j.lostByAgent = true;
@@ -2075,9 +2557,12 @@ export class Store extends EventEmitter {
         jobs.set(key, j);
       }
       // a replacement that came up lets a drain (or an update) take its next step
-      const draining = [...jobs.values()].some((j) => j.cameUp) ? new Set((await this.listNodeInfos(trx)).filter((n) => n.drain).map((n) => n.id)) : new Set<string>();
+      const draining = [...jobs.values()].some((j) => j.cameUp)
+        ? new Set((await this.listNodeInfos(trx)).filter((n) => n.drain).map((n) => n.id))
+        : new Set<string>();
       for (const j of jobs.values()) {
-        const migrating = j.cameUp && draining.size > 0 && this.liveAllocs().some((x) => x.namespace === j.namespace && x.jobId === j.id && draining.has(x.nodeId));
+        const migrating =
+          j.cameUp && draining.size > 0 && this.liveAllocs().some((x) => x.namespace === j.namespace && x.jobId === j.id && draining.has(x.nodeId));
         // an alloc of a running deployment turned healthy or unhealthy: the rollout takes its next step
         const rolling = !j.ended && !migrating && j.deployment !== undefined && (await this.loadDeployment(trx, j.deployment))?.status === 'running';
         await this.refreshJobStatus(trx, j.namespace, j.id, index, now);
@@ -2085,7 +2570,13 @@ export class Store extends EventEmitter {
           const job = await this.loadJob(trx, j.namespace, j.id);
           // a run that completed has nothing left to decide: its parent's queue hears of the room it left below
           if (job && isRunId(job.id) && job.status === 'complete' && !migrating && !rolling) continue;
-          await this.createEval(trx, index, job ?? j, j.lostByAgent && !j.ended ? 'alloc-lost' : j.failed ? 'alloc-failure' : j.ended ? 'alloc-stop' : 'node-update', now);
+          await this.createEval(
+            trx,
+            index,
+            job ?? j,
+            j.lostByAgent && !j.ended ? 'alloc-lost' : j.failed ? 'alloc-failure' : j.ended ? 'alloc-stop' : 'node-update',
+            now,
+          );
         }
       }
       if (freed) await this.unblockFitting(trx);
@@ -2116,10 +2607,23 @@ export class Store extends EventEmitter {
   /** inserts in batches: one statement per few hundred rows, not per alloc */
   private async insertAllocs(db: Db, allocs: Alloc[]): Promise<void> {
     for (let i = 0; i < allocs.length; i += 200) {
-      await db.insertInto('allocs').values(allocs.slice(i, i + 200).map((a) => ({
-        id: a.id, namespace: a.namespace, job_id: a.jobId, node_id: a.nodeId, desired_status: a.desiredStatus,
-        client_status: a.clientStatus, data: JSON.stringify(a), create_index: a.createIndex, modify_index: a.modifyIndex, finished_at: null,
-      }))).execute();
+      await db
+        .insertInto('allocs')
+        .values(
+          allocs.slice(i, i + 200).map((a) => ({
+            id: a.id,
+            namespace: a.namespace,
+            job_id: a.jobId,
+            node_id: a.nodeId,
+            desired_status: a.desiredStatus,
+            client_status: a.clientStatus,
+            data: JSON.stringify(a),
+            create_index: a.createIndex,
+            modify_index: a.modifyIndex,
+            finished_at: null,
+          })),
+        )
+        .execute();
     }
     this.txAllocs?.push(...allocs);
     for (const a of allocs) this.record('alloc', 'AllocPlaced', a.id, a.namespace, a);
@@ -2189,10 +2693,17 @@ export class Store extends EventEmitter {
     this.txAllocs?.push(copy);
     this.record('alloc', event, a.id, a.namespace, copy);
     const ended = a.clientStatus === 'complete' || a.clientStatus === 'failed' || a.clientStatus === 'lost';
-    await db.updateTable('allocs').set((eb) => ({
-      desired_status: a.desiredStatus, client_status: a.clientStatus, data: JSON.stringify(a), modify_index: a.modifyIndex,
-      finished_at: ended ? eb.fn.coalesce('finished_at', eb.val(Date.now())) : null,
-    })).where('id', '=', a.id).execute();
+    await db
+      .updateTable('allocs')
+      .set((eb) => ({
+        desired_status: a.desiredStatus,
+        client_status: a.clientStatus,
+        data: JSON.stringify(a),
+        modify_index: a.modifyIndex,
+        finished_at: ended ? eb.fn.coalesce('finished_at', eb.val(Date.now())) : null,
+      }))
+      .where('id', '=', a.id)
+      .execute();
   }
 
   // ------------------------------------------------------------ garbage collection
@@ -2209,7 +2720,11 @@ export class Store extends EventEmitter {
     const out = { jobs: 0, runs: 0, allocs: 0, evals: 0, deployments: 0, logChunks: 0 };
     const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
     // the change log of a shared store: enough kept for every server's event buffer to resume from
-    if (this.backend.shared) await this.db.deleteFrom('changes').where('at_index', '<=', this.index - CHANGES_KEPT).execute();
+    if (this.backend.shared)
+      await this.db
+        .deleteFrom('changes')
+        .where('at_index', '<=', this.index - CHANGES_KEPT)
+        .execute();
     // finished evals
     for (;;) {
       const ids = (await this.db.selectFrom('evals').select('id').where('finished_at', '<', before).limit(chunk).execute()).map((r) => r.id);
@@ -2252,7 +2767,11 @@ export class Store extends EventEmitter {
           for (;;) {
             const runs = await listRunRecords(this.db, r.namespace, r.id, { limit: chunk - 1 });
             if (runs.length === 0) break;
-            await this.deleteRuns(r.namespace, runs.map((x) => x.id), out);
+            await this.deleteRuns(
+              r.namespace,
+              runs.map((x) => x.id),
+              out,
+            );
             await yieldNow();
           }
         }
@@ -2260,11 +2779,17 @@ export class Store extends EventEmitter {
         const gone = await this.write(async (trx) => {
           const still = await trx.selectFrom('jobs').select('finished_at').where('namespace', '=', r.namespace).where('id', '=', r.id).executeTakeFirst();
           if (!still || still.finished_at === null || !(still.finished_at < before)) return false;
-          const allocIds = (await trx.selectFrom('allocs').select('id').where('namespace', '=', r.namespace).where('job_id', '=', r.id).execute()).map((x) => x.id);
+          const allocIds = (await trx.selectFrom('allocs').select('id').where('namespace', '=', r.namespace).where('job_id', '=', r.id).execute()).map(
+            (x) => x.id,
+          );
           out.logChunks += await this.deleteAllocs(allocIds, trx);
           out.allocs += allocIds.length;
-          out.evals += Number((await trx.deleteFrom('evals').where('namespace', '=', r.namespace).where('job_id', '=', r.id).executeTakeFirst()).numDeletedRows);
-          out.deployments += Number((await trx.deleteFrom('deployments').where('namespace', '=', r.namespace).where('job_id', '=', r.id).executeTakeFirst()).numDeletedRows);
+          out.evals += Number(
+            (await trx.deleteFrom('evals').where('namespace', '=', r.namespace).where('job_id', '=', r.id).executeTakeFirst()).numDeletedRows,
+          );
+          out.deployments += Number(
+            (await trx.deleteFrom('deployments').where('namespace', '=', r.namespace).where('job_id', '=', r.id).executeTakeFirst()).numDeletedRows,
+          );
           await trx.deleteFrom('job_versions').where('namespace', '=', r.namespace).where('id', '=', r.id).execute();
           await trx.deleteFrom('jobs').where('namespace', '=', r.namespace).where('id', '=', r.id).execute();
           if (isParentJob(job.spec)) await trx.deleteFrom('run_stats').where('namespace', '=', r.namespace).where('parent_id', '=', r.id).execute();
@@ -2280,7 +2805,11 @@ export class Store extends EventEmitter {
       }
     }
     // sweeps whose runs all ended long enough ago
-    const sweeps = await this.db.selectFrom('run_stats').select(['namespace', 'parent_id', 'sweep_id', 'data', 'created_at']).where('sweep_id', '!=', '').execute();
+    const sweeps = await this.db
+      .selectFrom('run_stats')
+      .select(['namespace', 'parent_id', 'sweep_id', 'data', 'created_at'])
+      .where('sweep_id', '!=', '')
+      .execute();
     for (const s of sweeps) {
       const st = JSON.parse(s.data) as StoredRunStats;
       const last = Date.parse(st.lastFinishedAt ?? s.created_at);
@@ -2288,7 +2817,11 @@ export class Store extends EventEmitter {
       for (;;) {
         const runs = await listRunRecords(this.db, s.namespace, s.parent_id, { limit: chunk - 1, sweepId: s.sweep_id });
         if (runs.length === 0) break;
-        await this.deleteRuns(s.namespace, runs.map((x) => x.id), out);
+        await this.deleteRuns(
+          s.namespace,
+          runs.map((x) => x.id),
+          out,
+        );
         await yieldNow();
       }
       // the parent's totals lose what the sweep added
@@ -2298,7 +2831,12 @@ export class Store extends EventEmitter {
           total.stats = subtractStats(total.stats, st);
           await saveStats(trx, s.namespace, s.parent_id, '', total, false);
         }
-        await trx.deleteFrom('run_stats').where('namespace', '=', s.namespace).where('parent_id', '=', s.parent_id).where('sweep_id', '=', s.sweep_id).execute();
+        await trx
+          .deleteFrom('run_stats')
+          .where('namespace', '=', s.namespace)
+          .where('parent_id', '=', s.parent_id)
+          .where('sweep_id', '=', s.sweep_id)
+          .execute();
       });
     }
     return out;
@@ -2372,15 +2910,26 @@ export class Store extends EventEmitter {
         const data = this.backend.storableText(c.data);
         const size = Buffer.byteLength(data);
         if (size === 0) continue;
-        const last = await trx.selectFrom('logs').select(['offset', 'size'])
-          .where('alloc_id', '=', c.allocId).where('task', '=', c.task).where('stream', '=', c.stream)
-          .orderBy('offset', 'desc').limit(1).executeTakeFirst();
+        const last = await trx
+          .selectFrom('logs')
+          .select(['offset', 'size'])
+          .where('alloc_id', '=', c.allocId)
+          .where('task', '=', c.task)
+          .where('stream', '=', c.stream)
+          .orderBy('offset', 'desc')
+          .limit(1)
+          .executeTakeFirst();
         const offset = last ? last.offset + last.size : 0;
         await trx.insertInto('logs').values({ alloc_id: c.allocId, task: c.task, stream: c.stream, offset, size, data }).execute();
         const floor = offset + size - this.options.logCapBytes;
         if (floor > 0) {
-          await trx.deleteFrom('logs').where('alloc_id', '=', c.allocId).where('task', '=', c.task).where('stream', '=', c.stream)
-            .where((eb) => eb('offset', '+', eb.ref('size')), '<=', floor).execute();
+          await trx
+            .deleteFrom('logs')
+            .where('alloc_id', '=', c.allocId)
+            .where('task', '=', c.task)
+            .where('stream', '=', c.stream)
+            .where((eb) => eb('offset', '+', eb.ref('size')), '<=', floor)
+            .execute();
         }
         allocIds.add(c.allocId);
       }
@@ -2392,11 +2941,23 @@ export class Store extends EventEmitter {
   }
 
   /** bytes from `offset` on (or from the oldest kept byte when older output was dropped) */
-  async readLogs(allocId: string, task: string, stream: string, offset: number, maxBytes = 512 * 1024): Promise<{ data: string; nextOffset: number; dropped: number }> {
-    const rows = await this.db.selectFrom('logs').select(['offset', 'size', 'data'])
-      .where('alloc_id', '=', allocId).where('task', '=', task).where('stream', '=', stream)
+  async readLogs(
+    allocId: string,
+    task: string,
+    stream: string,
+    offset: number,
+    maxBytes = 512 * 1024,
+  ): Promise<{ data: string; nextOffset: number; dropped: number }> {
+    const rows = await this.db
+      .selectFrom('logs')
+      .select(['offset', 'size', 'data'])
+      .where('alloc_id', '=', allocId)
+      .where('task', '=', task)
+      .where('stream', '=', stream)
       .where((eb) => eb('offset', '+', eb.ref('size')), '>', offset)
-      .orderBy('offset').limit(1000).execute();
+      .orderBy('offset')
+      .limit(1000)
+      .execute();
     let out = '';
     let bytes = 0;
     let next = offset;
@@ -2439,7 +3000,6 @@ function summarizeNode(n: NodeInfo, usage: Alloc[]): NodeSummary {
   return { ...n, used, allocCount };
 }
 
-
 /**
  * An id prefix as a LIKE pattern: ids are lower-case UUIDs, so a prefix is
  * matched case-insensitively by lowering it (SQLite's LIKE ignores ASCII
@@ -2454,12 +3014,20 @@ function pickOne(rows: string[], ref: string, what: string, idOf: (row: string) 
   const exact = rows.find((r) => idOf(r) === ref);
   if (exact) return exact;
   if (rows.length === 0) throw new NotFoundError(`${what} "${ref}" not found`);
-  if (rows.length > 1) throw new AmbiguousIdError(`${what} id prefix "${ref}" matches ${rows.length}: ${rows.map(idOf).slice(0, 5).join(', ')}; give more characters`);
+  if (rows.length > 1)
+    throw new AmbiguousIdError(`${what} id prefix "${ref}" matches ${rows.length}: ${rows.map(idOf).slice(0, 5).join(', ')}; give more characters`);
   return rows[0];
 }
 
 export { AmbiguousIdError, ConflictError, NotFoundError };
 
 function tokenInfo(r: { id: string; name: string; role: string; namespace: string; created_at: string; expires_at: string | null }): TokenInfo {
-  return { id: r.id, name: r.name, role: r.role as TokenRole, namespace: r.namespace, createdAt: r.created_at, ...(r.expires_at ? { expiresAt: r.expires_at } : {}) };
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role as TokenRole,
+    namespace: r.namespace,
+    createdAt: r.created_at,
+    ...(r.expires_at ? { expiresAt: r.expires_at } : {}),
+  };
 }

@@ -14,6 +14,10 @@ export const showFingerprint = (fp: string): string => `sha256:${fp}`;
 
 /** "sha256:abc..." or "abc..." (colons allowed): the hex form, or undefined when it is not one */
 export function parseFingerprint(text: string): string | undefined {
-  const hex = text.trim().toLowerCase().replace(/^sha256:/, '').replace(/:/g, '');
+  const hex = text
+    .trim()
+    .toLowerCase()
+    .replace(/^sha256:/, '')
+    .replace(/:/g, '');
   return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
 }

@@ -87,7 +87,14 @@ export class ServerTls {
   async renewServer(): Promise<void> {
     const kp = await importKeyPair(this.server.keyPem);
     const { dns, ips } = serverNames(this.opts.host, this.opts.sans ?? []);
-    const certPem = await issueLeaf(this.issuer, { commonName: 'baton server', dns, ips, usage: 'server', lifetimeMs: leafLifetime(SERVER_CERT_LIFETIME_MS), publicKey: kp.keys.publicKey });
+    const certPem = await issueLeaf(this.issuer, {
+      commonName: 'baton server',
+      dns,
+      ips,
+      usage: 'server',
+      lifetimeMs: leafLifetime(SERVER_CERT_LIFETIME_MS),
+      publicKey: kp.keys.publicKey,
+    });
     await writeAtomic(join(this.opts.dataDir, 'server.pem'), certPem, 0o644);
     this.server = { certPem, keyPem: this.server.keyPem };
   }
@@ -151,4 +158,3 @@ async function readPem(file: string): Promise<string> {
     throw new Error(`cannot read ${file}: ${(err as Error).message}`);
   }
 }
-

@@ -52,7 +52,9 @@ describe('certificates', () => {
     const san = new X509Certificate(a.serverCertPem).subjectAltName ?? '';
     for (const n of ['DNS:localhost', 'DNS:baton.example', 'IP Address:127.0.0.1', 'IP Address:10.9.8.7']) expect(san).toContain(n);
     // the same key across starts, so a pinned server key stays valid
-    expect(new X509Certificate(b.serverCertPem).publicKey.export({ type: 'spki', format: 'der' })).toEqual(new X509Certificate(a.serverCertPem).publicKey.export({ type: 'spki', format: 'der' }));
+    expect(new X509Certificate(b.serverCertPem).publicKey.export({ type: 'spki', format: 'der' })).toEqual(
+      new X509Certificate(a.serverCertPem).publicKey.export({ type: 'spki', format: 'der' }),
+    );
     // a CSR that is not signed by its key is refused
     await expect(a.issueNode('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', 'n')).rejects.toThrow(/certificate request/);
   });
@@ -63,7 +65,12 @@ describe('certificates', () => {
     const kp = await generateKeyPair();
     const cert = await issueLeaf(ca, { commonName: 'baton.corp', dns: ['baton.corp'], usage: 'server', lifetimeMs: 3600_000, publicKey: kp.keys.publicKey });
     const files = { certFile: join(dir, 'c.pem'), keyFile: join(dir, 'k.pem'), caFile: join(dir, 'ca.pem.in'), caKeyFile: join(dir, 'ca.key.in') };
-    await Promise.all([writeFile(files.certFile, cert), writeFile(files.keyFile, kp.keyPem), writeFile(files.caFile, ca.certPem), writeFile(files.caKeyFile, ca.keyPem)]);
+    await Promise.all([
+      writeFile(files.certFile, cert),
+      writeFile(files.keyFile, kp.keyPem),
+      writeFile(files.caFile, ca.certPem),
+      writeFile(files.caKeyFile, ca.keyPem),
+    ]);
     const nodeKey = await generateKeyPair();
     const csr = await createCsr(nodeKey, 'x');
 

@@ -12,12 +12,30 @@ describe('readable log lines', () => {
   });
 
   it('quotes strings with spaces or quotes and writes objects as JSON', () => {
-    const line = JSON.stringify({ level: 40, time: at, name: 'agent', msg: 'x', detail: 'Docker Engine 27 (API 1.47)', quote: 'a"b', empty: '', range: { from: 1, to: 2 }, list: [] });
-    expect(formatLogLine(line, utc)).toBe('18:53:02.117 WARN  agent: x detail="Docker Engine 27 (API 1.47)" quote="a\\"b" empty="" range={"from":1,"to":2} list=[]\n');
+    const line = JSON.stringify({
+      level: 40,
+      time: at,
+      name: 'agent',
+      msg: 'x',
+      detail: 'Docker Engine 27 (API 1.47)',
+      quote: 'a"b',
+      empty: '',
+      range: { from: 1, to: 2 },
+      list: [],
+    });
+    expect(formatLogLine(line, utc)).toBe(
+      '18:53:02.117 WARN  agent: x detail="Docker Engine 27 (API 1.47)" quote="a\\"b" empty="" range={"from":1,"to":2} list=[]\n',
+    );
   });
 
   it("prints an error's message as a field and its stack on the lines after", () => {
-    const line = JSON.stringify({ level: 50, time: at, name: 'server', msg: 'plan failed', err: { type: 'Error', message: 'disk full', stack: 'Error: disk full\n    at apply (store.ts:1:1)\n    at run (worker.ts:2:2)' } });
+    const line = JSON.stringify({
+      level: 50,
+      time: at,
+      name: 'server',
+      msg: 'plan failed',
+      err: { type: 'Error', message: 'disk full', stack: 'Error: disk full\n    at apply (store.ts:1:1)\n    at run (worker.ts:2:2)' },
+    });
     expect(formatLogLine(line, utc)).toBe('18:53:02.117 ERROR server: plan failed err="disk full"\n    at apply (store.ts:1:1)\n    at run (worker.ts:2:2)\n');
   });
 

@@ -64,7 +64,9 @@ async function removeTaskCgroups(dataDir: string): Promise<void> {
     const dir = join('/sys/fs/cgroup', h, 'baton', nf.nodeId);
     let names: string[] = [];
     try {
-      names = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      names = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch {
       continue;
     }
@@ -111,7 +113,13 @@ async function deathTimes(copies: Copy[], timeoutMs: number): Promise<Map<string
   while (dead.size < copies.length) {
     const now = monotonicMs();
     for (const c of copies) if (!dead.has(c.alloc.id) && !processAlive(c.pid, c.start)) dead.set(c.alloc.id, now);
-    if (Date.now() > end) throw new Error(`tasks still alive after ${timeoutMs} ms: ${copies.filter((c) => !dead.has(c.alloc.id)).map((c) => c.pid).join(', ')}`);
+    if (Date.now() > end)
+      throw new Error(
+        `tasks still alive after ${timeoutMs} ms: ${copies
+          .filter((c) => !dead.has(c.alloc.id))
+          .map((c) => c.pid)
+          .join(', ')}`,
+      );
     await new Promise((r) => setTimeout(r, 25));
   }
   return dead;
@@ -159,14 +167,25 @@ describe('a killed agent: the watchdog stops its exec tasks at the bound', () =>
     expect(dead.get(stubborn.alloc.id)! - contactAt).toBeLessThan(DEADLINE.killAfterMs + SLACK_MS);
 
     const log = await watchdogLog(victim);
-    expect(log.filter((l) => l.msg === 'agent gone past the bound: sending the kill signal').map((l) => l.allocId).sort()).toEqual(copies.map((c) => c.alloc.id).sort());
+    expect(
+      log
+        .filter((l) => l.msg === 'agent gone past the bound: sending the kill signal')
+        .map((l) => l.allocId)
+        .sort(),
+    ).toEqual(copies.map((c) => c.alloc.id).sort());
     expect(log.filter((l) => l.msg === 'sending SIGKILL').map((l) => l.allocId)).toEqual([stubborn.alloc.id]);
     // marked as stopped for the lost server: an agent that comes back reports them lost, not failed
     const store = new StateStore(victim.dataDir);
     for (const c of copies) expect((await store.read(c.alloc.id))?.lostReason).toMatch(/the node's watchdog stopped it/);
 
     // the server replaces them on the spare node: each replacement starts after its original's last sign of life
-    const d = await waitForJob(cluster.client, 'twice', (x) => running(x.allocs).filter((a) => a.previousAllocId !== undefined).length === 2, 'both replaced', 30_000);
+    const d = await waitForJob(
+      cluster.client,
+      'twice',
+      (x) => running(x.allocs).filter((a) => a.previousAllocId !== undefined).length === 2,
+      'both replaced',
+      30_000,
+    );
     for (const c of copies) {
       const next = running(d.allocs).find((a) => a.previousAllocId === c.alloc.id)!;
       expect(next.nodeId).not.toBe(c.alloc.nodeId);
@@ -174,7 +193,9 @@ describe('a killed agent: the watchdog stops its exec tasks at the bound', () =>
       expect(mtimeMs(`${marks}/${c.alloc.id}`)).toBeLessThan(startedAt);
     }
     // and the watchdog is done: nothing left to watch
-    await waitFor('the watchdog to exit', async () => (await watchdogLog(victim)).some((l) => l.msg === 'the agent is gone and none of its tasks is left: exiting'));
+    await waitFor('the watchdog to exit', async () =>
+      (await watchdogLog(victim)).some((l) => l.msg === 'the agent is gone and none of its tasks is left: exiting'),
+    );
   });
 });
 
@@ -200,10 +221,15 @@ describe('a killed agent restarted in time: the watchdog kills nothing', () => {
   it('keeps the same processes and allocs past the old agent’s deadline', async () => {
     const first = await leaseWith(agent, 2);
     // killed right after a heartbeat: the whole bound is left for the restart
-    const before = await waitFor('a heartbeat in the lease', async () => {
-      const l = await readLease(agent.dataDir);
-      return l && l.contactAt > first.contactAt ? l : undefined;
-    }, 20_000, 20);
+    const before = await waitFor(
+      'a heartbeat in the lease',
+      async () => {
+        const l = await readLease(agent.dataDir);
+        return l && l.contactAt > first.contactAt ? l : undefined;
+      },
+      20_000,
+      20,
+    );
     const oldPid = agent.proc!.child.pid;
     await agent.kill();
     const restartedAt = Date.now();
@@ -217,7 +243,9 @@ describe('a killed agent restarted in time: the watchdog kills nothing', () => {
     const after = await leaseWith(agent, 2);
     expect(after.agentPid).not.toBe(oldPid);
     expect(after.tasks.map((t) => t.handle.id).sort()).toEqual(before.tasks.map((t) => t.handle.id).sort());
-    await waitFor('the watchdog to defer to the new agent', async () => (await watchdogLog(agent)).some((l) => l.msg === 'a new agent process took over the lease' && l.agentPid === after.agentPid));
+    await waitFor('the watchdog to defer to the new agent', async () =>
+      (await watchdogLog(agent)).some((l) => l.msg === 'a new agent process took over the lease' && l.agentPid === after.agentPid),
+    );
     // the moment the old lease would have had them killed has passed
     await waitFor('the old deadline to pass', () => monotonicMs() > before.contactAt + deadline.killAfterMs + SLACK_MS || undefined, 20_000, 50);
 

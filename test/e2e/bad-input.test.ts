@@ -65,14 +65,50 @@ describe('bad input gets a clear 4xx', () => {
     });
   }
 
-  const badRequests: Array<{ name: string; path: string; body?: string; headers?: Record<string, string>; token?: string | null; status: number; expect: RegExp }> = [
+  const badRequests: Array<{
+    name: string;
+    path: string;
+    body?: string;
+    headers?: Record<string, string>;
+    token?: string | null;
+    status: number;
+    expect: RegExp;
+  }> = [
     { name: 'a body that is not JSON', path: '/v1/jobs', body: '{"spec": ', headers: { 'content-type': 'application/json' }, status: 400, expect: /JSON/ },
-    { name: 'a huge body', path: '/v1/jobs', body: JSON.stringify({ source: 'x'.repeat(3 * 1024 * 1024) }), headers: { 'content-type': 'application/json' }, status: 413, expect: /large|limit|MiB/i },
-    { name: 'an unsupported content type', path: '/v1/jobs', body: '<job/>', headers: { 'content-type': 'application/xml' }, status: 415, expect: /content.type/i },
-    { name: 'a wrong field type in a JSON spec', path: '/v1/jobs', body: JSON.stringify({ spec: { name: 'x', type: 'batch', count: 'three', tasks: [{ name: 'm', driver: 'exec', command: '/bin/true' }] } }), headers: { 'content-type': 'application/json' }, status: 400, expect: /count/ },
+    {
+      name: 'a huge body',
+      path: '/v1/jobs',
+      body: JSON.stringify({ source: 'x'.repeat(3 * 1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+      status: 413,
+      expect: /large|limit|MiB/i,
+    },
+    {
+      name: 'an unsupported content type',
+      path: '/v1/jobs',
+      body: '<job/>',
+      headers: { 'content-type': 'application/xml' },
+      status: 415,
+      expect: /content.type/i,
+    },
+    {
+      name: 'a wrong field type in a JSON spec',
+      path: '/v1/jobs',
+      body: JSON.stringify({ spec: { name: 'x', type: 'batch', count: 'three', tasks: [{ name: 'm', driver: 'exec', command: '/bin/true' }] } }),
+      headers: { 'content-type': 'application/json' },
+      status: 400,
+      expect: /count/,
+    },
     { name: 'no token', path: '/v1/jobs', body: '{}', headers: { 'content-type': 'application/json' }, token: null, status: 401, expect: /token/i },
     { name: 'an unknown token', path: '/v1/jobs', body: '{}', headers: { 'content-type': 'application/json' }, token: 'nope', status: 401, expect: /token/i },
-    { name: 'a register body missing fields', path: '/v1/agent/register', body: JSON.stringify({ name: 'n' }), headers: { 'content-type': 'application/json' }, status: 400, expect: /capacity|drivers/ },
+    {
+      name: 'a register body missing fields',
+      path: '/v1/agent/register',
+      body: JSON.stringify({ name: 'n' }),
+      headers: { 'content-type': 'application/json' },
+      status: 400,
+      expect: /capacity|drivers/,
+    },
   ];
 
   for (const c of badRequests) {
@@ -87,7 +123,10 @@ describe('bad input gets a clear 4xx', () => {
 
   it('keeps serving after all of that: reads answer and a valid job is stored', async () => {
     const before = (await cluster.client.status()).index;
-    const r = await cluster.client.submitJob('name: after-garbage\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n', 'after.yaml');
+    const r = await cluster.client.submitJob(
+      'name: after-garbage\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n',
+      'after.yaml',
+    );
     expect(r.job.id).toBe('after-garbage');
     expect((await cluster.client.status()).index).toBeGreaterThan(before);
     expect((await cluster.client.getJob('after-garbage', 'default')).job.id).toBe('after-garbage');

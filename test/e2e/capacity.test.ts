@@ -40,16 +40,21 @@ describe('memory is never oversubscribed', () => {
 
     // while the queue drains, the server's view must never put two on a node either
     let maxPerNode = 0;
-    await waitFor('all six jobs to complete', async () => {
-      const allocs = await cluster.client.listAllocs({});
-      const live = new Map<string, number>();
-      for (const a of allocs) {
-        if (a.clientStatus === 'running' || a.clientStatus === 'pending') live.set(a.nodeId, (live.get(a.nodeId) ?? 0) + 1);
-      }
-      maxPerNode = Math.max(maxPerNode, ...live.values(), 0);
-      const done = allocs.filter((a) => a.clientStatus === 'complete').length;
-      return done === 6 || undefined;
-    }, 90_000, 100);
+    await waitFor(
+      'all six jobs to complete',
+      async () => {
+        const allocs = await cluster.client.listAllocs({});
+        const live = new Map<string, number>();
+        for (const a of allocs) {
+          if (a.clientStatus === 'running' || a.clientStatus === 'pending') live.set(a.nodeId, (live.get(a.nodeId) ?? 0) + 1);
+        }
+        maxPerNode = Math.max(maxPerNode, ...live.values(), 0);
+        const done = allocs.filter((a) => a.clientStatus === 'complete').length;
+        return done === 6 || undefined;
+      },
+      90_000,
+      100,
+    );
     for (let i = 0; i < 6; i++) {
       const d = await cluster.client.getJob(`big-${i}`, 'default');
       expect(d.summary.status).toBe('complete');

@@ -72,7 +72,10 @@ describe('the baton CLI', () => {
     expect(logs.stdout).toBe(`hello from alloc 1 of job hello on node ${a.nodeId}\ndone\n`);
 
     const slow = join(work, 'slow.yaml');
-    await writeFile(slow, 'name: slow\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "for i in 1 2 3; do echo tick $i; sleep 1; done"]\n');
+    await writeFile(
+      slow,
+      'name: slow\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "for i in 1 2 3; do echo tick $i; sleep 1; done"]\n',
+    );
     await run('run', slow);
     let id = '';
     for (let i = 0; i < 100 && !id; i++) {
@@ -88,7 +91,10 @@ describe('the baton CLI', () => {
 
   it('dispatches a sweep from a CSV file and a matrix, waits for it, and summarises it', async () => {
     const job = join(work, 'param.yaml');
-    await writeFile(job, 'name: param\ntype: batch\nparameterized:\n  meta_required: [scenario]\n  meta_optional: [seed]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "echo s=$BATON_META_SCENARIO seed=$BATON_META_SEED; cat $BATON_PAYLOAD_FILE 2>/dev/null; true"]\n    resources: { memory: 32Mi }\n');
+    await writeFile(
+      job,
+      'name: param\ntype: batch\nparameterized:\n  meta_required: [scenario]\n  meta_optional: [seed]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "echo s=$BATON_META_SCENARIO seed=$BATON_META_SEED; cat $BATON_PAYLOAD_FILE 2>/dev/null; true"]\n    resources: { memory: 32Mi }\n',
+    );
     expect((await run('run', job)).code).toBe(0);
     const matrix = await run('dispatch', 'param', '--matrix', 'scenario=1..4', '--matrix', 'seed=1,2', '--wait');
     expect(matrix.stderr).toBe('');
@@ -128,7 +134,10 @@ describe('the baton CLI', () => {
 
   it('stops a job', async () => {
     const file = join(work, 'forever.yaml');
-    await writeFile(file, 'name: forever\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["600"]\n    kill_timeout: 1s\n');
+    await writeFile(
+      file,
+      'name: forever\ntype: service\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["600"]\n    kill_timeout: 1s\n',
+    );
     expect((await run('run', file, '--wait')).code).toBe(0);
     expect((await run('job', 'stop', 'forever')).code).toBe(0);
     for (let i = 0; i < 100; i++) {
@@ -242,7 +251,41 @@ describe('the baton CLI', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const cmd of [[], ['run'], ['job', 'ls'], ['job', 'status'], ['job', 'stop'], ['node', 'ls'], ['node', 'status'], ['alloc', 'ls'], ['alloc', 'status'], ['logs'], ['server'], ['agent'], ['dev'], ['dispatch'], ['job', 'scale'], ['job', 'start'], ['job', 'history'], ['job', 'revert'], ['node', 'drain'], ['node', 'eligibility'], ['deployment', 'ls'], ['deployment', 'status'], ['deployment', 'promote'], ['deployment', 'fail'], ['service', 'ls'], ['service', 'status'], ['deploy'], ['stack', 'ls'], ['stack', 'status'], ['stack', 'rm'], ['events'], ['system'], ['system', 'gc']]) {
+    for (const cmd of [
+      [],
+      ['run'],
+      ['job', 'ls'],
+      ['job', 'status'],
+      ['job', 'stop'],
+      ['node', 'ls'],
+      ['node', 'status'],
+      ['alloc', 'ls'],
+      ['alloc', 'status'],
+      ['logs'],
+      ['server'],
+      ['agent'],
+      ['dev'],
+      ['dispatch'],
+      ['job', 'scale'],
+      ['job', 'start'],
+      ['job', 'history'],
+      ['job', 'revert'],
+      ['node', 'drain'],
+      ['node', 'eligibility'],
+      ['deployment', 'ls'],
+      ['deployment', 'status'],
+      ['deployment', 'promote'],
+      ['deployment', 'fail'],
+      ['service', 'ls'],
+      ['service', 'status'],
+      ['deploy'],
+      ['stack', 'ls'],
+      ['stack', 'status'],
+      ['stack', 'rm'],
+      ['events'],
+      ['system'],
+      ['system', 'gc'],
+    ]) {
       const r = await baton([...cmd, '--help'], {});
       expect(r.code, `baton ${cmd.join(' ')} --help`).toBe(0);
       expect(r.stdout).toMatch(/Usage: baton/);

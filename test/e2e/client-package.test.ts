@@ -23,7 +23,10 @@ beforeAll(async () => {
   const packs = await cluster.tempDir('pack');
   // dist/ is built by `npm test` before the suites run; packing must not build again
   await run('npm', ['pack', '--ignore-scripts', '--pack-destination', packs], { cwd: repo });
-  const tarball = join(packs, (await readdir(packs)).find((f) => f.endsWith('.tgz'))!);
+  const tarball = join(
+    packs,
+    (await readdir(packs)).find((f) => f.endsWith('.tgz'))!,
+  );
   project = await cluster.tempDir('project');
   await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'sim-master', private: true, type: 'module' }));
   // from npm's cache (the repo's own install filled it); scripts off: the client needs no native module
@@ -37,7 +40,11 @@ afterAll(async () => {
 
 describe('the baton/client package', () => {
   it('runs the simulation master: a sweep dispatched from code, each result printed as it comes', async () => {
-    const r = await run(process.execPath, ['simulation-master.mjs', '10'], { cwd: project, env: { ...process.env, ...cluster.cliEnv(), HOME: project }, timeout: 120_000 }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    const r = await run(process.execPath, ['simulation-master.mjs', '10'], {
+      cwd: project,
+      env: { ...process.env, ...cluster.cliEnv(), HOME: project },
+      timeout: 120_000,
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
     const out = (r as { stdout: string }).stdout;
     // seed 7 fails on purpose: the master says so and exits 1
     expect((r as { code?: number }).code, (r as { stderr: string }).stderr).toBe(1);
@@ -65,9 +72,26 @@ await client.api.getJob({ params: { name: 'x' } });
     await writeFile(join(project, 'ok.ts'), ok);
     await writeFile(join(project, 'bad.ts'), bad);
     const tsc = join(repo, 'node_modules/typescript/bin/tsc');
-    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(repo, 'node_modules/@types'), '--skipLibCheck'];
+    const flags = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(repo, 'node_modules/@types'),
+      '--skipLibCheck',
+    ];
     await run(process.execPath, [tsc, ...flags, 'ok.ts'], { cwd: project });
-    const failed = await run(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: project }).then(() => undefined, (e: { stdout: string }) => e.stdout);
+    const failed = await run(process.execPath, [tsc, ...flags, 'bad.ts'], { cwd: project }).then(
+      () => undefined,
+      (e: { stdout: string }) => e.stdout,
+    );
     expect(failed).toMatch(/bad\.ts.*'name' does not exist|Object literal may only specify known properties/);
   }, 120_000);
 });

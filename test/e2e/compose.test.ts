@@ -22,8 +22,7 @@ const EXAMPLES = resolve(import.meta.dirname, '../../examples/compose');
 const baton = runCli;
 
 // $$ keeps the variable for the container's shell: compose would interpolate $NAME itself
-const httpd = (name: string, extra = ''): string =>
-  `mkdir -p /www && echo ${name} > /www/index.html && ${extra}exec httpd -f -p 80 -h /www`;
+const httpd = (name: string, extra = ''): string => `mkdir -p /www && echo ${name} > /www/index.html && ${extra}exec httpd -f -p 80 -h /www`;
 
 const STACK = `
 name: shop
@@ -95,7 +94,12 @@ describe('baton deploy --dry-run (no Docker needed)', () => {
     expect(r.code).toBe(0);
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
     expect(docs).toHaveLength(1);
-    expect(docs[0]).toMatchObject({ name: 'dry-web', type: 'service', meta: { stack: 'dry', service: 'web' }, tasks: [{ image: TEST_IMAGE, ports: [{ name: 'p80', static: 8080, to: 80 }] }] });
+    expect(docs[0]).toMatchObject({
+      name: 'dry-web',
+      type: 'service',
+      meta: { stack: 'dry', service: 'web' },
+      tasks: [{ image: TEST_IMAGE, ports: [{ name: 'p80', static: 8080, to: 80 }] }],
+    });
     const warnings = r.stderr.trim().split('\n');
     expect(warnings).toEqual([
       expect.stringMatching(/^warning: docker-compose\.yml:4: services\.web\.build: build is not supported/),
@@ -176,11 +180,20 @@ describe.skipIf(!enabled)('baton deploy of a three-service compose file', () => 
     expect(r.stdout).toMatch(/stack shop: 3 jobs submitted, all up/);
 
     const details = new Map<string, JobDetail>();
-    for (const [job, count] of [['shop-cache', 1], ['shop-api', 1], ['shop-web', 2]] as const) {
-      const d = await waitFor(`${job}: ${count} up`, async () => {
-        const x = await cluster.client.getJob(job, 'default');
-        return running(x.allocs).filter(up).length === count ? x : undefined;
-      }, 60_000, 200);
+    for (const [job, count] of [
+      ['shop-cache', 1],
+      ['shop-api', 1],
+      ['shop-web', 2],
+    ] as const) {
+      const d = await waitFor(
+        `${job}: ${count} up`,
+        async () => {
+          const x = await cluster.client.getJob(job, 'default');
+          return running(x.allocs).filter(up).length === count ? x : undefined;
+        },
+        60_000,
+        200,
+      );
       details.set(job, d);
       expect(d.job.spec.meta).toMatchObject({ stack: 'shop' });
     }
@@ -215,10 +228,14 @@ describe.skipIf(!enabled)('baton deploy of a three-service compose file', () => 
     const rmRun = await baton(['stack', 'rm', 'shop'], env);
     expect(rmRun.code).toBe(0);
     expect(rmRun.stdout.match(/^job shop-\S+ stopping/gm)).toHaveLength(3);
-    await waitFor('the stack\'s allocs to stop', async () => {
-      const allocs = await cluster.client.listAllocs({ namespace: 'default' });
-      return allocs.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending') || undefined;
-    }, 60_000);
+    await waitFor(
+      "the stack's allocs to stop",
+      async () => {
+        const allocs = await cluster.client.listAllocs({ namespace: 'default' });
+        return allocs.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending') || undefined;
+      },
+      60_000,
+    );
     const after = JSON.parse((await baton(['stack', 'status', 'shop', '-o', 'json'], env)).stdout) as Array<{ job: { stopped: boolean } }>;
     expect(after.every((j) => j.job.stopped)).toBe(true);
   });

@@ -56,15 +56,27 @@ describe.skipIf(!enabled)('deployments of a docker service', () => {
   let nodeIds: string[] = [];
 
   /** polls (~100 ms) until `done`, recording the fewest healthy allocs seen at any poll */
-  async function watch(what: string, done: (allocs: Alloc[], deps: Deployment[]) => boolean, timeoutMs = 60_000): Promise<{ minHealthy: number; allocs: Alloc[]; deps: Deployment[] }> {
+  async function watch(
+    what: string,
+    done: (allocs: Alloc[], deps: Deployment[]) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<{ minHealthy: number; allocs: Alloc[]; deps: Deployment[] }> {
     let minHealthy = Number.POSITIVE_INFINITY;
     let last: { allocs: Alloc[]; deps: Deployment[] } | undefined;
-    await waitFor(what, async () => {
-      const [allocs, deps] = await Promise.all([cluster.client.listAllocs({ jobId: 'web' }), cluster.client.listDeployments({ jobId: 'web', namespace: 'default' })]);
-      minHealthy = Math.min(minHealthy, serving(allocs).length);
-      last = { allocs, deps };
-      return done(allocs, deps);
-    }, timeoutMs, 100).catch((err: Error) => {
+    await waitFor(
+      what,
+      async () => {
+        const [allocs, deps] = await Promise.all([
+          cluster.client.listAllocs({ jobId: 'web' }),
+          cluster.client.listDeployments({ jobId: 'web', namespace: 'default' }),
+        ]);
+        minHealthy = Math.min(minHealthy, serving(allocs).length);
+        last = { allocs, deps };
+        return done(allocs, deps);
+      },
+      timeoutMs,
+      100,
+    ).catch((err: Error) => {
       // say where it got stuck: the deployments and what each alloc was doing
       const state = [
         ...(last?.deps ?? []).map((d) => `deployment v${d.jobVersion} ${d.status}: ${d.statusDescription}`),
@@ -92,8 +104,10 @@ describe.skipIf(!enabled)('deployments of a docker service', () => {
   it('rolls a healthy version out one alloc at a time, never below 3 healthy', { timeout: 120_000 }, async () => {
     const r = await cluster.client.submitJob(webJob(image, '2'), 'web.yaml');
     expect(r.job.version).toBe(2);
-    const end = await watch('the version 2 deployment to succeed with 4 healthy allocs', (allocs, deps) =>
-      deps[0]?.jobVersion === 2 && deps[0].status === 'successful' && serving(allocs).length === 4 && serving(allocs).every((a) => a.jobVersion === 2),
+    const end = await watch(
+      'the version 2 deployment to succeed with 4 healthy allocs',
+      (allocs, deps) =>
+        deps[0]?.jobVersion === 2 && deps[0].status === 'successful' && serving(allocs).length === 4 && serving(allocs).every((a) => a.jobVersion === 2),
     );
     expect(end.minHealthy).toBeGreaterThanOrEqual(3);
     expect(end.deps[0]).toMatchObject({ status: 'successful', placedAllocs: 4, healthyAllocs: 4, desiredTotal: 4 });
@@ -108,7 +122,12 @@ describe.skipIf(!enabled)('deployments of a docker service', () => {
     expect(r.job.version).toBe(3);
     const end = await watch('the version 3 deployment to fail and revert', (allocs, deps) => {
       const d = deps.find((x) => x.jobVersion === 3);
-      return d?.status === 'failed' && d.revertedTo !== undefined && serving(allocs).length === 4 && allocs.every((a) => a.jobVersion !== 3 || a.clientStatus === 'failed' || a.desiredStatus === 'stop');
+      return (
+        d?.status === 'failed' &&
+        d.revertedTo !== undefined &&
+        serving(allocs).length === 4 &&
+        allocs.every((a) => a.jobVersion !== 3 || a.clientStatus === 'failed' || a.desiredStatus === 'stop')
+      );
     });
     expect(end.minHealthy).toBeGreaterThanOrEqual(3);
     const failed = end.deps.find((x) => x.jobVersion === 3)!;
@@ -125,14 +144,21 @@ describe.skipIf(!enabled)('deployments of a docker service', () => {
 
     const history = await cluster.client.jobVersions('web');
     // version 4 needed no deployment: every index already ran its spec
-    expect(history.versions.map((v) => [v.version, v.deployment?.status])).toEqual([[4, undefined], [3, 'failed'], [2, 'successful'], [1, undefined]]);
+    expect(history.versions.map((v) => [v.version, v.deployment?.status])).toEqual([
+      [4, undefined],
+      [3, 'failed'],
+      [2, 'successful'],
+      [1, undefined],
+    ]);
   });
 
   it('a canary waits for promotion, then the rest rolls', { timeout: 120_000 }, async () => {
     const r = await cluster.client.submitJob(webJob(image, '5', { canary: 1 }), 'web.yaml');
     const version = r.job.version;
-    const waiting = await watch('one healthy canary, waiting for promotion', (allocs, deps) =>
-      deps[0]?.jobVersion === version && deps[0].statusDescription === 'waiting for promotion' && serving(allocs).some((a) => a.canary === true),
+    const waiting = await watch(
+      'one healthy canary, waiting for promotion',
+      (allocs, deps) =>
+        deps[0]?.jobVersion === version && deps[0].statusDescription === 'waiting for promotion' && serving(allocs).some((a) => a.canary === true),
     );
     const dep = waiting.deps[0];
     expect(dep).toMatchObject({ status: 'running', desiredCanaries: 1, promoted: false });
@@ -147,8 +173,10 @@ describe.skipIf(!enabled)('deployments of a docker service', () => {
 
     const promoted = await cluster.client.promoteDeployment(dep.id);
     expect(promoted.promoted).toBe(true);
-    const end = await watch('the promoted deployment to succeed', (allocs, deps) =>
-      deps[0]?.id === dep.id && deps[0].status === 'successful' && serving(allocs).length === 4 && serving(allocs).every((a) => a.jobVersion === version),
+    const end = await watch(
+      'the promoted deployment to succeed',
+      (allocs, deps) =>
+        deps[0]?.id === dep.id && deps[0].status === 'successful' && serving(allocs).length === 4 && serving(allocs).every((a) => a.jobVersion === version),
     );
     expect(end.minHealthy).toBeGreaterThanOrEqual(4);
     expect(serving(end.allocs).filter((a) => a.canary)).toHaveLength(1);

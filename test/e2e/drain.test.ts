@@ -52,19 +52,30 @@ describe('drain, system jobs and scaling', () => {
     expect(new Set(running(start.allocs).map((x) => x.nodeId))).toEqual(new Set([aId, bId]));
     await cluster.client.drainNode('drain-a', { deadline: '1m' });
     let minRunning = 2;
-    const moved = await waitFor('the service to leave drain-a', async () => {
-      const d = await cluster.client.getJob('web');
-      const r = running(d.allocs);
-      minRunning = Math.min(minRunning, r.filter((x) => x.clientStatus === 'running').length);
-      return r.length === 2 && r.every((x) => x.nodeId === bId) && !d.allocs.some((x: Alloc) => x.nodeId === aId && x.clientStatus === 'running') ? d : undefined;
-    }, 60_000, 50);
+    const moved = await waitFor(
+      'the service to leave drain-a',
+      async () => {
+        const d = await cluster.client.getJob('web');
+        const r = running(d.allocs);
+        minRunning = Math.min(minRunning, r.filter((x) => x.clientStatus === 'running').length);
+        return r.length === 2 && r.every((x) => x.nodeId === bId) && !d.allocs.some((x: Alloc) => x.nodeId === aId && x.clientStatus === 'running')
+          ? d
+          : undefined;
+      },
+      60_000,
+      50,
+    );
     expect(minRunning).toBeGreaterThanOrEqual(2);
     const replaced = moved.allocs.find((x) => x.nodeId === aId)!;
     expect(moved.allocs.some((x) => x.previousAllocId === replaced.id)).toBe(true);
-    const node = await waitFor('the drain to finish', async () => {
-      const n = (await cluster.client.getNode('drain-a')).node;
-      return n.drain ? undefined : n;
-    }, 30_000);
+    const node = await waitFor(
+      'the drain to finish',
+      async () => {
+        const n = (await cluster.client.getNode('drain-a')).node;
+        return n.drain ? undefined : n;
+      },
+      30_000,
+    );
     expect(node.eligibility).toBe('ineligible');
     await cluster.client.setEligibility('drain-a', true);
     await cluster.client.stopJob('web');
@@ -81,7 +92,12 @@ describe('drain, system jobs and scaling', () => {
     const d = await waitForJob(cluster.client, 'sidecar', (x) => running(x.allocs).length === 3, 'one on the new node too');
     expect(new Set(running(d.allocs).map((x) => x.nodeId))).toEqual(new Set([aId, bId, cId]));
     await cluster.client.setEligibility('drain-c', false);
-    await waitForJob(cluster.client, 'sidecar', (x) => running(x.allocs).length === 2 && !running(x.allocs).some((y) => y.nodeId === cId), 'gone from the ineligible node');
+    await waitForJob(
+      cluster.client,
+      'sidecar',
+      (x) => running(x.allocs).length === 2 && !running(x.allocs).some((y) => y.nodeId === cId),
+      'gone from the ineligible node',
+    );
   });
 });
 
@@ -101,10 +117,13 @@ describe.skipIf(!docker)('drain keeps a docker service answering', () => {
     const image = await ensureTestImage();
     cluster = await TestCluster.start({ heartbeatTtl: '20s' });
     // both "nodes" are this one machine: give them separate host port ranges
-    for (const [name, range] of [['web-a', '21000-21099'], ['web-b', '22000-22099']]) {
+    for (const [name, range] of [
+      ['web-a', '21000-21099'],
+      ['web-b', '22000-22099'],
+    ]) {
       nodeIds.push(await (await cluster.addAgent({ name, cpu: '2', memory: '1Gi', drivers: 'docker', extra: ['--port-range', range] })).ready());
     }
-    const httpd = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www";
+    const httpd = 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www';
     await cluster.client.submitJob(
       `name: web\ntype: service\ncount: 2\nscheduling: spread\nupdate: { max_parallel: 1, min_healthy_time: 1s }\ntasks:\n  - name: main\n    driver: docker\n    image: ${image}\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(httpd)}]\n    kill_timeout: 1s\n    resources: { cpu: 100m, memory: 32Mi }\n    ports: [{ name: http, to: 8080 }]\n    service: { name: web, port: http }\n    checks: [{ type: http, port: 8080, path: /, interval: 300ms, timeout: 1s, retries: 2 }]\n`,
       'web.yaml',
@@ -120,15 +139,29 @@ describe.skipIf(!docker)('drain keeps a docker service answering', () => {
     await cluster.client.drainNode('web-a', { deadline: '2m' });
     let rounds = 0;
     let failedRounds = 0;
-    await waitFor('the replicas to leave web-a', async () => {
-      const eps = await endpoints(cluster);
-      const answers = await Promise.all(eps.map((e) => fetch(`http://${e.address}:${e.port}/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)));
-      rounds++;
-      if (!answers.some(Boolean)) failedRounds++;
-      const d = await cluster.client.getJob('web');
-      const live = running(d.allocs);
-      return live.length === 2 && live.every((x) => x.nodeId === nodeIds[1]) && eps.length === 2 && eps.every((e) => e.nodeId === nodeIds[1]) ? true : undefined;
-    }, 90_000, 100);
+    await waitFor(
+      'the replicas to leave web-a',
+      async () => {
+        const eps = await endpoints(cluster);
+        const answers = await Promise.all(
+          eps.map((e) =>
+            fetch(`http://${e.address}:${e.port}/`, { signal: AbortSignal.timeout(2000) }).then(
+              (r) => r.ok,
+              () => false,
+            ),
+          ),
+        );
+        rounds++;
+        if (!answers.some(Boolean)) failedRounds++;
+        const d = await cluster.client.getJob('web');
+        const live = running(d.allocs);
+        return live.length === 2 && live.every((x) => x.nodeId === nodeIds[1]) && eps.length === 2 && eps.every((e) => e.nodeId === nodeIds[1])
+          ? true
+          : undefined;
+      },
+      90_000,
+      100,
+    );
     expect(rounds).toBeGreaterThan(3);
     expect(failedRounds).toBe(0);
     // the old containers are stopped once their replacements serve

@@ -92,7 +92,10 @@ const at = (s: number) => (T0 + s).toFixed(6);
 
 describe('the fault judge', () => {
   it('reads a marker file: a copy per start, its first and last line, whether it ended', () => {
-    const copies = parseMarkerFile('r1~alloc-a', mk(['node n1', `start ${at(0)}`, `tick ${at(0.2)}`, `tick ${at(0.4)}`, `end ${at(0.5)}`, `start ${at(3)}`, `tick ${at(3.2)}`, 'tick 18000']));
+    const copies = parseMarkerFile(
+      'r1~alloc-a',
+      mk(['node n1', `start ${at(0)}`, `tick ${at(0.2)}`, `tick ${at(0.4)}`, `end ${at(0.5)}`, `start ${at(3)}`, `tick ${at(3.2)}`, 'tick 18000']),
+    );
     expect(copies).toHaveLength(2);
     expect(copies[0]).toMatchObject({ run: 'r1', allocId: 'alloc-a', seq: 0, node: 'n1', ended: true, ticks: 2 });
     expect(copies[0].last - copies[0].start).toBeCloseTo(500, 3);
@@ -227,10 +230,15 @@ async function completedAtLeast(ctx: Ctx, n: number): Promise<void> {
 }
 
 async function nodeDownTime(ctx: Ctx, nodeId: string): Promise<number> {
-  const ev = await waitFor(`node ${nodeId} to be marked down`, async () => {
-    const page = await ctx.cluster.client.recentEvents({ topics: ['node'] });
-    return page.events.find((e) => e.type === 'NodeDown' && e.key === nodeId);
-  }, 30_000, 100);
+  const ev = await waitFor(
+    `node ${nodeId} to be marked down`,
+    async () => {
+      const page = await ctx.cluster.client.recentEvents({ topics: ['node'] });
+      return page.events.find((e) => e.type === 'NodeDown' && e.key === nodeId);
+    },
+    30_000,
+    100,
+  );
   return Date.parse(ev.time);
 }
 
@@ -269,12 +277,20 @@ async function scenario(plan: Plan): Promise<void> {
       await plan.prepare?.(ctx);
       const runs = sweepRuns();
       ctx.runs = runs.map((r) => r.run);
-      await cluster.client.dispatch('sweep', runs.map((r): DispatchRun => ({ meta: { run: r.run, ms: String(r.ms) } })));
+      await cluster.client.dispatch(
+        'sweep',
+        runs.map((r): DispatchRun => ({ meta: { run: r.run, ms: String(r.ms) } })),
+      );
       // the long runs start on the first agent (alone so far), then the second one joins
-      await waitFor('the long runs to start on the first agent', async () => {
-        const long = (await readMarkers(ctx.marks)).filter((c) => c.run.startsWith('L'));
-        return long.length >= LONG && long.every((c) => c.node === ctx.a.nodeId) ? long : undefined;
-      }, 60_000, 100);
+      await waitFor(
+        'the long runs to start on the first agent',
+        async () => {
+          const long = (await readMarkers(ctx.marks)).filter((c) => c.run.startsWith('L'));
+          return long.length >= LONG && long.every((c) => c.node === ctx.a.nodeId) ? long : undefined;
+        },
+        60_000,
+        100,
+      );
       ctx.b = await cluster.addFaultAgent(`${plan.name}-b`);
       nodeIds.push(ctx.b.nodeId);
       await completedAtLeast(ctx, 30);
@@ -319,7 +335,11 @@ async function scenario(plan: Plan): Promise<void> {
       if (!told.nodesMayGoDown) {
         if (!plan.lostAllowed) for (const a of lost) ctx.failures.push(`alloc ${a.id} (${a.name}) on ${a.nodeName} is lost: ${a.clientDescription}`);
         for (const [i, s] of cluster.servers.entries()) {
-          for (const l of s.output().split('\n').filter((x) => x.includes('marked down'))) ctx.failures.push(`server#${i + 1} marked a node down: ${l}`);
+          for (const l of s
+            .output()
+            .split('\n')
+            .filter((x) => x.includes('marked down')))
+            ctx.failures.push(`server#${i + 1} marked a node down: ${l}`);
         }
         const events = await cluster.client.recentEvents({ topics: ['node'] });
         for (const e of events.events.filter((x) => x.type === 'NodeDown')) ctx.failures.push(`NodeDown event for ${e.key} at ${e.time}`);
@@ -337,7 +357,11 @@ async function scenario(plan: Plan): Promise<void> {
       const twice = new Set([...verdict.completedTwice.map((r) => r.run), ...verdict.overlaps.map((o) => o.run)]);
       for (const c of copies.filter((x) => twice.has(x.run))) {
         const d = await cluster.client.getAlloc(c.allocId).catch((err: Error) => err);
-        ctx.notes.push(d instanceof Error ? `server on ${c.allocId}: ${d.message}` : `server on ${c.allocId} (${c.run}): ${d.clientStatus}/${d.desiredStatus} "${d.clientDescription}" desired "${d.desiredDescription ?? ''}" replaces ${d.replaces ? `${d.replaces.id} (${d.replaces.reason})` : '-'} replacedBy ${d.replacedBy ? `${d.replacedBy.id} (${d.replacedBy.reason})` : '-'}`);
+        ctx.notes.push(
+          d instanceof Error
+            ? `server on ${c.allocId}: ${d.message}`
+            : `server on ${c.allocId} (${c.run}): ${d.clientStatus}/${d.desiredStatus} "${d.clientDescription}" desired "${d.desiredDescription ?? ''}" replaces ${d.replaces ? `${d.replaces.id} (${d.replaces.reason})` : '-'} replacedBy ${d.replacedBy ? `${d.replacedBy.id} (${d.replacedBy.reason})` : '-'}`,
+        );
       }
       await plan.finish?.(ctx).catch((err: Error) => found.push(`final check failed: ${err.message}`));
       found.push(...ctx.failures);
@@ -381,7 +405,9 @@ describe.sequential('fault scenarios: every run exactly once, never two copies a
         const killedAt = Date.now();
         await ctx.cluster.killServer();
         await ctx.cluster.startServer();
-        ctx.notes.push(`server killed at ${new Date(killedAt).toISOString().slice(11, 23)}, answering again ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`);
+        ctx.notes.push(
+          `server killed at ${new Date(killedAt).toISOString().slice(11, 23)}, answering again ${((Date.now() - killedAt) / 1000).toFixed(1)} s later`,
+        );
         return {};
       },
     });
@@ -405,12 +431,19 @@ describe.sequential('fault scenarios: every run exactly once, never two copies a
         const restartedAt = Date.now();
         ctx.a.start();
         // back: a heartbeat of the new process (the node still shows ready, so ready() says nothing)
-        const back = await waitFor('a heartbeat of the restarted agent', async () => {
-          const m = (await ctx.cluster.client.listNodes()).find((x) => x.id === ctx.a.nodeId);
-          return m && Date.parse(m.lastHeartbeatAt) >= restartedAt ? m : undefined;
-        }, 30_000, 100);
+        const back = await waitFor(
+          'a heartbeat of the restarted agent',
+          async () => {
+            const m = (await ctx.cluster.client.listNodes()).find((x) => x.id === ctx.a.nodeId);
+            return m && Date.parse(m.lastHeartbeatAt) >= restartedAt ? m : undefined;
+          },
+          30_000,
+          100,
+        );
         const silence = Date.parse(back.lastHeartbeatAt) - Date.parse(n.lastHeartbeatAt);
-        ctx.notes.push(`agent restarted ${((restartedAt - Date.parse(n.lastHeartbeatAt)) / 1000).toFixed(1)} s after its last heartbeat, heartbeating again after ${(silence / 1000).toFixed(1)} s (TTL ${ttl / 1000} s)`);
+        ctx.notes.push(
+          `agent restarted ${((restartedAt - Date.parse(n.lastHeartbeatAt)) / 1000).toFixed(1)} s after its last heartbeat, heartbeating again after ${(silence / 1000).toFixed(1)} s (TTL ${ttl / 1000} s)`,
+        );
         return {};
       },
     });
@@ -427,69 +460,96 @@ describe.sequential('fault scenarios: every run exactly once, never two copies a
         ctx.notes.push(`agent killed at ${new Date(killedAt).toISOString()}, node marked down ${((downAt - killedAt) / 1000).toFixed(1)} s later`);
         return {
           nodesMayGoDown: true,
-          blind: [{ node: ctx.a.nodeId, from: killedAt - REPORT_MS, to: Infinity, why: `its agent dead, or dying within ${REPORT_MS} ms of the completion (nobody left to report it)` }],
-          bounds: [{ node: ctx.a.nodeId, startedBefore: killedAt, by: downAt, why: 'the dead agent\'s node being marked down (its runs replaced)' }],
+          blind: [
+            {
+              node: ctx.a.nodeId,
+              from: killedAt - REPORT_MS,
+              to: Infinity,
+              why: `its agent dead, or dying within ${REPORT_MS} ms of the completion (nobody left to report it)`,
+            },
+          ],
+          bounds: [{ node: ctx.a.nodeId, startedBefore: killedAt, by: downAt, why: "the dead agent's node being marked down (its runs replaced)" }],
         };
       },
       settle: async (ctx) => {
         // the dead agent's tasks: gone (the watchdog), or left to run out, which the judge then sees
-        await waitFor('the dead agent\'s tasks to be gone', () => nodeTaskPids(ctx.a.nodeId).length === 0 || undefined, LONG_MS + 10_000, 200).catch((err: Error) => {
-          ctx.failures.push(`${err.message}: pids ${nodeTaskPids(ctx.a.nodeId).join(' ')}`);
-          killNodeTasks([ctx.a.nodeId]);
-        });
+        await waitFor("the dead agent's tasks to be gone", () => nodeTaskPids(ctx.a.nodeId).length === 0 || undefined, LONG_MS + 10_000, 200).catch(
+          (err: Error) => {
+            ctx.failures.push(`${err.message}: pids ${nodeTaskPids(ctx.a.nodeId).join(' ')}`);
+            killNodeTasks([ctx.a.nodeId]);
+          },
+        );
       },
     });
   }, 240_000);
 
-  it.skipIf(!rootFaults)('4. agent cut off from the server for 2x the TTL, then healed', async () => {
-    const ns = new Netns();
-    ns.create();
-    cleanups.push(() => ns.destroy());
-    let cutAt = 0;
-    let healedAt = 0;
-    let before: string[] = [];
-    try {
-      await scenario({
-        name: 'partition',
-        faultWhen: 'queue-drained',
-        // the server on the host end of the veth: the namespace reaches it there, the host too
-        host: ns.hostIp,
-        netns: ns,
-        fault: async (ctx) => {
-          // the allocs the first agent runs when the link goes down
-          before = [...new Set((await readMarkers(ctx.marks)).filter((c) => c.node === ctx.a.nodeId).map((c) => c.allocId))];
-          cutAt = Date.now();
-          ns.partition();
-          await sleep(2 * TTL_MS);
-          ns.heal();
-          healedAt = Date.now();
-          const downAt = await nodeDownTime(ctx, ctx.a.nodeId).catch((err: Error) => {
-            ctx.failures.push(`the cut-off node was never marked down: ${err.message}`);
-            return Infinity;
-          });
-          await waitFor('the healed agent\'s node to be ready again', async () => {
-            const n = (await ctx.cluster.client.listNodes()).find((x) => x.id === ctx.a.nodeId);
-            return n?.status === 'ready' || undefined;
-          }, 30_000, 200);
-          ctx.notes.push(`cut off for ${((healedAt - cutAt) / 1000).toFixed(1)} s, marked down ${((downAt - cutAt) / 1000).toFixed(1)} s after the cut`);
-          return {
-            nodesMayGoDown: true,
-            blind: [{ node: ctx.a.nodeId, from: cutAt - REPORT_MS, to: healedAt + 2 * TTL_MS, why: `the cut, or within ${REPORT_MS} ms before it (its agent could not report)` }],
-            bounds: [{ node: ctx.a.nodeId, startedBefore: cutAt, by: downAt, why: 'the cut-off node being marked down (its runs replaced)' }],
-          };
-        },
-        settle: async (ctx) => {
-          // the tasks that ran when the link went down: stopped, or left to run out, which the judge then sees
-          await waitFor('the cut-off agent\'s earlier tasks to be gone', () => allocPids(before).length === 0 || undefined, LONG_MS + 10_000, 200).catch((err: Error) => {
-            ctx.failures.push(`${err.message}: pids ${allocPids(before).join(' ')}`);
-            for (const pid of allocPids(before)) process.kill(pid, 'SIGKILL');
-          });
-        },
-      });
-    } finally {
-      ns.destroy();
-    }
-  }, 240_000);
+  it.skipIf(!rootFaults)(
+    '4. agent cut off from the server for 2x the TTL, then healed',
+    async () => {
+      const ns = new Netns();
+      ns.create();
+      cleanups.push(() => ns.destroy());
+      let cutAt = 0;
+      let healedAt = 0;
+      let before: string[] = [];
+      try {
+        await scenario({
+          name: 'partition',
+          faultWhen: 'queue-drained',
+          // the server on the host end of the veth: the namespace reaches it there, the host too
+          host: ns.hostIp,
+          netns: ns,
+          fault: async (ctx) => {
+            // the allocs the first agent runs when the link goes down
+            before = [...new Set((await readMarkers(ctx.marks)).filter((c) => c.node === ctx.a.nodeId).map((c) => c.allocId))];
+            cutAt = Date.now();
+            ns.partition();
+            await sleep(2 * TTL_MS);
+            ns.heal();
+            healedAt = Date.now();
+            const downAt = await nodeDownTime(ctx, ctx.a.nodeId).catch((err: Error) => {
+              ctx.failures.push(`the cut-off node was never marked down: ${err.message}`);
+              return Infinity;
+            });
+            await waitFor(
+              "the healed agent's node to be ready again",
+              async () => {
+                const n = (await ctx.cluster.client.listNodes()).find((x) => x.id === ctx.a.nodeId);
+                return n?.status === 'ready' || undefined;
+              },
+              30_000,
+              200,
+            );
+            ctx.notes.push(`cut off for ${((healedAt - cutAt) / 1000).toFixed(1)} s, marked down ${((downAt - cutAt) / 1000).toFixed(1)} s after the cut`);
+            return {
+              nodesMayGoDown: true,
+              blind: [
+                {
+                  node: ctx.a.nodeId,
+                  from: cutAt - REPORT_MS,
+                  to: healedAt + 2 * TTL_MS,
+                  why: `the cut, or within ${REPORT_MS} ms before it (its agent could not report)`,
+                },
+              ],
+              bounds: [{ node: ctx.a.nodeId, startedBefore: cutAt, by: downAt, why: 'the cut-off node being marked down (its runs replaced)' }],
+            };
+          },
+          settle: async (ctx) => {
+            // the tasks that ran when the link went down: stopped, or left to run out, which the judge then sees
+            await waitFor("the cut-off agent's earlier tasks to be gone", () => allocPids(before).length === 0 || undefined, LONG_MS + 10_000, 200).catch(
+              (err: Error) => {
+                ctx.failures.push(`${err.message}: pids ${allocPids(before).join(' ')}`);
+                for (const pid of allocPids(before)) process.kill(pid, 'SIGKILL');
+              },
+            );
+          },
+        });
+      } finally {
+        ns.destroy();
+      }
+    },
+    240_000,
+  );
 
   it('5. server and every agent kill -9 at once, then restarted', async () => {
     await scenario({
@@ -508,81 +568,86 @@ describe.sequential('fault scenarios: every run exactly once, never two copies a
     });
   }, 240_000);
 
-  it.skipIf(!rootFaults)('6. the server\'s data dir on a full disk: 503 "disk full", reads answer, recovery, store intact', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'baton-e2e-fulldisk-'));
-    mountTmpfs(dir, '16m');
-    cleanups.push(async () => {
-      unmountTmpfs(dir);
-      await rm(dir, { recursive: true, force: true });
-    });
-    let filler = '';
-    try {
-      // (the scenario's own cleanup stops the server before the finally below unmounts)
-      await scenario({
-        name: 'disk-full',
-        dataDir: dir,
-        prepare: async (ctx) => {
-          // a template for the write that must fail; dispatched only while the disk is full
-          await ctx.cluster.client.submitJob(sweepJobSpec('probe', ctx.marks), 'probe.yaml');
-        },
-        fault: async (ctx) => {
-          filler = fillDisk(dir);
-          const free = freeBytes(dir);
-          ctx.notes.push(`disk filled (${free} bytes free)`);
-          const fullAt = Date.now();
-          // a write: 10,000 runs in one request, more than any free page or WAL slack could hold
-          const big: DispatchRun[] = Array.from({ length: 10_000 }, (_, i) => ({ meta: { run: `P${i}`, ms: '100' } }));
-          const err = await within(30_000, 'a 10,000-run dispatch on the full disk', ctx.cluster.client.dispatch('probe', big)).then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-          if (!(err instanceof BatonApiError)) ctx.failures.push(`a 10,000-run dispatch on a full disk did not fail with an API error: ${String(err)}`);
-          else {
-            if (err.status !== 503) ctx.failures.push(`a write on a full disk answered ${err.status}, not 503: ${err.message}`);
-            if (!/disk full/i.test(err.message)) ctx.failures.push(`the 503 does not say "disk full": ${err.message}`);
-          }
-          // reads answer the whole time, for 2x the TTL; the nodes stay ready
-          let reads = 0;
-          while (Date.now() < fullAt + 2 * TTL_MS) {
-            const [nodes, stats] = await within(5000, 'reads on the full disk', Promise.all([ctx.cluster.client.listNodes(), runStats(ctx)])).catch((e: Error) => {
-              ctx.failures.push(`a read failed on a full disk: ${e.message}`);
-              return [[], undefined] as const;
-            });
-            reads++;
-            for (const n of nodes) if (n.status !== 'ready') ctx.failures.push(`node ${n.name} is ${n.status} while the server's disk is full`);
-            if (stats === undefined) break;
-            await sleep(500);
-          }
-          ctx.notes.push(`${reads} rounds of reads on the full disk`);
-          await unlink(filler);
-          filler = '';
-          return {};
-        },
-        finish: async (ctx) => {
-          // nothing of the failed dispatch was stored
-          const probe = await ctx.cluster.client.getJob('probe');
-          if ((probe.summary.runs ? Object.values(probe.summary.runs.states).reduce((x, y) => x + y, 0) : 0) !== 0) {
-            throw new Error(`the failed dispatch left runs behind: ${JSON.stringify(probe.summary.runs?.states)}`);
-          }
-          // the store, read-only, after the server stopped
-          const s = ctx.cluster.server!;
-          s.child.kill('SIGTERM');
-          await s.exited;
-          const db = new Database(join(dir, 'baton.db'), { readonly: true, fileMustExist: true });
-          try {
-            const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>;
-            const text = rows.map((r) => r.integrity_check).join('; ');
-            if (text !== 'ok') throw new Error(`PRAGMA integrity_check: ${text}`);
-          } finally {
-            db.close();
-          }
-        },
+  it.skipIf(!rootFaults)(
+    '6. the server\'s data dir on a full disk: 503 "disk full", reads answer, recovery, store intact',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'baton-e2e-fulldisk-'));
+      mountTmpfs(dir, '16m');
+      cleanups.push(async () => {
+        unmountTmpfs(dir);
+        await rm(dir, { recursive: true, force: true });
       });
-    } finally {
-      if (filler) await unlink(filler).catch(() => undefined);
-      unmountTmpfs(dir);
-      await rm(dir, { recursive: true, force: true });
-    }
-  }, 240_000);
+      let filler = '';
+      try {
+        // (the scenario's own cleanup stops the server before the finally below unmounts)
+        await scenario({
+          name: 'disk-full',
+          dataDir: dir,
+          prepare: async (ctx) => {
+            // a template for the write that must fail; dispatched only while the disk is full
+            await ctx.cluster.client.submitJob(sweepJobSpec('probe', ctx.marks), 'probe.yaml');
+          },
+          fault: async (ctx) => {
+            filler = fillDisk(dir);
+            const free = freeBytes(dir);
+            ctx.notes.push(`disk filled (${free} bytes free)`);
+            const fullAt = Date.now();
+            // a write: 10,000 runs in one request, more than any free page or WAL slack could hold
+            const big: DispatchRun[] = Array.from({ length: 10_000 }, (_, i) => ({ meta: { run: `P${i}`, ms: '100' } }));
+            const err = await within(30_000, 'a 10,000-run dispatch on the full disk', ctx.cluster.client.dispatch('probe', big)).then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+            if (!(err instanceof BatonApiError)) ctx.failures.push(`a 10,000-run dispatch on a full disk did not fail with an API error: ${String(err)}`);
+            else {
+              if (err.status !== 503) ctx.failures.push(`a write on a full disk answered ${err.status}, not 503: ${err.message}`);
+              if (!/disk full/i.test(err.message)) ctx.failures.push(`the 503 does not say "disk full": ${err.message}`);
+            }
+            // reads answer the whole time, for 2x the TTL; the nodes stay ready
+            let reads = 0;
+            while (Date.now() < fullAt + 2 * TTL_MS) {
+              const [nodes, stats] = await within(5000, 'reads on the full disk', Promise.all([ctx.cluster.client.listNodes(), runStats(ctx)])).catch(
+                (e: Error) => {
+                  ctx.failures.push(`a read failed on a full disk: ${e.message}`);
+                  return [[], undefined] as const;
+                },
+              );
+              reads++;
+              for (const n of nodes) if (n.status !== 'ready') ctx.failures.push(`node ${n.name} is ${n.status} while the server's disk is full`);
+              if (stats === undefined) break;
+              await sleep(500);
+            }
+            ctx.notes.push(`${reads} rounds of reads on the full disk`);
+            await unlink(filler);
+            filler = '';
+            return {};
+          },
+          finish: async (ctx) => {
+            // nothing of the failed dispatch was stored
+            const probe = await ctx.cluster.client.getJob('probe');
+            if ((probe.summary.runs ? Object.values(probe.summary.runs.states).reduce((x, y) => x + y, 0) : 0) !== 0) {
+              throw new Error(`the failed dispatch left runs behind: ${JSON.stringify(probe.summary.runs?.states)}`);
+            }
+            // the store, read-only, after the server stopped
+            const s = ctx.cluster.server!;
+            s.child.kill('SIGTERM');
+            await s.exited;
+            const db = new Database(join(dir, 'baton.db'), { readonly: true, fileMustExist: true });
+            try {
+              const rows = db.pragma('integrity_check') as Array<{ integrity_check: string }>;
+              const text = rows.map((r) => r.integrity_check).join('; ');
+              if (text !== 'ok') throw new Error(`PRAGMA integrity_check: ${text}`);
+            } finally {
+              db.close();
+            }
+          },
+        });
+      } finally {
+        if (filler) await unlink(filler).catch(() => undefined);
+        unmountTmpfs(dir);
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+    240_000,
+  );
 });
-

@@ -51,7 +51,13 @@ describe('fuzz', () => {
     return new Promise((resolve, reject) => {
       const req = mod.request(
         {
-          host: base.hostname, port: base.port, method, path, headers, localAddress: from, rejectUnauthorized: false,
+          host: base.hostname,
+          port: base.port,
+          method,
+          path,
+          headers,
+          localAddress: from,
+          rejectUnauthorized: false,
           // a fresh connection each: a server may close a kept-alive one after refusing a body it did not read
           agent: false,
           // over TLS a node secret counts only with its node's certificate
@@ -78,18 +84,39 @@ describe('fuzz', () => {
     const admin = cluster.adminToken;
     creds.admin = admin;
     creds.join = cluster.joinToken;
-    for (const [name, role, namespace] of [['read', 'read', 'default'], ['submit', 'submit', 'default'], ['operator', 'operator', '*'], ['other', 'admin', 'other']]) {
-      const r = await send('POST', '/v1/tokens', { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, JSON.stringify({ name, role, namespace }));
+    for (const [name, role, namespace] of [
+      ['read', 'read', 'default'],
+      ['submit', 'submit', 'default'],
+      ['operator', 'operator', '*'],
+      ['other', 'admin', 'other'],
+    ]) {
+      const r = await send(
+        'POST',
+        '/v1/tokens',
+        { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        JSON.stringify({ name, role, namespace }),
+      );
       expect(r.status, r.body).toBe(200);
       creds[name] = (JSON.parse(r.body) as { secret: string }).secret;
     }
     // a node of the fuzzer's own, so agent routes are reached with a real node secret (and, over TLS, its certificate)
     const kp = base.protocol === 'https:' ? await generateKeyPair() : undefined;
-    const reg = await fetchAll('/v1/agent/register', 'POST', { authorization: `Bearer ${cluster.joinToken}`, 'content-type': 'application/json' }, JSON.stringify({
-      name: 'fuzz-node', nodeClass: '', datacenter: 'dc1', drivers: {}, attributes: {}, labels: {},
-      capacity: { cpu: 0, memory: 0, disk: 0 }, reserved: { cpu: 0, memory: 0, disk: 0 },
-      ...(kp ? { csr: await createCsr(kp, 'fuzz-node') } : {}),
-    }));
+    const reg = await fetchAll(
+      '/v1/agent/register',
+      'POST',
+      { authorization: `Bearer ${cluster.joinToken}`, 'content-type': 'application/json' },
+      JSON.stringify({
+        name: 'fuzz-node',
+        nodeClass: '',
+        datacenter: 'dc1',
+        drivers: {},
+        attributes: {},
+        labels: {},
+        capacity: { cpu: 0, memory: 0, disk: 0 },
+        reserved: { cpu: 0, memory: 0, disk: 0 },
+        ...(kp ? { csr: await createCsr(kp, 'fuzz-node') } : {}),
+      }),
+    );
     const registered = JSON.parse(reg) as { secret: string; certificate?: string };
     creds.node = registered.secret;
     if (kp) {
@@ -100,7 +127,11 @@ describe('fuzz', () => {
       paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>;
     };
     routes = Object.entries(doc.paths).flatMap(([p, ops]) =>
-      Object.entries(ops).map(([m, op]) => ({ method: m.toUpperCase(), url: p, query: (op.parameters ?? []).filter((x) => x.in === 'query').map((x) => x.name) })),
+      Object.entries(ops).map(([m, op]) => ({
+        method: m.toUpperCase(),
+        url: p,
+        query: (op.parameters ?? []).filter((x) => x.in === 'query').map((x) => x.name),
+      })),
     );
     expect(routes.length).toBeGreaterThan(40);
   }, 120_000);
@@ -123,7 +154,24 @@ describe('fuzz', () => {
     await cluster?.stop();
   });
 
-  const garbageStrings = ['', ' ', '%00', '..%2F..%2Fetc%2Fpasswd', 'x'.repeat(3000), '%F0%9F%92%A9', '%1B%5B2J', '-1', '1e309', 'NaN', '{}', '%5B%5D', '*', 'null', '0x10', '99999999999999999999'];
+  const garbageStrings = [
+    '',
+    ' ',
+    '%00',
+    '..%2F..%2Fetc%2Fpasswd',
+    'x'.repeat(3000),
+    '%F0%9F%92%A9',
+    '%1B%5B2J',
+    '-1',
+    '1e309',
+    'NaN',
+    '{}',
+    '%5B%5D',
+    '*',
+    'null',
+    '0x10',
+    '99999999999999999999',
+  ];
   const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
   const deepObj = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
   const deepYaml = (n: number) => Array.from({ length: n }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n') + ' 1\n';
@@ -131,27 +179,80 @@ describe('fuzz', () => {
 
   function randomBody(): { body?: Buffer | string; type?: string } {
     switch (int(17)) {
-      case 0: return {};
-      case 1: return { body: '', type: 'application/json' };
-      case 2: return { body: deep(500 + int(20_000)), type: 'application/json' };
-      case 3: return { body: deepObj(100 + int(5000)), type: 'application/json' };
-      case 4: return { body: `{"spec":${deep(2000)}}`, type: 'application/json' };
-      case 5: return { body: `name: x\ntasks: ${deep(3000)}\n`, type: 'application/yaml' };
-      case 6: return { body: deepYaml(400), type: 'application/yaml' };
-      case 7: return { body: JSON.stringify({ source: `a: ${deep(5000)}` }), type: 'application/json' };
-      case 8: return { body: Buffer.from(Array.from({ length: int(2000) }, () => int(256))), type: pick(['application/json', 'application/yaml', 'application/octet-stream', 'text/plain']) };
-      case 9: return { body: '{"a":', type: 'application/json' };
-      case 10: return { body: '{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}}}', type: 'application/json' };
-      case 11: return { body: JSON.stringify({ runs: Array.from({ length: int(50) }, () => ({ meta: { [pick(['', 'A=B', 'K\u0000', 'K\n', 'ok'])]: 'v' } })) }), type: 'application/json' };
-      case 12: return { body: JSON.stringify({ name: pick(['\u001b[2J', '', 'n']), nodeClass: 1, capacity: { cpu: 1e300, memory: -1 }, updates: 'x', chunks: [{}], count: 1e9, deadline: '100000000000h', eligible: 'yes', olderThan: 'forever', version: -1, role: 'root', namespace: '../', ttl: '1e99h' }), type: 'application/json' };
+      case 0:
+        return {};
+      case 1:
+        return { body: '', type: 'application/json' };
+      case 2:
+        return { body: deep(500 + int(20_000)), type: 'application/json' };
+      case 3:
+        return { body: deepObj(100 + int(5000)), type: 'application/json' };
+      case 4:
+        return { body: `{"spec":${deep(2000)}}`, type: 'application/json' };
+      case 5:
+        return { body: `name: x\ntasks: ${deep(3000)}\n`, type: 'application/yaml' };
+      case 6:
+        return { body: deepYaml(400), type: 'application/yaml' };
+      case 7:
+        return { body: JSON.stringify({ source: `a: ${deep(5000)}` }), type: 'application/json' };
+      case 8:
+        return {
+          body: Buffer.from(Array.from({ length: int(2000) }, () => int(256))),
+          type: pick(['application/json', 'application/yaml', 'application/octet-stream', 'text/plain']),
+        };
+      case 9:
+        return { body: '{"a":', type: 'application/json' };
+      case 10:
+        return { body: '{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}}}', type: 'application/json' };
+      case 11:
+        return {
+          body: JSON.stringify({ runs: Array.from({ length: int(50) }, () => ({ meta: { [pick(['', 'A=B', 'K\u0000', 'K\n', 'ok'])]: 'v' } })) }),
+          type: 'application/json',
+        };
+      case 12:
+        return {
+          body: JSON.stringify({
+            name: pick(['\u001b[2J', '', 'n']),
+            nodeClass: 1,
+            capacity: { cpu: 1e300, memory: -1 },
+            updates: 'x',
+            chunks: [{}],
+            count: 1e9,
+            deadline: '100000000000h',
+            eligible: 'yes',
+            olderThan: 'forever',
+            version: -1,
+            role: 'root',
+            namespace: '../',
+            ttl: '1e99h',
+          }),
+          type: 'application/json',
+        };
       case 16: {
         const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
-        for (let k = 1; k < 12; k++) lines.push(`a${k}: &a${k} [${Array(9).fill(`*a${k - 1}`).join(', ')}]`);
+        for (let k = 1; k < 12; k++)
+          lines.push(
+            `a${k}: &a${k} [${Array(9)
+              .fill(`*a${k - 1}`)
+              .join(', ')}]`,
+          );
         return { body: `name: x\ntype: batch\n${lines.join('\n')}\ntasks: *a11\n`, type: 'application/yaml' };
       }
-      case 13: return { body: validJob.replace('true', pick(['true', '"\u0000"', '[[[[', 'x'.repeat(5000)])), type: 'application/yaml' };
-      case 14: return { body: JSON.stringify({ spec: { name: 'fz', type: 'batch', tasks: [{ name: 'm', driver: 'exec', command: '/bin/true', env: { [pick(['', 'A=B', 'X\u0000', 'OK'])]: pick(['v', 'a\u0000b']) } }] } }), type: 'application/json' };
-      default: return { body: JSON.stringify({ x: 'y'.repeat(int(100_000)) }), type: 'application/json' };
+      case 13:
+        return { body: validJob.replace('true', pick(['true', '"\u0000"', '[[[[', 'x'.repeat(5000)])), type: 'application/yaml' };
+      case 14:
+        return {
+          body: JSON.stringify({
+            spec: {
+              name: 'fz',
+              type: 'batch',
+              tasks: [{ name: 'm', driver: 'exec', command: '/bin/true', env: { [pick(['', 'A=B', 'X\u0000', 'OK'])]: pick(['v', 'a\u0000b']) } }],
+            },
+          }),
+          type: 'application/json',
+        };
+      default:
+        return { body: JSON.stringify({ x: 'y'.repeat(int(100_000)) }), type: 'application/json' };
     }
   }
 
@@ -166,7 +267,10 @@ describe('fuzz', () => {
       const q = r.query.filter(() => rand() < 0.5).map((k) => `${k}=${pick(garbageStrings)}`);
       // blocking queries: never wait (the answer would take minutes); follow=false for the event stream
       // a garbage ticket is a wrong credential: those are sent from their own source below
-      const query = [...q.filter((p) => !p.startsWith('wait=') && !p.startsWith('follow=') && !p.startsWith('ticket=')), ...(r.url === '/v1/events' ? ['follow=false'] : [])];
+      const query = [
+        ...q.filter((p) => !p.startsWith('wait=') && !p.startsWith('follow=') && !p.startsWith('ticket=')),
+        ...(r.url === '/v1/events' ? ['follow=false'] : []),
+      ];
       const full = `${path}${query.length ? `?${query.join('&')}` : ''}`.replace(/ /g, '%20');
       const c = pick(credNames);
       const headers: Record<string, string> = {};
@@ -181,7 +285,8 @@ describe('fuzz', () => {
         break;
       }
       if (c === 'node' && r.url.startsWith('/v1/agent/') && a.status !== 401 && a.status !== 403) nodeReached++;
-      if (a.status >= 500 || a.status === 0) failures.push(`#${i} ${r.method} ${full.slice(0, 200)} as ${c} (${type}, ${String(body ?? '').length} bytes): ${a.status} ${a.body}`);
+      if (a.status >= 500 || a.status === 0)
+        failures.push(`#${i} ${r.method} ${full.slice(0, 200)} as ${c} (${type}, ${String(body ?? '').length} bytes): ${a.status} ${a.body}`);
     }
     expect(failures).toEqual([]);
     expect(nodeReached).toBeGreaterThan(0);
@@ -209,13 +314,19 @@ describe('fuzz', () => {
 
   it('keeps serving while slow clients trickle headers, never finish bodies, or never read the event stream', async () => {
     const secure = base.protocol === 'https:';
-    const open = (): Socket => (secure ? tlsConnect({ host: base.hostname, port: Number(base.port), rejectUnauthorized: false }) : netConnect({ host: base.hostname, port: Number(base.port) }));
+    const open = (): Socket =>
+      secure
+        ? tlsConnect({ host: base.hostname, port: Number(base.port), rejectUnauthorized: false })
+        : netConnect({ host: base.hostname, port: Number(base.port) });
     const sockets: Socket[] = [];
     for (let i = 0; i < 60; i++) {
       const s = open();
       s.on('error', () => undefined);
       sockets.push(s);
-      if (i % 3 === 0) s.write(`POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${creds.submit}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"spec":`);
+      if (i % 3 === 0)
+        s.write(
+          `POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${creds.submit}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"spec":`,
+        );
       else if (i % 3 === 1) s.write('GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: ');
       else {
         // an event stream whose reader never reads
@@ -229,7 +340,12 @@ describe('fuzz', () => {
     try {
       // the cluster changes meanwhile (events for the stalled streams), and ordinary requests are answered
       for (let i = 0; i < 20; i++) {
-        const r = await send('POST', '/v1/jobs', { authorization: `Bearer ${creds.submit}`, 'content-type': 'application/yaml' }, validJob.replace('name: fz', `name: slow-${i}`));
+        const r = await send(
+          'POST',
+          '/v1/jobs',
+          { authorization: `Bearer ${creds.submit}`, 'content-type': 'application/yaml' },
+          validJob.replace('name: fz', `name: slow-${i}`),
+        );
         expect(r.status, r.body).toBe(200);
       }
       expect((await send('GET', '/v1/status', { authorization: `Bearer ${creds.read}` })).status).toBe(200);
@@ -240,12 +356,21 @@ describe('fuzz', () => {
   }, 60_000);
 
   it('still schedules afterwards: a job is placed on the agent and runs', async () => {
-    const r = await send('POST', '/v1/jobs', { authorization: `Bearer ${creds.submit}`, 'content-type': 'application/yaml' }, validJob.replace('name: fz', 'name: after-fuzz'));
+    const r = await send(
+      'POST',
+      '/v1/jobs',
+      { authorization: `Bearer ${creds.submit}`, 'content-type': 'application/yaml' },
+      validJob.replace('name: fz', 'name: after-fuzz'),
+    );
     expect(r.status, r.body).toBe(200);
-    const done = await waitFor('after-fuzz to complete', async () => {
-      const j = await cluster.client.getJob('after-fuzz', 'default');
-      return j.allocs.some((a) => a.clientStatus === 'complete') ? j : undefined;
-    }, 60_000);
+    const done = await waitFor(
+      'after-fuzz to complete',
+      async () => {
+        const j = await cluster.client.getJob('after-fuzz', 'default');
+        return j.allocs.some((a) => a.clientStatus === 'complete') ? j : undefined;
+      },
+      60_000,
+    );
     expect(done.allocs[0].nodeId).toBeTruthy();
   }, 90_000);
 });

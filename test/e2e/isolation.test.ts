@@ -33,7 +33,7 @@ describe.skipIf(!asRoot)('task isolation', () => {
   });
   afterAll(async () => cluster?.stop());
 
-  it('runs an exec task as nobody, unable to write the agent\'s data dir or read its node secret or the admin token', async () => {
+  it("runs an exec task as nobody, unable to write the agent's data dir or read its node secret or the admin token", async () => {
     const node = join(agent.dataDir, 'node.json');
     const script = [
       'id -u',
@@ -44,7 +44,10 @@ describe.skipIf(!asRoot)('task isolation', () => {
       `cat ${cluster.dataDir}/server.json 2>/dev/null && echo read-admin || echo no-admin`,
       'echo mine > "$BATON_TASK_DIR/out" && echo own-dir',
     ].join('; ');
-    await submit.submitJob(`name: whoami\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n`, 'whoami.yaml');
+    await submit.submitJob(
+      `name: whoami\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n`,
+      'whoami.yaml',
+    );
     const d = await waitForJob(cluster.client, 'whoami', (x) => x.summary.status === 'complete' || x.summary.status === 'failed', 'the job to end');
     expect(d.summary.status).toBe('complete');
     const out = (await readAllLogs(cluster.client, d.allocs[0], 'main', 'stdout')).trim().split('\n');
@@ -57,7 +60,10 @@ describe.skipIf(!asRoot)('task isolation', () => {
   });
 
   it('keeps a user: root job waiting on default agents, saying why, and runs it where root is allowed', async () => {
-    await submit.submitJob('name: rooty\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    user: root\n    command: id\n    args: ["-u"]\n', 'rooty.yaml');
+    await submit.submitJob(
+      'name: rooty\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    user: root\n    command: id\n    args: ["-u"]\n',
+      'rooty.yaml',
+    );
     const summary = await waitFor('the root job to be reported blocked', async () => {
       const d = await cluster.client.getJob('rooty', 'default');
       return d.summary.blocked?.length ? d.summary : undefined;
@@ -74,7 +80,7 @@ describe.skipIf(!asRoot)('task isolation', () => {
   });
 });
 
-describe.skipIf(!docker)('docker ports on the agent\'s --address', () => {
+describe.skipIf(!docker)("docker ports on the agent's --address", () => {
   let cluster: TestCluster;
   let nodeId: string;
 
@@ -124,11 +130,21 @@ describe.skipIf(!docker)('docker ports on the agent\'s --address', () => {
         const d = await cluster.client.getJob(job, 'default');
         return d.summary.blocked?.length ? d.summary : undefined;
       });
-    expect((await blocked('priv')).blocked!.map((b) => b.message)).toContain('needs privileged containers: 1 node does not allow it (start the agent with --allow privileged)');
-    expect((await blocked('bind')).blocked!.map((b) => b.message)).toContain('needs to bind host paths (mounts): 1 node does not allow it (start the agent with --allow-host-path <prefix>)');
+    expect((await blocked('priv')).blocked!.map((b) => b.message)).toContain(
+      'needs privileged containers: 1 node does not allow it (start the agent with --allow privileged)',
+    );
+    expect((await blocked('bind')).blocked!.map((b) => b.message)).toContain(
+      'needs to bind host paths (mounts): 1 node does not allow it (start the agent with --allow-host-path <prefix>)',
+    );
     expect((await cluster.client.getJob('priv', 'default')).allocs.filter((a) => a.clientStatus !== 'pending')).toEqual([]);
 
-    const open = await cluster.addAgent({ name: 'open', cpu: '2', memory: '1Gi', drivers: 'docker', extra: ['--allow', 'privileged', '--allow-host-path', shared] });
+    const open = await cluster.addAgent({
+      name: 'open',
+      cpu: '2',
+      memory: '1Gi',
+      drivers: 'docker',
+      extra: ['--allow', 'privileged', '--allow-host-path', shared],
+    });
     const openId = await open.ready();
     try {
       const p = await waitForJob(cluster.client, 'priv', (x) => x.summary.status === 'complete' || x.summary.status === 'failed', 'the privileged job to run');

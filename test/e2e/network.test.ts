@@ -89,15 +89,29 @@ describe.skipIf(!enabled)('networking: ports, service registry, upstreams, host 
   it('lists both healthy replicas under service web, each answering at address:port, serving the read-only volume', async () => {
     expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     await cluster.client.submitJob(webJob(image), 'web.yaml');
-    const res = await waitFor('two web endpoints', async () => {
-      const r = await cluster.client.serviceEndpoints('web');
-      return r.endpoints.length === 2 ? r : undefined;
-    }, 60_000, 200);
+    const res = await waitFor(
+      'two web endpoints',
+      async () => {
+        const r = await cluster.client.serviceEndpoints('web');
+        return r.endpoints.length === 2 ? r : undefined;
+      },
+      60_000,
+      200,
+    );
     const allocs = (await cluster.client.listAllocs({ jobId: 'web' })).filter((a) => a.clientStatus === 'running');
     expect(res.endpoints.map((e) => e.allocId).sort()).toEqual(allocs.map((a) => a.id).sort());
     for (const e of res.endpoints) {
       const a = allocs.find((x) => x.id === e.allocId)!;
-      expect(e).toMatchObject({ service: 'web', namespace: 'default', jobId: 'web', task: 'main', nodeId, address, port: a.ports!.main.http.host, tags: ['v1'] });
+      expect(e).toMatchObject({
+        service: 'web',
+        namespace: 'default',
+        jobId: 'web',
+        task: 'main',
+        nodeId,
+        address,
+        port: a.ports!.main.http.host,
+        tags: ['v1'],
+      });
       expect(e.port).toBeGreaterThanOrEqual(20000);
       expect(e.port).toBeLessThanOrEqual(32000);
       const body = await fetch(`http://${e.address}:${e.port}/index.html`).then((r) => r.text());
@@ -116,26 +130,41 @@ describe.skipIf(!enabled)('networking: ports, service registry, upstreams, host 
     const victim = res.endpoints[0];
     await dockerClient().getContainer(`baton-${victim.allocId}-main`).kill();
     // each answer comes when the list changed; the endpoint may come back once the task restarted
-    res = await waitFor('the killed endpoint to drop', async () => {
-      const next: ServiceEndpointsResponse = await cluster.client.serviceEndpoints('web', { index: res.index, waitMs: 5000 });
-      if (next.index > res.index) res = next;
-      return next.endpoints.every((e) => e.allocId !== victim.allocId) ? next : undefined;
-    }, 60_000, 0);
+    res = await waitFor(
+      'the killed endpoint to drop',
+      async () => {
+        const next: ServiceEndpointsResponse = await cluster.client.serviceEndpoints('web', { index: res.index, waitMs: 5000 });
+        if (next.index > res.index) res = next;
+        return next.endpoints.every((e) => e.allocId !== victim.allocId) ? next : undefined;
+      },
+      60_000,
+      0,
+    );
     expect(res.endpoints).toHaveLength(1);
     expect(res.endpoints[0].allocId).not.toBe(victim.allocId);
     // the restart policy brings it back in the same alloc, on the same host port
-    const back = await waitFor('two endpoints again', async () => {
-      const r = await cluster.client.serviceEndpoints('web');
-      return r.endpoints.length === 2 ? r : undefined;
-    }, 60_000, 200);
+    const back = await waitFor(
+      'two endpoints again',
+      async () => {
+        const r = await cluster.client.serviceEndpoints('web');
+        return r.endpoints.length === 2 ? r : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(back.endpoints.map((e) => e.allocId)).toContain(victim.allocId);
   });
 
   it('gives a job with upstreams: [web] both endpoints in BATON_UPSTREAM_WEB', async () => {
-    const web = await waitFor('two endpoints', async () => {
-      const r = await cluster.client.serviceEndpoints('web');
-      return r.endpoints.length === 2 ? r : undefined;
-    }, 60_000, 200);
+    const web = await waitFor(
+      'two endpoints',
+      async () => {
+        const r = await cluster.client.serviceEndpoints('web');
+        return r.endpoints.length === 2 ? r : undefined;
+      },
+      60_000,
+      200,
+    );
     await cluster.client.submitJob(clientJob(image), 'caller.yaml');
     const done = await waitForJob(cluster.client, 'caller', (d) => d.allocs[0]?.clientStatus === 'complete', 'caller complete');
     const out = await readAllLogs(cluster.client, done.allocs[0], 'main', 'stdout');

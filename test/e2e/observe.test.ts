@@ -16,7 +16,9 @@ const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
 function baton(cluster: TestCluster, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [CLI, '--addr', cluster.url, '--token', cluster.adminToken, '--ca-file', cluster.caFile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--addr', cluster.url, '--token', cluster.adminToken, '--ca-file', cluster.caFile, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -51,8 +53,14 @@ describe('observability end to end', () => {
       }
     })();
     await new Promise((r) => setTimeout(r, 200));
-    await cluster.client.submitJob('name: evjob\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "sleep 0.3"]\n', 'evjob.yaml');
-    await Promise.race([following, new Promise((_, rej) => setTimeout(() => rej(new Error(`no complete event; saw ${seen.map((e) => e.type).join(', ')}`)), 30_000))]);
+    await cluster.client.submitJob(
+      'name: evjob\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "sleep 0.3"]\n',
+      'evjob.yaml',
+    );
+    await Promise.race([
+      following,
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`no complete event; saw ${seen.map((e) => e.type).join(', ')}`)), 30_000)),
+    ]);
     const mine = seen.filter((e) => e.key === 'evjob' || (e.payload as { jobId?: string }).jobId === 'evjob');
     const types = mine.map((e) => e.type);
     expect(types[0]).toBe('JobRegistered');
@@ -72,7 +80,10 @@ describe('observability end to end', () => {
     expect(lines.stdout).toMatch(/job\s+JobRegistered\s+evjob\s+default\/evjob v1/);
     const json = await baton(cluster, ['events', '--topic', 'alloc', '-o', 'json']);
     expect(json.code, json.stderr).toBe(0);
-    const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as ClusterEvent);
+    const events = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ClusterEvent);
     expect(events.length).toBeGreaterThan(2);
     expect(events.every((e) => e.topic === 'alloc')).toBe(true);
     expect(events.map((e) => e.type)).toContain('AllocPlaced');
@@ -82,7 +93,25 @@ describe('observability end to end', () => {
   });
 
   it('`baton events -f` prints new events as they happen', async () => {
-    const child = spawn(process.execPath, [CLI, '--addr', cluster.url, '--token', cluster.adminToken, '--ca-file', cluster.caFile, 'events', '-f', '--topic', 'job', '--index', String((await cluster.client.status()).index)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        '--addr',
+        cluster.url,
+        '--token',
+        cluster.adminToken,
+        '--ca-file',
+        cluster.caFile,
+        'events',
+        '-f',
+        '--topic',
+        'job',
+        '--index',
+        String((await cluster.client.status()).index),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     try {
@@ -96,7 +125,10 @@ describe('observability end to end', () => {
   });
 
   it('serves /metrics that match the cluster state', async () => {
-    await cluster.client.submitJob('name: many\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 64Mi, cpu: 100m }\n', 'many.yaml');
+    await cluster.client.submitJob(
+      'name: many\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 64Mi, cpu: 100m }\n',
+      'many.yaml',
+    );
     await waitForJob(cluster.client, 'many', (d) => d.summary.status === 'complete', 'many to complete');
     await waitForJob(cluster.client, 'followed', (d) => d.summary.status === 'complete', 'followed to complete');
     const m = await scrape(cluster);
@@ -131,20 +163,28 @@ describe('observability end to end', () => {
     );
     const d = await waitForJob(cluster.client, 'busy', (x) => x.allocs.some((a) => a.clientStatus === 'running'), 'busy to run');
     const alloc = d.allocs.find((a) => a.clientStatus === 'running')!;
-    const usage = await waitFor('cpu samples of the busy task', async () => {
-      const u = await cluster.client.allocUsage(alloc.id);
-      return (u.tasks?.main ?? []).some((s) => s.cpu > 0) && u;
-    }, 30_000);
+    const usage = await waitFor(
+      'cpu samples of the busy task',
+      async () => {
+        const u = await cluster.client.allocUsage(alloc.id);
+        return (u.tasks?.main ?? []).some((s) => s.cpu > 0) && u;
+      },
+      30_000,
+    );
     expect(usage.memoryLimit).toBe(128 * 1024 ** 2);
     expect(usage.samples.length).toBeGreaterThan(0);
     expect(usage.tasks!.main.every((s) => s.memory > 0)).toBe(true);
     const node = await cluster.client.nodeUsage(alloc.nodeId);
     expect(node.samples.some((s) => s.cpu > 0)).toBe(true);
     // the busy task keeps a core busy: the node's gauge shows it once a sample with it is in
-    const m = await waitFor('the node cpu gauge to show the busy task', async () => {
-      const scraped = await scrape(cluster);
-      return (scraped.get('baton_node_cpu_used_millicores', { node: alloc.nodeName }) ?? 0) > 0 && scraped;
-    }, 30_000);
+    const m = await waitFor(
+      'the node cpu gauge to show the busy task',
+      async () => {
+        const scraped = await scrape(cluster);
+        return (scraped.get('baton_node_cpu_used_millicores', { node: alloc.nodeName }) ?? 0) > 0 && scraped;
+      },
+      30_000,
+    );
     expect(m.get('baton_allocs', { client_status: 'running' })).toBe(1);
     await cluster.client.stopJob('busy');
   });

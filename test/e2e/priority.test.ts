@@ -47,15 +47,20 @@ describe('preemption and periodic jobs', () => {
     expect(rerun.clientStatus).toBe('complete');
   });
 
-  it('launches a periodic job\'s children on schedule and shows the next launch', async () => {
+  it("launches a periodic job's children on schedule and shows the next launch", async () => {
     await cluster.client.submitJob(
       'name: tick\ntype: batch\nperiodic: { cron: "* * * * * *", timezone: "Europe/Paris", overlap: allow }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: 32Mi }\n',
       'tick.yaml',
     );
-    const parent = await waitFor('two launches', async () => {
-      const [j] = (await cluster.client.listJobs('default')).filter((x) => x.id === 'tick');
-      return j?.children && j.children.complete + j.children.running + j.children.pending >= 2 ? j : undefined;
-    }, 20_000, 200);
+    const parent = await waitFor(
+      'two launches',
+      async () => {
+        const [j] = (await cluster.client.listJobs('default')).filter((x) => x.id === 'tick');
+        return j?.children && j.children.complete + j.children.running + j.children.pending >= 2 ? j : undefined;
+      },
+      20_000,
+      200,
+    );
     expect(Date.parse(parent.nextLaunch!)).toBeGreaterThan(Date.now() - 2_000);
     const children = await cluster.client.listJobs('default', { parent: 'tick' });
     expect(children.every((c) => /^tick\/periodic-\d+$/.test(c.id) && c.parentId === 'tick')).toBe(true);

@@ -57,10 +57,15 @@ describe.skipIf(!cgroupsWritable)('a queue of 10,000 runs on a node that runs tw
     expect(seen.size).toBe(QUEUED);
     expect(pages).toBe(QUEUED / 250);
 
-    const stats = await waitFor('60 runs to complete', async () => {
-      const s = (await cluster.client.getJob('q')).summary.runs!;
-      return s.states.complete >= 60 ? s : undefined;
-    }, 120_000, 250);
+    const stats = await waitFor(
+      '60 runs to complete',
+      async () => {
+        const s = (await cluster.client.getJob('q')).summary.runs!;
+        return s.states.complete >= 60 ? s : undefined;
+      },
+      120_000,
+      250,
+    );
     // the totals add up and the queue says why it waits
     expect(Object.values(stats.states).reduce((a, b) => a + b, 0)).toBe(QUEUED);
     expect(stats.states.queued).toBeGreaterThan(QUEUED - 100);
@@ -84,7 +89,11 @@ describe.skipIf(!cgroupsWritable)('a queue of 10,000 runs on a node that runs tw
     expect(placed.map((p) => p.i)).toEqual(Array.from({ length: placed.length }, (_, k) => k + 1));
 
     // the runs' own record: each started once, in order (two at a time may swap places)
-    const started = (await readFile(join(marks, 'started'), 'utf8')).trim().split('\n').filter((l) => l.startsWith('default ')).map((l) => Number(l.split(' ')[1]));
+    const started = (await readFile(join(marks, 'started'), 'utf8'))
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('default '))
+      .map((l) => Number(l.split(' ')[1]));
     expect(new Set(started).size).toBe(started.length);
     started.forEach((i, pos) => expect(Math.abs(i - (pos + 1))).toBeLessThanOrEqual(2));
 
@@ -95,14 +104,23 @@ describe.skipIf(!cgroupsWritable)('a queue of 10,000 runs on a node that runs tw
     expect(allocs.filter((a) => a.clientStatus === 'lost')).toEqual([]);
   });
 
-  it('gives a later namespace\'s few runs their share before the big queue drains', async () => {
+  it("gives a later namespace's few runs their share before the big queue drains", async () => {
     await cluster.client.submitJob(spec('team-b'), 'b.yaml');
     const before = (await cluster.client.getJob('q')).summary.runs!.states.complete;
-    await cluster.client.dispatch('q', Array.from({ length: 10 }, (_, i) => ({ meta: { i: String(i + 1) } })), 'team-b');
-    const b = await waitFor('team-b\'s 10 runs to complete', async () => {
-      const s = (await cluster.client.getJob('q', 'team-b')).summary.runs!;
-      return s.states.complete === 10 ? s : undefined;
-    }, 120_000, 250);
+    await cluster.client.dispatch(
+      'q',
+      Array.from({ length: 10 }, (_, i) => ({ meta: { i: String(i + 1) } })),
+      'team-b',
+    );
+    const b = await waitFor(
+      "team-b's 10 runs to complete",
+      async () => {
+        const s = (await cluster.client.getJob('q', 'team-b')).summary.runs!;
+        return s.states.complete === 10 ? s : undefined;
+      },
+      120_000,
+      250,
+    );
     expect(b.states.complete).toBe(10);
     // while team-b's 10 ran, the default namespace's queue (close to 10,000) moved on by a little only
     const a = (await cluster.client.getJob('q')).summary.runs!;
@@ -110,10 +128,15 @@ describe.skipIf(!cgroupsWritable)('a queue of 10,000 runs on a node that runs tw
     expect(a.states.queued).toBeGreaterThan(QUEUED - 200);
     await cluster.client.stopJob('q', 'team-b');
     await cluster.client.stopJob('q');
-    const stopped = await waitFor('the queue to be stopped', async () => {
-      const s = (await cluster.client.getJob('q')).summary.runs!;
-      return s.states.queued === 0 && s.states.running === 0 ? s : undefined;
-    }, 60_000, 250);
+    const stopped = await waitFor(
+      'the queue to be stopped',
+      async () => {
+        const s = (await cluster.client.getJob('q')).summary.runs!;
+        return s.states.queued === 0 && s.states.running === 0 ? s : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(stopped.states.stopped + stopped.states.complete).toBe(QUEUED);
   });
 });

@@ -20,7 +20,10 @@ let probes = 0;
 async function probe(cluster: TestCluster, node: string, driver: 'exec' | 'docker', image?: string): Promise<void> {
   const name = `probe-${++probes}`;
   const task = driver === 'docker' ? `driver: docker\n    image: ${image}\n    command: /bin/true` : 'driver: exec\n    command: /bin/true';
-  await cluster.client.submitJob(`name: ${name}\ntype: batch\nconstraints:\n  - { attribute: "\${node.name}", value: ${node} }\ntasks:\n  - name: main\n    ${task}\n    resources: { cpu: 10m, memory: 16Mi }\n`, `${name}.yaml`);
+  await cluster.client.submitJob(
+    `name: ${name}\ntype: batch\nconstraints:\n  - { attribute: "\${node.name}", value: ${node} }\ntasks:\n  - name: main\n    ${task}\n    resources: { cpu: 10m, memory: 16Mi }\n`,
+    `${name}.yaml`,
+  );
   await waitForJob(cluster.client, name, (d) => d.job.status === 'complete', `${name} complete`);
 }
 
@@ -46,7 +49,9 @@ describe.skipIf(!docker)('agent restart re-attaches to running containers', () =
   });
 
   it('keeps the same three containers and allocs across a crash of the agent', async () => {
-    const allocsBefore = running((await cluster.client.getJob('keep', 'default')).allocs).map((a) => a.id).sort();
+    const allocsBefore = running((await cluster.client.getJob('keep', 'default')).allocs)
+      .map((a) => a.id)
+      .sort();
     const containersBefore = (await containersOfNode(nodeId)).map((c) => c.Id).sort();
     expect(containersBefore).toHaveLength(3);
 
@@ -59,7 +64,9 @@ describe.skipIf(!docker)('agent restart re-attaches to running containers', () =
     await probe(cluster, 'sticky', 'docker', image);
     const containersAfter = (await containersOfNode(nodeId, true)).map((c) => c.Id).sort();
     expect(containersAfter).toEqual(containersBefore);
-    const allocsAfter = running((await cluster.client.getJob('keep', 'default')).allocs).map((a) => a.id).sort();
+    const allocsAfter = running((await cluster.client.getJob('keep', 'default')).allocs)
+      .map((a) => a.id)
+      .sort();
     expect(allocsAfter).toEqual(allocsBefore);
   });
 });
@@ -108,14 +115,19 @@ describe('agent restart re-attaches to running exec processes', () => {
     const agent = cluster.agents[0];
     await agent.kill();
     // the run ends while no agent watches, and stays unnoticed for 3 s more
-    const ended = await waitFor('the run to end', async () => {
-      try {
-        await readFile(`${marks}/ended-${a.id}`);
-        return Date.now();
-      } catch {
-        return undefined;
-      }
-    }, 20_000, 50);
+    const ended = await waitFor(
+      'the run to end',
+      async () => {
+        try {
+          await readFile(`${marks}/ended-${a.id}`);
+          return Date.now();
+        } catch {
+          return undefined;
+        }
+      },
+      20_000,
+      50,
+    );
     await new Promise((r) => setTimeout(r, 3000));
     agent.start();
     await agent.ready();

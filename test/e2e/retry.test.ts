@@ -29,7 +29,11 @@ describe('retry and restart policies', () => {
     const d = await waitForJob(cluster.client, 'flaky', (x) => x.summary.status === 'complete' || x.summary.status === 'failed', 'the job to end');
     expect(d.summary.status).toBe('complete');
     const allocs = [...d.allocs].sort((a, b) => a.attempt - b.attempt);
-    expect(allocs.map((a) => [a.attempt, a.clientStatus])).toEqual([[0, 'failed'], [1, 'failed'], [2, 'complete']]);
+    expect(allocs.map((a) => [a.attempt, a.clientStatus])).toEqual([
+      [0, 'failed'],
+      [1, 'failed'],
+      [2, 'complete'],
+    ]);
     expect(allocs[1].previousAllocId).toBe(allocs[0].id);
     expect(allocs[2].previousAllocId).toBe(allocs[1].id);
     expect(allocs[0].taskStates.main.exitCode).toBe(1);
@@ -52,7 +56,12 @@ describe('retry and restart policies', () => {
       `name: crashy\ntype: service\nrestart: { attempts: 2, interval: 1m, delay: 100ms, mode: fail }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n`,
       'crashy.yaml',
     );
-    const d = await waitForJob(cluster.client, 'crashy', (x) => x.allocs.some((a) => a.clientStatus === 'failed') && x.allocs.length >= 2, 'a failed alloc and its replacement');
+    const d = await waitForJob(
+      cluster.client,
+      'crashy',
+      (x) => x.allocs.some((a) => a.clientStatus === 'failed') && x.allocs.length >= 2,
+      'a failed alloc and its replacement',
+    );
     const first = d.allocs.find((a) => a.clientStatus === 'failed')!;
     // 1 start + 2 restarts in place on the same alloc, then the alloc fails
     expect(first.taskStates.main.restarts).toBe(2);

@@ -75,10 +75,14 @@ tasks:
         env: { DB_URL: url }
 `;
     await cluster.client.submitJob(execJob, 'sec-exec.yaml');
-    const exec = await waitFor('the exec task to print its secret', async () => {
-      const l = await logsOf('sec-exec');
-      return l.out.includes('file=') && l;
-    }, 60_000);
+    const exec = await waitFor(
+      'the exec task to print its secret',
+      async () => {
+        const l = await logsOf('sec-exec');
+        return l.out.includes('file=') && l;
+      },
+      60_000,
+    );
     expect(exec.out).toContain(`file=${derived(v1)} env=${derived(v1)} fs=tmpfs mode=400`);
 
     if (docker) {
@@ -101,10 +105,14 @@ tasks:
         change_mode: signal
 `;
       await cluster.client.submitJob(dockerJob, 'sec-docker.yaml');
-      const d = await waitFor('the docker task to print its secret', async () => {
-        const l = await logsOf('sec-docker');
-        return l.out.includes('dir=') && l;
-      }, 90_000);
+      const d = await waitFor(
+        'the docker task to print its secret',
+        async () => {
+          const l = await logsOf('sec-docker');
+          return l.out.includes('dir=') && l;
+        },
+        90_000,
+      );
       expect(d.out).toContain(`dir=${derived(v1)} run=${derived(v1)}`);
     }
     await expectNowhere(v1);
@@ -113,17 +121,25 @@ tasks:
   it('restarts (or signals) the tasks on a new version, and they see it', async () => {
     const v2 = secretValue();
     await put(v2);
-    const exec = await waitFor('the exec task to restart with the new value', async () => {
-      const l = await logsOf('sec-exec');
-      return l.out.includes(`file=${derived(v2)}`) && l;
-    }, 60_000);
+    const exec = await waitFor(
+      'the exec task to restart with the new value',
+      async () => {
+        const l = await logsOf('sec-exec');
+        return l.out.includes(`file=${derived(v2)}`) && l;
+      },
+      60_000,
+    );
     expect(exec.alloc.taskStates.main.restarts).toBeGreaterThanOrEqual(1);
     expect(exec.alloc.taskStates.main.events.map((e) => e.message).join('\n')).toContain('secret db changed (change_mode restart)');
     if (docker) {
-      const d = await waitFor('the docker task to be signalled and read the new value', async () => {
-        const l = await logsOf('sec-docker');
-        return l.out.includes(`dir=${derived(v2)}`) && l;
-      }, 60_000);
+      const d = await waitFor(
+        'the docker task to be signalled and read the new value',
+        async () => {
+          const l = await logsOf('sec-docker');
+          return l.out.includes(`dir=${derived(v2)}`) && l;
+        },
+        60_000,
+      );
       expect(d.alloc.taskStates.main.restarts).toBe(0);
       expect(d.alloc.taskStates.main.events.map((e) => e.type)).toContain('Signaled');
     }
@@ -139,7 +155,8 @@ tasks:
   });
 
   it("tells in the task's events which secret is missing and how to put it", async () => {
-    await cluster.client.submitJob(`
+    await cluster.client.submitJob(
+      `
 name: sec-missing
 type: batch
 namespace: team-a
@@ -148,12 +165,18 @@ tasks:
     driver: exec
     command: /bin/true
     secrets: [{ name: nope }]
-`, 'sec-missing.yaml');
-    const events = await waitFor('the start to fail on the missing secret', async () => {
-      const allocs = await cluster.client.listAllocs({ namespace: 'team-a', jobId: 'sec-missing' });
-      const msgs = allocs.flatMap((a) => a.taskStates.main?.events.map((e) => e.message) ?? []);
-      return msgs.some((m) => m.includes('secret team-a/nope not found')) && msgs;
-    }, 60_000);
+`,
+      'sec-missing.yaml',
+    );
+    const events = await waitFor(
+      'the start to fail on the missing secret',
+      async () => {
+        const allocs = await cluster.client.listAllocs({ namespace: 'team-a', jobId: 'sec-missing' });
+        const msgs = allocs.flatMap((a) => a.taskStates.main?.events.map((e) => e.message) ?? []);
+        return msgs.some((m) => m.includes('secret team-a/nope not found')) && msgs;
+      },
+      60_000,
+    );
     expect(events.join('\n')).toContain('baton secret put team-a/nope');
     await cluster.client.stopJob('sec-missing', 'team-a');
   });
@@ -164,7 +187,9 @@ tasks:
     const value = secretValue();
     values.push(value);
     await writeFile(join(dir, 'db_password.txt'), value);
-    await writeFile(join(dir, 'compose.yaml'), `services:
+    await writeFile(
+      join(dir, 'compose.yaml'),
+      `services:
   app:
     image: ${image}
     command:
@@ -175,14 +200,19 @@ tasks:
 secrets:
   db_password:
     file: ./db_password.txt
-`);
+`,
+    );
     const r = await runCli(['deploy', '--name', 'sec', '-n', 'team-a', '-o', 'json'], env, dir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout + r.stderr).not.toContain(value);
-    const l = await waitFor('the compose service to print its secret', async () => {
-      const x = await logsOf('sec-app', 'app');
-      return x.out.includes('pw=') && x;
-    }, 45_000);
+    const l = await waitFor(
+      'the compose service to print its secret',
+      async () => {
+        const x = await logsOf('sec-app', 'app');
+        return x.out.includes('pw=') && x;
+      },
+      45_000,
+    );
     expect(l.out).toContain(`pw=${derived(value)}`);
     expect((await cluster.client.listSecrets('team-a')).map((x) => x.name)).toContain('sec-db_password');
     // deploying again with the same file is no new version: the service keeps running, not restarted
@@ -210,7 +240,13 @@ secrets:
       for (const task of Object.keys(a.taskStates)) for (const stream of ['stdout', 'stderr'] as const) answers.push(await readAllLogs(c, a, task, stream));
     }
     for (const a of answers) expect(JSON.stringify(a)).not.toContain(value);
-    for (const args of [['secret', 'ls', '-n', '*'], ['job', 'ls', '-n', '*'], ['job', 'status', 'sec-exec', '-n', 'team-a'], ['alloc', 'ls', '-n', '*'], ['events']]) {
+    for (const args of [
+      ['secret', 'ls', '-n', '*'],
+      ['job', 'ls', '-n', '*'],
+      ['job', 'status', 'sec-exec', '-n', 'team-a'],
+      ['alloc', 'ls', '-n', '*'],
+      ['events'],
+    ]) {
       const r = await runCli([...args, '-o', 'json'], env);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
       expect(r.stdout).not.toContain(value);

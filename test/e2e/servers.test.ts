@@ -33,7 +33,10 @@ tasks:
 
 async function lines(file: string): Promise<string[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).sort((a, b) => Number(a) - Number(b));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .sort((a, b) => Number(a) - Number(b));
 }
 
 const range = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
@@ -57,12 +60,22 @@ async function sweepThrough(client: BatonClient, scratch: string, sweep: string,
   const rows = Array.from({ length: RUNS }, (_, i) => ({ meta: { sweep, i: String(i), dir: scratch } }));
   const res = await client.dispatch('sim', rows);
   expect(res.jobs).toHaveLength(RUNS);
-  await waitFor(`${started} runs of ${sweep} to start`, async () => (await lines(join(scratch, `${sweep}.starts`))).length >= started || undefined, 120_000, 100);
+  await waitFor(
+    `${started} runs of ${sweep} to start`,
+    async () => (await lines(join(scratch, `${sweep}.starts`))).length >= started || undefined,
+    120_000,
+    100,
+  );
   await fault();
-  await waitFor(`every run of ${sweep} to end`, async () => {
-    const page = await client.listRuns('sim', 'default', { sweepId: res.sweepId });
-    return page.runs.length === RUNS && page.runs.every((r) => r.outcome === 'complete') || undefined;
-  }, 300_000, 500);
+  await waitFor(
+    `every run of ${sweep} to end`,
+    async () => {
+      const page = await client.listRuns('sim', 'default', { sweepId: res.sweepId });
+      return (page.runs.length === RUNS && page.runs.every((r) => r.outcome === 'complete')) || undefined;
+    },
+    300_000,
+    500,
+  );
   // each run started once and ended once: none was run again, none twice at once
   expect(await lines(join(scratch, `${sweep}.starts`))).toEqual(range(RUNS));
   expect(await lines(join(scratch, `${sweep}.ends`))).toEqual(range(RUNS));
@@ -94,14 +107,21 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
     for (const name of ['multi-1', 'multi-2']) {
       const dir = await mkdtemp(join(tmpdir(), `baton-e2e-servers-${name}-`));
       dirs.push(dir);
-      agents.push(startProc(['agent', '--server', list, '--data-dir', dir, '--name', name, '--cpu', '4', '--memory', '4Gi', '--drivers', 'exec', '--log-level', 'info'],
-        { BATON_JOIN_TOKEN: first.joinToken }));
+      agents.push(
+        startProc(['agent', '--server', list, '--data-dir', dir, '--name', name, '--cpu', '4', '--memory', '4Gi', '--drivers', 'exec', '--log-level', 'info'], {
+          BATON_JOIN_TOKEN: first.joinToken,
+        }),
+      );
     }
     any = new BatonClient({ baseUrl: servers.map((s) => s.url), token: first.adminToken, ca: await readFile(first.caFile, 'utf8') });
-    await waitFor('the agents to be ready', async () => {
-      for (const a of agents) if (a.child.exitCode !== null) throw new Error(`agent exited: ${a.output()}`);
-      return (await any.listNodes()).filter((n) => n.name.startsWith('multi-') && n.status === 'ready').length === 2 || undefined;
-    }, 60_000);
+    await waitFor(
+      'the agents to be ready',
+      async () => {
+        for (const a of agents) if (a.child.exitCode !== null) throw new Error(`agent exited: ${a.output()}`);
+        return (await any.listNodes()).filter((n) => n.name.startsWith('multi-') && n.status === 'ready').length === 2 || undefined;
+      },
+      60_000,
+    );
     await any.submitJob(SIM, 'sim.yaml');
   });
 
@@ -135,7 +155,12 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
       }
     })();
     await servers[1].client.submitJob(sweep('across', 2, scratch, 0), 'across.yaml');
-    await Promise.race([following, new Promise((_, rej) => setTimeout(() => rej(new Error(`the third server did not stream the job's completion; saw ${seen.map((e) => e.type).join(', ')}`)), 60_000))]);
+    await Promise.race([
+      following,
+      new Promise((_, rej) =>
+        setTimeout(() => rej(new Error(`the third server did not stream the job's completion; saw ${seen.map((e) => e.type).join(', ')}`)), 60_000),
+      ),
+    ]);
     const registered = seen.find((e) => e.key === 'across' && e.type === 'JobRegistered');
     expect(registered, seen.map((e) => `${e.type} ${e.key}`).join(', ')).toBeDefined();
     // the stream resumes on the first server from an index the third handed out: the same events, same indexes
@@ -147,7 +172,11 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
 
     // an event-stream ticket one server issued opens the stream on another (no stickiness behind a load balancer)
     const issued = await servers[0].client.http.request<{ ticket: string }>('POST', '/v1/events/ticket', { body: {} });
-    const page = await new BatonClient({ baseUrl: third.url, ca: await readFile(third.caFile, 'utf8') }).http.request<{ events: unknown[] }>('GET', '/v1/events', { query: { ticket: issued.ticket, follow: 'false' } });
+    const page = await new BatonClient({ baseUrl: third.url, ca: await readFile(third.caFile, 'utf8') }).http.request<{ events: unknown[] }>(
+      'GET',
+      '/v1/events',
+      { query: { ticket: issued.ticket, follow: 'false' } },
+    );
     expect(page.events.length).toBeGreaterThan(0);
 
     // `baton server status` on any server: every server, the leader marked
@@ -170,13 +199,17 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
       expect(survivors.map((s) => s.id)).toContain(next.leaderId);
     });
     // the CLI given the dead server first moves on to the next
-    const cli = await runCli(['job', 'ls', '-o', 'json'], { BATON_ADDR: `${victim.url},${survivors[0].url}`, BATON_TOKEN: survivors[0].adminToken, BATON_CA_FILE: survivors[0].caFile });
+    const cli = await runCli(['job', 'ls', '-o', 'json'], {
+      BATON_ADDR: `${victim.url},${survivors[0].url}`,
+      BATON_TOKEN: survivors[0].adminToken,
+      BATON_CA_FILE: survivors[0].caFile,
+    });
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('"sim"');
     servers = survivors;
   }, 420_000);
 
-  it('carries on when the server the agents\' long polls are on is killed mid-sweep', async () => {
+  it("carries on when the server the agents' long polls are on is killed mid-sweep", async () => {
     // the agents' first choice (see beforeAll), alive and not leading now
     const polled = servers.includes(agentsFirst) ? agentsFirst : servers[0];
     const st = await polled.client.status();
@@ -207,7 +240,11 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
       await waitFor('the relayed server to lead', async () => (await cutOff.client.status()).leader || undefined, 60_000, 100);
       const back = await startServer({ storeUrl, dirs, restart: stay });
       servers = [cutOff, back];
-      await waitFor('the agents to be ready', async () => (await back.client.listNodes()).filter((n) => n.name.startsWith('multi-') && n.status === 'ready').length === 2 || undefined, 60_000);
+      await waitFor(
+        'the agents to be ready',
+        async () => (await back.client.listNodes()).filter((n) => n.name.startsWith('multi-') && n.status === 'ready').length === 2 || undefined,
+        60_000,
+      );
 
       relay.cut();
       const cutAt = Date.now();
@@ -218,7 +255,12 @@ describe.skipIf(!admin)('several servers on one PostgreSQL database', () => {
       await waitFor('the cut-off server to step down', () => /leader lease could not be renewed/.test(cutOff.proc.output()) || undefined, 30_000);
       // work goes on under the new leader, on the agent that moved to it
       await back.client.submitJob(sweep('partitioned', 2, scratch, 0), 'partitioned.yaml');
-      await waitFor('a job under the new leader', async () => (await back.client.getJob('partitioned', 'default')).job.status === 'complete' || undefined, 60_000, 250);
+      await waitFor(
+        'a job under the new leader',
+        async () => (await back.client.getJob('partitioned', 'default')).job.status === 'complete' || undefined,
+        60_000,
+        250,
+      );
       await kill(cutOff);
     } finally {
       await relay.close();

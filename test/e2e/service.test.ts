@@ -55,10 +55,15 @@ tasks:
     expect(container).toBeDefined();
     await dockerClient().getContainer(container.Id).kill();
 
-    const after = await waitForJob(cluster.client, 'web', (d) => {
-      const r = running(d.allocs);
-      return r.length === 3 && !r.some((x) => x.id === victim.id);
-    }, 'the killed replica replaced');
+    const after = await waitForJob(
+      cluster.client,
+      'web',
+      (d) => {
+        const r = running(d.allocs);
+        return r.length === 3 && !r.some((x) => x.id === victim.id);
+      },
+      'the killed replica replaced',
+    );
     const failed = after.allocs.find((x) => x.id === victim.id)!;
     expect(failed.clientStatus).toBe('failed');
     expect(running(after.allocs).some((x) => x.previousAllocId === victim.id)).toBe(true);
@@ -70,10 +75,16 @@ tasks:
     expect(onB.length).toBeGreaterThan(0); // spread put at least one there
 
     await b.kill();
-    const d = await waitForJob(cluster.client, 'web', (x) => {
-      const r = running(x.allocs);
-      return r.length === 3 && r.every((y) => y.nodeId === nodeIds[0]);
-    }, 'all 3 replicas on the surviving node', 60_000);
+    const d = await waitForJob(
+      cluster.client,
+      'web',
+      (x) => {
+        const r = running(x.allocs);
+        return r.length === 3 && r.every((y) => y.nodeId === nodeIds[0]);
+      },
+      'all 3 replicas on the surviving node',
+      60_000,
+    );
     for (const lostAlloc of onB) {
       expect(d.allocs.find((x) => x.id === lostAlloc.id)!.clientStatus).toBe('lost');
     }

@@ -31,7 +31,7 @@ describe('sweeps of dispatched runs', () => {
   });
   afterAll(async () => cluster?.stop());
 
-  it('runs a 200-run sweep: every marker exactly once, never over a node\'s memory', async () => {
+  it("runs a 200-run sweep: every marker exactly once, never over a node's memory", async () => {
     const script = [
       `echo "start $(date +%s%N)" >> ${marks}/node-$BATON_NODE_ID`,
       `echo "$BATON_NODE_ID" >> ${marks}/run-$BATON_META_I`,
@@ -42,16 +42,24 @@ describe('sweeps of dispatched runs', () => {
       `name: sim\ntype: batch\nparameterized:\n  meta_required: [i]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    resources: { cpu: 100m, memory: 100Mi }\n`,
       'sim.yaml',
     );
-    const res = await dispatch('sim', Array.from({ length: 200 }, (_, i) => ({ meta: { i: String(i) } })));
+    const res = await dispatch(
+      'sim',
+      Array.from({ length: 200 }, (_, i) => ({ meta: { i: String(i) } })),
+    );
     expect(res.jobs).toHaveLength(200);
     let maxLive = 0;
-    const final = await waitFor('all 200 runs to complete', async () => {
-      const r = await runs('sim');
-      const live = new Map<string, number>();
-      for (const row of r.runs) if (row.outcome === 'running' && row.node) live.set(row.node, (live.get(row.node) ?? 0) + 1);
-      maxLive = Math.max(maxLive, ...live.values(), 0);
-      return r.runs.every((x) => x.outcome === 'complete') ? r : undefined;
-    }, 180_000, 200);
+    const final = await waitFor(
+      'all 200 runs to complete',
+      async () => {
+        const r = await runs('sim');
+        const live = new Map<string, number>();
+        for (const row of r.runs) if (row.outcome === 'running' && row.node) live.set(row.node, (live.get(row.node) ?? 0) + 1);
+        maxLive = Math.max(maxLive, ...live.values(), 0);
+        return r.runs.every((x) => x.outcome === 'complete') ? r : undefined;
+      },
+      180_000,
+      200,
+    );
     expect(final.runs).toHaveLength(200);
     expect(final.job.children).toMatchObject({ complete: 200 });
     expect(maxLive).toBeLessThanOrEqual(10);
@@ -62,7 +70,11 @@ describe('sweeps of dispatched runs', () => {
     for (const f of files) expect((await readFile(join(marks, f), 'utf8')).trim().split('\n')).toHaveLength(1);
     // and never more than ten at once on a node (10 × 100 MiB = 1 GiB)
     for (const f of (await readdir(marks)).filter((x) => x.startsWith('node-'))) {
-      const events = (await readFile(join(marks, f), 'utf8')).trim().split('\n').map((l) => l.split(' ')).map(([k, t]) => ({ k, t: BigInt(t) }));
+      const events = (await readFile(join(marks, f), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' '))
+        .map(([k, t]) => ({ k, t: BigInt(t) }));
       events.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.k === 'end' ? -1 : 1));
       let live = 0;
       let peak = 0;
@@ -87,19 +99,32 @@ describe('sweeps of dispatched runs', () => {
     expect((await runs('sim')).runs.length).toBe(before);
   });
 
-  it('starts a later namespace\'s few runs before an earlier namespace\'s queue drains (fair share)', async () => {
+  it("starts a later namespace's few runs before an earlier namespace's queue drains (fair share)", async () => {
     const spec = (ns: string) =>
       `name: work\nnamespace: ${ns}\ntype: batch\nparameterized:\n  meta_required: [n]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "sleep 0.3"]\n    resources: { cpu: 100m, memory: 600Mi }\n`;
     await cluster.client.submitJob(spec('team-a'), 'a.yaml');
     await cluster.client.submitJob(spec('team-b'), 'b.yaml');
     // two slots in all (one 600 MiB run per 1 GiB node): A queues 40, then B queues 5
-    await dispatch('work', Array.from({ length: 40 }, (_, i) => ({ meta: { n: String(i) } })), 'team-a');
+    await dispatch(
+      'work',
+      Array.from({ length: 40 }, (_, i) => ({ meta: { n: String(i) } })),
+      'team-a',
+    );
     await waitFor('A to be running', async () => (await runs('work', 'team-a')).runs.some((r) => r.outcome === 'running') || undefined);
-    await dispatch('work', Array.from({ length: 5 }, (_, i) => ({ meta: { n: String(i) } })), 'team-b');
-    const b = await waitFor('B to finish', async () => {
-      const r = await runs('work', 'team-b');
-      return r.runs.every((x) => x.outcome === 'complete') ? r : undefined;
-    }, 120_000, 200);
+    await dispatch(
+      'work',
+      Array.from({ length: 5 }, (_, i) => ({ meta: { n: String(i) } })),
+      'team-b',
+    );
+    const b = await waitFor(
+      'B to finish',
+      async () => {
+        const r = await runs('work', 'team-b');
+        return r.runs.every((x) => x.outcome === 'complete') ? r : undefined;
+      },
+      120_000,
+      200,
+    );
     const bDone = Math.max(...b.runs.map((r) => Date.parse(r.finishedAt!)));
     const a = await runs('work', 'team-a');
     const aQueuedWhenBDone = a.runs.filter((r) => !r.startedAt || Date.parse(r.startedAt) > bDone).length;
@@ -114,10 +139,14 @@ describe('sweeps of dispatched runs', () => {
       'name: slowpoke\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sleep\n    args: ["30"]\n    timeout: 500ms\n    kill_timeout: 1s\n    resources: { memory: 32Mi }\n',
       'slowpoke.yaml',
     );
-    const r = await waitFor('the run to end', async () => {
-      const x = await runs('slowpoke');
-      return x.runs[0].outcome !== 'queued' && x.runs[0].outcome !== 'running' ? x : undefined;
-    }, 30_000);
+    const r = await waitFor(
+      'the run to end',
+      async () => {
+        const x = await runs('slowpoke');
+        return x.runs[0].outcome !== 'queued' && x.runs[0].outcome !== 'running' ? x : undefined;
+      },
+      30_000,
+    );
     expect(r.runs[0].outcome).toBe('timed-out');
     expect(r.runs[0].reason).toMatch(/timed out/);
   });
@@ -128,10 +157,14 @@ describe('sweeps of dispatched runs', () => {
       'name: grower\ntype: batch\nretry: { attempts: 2, delay: 100ms, on_oom: { grow: 2, max: 256Mi } }\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/dd\n    args: ["if=/dev/zero", "of=/dev/null", "bs=64M", "count=2"]\n    resources: { memory: 48Mi }\n',
       'grower.yaml',
     );
-    const d = await waitFor('the job to end', async () => {
-      const x = await cluster.client.getJob('grower');
-      return x.summary.status === 'complete' || x.summary.status === 'failed' ? x : undefined;
-    }, 60_000);
+    const d = await waitFor(
+      'the job to end',
+      async () => {
+        const x = await cluster.client.getJob('grower');
+        return x.summary.status === 'complete' || x.summary.status === 'failed' ? x : undefined;
+      },
+      60_000,
+    );
     expect(d.summary.status).toBe('complete');
     const byAttempt = [...d.allocs].sort((a, b) => a.attempt - b.attempt);
     expect(byAttempt[0].taskStates.main.oomKilled).toBe(true);

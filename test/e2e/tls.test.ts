@@ -45,7 +45,13 @@ describe('mutual TLS between agents and the server', () => {
   it("agent routes refuse the node's secret without its certificate, and take it with the certificate", async () => {
     const agent = cluster.agents[0];
     const nf = (await readNodeFile(agent.dataDir))!;
-    const beat = (d: Dispatcher) => fetch(`${cluster.url}/v1/agent/heartbeat`, { method: 'POST', dispatcher: d, headers: { authorization: `Bearer ${nf.secret}`, 'content-type': 'application/json' }, body: '{}' });
+    const beat = (d: Dispatcher) =>
+      fetch(`${cluster.url}/v1/agent/heartbeat`, {
+        method: 'POST',
+        dispatcher: d,
+        headers: { authorization: `Bearer ${nf.secret}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
     const noCert = await beat(new Dispatcher({ connect: { ca: cluster.caPem } }));
     expect(noCert.status).toBe(403);
     expect(((await noCert.json()) as { error: string }).error).toMatch(/client certificate/);
@@ -53,22 +59,33 @@ describe('mutual TLS between agents and the server', () => {
     const withCert = await beat(new Dispatcher({ connect: { ca: cluster.caPem, cert, key } }));
     expect(withCert.status).toBe(200);
     // the admin token is no way into agent routes either
-    const admin = await fetch(`${cluster.url}/v1/agent/allocs`, { dispatcher: new Dispatcher({ connect: { ca: cluster.caPem } }), headers: { authorization: `Bearer ${cluster.adminToken}` } });
+    const admin = await fetch(`${cluster.url}/v1/agent/allocs`, {
+      dispatcher: new Dispatcher({ connect: { ca: cluster.caPem } }),
+      headers: { authorization: `Bearer ${cluster.adminToken}` },
+    });
     expect(admin.status).toBe(403);
   });
 
   it('a node certificate near expiry is renewed while a task runs, and the agent keeps working', async () => {
     const agent = cluster.agents[0];
-    await cluster.client.submitJob('name: long\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "sleep 25; echo finished"]\n    resources: { cpu: 100m, memory: 32Mi }\n', 'long.yaml');
+    await cluster.client.submitJob(
+      'name: long\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", "sleep 25; echo finished"]\n    resources: { cpu: 100m, memory: 32Mi }\n',
+      'long.yaml',
+    );
     await waitForJob(cluster.client, 'long', (d) => d.allocs.some((a) => a.clientStatus === 'running'), 'the task to run');
     const first = await readFile(join(agent.dataDir, 'node.pem'), 'utf8');
     const serverFirst = await readFile(join(cluster.dataDir, 'server.pem'), 'utf8');
     // a 20s certificate is renewed after 10s: twice before the task ends
     const seen = new Set([new X509Certificate(first).serialNumber]);
-    await waitFor('two node certificate renewals', async () => {
-      seen.add(new X509Certificate(await readFile(join(agent.dataDir, 'node.pem'), 'utf8')).serialNumber);
-      return seen.size >= 3;
-    }, 60_000, 500);
+    await waitFor(
+      'two node certificate renewals',
+      async () => {
+        seen.add(new X509Certificate(await readFile(join(agent.dataDir, 'node.pem'), 'utf8')).serialNumber);
+        return seen.size >= 3;
+      },
+      60_000,
+      500,
+    );
     const d = await waitForJob(cluster.client, 'long', (x) => x.summary.status === 'complete' || x.summary.status === 'failed', 'the job to end', 60_000);
     expect(d.summary.status).toBe('complete');
     // the first certificate has expired by now: the node is still ready, so its calls use the new one
@@ -96,10 +113,20 @@ describe('mutual TLS between agents and the server', () => {
     const plain = cluster.url.replace('https:', 'http:');
     await expect(fetch(`${plain}/v1/status`, { dispatcher: new Dispatcher(), signal: AbortSignal.timeout(10_000) })).rejects.toThrow();
     const home = await cluster.tempDir('cli-home');
-    const untrusted = await runCli(['node', 'ls'], { HOME: home, BATON_DATA_DIR: join(home, 'none'), BATON_ADDR: cluster.url, BATON_TOKEN: cluster.adminToken });
+    const untrusted = await runCli(['node', 'ls'], {
+      HOME: home,
+      BATON_DATA_DIR: join(home, 'none'),
+      BATON_ADDR: cluster.url,
+      BATON_TOKEN: cluster.adminToken,
+    });
     expect(untrusted.code).not.toBe(0);
     expect(untrusted.stderr).toMatch(/cannot reach the baton server .*(CERT|SIGNED|certificate)/i);
-    const trusted = await runCli(['node', 'ls', '-o', 'json', '--ca-file', cluster.caFile], { HOME: home, BATON_DATA_DIR: join(home, 'none'), BATON_ADDR: cluster.url, BATON_TOKEN: cluster.adminToken });
+    const trusted = await runCli(['node', 'ls', '-o', 'json', '--ca-file', cluster.caFile], {
+      HOME: home,
+      BATON_DATA_DIR: join(home, 'none'),
+      BATON_ADDR: cluster.url,
+      BATON_TOKEN: cluster.adminToken,
+    });
     expect(trusted.stderr).toBe('');
     expect(JSON.parse(trusted.stdout).some((n: { name: string }) => n.name === 'tls-a')).toBe(true);
   });
@@ -120,7 +147,7 @@ describe('mutual TLS between agents and the server', () => {
     const tokenFile = join(await cluster.tempDir('token'), 'join');
     await writeFile(tokenFile, `${cluster.joinToken}\n`, { mode: 0o600 });
     const b = await cluster.addAgent({ name: 'tls-file', drivers: 'exec', env: { BATON_JOIN_TOKEN: '' }, extra: ['--token-file', tokenFile] });
-    expect((await readFile(`/proc/${b.proc!.child.pid}/cmdline`, 'utf8'))).not.toContain(parseJoinToken(cluster.joinToken).secret.slice(5));
+    expect(await readFile(`/proc/${b.proc!.child.pid}/cmdline`, 'utf8')).not.toContain(parseJoinToken(cluster.joinToken).secret.slice(5));
   });
 });
 

@@ -98,7 +98,10 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
     await page.locator('.stat', { hasText: 'ready' }).locator('.stat-num', { hasText: '1' }).waitFor();
     // the servers of the cluster (one, on SQLite), the leader marked
     const st = await cluster.client.status();
-    await page.getByTestId('leader').filter({ hasText: `Leader ${st.serverId}` }).waitFor();
+    await page
+      .getByTestId('leader')
+      .filter({ hasText: `Leader ${st.serverId}` })
+      .waitFor();
     await page.getByTestId('servers').locator('li', { hasText: st.serverId }).filter({ hasText: 'leader' }).waitFor();
     // the token survives a reload
     await page.reload();
@@ -365,7 +368,10 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page with 100,000 runs, in a 
     await sim.locator('.badge', { hasText: /\d{2},\d{3} queued/ }).waitFor();
     await sim.locator('.why', { hasText: 'memory' }).waitFor();
     await sim.getByText('ends ≈').waitFor({ timeout: 30_000 });
-    await page.getByTestId('queue-total').filter({ hasText: /\d{2},\d{3} runs queued/ }).waitFor();
+    await page
+      .getByTestId('queue-total')
+      .filter({ hasText: /\d{2},\d{3} runs queued/ })
+      .waitFor();
     await expect(page.getByText('Nothing is waiting').count()).resolves.toBe(0);
     await screenshot(page, 'overview');
 
@@ -397,7 +403,8 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
     await (await cluster.addAgent({ name: 'grid-node', cpu: '2', memory: '300Mi', drivers: 'exec' })).ready();
     // every run with mode=fail exits 3; the others sleep a little, longer for mode=slow; mode=hog fills 64 MiB at once
     // against its 16 MiB (OOM-killed where the exec driver has cgroups, else it just completes)
-    const script = 'case "$BATON_META_MODE" in fail) exit 3;; hog) exec dd if=/dev/zero of=/dev/null bs=64M count=1;; slow) sleep 1.$BATON_META_SIZE;; *) sleep 0.$BATON_META_SIZE;; esac';
+    const script =
+      'case "$BATON_META_MODE" in fail) exit 3;; hog) exec dd if=/dev/zero of=/dev/null bs=64M count=1;; slow) sleep 1.$BATON_META_SIZE;; *) sleep 0.$BATON_META_SIZE;; esac';
     await cluster.client.submitJob(
       `name: grid\ntype: batch\nparameterized:\n  meta_required: [mode, size]\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/sh\n    args: ["-c", ${JSON.stringify(script)}]\n    kill_timeout: 500ms\n    resources: { cpu: 100m, memory: 16Mi }\n`,
       'grid.yaml',
@@ -418,7 +425,11 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
 
   const charts = () => page.getByTestId('sweep-charts');
   /** what the histogram's bars add up to */
-  const binTotal = () => page.getByTestId('duration-chart').locator('g.bin').evaluateAll((gs) => gs.reduce((s, g) => s + Number(g.getAttribute('data-count')), 0));
+  const binTotal = () =>
+    page
+      .getByTestId('duration-chart')
+      .locator('g.bin')
+      .evaluateAll((gs) => gs.reduce((s, g) => s + Number(g.getAttribute('data-count')), 0));
   const row = (param: string, value: string) => page.locator(`[data-testid="outcome-chart"][data-param="${param}"] g.param-row[data-value="${value}"]`);
   const attr = async (l: Locator, name: string) => Number(await l.getAttribute(name));
 
@@ -428,7 +439,11 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
   });
 
   it('charts a real sweep as its runs finish, without a reload: durations, memory, outcomes by parameter', async () => {
-    const runs = [...MODES.flatMap((mode) => SIZES.map((size) => ({ meta: { mode, size: String(size) } }))), { meta: { mode: 'hog', size: '1' } }, { meta: { mode: 'hog', size: '2' } }];
+    const runs = [
+      ...MODES.flatMap((mode) => SIZES.map((size) => ({ meta: { mode, size: String(size) } }))),
+      { meta: { mode: 'hog', size: '1' } },
+      { meta: { mode: 'hog', size: '2' } },
+    ];
     await cluster.client.dispatch('grid', runs);
     await page.goto(`${cluster.url}/#/jobs/default/grid`);
     await charts().locator('h3', { hasText: 'Duration of finished runs' }).waitFor();
@@ -475,7 +490,11 @@ describe.skipIf(!browserSuiteEnabled())('the sweep page charts, in a browser', (
       // OOM-killed runs stand out, and the verdict says they need more
       expect(await attr(mem, 'data-oom')).toBe(oomKilled.length);
       expect(await mem.locator('g.mem-col.oom').count()).toBe(oomKilled.length);
-      if (oomKilled.length > 0) await mem.getByTestId('memory-verdict').filter({ hasText: `${oomKilled.length} runs were OOM-killed` }).waitFor();
+      if (oomKilled.length > 0)
+        await mem
+          .getByTestId('memory-verdict')
+          .filter({ hasText: `${oomKilled.length} runs were OOM-killed` })
+          .waitFor();
     } else {
       await charts().getByText('No run has reported its peak memory yet.').waitFor();
     }

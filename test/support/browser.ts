@@ -23,7 +23,9 @@ export function browserSuiteEnabled(): boolean {
 
 /** the base64 sha256 of a certificate's public key (SPKI), as Chromium's --ignore-certificate-errors-spki-list takes it */
 export function spkiHash(certPem: string): string {
-  return createHash('sha256').update(new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  return createHash('sha256')
+    .update(new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64');
 }
 
 /**

@@ -46,7 +46,9 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? String(lastError) : JSON.stringify(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? String(lastError) : JSON.stringify(lastError)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -138,14 +140,18 @@ export class TestAgent {
 
   /** the node as the server sees it, once registered and ready */
   async ready(): Promise<string> {
-    return waitFor(`agent ${this.opts.name} to be ready`, async () => {
-      if (this.proc && this.proc.child.exitCode !== null) {
-        throw new Error(`agent ${this.opts.name} exited: ${this.proc.output()}`);
-      }
-      const nodes = await this.cluster.client.listNodes();
-      const n = nodes.find((x) => x.name === this.opts.name && x.status === 'ready');
-      return n?.id;
-    }, 60_000);
+    return waitFor(
+      `agent ${this.opts.name} to be ready`,
+      async () => {
+        if (this.proc && this.proc.child.exitCode !== null) {
+          throw new Error(`agent ${this.opts.name} exited: ${this.proc.output()}`);
+        }
+        const nodes = await this.cluster.client.listNodes();
+        const n = nodes.find((x) => x.name === this.opts.name && x.status === 'ready');
+        return n?.id;
+      },
+      60_000,
+    );
   }
 
   /** like a machine dying: no goodbye, tasks left as they are */
@@ -191,7 +197,13 @@ export class TestCluster {
     });
     const info = await waitFor('server.json', async () => {
       if (c.server!.child.exitCode !== null) throw new Error(`server exited: ${c.server!.output()}`);
-      return JSON.parse(await readFile(join(dir, 'server.json'), 'utf8')) as { url: string; joinToken: string; adminToken: string; caFile?: string; caFingerprint?: string };
+      return JSON.parse(await readFile(join(dir, 'server.json'), 'utf8')) as {
+        url: string;
+        joinToken: string;
+        adminToken: string;
+        caFile?: string;
+        caFingerprint?: string;
+      };
     });
     c.url = info.url;
     c.joinToken = info.joinToken;
@@ -244,10 +256,14 @@ export class TestCluster {
     try {
       const jobs = await this.client.listJobs('*');
       for (const j of jobs) await this.client.stopJob(j.id, j.namespace).catch(() => undefined);
-      await waitFor('allocs to stop', async () => {
-        const allocs = await this.client.listAllocs({});
-        return allocs.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending') || undefined;
-      }, 20_000).catch(() => undefined);
+      await waitFor(
+        'allocs to stop',
+        async () => {
+          const allocs = await this.client.listAllocs({});
+          return allocs.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending') || undefined;
+        },
+        20_000,
+      ).catch(() => undefined);
     } catch {
       /* the server may be gone already */
     }

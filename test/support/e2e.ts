@@ -28,21 +28,21 @@ export async function dockerSuiteEnabled(): Promise<boolean> {
 export function cgroupsSuiteEnabled(): boolean {
   const cgroups = new Cgroups();
   if (cgroups.version !== 'none') return true;
-  if (process.env.BATON_REQUIRE_CGROUPS === '1') throw new Error(`BATON_REQUIRE_CGROUPS=1 but cgroups are not usable: ${cgroups.reason ?? 'no cgroup hierarchy found'}`);
+  if (process.env.BATON_REQUIRE_CGROUPS === '1')
+    throw new Error(`BATON_REQUIRE_CGROUPS=1 but cgroups are not usable: ${cgroups.reason ?? 'no cgroup hierarchy found'}`);
   return false;
 }
 
-export async function waitForJob(
-  client: BatonClient,
-  jobId: string,
-  pred: (d: JobDetail) => boolean,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<JobDetail> {
-  return waitFor(`${jobId}: ${what}`, async () => {
-    const d = await client.getJob(jobId, 'default');
-    return pred(d) ? d : undefined;
-  }, timeoutMs, 200);
+export async function waitForJob(client: BatonClient, jobId: string, pred: (d: JobDetail) => boolean, what: string, timeoutMs = 60_000): Promise<JobDetail> {
+  return waitFor(
+    `${jobId}: ${what}`,
+    async () => {
+      const d = await client.getJob(jobId, 'default');
+      return pred(d) ? d : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 export async function readAllLogs(client: BatonClient, alloc: Alloc, task: string, stream: LogStream): Promise<string> {
@@ -65,7 +65,10 @@ export async function containersOfNode(nodeId: string, all = false): Promise<Doc
 export async function removeContainersOfNodes(nodeIds: string[]): Promise<void> {
   for (const id of nodeIds) {
     for (const c of await containersOfNode(id, true).catch(() => [])) {
-      await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
     }
   }
 }

@@ -190,7 +190,16 @@ export function judge(copies: Copy[], expectedRuns: string[], opts: JudgeOptions
     if (list) list.push(c);
     else unknown.add(c.run);
   }
-  const v: Verdict = { runs: expectedRuns.length, copies: copies.length, neverCompleted: [], completedTwice: [], overlaps: [], pastBound: [], unknownRuns: [...unknown].sort(), excused: [] };
+  const v: Verdict = {
+    runs: expectedRuns.length,
+    copies: copies.length,
+    neverCompleted: [],
+    completedTwice: [],
+    overlaps: [],
+    pastBound: [],
+    unknownRuns: [...unknown].sort(),
+    excused: [],
+  };
   for (const [run, list] of byRun) {
     list.sort((a, b) => a.start - b.start);
     const completed = list.filter((c) => c.ended);
@@ -229,13 +238,18 @@ export function judge(copies: Copy[], expectedRuns: string[], opts: JudgeOptions
 /** the problems of a verdict, one line each (empty: all good) */
 export function problems(v: Verdict): string[] {
   const out: string[] = [];
-  for (const r of v.neverCompleted) out.push(`run ${r.run} never completed (${r.copies.length} copies: ${r.copies.map(describeCopy).join('; ') || 'none started'})`);
+  for (const r of v.neverCompleted)
+    out.push(`run ${r.run} never completed (${r.copies.length} copies: ${r.copies.map(describeCopy).join('; ') || 'none started'})`);
   for (const r of v.completedTwice) out.push(`run ${r.run} completed ${r.completed.length} times: ${r.completed.map(describeCopy).join('; ')}`);
   for (const o of v.overlaps) {
-    out.push(`run ${o.run}: copies ${copyName(o.a)} and ${copyName(o.b)} overlapped ${(o.overlapMs / 1000).toFixed(2)} s: ${describeCopy(o.a)} | ${describeCopy(o.b)}`);
+    out.push(
+      `run ${o.run}: copies ${copyName(o.a)} and ${copyName(o.b)} overlapped ${(o.overlapMs / 1000).toFixed(2)} s: ${describeCopy(o.a)} | ${describeCopy(o.b)}`,
+    );
   }
   for (const p of v.pastBound) {
-    out.push(`run ${p.copy.run}: copy ${copyName(p.copy)} on node ${p.copy.node} ran ${(p.pastMs / 1000).toFixed(2)} s past ${p.bound.why} (${iso(p.bound.by)}): ${describeCopy(p.copy)}`);
+    out.push(
+      `run ${p.copy.run}: copy ${copyName(p.copy)} on node ${p.copy.node} ran ${(p.pastMs / 1000).toFixed(2)} s past ${p.bound.why} (${iso(p.bound.by)}): ${describeCopy(p.copy)}`,
+    );
   }
   for (const r of v.unknownRuns) out.push(`marker files of run ${r}, which is not in the sweep`);
   return out;
@@ -295,7 +309,13 @@ export class FaultCluster extends TestCluster {
     const port = await freePort();
     c.serverArgs = ['server', '--data-dir', dir, '--bind', `${opts.host ?? '127.0.0.1'}:${port}`, '--heartbeat-ttl', opts.heartbeatTtl, '--log-level', 'info'];
     await c.startServer();
-    const info = JSON.parse(await readFile(join(dir, 'server.json'), 'utf8')) as { url: string; joinToken: string; adminToken: string; caFile: string; caFingerprint: string };
+    const info = JSON.parse(await readFile(join(dir, 'server.json'), 'utf8')) as {
+      url: string;
+      joinToken: string;
+      adminToken: string;
+      caFile: string;
+      caFingerprint: string;
+    };
     c.url = info.url;
     c.joinToken = info.joinToken;
     c.adminToken = info.adminToken;
@@ -346,19 +366,37 @@ export class FaultCluster extends TestCluster {
     const step = async (what: string, ms: number, p: Promise<unknown>): Promise<void> => {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ms)));
-      const r = await Promise.race([p.then(() => 'ok', () => 'ok'), late]);
+      const r = await Promise.race([
+        p.then(
+          () => 'ok',
+          () => 'ok',
+        ),
+        late,
+      ]);
       clearTimeout(timer);
       if (r === 'late') console.warn(`[faults] cleanup: ${what} did not finish within ${ms} ms`);
     };
     const alive = (p: Proc | undefined) => p !== undefined && p.child.exitCode === null && p.child.signalCode === null;
     if (alive(this.server)) {
-      await step('stopping every job', 15_000, (async () => {
-        for (const j of await this.client.listJobs('*')) await this.client.stopJob(j.id, j.namespace).catch(() => undefined);
-      })());
-      await step('the allocs to stop', 20_000, waitFor('allocs to stop', async () => {
-        const allocs = await this.client.listAllocs({});
-        return allocs.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending') || undefined;
-      }, 20_000));
+      await step(
+        'stopping every job',
+        15_000,
+        (async () => {
+          for (const j of await this.client.listJobs('*')) await this.client.stopJob(j.id, j.namespace).catch(() => undefined);
+        })(),
+      );
+      await step(
+        'the allocs to stop',
+        20_000,
+        waitFor(
+          'allocs to stop',
+          async () => {
+            const allocs = await this.client.listAllocs({});
+            return allocs.every((a) => a.clientStatus !== 'running' && a.clientStatus !== 'pending') || undefined;
+          },
+          20_000,
+        ),
+      );
     }
     for (const a of this.agents) {
       if (!alive(a.proc)) continue;

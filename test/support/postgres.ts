@@ -18,7 +18,11 @@ export const postgresRequired = process.env.BATON_REQUIRE_POSTGRES === '1';
 /** initdb and postgres of the newest PostgreSQL installed, or a reason there is none */
 export function findPostgres(): { bin: string } | { missing: string } {
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   if (versions.length === 0) return { missing: `no PostgreSQL under ${root} (apt-get install postgresql)` };
   return { bin: join(root, versions[0], 'bin') };
 }
@@ -48,15 +52,24 @@ export async function startPostgres(opts: { durable?: boolean } = {}): Promise<P
     ids = { uid: Number(uid.stdout), gid: Number(gid.stdout) };
     chownSync(dir, ids.uid, ids.gid);
   }
-  const init = spawnSync(join(found.bin, 'initdb'), ['-D', data, '-U', 'baton', '--auth=trust', '-E', 'UTF8', ...(opts.durable ? [] : ['--no-sync'])], { encoding: 'utf8', cwd: dir, ...ids });
+  const init = spawnSync(join(found.bin, 'initdb'), ['-D', data, '-U', 'baton', '--auth=trust', '-E', 'UTF8', ...(opts.durable ? [] : ['--no-sync'])], {
+    encoding: 'utf8',
+    cwd: dir,
+    ...ids,
+  });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout || init.error?.message}`);
   const port = await freePort();
   // fsync off: a test database need not survive a power cut, and fsync is most of a write's cost here
   const fast = opts.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
-  const proc = spawn(join(found.bin, 'postgres'), ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, ...fast, '-c', 'max_connections=300'],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], ...ids });
+  const proc = spawn(join(found.bin, 'postgres'), ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, ...fast, '-c', 'max_connections=300'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    ...ids,
+  });
   let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
   const adminUrl = `postgres://baton@127.0.0.1:${port}/postgres`;
   const deadline = Date.now() + 30_000;
   for (;;) {

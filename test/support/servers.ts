@@ -34,18 +34,38 @@ export interface StartServerOptions {
 }
 
 export async function startServer(o: StartServerOptions): Promise<ServerProc> {
-  const dataDir = o.restart?.dataDir ?? await mkdtemp(join(tmpdir(), 'baton-e2e-srv-'));
+  const dataDir = o.restart?.dataDir ?? (await mkdtemp(join(tmpdir(), 'baton-e2e-srv-')));
   if (!o.restart) o.dirs.push(dataDir);
   if (o.like) await copyFile(join(o.like.dataDir, 'secrets.key'), join(dataDir, 'secrets.key'));
   const port = o.restart ? Number(new URL(o.restart.url).port) : await freePort();
-  const proc = startProc(['server', '--data-dir', dataDir, '--bind', `127.0.0.1:${port}`, '--store', o.storeUrl,
-    '--leader-ttl', o.leaderTtl ?? '2s', '--heartbeat-ttl', o.heartbeatTtl ?? '10s', '--log-level', 'info'], { HOME: dataDir });
-  const info = await waitFor('server.json', async () => {
-    if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
-    // a restart rewrites it: the old one does not count
-    if (o.restart && !/listening on/.test(proc.output())) return undefined;
-    return JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8')) as { url: string; joinToken: string; adminToken: string; caFile: string };
-  }, 60_000);
+  const proc = startProc(
+    [
+      'server',
+      '--data-dir',
+      dataDir,
+      '--bind',
+      `127.0.0.1:${port}`,
+      '--store',
+      o.storeUrl,
+      '--leader-ttl',
+      o.leaderTtl ?? '2s',
+      '--heartbeat-ttl',
+      o.heartbeatTtl ?? '10s',
+      '--log-level',
+      'info',
+    ],
+    { HOME: dataDir },
+  );
+  const info = await waitFor(
+    'server.json',
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`server exited: ${proc.output()}`);
+      // a restart rewrites it: the old one does not count
+      if (o.restart && !/listening on/.test(proc.output())) return undefined;
+      return JSON.parse(await readFile(join(dataDir, 'server.json'), 'utf8')) as { url: string; joinToken: string; adminToken: string; caFile: string };
+    },
+    60_000,
+  );
   const ca = await readFile(info.caFile, 'utf8');
   const client = new BatonClient({ baseUrl: info.url, token: info.adminToken, ca });
   const st = await waitFor('server to answer', () => client.status(), 30_000);
@@ -60,10 +80,15 @@ export async function kill(s: ServerProc, signal: NodeJS.Signals = 'SIGKILL'): P
 
 /** the leader as `via` sees it, once one leads */
 export async function leaderOf(via: ServerProc, not?: string, timeoutMs = 60_000): Promise<StatusResponse> {
-  return waitFor(`a leader${not ? ` other than ${not}` : ''}`, async () => {
-    const st = await via.client.status();
-    return st.leaderId && st.leaderId !== not ? st : undefined;
-  }, timeoutMs, 100);
+  return waitFor(
+    `a leader${not ? ` other than ${not}` : ''}`,
+    async () => {
+      const st = await via.client.status();
+      return st.leaderId && st.leaderId !== not ? st : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 export async function removeDirs(dirs: string[]): Promise<void> {
@@ -74,7 +99,10 @@ export async function removeDirs(dirs: string[]): Promise<void> {
 export class CuttableRelay {
   private readonly sockets = new Set<Socket>();
   private cutOff = false;
-  private constructor(private readonly server: Server, readonly port: number) {}
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
 
   static async start(targetPort: number): Promise<CuttableRelay> {
     let relay: CuttableRelay | undefined;

@@ -52,7 +52,6 @@ function given<Q extends Query>(q: Q): Q {
   return Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined && v !== '')) as Q;
 }
 
-
 /** one page of a listing: at most `limit` items (server default 100, at most 1000) after `cursor`, the `next` of the page before */
 export interface PageQuery {
   limit?: number;
@@ -110,7 +109,8 @@ export class Api {
   alloc = (id: string): Promise<AllocDetail> => this.api.getAlloc({ params: { id } });
   allocUsage = (id: string): Promise<UsageResponse> => this.api.allocUsage({ params: { id } });
   /** newest first */
-  evals = (q: { namespace?: string; job?: string } & PageQuery = {}): Promise<Page<Evaluation>> => this.api.listEvals({ query: given({ ...q, namespace: q.namespace ?? '*' }) });
+  evals = (q: { namespace?: string; job?: string } & PageQuery = {}): Promise<Page<Evaluation>> =>
+    this.api.listEvals({ query: given({ ...q, namespace: q.namespace ?? '*' }) });
   logs = (id: string, q: { task: string; stream: string; offset: number; wait?: string }, signal?: AbortSignal): Promise<LogsResponse> =>
     this.api.readLogs({ params: { id }, query: given({ ...q }), signal });
 

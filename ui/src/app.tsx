@@ -135,10 +135,13 @@ export function useData<T>(fn: (api: Api) => Promise<T>, deps: unknown[], fresh:
     const stale = () => {
       if (!alive || timer !== undefined) return;
       const every = latest.current.fresh.every ?? 2000;
-      timer = setTimeout(() => {
-        timer = undefined;
-        fetchNow();
-      }, Math.max(0, last + every - Date.now()));
+      timer = setTimeout(
+        () => {
+          timer = undefined;
+          fetchNow();
+        },
+        Math.max(0, last + every - Date.now()),
+      );
     };
     fetchNow();
     const stop =

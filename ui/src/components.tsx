@@ -21,19 +21,49 @@ export function Bar({ label, used, total, format, title }: { label?: string; use
 }
 
 const TONE: Record<string, string> = {
-  ready: 'ok', running: 'ok', complete: 'done', successful: 'done', eligible: 'ok', healthy: 'ok', passing: 'ok',
-  pending: 'wait', queued: 'wait', initializing: 'wait', blocked: 'wait', starting: 'wait', paused: 'wait', draining: 'warn',
-  failed: 'bad', lost: 'bad', down: 'bad', 'oom-killed': 'bad', 'timed-out': 'bad', unhealthy: 'bad', failing: 'bad',
-  stopped: 'off', cancelled: 'off', ineligible: 'warn', dead: 'off', preempted: 'warn',
+  ready: 'ok',
+  running: 'ok',
+  complete: 'done',
+  successful: 'done',
+  eligible: 'ok',
+  healthy: 'ok',
+  passing: 'ok',
+  pending: 'wait',
+  queued: 'wait',
+  initializing: 'wait',
+  blocked: 'wait',
+  starting: 'wait',
+  paused: 'wait',
+  draining: 'warn',
+  failed: 'bad',
+  lost: 'bad',
+  down: 'bad',
+  'oom-killed': 'bad',
+  'timed-out': 'bad',
+  unhealthy: 'bad',
+  failing: 'bad',
+  stopped: 'off',
+  cancelled: 'off',
+  ineligible: 'warn',
+  dead: 'off',
+  preempted: 'warn',
 };
 
 export function Badge({ status, children }: { status: string; children?: ReactNode }) {
-  return <span className={`badge tone-${TONE[status] ?? 'off'}`} data-status={status}>{children ?? status}</span>;
+  return (
+    <span className={`badge tone-${TONE[status] ?? 'off'}`} data-status={status}>
+      {children ?? status}
+    </span>
+  );
 }
 
 export function ErrorBox({ error }: { error: HttpError | Error | string | undefined }) {
   if (!error) return null;
-  return <div className="error" role="alert">{typeof error === 'string' ? error : error.message}</div>;
+  return (
+    <div className="error" role="alert">
+      {typeof error === 'string' ? error : error.message}
+    </div>
+  );
 }
 
 export function Loading({ what }: { what: string }) {
@@ -76,14 +106,37 @@ export function WhyWaits({ blocked, title }: { blocked: PlacementFailure[] | und
  * Previous / next through a paged listing. Cursors only go forward, so the
  * page number is the only position there is; `shown` says which rows these are.
  */
-export function Pager({ page, hasNext, onPrev, onNext, onFirst, shown }: { page: number; hasNext: boolean; onPrev: () => void; onNext: () => void; onFirst: () => void; shown?: ReactNode }) {
+export function Pager({
+  page,
+  hasNext,
+  onPrev,
+  onNext,
+  onFirst,
+  shown,
+}: {
+  page: number;
+  hasNext: boolean;
+  onPrev: () => void;
+  onNext: () => void;
+  onFirst: () => void;
+  shown?: ReactNode;
+}) {
   if (page === 0 && !hasNext) return shown ? <p className="pager muted small">{shown}</p> : null;
   return (
     <nav className="pager" aria-label="pages">
-      <button type="button" className="btn" onClick={onFirst} disabled={page === 0}>First</button>
-      <button type="button" className="btn" onClick={onPrev} disabled={page === 0}>Previous</button>
-      <span className="muted small" data-page={page + 1}>page {page + 1}{shown ? <>, {shown}</> : null}</span>
-      <button type="button" className="btn" onClick={onNext} disabled={!hasNext}>Next</button>
+      <button type="button" className="btn" onClick={onFirst} disabled={page === 0}>
+        First
+      </button>
+      <button type="button" className="btn" onClick={onPrev} disabled={page === 0}>
+        Previous
+      </button>
+      <span className="muted small" data-page={page + 1}>
+        page {page + 1}
+        {shown ? <>, {shown}</> : null}
+      </span>
+      <button type="button" className="btn" onClick={onNext} disabled={!hasNext}>
+        Next
+      </button>
     </nav>
   );
 }
@@ -106,7 +159,19 @@ export function Facts({ items }: { items: Array<[string, ReactNode]> }) {
  * A button that runs an API action, shows it is busy, and shows the server's
  * error message next to it (a 403 for a read-only token, a 409 for a promote too early).
  */
-export function ActionButton({ onRun, children, confirm, kind = 'normal', disabled }: { onRun: () => Promise<unknown>; children: ReactNode; confirm?: string; kind?: 'normal' | 'danger' | 'primary'; disabled?: boolean }) {
+export function ActionButton({
+  onRun,
+  children,
+  confirm,
+  kind = 'normal',
+  disabled,
+}: {
+  onRun: () => Promise<unknown>;
+  children: ReactNode;
+  confirm?: string;
+  kind?: 'normal' | 'danger' | 'primary';
+  disabled?: boolean;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   return (
@@ -130,7 +195,11 @@ export function ActionButton({ onRun, children, confirm, kind = 'normal', disabl
       >
         {children}
       </button>
-      {error && <span className="action-error" role="alert">{error}</span>}
+      {error && (
+        <span className="action-error" role="alert">
+          {error}
+        </span>
+      )}
     </span>
   );
 }
@@ -146,7 +215,16 @@ export interface Series {
  * A line chart over time in plain SVG: one or more series, an optional limit line
  * (the memory limit) and optional markers (an OOM kill). Scales to its box.
  */
-export function TimeChart({ series, limit, markers = [], format, height = 140, label, from, to }: {
+export function TimeChart({
+  series,
+  limit,
+  markers = [],
+  format,
+  height = 140,
+  label,
+  from,
+  to,
+}: {
   series: Series[];
   limit?: { value: number; label: string };
   markers?: Array<{ time: number; label: string }>;
@@ -173,15 +251,23 @@ export function TimeChart({ series, limit, markers = [], format, height = 140, l
         {ticks.map((v) => (
           <g key={v}>
             <line x1={pad.l} x2={W - pad.r} y1={y(v)} y2={y(v)} className="grid" />
-            <text x={pad.l - 6} y={y(v) + 4} textAnchor="end" className="axis">{format(v)}</text>
+            <text x={pad.l - 6} y={y(v) + 4} textAnchor="end" className="axis">
+              {format(v)}
+            </text>
           </g>
         ))}
-        <text x={pad.l} y={H - 4} className="axis">{clock(t0)}</text>
-        <text x={W - pad.r} y={H - 4} textAnchor="end" className="axis">{clock(t1)}</text>
+        <text x={pad.l} y={H - 4} className="axis">
+          {clock(t0)}
+        </text>
+        <text x={W - pad.r} y={H - 4} textAnchor="end" className="axis">
+          {clock(t1)}
+        </text>
         {limit && (
           <g>
             <line x1={pad.l} x2={W - pad.r} y1={y(limit.value)} y2={y(limit.value)} className="limit" />
-            <text x={W - pad.r - 4} y={y(limit.value) - 4} textAnchor="end" className="limit-label">{limit.label}</text>
+            <text x={W - pad.r - 4} y={y(limit.value) - 4} textAnchor="end" className="limit-label">
+              {limit.label}
+            </text>
           </g>
         )}
         {series.map((s) =>
@@ -194,13 +280,17 @@ export function TimeChart({ series, limit, markers = [], format, height = 140, l
         {markers.map((m) => (
           <g key={`${m.time}-${m.label}`} className="marker">
             <line x1={x(m.time)} x2={x(m.time)} y1={pad.t} y2={H - pad.b} />
-            <text x={x(m.time) - 4} y={pad.t + 10} textAnchor="end">{m.label}</text>
+            <text x={x(m.time) - 4} y={pad.t + 10} textAnchor="end">
+              {m.label}
+            </text>
           </g>
         ))}
       </svg>
       <figcaption className="legend">
         {series.map((s) => (
-          <span key={s.name} className={`key ${s.className}`}>{s.name}</span>
+          <span key={s.name} className={`key ${s.className}`}>
+            {s.name}
+          </span>
         ))}
       </figcaption>
     </figure>

@@ -19,7 +19,8 @@ async function checkToken(token: string): Promise<string | undefined> {
   } catch (e) {
     const err = e as HttpError;
     // 401: unknown here; 403: a node secret or join token, which cannot read the API
-    if (err.status === 401 || err.status === 403) return 'This token is not valid for this server. Paste an API token (the admin token is in the server\u2019s server.json, or make one with `baton token create`).';
+    if (err.status === 401 || err.status === 403)
+      return 'This token is not valid for this server. Paste an API token (the admin token is in the server\u2019s server.json, or make one with `baton token create`).';
     return err.message;
   }
 }
@@ -48,8 +49,20 @@ function SignIn({ onSignIn, notice }: { onSignIn: (token: string) => void; notic
         <p className="muted">Sign in with an API token of this server.</p>
         {notice && !error && <p className="notice">{notice}</p>}
         <label htmlFor="token">API token</label>
-        <input id="token" name="token" type="password" autoComplete="off" spellCheck={false} value={token} onChange={(e) => setToken(e.target.value)} placeholder="paste your token" autoFocus />
-        <button className="btn primary" type="submit" disabled={busy}>{busy ? 'Checking…' : 'Sign in'}</button>
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+          placeholder="paste your token"
+          autoFocus
+        />
+        <button className="btn primary" type="submit" disabled={busy}>
+          {busy ? 'Checking…' : 'Sign in'}
+        </button>
         <ErrorBox error={error} />
       </form>
     </main>
@@ -61,7 +74,10 @@ function LiveIndicator() {
   const live = useLive(feed);
   const text = live.mode === 'sse' ? 'Live' : live.mode === 'polling' ? 'Polling every 2 s' : 'Connecting…';
   return (
-    <span className={`live live-${live.mode}`} title={live.mode === 'sse' ? 'updates stream from the server' : 'the event stream is not available: refreshing every 2 seconds'}>
+    <span
+      className={`live live-${live.mode}`}
+      title={live.mode === 'sse' ? 'updates stream from the server' : 'the event stream is not available: refreshing every 2 seconds'}
+    >
       {text}
     </span>
   );
@@ -86,7 +102,9 @@ function Shell() {
   return (
     <div className="shell">
       <header className="topbar">
-        <a className="brand" href="#/">baton</a>
+        <a className="brand" href="#/">
+          baton
+        </a>
         <nav>
           {nav.map(([k, label]) => (
             <a key={k} href={`#/${k}`} className={section === k ? 'active' : ''} aria-current={section === k ? 'page' : undefined}>
@@ -96,7 +114,9 @@ function Shell() {
         </nav>
         <div className="topbar-right">
           <LiveIndicator />
-          <button className="btn link" type="button" onClick={() => signOut()}>Sign out</button>
+          <button className="btn link" type="button" onClick={() => signOut()}>
+            Sign out
+          </button>
         </div>
       </header>
       <main className="content">{page}</main>

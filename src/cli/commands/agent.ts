@@ -39,7 +39,10 @@ export interface AgentFlags {
 /** `--allow privileged,host-network` (repeatable) into the kinds, with what is wrong and what is known */
 export function parseAllow(list: string[]): DockerAllowance[] {
   const out = new Set<DockerAllowance>();
-  for (const item of list.flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean)) {
+  for (const item of list
+    .flatMap((l) => l.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!(DOCKER_ALLOWANCES as readonly string[]).includes(item)) throw new CliError(`--allow "${item}" is not one of ${DOCKER_ALLOWANCES.join(', ')}`);
     out.add(item as DockerAllowance);
   }
@@ -47,8 +50,12 @@ export function parseAllow(list: string[]): DockerAllowance[] {
 }
 
 export function parseHostPaths(list: string[]): string[] {
-  const out = list.flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean);
-  for (const p of out) if (!p.startsWith('/') || p.includes('\0')) throw new CliError(`--allow-host-path "${p}" is not an absolute path (e.g. --allow-host-path /data)`);
+  const out = list
+    .flatMap((l) => l.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const p of out)
+    if (!p.startsWith('/') || p.includes('\0')) throw new CliError(`--allow-host-path "${p}" is not an absolute path (e.g. --allow-host-path /data)`);
   return out;
 }
 
@@ -65,7 +72,12 @@ export function parseLabels(list: string[]): Record<string, string> {
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** --token-file, else $BATON_JOIN_TOKEN, else --token (with a warning: argv is public) */
-export async function readJoinToken(flags: Pick<AgentFlags, 'token' | 'tokenFile'>, globalToken: string | undefined, logger: { warn(msg: string): void }, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+export async function readJoinToken(
+  flags: Pick<AgentFlags, 'token' | 'tokenFile'>,
+  globalToken: string | undefined,
+  logger: { warn(msg: string): void },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
   if (flags.tokenFile) {
     let text: string;
     try {
@@ -89,7 +101,10 @@ export function registerAgentCommand(program: Command): void {
   program
     .command('agent')
     .description('Join this machine to a baton server as a node and run the work placed on it')
-    .option('--server <urls>', 'URL of the baton server, or several servers of one cluster comma-separated: the agent moves to the next when its server does not answer (default: $BATON_ADDR)')
+    .option(
+      '--server <urls>',
+      'URL of the baton server, or several servers of one cluster comma-separated: the agent moves to the next when its server does not answer (default: $BATON_ADDR)',
+    )
     .option('--token-file <file>', 'a file holding the join token printed by `baton server` (needed for the first start only)')
     .option('--token <join-token>', 'the join token on the command line: every user of this machine sees it in `ps`; prefer --token-file or $BATON_JOIN_TOKEN')
     .option('--data-dir <dir>', 'where the node secret and task state live', process.env.BATON_AGENT_DATA_DIR || '.baton/agent')
@@ -108,20 +123,33 @@ export function registerAgentCommand(program: Command): void {
     .option('--task-user <user>', 'the user exec tasks without `user:` run as (a name or uid; needs the agent to run as root)', 'nobody')
     .option('--allow-root', 'let exec tasks run as root (`user: root`); off: they are never placed here')
     .option('--allow <kinds>', `let docker tasks ask for these, comma-separated (repeatable): ${DOCKER_ALLOWANCES.join(', ')}`, collect, [])
-    .option('--allow-host-path <prefixes>', 'let docker tasks bind host paths under these prefixes, comma-separated (repeatable), e.g. /data,/scratch', collect, [])
+    .option(
+      '--allow-host-path <prefixes>',
+      'let docker tasks bind host paths under these prefixes, comma-separated (repeatable), e.g. /data,/scratch',
+      collect,
+      [],
+    )
     .addOption(new Option('--log-level <level>', 'agent log level').choices(LOG_LEVELS).default('info'))
-    .addOption(new Option('--log-format <format>', 'pretty: readable lines; json: JSON lines (default: pretty when stderr is a terminal, else json)').choices(LOG_FORMATS).env('BATON_LOG_FORMAT'))
+    .addOption(
+      new Option('--log-format <format>', 'pretty: readable lines; json: JSON lines (default: pretty when stderr is a terminal, else json)')
+        .choices(LOG_FORMATS)
+        .env('BATON_LOG_FORMAT'),
+    )
     .action(async (flags: AgentFlags, cmd: Command) => {
       // the global --token is the API token; here it is the join token, both spellings end up in one place
       const globals = cmd.optsWithGlobals<{ token?: string; addr?: string }>();
       const given = flags.server ?? globals.addr ?? process.env.BATON_ADDR;
-      if (!given) throw new CliError('--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780 (several servers of one cluster: comma-separated)');
+      if (!given)
+        throw new CliError(
+          '--server is required: the URL `baton server` printed, e.g. --server https://10.0.0.5:4780 (several servers of one cluster: comma-separated)',
+        );
       const servers = parseUrlList(given, flags.server !== undefined ? '--server' : globals.addr !== undefined ? '--addr' : 'BATON_ADDR');
       // before anything slow (the agent's modules take seconds to load on a busy machine): from here on
       // the node's watchdog leaves the tasks of the agent before this one to this process
       const [{ takeOverLease }, { monotonicMs }] = await Promise.all([import('../../agent/lease.js'), import('../../agent/contact.js')]);
       const priorLease = await takeOverLease(resolve(flags.dataDir), monotonicMs()).catch(() => undefined);
-      if (flags.address !== undefined && !isIP(flags.address)) throw new CliError(`--address "${flags.address}" is not an IP address (e.g. --address 10.0.0.7)`);
+      if (flags.address !== undefined && !isIP(flags.address))
+        throw new CliError(`--address "${flags.address}" is not an IP address (e.g. --address 10.0.0.7)`);
       let portRange, volumes;
       try {
         portRange = parsePortRange(flags.portRange);
@@ -142,7 +170,12 @@ export function registerAgentCommand(program: Command): void {
         memory: flags.memory,
         reserveCpu: flags.reserveCpu,
         reserveMemory: flags.reserveMemory,
-        drivers: flags.drivers ? flags.drivers.split(',').map((d) => d.trim()).filter(Boolean) : undefined,
+        drivers: flags.drivers
+          ? flags.drivers
+              .split(',')
+              .map((d) => d.trim())
+              .filter(Boolean)
+          : undefined,
         nodeClass: flags.class,
         datacenter: flags.datacenter,
         labels: parseLabels(flags.label),

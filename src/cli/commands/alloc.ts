@@ -109,27 +109,27 @@ export function registerAllocCommand(program: Command): void {
     .command('ls')
     .alias('list')
     .description('List allocations, oldest first (--newest: newest first), optionally filtered')
-    .option('--job <job>', 'only this job (a sweep\'s run is a job of its own: <parent>/<sweep>-<row>)')
+    .option('--job <job>', "only this job (a sweep's run is a job of its own: <parent>/<sweep>-<row>)")
     .option('--node <node>', 'only this node (id or id prefix)')
     .addOption(new Option('--status <status>', 'only this client status').choices(ALLOC_STATUSES))
     .addOption(new Option('--limit <n>', 'show at most this many (default: all, read page by page)').argParser(parseLimit))
     .option('--newest', 'newest first (with --limit N: the latest N)')
     .option('-n, --namespace <namespace>', 'only this namespace (default: every namespace the token may read)')
-    .action(
-      async (opts: { job?: string; node?: string; status?: string; namespace?: string; limit?: number; newest?: boolean }, cmd: Command) => {
-        const g = globalOptions(cmd);
-        const client = clientFor(cmd);
-        const filter = { namespace: opts.namespace, jobId: opts.job, nodeId: opts.node, status: opts.status };
-        const order = opts.newest ? { newestFirst: true } : {};
-        const source = pages((cursor, limit) => client.allocsPage({ ...filter, ...order, cursor, limit }), { limit: opts.limit });
-        const n = await printListing(streamSink(), source, { output: g.output === 'json' ? 'json' : 'table', view: () => ALLOC_VIEW });
-        if (n === 0 && g.output !== 'json') process.stdout.write(`no allocations${describeAllocFilter(filter)}\n`);
-      },
-    );
+    .action(async (opts: { job?: string; node?: string; status?: string; namespace?: string; limit?: number; newest?: boolean }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const client = clientFor(cmd);
+      const filter = { namespace: opts.namespace, jobId: opts.job, nodeId: opts.node, status: opts.status };
+      const order = opts.newest ? { newestFirst: true } : {};
+      const source = pages((cursor, limit) => client.allocsPage({ ...filter, ...order, cursor, limit }), { limit: opts.limit });
+      const n = await printListing(streamSink(), source, { output: g.output === 'json' ? 'json' : 'table', view: () => ALLOC_VIEW });
+      if (n === 0 && g.output !== 'json') process.stdout.write(`no allocations${describeAllocFilter(filter)}\n`);
+    });
 
   alloc
     .command('status')
-    .description('Show an allocation with each task (state, exit code, OOM kill, peak memory, restarts, events), what replaced it and what it replaced, and why')
+    .description(
+      'Show an allocation with each task (state, exit code, OOM kill, peak memory, restarts, events), what replaced it and what it replaced, and why',
+    )
     .argument('<alloc>', 'alloc id or unique id prefix (at least 4 characters)')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const g = globalOptions(cmd);

@@ -93,7 +93,8 @@ async function waitUntilUp(
     if (r.failed) throw new CliError(`${r.failed}; stopped waiting (${r.detail}). See baton job status ${job}`);
     if (r.detail !== last) log(`waiting for ${job} to be ${condition === 'service_healthy' ? 'healthy' : 'running'}: ${r.detail}`);
     last = r.detail;
-    if (Date.now() > deadline) throw new CliError(`timed out waiting for ${job} (${r.detail}); the rest of the stack was not submitted. See baton job status ${job}`);
+    if (Date.now() > deadline)
+      throw new CliError(`timed out waiting for ${job} (${r.detail}); the rest of the stack was not submitted. See baton job status ${job}`);
     await sleep(500);
   }
 }
@@ -205,6 +206,9 @@ export function registerDeployCommand(program: Command): void {
         }
       }
       if (g.output === 'json') printJson({ stack: result.stack, namespace: ns, jobs: submitted, pruned, warnings: result.warnings });
-      else log(`stack ${result.stack}: ${submitted.length} job${submitted.length === 1 ? '' : 's'} submitted${opts.wait ? ', all up' : ''} (baton stack status ${result.stack}${ns !== 'default' ? ` -n ${ns}` : ''})`);
+      else
+        log(
+          `stack ${result.stack}: ${submitted.length} job${submitted.length === 1 ? '' : 's'} submitted${opts.wait ? ', all up' : ''} (baton stack status ${result.stack}${ns !== 'default' ? ` -n ${ns}` : ''})`,
+        );
     });
 }

@@ -43,7 +43,10 @@ export function renderDeployment(d: Deployment): string {
     ['Healthy', d.healthyAllocs],
     ['Unhealthy', d.unhealthyAllocs],
     ['Canaries', d.desiredCanaries > 0 ? `${d.canaries.length} of ${d.desiredCanaries} placed${d.promoted ? ', promoted' : ', not promoted'}` : 'none'],
-    ['Strategy', `max_parallel ${s.maxParallel}, min_healthy_time ${formatMs(s.minHealthyTimeMs)}, healthy_deadline ${formatMs(s.healthyDeadlineMs)}, auto_revert ${s.autoRevert}`],
+    [
+      'Strategy',
+      `max_parallel ${s.maxParallel}, min_healthy_time ${formatMs(s.minHealthyTimeMs)}, healthy_deadline ${formatMs(s.healthyDeadlineMs)}, auto_revert ${s.autoRevert}`,
+    ],
     ...(d.revertedTo !== undefined ? [['Reverted to', `version ${d.revertedTo}`] as [string, string]] : []),
     ['Created', `${d.createdAt} (${age(d.createdAt)} ago)`],
     ['Modified', `${d.modifiedAt} (${age(d.modifiedAt)} ago)`],
@@ -92,7 +95,9 @@ export function registerDeploymentCommand(program: Command): void {
       const g = globalOptions(cmd);
       const d = await clientFor(cmd).promoteDeployment(id);
       if (g.output === 'json') return printJson(d);
-      process.stdout.write(`deployment ${shortId(d.id)} of ${d.jobId} version ${d.jobVersion} promoted; follow with \`baton deployment status ${shortId(d.id)}\`\n`);
+      process.stdout.write(
+        `deployment ${shortId(d.id)} of ${d.jobId} version ${d.jobVersion} promoted; follow with \`baton deployment status ${shortId(d.id)}\`\n`,
+      );
     });
 
   dep

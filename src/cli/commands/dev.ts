@@ -30,11 +30,19 @@ export function registerDevCommand(program: Command): void {
     .command('dev')
     .description('Run a server and a local agent in one process on a fresh data directory (for trying baton)')
     .option('--data-dir <dir>', 'data directory (default: a new temporary directory)')
-    .option('--bind <host:port>', 'address to listen on; a free port is used when this one is taken; plain HTTP on loopback, HTTPS elsewhere', `127.0.0.1:${DEFAULT_PORT}`)
+    .option(
+      '--bind <host:port>',
+      'address to listen on; a free port is used when this one is taken; plain HTTP on loopback, HTTPS elsewhere',
+      `127.0.0.1:${DEFAULT_PORT}`,
+    )
     .option('--run <file>', 'submit this job file once the agent is ready')
     .option('--once', 'with --run: wait for the job, print its logs, stop everything and exit with its outcome')
     .addOption(new Option('--log-level <level>', 'log level of server and agent').choices(LOG_LEVELS).default('warn'))
-    .addOption(new Option('--log-format <format>', 'pretty: readable lines; json: JSON lines (default: pretty when stderr is a terminal, else json)').choices(LOG_FORMATS).env('BATON_LOG_FORMAT'))
+    .addOption(
+      new Option('--log-format <format>', 'pretty: readable lines; json: JSON lines (default: pretty when stderr is a terminal, else json)')
+        .choices(LOG_FORMATS)
+        .env('BATON_LOG_FORMAT'),
+    )
     .action(async (flags: DevFlags) => {
       if (flags.once && !flags.run) throw new CliError('--once needs --run FILE: the job to run once');
       const dataDir = flags.dataDir ? resolve(flags.dataDir) : await mkdtemp(join(tmpdir(), 'baton-dev-'));
@@ -47,7 +55,15 @@ export function registerDevCommand(program: Command): void {
       // plain HTTP only where nothing crosses a network: loopback; any other address gets TLS as `baton server` does
       const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
       if (loopback) process.stderr.write('warning: baton dev serves plain HTTP on loopback (no TLS); `baton server` serves HTTPS\n');
-      const common = { dataDir: join(dataDir, 'server'), host, insecureHttp: loopback, heartbeatTtlMs: 15_000, logCapBytes: 4 * 1024 * 1024, logger: logger.child({ name: 'server' }), version: packageVersion() };
+      const common = {
+        dataDir: join(dataDir, 'server'),
+        host,
+        insecureHttp: loopback,
+        heartbeatTtlMs: 15_000,
+        logCapBytes: 4 * 1024 * 1024,
+        logger: logger.child({ name: 'server' }),
+        version: packageVersion(),
+      };
       let server: RunningServer;
       try {
         server = await startServer({ ...common, port });

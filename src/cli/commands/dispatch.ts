@@ -41,7 +41,10 @@ function readInput(file: string, what: string): Buffer {
 }
 
 /** The runs the flags ask for, as a plan (each run made when asked for), and the payload every run gets. Reads the sweep and payload files. */
-export function runsFromFlags(flags: DispatchFlags, read: (file: string, what: string) => Buffer = readInput): {
+export function runsFromFlags(
+  flags: DispatchFlags,
+  read: (file: string, what: string) => Buffer = readInput,
+): {
   plan: RunPlan;
   payload?: string;
 } {
@@ -75,11 +78,7 @@ export function registerDispatchCommand(program: Command): void {
     .option('--meta <key=value>', 'meta for the run; with --sweep or --matrix, added to every run (repeatable)', collect)
     .option('--payload <file>', 'a file every run receives as $BATON_TASK_DIR/payload (- reads stdin)')
     .option('--sweep <file>', 'one run per row: a CSV whose header names the meta keys, or a YAML/JSON list of objects')
-    .option(
-      '--matrix <key=values>',
-      'a run per combination of the values: ranges (1..50, inclusive) and lists (1,2,3) (repeatable)',
-      collect,
-    )
+    .option('--matrix <key=values>', 'a run per combination of the values: ranges (1..50, inclusive) and lists (1,2,3) (repeatable)', collect)
     .option('--wait', 'follow the runs; exit 0 when all complete, 1 when any ends otherwise')
     .option('-n, --namespace <namespace>', 'namespace of the job (default: $BATON_NAMESPACE or "default")')
     .addHelpText(

@@ -9,7 +9,10 @@ const TOPICS: EventTopic[] = ['job', 'alloc', 'node', 'eval', 'deployment', 'sec
 
 export function parseTopics(value: string | undefined): EventTopic[] | undefined {
   if (value === undefined) return undefined;
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = names.filter((n) => !TOPICS.includes(n as EventTopic));
   if (bad.length > 0) throw new CliError(`unknown topic ${bad.map((b) => `"${b}"`).join(', ')}: topics are ${TOPICS.join(', ')}`);
   return names as EventTopic[];

@@ -62,14 +62,7 @@ function evalRows(evals: Evaluation[]): string[][] {
   return [...evals]
     .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
     .slice(0, RECENT_EVALS)
-    .map((e) => [
-      shortId(e.id),
-      e.triggeredBy,
-      e.status,
-      String(e.queuedAllocs),
-      e.statusDescription || '',
-      age(e.createdAt),
-    ]);
+    .map((e) => [shortId(e.id), e.triggeredBy, e.status, String(e.queuedAllocs), e.statusDescription || '', age(e.createdAt)]);
 }
 
 /** A parent of dispatched or periodic children. */
@@ -170,17 +163,16 @@ function printJobDetail(d: JobDetail, runs: string[] = []): void {
   }
   if (job.parentId) fields.push(['Parent', job.parentId]);
   if (job.dispatch) {
-    const meta = Object.entries(job.dispatch.meta).map(([k, v]) => `${k}=${v}`).join(', ');
+    const meta = Object.entries(job.dispatch.meta)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
     fields.push(['Meta', meta || '-']);
     if (job.dispatch.sweepId) fields.push(['Sweep', `${shortId(job.dispatch.sweepId)}${job.dispatch.row !== undefined ? ` row ${job.dispatch.row}` : ''}`]);
     if (job.dispatch.launchFor) fields.push(['Launch for', job.dispatch.launchFor]);
   }
   // a parent with the server's sweep totals gets a section of its own below
   if (!summary.runs) fields.push(summary.children ? ['Children', formatChildCounts(summary.children)] : ['Allocs', formatAllocCounts(summary.allocs)]);
-  fields.push(
-    ['Tasks', tasks.join(', ') || '-'],
-    ['Submitted', `${job.submittedAt} (${age(job.submittedAt)} ago)`],
-  );
+  fields.push(['Tasks', tasks.join(', ') || '-'], ['Submitted', `${job.submittedAt} (${age(job.submittedAt)} ago)`]);
   process.stdout.write(renderFields(fields) + '\n');
   // a parent's wait is told in its sweep section, with the queue it holds
   if (summary.blocked?.length && !summary.runs) {
@@ -192,7 +184,8 @@ function printJobDetail(d: JobDetail, runs: string[] = []): void {
   // a parent places nothing itself: its runs (below) are what there is to see
   if (!isParent(job)) {
     const total = d.allocsTotal ?? d.allocs.length;
-    const newest = total > d.allocs.length ? ` (the newest ${formatCount(d.allocs.length)} of ${formatCount(total)}; \`baton alloc ls --job ${job.id}\` lists all)` : '';
+    const newest =
+      total > d.allocs.length ? ` (the newest ${formatCount(d.allocs.length)} of ${formatCount(total)}; \`baton alloc ls --job ${job.id}\` lists all)` : '';
     process.stdout.write(`\nAllocations${newest}\n`);
     if (d.allocs.length) printTable(ALLOC_HEADERS, allocRows(d.allocs));
     else process.stdout.write('  none\n');

@@ -3,18 +3,7 @@ import { Option, type Command } from 'commander';
 import type { NodeSummary, Resources } from '../../api/types.js';
 import { formatBytes, formatCpu } from '../../spec/units.js';
 import { clientFor, globalOptions } from '../config.js';
-import {
-  CliError,
-  age,
-  bytesUsage,
-  cpuUsage,
-  formatMap,
-  naturalCompare,
-  printJson,
-  printTable,
-  renderFields,
-  shortId,
-} from '../output.js';
+import { CliError, age, bytesUsage, cpuUsage, formatMap, naturalCompare, printJson, printTable, renderFields, shortId } from '../output.js';
 import { pages, parseLimit, printListing, type TableView } from '../paging.js';
 import { streamSink } from '../stream-out.js';
 import { ALLOC_HEADERS, allocRows } from './job.js';
@@ -88,16 +77,15 @@ export function registerNodeCommand(program: Command): void {
         memory: Math.max(0, n.capacity.memory - n.used.memory),
         disk: Math.max(0, n.capacity.disk - n.used.disk),
       };
-      printTable(['', 'CPU', 'MEMORY', 'DISK'], [
-        row('capacity', n.capacity),
-        row('used', n.used),
-        row('free', free),
-        row('reserved', n.reserved),
-      ]);
+      printTable(['', 'CPU', 'MEMORY', 'DISK'], [row('capacity', n.capacity), row('used', n.used), row('free', free), row('reserved', n.reserved)]);
       out('  (capacity is what allocs may use: the machine minus what is reserved for other software)');
       out('\nDrivers');
       const drivers = Object.entries(n.drivers).sort(([a], [b]) => naturalCompare(a, b));
-      if (drivers.length) printTable(['DRIVER', 'HEALTHY', 'DETAIL'], drivers.map(([k, d]) => [k, d.healthy ? 'yes' : 'no', d.detail || '']));
+      if (drivers.length)
+        printTable(
+          ['DRIVER', 'HEALTHY', 'DETAIL'],
+          drivers.map(([k, d]) => [k, d.healthy ? 'yes' : 'no', d.detail || '']),
+        );
       else out('  none');
       out('\nAttributes');
       const attrs = Object.entries(n.attributes).sort(([a], [b]) => naturalCompare(a, b));

@@ -19,7 +19,12 @@ describe('baton secret', () => {
   });
 
   it('gathers values from pairs, files and stdin, naming what is wrong', async () => {
-    expect(await collectData(['user=app', 'eq=a=b'], ['pw=/p'], 'key', io({ '/p': 's3cret\n' }, 'from-stdin'))).toEqual({ user: 'app', eq: 'a=b', pw: 's3cret\n', key: 'from-stdin' });
+    expect(await collectData(['user=app', 'eq=a=b'], ['pw=/p'], 'key', io({ '/p': 's3cret\n' }, 'from-stdin'))).toEqual({
+      user: 'app',
+      eq: 'a=b',
+      pw: 's3cret\n',
+      key: 'from-stdin',
+    });
     await expect(collectData(['novalue'], [], undefined, io({}))).rejects.toThrow(/not KEY=VALUE.*--from-file/);
     await expect(collectData([], ['pw=/missing'], undefined, io({}))).rejects.toThrow(/cannot read \/missing: ENOENT/);
     await expect(collectData(['a=1', 'a=2'], [], undefined, io({}))).rejects.toThrow(/given twice/);
@@ -29,7 +34,21 @@ describe('baton secret', () => {
 
   it('lists names, versions and keys only', () => {
     const now = Date.parse('2026-01-10T00:00:00Z');
-    expect(secretRows([{ namespace: 'a', name: 'db', version: 3, keys: ['pw', 'user'], createdAt: '2026-01-09T00:00:00Z', updatedAt: '2026-01-09T00:00:00Z', readableBy: 'x' }], now))
-      .toEqual([['a/db', '3', 'pw,user', '24h ago', 'namespace a tasks']]);
+    expect(
+      secretRows(
+        [
+          {
+            namespace: 'a',
+            name: 'db',
+            version: 3,
+            keys: ['pw', 'user'],
+            createdAt: '2026-01-09T00:00:00Z',
+            updatedAt: '2026-01-09T00:00:00Z',
+            readableBy: 'x',
+          },
+        ],
+        now,
+      ),
+    ).toEqual([['a/db', '3', 'pw,user', '24h ago', 'namespace a tasks']]);
   });
 });

@@ -40,7 +40,8 @@ export async function collectData(
   };
   for (const p of pairs) {
     const i = p.indexOf('=');
-    if (i <= 0) throw new CliError(`"${p.split('=')[0]}..." is not KEY=VALUE (use --from-file KEY=PATH or --stdin KEY to keep the value out of ps and shell history)`);
+    if (i <= 0)
+      throw new CliError(`"${p.split('=')[0]}..." is not KEY=VALUE (use --from-file KEY=PATH or --stdin KEY to keep the value out of ps and shell history)`);
     add(p.slice(0, i), p.slice(i + 1), 'KEY=VALUE');
   }
   for (const f of files) {
@@ -73,7 +74,9 @@ export function secretRows(list: SecretInfo[], now = Date.now()): string[][] {
 }
 
 export function registerSecretCommand(program: Command): void {
-  const secret = program.command('secret').description('Put, list and remove secrets: encrypted on the server, given to the tasks that name them as files (never shown again)');
+  const secret = program
+    .command('secret')
+    .description('Put, list and remove secrets: encrypted on the server, given to the tasks that name them as files (never shown again)');
   secret
     .command('put')
     .description('Store a new version of a secret (submit role in its namespace); running tasks that use it restart or are signalled, by their change_mode')
@@ -81,15 +84,18 @@ export function registerSecretCommand(program: Command): void {
     .argument('[pairs...]', 'KEY=VALUE pairs: visible in ps and shell history, prefer --from-file or --stdin')
     .option('--from-file <key=path>', 'the value of KEY is the content of PATH (repeatable)', collect, [])
     .option('--stdin <key>', 'the value of KEY is read from standard input')
-    .addHelpText('after', [
-      '',
-      'Examples:',
-      '  baton secret put team-a/db --from-file url=./db-url.txt',
-      '  printf %s "$API_KEY" | baton secret put team-a/api --stdin key',
-      '  baton secret put team-a/db user=app --from-file password=./pw.txt',
-      '',
-      'A task uses it with secrets: [{ name: db }] and reads $BATON_SECRETS_DIR/db/<key>.',
-    ].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  baton secret put team-a/db --from-file url=./db-url.txt',
+        '  printf %s "$API_KEY" | baton secret put team-a/api --stdin key',
+        '  baton secret put team-a/db user=app --from-file password=./pw.txt',
+        '',
+        'A task uses it with secrets: [{ name: db }] and reads $BATON_SECRETS_DIR/db/<key>.',
+      ].join('\n'),
+    )
     .action(async (ref: string, pairs: string[], opts: { fromFile: string[]; stdin?: string }, cmd: Command) => {
       const g = globalOptions(cmd);
       const { namespace, name } = parseSecretRef(ref);

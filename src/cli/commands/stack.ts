@@ -55,7 +55,10 @@ export function stackStatus(statuses: JobStatus[]): string {
   for (const s of statuses) counts.set(s, (counts.get(s) ?? 0) + 1);
   if (counts.size === 1) return statuses[0];
   const order: JobStatus[] = ['pending', 'running', 'complete', 'failed', 'stopped'];
-  return order.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(', ');
+  return order
+    .filter((s) => counts.has(s))
+    .map((s) => `${counts.get(s)} ${s}`)
+    .join(', ');
 }
 
 /** `2/2` healthy of the running allocs, `-` for jobs without health checks. */
@@ -89,7 +92,10 @@ export function registerStackCommand(program: Command): void {
         process.stdout.write(`no stacks in namespace ${ns}\n`);
         return;
       }
-      printTable(['NAME', 'JOBS', 'STATUS'], rows.map((r) => [r.name, String(r.jobs), r.status]));
+      printTable(
+        ['NAME', 'JOBS', 'STATUS'],
+        rows.map((r) => [r.name, String(r.jobs), r.status]),
+      );
     });
 
   stack

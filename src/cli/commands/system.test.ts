@@ -15,7 +15,9 @@ describe('baton system gc', () => {
     ]);
   });
   it('says when nothing was old enough', () => {
-    expect(renderGc({ ...res, jobs: 0, runs: 0, allocs: 0, evals: 0, logChunks: 0, durationMs: 3 })).toEqual(['nothing had finished before 2026-12-01T22:00:00.000Z: nothing removed (3ms)']);
+    expect(renderGc({ ...res, jobs: 0, runs: 0, allocs: 0, evals: 0, logChunks: 0, durationMs: 3 })).toEqual([
+      'nothing had finished before 2026-12-01T22:00:00.000Z: nothing removed (3ms)',
+    ]);
   });
   it('checks --older-than before asking the server', () => {
     expect(checkOlderThan(' 0s ')).toBe('0s');

@@ -31,7 +31,9 @@ export function renderGc(r: GcResponse): string[] {
   if (counts.every(([, n]) => n === 0)) return [`nothing had finished before ${r.before}: nothing removed (${took})`];
   return [
     `removed what finished before ${r.before} (${took}):`,
-    ...renderFields(counts.map(([k, n]) => [k, formatCount(n)])).split('\n').map((l) => `  ${l}`),
+    ...renderFields(counts.map(([k, n]) => [k, formatCount(n)]))
+      .split('\n')
+      .map((l) => `  ${l}`),
   ];
 }
 
@@ -41,7 +43,7 @@ export function registerSystemCommand(program: Command): void {
   system
     .command('gc')
     .description(
-      'Remove finished jobs, sweep runs, allocations, evaluations, deployments and their logs now, instead of waiting for the server\'s periodic collection',
+      "Remove finished jobs, sweep runs, allocations, evaluations, deployments and their logs now, instead of waiting for the server's periodic collection",
     )
     .option(
       '--older-than <duration>',

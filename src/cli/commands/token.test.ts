@@ -12,11 +12,14 @@ describe('baton token', () => {
   it('lists expiry as never, a time to go, or expired', () => {
     const now = Date.parse('2026-01-10T00:00:00Z');
     const base = { role: 'read' as const, namespace: 'a', createdAt: '2026-01-09T00:00:00Z' };
-    const rows = tokenRows([
-      { id: 'aaaaaaaa-1', name: 'n1', ...base },
-      { id: 'bbbbbbbb-2', name: 'n2', ...base, expiresAt: '2026-01-12T00:00:00Z' },
-      { id: 'cccccccc-3', name: 'n3', ...base, expiresAt: '2026-01-01T00:00:00Z' },
-    ], now);
+    const rows = tokenRows(
+      [
+        { id: 'aaaaaaaa-1', name: 'n1', ...base },
+        { id: 'bbbbbbbb-2', name: 'n2', ...base, expiresAt: '2026-01-12T00:00:00Z' },
+        { id: 'cccccccc-3', name: 'n3', ...base, expiresAt: '2026-01-01T00:00:00Z' },
+      ],
+      now,
+    );
     expect(rows.map((r) => r[5])).toEqual(['never', 'in 2d', 'expired']);
     expect(rows[0]).toEqual(['aaaaaaaa', 'n1', 'read', 'a', '24h ago', 'never']);
   });

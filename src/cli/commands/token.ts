@@ -46,7 +46,15 @@ export function registerTokenCommand(program: Command): void {
     .requiredOption('--namespace <ns>', 'the namespace it may use, or "*" for all')
     .option('--name <name>', 'a name to tell it apart in `token ls` (default: <role>-<namespace>)')
     .option('--ttl <duration>', 'expire after this long, e.g. 30d (default: until revoked)')
-    .addHelpText('after', ['', 'Examples:', '  baton token create --role submit --namespace team-a --ttl 30d', "  baton token create --role admin --namespace '*' --name admin-2026 -o json"].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  baton token create --role submit --namespace team-a --ttl 30d',
+        "  baton token create --role admin --namespace '*' --name admin-2026 -o json",
+      ].join('\n'),
+    )
     .action(async (opts: { role: CreateTokenRequest['role']; namespace: string; name?: string; ttl?: string }, cmd: Command) => {
       const g = globalOptions(cmd);
       const ttl = opts.ttl !== undefined ? checkTtl(opts.ttl) : undefined;
@@ -81,7 +89,15 @@ export function registerTokenCommand(program: Command): void {
     .alias('rm')
     .description('Revoke an API token at once; the last admin token for all namespaces cannot be revoked')
     .argument('<token>', 'token id, unique id prefix, or unique name')
-    .addHelpText('after', ['', 'Rotating the admin token:', "  baton token create --role admin --namespace '*' --name admin-new   # note its secret", '  BATON_TOKEN=<new secret> baton token revoke <old admin id>'].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Rotating the admin token:',
+        "  baton token create --role admin --namespace '*' --name admin-new   # note its secret",
+        '  BATON_TOKEN=<new secret> baton token revoke <old admin id>',
+      ].join('\n'),
+    )
     .action(async (ref: string, _opts: unknown, cmd: Command) => {
       const g = globalOptions(cmd);
       const t = await tokenApi(clientFor(cmd)).revoke(ref);

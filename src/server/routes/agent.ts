@@ -21,9 +21,10 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const { csr, ...body } = parse(registerWithCsrSchema, req.body, 'node registration');
     const tls = serverTlsOf(store);
     // a bad request is refused before a node exists
-    if (csr !== undefined && tls) await csrPublicKey(csr).catch((err: Error) => {
-      throw new HttpError(400, `csr: ${err.message}`, [{ path: 'csr', message: err.message }]);
-    });
+    if (csr !== undefined && tls)
+      await csrPublicKey(csr).catch((err: Error) => {
+        throw new HttpError(400, `csr: ${err.message}`, [{ path: 'csr', message: err.message }]);
+      });
     const secret = newSecret('node');
     const node = await store.registerNode(body, secret, ctx.heartbeatTtlMs, Date.now());
     ctx.logger.info({ node: node.name, id: node.id }, 'node registered');
@@ -40,7 +41,10 @@ export function agentRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const current = await store.getNode(me.id);
     if (body.name !== current.name) {
       const holder = (await store.listNodes()).find((n) => n.id !== me.id && n.name === body.name);
-      if (holder) throw new HttpError(409, `node name "${body.name}" belongs to node ${holder.id.slice(0, 8)}: a node may not take another node's name`, [{ path: 'name', message: 'taken by another node' }]);
+      if (holder)
+        throw new HttpError(409, `node name "${body.name}" belongs to node ${holder.id.slice(0, 8)}: a node may not take another node's name`, [
+          { path: 'name', message: 'taken by another node' },
+        ]);
     }
     const node = await store.updateNode(me.id, body, Date.now());
     return { heartbeatTtlMs: ctx.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(ctx.heartbeatTtlMs), status: node.status };

@@ -18,7 +18,8 @@ const NAMESPACE_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const listQuery = z.object({ namespace: z.string().max(64).optional() });
 
 function checkRef(namespace: string, name: string): void {
-  if (!NAMESPACE_RE.test(namespace)) throw badRequest(`namespace "${namespace}": lowercase letters, digits, "-" and "_"`, [{ path: 'namespace', message: 'invalid namespace' }]);
+  if (!NAMESPACE_RE.test(namespace))
+    throw badRequest(`namespace "${namespace}": lowercase letters, digits, "-" and "_"`, [{ path: 'namespace', message: 'invalid namespace' }]);
   if (!SECRET_NAME_RE.test(name)) throw badRequest(`secret name "${name}": ${SECRET_NAME_HINT}`, [{ path: 'name', message: SECRET_NAME_HINT }]);
 }
 

@@ -16,20 +16,59 @@ const MiB = 1024 * 1024;
 
 function spec(name: string, service?: { name: string; port: string; tags: string[] }): JobSpec {
   return {
-    name, namespace: 'default', type: 'service', count: 1, priority: 50, constraints: [], scheduling: 'binpack',
-    tasks: [{
-      name: 'main', driver: 'docker', image: 'x', args: [], env: {}, resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, killSignal: 'SIGTERM', killTimeoutMs: 1000,
-      ports: [{ name: 'http', to: 8080 }], ...(service ? { service } : {}),
-    }],
-    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 }, restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' }, meta: {}, preempt: false,
+    name,
+    namespace: 'default',
+    type: 'service',
+    count: 1,
+    priority: 50,
+    constraints: [],
+    scheduling: 'binpack',
+    tasks: [
+      {
+        name: 'main',
+        driver: 'docker',
+        image: 'x',
+        args: [],
+        env: {},
+        resources: { cpu: 100, memory: 32 * MiB, disk: 0 },
+        killSignal: 'SIGTERM',
+        killTimeoutMs: 1000,
+        ports: [{ name: 'http', to: 8080 }],
+        ...(service ? { service } : {}),
+      },
+    ],
+    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
+    restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
+    meta: {},
+    preempt: false,
   };
 }
 
 function alloc(id: string, p: Partial<Alloc>): Alloc {
   return {
-    id, namespace: 'default', jobId: 'web', jobVersion: 1, name: 'web[0]', index: 0, nodeId: 'n1', nodeName: 'one', evalId: 'e', desiredStatus: 'run', desiredDescription: '',
-    clientStatus: 'running', clientDescription: '', resources: { cpu: 100, memory: 32 * MiB, disk: 0 }, taskStates: {}, attempt: 0, healthy: true,
-    ports: { main: { http: { host: 20000 + Number(id.slice(1)), to: 8080 } } }, createIndex: 1, modifyIndex: 1, createdAt: '', modifiedAt: '', ...p,
+    id,
+    namespace: 'default',
+    jobId: 'web',
+    jobVersion: 1,
+    name: 'web[0]',
+    index: 0,
+    nodeId: 'n1',
+    nodeName: 'one',
+    evalId: 'e',
+    desiredStatus: 'run',
+    desiredDescription: '',
+    clientStatus: 'running',
+    clientDescription: '',
+    resources: { cpu: 100, memory: 32 * MiB, disk: 0 },
+    taskStates: {},
+    attempt: 0,
+    healthy: true,
+    ports: { main: { http: { host: 20000 + Number(id.slice(1)), to: 8080 } } },
+    createIndex: 1,
+    modifyIndex: 1,
+    createdAt: '',
+    modifiedAt: '',
+    ...p,
   };
 }
 
@@ -84,7 +123,9 @@ tasks:
 `;
 
 const report = (a: AgentAlloc, main: Partial<TaskState>) => ({
-  allocId: a.alloc.id, clientStatus: 'running' as const, clientDescription: 'running',
+  allocId: a.alloc.id,
+  clientStatus: 'running' as const,
+  clientDescription: 'running',
   taskStates: { main: { state: 'running' as const, failed: false, restarts: 0, events: [], ...main } },
 });
 
@@ -117,7 +158,18 @@ describe('service routes', () => {
     const up = await watch;
     expect(up.index).toBeGreaterThan(before.index);
     expect(up.endpoints).toEqual([
-      { service: 'web', namespace: 'default', jobId: 'web', allocId: aa.alloc.id, task: 'main', nodeId: reg.nodeId, nodeName: 'one', address: '10.0.0.1', port: 8080, tags: ['v1'] },
+      {
+        service: 'web',
+        namespace: 'default',
+        jobId: 'web',
+        allocId: aa.alloc.id,
+        task: 'main',
+        nodeId: reg.nodeId,
+        nodeName: 'one',
+        address: '10.0.0.1',
+        port: 8080,
+        tags: ['v1'],
+      },
     ]);
     // the agent route gives the same list to a node secret
     expect((await agent.serviceEndpoints('web', 'default')).endpoints).toEqual(up.endpoints);

@@ -26,7 +26,11 @@ export interface RegistryView {
 }
 
 /** Pure: the registry as seen from these allocs, specs and nodes. */
-export function computeRegistry(allocs: Alloc[], specOf: (a: Alloc) => JobSpec | undefined, nodes: Map<string, Pick<NodeInfo, 'name' | 'address'>>): RegistryView {
+export function computeRegistry(
+  allocs: Alloc[],
+  specOf: (a: Alloc) => JobSpec | undefined,
+  nodes: Map<string, Pick<NodeInfo, 'name' | 'address'>>,
+): RegistryView {
   const endpoints: ServiceEndpoint[] = [];
   const summaries = new Map<string, ServiceSummary>();
   for (const a of allocs) {
@@ -109,16 +113,14 @@ export class Registry {
     // a job version's spec never changes once written: cache it for as long as the server lives
     const wanted = new Set(allocs.map((a) => `${a.namespace}\u0000${a.jobId}\u0000${a.jobVersion}`));
     await Promise.all(
-      [...wanted].filter((k) => !this.specs.has(k)).map(async (k) => {
-        const [ns, id, v] = k.split('\u0000');
-        this.specs.set(k, await this.store.jobVersionSpec(ns, id, Number(v)));
-      }),
+      [...wanted]
+        .filter((k) => !this.specs.has(k))
+        .map(async (k) => {
+          const [ns, id, v] = k.split('\u0000');
+          this.specs.set(k, await this.store.jobVersionSpec(ns, id, Number(v)));
+        }),
     );
-    return computeRegistry(
-      allocs,
-      (a) => this.specs.get(`${a.namespace}\u0000${a.jobId}\u0000${a.jobVersion}`),
-      new Map(nodes.map((n) => [n.id, n])),
-    );
+    return computeRegistry(allocs, (a) => this.specs.get(`${a.namespace}\u0000${a.jobId}\u0000${a.jobVersion}`), new Map(nodes.map((n) => [n.id, n])));
   }
 
   /** one service's endpoints and the index at which that list last changed */

@@ -48,7 +48,8 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext, tickets: E
       } catch (err) {
         throw badRequest(`ttl: ${(err as Error).message}`, [{ path: 'ttl', message: (err as Error).message }]);
       }
-      if (ms <= 0 || ms > MAX_TTL_MS) throw badRequest(`ttl: must be more than 0 and at most 10 years (87600h), got ${body.ttl}`, [{ path: 'ttl', message: 'out of range' }]);
+      if (ms <= 0 || ms > MAX_TTL_MS)
+        throw badRequest(`ttl: must be more than 0 and at most 10 years (87600h), got ${body.ttl}`, [{ path: 'ttl', message: 'out of range' }]);
       expiresAt = new Date(Date.now() + ms).toISOString();
     }
     const secret = newSecret('tok');
@@ -68,7 +69,10 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext, tickets: E
     const all = await store.listTokens();
     const token = findToken(all, req.params.id);
     if (isFullAdmin(token) && isLive(token, now) && all.filter((t) => t.id !== token.id && isFullAdmin(t) && isLive(t, now)).length === 0) {
-      throw new HttpError(409, `token "${token.name}" is the last admin token: create another first (baton token create --role admin --namespace '*'), then revoke this one`);
+      throw new HttpError(
+        409,
+        `token "${token.name}" is the last admin token: create another first (baton token create --role admin --namespace '*'), then revoke this one`,
+      );
     }
     await store.deleteToken(token.id);
     tickets.revokeToken(token.id);

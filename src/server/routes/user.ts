@@ -2,13 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
-import type {
-  JobSummary,
-  NodeInfo,
-  Page,
-  Resources,
-  RunsResponse,
-} from '../../api/types.js';
+import type { JobSummary, NodeInfo, Page, Resources, RunsResponse } from '../../api/types.js';
 import { parseJobObject, parseJobSource } from '../../spec/parse.js';
 import { formatBytes, formatCpu, formatDuration } from '../../spec/units.js';
 import { sumTaskResources } from '../../scheduler/resources.js';
@@ -57,7 +51,14 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
       store: store.kind,
       serverId: ctx.serverId ?? '',
       ...(leaderId && lease ? { leaderId, leaderSince: iso(lease.since), leaderEpoch: lease.epoch } : {}),
-      servers: servers.map((x) => ({ id: x.id, url: x.url, version: x.version, startedAt: iso(x.startedAt), seenAt: iso(x.seenAt), leader: x.id === leaderId })),
+      servers: servers.map((x) => ({
+        id: x.id,
+        url: x.url,
+        version: x.version,
+        startedAt: iso(x.startedAt),
+        seenAt: iso(x.seenAt),
+        leader: x.id === leaderId,
+      })),
     };
   });
 
@@ -70,15 +71,16 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (body.source !== undefined) {
         assertYamlDepth(body.source, body.filename ?? 'the job file');
         parsed = parseJobText(body.source, body.filename ?? 'job file');
-      }
-      else if (body.spec !== undefined) parsed = parseJobObject(body.spec);
+      } else if (body.spec !== undefined) parsed = parseJobObject(body.spec);
       else throw badRequest('send the job as "source" (the text of a YAML or JSON file) or as "spec" (an object)');
     }
     requireUser(req.principal, 'submit', parsed.spec.namespace);
     const warnings = [...parsed.warnings, ...fitWarnings(sumTaskResources(parsed.spec), await store.listNodes())];
     const bound = { ttlMs: ctx.heartbeatTtlMs, stopAfterMs: defaultStopAfterMs(ctx.heartbeatTtlMs) };
     if (mayRunTwice(parsed.spec.disconnect, bound) && !warnings.some((w) => w.startsWith('disconnect.'))) {
-      warnings.push(`disconnect.stop_after outlasts the node TTL (${formatDuration(ctx.heartbeatTtlMs)}) plus replace_after: when a node is cut off, its copy may still run while the replacement runs`);
+      warnings.push(
+        `disconnect.stop_after outlasts the node TTL (${formatDuration(ctx.heartbeatTtlMs)}) plus replace_after: when a node is cut off, its copy may still run while the replacement runs`,
+      );
     }
     const { job, evalId } = await store.registerJob(parsed.spec, Date.now());
     return { job, evalId, warnings };
@@ -159,7 +161,10 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (parent.stopped) throw new HttpError(409, `job "${parent.id}" is stopped: submit it again before dispatching`);
     const problems = validateRuns(parent, body.runs);
     if (problems.length > 0) {
-      throw badRequest(`nothing was dispatched: ${problems.length === 1 ? 'a run is' : `${problems.length} problems are`} invalid; first: ${problems[0].path}: ${problems[0].message}`, problems.slice(0, 100));
+      throw badRequest(
+        `nothing was dispatched: ${problems.length === 1 ? 'a run is' : `${problems.length} problems are`} invalid; first: ${problems[0].path}: ${problems[0].message}`,
+        problems.slice(0, 100),
+      );
     }
     let sweepId = body.sweepId ?? randomUUID();
     let r;
@@ -259,7 +264,9 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     namespace: z.string().max(64).optional(),
     job: z.string().max(256).optional(),
     node: z.string().max(64).optional(),
-    status: z.enum(['pending', 'running', 'complete', 'failed', 'lost'], { error: 'status must be one of pending, running, complete, failed, lost' }).optional(),
+    status: z
+      .enum(['pending', 'running', 'complete', 'failed', 'lost'], { error: 'status must be one of pending, running, complete, failed, lost' })
+      .optional(),
     order: z.enum(['asc', 'desc'], { error: 'order must be asc (oldest first) or desc (newest first)' }).optional(),
     ...pageQuery,
   });
@@ -269,7 +276,15 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     let ns = q.namespace ?? '*';
     const token = requireUser(req.principal, 'read', ns === '*' ? undefined : ns);
     if (ns === '*' && token.namespace !== '*') ns = token.namespace;
-    const r = await store.allocPage({ namespace: ns, jobId: q.job, nodeId: q.node, status: q.status, cursor: q.cursor, limit: q.limit, newestFirst: q.order === 'desc' });
+    const r = await store.allocPage({
+      namespace: ns,
+      jobId: q.job,
+      nodeId: q.node,
+      status: q.status,
+      cursor: q.cursor,
+      limit: q.limit,
+      newestFirst: q.order === 'desc',
+    });
     return page(r.allocs, r.next);
   });
 
@@ -313,7 +328,12 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
   });
 
-  const evalQuery = z.object({ namespace: z.string().max(64).optional(), job: z.string().max(256).optional(), status: z.string().max(16).optional(), ...pageQuery });
+  const evalQuery = z.object({
+    namespace: z.string().max(64).optional(),
+    job: z.string().max(256).optional(),
+    status: z.string().max(16).optional(),
+    ...pageQuery,
+  });
   on(app, routes.listEvals, async (req) => {
     const q = parse(evalQuery, req.query, 'query');
     let ns = q.namespace ?? '*';
@@ -353,7 +373,9 @@ function fitWarnings(ask: Resources, nodes: NodeInfo[]): string[] {
   const out: string[] = [];
   const max = (k: 'cpu' | 'memory' | 'disk') => Math.max(...live.map((n) => n.capacity[k]));
   if (ask.memory > max('memory')) {
-    out.push(`memory: each alloc asks ${formatBytes(ask.memory)} but the largest node has ${formatBytes(max('memory'))}: it cannot run until a bigger node joins`);
+    out.push(
+      `memory: each alloc asks ${formatBytes(ask.memory)} but the largest node has ${formatBytes(max('memory'))}: it cannot run until a bigger node joins`,
+    );
   }
   if (ask.cpu > max('cpu')) {
     out.push(`cpu: each alloc asks ${formatCpu(ask.cpu)} but the largest node has ${formatCpu(max('cpu'))}: it cannot run until a bigger node joins`);

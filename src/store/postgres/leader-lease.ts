@@ -21,7 +21,13 @@ interface LeaseRow {
   now: number;
 }
 
-const state = (r: LeaseRow): LeaseState => ({ holder: r.holder, epoch: Number(r.epoch), since: Number(r.since), expiresAt: Number(r.expires_at), now: Number(r.now) });
+const state = (r: LeaseRow): LeaseState => ({
+  holder: r.holder,
+  epoch: Number(r.epoch),
+  since: Number(r.since),
+  expiresAt: Number(r.expires_at),
+  now: Number(r.now),
+});
 
 export function postgresLease(db: Kysely<Database>): LeaderLease {
   return {
@@ -52,15 +58,19 @@ export function postgresLease(db: Kysely<Database>): LeaderLease {
         select holder, epoch, since, expires_at, ${NOW_MS} as now, expires_at > ${NOW_MS} as live from leader where id = 1 for share`.execute(trx);
       const row = r.rows[0];
       if (!row || row.holder !== serverId || Number(row.epoch) !== epoch || !row.live) {
-        throw new NotLeaderError(row && row.live && row.holder !== serverId
-          ? `server ${serverId} no longer leads (server ${row.holder} does, epoch ${row.epoch}): plan not committed`
-          : `server ${serverId}'s leader lease (epoch ${epoch}) has lapsed: plan not committed`);
+        throw new NotLeaderError(
+          row && row.live && row.holder !== serverId
+            ? `server ${serverId} no longer leads (server ${row.holder} does, epoch ${row.epoch}): plan not committed`
+            : `server ${serverId}'s leader lease (epoch ${epoch}) has lapsed: plan not committed`,
+        );
       }
     },
     async announce(s) {
       await sql`
         insert into servers (id, url, version, started_at, seen_at) values (${s.id}, ${s.url}, ${s.version}, ${s.startedAt}, ${NOW_MS})
-        on conflict (id) do update set url = excluded.url, version = excluded.version, started_at = excluded.started_at, seen_at = excluded.seen_at`.execute(db);
+        on conflict (id) do update set url = excluded.url, version = excluded.version, started_at = excluded.started_at, seen_at = excluded.seen_at`.execute(
+        db,
+      );
     },
     async servers(withinMs) {
       const r = await sql<{ id: string; url: string; version: string; started_at: number; seen_at: number }>`

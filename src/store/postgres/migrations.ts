@@ -76,7 +76,8 @@ const steps: Step[] = [
       // the leader lease (one row) and the servers that share the database (src/store/postgres/leader-lease.ts)
       sql`create table leader (id integer primary key check (id = 1), holder text not null, epoch bigint not null, since bigint not null, expires_at bigint not null)`,
       sql`create table servers (id text primary key, url text not null, version text not null, started_at bigint not null, seen_at bigint not null)`,
-    ]) await stmt.execute(db);
+    ])
+      await stmt.execute(db);
   },
 ];
 
@@ -86,10 +87,18 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
     await sql`create table if not exists meta (key text primary key, value text not null)`.execute(trx);
     const row = await trx.selectFrom('meta').select('value').where('key', '=', 'schema_version').executeTakeFirst();
     const from = row ? Number(row.value) : 0;
-    if (from > steps.length) throw new Error(`the database's schema is version ${from}, newer than this baton knows (${steps.length}): upgrade baton on this server`);
+    if (from > steps.length)
+      throw new Error(`the database's schema is version ${from}, newer than this baton knows (${steps.length}): upgrade baton on this server`);
     for (let v = from; v < steps.length; v++) await steps[v](trx);
-    await trx.insertInto('meta').values({ key: 'schema_version', value: String(steps.length) })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(steps.length) })).execute();
-    await trx.insertInto('meta').values({ key: 'index', value: '0' }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    await trx
+      .insertInto('meta')
+      .values({ key: 'schema_version', value: String(steps.length) })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(steps.length) }))
+      .execute();
+    await trx
+      .insertInto('meta')
+      .values({ key: 'index', value: '0' })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
   });
 }

@@ -9,7 +9,9 @@ type Step = (db: Kysely<Database>) => Promise<void>;
 
 const steps: Step[] = [
   async (db) => {
-    await db.schema.createTable('tokens').ifNotExists()
+    await db.schema
+      .createTable('tokens')
+      .ifNotExists()
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
       .addColumn('name', 'text', (c) => c.notNull())
@@ -17,7 +19,9 @@ const steps: Step[] = [
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())
       .execute();
-    await db.schema.createTable('jobs').ifNotExists()
+    await db.schema
+      .createTable('jobs')
+      .ifNotExists()
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('id', 'text', (c) => c.notNull())
       .addColumn('version', 'integer', (c) => c.notNull())
@@ -25,7 +29,9 @@ const steps: Step[] = [
       .addColumn('modify_index', 'integer', (c) => c.notNull())
       .addPrimaryKeyConstraint('jobs_pk', ['namespace', 'id'])
       .execute();
-    await db.schema.createTable('job_versions').ifNotExists()
+    await db.schema
+      .createTable('job_versions')
+      .ifNotExists()
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('id', 'text', (c) => c.notNull())
       .addColumn('version', 'integer', (c) => c.notNull())
@@ -33,7 +39,9 @@ const steps: Step[] = [
       .addColumn('submitted_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('job_versions_pk', ['namespace', 'id', 'version'])
       .execute();
-    await db.schema.createTable('nodes').ifNotExists()
+    await db.schema
+      .createTable('nodes')
+      .ifNotExists()
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
@@ -42,7 +50,9 @@ const steps: Step[] = [
       .addColumn('data', 'text', (c) => c.notNull())
       .addColumn('modify_index', 'integer', (c) => c.notNull())
       .execute();
-    await db.schema.createTable('allocs').ifNotExists()
+    await db.schema
+      .createTable('allocs')
+      .ifNotExists()
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('job_id', 'text', (c) => c.notNull())
@@ -56,7 +66,9 @@ const steps: Step[] = [
     await db.schema.createIndex('allocs_node').ifNotExists().on('allocs').columns(['node_id', 'modify_index']).execute();
     await db.schema.createIndex('allocs_job').ifNotExists().on('allocs').columns(['namespace', 'job_id']).execute();
     await db.schema.createIndex('allocs_client_status').ifNotExists().on('allocs').column('client_status').execute();
-    await db.schema.createTable('evals').ifNotExists()
+    await db.schema
+      .createTable('evals')
+      .ifNotExists()
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('job_id', 'text', (c) => c.notNull())
@@ -68,7 +80,9 @@ const steps: Step[] = [
       .execute();
     await db.schema.createIndex('evals_status').ifNotExists().on('evals').columns(['status', 'priority', 'create_index']).execute();
     await db.schema.createIndex('evals_job').ifNotExists().on('evals').columns(['namespace', 'job_id']).execute();
-    await db.schema.createTable('logs').ifNotExists()
+    await db.schema
+      .createTable('logs')
+      .ifNotExists()
       .addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement())
       .addColumn('alloc_id', 'text', (c) => c.notNull())
       .addColumn('task', 'text', (c) => c.notNull())
@@ -88,7 +102,9 @@ const steps: Step[] = [
   },
   // #4: deployments (rolling updates of services), newest per job first
   async (db) => {
-    await db.schema.createTable('deployments').ifNotExists()
+    await db.schema
+      .createTable('deployments')
+      .ifNotExists()
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('job_id', 'text', (c) => c.notNull())
@@ -102,7 +118,8 @@ const steps: Step[] = [
   // #10: runs of sweeps in a table of their own (a queued run is one row), their totals,
   // and the columns and indexes that keep every hot query independent of history
   async (db) => {
-    await db.schema.createTable('runs')
+    await db.schema
+      .createTable('runs')
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('id', 'text', (c) => c.notNull())
       .addColumn('parent_id', 'text', (c) => c.notNull())
@@ -133,7 +150,8 @@ const steps: Step[] = [
     // the queue: only waiting runs are in it, so its size is the queue's, not the history's
     await sql`create index runs_queue on runs (namespace, parent_id, seq) where queued = 1`.execute(db);
     await sql`create index runs_finished on runs (finished_at) where finished_at is not null`.execute(db);
-    await db.schema.createTable('run_stats')
+    await db.schema
+      .createTable('run_stats')
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('parent_id', 'text', (c) => c.notNull())
       .addColumn('sweep_id', 'text', (c) => c.notNull())
@@ -166,26 +184,54 @@ const steps: Step[] = [
     const stats = new Map<string, { ns: string; parent: string; sweep: string; s: StoredRunStats; seq: number }>();
     const rows = await db.selectFrom('jobs').select(['data', 'parent_id']).orderBy('modify_index').execute();
     const seqs = new Map<string, number>();
-    const children = rows.map((r) => JSON.parse(r.data) as Job).filter((j) => j.parentId)
+    const children = rows
+      .map((r) => JSON.parse(r.data) as Job)
+      .filter((j) => j.parentId)
       .sort((a, b) => a.createIndex - b.createIndex || (a.dispatch?.row ?? 0) - (b.dispatch?.row ?? 0));
     for (const r of rows) {
       const job = JSON.parse(r.data) as Job;
       if (job.parentId) continue;
-      await db.updateTable('jobs').set({ kind: jobKind(job.spec) }).where('namespace', '=', job.namespace).where('id', '=', job.id).execute();
+      await db
+        .updateTable('jobs')
+        .set({ kind: jobKind(job.spec) })
+        .where('namespace', '=', job.namespace)
+        .where('id', '=', job.id)
+        .execute();
     }
     for (const job of children) {
       const parentKey = `${job.namespace}\0${job.parentId}`;
       const seq = seqs.get(parentKey) ?? 0;
       seqs.set(parentKey, seq + 1);
       const sweep = job.dispatch?.sweepId ?? '';
-      const facts = runFacts(job.stopped ? 'stopped' : job.status, { outcome: job.status === 'complete' ? 'complete' : job.status === 'failed' ? 'failed' : 'queued' });
-      await db.insertInto('runs').values({
-        namespace: job.namespace, id: job.id, parent_id: job.parentId!, sweep_id: sweep, seq, row: job.dispatch?.row ?? 0,
-        parent_version: 0, version: job.version, meta: JSON.stringify(job.dispatch?.meta ?? {}), payload: job.dispatch?.payload ?? null,
-        spec: JSON.stringify(job.spec), status: job.stopped ? 'stopped' : job.status, outcome: facts.outcome, queued: 0, stopped: job.stopped ? 1 : 0,
-        result: null, submitted_at: job.submittedAt, launch_for: job.dispatch?.launchFor ?? null,
-        create_index: job.createIndex, modify_index: job.modifyIndex, finished_at: null,
-      }).execute();
+      const facts = runFacts(job.stopped ? 'stopped' : job.status, {
+        outcome: job.status === 'complete' ? 'complete' : job.status === 'failed' ? 'failed' : 'queued',
+      });
+      await db
+        .insertInto('runs')
+        .values({
+          namespace: job.namespace,
+          id: job.id,
+          parent_id: job.parentId!,
+          sweep_id: sweep,
+          seq,
+          row: job.dispatch?.row ?? 0,
+          parent_version: 0,
+          version: job.version,
+          meta: JSON.stringify(job.dispatch?.meta ?? {}),
+          payload: job.dispatch?.payload ?? null,
+          spec: JSON.stringify(job.spec),
+          status: job.stopped ? 'stopped' : job.status,
+          outcome: facts.outcome,
+          queued: 0,
+          stopped: job.stopped ? 1 : 0,
+          result: null,
+          submitted_at: job.submittedAt,
+          launch_for: job.dispatch?.launchFor ?? null,
+          create_index: job.createIndex,
+          modify_index: job.modifyIndex,
+          finished_at: null,
+        })
+        .execute();
       for (const key of ['', sweep]) {
         const k = `${parentKey}\0${key}`;
         const e = stats.get(k) ?? { ns: job.namespace, parent: job.parentId!, sweep: key, s: emptyStats(), seq: 0 };
@@ -196,9 +242,18 @@ const steps: Step[] = [
       }
     }
     for (const e of stats.values()) {
-      await db.insertInto('run_stats').values({
-        namespace: e.ns, parent_id: e.parent, sweep_id: e.sweep, data: JSON.stringify(e.s), next_seq: e.sweep === '' ? e.seq : 0, stop_seq: 0, created_at: now,
-      }).execute();
+      await db
+        .insertInto('run_stats')
+        .values({
+          namespace: e.ns,
+          parent_id: e.parent,
+          sweep_id: e.sweep,
+          data: JSON.stringify(e.s),
+          next_seq: e.sweep === '' ? e.seq : 0,
+          stop_seq: 0,
+          created_at: now,
+        })
+        .execute();
     }
     await db.deleteFrom('jobs').where('parent_id', 'is not', null).execute();
     // what ended before the upgrade is collected one retention after it
@@ -213,7 +268,8 @@ const steps: Step[] = [
   },
   async (db) => {
     // secrets (baton secret put): the latest version of each, sealed with a key kept outside the database
-    await db.schema.createTable('secrets')
+    await db.schema
+      .createTable('secrets')
       .addColumn('namespace', 'text', (c) => c.notNull())
       .addColumn('name', 'text', (c) => c.notNull())
       .addColumn('version', 'integer', (c) => c.notNull())
@@ -227,12 +283,16 @@ const steps: Step[] = [
   async (db) => {
     // `alloc status` shows what replaced an alloc: the allocs naming it as previous, found without a scan
     // (an expression on the JSON document, the same text as the query's; first placements are left out)
-    await sql`create index allocs_previous on allocs (json_extract(data, '$.previousAllocId'), create_index) where json_extract(data, '$.previousAllocId') is not null`.execute(db);
+    await sql`create index allocs_previous on allocs (json_extract(data, '$.previousAllocId'), create_index) where json_extract(data, '$.previousAllocId') is not null`.execute(
+      db,
+    );
   },
 ];
 
 export async function migrate(db: Kysely<Database>): Promise<void> {
-  await db.schema.createTable('meta').ifNotExists()
+  await db.schema
+    .createTable('meta')
+    .ifNotExists()
     .addColumn('key', 'text', (c) => c.primaryKey())
     .addColumn('value', 'text', (c) => c.notNull())
     .execute();
@@ -241,11 +301,18 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
   while (version < steps.length) {
     await db.transaction().execute(async (trx) => {
       await steps[version](trx);
-      await trx.insertInto('meta').values({ key: 'schema_version', value: String(version + 1) })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(version + 1) })).execute();
+      await trx
+        .insertInto('meta')
+        .values({ key: 'schema_version', value: String(version + 1) })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(version + 1) }))
+        .execute();
     });
     version++;
   }
   // the global index every write takes first (backend nextIndex)
-  await db.insertInto('meta').values({ key: 'index', value: '0' }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  await db
+    .insertInto('meta')
+    .values({ key: 'index', value: '0' })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
 }

@@ -85,7 +85,12 @@ describe('memoryView', () => {
     expect(v.withoutPeak).toBe(2);
   });
   it('one column per run, with the fraction of the request used', () => {
-    const v = memoryView([run({ peakMemory: 10 * MiB }), run({ peakMemory: 20 * MiB }), run({ peakMemory: 30 * MiB, memoryLimit: 100 * MiB }), run({ outcome: 'queued' })]);
+    const v = memoryView([
+      run({ peakMemory: 10 * MiB }),
+      run({ peakMemory: 20 * MiB }),
+      run({ peakMemory: 30 * MiB, memoryLimit: 100 * MiB }),
+      run({ outcome: 'queued' }),
+    ]);
     expect(v.columns).toHaveLength(3);
     expect(v.columns.map((c) => c.max)).toEqual([10 * MiB, 20 * MiB, 30 * MiB]);
     expect(v.withoutPeak).toBe(1);
@@ -128,7 +133,9 @@ describe('outcomesByParam', () => {
     expect(n.groups.reduce((s, g) => s + g.total, 0)).toBe(5);
   });
   it('bins a key with many numeric values, and skips one with many words', () => {
-    const runs = Array.from({ length: 1000 }, (_, i) => run({ meta: { i: String(i), id: `run-${i}`, x: String(i / 10) }, outcome: i % 100 === 7 ? 'failed' : 'complete' }));
+    const runs = Array.from({ length: 1000 }, (_, i) =>
+      run({ meta: { i: String(i), id: `run-${i}`, x: String(i / 10) }, outcome: i % 100 === 7 ? 'failed' : 'complete' }),
+    );
     const { charts, skipped } = outcomesByParam(runs, [], 12);
     expect(skipped).toEqual([{ key: 'id', distinct: 1000 }]);
     const i = charts.find((c) => c.key === 'i')!;

@@ -79,7 +79,8 @@ export function durationHistogram(runs: RunRow[], maxBins = 24): DurationHistogr
   const done: Array<{ ms: number; state: FinishedState }> = [];
   for (const r of runs) {
     const s = stateOf(r.outcome);
-    if ((s === 'complete' || s === 'failed' || s === 'stopped') && r.durationMs !== undefined && Number.isFinite(r.durationMs)) done.push({ ms: Math.max(0, r.durationMs), state: s });
+    if ((s === 'complete' || s === 'failed' || s === 'stopped') && r.durationMs !== undefined && Number.isFinite(r.durationMs))
+      done.push({ ms: Math.max(0, r.durationMs), state: s });
   }
   if (done.length === 0) return { bins: [], n: 0 };
   const sorted = done.map((d) => d.ms).sort((a, b) => a - b);
@@ -89,7 +90,12 @@ export function durationHistogram(runs: RunRow[], maxBins = 24): DurationHistogr
   const step = max > min ? niceStep(max - min, maxBins - 1, 1) : niceStep(Math.max(min, 10), 10, 1);
   const lo = Math.floor(min / step) * step;
   const nb = Math.min(maxBins, Math.floor((max - lo) / step) + 1);
-  const bins: DurationBin[] = Array.from({ length: nb }, (_, i) => ({ from: lo + i * step, to: lo + (i + 1) * step, count: 0, byState: { complete: 0, failed: 0, stopped: 0 } }));
+  const bins: DurationBin[] = Array.from({ length: nb }, (_, i) => ({
+    from: lo + i * step,
+    to: lo + (i + 1) * step,
+    count: 0,
+    byState: { complete: 0, failed: 0, stopped: 0 },
+  }));
   for (const d of done) {
     const b = bins[Math.min(nb - 1, Math.floor((d.ms - lo) / step))];
     b.count++;
@@ -140,7 +146,7 @@ export function memoryView(runs: RunRow[], maxColumns = 120): MemoryView {
   const measured: Array<{ r: RunRow; peak: number }> = [];
   let withoutPeak = 0;
   for (const r of runs) {
-    const peak = r.peakMemory ?? (r.outcome === 'oom-killed' ? r.memoryLimit ?? r.requestedMemory : undefined);
+    const peak = r.peakMemory ?? (r.outcome === 'oom-killed' ? (r.memoryLimit ?? r.requestedMemory) : undefined);
     if (peak === undefined || !Number.isFinite(peak)) withoutPeak++;
     else measured.push({ r, peak });
   }
@@ -185,7 +191,8 @@ export function sizingVerdict(v: MemoryView): string {
   if (v.oom > 0) return `${v.oom} run${v.oom === 1 ? ' was' : 's were'} OOM-killed: they need more memory than they ask for.`;
   if (!v.used) return '';
   if (v.used.max > 0.9) return `The largest peak is ${pctOf(v.used.max)} of the request: close to the limit.`;
-  if (v.used.p95 < 0.5) return `95% of runs peak under ${pctOf(v.used.p95)} of what they ask for (the largest at ${pctOf(v.used.max)}): the request could be smaller.`;
+  if (v.used.p95 < 0.5)
+    return `95% of runs peak under ${pctOf(v.used.p95)} of what they ask for (the largest at ${pctOf(v.used.max)}): the request could be smaller.`;
   return `Runs peak at ${pctOf(v.used.p50)} of the request at the median, ${pctOf(v.used.max)} at most.`;
 }
 

@@ -28,10 +28,18 @@ export const DurationChart = memo(function DurationChart({ h }: { h: DurationHis
         <title>{label}</title>
         <line x1={PAD.l} x2={W - PAD.r} y1={y(0)} y2={y(0)} className="axis-line" />
         <line x1={PAD.l} x2={W - PAD.r} y1={y(ymax)} y2={y(ymax)} className="grid" />
-        <text x={PAD.l - 6} y={y(ymax) + 4} textAnchor="end" className="axis">{int(ymax)}</text>
-        <text x={PAD.l - 6} y={y(0) + 4} textAnchor="end" className="axis">0</text>
-        <text x={PAD.l} y={H - 6} className="axis">{duration(x0)}</text>
-        <text x={W - PAD.r} y={H - 6} textAnchor="end" className="axis">{duration(x1)}</text>
+        <text x={PAD.l - 6} y={y(ymax) + 4} textAnchor="end" className="axis">
+          {int(ymax)}
+        </text>
+        <text x={PAD.l - 6} y={y(0) + 4} textAnchor="end" className="axis">
+          0
+        </text>
+        <text x={PAD.l} y={H - 6} className="axis">
+          {duration(x0)}
+        </text>
+        <text x={W - PAD.r} y={H - 6} textAnchor="end" className="axis">
+          {duration(x1)}
+        </text>
         {h.bins.map((b) => {
           const left = x(b.from) + 0.5;
           const width = Math.max(1, x(b.to) - x(b.from) - 1);

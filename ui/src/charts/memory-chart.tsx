@@ -36,7 +36,9 @@ export const MemoryChart = memo(function MemoryChart({ v }: { v: MemoryView }) {
         {[0, top / 2, top].map((t) => (
           <g key={t}>
             <line x1={PAD.l} x2={W - PAD.r} y1={px(y(t))} y2={px(y(t))} className="grid" />
-            <text x={PAD.l - 6} y={px(y(t)) + 4} textAnchor="end" className="axis">{bytes(t)}</text>
+            <text x={PAD.l - 6} y={px(y(t)) + 4} textAnchor="end" className="axis">
+              {bytes(t)}
+            </text>
           </g>
         ))}
         <text x={PAD.l} y={H - 6} className="axis">{`run ${first.firstIndex}`}</text>

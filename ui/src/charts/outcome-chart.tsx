@@ -29,10 +29,20 @@ export const OutcomeChart = memo(function OutcomeChart({ chart }: { chart: Param
           let base = 0;
           const shown = g.label.length > 18 ? `${g.label.slice(0, 17)}…` : g.label;
           return (
-            <g key={g.label} className="param-row" data-value={g.label} data-total={g.total} {...Object.fromEntries(RUN_STATES.map((s) => [`data-${s}`, g.counts[s]]))}>
-              <title>{`${key} = ${g.label}: ${plural(g.total, 'run')}, ${RUN_STATES.filter((s) => g.counts[s] > 0).map((s) => `${int(g.counts[s])} ${s}`).join(', ')}`}</title>
+            <g
+              key={g.label}
+              className="param-row"
+              data-value={g.label}
+              data-total={g.total}
+              {...Object.fromEntries(RUN_STATES.map((s) => [`data-${s}`, g.counts[s]]))}
+            >
+              <title>{`${key} = ${g.label}: ${plural(g.total, 'run')}, ${RUN_STATES.filter((s) => g.counts[s] > 0)
+                .map((s) => `${int(g.counts[s])} ${s}`)
+                .join(', ')}`}</title>
               <rect x={0} y={yTop - 2} width={W} height={ROW} className="hit" />
-              <text x={LABEL_W} y={yTop + 12} textAnchor="end" className="axis value">{shown}</text>
+              <text x={LABEL_W} y={yTop + 12} textAnchor="end" className="axis value">
+                {shown}
+              </text>
               {RUN_STATES.map((s) => {
                 const n = g.counts[s];
                 if (n === 0) return null;

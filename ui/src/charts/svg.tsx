@@ -9,7 +9,9 @@ export function StateLegend({ states = RUN_STATES }: { states?: RunState[] }) {
   return (
     <figcaption className="legend">
       {states.map((s) => (
-        <span key={s} className={`key swatch st-${s}`}>{s}</span>
+        <span key={s} className={`key swatch st-${s}`}>
+          {s}
+        </span>
       ))}
     </figcaption>
   );

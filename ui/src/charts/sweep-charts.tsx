@@ -59,15 +59,24 @@ export function SweepCharts({ namespace, id, total, metaKeys }: { namespace: str
   const keys = metaKeys.join('\n');
   settled.current = !!runs && runs.every((r) => isFinal(r.outcome)) && (d.data?.more || total === undefined || runs.length >= total);
   // recomputed when the rows change, not on every render of the page (metaKeys is a new array each time)
-  const view = useMemo(() => (runs ? { h: durationHistogram(runs), m: memoryView(runs), p: outcomesByParam(runs, keys ? keys.split('\n') : []) } : undefined), [runs, keys]);
+  const view = useMemo(
+    () => (runs ? { h: durationHistogram(runs), m: memoryView(runs), p: outcomesByParam(runs, keys ? keys.split('\n') : []) } : undefined),
+    [runs, keys],
+  );
   const more = !!d.data?.more;
-  const title = !runs ? 'Charts' : more ? `Charts of the first ${int(runs.length)} runs${total !== undefined ? ` of ${int(total)}` : ''}` : `Charts of ${plural(runs.length, 'run')}`;
+  const title = !runs
+    ? 'Charts'
+    : more
+      ? `Charts of the first ${int(runs.length)} runs${total !== undefined ? ` of ${int(total)}` : ''}`
+      : `Charts of ${plural(runs.length, 'run')}`;
   return (
     <Section title={title}>
       <div data-testid="sweep-charts" data-runs={runs?.length} data-more={more}>
         <ErrorBox error={d.error} />
         {!view || !runs ? (
-          d.error ? null : <Loading what="the charts" />
+          d.error ? null : (
+            <Loading what="the charts" />
+          )
         ) : runs.length === 0 ? (
           <Empty>No runs yet.</Empty>
         ) : (
@@ -92,9 +101,7 @@ export function SweepCharts({ namespace, id, total, metaKeys }: { namespace: str
               </div>
             )}
             {view.p.skipped.length > 0 && (
-              <p className="chart-note">
-                Not charted: {view.p.skipped.map((s) => `${s.key} (${int(s.distinct)} distinct values, not numbers)`).join(', ')}.
-              </p>
+              <p className="chart-note">Not charted: {view.p.skipped.map((s) => `${s.key} (${int(s.distinct)} distinct values, not numbers)`).join(', ')}.</p>
             )}
             {more && <p className="chart-note">Charts show the first {int(runs.length)} runs in submission order; the counts above are of every run.</p>}
           </>

@@ -25,7 +25,11 @@ export function AllocTable({ allocs, hideNode }: { allocs: Alloc[]; hideNode?: b
         <tbody>
           {allocs.map((a) => (
             <tr key={a.id} data-alloc={a.id}>
-              <td><a href={href('allocs', a.id)}><code>{shortId(a.id)}</code></a></td>
+              <td>
+                <a href={href('allocs', a.id)}>
+                  <code>{shortId(a.id)}</code>
+                </a>
+              </td>
               <td>{a.name}</td>
               <td>
                 <Badge status={a.clientStatus} />
@@ -34,7 +38,9 @@ export function AllocTable({ allocs, hideNode }: { allocs: Alloc[]; hideNode?: b
               </td>
               {!hideNode && <td>{a.nodeId ? <a href={href('nodes', a.nodeId)}>{a.nodeName}</a> : '–'}</td>}
               <td className="num">{a.jobVersion}</td>
-              <td className="nowrap">{cpu(a.resources.cpu)}, {bytes(a.resources.memory)}</td>
+              <td className="nowrap">
+                {cpu(a.resources.cpu)}, {bytes(a.resources.memory)}
+              </td>
               <td className="nowrap">{ago(a.modifiedAt, now)}</td>
             </tr>
           ))}
@@ -55,7 +61,15 @@ export function AllocsPage({ query }: { query: URLSearchParams }) {
   const namespace = query.get('namespace') ?? '';
   const pager = usePager([status, job, node, namespace]);
   const allocs = useData(
-    (api) => api.allocs({ status: status || undefined, job: job || undefined, node: node || undefined, namespace: namespace || undefined, cursor: pager.cursor, limit: ALLOCS_PER_PAGE }),
+    (api) =>
+      api.allocs({
+        status: status || undefined,
+        job: job || undefined,
+        node: node || undefined,
+        namespace: namespace || undefined,
+        cursor: pager.cursor,
+        limit: ALLOCS_PER_PAGE,
+      }),
     [status, job, node, namespace, pager.cursor],
     { on: onTopics('alloc'), every: 3000 },
   );
@@ -75,7 +89,9 @@ export function AllocsPage({ query }: { query: URLSearchParams }) {
           <select value={status} aria-label="Status" onChange={(e) => setFilter('status', e.target.value)}>
             <option value="">all</option>
             {ALLOC_STATUSES.map((s) => (
-              <option key={s} value={s}>{s}</option>
+              <option key={s} value={s}>
+                {s}
+              </option>
             ))}
           </select>
         </label>
@@ -86,7 +102,13 @@ export function AllocsPage({ query }: { query: URLSearchParams }) {
       </div>
       <ErrorBox error={allocs.error} />
       {!items ? <Loading what="allocs" /> : items.length === 0 ? <Empty>No allocs.</Empty> : <AllocTable allocs={items} />}
-      <Pager page={pager.page} hasNext={!!allocs.data?.next} onFirst={pager.first} onPrev={pager.prev} onNext={() => allocs.data?.next && pager.next(allocs.data.next)} />
+      <Pager
+        page={pager.page}
+        hasNext={!!allocs.data?.next}
+        onFirst={pager.first}
+        onPrev={pager.prev}
+        onNext={() => allocs.data?.next && pager.next(allocs.data.next)}
+      />
     </div>
   );
 }
@@ -95,7 +117,9 @@ function FilterTag({ label, value, onClear }: { label: string; value: string; on
   return (
     <span className="tag filter-tag">
       {label}: {value}{' '}
-      <button type="button" className="btn link" aria-label={`clear the ${label} filter`} onClick={onClear}>✕</button>
+      <button type="button" className="btn link" aria-label={`clear the ${label} filter`} onClick={onClear}>
+        ✕
+      </button>
     </span>
   );
 }
@@ -119,7 +143,16 @@ export function AllocPage({ id }: { id: string }) {
         <Facts
           items={[
             ['id', <code key="id">{a.id}</code>],
-            ['node', a.nodeId ? <a key="n" href={href('nodes', a.nodeId)}>{a.nodeName}</a> : '–'],
+            [
+              'node',
+              a.nodeId ? (
+                <a key="n" href={href('nodes', a.nodeId)}>
+                  {a.nodeName}
+                </a>
+              ) : (
+                '–'
+              ),
+            ],
             ['desired', `${a.desiredStatus}${a.desiredDescription ? ` (${a.desiredDescription})` : ''}`],
             ['client', `${a.clientStatus}${a.clientDescription ? ` (${a.clientDescription})` : ''}`],
             ['job version', a.jobVersion],
@@ -130,7 +163,14 @@ export function AllocPage({ id }: { id: string }) {
             ...(a.replaces
               ? ([['replaces', <LinkTo key="p" link={a.replaces} />]] as Array<[string, ReactNode]>)
               : a.previousAllocId
-                ? ([['replaces', <span key="p"><code>{shortId(a.previousAllocId)}</code> <span className="muted small">(collected)</span></span>]] as Array<[string, ReactNode]>)
+                ? ([
+                    [
+                      'replaces',
+                      <span key="p">
+                        <code>{shortId(a.previousAllocId)}</code> <span className="muted small">(collected)</span>
+                      </span>,
+                    ],
+                  ] as Array<[string, ReactNode]>)
                 : []),
             ...(a.preemptedBy ? ([['preempted by', a.preemptedBy]] as Array<[string, string]>) : []),
           ]}
@@ -150,7 +190,9 @@ export function AllocPage({ id }: { id: string }) {
 function LinkTo({ link }: { link: AllocLink }) {
   return (
     <span data-replacement={link.id}>
-      <a href={href('allocs', link.id)}><code>{shortId(link.id)}</code></a>
+      <a href={href('allocs', link.id)}>
+        <code>{shortId(link.id)}</code>
+      </a>
       {link.nodeName ? ` on ${link.nodeName}` : ''} <Badge status={link.clientStatus} /> <span className="muted small">{link.reason}</span>
     </span>
   );
@@ -160,7 +202,9 @@ function TaskSection({ name, state: s, now }: { name: string; state: TaskState; 
   return (
     <Section title={`Task ${name}`}>
       <div className="badges">
-        <Badge status={s.state === 'dead' ? (s.failed ? 'failed' : 'complete') : s.state}>{s.state === 'dead' ? (s.failed ? 'failed' : 'finished') : s.state}</Badge>
+        <Badge status={s.state === 'dead' ? (s.failed ? 'failed' : 'complete') : s.state}>
+          {s.state === 'dead' ? (s.failed ? 'failed' : 'finished') : s.state}
+        </Badge>
         {s.oomKilled && <Badge status="oom-killed">OOM killed</Badge>}
         {s.timedOut && <Badge status="timed-out">timed out</Badge>}
         {s.health && <Badge status={s.health} />}
@@ -198,8 +242,12 @@ function TaskSection({ name, state: s, now }: { name: string; state: TaskState; 
             <tbody>
               {[...s.events].reverse().map((e, i) => (
                 <tr key={i}>
-                  <td className="nowrap" title={e.time}>{ago(e.time, now)}</td>
-                  <td><span className={`tag ${/OOM|Fail|Kill/.test(e.type) ? 'tag-bad' : ''}`}>{e.type}</span></td>
+                  <td className="nowrap" title={e.time}>
+                    {ago(e.time, now)}
+                  </td>
+                  <td>
+                    <span className={`tag ${/OOM|Fail|Kill/.test(e.type) ? 'tag-bad' : ''}`}>{e.type}</span>
+                  </td>
                   <td>{e.message}</td>
                 </tr>
               ))}
@@ -237,18 +285,35 @@ function MemoryChart({ alloc }: { alloc: Alloc }) {
   return (
     <Section title="Memory">
       {hasSamples ? (
-        <TimeChart label="memory used against the limit" format={bytes} series={series} limit={{ value: limitValue, label: `limit ${bytes(limitValue)}` }} markers={markers} />
+        <TimeChart
+          label="memory used against the limit"
+          format={bytes}
+          series={series}
+          limit={{ value: limitValue, label: `limit ${bytes(limitValue)}` }}
+          markers={markers}
+        />
       ) : usage.data || usage.error ? (
         <div className="bars">
           {states.map(([t, s]) => (
             <div key={t}>
-              <Bar label={t} used={s.peakMemory ?? 0} total={s.memoryLimit ?? alloc.taskResources?.[t]?.memory ?? alloc.resources.memory} format={bytes}
-                title={`peak ${bytes(s.peakMemory)} of limit ${bytes(s.memoryLimit)}`} />
+              <Bar
+                label={t}
+                used={s.peakMemory ?? 0}
+                total={s.memoryLimit ?? alloc.taskResources?.[t]?.memory ?? alloc.resources.memory}
+                format={bytes}
+                title={`peak ${bytes(s.peakMemory)} of limit ${bytes(s.memoryLimit)}`}
+              />
               {s.peakMemory === undefined && !s.oomKilled && <p className="muted small">{t}: no memory sample reported yet.</p>}
-              {s.oomKilled && <p className="why never">OOM killed: it reached its {bytes(s.memoryLimit)} limit (peak {bytes(s.peakMemory)}).</p>}
+              {s.oomKilled && (
+                <p className="why never">
+                  OOM killed: it reached its {bytes(s.memoryLimit)} limit (peak {bytes(s.peakMemory)}).
+                </p>
+              )}
             </div>
           ))}
-          <p className="muted small">Peak against limit, as the agent reported it{usage.error?.status === 404 ? ' (this server keeps no usage samples)' : ''}.</p>
+          <p className="muted small">
+            Peak against limit, as the agent reported it{usage.error?.status === 404 ? ' (this server keeps no usage samples)' : ''}.
+          </p>
         </div>
       ) : (
         <Loading what="usage" />

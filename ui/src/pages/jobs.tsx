@@ -32,10 +32,14 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   const status = query.get('status') ?? '';
   const pager = usePager([type, ns, status]);
   // a listing changes with every run of every sweep: a few seconds late is fine here
-  const jobs = useData((api) => api.jobs({ namespace: ns || '*', type: type || undefined, status: status || undefined, cursor: pager.cursor, limit: JOBS_PER_PAGE }), [type, ns, status, pager.cursor], {
-    on: (e) => e.topic === 'job' || e.topic === 'eval',
-    every: 5000,
-  });
+  const jobs = useData(
+    (api) => api.jobs({ namespace: ns || '*', type: type || undefined, status: status || undefined, cursor: pager.cursor, limit: JOBS_PER_PAGE }),
+    [type, ns, status, pager.cursor],
+    {
+      on: (e) => e.topic === 'job' || e.topic === 'eval',
+      every: 5000,
+    },
+  );
   const setFilter = (k: string, v: string) => {
     const q = new URLSearchParams(query);
     if (v) q.set(k, v);
@@ -78,7 +82,13 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
           </table>
         </div>
       )}
-      <Pager page={pager.page} hasNext={!!jobs.data?.next} onFirst={pager.first} onPrev={pager.prev} onNext={() => jobs.data?.next && pager.next(jobs.data.next)} />
+      <Pager
+        page={pager.page}
+        hasNext={!!jobs.data?.next}
+        onFirst={pager.first}
+        onPrev={pager.prev}
+        onNext={() => jobs.data?.next && pager.next(jobs.data.next)}
+      />
     </div>
   );
 }
@@ -111,9 +121,11 @@ function RunsCell({ j }: { j: JobSummary }) {
       <RunProgress stats={s} compact />
       <span className="counts">
         <span className="muted small">{plural(s.total, 'run')}</span>
-        {(['queued', 'running', 'complete', 'failed', 'stopped'] as const).filter((k) => s.states[k] > 0).map((k) => (
-          <Badge key={k} status={k}>{`${int(s.states[k])} ${k}`}</Badge>
-        ))}
+        {(['queued', 'running', 'complete', 'failed', 'stopped'] as const)
+          .filter((k) => s.states[k] > 0)
+          .map((k) => (
+            <Badge key={k} status={k}>{`${int(s.states[k])} ${k}`}</Badge>
+          ))}
       </span>
     </div>
   );
@@ -138,7 +150,9 @@ function Select({ label, value, options, onChange }: { label: string; value: str
       <select value={value} onChange={(e) => onChange(e.target.value)} aria-label={label}>
         <option value="">all</option>
         {options.map((o) => (
-          <option key={o} value={o}>{o}</option>
+          <option key={o} value={o}>
+            {o}
+          </option>
         ))}
       </select>
     </label>
@@ -158,9 +172,26 @@ function NamespaceFilter({ value, seen, onChange }: { value: string; seen: strin
   }
   const options = [...new Set(['default', ...seen])].sort();
   return (
-    <form className="select" onSubmit={(e) => { e.preventDefault(); onChange(text.trim()); }}>
-      <label htmlFor="ns-filter"><span>Namespace</span></label>
-      <input id="ns-filter" aria-label="Namespace" list="ns-seen" value={text} placeholder="all" size={12} onChange={(e) => setText(e.target.value)} onBlur={() => text.trim() !== value && onChange(text.trim())} />
+    <form
+      className="select"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onChange(text.trim());
+      }}
+    >
+      <label htmlFor="ns-filter">
+        <span>Namespace</span>
+      </label>
+      <input
+        id="ns-filter"
+        aria-label="Namespace"
+        list="ns-seen"
+        value={text}
+        placeholder="all"
+        size={12}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={() => text.trim() !== value && onChange(text.trim())}
+      />
       <datalist id="ns-seen">
         {options.map((o) => (
           <option key={o} value={o} />
@@ -193,7 +224,8 @@ export function JobPage({ namespace, id, query }: { namespace: string; id: strin
         <a href="#/jobs">Jobs</a> /{job.namespace !== 'default' && ` ${job.namespace} /`}
         {job.parentId && (
           <>
-            {' '}<a href={href('jobs', job.namespace, job.parentId)}>{job.parentId}</a> /
+            {' '}
+            <a href={href('jobs', job.namespace, job.parentId)}>{job.parentId}</a> /
           </>
         )}
       </p>
@@ -213,7 +245,16 @@ export function JobPage({ namespace, id, query }: { namespace: string; id: strin
               ['priority', spec.priority],
               ['tasks', spec.tasks.map((t) => `${t.name} (${t.driver}, ${cpu(t.resources.cpu)}, ${bytes(t.resources.memory)})`).join('; ')],
               ...(!isParent ? ([['allocs', <Counts key="c" c={summary.allocs} />]] as Array<[string, ReactNode]>) : []),
-              ...(job.dispatch ? ([['meta', Object.entries(job.dispatch.meta).map(([k, v]) => `${k}=${v}`).join(' ') || '–']] as Array<[string, string]>) : []),
+              ...(job.dispatch
+                ? ([
+                    [
+                      'meta',
+                      Object.entries(job.dispatch.meta)
+                        .map(([k, v]) => `${k}=${v}`)
+                        .join(' ') || '–',
+                    ],
+                  ] as Array<[string, string]>)
+                : []),
               ...(summary.nextLaunch ? ([['next launch', until(summary.nextLaunch, Date.now())]] as Array<[string, string]>) : []),
             ]}
           />
@@ -253,9 +294,28 @@ function JobActions({ detail, reload }: { detail: JobDetail; reload: () => void 
       <div className="ops">
         <div className="op row">
           {job.stopped ? (
-            <ActionButton kind="primary" onRun={async () => { await api.startJob(job.id, ns); reload(); }}>Start again</ActionButton>
+            <ActionButton
+              kind="primary"
+              onRun={async () => {
+                await api.startJob(job.id, ns);
+                reload();
+              }}
+            >
+              Start again
+            </ActionButton>
           ) : (
-            <ActionButton kind="danger" confirm={p || job.spec.periodic ? `Stop job ${job.id}? Its runs that have not finished will be stopped.` : `Stop job ${job.id}? Its allocs will be stopped.`} onRun={async () => { await api.stopJob(job.id, ns); reload(); }}>
+            <ActionButton
+              kind="danger"
+              confirm={
+                p || job.spec.periodic
+                  ? `Stop job ${job.id}? Its runs that have not finished will be stopped.`
+                  : `Stop job ${job.id}? Its allocs will be stopped.`
+              }
+              onRun={async () => {
+                await api.stopJob(job.id, ns);
+                reload();
+              }}
+            >
               Stop job
             </ActionButton>
           )}
@@ -264,7 +324,13 @@ function JobActions({ detail, reload }: { detail: JobDetail; reload: () => void 
           <form className="op row" onSubmit={(e) => e.preventDefault()}>
             <label htmlFor="scale-count">Count</label>
             <input id="scale-count" type="number" min={0} value={count} onChange={(e) => setCount(e.target.value)} style={{ width: '6em' }} />
-            <ActionButton onRun={async () => { await api.scaleJob(job.id, ns, Number(count)); reload(); }} disabled={!/^\d+$/.test(count) || Number(count) === job.spec.count}>
+            <ActionButton
+              onRun={async () => {
+                await api.scaleJob(job.id, ns, Number(count));
+                reload();
+              }}
+              disabled={!/^\d+$/.test(count) || Number(count) === job.spec.count}
+            >
               Scale
             </ActionButton>
           </form>
@@ -313,7 +379,9 @@ function JobActions({ detail, reload }: { detail: JobDetail; reload: () => void 
 
 function Deployments({ namespace, id }: { namespace: string; id: string }) {
   const { api } = useSession();
-  const deps = useData((a) => a.deployments(id, namespace), [namespace, id], { on: (e) => e.topic === 'deployment' && (e.payload as { jobId?: string } | undefined)?.jobId === id });
+  const deps = useData((a) => a.deployments(id, namespace), [namespace, id], {
+    on: (e) => e.topic === 'deployment' && (e.payload as { jobId?: string } | undefined)?.jobId === id,
+  });
   const now = useNow();
   return (
     <Section title="Deployments">
@@ -339,18 +407,30 @@ function Deployments({ namespace, id }: { namespace: string; id: string }) {
             <tbody>
               {deps.data.map((dep) => (
                 <tr key={dep.id}>
-                  <td><code>{shortId(dep.id)}</code></td>
+                  <td>
+                    <code>{shortId(dep.id)}</code>
+                  </td>
                   <td className="num">{dep.jobVersion}</td>
                   <td>
                     <Badge status={dep.status} />
                     <div className="muted small">{dep.statusDescription}</div>
                   </td>
-                  <td className="num">{dep.healthyAllocs} / {dep.placedAllocs} / {dep.desiredTotal}</td>
+                  <td className="num">
+                    {dep.healthyAllocs} / {dep.placedAllocs} / {dep.desiredTotal}
+                  </td>
                   <td className="num">{dep.desiredCanaries ? `${dep.canaries.length} of ${dep.desiredCanaries}${dep.promoted ? ', promoted' : ''}` : '–'}</td>
                   <td className="nowrap">{ago(dep.createdAt, now)}</td>
                   <td>
                     {dep.status === 'running' && dep.desiredCanaries > 0 && !dep.promoted && (
-                      <ActionButton kind="primary" onRun={async () => { await api.promote(dep.id); deps.reload(); }}>Promote</ActionButton>
+                      <ActionButton
+                        kind="primary"
+                        onRun={async () => {
+                          await api.promote(dep.id);
+                          deps.reload();
+                        }}
+                      >
+                        Promote
+                      </ActionButton>
                     )}
                   </td>
                 </tr>

@@ -57,14 +57,20 @@ export function NodesPage() {
                     <a href={href('nodes', n.id)}>{n.name}</a>
                     <div className="muted small">{n.nodeClass || n.datacenter}</div>
                   </td>
-                  <td><NodeStatus n={n} /></td>
+                  <td>
+                    <NodeStatus n={n} />
+                  </td>
                   <td className="col-bars">
                     <Bar label="cpu" used={n.used.cpu} total={n.capacity.cpu} format={cpu} />
                     <Bar label="mem" used={n.used.memory} total={n.capacity.memory} format={bytes} />
                   </td>
                   <td className="num">{n.allocCount}</td>
-                  <td><Drivers n={n} /></td>
-                  <td><Labels labels={n.labels} /></td>
+                  <td>
+                    <Drivers n={n} />
+                  </td>
+                  <td>
+                    <Labels labels={n.labels} />
+                  </td>
                   <td className="nowrap">{heartbeatAge(n, now)}</td>
                 </tr>
               ))}
@@ -72,7 +78,13 @@ export function NodesPage() {
           </table>
         </div>
       )}
-      <Pager page={pager.page} hasNext={!!nodes.data?.next} onFirst={pager.first} onPrev={pager.prev} onNext={() => nodes.data?.next && pager.next(nodes.data.next)} />
+      <Pager
+        page={pager.page}
+        hasNext={!!nodes.data?.next}
+        onFirst={pager.first}
+        onPrev={pager.prev}
+        onNext={() => nodes.data?.next && pager.next(nodes.data.next)}
+      />
     </div>
   );
 }
@@ -96,7 +108,9 @@ function Labels({ labels }: { labels: Record<string, string> }) {
   return (
     <span className="tags">
       {e.map(([k, v]) => (
-        <span key={k} className="tag">{k}={v}</span>
+        <span key={k} className="tag">
+          {k}={v}
+        </span>
       ))}
     </span>
   );
@@ -114,7 +128,9 @@ export function NodePage({ id }: { id: string }) {
   const done = allocs.filter((a) => !live.includes(a)).reverse();
   return (
     <div className="page">
-      <p className="crumbs"><a href="#/nodes">Nodes</a> /</p>
+      <p className="crumbs">
+        <a href="#/nodes">Nodes</a> /
+      </p>
       <h1>
         {n.name} <NodeStatus n={n} />
       </h1>
@@ -146,24 +162,40 @@ export function NodePage({ id }: { id: string }) {
                 <p>
                   Draining since {ago(n.drain.startedAt, now)}; deadline {ago(n.drain.deadline, now)}.
                 </p>
-                <ActionButton onRun={async () => { await api.drain(n.id, { cancel: true }); d.reload(); }}>Cancel drain</ActionButton>
+                <ActionButton
+                  onRun={async () => {
+                    await api.drain(n.id, { cancel: true });
+                    d.reload();
+                  }}
+                >
+                  Cancel drain
+                </ActionButton>
               </div>
             ) : (
               <form className="op" onSubmit={(e) => e.preventDefault()}>
                 <label htmlFor="drain-deadline">Drain: move its allocs elsewhere; batch runs may finish until the deadline</label>
                 <div className="row">
                   <input id="drain-deadline" value={deadline} onChange={(e) => setDeadline(e.target.value)} size={6} aria-label="drain deadline" />
-                  <ActionButton kind="danger" onRun={async () => { await api.drain(n.id, { deadline: deadline.trim() || undefined }); d.reload(); }}>
+                  <ActionButton
+                    kind="danger"
+                    onRun={async () => {
+                      await api.drain(n.id, { deadline: deadline.trim() || undefined });
+                      d.reload();
+                    }}
+                  >
                     Drain node
                   </ActionButton>
                 </div>
               </form>
             )}
             <div className="op">
-              <p>
-                {n.eligibility === 'eligible' ? 'The scheduler may place new work here.' : 'The scheduler places no new work here.'}
-              </p>
-              <ActionButton onRun={async () => { await api.eligibility(n.id, n.eligibility !== 'eligible'); d.reload(); }}>
+              <p>{n.eligibility === 'eligible' ? 'The scheduler may place new work here.' : 'The scheduler places no new work here.'}</p>
+              <ActionButton
+                onRun={async () => {
+                  await api.eligibility(n.id, n.eligibility !== 'eligible');
+                  d.reload();
+                }}
+              >
                 {n.eligibility === 'eligible' ? 'Make ineligible' : 'Make eligible'}
               </ActionButton>
             </div>
@@ -199,10 +231,22 @@ function NodeUsage({ id, capacity }: { id: string; capacity: { cpu: number; memo
       <Loading what="usage" />
     ) : (
       <div className="grid2">
-        <TimeChart from={from} to={now} label="cpu used over the last hour" format={cpu} limit={{ value: capacity.cpu, label: 'capacity' }}
-          series={[{ name: 'cpu', className: 's-cpu', points: samples.map((s) => [Date.parse(s.time), s.cpu]) }]} />
-        <TimeChart from={from} to={now} label="memory used over the last hour" format={bytes} limit={{ value: capacity.memory, label: 'capacity' }}
-          series={[{ name: 'memory', className: 's-mem', points: samples.map((s) => [Date.parse(s.time), s.memory]) }]} />
+        <TimeChart
+          from={from}
+          to={now}
+          label="cpu used over the last hour"
+          format={cpu}
+          limit={{ value: capacity.cpu, label: 'capacity' }}
+          series={[{ name: 'cpu', className: 's-cpu', points: samples.map((s) => [Date.parse(s.time), s.cpu]) }]}
+        />
+        <TimeChart
+          from={from}
+          to={now}
+          label="memory used over the last hour"
+          format={bytes}
+          limit={{ value: capacity.memory, label: 'capacity' }}
+          series={[{ name: 'memory', className: 's-mem', points: samples.map((s) => [Date.parse(s.time), s.memory]) }]}
+        />
       </div>
     );
   return <Section title="Usage, last hour">{body}</Section>;

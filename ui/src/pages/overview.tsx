@@ -37,7 +37,12 @@ function NodeCounts({ nodes, more }: { nodes: NodeSummary[]; more: boolean }) {
     ['draining', count((n) => !!n.drain), 'draining'],
     ['ineligible', count((n) => n.eligibility === 'ineligible'), 'ineligible'],
   ];
-  if (nodes.length === 0) return <Empty>No nodes yet: start one with <code>baton agent --server … --token &lt;join token&gt;</code>.</Empty>;
+  if (nodes.length === 0)
+    return (
+      <Empty>
+        No nodes yet: start one with <code>baton agent --server … --token &lt;join token&gt;</code>.
+      </Empty>
+    );
   return (
     <div className="stats">
       {stats.map(([label, n, status]) => (
@@ -61,7 +66,8 @@ function Capacity({ nodes }: { nodes: NodeSummary[] }) {
       <Bar label="CPU" used={sum((n) => n.used.cpu)} total={sum((n) => n.capacity.cpu)} format={cpu} />
       <Bar label="Memory" used={sum((n) => n.used.memory)} total={sum((n) => n.capacity.memory)} format={bytes} />
       <p className="muted small">
-        Free: {cpu(sum((n) => n.capacity.cpu - n.used.cpu))} and {bytes(sum((n) => n.capacity.memory - n.used.memory))} on {up.length} ready node{up.length === 1 ? '' : 's'}.
+        Free: {cpu(sum((n) => n.capacity.cpu - n.used.cpu))} and {bytes(sum((n) => n.capacity.memory - n.used.memory))} on {up.length} ready node
+        {up.length === 1 ? '' : 's'}.
       </p>
     </div>
   );
@@ -100,7 +106,13 @@ function Servers({ st }: { st: StatusResponse }) {
   return (
     <>
       <p className="muted small" data-testid="leader">
-        {st.leaderId ? <>Leader <strong>{st.leaderId}</strong> since {ago(st.leaderSince, now)} (epoch {st.leaderEpoch})</> : <strong>No leader right now: the lead is changing hands.</strong>}
+        {st.leaderId ? (
+          <>
+            Leader <strong>{st.leaderId}</strong> since {ago(st.leaderSince, now)} (epoch {st.leaderEpoch})
+          </>
+        ) : (
+          <strong>No leader right now: the lead is changing hands.</strong>
+        )}
         {' · '}store {st.store}, index {int(st.index)}
       </p>
       <ul className="events" data-testid="servers">
@@ -110,7 +122,9 @@ function Servers({ st }: { st: StatusResponse }) {
             {x.leader && <Badge status="running">leader</Badge>}
             {x.id === st.serverId && <span className="muted small">(this page's)</span>}
             <span className="muted small">{x.url}</span>
-            <span className="muted small">v{x.version}, started {ago(x.startedAt, now)}</span>
+            <span className="muted small">
+              v{x.version}, started {ago(x.startedAt, now)}
+            </span>
           </li>
         ))}
       </ul>
@@ -122,7 +136,10 @@ function RecentEvents() {
   const { feed } = useSession();
   const live = useLive(feed);
   // without the stream, recent evaluations are the closest thing to an event log
-  const evals = useData((api) => (live.mode === 'sse' ? Promise.resolve({ items: [] as Evaluation[] }) : api.evals({ limit: 15 })), [live.mode], { on: onTopics('eval'), every: 5000 });
+  const evals = useData((api) => (live.mode === 'sse' ? Promise.resolve({ items: [] as Evaluation[] }) : api.evals({ limit: 15 })), [live.mode], {
+    on: onTopics('eval'),
+    every: 5000,
+  });
   const now = useNow();
   if (live.mode === 'sse') {
     return (

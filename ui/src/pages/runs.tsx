@@ -90,7 +90,18 @@ export function RunsSummary({ stats, blocked, namespace, id }: { stats: RunStats
         </p>
         <Facts
           items={[
-            ['estimated end', stats.estimatedEnd ? <span data-testid="estimated-end">{`≈ ${until(stats.estimatedEnd, now)}`}</span> : waiting || stats.states.running > 0 ? 'once the first runs finish' : stats.lastFinishedAt ? `ended ${ago(stats.lastFinishedAt, now)}` : '–'],
+            [
+              'estimated end',
+              stats.estimatedEnd ? (
+                <span data-testid="estimated-end">{`≈ ${until(stats.estimatedEnd, now)}`}</span>
+              ) : waiting || stats.states.running > 0 ? (
+                'once the first runs finish'
+              ) : stats.lastFinishedAt ? (
+                `ended ${ago(stats.lastFinishedAt, now)}`
+              ) : (
+                '–'
+              ),
+            ],
             ['first started', ago(stats.firstStartedAt, now)],
             ['last finished', ago(stats.lastFinishedAt, now)],
             ['duration p50 / p90 / p95', d ? `${duration(d.p50)} / ${duration(d.p90)} / ${duration(d.p95)}` : '–'],
@@ -98,7 +109,12 @@ export function RunsSummary({ stats, blocked, namespace, id }: { stats: RunStats
             ['peak memory p50 / p95 / max', p ? `${bytes(p.p50)} / ${bytes(p.p95)} / ${bytes(p.max)}` : '–'],
             ['memory asked per run', bytes(stats.requestedMemory)],
             ...(stats.oomLimit
-              ? ([['OOM killed at', stats.oomLimit.min === stats.oomLimit.max ? bytes(stats.oomLimit.min) : `${bytes(stats.oomLimit.min)} – ${bytes(stats.oomLimit.max)}`]] as Array<[string, string]>)
+              ? ([
+                  [
+                    'OOM killed at',
+                    stats.oomLimit.min === stats.oomLimit.max ? bytes(stats.oomLimit.min) : `${bytes(stats.oomLimit.min)} – ${bytes(stats.oomLimit.max)}`,
+                  ],
+                ] as Array<[string, string]>)
               : []),
           ]}
         />
@@ -116,7 +132,9 @@ export function BatchSummary({ namespace, id }: { namespace: string; id: string 
   const runs = useData((api) => api.runs(id, namespace, { limit: RUNS_PER_PAGE }), [namespace, id], { on: aboutJob(namespace, id), every: 1000 });
   if (!runs.data) return runs.error ? <ErrorBox error={runs.error} /> : null;
   if (runs.data.next) return null;
-  return <RunsSummary stats={statsFromRows(runs.data.runs, runs.data.runs[0]?.requestedMemory ?? 0)} blocked={runs.data.job.blocked} namespace={namespace} id={id} />;
+  return (
+    <RunsSummary stats={statsFromRows(runs.data.runs, runs.data.runs[0]?.requestedMemory ?? 0)} blocked={runs.data.job.blocked} namespace={namespace} id={id} />
+  );
 }
 
 /**
@@ -124,7 +142,13 @@ export function BatchSummary({ namespace, id }: { namespace: string; id: string 
  * is how many rows the filter holds (from the counts), so the page can say
  * which of them these are.
  */
-export function RunsTable({ namespace, id, outcome, metaKeys, stats }: {
+export function RunsTable({
+  namespace,
+  id,
+  outcome,
+  metaKeys,
+  stats,
+}: {
   namespace: string;
   id: string;
   outcome: RunOutcome | undefined;
@@ -138,10 +162,14 @@ export function RunsTable({ namespace, id, outcome, metaKeys, stats }: {
     keep: true,
   });
   const rows = runs.data?.runs;
-  const total = stats ? (outcome ? stats.outcomes[outcome] ?? 0 : stats.total) : undefined;
+  const total = stats ? (outcome ? (stats.outcomes[outcome] ?? 0) : stats.total) : undefined;
   const from = pager.page * RUNS_PER_PAGE;
   const keys = [...new Set([...metaKeys, ...(rows ?? []).flatMap((r) => Object.keys(r.meta))])];
-  const shown = runs.previous ? 'loading…' : rows && rows.length > 0 ? `runs ${int(from + 1)}–${int(from + rows.length)}${total !== undefined ? ` of ${int(Math.max(total, from + rows.length))}${outcome ? ` ${outcome}` : ''}` : ''}` : undefined;
+  const shown = runs.previous
+    ? 'loading…'
+    : rows && rows.length > 0
+      ? `runs ${int(from + 1)}–${int(from + rows.length)}${total !== undefined ? ` of ${int(Math.max(total, from + rows.length))}${outcome ? ` ${outcome}` : ''}` : ''}`
+      : undefined;
   return (
     <Section
       title="Runs"
@@ -149,7 +177,11 @@ export function RunsTable({ namespace, id, outcome, metaKeys, stats }: {
         <>
           <label className="select">
             <span>Outcome</span>
-            <select aria-label="Outcome" value={outcome ?? ''} onChange={(e) => navigate(runsLink(namespace, id, isOutcome(e.target.value) ? e.target.value : undefined))}>
+            <select
+              aria-label="Outcome"
+              value={outcome ?? ''}
+              onChange={(e) => navigate(runsLink(namespace, id, isOutcome(e.target.value) ? e.target.value : undefined))}
+            >
               <option value="">all</option>
               {OUTCOMES.map((o) => (
                 <option key={o} value={o}>
@@ -159,7 +191,9 @@ export function RunsTable({ namespace, id, outcome, metaKeys, stats }: {
               ))}
             </select>
           </label>
-          <button type="button" className="btn" onClick={runs.reload} disabled={runs.loading}>Refresh</button>
+          <button type="button" className="btn" onClick={runs.reload} disabled={runs.loading}>
+            Refresh
+          </button>
         </>
       }
     >
@@ -194,7 +228,14 @@ export function RunsTable({ namespace, id, outcome, metaKeys, stats }: {
           </table>
         </div>
       )}
-      <Pager page={pager.page} hasNext={!!runs.data?.next} onFirst={pager.first} onPrev={pager.prev} onNext={() => runs.data?.next && pager.next(runs.data.next)} shown={shown} />
+      <Pager
+        page={pager.page}
+        hasNext={!!runs.data?.next}
+        onFirst={pager.first}
+        onPrev={pager.prev}
+        onNext={() => runs.data?.next && pager.next(runs.data.next)}
+        shown={shown}
+      />
     </Section>
   );
 }
@@ -208,7 +249,9 @@ function RunRowView({ r, keys, namespace }: { r: RunRow; keys: string[]; namespa
       {keys.map((k) => (
         <td key={k}>{r.meta[k] ?? ''}</td>
       ))}
-      <td><Badge status={r.outcome} /></td>
+      <td>
+        <Badge status={r.outcome} />
+      </td>
       <td className="reason">{r.reason}</td>
       <td>{r.node ?? '–'}</td>
       <td className="num">{r.attempt}</td>
