@@ -15,7 +15,8 @@
  * the child between fork and exec (see the top of exec-launcher.pl).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, fchownSync, fstatSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { close, closeSync, constants, existsSync, fchown, fstatSync, open, unlink, write } from 'node:fs';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -68,15 +69,24 @@ export interface LaunchRequest {
  * so a link the task left there is replaced, never written through. The agent
  * makes them, outside the task's cgroup (see `touch`).
  */
-function createFresh(path: string, owner?: { uid: number; gid: number }): number {
+const unlinkAsync = promisify(unlink);
+const openAsync = promisify(open);
+const fchownAsync = promisify(fchown);
+const closeAsync = promisify(close);
+const writeAsync = promisify(write);
+
+// Creating a file costs a millisecond or more on some disks (journaled ext4 on a virtual disk):
+// done on the agent's thread, four of them per task capped how many runs a node could start.
+// On libuv's thread pool they run beside the agent and beside each other.
+async function createFresh(path: string, owner?: { uid: number; gid: number }): Promise<number> {
   try {
-    unlinkSync(path);
+    await unlinkAsync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  const fd = await openAsync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
-    if (owner) fchownSync(fd, owner.uid, owner.gid);
+    if (owner) await fchownAsync(fd, owner.uid, owner.gid);
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -90,28 +100,31 @@ function createFresh(path: string, owner?: { uid: number; gid: number }): number
  * the two log files open for writing.
  */
 async function prepare(req: LaunchRequest): Promise<{ out: number; err: number }> {
-  if (req.setup) await Cgroups.applyAsync(req.setup);
-  for (const f of req.touch ?? []) closeSync(createFresh(f, req.user));
-  const out = createFresh(req.stdoutPath);
-  let err: number;
-  try {
-    err = createFresh(req.stderrPath);
-  } catch (e) {
-    closeSync(out);
-    throw e;
+  const files = await Promise.allSettled([
+    req.setup ? Cgroups.applyAsync(req.setup).then(() => -1) : Promise.resolve(-1),
+    ...(req.touch ?? []).map((f) => createFresh(f, req.user).then(async (fd) => (await closeAsync(fd), -1))),
+    createFresh(req.stdoutPath),
+    createFresh(req.stderrPath),
+  ]);
+  const failed = files.find((f) => f.status === 'rejected');
+  if (failed) {
+    // the log files that were made are closed again: nothing leaks when one step failed
+    for (const f of files.slice(-2)) if (f.status === 'fulfilled') closeSync(f.value);
+    throw failed.reason;
   }
-  return { out, err };
+  const [out, err] = files.slice(-2).map((f) => (f as PromiseFulfilledResult<number>).value);
+  return { out: out, err: err };
 }
 
 /** the handle file, once the wrapper's pid is known (its start time is the forked child's: exec keeps it) */
-function writeHandle(file: { path: string; template: string }, pid: number, mustExist: boolean): void {
+async function writeHandle(file: { path: string; template: string }, pid: number, mustExist: boolean): Promise<void> {
   const start = readProcStat(pid)?.startTime;
   if (start === undefined && mustExist) throw new Error(`the wrapper (pid ${pid}) is gone before its handle was written`);
-  const fd = createFresh(file.path);
+  const fd = await createFresh(file.path);
   try {
-    writeFileSync(fd, file.template.replaceAll('@PID@', String(pid)).replaceAll('@START@', start ?? ''));
+    await writeAsync(fd, file.template.replaceAll('@PID@', String(pid)).replaceAll('@START@', start ?? ''));
   } finally {
-    closeSync(fd);
+    await closeAsync(fd);
   }
 }
 
@@ -190,7 +203,7 @@ export class NodeLauncher implements Launcher {
     child.on('error', () => {}); // a late error must not crash the agent; the exit is reported anyway
     child.unref();
     // after the spawn: Node has no way to hold the child back until this is written
-    if (req.handleFile) writeHandle(req.handleFile, pid, false);
+    if (req.handleFile) await writeHandle(req.handleFile, pid, false);
     const exited =
       child.exitCode !== null || child.signalCode !== null ? Promise.resolve(true) : new Promise<boolean>((r) => child.once('exit', () => r(true)));
     const ready = child.stdio[3] as Readable | null;
@@ -319,17 +332,18 @@ export class PerlLauncher implements Launcher {
       p.pid = pid;
       const t = this.track(pid);
       if (p.handleFile) {
-        try {
-          writeHandle(p.handleFile, pid, true);
-        } catch (err) {
-          // the child exits without running anything
-          proc.stdin!.write(`C ${req}\n`);
-          this.pending.delete(req);
-          this.tracked.delete(pid);
-          p.reject(err as Error);
-          return;
-        }
-        proc.stdin!.write(`G ${req}\n`);
+        // the child waits for its go until the handle is on disk
+        writeHandle(p.handleFile, pid, true).then(
+          () => void proc.stdin!.write(`G ${req}\n`),
+          (err: unknown) => {
+            // the child exits without running anything
+            proc.stdin!.write(`C ${req}\n`);
+            this.pending.delete(req);
+            this.tracked.get(pid)?.cancel();
+            this.tracked.delete(pid);
+            p.reject(err as Error);
+          },
+        );
       }
       const settle = (): void => {
         if (t.isReady) return;
