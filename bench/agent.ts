@@ -29,12 +29,13 @@
  *   (that is: npx tsc -p tsconfig.build.json && npx tsx bench/agent.ts ...)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { TestAgent, TestCluster, waitFor, type Proc } from '../test/support/cluster.js';
+import { processes } from './support/procs.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -78,17 +79,7 @@ function status(pid: number): Status | undefined {
 /** every process below pid (not pid itself) */
 function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
-  }
+  for (const p of processes()) children.set(p.stat.ppid, [...(children.get(p.stat.ppid) ?? []), p.pid]);
   const out: number[] = [];
   const todo = [pid];
   while (todo.length) {

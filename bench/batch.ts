@@ -22,7 +22,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +32,7 @@ import { ExecDriver } from '../src/drivers/exec.js';
 import { readProcStat } from '../src/drivers/proc.js';
 import { TestCluster, waitFor } from '../test/support/cluster.js';
 import { slurmMissing, startLocalSlurm } from './support/slurm.js';
+import { processes } from './support/procs.js';
 
 const { values } = parseArgs({
   options: {
@@ -63,17 +64,8 @@ function cpuOf(pid: number | undefined): { own: number; children: number } {
   const st = pid === undefined ? undefined : readProcStat(pid);
   if (!st || pid === undefined) return { own: 0, children: 0 };
   let children = st.cutime + st.cstime;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[1]) !== pid) continue;
-    children += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  for (const p of processes()) {
+    if (p.stat.ppid === pid) children += p.stat.utime + p.stat.stime + p.stat.cutime + p.stat.cstime;
   }
   // USER_HZ is 100 on every Linux ABI Node supports
   return { own: (st.utime + st.stime) / 100, children: children / 100 };

@@ -4,14 +4,8 @@
  * for things the user can fix).
  */
 import { CliError, formatError } from './output.js';
-import { packageVersion } from './version.js';
 
 const args = process.argv.slice(2);
-// scripts ask for the version to decide what to do: it is answered before the command tree is loaded
-if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  process.stdout.write(`${packageVersion()}\n`);
-  process.exit(0);
-}
 const { buildProgram } = await import('./program.js');
 const program = await buildProgram(args);
 

@@ -7,8 +7,9 @@ import { accessSync, constants as fsConstants, readFileSync, statSync } from 'no
 import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 
-interface ProcStat {
+export interface ProcStat {
   state: string;
+  ppid: number;
   pgrp: number;
   utime: number;
   stime: number;
@@ -30,6 +31,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return {
     state: rest[0],
+    ppid: Number(rest[1]),
     pgrp: Number(rest[2]),
     utime: Number(rest[11]),
     stime: Number(rest[12]),
