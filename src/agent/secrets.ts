@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { lstatSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -146,7 +147,8 @@ export function secretsForStart(dir: string, refs: TaskSecretSpec[], values: Map
 /** hands the secrets dir to the task's user (the exec driver calls this when it drops root) */
 export async function chownSecrets(taskDir: string, uid: number, gid: number): Promise<void> {
   const dir = join(taskDir, SECRETS_DIR);
-  const st = await lstat(dir).catch(() => undefined);
+  // on this thread: asked for every task start, and most tasks have no secrets
+  const st = lstatQuiet(dir);
   if (!st?.isDirectory()) return;
   await chown(dir, uid, gid);
   for (const name of await readdir(dir)) {
@@ -161,10 +163,18 @@ export async function chownSecrets(taskDir: string, uid: number, gid: number): P
   }
 }
 
+function lstatQuiet(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** unmounts the secrets tmpfs of a task dir (before the dir is removed); the values go with it */
 export async function releaseSecrets(taskDir: string): Promise<void> {
   const dir = join(taskDir, SECRETS_DIR);
-  const st = await lstat(dir).catch(() => undefined);
+  const st = lstatQuiet(dir);
   if (!st?.isDirectory()) return;
   if (await isMountPoint(dir).catch(() => false)) await run('umount', ['-l', dir]).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });

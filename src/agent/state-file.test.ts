@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -134,6 +134,35 @@ describe('StateStore', () => {
     await store.write(sample('a1'));
     await store.remove('a1');
     expect(await store.read('a1')).toBeUndefined();
+  });
+
+  // a small dir goes call by call on the agent's thread, a big or deep one on the pool: both must be gone whole,
+  // and a link a task left in its dir is removed, never followed
+  it.each([
+    ['a run that left its logs', 3, 0],
+    ['a task that filled its dir', 200, 0],
+    ['a task with nested dirs', 2, 3],
+  ])('removes the alloc directory of %s, and never what a link in it points at', async (_what, files, depth) => {
+    const store = new StateStore(dir);
+    await store.write(sample('a2'));
+    await store.write(sample('a2', 'c2'));
+    const outside = join(dir, 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'keep.txt'), 'keep');
+    let task = store.taskDir('a2', 'main');
+    await mkdir(task, { recursive: true });
+    await symlink(outside, join(task, 'link-out'));
+    for (let d = 0; d <= depth; d++) {
+      for (let i = 0; i < files; i++) await writeFile(join(task, `f${i}.log`), 'x');
+      if (d < depth) await mkdir((task = join(task, `sub${d}`)));
+    }
+    await store.remove('a2');
+    await expect(stat(store.allocDir('a2'))).rejects.toThrow(/ENOENT/);
+    expect(await readFile(join(outside, 'keep.txt'), 'utf8')).toBe('keep');
+    // and a new alloc of the same id starts from nothing
+    expect(await store.read('a2')).toBeUndefined();
+    await store.write(sample('a2', 'c3'));
+    expect((await store.read('a2'))?.tasks.main.logCursor).toBe('c3');
   });
 });
 

@@ -11,8 +11,9 @@
  * minute that difference was most of the agent's work per run.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, existsSync, fchmodSync, ftruncateSync, open as openCb, readdirSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import type { AgentAlloc, AllocClientStatus, AllocStatusUpdate, TaskState } from '../api/types.js';
 import type { TaskHandle } from '../drivers/driver.js';
@@ -51,6 +52,7 @@ export interface AllocStateFile {
 }
 
 let tmpCounter = 0;
+const openFd = promisify(openCb);
 
 /**
  * Write JSON atomically: a unique temp file in the same directory, then rename.
@@ -104,7 +106,9 @@ const LEGACY = 'state.json';
 export class StateStore {
   /** per alloc: the sequence number of the last write (its slot is seq % 2) */
   private readonly seqs = new Map<string, number>();
-  private readonly handles = new Map<string, Array<FileHandle | undefined>>();
+  private readonly handles = new Map<string, Array<number | undefined>>();
+  /** per alloc and slot: how long the file is, where known (a slot this agent made or wrote) */
+  private readonly lengths = new Map<string, Array<number | undefined>>();
 
   constructor(readonly dataDir: string) {}
 
@@ -123,40 +127,67 @@ export class StateStore {
   /**
    * Callers must not overlap writes of one alloc (the alloc runner queues
    * them): two writes in flight could both land in the same slot.
+   *
+   * Only making a slot's file is done on libuv's thread pool (creating an
+   * inode can take a millisecond on some disks); writing a few KiB into an open
+   * file and cutting it are microseconds, while a hand-off to the pool and back
+   * costs tens of them in cpu, and an alloc is written several times in its life.
    */
   async write(state: AllocStateFile): Promise<void> {
     // serialize first: a value that cannot be written must not touch either slot
     let seq = this.seqs.get(state.allocId);
     seq = (seq ?? (await this.newest(state.allocId))?.seq ?? 0) + 1;
     const data = Buffer.from(JSON.stringify({ seq, state } satisfies Slot));
-    const fh = await this.slot(state.allocId, seq % 2);
+    const n = seq % 2;
+    const fd = await this.slot(state.allocId, n);
     // in place: a torn write leaves this slot unreadable and the other one as it was
-    await fh.write(data, 0, data.length, 0);
-    await fh.truncate(data.length);
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off, off);
+    const lengths = this.lengths.get(state.allocId);
+    const had = lengths?.[n];
+    // cut off what is left of a longer state before it; nothing to cut when it was as short
+    if (had === undefined || had > data.length) ftruncateSync(fd, data.length);
+    if (lengths) lengths[n] = data.length;
     this.seqs.set(state.allocId, seq);
   }
 
   /** the slot's file, kept open while the alloc lives: opening it for every write cost more than writing */
-  private async slot(allocId: string, n: number): Promise<FileHandle> {
+  private async slot(allocId: string, n: number): Promise<number> {
     let held = this.handles.get(allocId);
     if (!held) this.handles.set(allocId, (held = []));
+    let lengths = this.lengths.get(allocId);
+    if (!lengths) this.lengths.set(allocId, (lengths = []));
     const have = held[n];
-    if (have) return have;
+    if (have !== undefined) return have;
     const path = join(this.allocDir(allocId), SLOTS[n]);
-    // read-write, created if missing, neither truncated (the slot may hold the newest good state) nor appending
-    const flags = constants.O_RDWR | constants.O_CREAT;
-    let fh: FileHandle;
+    // read-write, neither truncated (the slot may hold the newest good state) nor appending;
     // the alloc's spec and payload are for the agent only: tasks run as other users and pass through
+    const fresh = (): Promise<number> => openFd(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    let fd: number;
     try {
-      fh = await open(path, flags, 0o600);
+      fd = await fresh();
+      lengths[n] = 0;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(this.allocDir(allocId), { recursive: true, mode: 0o711 });
-      fh = await open(path, flags, 0o600);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        await mkdir(this.allocDir(allocId), { recursive: true, mode: 0o711 });
+        fd = await fresh();
+        lengths[n] = 0;
+      } else if (code === 'EEXIST') {
+        // a slot an earlier agent wrote: its length is not known, and one made by an older agent was 0644
+        fd = await openFd(path, constants.O_RDWR, 0o600);
+        fchmodSync(fd, 0o600);
+      } else {
+        throw err;
+      }
     }
-    await fh.chmod(0o600); // a slot made by an older agent was 0644
-    held[n] = fh;
-    return fh;
+    // the alloc was removed while its file was being opened: not kept, or it would leak
+    if (this.handles.get(allocId) !== held) {
+      closeSync(fd);
+      throw new Error(`alloc ${allocId} was removed while its state was being written`);
+    }
+    held[n] = fd;
+    return fd;
   }
 
   async read(allocId: string): Promise<AllocStateFile | undefined> {
@@ -224,10 +255,55 @@ export class StateStore {
 
   async remove(allocId: string): Promise<void> {
     this.seqs.delete(allocId);
+    this.lengths.delete(allocId);
     const held = this.handles.get(allocId) ?? [];
     this.handles.delete(allocId);
-    await Promise.all(held.map(async (fh) => fh?.close().catch(() => undefined)));
-    await rm(this.allocDir(allocId), { recursive: true, force: true });
+    for (const fd of held) {
+      if (fd === undefined) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        // closed already
+      }
+    }
+    const dir = this.allocDir(allocId);
+    // what a run leaves is a handful of small files: removed here, a call each; anything
+    // more (a task that filled its dir, a mount) goes on the thread pool
+    if (!removeSmallTree(dir, SMALL_TREE_ENTRIES)) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** at most this many entries are removed on the agent's thread; a bigger alloc dir on the thread pool */
+const SMALL_TREE_ENTRIES = 32;
+
+/**
+ * Removes `dir` and what is in it with synchronous calls when that is at most
+ * `budget` entries two levels deep (the alloc dir, its task dirs); false when
+ * it is bigger or anything is unexpected, with whatever was removed gone.
+ * Entries are unlinked, never followed: a link a task left in its dir is
+ * removed itself.
+ */
+function removeSmallTree(dir: string, budget: number): boolean {
+  try {
+    let left = budget;
+    const walk = (d: string, depth: number): boolean => {
+      const entries = readdirSync(d, { withFileTypes: true });
+      left -= entries.length;
+      if (left < 0) return false;
+      for (const e of entries) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) {
+          if (depth >= 1 || !walk(p, depth + 1)) return false;
+        } else {
+          unlinkSync(p);
+        }
+      }
+      rmdirSync(d);
+      return true;
+    };
+    return walk(dir, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(dir);
   }
 }
 

@@ -87,11 +87,16 @@ export class StatusReporter {
           if (!(await sleep(this.backoff.next(), this.opts.signal))) return;
         } else {
           this.backoff.reset();
+          // what came in while that batch was out waits its own coalescing time unless it fills a batch:
+          // sent at once, a busy node sent a request of a few updates after every answer, and each
+          // request is a transaction on the server
+          if (this.pending.size < this.maxBatch) break;
         }
       }
     } finally {
       this.running = false;
     }
+    if (this.pending.size > 0) this.schedule();
   }
 
   /** true when the batch is done with (sent, or refused for good); false to retry later */

@@ -3,7 +3,7 @@
  * /etc/passwd and /etc/group, the way the task's process will see it. Pure
  * parsing apart from reading those two files, so tests can hand in their own.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export interface TaskUser {
   /** as asked for: a name, or a uid as text */
@@ -20,7 +20,24 @@ export interface UserDb {
   group: string;
 }
 
+const DB_FILES = ['/etc/passwd', '/etc/group'] as const;
+let cached: { stamp: string; db: UserDb } | undefined;
+
+/**
+ * The two files as they are now. Every task start resolves its user, so the
+ * text is kept while neither file changed (same inode, size and mtime: tools
+ * like useradd write a new file and rename it over the old one).
+ */
 function readDb(): UserDb {
+  const stamp = DB_FILES.map((p) => {
+    try {
+      const st = statSync(p);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  }).join(' ');
+  if (cached?.stamp === stamp) return cached.db;
   const read = (p: string): string => {
     try {
       return readFileSync(p, 'utf8');
@@ -28,7 +45,9 @@ function readDb(): UserDb {
       return '';
     }
   };
-  return { passwd: read('/etc/passwd'), group: read('/etc/group') };
+  const db = { passwd: read(DB_FILES[0]), group: read(DB_FILES[1]) };
+  cached = { stamp, db };
+  return db;
 }
 
 /** `name` or `uid` (`uid:gid` too); throws with what is wrong and how to fix it */

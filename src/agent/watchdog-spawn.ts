@@ -149,6 +149,13 @@ export interface WatchdogLoopOptions {
   everyMs?: number;
   /** a task started: write the lease now, not at the next check */
   wake?: LeaseWake;
+  /**
+   * ms a wake waits after the last write (default 25): while tasks start by the
+   * hundred per second, one lease (a new file each time, with every running
+   * task in it) per start was the agent's largest file write, so the starts of
+   * those ms share one
+   */
+  minGapMs?: number;
 }
 
 /** Lets a task start cut the watchdog loop's wait short, so a new task is in the lease within milliseconds. */
@@ -186,6 +193,7 @@ export class LeaseWake {
  */
 export async function watchdogLoop(opts: WatchdogLoopOptions): Promise<void> {
   const every = opts.everyMs ?? 250;
+  const minGap = Math.min(every, opts.minGapMs ?? 25);
   const wake = opts.wake ?? new LeaseWake();
   const writer = new LeaseWriter(opts.dataDir);
   let writeError: string | undefined;
@@ -193,6 +201,7 @@ export async function watchdogLoop(opts: WatchdogLoopOptions): Promise<void> {
   let unbuiltSaid = false;
   while (!opts.signal.aborted) {
     let lease: AgentLease | undefined;
+    const round = Date.now();
     try {
       lease = opts.lease();
       await writer.update(lease);
@@ -219,5 +228,7 @@ export async function watchdogLoop(opts: WatchdogLoopOptions): Promise<void> {
       }
     }
     await wake.wait(every, opts.signal);
+    const early = round + minGap - Date.now();
+    if (early > 0 && !opts.signal.aborted) await new Promise<void>((r) => setTimeout(r, early));
   }
 }

@@ -55,7 +55,7 @@ describe('Cgroups', () => {
     const cg = new Cgroups(root);
     cg.offer(8000);
     const planned = cg.plan('n1', 'a-main', { cpu: 100, cpuLimit: 2500, memory: 0, disk: 0 })!;
-    await Cgroups.applyAsync(planned.steps);
+    Cgroups.apply(planned.steps);
     const t = planned.cgroup;
     expect(readFileSync(join(t.memory, 'cpu.weight'), 'utf8')).toBe('4');
     expect(readFileSync(join(t.memory, 'cpu.max'), 'utf8')).toBe('250000 100000');

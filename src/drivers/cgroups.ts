@@ -4,10 +4,10 @@
  * controller). Everything here is plain file I/O so the
  * exec driver can fall back to "no limits" when the hierarchy is not writable.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { mkdir, rmdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Resources } from '../api/types.js';
+import { readSmallFile } from './small-file.js';
 
 export type CgroupVersion = 'v1' | 'v2' | 'none';
 
@@ -66,11 +66,7 @@ function cpuMax(limit: number | undefined): string {
 }
 
 function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
+  return readSmallFile(path);
 }
 
 function readNumber(path: string): number | undefined {
@@ -115,20 +111,6 @@ function freshDir(dir: string): void {
       mkdirSync(dir);
     } catch {
       // busy: processes of the earlier run are still in it; keep using it
-    }
-  }
-}
-
-async function freshDirAsync(dir: string): Promise<void> {
-  try {
-    await mkdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    try {
-      await rmdir(dir);
-      await mkdir(dir);
-    } catch {
-      // busy, as in freshDir
     }
   }
 }
@@ -266,9 +248,8 @@ export class Cgroups {
 
   /**
    * What creating the task's cgroup takes, as steps carried out later (the exec
-   * launchers do, with applyAsync, so that the agent's thread does not wait on
-   * the kernel's cgroup code for every task). The node's own dir is prepared
-   * here, once per node.
+   * launchers do, with apply(), right before the fork). The node's own dir is
+   * prepared here, once per node.
    */
   plan(nodeId: string, name: string, resources: Resources): { cgroup: TaskCgroup; steps: CgroupStep[] } | undefined {
     if (this.version === 'none' || !this.memoryBase) return undefined;
@@ -343,32 +324,6 @@ export class Cgroups {
     }
   }
 
-  /**
-   * apply(), on libuv's thread pool: the exec launchers make every task's
-   * group this way, so the agent's thread never waits on the kernel's cgroup
-   * code (which can take milliseconds on a busy node). The steps of one dir
-   * run in order (memsw after the memory limit), different dirs (the v1
-   * hierarchies) side by side.
-   */
-  static async applyAsync(steps: CgroupStep[]): Promise<void> {
-    const byDir = new Map<string, CgroupStep[]>();
-    for (const st of steps) {
-      const dir = 'mkdir' in st ? st.mkdir : dirname(st.write);
-      const list = byDir.get(dir);
-      if (list) list.push(st);
-      else byDir.set(dir, [st]);
-    }
-    await Promise.all(
-      [...byDir.values()].map(async (list) => {
-        for (const st of list) {
-          if ('mkdir' in st) await freshDirAsync(st.mkdir);
-          else if (st.required) await writeFile(st.write, st.value);
-          else await writeFile(st.write, st.value).catch(() => undefined);
-        }
-      }),
-    );
-  }
-
   /** The cgroup.procs files a process writes its pid into to join the task's cgroup. */
   static procsFiles(cg: TaskCgroup): string[] {
     return taskDirs(cg).map((d) => join(d, 'cgroup.procs'));
@@ -382,9 +337,15 @@ export class Cgroups {
     return [...out];
   }
 
-  static stats(cg: TaskCgroup): CgroupStats {
+  /**
+   * The group's counters. `current: false` skips its present memory use, which
+   * is 0 once its processes are gone: the exit status of every task reads
+   * these, and each file is a few system calls.
+   */
+  static stats(cg: TaskCgroup, opts: { current?: boolean } = {}): CgroupStats {
+    const current = opts.current !== false;
     if (cg.version === 'v2') {
-      const memory = readNumber(join(cg.memory, 'memory.current')) ?? 0;
+      const memory = current ? (readNumber(join(cg.memory, 'memory.current')) ?? 0) : 0;
       const events = readKeyed(join(cg.memory, 'memory.events'));
       const cpu = readKeyed(join(cg.memory, 'cpu.stat'));
       return {
@@ -395,7 +356,7 @@ export class Cgroups {
         cpuNanos: cpu.usage_usec !== undefined ? cpu.usage_usec * 1000 : undefined,
       };
     }
-    const memory = readNumber(join(cg.memory, 'memory.usage_in_bytes')) ?? 0;
+    const memory = current ? (readNumber(join(cg.memory, 'memory.usage_in_bytes')) ?? 0) : 0;
     const oom = readKeyed(join(cg.memory, 'memory.oom_control'));
     const acct = cg.cpuacct ?? cg.cpu;
     const cpuacct = acct ? readNumber(join(acct, 'cpuacct.usage')) : undefined;
@@ -408,15 +369,11 @@ export class Cgroups {
     };
   }
 
-  /**
-   * Removes the task's dirs; only succeeds once no process is left in them.
-   * On libuv's thread pool: removing a cgroup can wait on kernel locks the
-   * agent's thread should not.
-   */
-  static async destroy(cg: TaskCgroup): Promise<void> {
+  /** Removes the task's dirs; only succeeds once no process is left in them. */
+  static destroy(cg: TaskCgroup): void {
     for (const dir of taskDirs(cg)) {
       try {
-        await rmdir(dir);
+        rmdirSync(dir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }

@@ -7,13 +7,13 @@
  * process asks next.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { chmod, chown, open, type FileHandle } from 'node:fs/promises';
+import { chmodSync, chownSync, closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { LogStream, Resources } from '../api/types.js';
 import { resolveTaskUser, type TaskUser } from '../agent/task-user.js';
 import { chownSecrets } from '../agent/secrets.js';
 import { Cgroups, type TaskCgroup } from './cgroups.js';
+import { readSmallFile } from './small-file.js';
 import { defaultLauncher, dropPrivileges, LauncherGone, NodeLauncher, type LaunchRequest, type Launched, type Launcher } from './exec-launcher.js';
 import {
   EXEC_OUTPUT_LIMIT,
@@ -168,11 +168,8 @@ function exitFileTime(taskDir: string): string | undefined {
 
 /** the exit file's text: '' before the command ran, 'running' while it runs, then its exit code */
 function readExitFile(taskDir: string): string | undefined {
-  try {
-    return readTaskFile(join(taskDir, 'exit_code')).trim();
-  } catch {
-    return undefined;
-  }
+  // never through a link, as readTaskFile
+  return readSmallFile(join(taskDir, 'exit_code'), constants.O_RDONLY | constants.O_NOFOLLOW)?.trim();
 }
 
 function readExitCode(taskDir: string): number | undefined {
@@ -288,7 +285,7 @@ class ExecTask implements RunningTask {
     if (signal) res.signal = signal;
     const cg = this.data.cgroup;
     if (cg) {
-      const s = Cgroups.stats(cg);
+      const s = Cgroups.stats(cg, { current: false });
       res.oomKilled = s.oomKills > 0 || (cg.version === 'v1' && s.failcnt > 0 && exitCode === 137);
       const peak = Math.max(s.peakMemory, this.polledPeak);
       if (peak > 0) res.peakMemory = peak;
@@ -364,24 +361,26 @@ class ExecTask implements RunningTask {
     }
     const buf = Buffer.alloc(LOG_CHUNK);
     // opened once and kept while following: the files are only ever appended to (or made anew
-    // by a restart, which starts a new follow)
-    const files: Partial<Record<LogStream, FileHandle>> = {};
+    // by a restart, which starts a new follow). Read on this thread: these are the pages the
+    // task just wrote, and for a short run the hand-offs to the thread pool and back cost more
+    // cpu than the rest of following its output
+    const files: Partial<Record<LogStream, number>> = {};
     try {
       for (;;) {
         // decide "exited" before reading so output written just before exit is still drained
         const exited = !this.alive();
         let got = false;
         for (const stream of ['stdout', 'stderr'] as const) {
-          let fh = files[stream];
-          if (!fh) {
+          let fd = files[stream];
+          if (fd === undefined) {
             try {
               // never through a link: the task owns its dir, and a link to the node's secrets would ship them as logs
-              fh = files[stream] = await open(join(this.data.taskDir, `${stream}.log`), constants.O_RDONLY | constants.O_NOFOLLOW);
+              fd = files[stream] = openSync(join(this.data.taskDir, `${stream}.log`), constants.O_RDONLY | constants.O_NOFOLLOW);
             } catch {
               continue;
             }
           }
-          const { bytesRead } = await fh.read(buf, 0, LOG_CHUNK, offsets[stream]);
+          const bytesRead = readSync(fd, buf, 0, LOG_CHUNK, offsets[stream]);
           if (bytesRead > 0) {
             offsets[stream] += bytesRead;
             got = true;
@@ -394,7 +393,13 @@ class ExecTask implements RunningTask {
         }
       }
     } finally {
-      await Promise.all(Object.values(files).map((fh) => fh.close().catch(() => undefined)));
+      for (const fd of Object.values(files)) {
+        try {
+          closeSync(fd);
+        } catch {
+          // closed already
+        }
+      }
     }
   }
 
@@ -465,20 +470,24 @@ class ExecTask implements RunningTask {
       this.killAll('SIGKILL');
       await this.waitGone();
     }
-    rmSync(join(this.data.taskDir, 'handle.json'), { force: true });
+    try {
+      unlinkSync(join(this.data.taskDir, 'handle.json'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
     const cg = this.data.cgroup;
     if (!cg) return;
     // the kernel refuses rmdir while a (dying) process is still charged to the group
     for (let i = 0; i < 50; i++) {
       try {
-        await Cgroups.destroy(cg);
+        Cgroups.destroy(cg);
         return;
       } catch {
         this.killAll('SIGKILL');
         await sleep(100);
       }
     }
-    await Cgroups.destroy(cg);
+    Cgroups.destroy(cg);
   }
 }
 
@@ -577,8 +586,8 @@ export class ExecDriver implements Driver {
       // the task's dir is the task's own (its files, its cwd); nothing else of the agent's is
       const st = lstatSync(config.taskDir);
       if (!st.isDirectory()) throw new Error(`task dir ${config.taskDir} is not a directory`);
-      await chown(config.taskDir, user.uid, user.gid);
-      await chmod(config.taskDir, 0o700);
+      chownSync(config.taskDir, user.uid, user.gid);
+      chmodSync(config.taskDir, 0o700);
       await chownSecrets(config.taskDir, user.uid, user.gid);
     }
     const exitFile = join(config.taskDir, 'exit_code');
@@ -602,7 +611,13 @@ export class ExecDriver implements Driver {
       launched = await this.launch(req);
     } catch (err) {
       // a half-made group that cannot go now is made anew by the next start of the same task
-      if (cgroup) await Cgroups.destroy(cgroup).catch(() => undefined);
+      if (cgroup) {
+        try {
+          Cgroups.destroy(cgroup);
+        } catch {
+          // still busy: the next start of the same task makes it anew
+        }
+      }
       throw new Error(`could not start the exec wrapper for task "${config.taskName}": ${(err as Error).message}`);
     }
     const pid = launched.pid;

@@ -6,6 +6,7 @@
 import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { readSmallFile } from './small-file.js';
 
 export interface ProcStat {
   state: string;
@@ -21,12 +22,8 @@ export interface ProcStat {
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = readSmallFile(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
   // comm (field 2) may contain spaces and parens: fields after the last ')' start at field 3
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return {
@@ -43,11 +40,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
 
 /** Alive and the same process we started (not a zombie, not a reused pid). */
 export function processAlive(pid: number, startTime?: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  // no signal probe first: /proc/<pid>/stat exists exactly while the process does (a zombie too, told by its state)
   const st = readProcStat(pid);
   if (!st || st.state === 'Z' || st.state === 'X') return false;
   return startTime === undefined || st.startTime === startTime;
