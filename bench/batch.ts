@@ -32,6 +32,7 @@ import { ExecDriver } from '../src/drivers/exec.js';
 import { readProcStat } from '../src/drivers/proc.js';
 import { TestCluster, waitFor } from '../test/support/cluster.js';
 import { slurmMissing, startLocalSlurm } from './support/slurm.js';
+import { describeFs } from './support/fs-info.js';
 import { processes } from './support/procs.js';
 
 const { values } = parseArgs({
@@ -273,6 +274,8 @@ async function main(): Promise<void> {
       `aims (issue #14): throughput at least ${AIM_VS_SLURM}x Slurm's (${vsSlurm}) and at least ${AIM_VS_DRIVER}x the exec driver alone's (${ratio(driverRun.ms, batonMs)}: ${met(driverRun.ms / batonMs >= AIM_VS_DRIVER)})\n`,
     );
     process.stdout.write('targets (issue #3): throughput at least 50 % of xargs, submit → running p50 under 50 ms\n');
+    // the driver alone and the agent make and remove every run's files there
+    process.stdout.write(`${describeFs(tmpdir())}\n`);
   } finally {
     await cluster.stop();
   }
