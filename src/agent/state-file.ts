@@ -100,15 +100,20 @@ interface Slot {
 }
 
 const SLOTS = ['state.0.json', 'state.1.json'] as const;
+
+interface OpenSlot {
+  fd: number;
+  /** what the file holds now, in bytes; undefined for a slot an earlier agent wrote */
+  length?: number;
+}
 /** written by earlier versions (one file, renamed into place); read, never written */
 const LEGACY = 'state.json';
 
 export class StateStore {
   /** per alloc: the sequence number of the last write (its slot is seq % 2) */
   private readonly seqs = new Map<string, number>();
-  private readonly handles = new Map<string, Array<number | undefined>>();
-  /** per alloc and slot: how long the file is, where known (a slot this agent made or wrote) */
-  private readonly lengths = new Map<string, Array<number | undefined>>();
+  /** per alloc, its open slot files, each with its length where known (a slot this agent made or wrote) */
+  private readonly slots = new Map<string, Array<OpenSlot | undefined>>();
 
   constructor(readonly dataDir: string) {}
 
@@ -138,56 +143,49 @@ export class StateStore {
     let seq = this.seqs.get(state.allocId);
     seq = (seq ?? (await this.newest(state.allocId))?.seq ?? 0) + 1;
     const data = Buffer.from(JSON.stringify({ seq, state } satisfies Slot));
-    const n = seq % 2;
-    const fd = await this.slot(state.allocId, n);
+    const slot = await this.slot(state.allocId, seq % 2);
     // in place: a torn write leaves this slot unreadable and the other one as it was
     let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off, off);
-    const lengths = this.lengths.get(state.allocId);
-    const had = lengths?.[n];
+    while (off < data.length) off += writeSync(slot.fd, data, off, data.length - off, off);
     // cut off what is left of a longer state before it; nothing to cut when it was as short
-    if (had === undefined || had > data.length) ftruncateSync(fd, data.length);
-    if (lengths) lengths[n] = data.length;
+    if (slot.length === undefined || slot.length > data.length) ftruncateSync(slot.fd, data.length);
+    slot.length = data.length;
     this.seqs.set(state.allocId, seq);
   }
 
   /** the slot's file, kept open while the alloc lives: opening it for every write cost more than writing */
-  private async slot(allocId: string, n: number): Promise<number> {
-    let held = this.handles.get(allocId);
-    if (!held) this.handles.set(allocId, (held = []));
-    let lengths = this.lengths.get(allocId);
-    if (!lengths) this.lengths.set(allocId, (lengths = []));
+  private async slot(allocId: string, n: number): Promise<OpenSlot> {
+    let held = this.slots.get(allocId);
+    if (!held) this.slots.set(allocId, (held = []));
     const have = held[n];
-    if (have !== undefined) return have;
+    if (have) return have;
     const path = join(this.allocDir(allocId), SLOTS[n]);
     // read-write, neither truncated (the slot may hold the newest good state) nor appending;
     // the alloc's spec and payload are for the agent only: tasks run as other users and pass through
     const fresh = (): Promise<number> => openFd(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
-    let fd: number;
+    let slot: OpenSlot;
     try {
-      fd = await fresh();
-      lengths[n] = 0;
+      slot = { fd: await fresh(), length: 0 };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
         await mkdir(this.allocDir(allocId), { recursive: true, mode: 0o711 });
-        fd = await fresh();
-        lengths[n] = 0;
+        slot = { fd: await fresh(), length: 0 };
       } else if (code === 'EEXIST') {
         // a slot an earlier agent wrote: its length is not known, and one made by an older agent was 0644
-        fd = await openFd(path, constants.O_RDWR, 0o600);
-        fchmodSync(fd, 0o600);
+        slot = { fd: await openFd(path, constants.O_RDWR, 0o600) };
+        fchmodSync(slot.fd, 0o600);
       } else {
         throw err;
       }
     }
     // the alloc was removed while its file was being opened: not kept, or it would leak
-    if (this.handles.get(allocId) !== held) {
-      closeSync(fd);
+    if (this.slots.get(allocId) !== held) {
+      closeSync(slot.fd);
       throw new Error(`alloc ${allocId} was removed while its state was being written`);
     }
-    held[n] = fd;
-    return fd;
+    held[n] = slot;
+    return slot;
   }
 
   async read(allocId: string): Promise<AllocStateFile | undefined> {
@@ -255,13 +253,12 @@ export class StateStore {
 
   async remove(allocId: string): Promise<void> {
     this.seqs.delete(allocId);
-    this.lengths.delete(allocId);
-    const held = this.handles.get(allocId) ?? [];
-    this.handles.delete(allocId);
-    for (const fd of held) {
-      if (fd === undefined) continue;
+    const held = this.slots.get(allocId) ?? [];
+    this.slots.delete(allocId);
+    for (const slot of held) {
+      if (!slot) continue;
       try {
-        closeSync(fd);
+        closeSync(slot.fd);
       } catch {
         // closed already
       }

@@ -106,14 +106,9 @@ export interface RunAs {
   home: string;
 }
 
-/** read a file of the task's dir without following a link the task may have put there */
-function readTaskFile(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+/** a file of the task's dir, read without following a link the task may have put there; undefined when unreadable */
+function readTaskFile(path: string): string | undefined {
+  return readSmallFile(path, constants.O_RDONLY | constants.O_NOFOLLOW);
 }
 
 const POLL_MS = 200;
@@ -168,8 +163,7 @@ function exitFileTime(taskDir: string): string | undefined {
 
 /** the exit file's text: '' before the command ran, 'running' while it runs, then its exit code */
 function readExitFile(taskDir: string): string | undefined {
-  // never through a link, as readTaskFile
-  return readSmallFile(join(taskDir, 'exit_code'), constants.O_RDONLY | constants.O_NOFOLLOW)?.trim();
+  return readTaskFile(join(taskDir, 'exit_code'))?.trim();
 }
 
 function readExitCode(taskDir: string): number | undefined {
@@ -652,8 +646,10 @@ export class ExecDriver implements Driver {
     const path = join(config.taskDir, 'handle.json');
     // the common case, a task dir without one, without the cost of a thrown ENOENT
     if (!existsSync(path)) return undefined;
+    const text = readTaskFile(path);
+    if (text === undefined) return undefined;
     try {
-      const handle = JSON.parse(readTaskFile(path)) as TaskHandle;
+      const handle = JSON.parse(text) as TaskHandle;
       const d = handle.data as ExecHandleData;
       // the task may have written this file: believe it only for our own wrapper of this very task
       const argv = readCmdline(Number(handle.id));
