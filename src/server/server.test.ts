@@ -16,6 +16,8 @@ import { nodeRequest, startTestServer, until, type TestServer } from './server.f
 import { storeDialects } from '../../test/support/stores.js';
 
 const GiB = 1024 ** 3;
+/** longer than any test here runs, however loaded the machine */
+const LONG_TTL_MS = 60_000;
 
 const job = (name: string, memory = '1Gi', count = 1) =>
   `name: ${name}\ntype: batch\ncount: ${count}\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { memory: ${memory} }\n`;
@@ -45,14 +47,36 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
   let server: RunningServer;
   let client: BatonClient;
 
+  // nodes here beat only when a test says so: a TTL that a loaded machine cannot outlast mid-test,
+  // except in the tests that restart the server with a short one to watch a node go silent
   beforeEach(async () => {
     const where = await fresh();
-    t = await startTestServer({ heartbeatTtlMs: 400, logCapBytes: 64, ...(where.kind === 'postgres' ? { store: where.url } : {}) });
+    t = await startTestServer({ heartbeatTtlMs: LONG_TTL_MS, logCapBytes: 64, ...(where.kind === 'postgres' ? { store: where.url } : {}) });
     ({ server, client } = t);
   });
   afterEach(() => t.close());
 
+  /** the same data dir and store, served again with this TTL (after `whileStopped`, if given) */
+  async function restart(heartbeatTtlMs: number, whileStopped?: () => Promise<void>): Promise<RunningServer> {
+    await server.close();
+    await whileStopped?.();
+    server = t.server = await startServer({
+      dataDir: t.dir,
+      host: '127.0.0.1',
+      port: 0,
+      heartbeatTtlMs,
+      logCapBytes: 64,
+      insecureHttp: true,
+      logger: createLogger('silent', 'test'),
+      version: 'test',
+      store: t.store,
+    });
+    client = new BatonClient({ baseUrl: server.url, token: server.adminToken });
+    return server;
+  }
+
   it('tells the agent its disconnect bound, and warns of a job that may run twice after a partition', async () => {
+    await restart(400);
     const agent = new AgentClient(server.url, server.joinToken);
     const reg = await agent.register(nodeRequest('bound'));
     expect(reg).toMatchObject({ heartbeatTtlMs: 400, stopAfterMs: 266 });
@@ -110,6 +134,7 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
   });
 
   it('marks a silent node down, loses its allocs and places them on another node', async () => {
+    await restart(400);
     const a = await joinNode(server, 'a');
     await client.submitJob(job('svc'), 'svc.yaml');
     const onA = await until(async () => (await a.agent.allocs(0, 0)).allocs[0], 'placement on a');
@@ -263,18 +288,7 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
 
   it('keeps its tokens across a restart', async () => {
     const { url, adminToken, joinToken } = server;
-    await server.close();
-    server = t.server = await startServer({
-      dataDir: t.dir,
-      host: '127.0.0.1',
-      port: 0,
-      heartbeatTtlMs: 400,
-      logCapBytes: 64,
-      insecureHttp: true,
-      logger: createLogger('silent', 'test'),
-      version: 'test',
-      store: t.store,
-    });
+    await restart(LONG_TTL_MS);
     expect(server.adminToken).toBe(adminToken);
     expect(server.joinToken).toBe(joinToken);
     expect(server.url).not.toBe('');
@@ -282,19 +296,7 @@ describe.each(storeDialects())('server ($dialect)', ({ fresh }) => {
   });
 
   it('closes its data dir to other users again at start (it holds the CA key, the secrets key and the admin token)', async () => {
-    await server.close();
-    await chmod(t.dir, 0o755);
-    server = t.server = await startServer({
-      dataDir: t.dir,
-      host: '127.0.0.1',
-      port: 0,
-      heartbeatTtlMs: 400,
-      logCapBytes: 64,
-      insecureHttp: true,
-      logger: createLogger('silent', 'test'),
-      version: 'test',
-      store: t.store,
-    });
+    await restart(LONG_TTL_MS, () => chmod(t.dir, 0o755));
     expect((await stat(t.dir)).mode & 0o777).toBe(0o700);
   });
 });
