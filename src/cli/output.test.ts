@@ -78,6 +78,7 @@ describe('short forms', () => {
   it('formats resources with the units module', () => {
     expect(formatResources({ cpu: 500, memory: 512 * 1024 ** 2, disk: 0 })).toBe('cpu 500m, memory 512 MiB');
     expect(formatResources({ cpu: 2000, memory: 20 * 1024 ** 3, disk: 1024 ** 3 })).toBe('cpu 2 cores, memory 20 GiB, disk 1 GiB');
+    expect(formatResources({ cpu: 250, cpuLimit: 1500, memory: 1024 ** 3, disk: 0 })).toBe('cpu 250m (limit 1.5 cores), memory 1 GiB');
     expect(cpuUsage(1500, 4000)).toBe('1.5 cores / 4 cores');
     expect(bytesUsage(1024 ** 3, 8 * 1024 ** 3)).toBe('1 GiB / 8 GiB');
   });

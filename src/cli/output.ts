@@ -123,7 +123,8 @@ export function shortId(id: string | undefined): string {
 }
 
 export function formatResources(r: Resources): string {
-  const parts = [`cpu ${formatCpu(r.cpu)}`, `memory ${formatBytes(r.memory)}`];
+  // the request is a share of contended cores; a limit, when set, is the hard cap beside it
+  const parts = [`cpu ${formatCpu(r.cpu)}${r.cpuLimit ? ` (limit ${formatCpu(r.cpuLimit)})` : ''}`, `memory ${formatBytes(r.memory)}`];
   if (r.disk > 0) parts.push(`disk ${formatBytes(r.disk)}`);
   return parts.join(', ');
 }

@@ -154,10 +154,13 @@ describe.skipIf(!browserSuiteEnabled())('web UI in a browser', () => {
   });
 
   it('shows a batch job with its runs, and the jobs list filters', async () => {
-    await cluster.client.submitJob(batch('sweep', 'echo run $BATON_ALLOC_INDEX', '16Mi', 3), 'sweep.yaml');
+    const capped = batch('sweep', 'echo run $BATON_ALLOC_INDEX', '16Mi', 3).replace('cpu: 100m,', 'cpu: 100m, cpu_limit: 500m,');
+    await cluster.client.submitJob(capped, 'sweep.yaml');
     await waitForJob(cluster.client, 'sweep', (d) => d.summary.status === 'complete', 'complete');
     await page.goto(`${cluster.url}/#/jobs/default/sweep`);
     await page.getByRole('heading', { name: 'Runs: 3 of 3 finished' }).waitFor();
+    // the request and, beside it, the hard cap the task set
+    await page.getByText('main (exec, 100m (limit 500m), 16 MiB)').waitFor();
     // in submission order, filtered by the server
     const rows = page.locator('table.runs tbody tr');
     await rows.nth(2).waitFor();

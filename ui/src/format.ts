@@ -18,6 +18,11 @@ export function cpu(m: number | undefined): string {
   return m >= 1000 ? `${(m / 1000).toFixed(2).replace(/\.?0+$/, '')} cores` : `${Math.round(m)}m`;
 }
 
+/** a task's cpu: its request, and its hard cap when it sets one */
+export function cpuRequest(r: { cpu: number; cpuLimit?: number }): string {
+  return r.cpuLimit ? `${cpu(r.cpu)} (limit ${cpu(r.cpuLimit)})` : cpu(r.cpu);
+}
+
 export function duration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '–';
   // sweeps of short runs: 300ms is not "0s"

@@ -4,7 +4,7 @@ import type { ClusterEvent, JobDetail, JobSummary } from '../../../src/api/types
 import { SweepCharts } from '../charts/sweep-charts.js';
 import { href, navigate, useData, useNow, usePager, useSession } from '../app.js';
 import { ActionButton, Badge, Empty, ErrorBox, Facts, Loading, Pager, Section, WhyWaits } from '../components.js';
-import { ago, bytes, cpu, int, plural, shortId, until } from '../format.js';
+import { ago, bytes, cpuRequest, int, plural, shortId, until } from '../format.js';
 import { aboutJob } from '../live.js';
 import { AllocTable } from './allocs.js';
 import { BatchSummary, isOutcome, RunProgress, RUNS_PER_PAGE, RunsSummary, RunsTable } from './runs.js';
@@ -243,7 +243,7 @@ export function JobPage({ namespace, id, query }: { namespace: string; id: strin
               ['version', job.version],
               ...(isParent ? ([['runs', int(stats?.total ?? 0)]] as Array<[string, string]>) : ([['count', spec.count]] as Array<[string, number]>)),
               ['priority', spec.priority],
-              ['tasks', spec.tasks.map((t) => `${t.name} (${t.driver}, ${cpu(t.resources.cpu)}, ${bytes(t.resources.memory)})`).join('; ')],
+              ['tasks', spec.tasks.map((t) => `${t.name} (${t.driver}, ${cpuRequest(t.resources)}, ${bytes(t.resources.memory)})`).join('; ')],
               ...(!isParent ? ([['allocs', <Counts key="c" c={summary.allocs} />]] as Array<[string, ReactNode]>) : []),
               ...(job.dispatch
                 ? ([
@@ -472,7 +472,9 @@ function Versions({ namespace, id }: { namespace: string; id: string }) {
                   </td>
                   <td className="nowrap">{ago(x.submittedAt, now)}</td>
                   <td className="num">{x.spec.count}</td>
-                  <td>{x.spec.tasks.map((t) => `${t.name}: ${t.image ?? t.command ?? ''} ${cpu(t.resources.cpu)} ${bytes(t.resources.memory)}`).join('; ')}</td>
+                  <td>
+                    {x.spec.tasks.map((t) => `${t.name}: ${t.image ?? t.command ?? ''} ${cpuRequest(t.resources)} ${bytes(t.resources.memory)}`).join('; ')}
+                  </td>
                   <td>{x.deployment ? <Badge status={x.deployment.status} /> : '–'}</td>
                 </tr>
               ))}
