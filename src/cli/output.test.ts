@@ -104,6 +104,18 @@ describe('formatError', () => {
       '  count: must be at least 1',
     ]);
   });
+  it('does not repeat the first detail that the headline quotes', () => {
+    const detail = { path: 'tasks[0].resources.memory', message: '"1Xi" is not a size', line: 7 };
+    const err = new BatonApiError(400, `job.yaml has 2 errors: ${detail.path}: ${detail.message} (line 7)`, [
+      detail,
+      { path: 'count', message: 'must be at least 1' },
+    ]);
+    expect(formatError(err)).toEqual([
+      'Error: job.yaml has 2 errors:',
+      '  tasks[0].resources.memory (line 7): "1Xi" is not a size',
+      '  count: must be at least 1',
+    ]);
+  });
   it('prints other errors by message', () => {
     expect(formatError(new Error('boom'))).toEqual(['Error: boom']);
     expect(formatError('plain')).toEqual(['Error: plain']);

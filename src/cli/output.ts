@@ -173,7 +173,11 @@ export function formatMap(m: Record<string, string>): string {
 export function formatError(err: unknown): string[] {
   // a server's message may quote what a client sent (a name, a key): shown, never interpreted
   if (err instanceof BatonApiError) {
-    const lines = [`Error: ${escapeControl(err.message, true)}`];
+    // the server's message quotes the first detail for callers that show one line; the details follow here anyway
+    const first = err.details[0];
+    const cut = first ? err.message.indexOf(`: ${first.path}: `) : -1;
+    const headline = cut > 0 ? `${err.message.slice(0, cut)}:` : err.message;
+    const lines = [`Error: ${escapeControl(headline, true)}`];
     for (const d of err.details) {
       lines.push(escapeControl(`  ${d.path}${d.line !== undefined ? ` (line ${d.line})` : ''}: ${d.message}`, true));
     }
