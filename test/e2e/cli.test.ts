@@ -89,6 +89,29 @@ describe('the baton CLI', () => {
     expect(followed.stdout).toBe('tick 1\ntick 2\ntick 3\n');
   });
 
+  it('finds an alloc by its name, or by the name of a job of one alloc, for logs and alloc status', async () => {
+    // hello has three allocs: a name picks one, the job's name alone is ambiguous
+    const byName = await run('logs', 'hello[2]');
+    expect(byName.stderr).toBe('');
+    expect(byName.stdout).toMatch(/^hello from alloc 2 of job hello on node /);
+    const ambiguous = await run('logs', 'hello');
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toBe("Error: job hello has 3 allocs (hello[0], hello[1], hello[2]): name one, such as 'hello[0]', or give an alloc id\n");
+    expect((await run('logs', 'hello[7]')).stderr).toBe('Error: job hello has no alloc hello[7]: baton job status hello lists its allocs\n');
+
+    // slow (of the test before) has one alloc: its job's name is enough
+    expect((await run('logs', 'slow')).stdout).toBe('tick 1\ntick 2\ntick 3\n');
+    const [slow] = JSON.parse((await run('alloc', 'ls', '--job', 'slow', '-o', 'json')).stdout) as Alloc[];
+    expect((JSON.parse((await run('alloc', 'status', 'slow', '-o', 'json')).stdout) as Alloc).id).toBe(slow.id);
+    expect((JSON.parse((await run('alloc', 'status', 'hello[1]', '-o', 'json')).stdout) as Alloc).name).toBe('hello[1]');
+
+    // a name is looked up in one namespace
+    const elsewhere = await run('logs', 'slow', '-n', 'other');
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toMatch(/namespace other has no job "slow"/);
+    expect((await run('alloc', 'status', 'nosuchjob')).stderr).toMatch(/^Error: no alloc has the id "nosuchjob", and namespace default has no job "nosuchjob"/);
+  });
+
   it('dispatches a sweep from a CSV file and a matrix, waits for it, and summarises it', async () => {
     const job = join(work, 'param.yaml');
     await writeFile(

@@ -2,7 +2,9 @@
 import { Option, type Command } from 'commander';
 import type { Alloc, AllocClientStatus, AllocDetail, AllocLink, TaskState } from '../../api/types.js';
 import { formatBytes } from '../../spec/units.js';
+import { resolveAlloc } from '../alloc-ref.js';
 import { clientFor, globalOptions } from '../config.js';
+import { defaultNamespace, NAMESPACE_OPTION_HELP } from '../namespace.js';
 import { age, formatResources, naturalCompare, printJson, printTable, renderFields, shortId } from '../output.js';
 import { pages, parseLimit, printListing, type TableView } from '../paging.js';
 import { streamSink } from '../stream-out.js';
@@ -130,10 +132,11 @@ export function registerAllocCommand(program: Command): void {
     .description(
       'Show an allocation with each task (state, exit code, OOM kill, peak memory, restarts, events), what replaced it and what it replaced, and why',
     )
-    .argument('<alloc>', 'alloc id or unique id prefix (at least 4 characters)')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .argument('<alloc>', "alloc id or unique id prefix (at least 4 characters), alloc name ('sim[3]': its newest attempt), or the name of a job of one alloc")
+    .option('-n, --namespace <namespace>', `${NAMESPACE_OPTION_HELP}, for an alloc or job name`)
+    .action(async (ref: string, opts: { namespace?: string }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const a = await clientFor(cmd).getAlloc(id);
+      const a = await resolveAlloc(clientFor(cmd), ref, opts.namespace || defaultNamespace());
       if (g.output === 'json') return printJson(a);
       printAlloc(a);
     });

@@ -5,11 +5,8 @@
 import type { Command } from 'commander';
 import type { Deployment } from '../../api/types.js';
 import { clientFor, globalOptions } from '../config.js';
+import { defaultNamespace } from '../namespace.js';
 import { CliError, age, printJson, printTable, renderFields, shortId } from '../output.js';
-
-function defaultNamespace(): string {
-  return process.env.BATON_NAMESPACE || 'default';
-}
 
 function formatMs(ms: number): string {
   if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;

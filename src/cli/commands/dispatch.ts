@@ -16,6 +16,7 @@ import { createProgressDisplay, createStatusLine } from '../progress-display.js'
 import { JsonObjectText, streamSink } from '../stream-out.js';
 import { parseMatrixFlags, parseMetaFlags, parseSweep, planRuns, type RunPlan } from '../sweep.js';
 import { watchRuns } from '../watch-runs.js';
+import { defaultNamespace } from '../namespace.js';
 
 export interface DispatchFlags {
   meta?: string[];
@@ -98,7 +99,7 @@ export function registerDispatchCommand(program: Command): void {
     )
     .action(async (jobId: string, flags: DispatchFlags, cmd: Command) => {
       const g = globalOptions(cmd);
-      const namespace = flags.namespace || process.env.BATON_NAMESPACE || 'default';
+      const namespace = flags.namespace || defaultNamespace();
       const { plan, payload } = runsFromFlags(flags);
       const client = clientFor(cmd);
       const json = g.output === 'json';

@@ -22,6 +22,7 @@ import { pages, parseLimit, printListing, type ListPage, type TableView } from '
 import { runPages, writeRunsCsv, writeRunsJson } from '../runs-output.js';
 import { renderRunSummary } from '../runs-view.js';
 import { streamSink } from '../stream-out.js';
+import { defaultNamespace } from '../namespace.js';
 import { firstRunsWith } from '../sweep-runs.js';
 import { renderSweepSection } from '../sweep-view.js';
 
@@ -30,10 +31,6 @@ const RECENT_EVALS = 5;
 export const JOB_STATUSES: JobStatus[] = ['pending', 'running', 'complete', 'failed', 'stopped'];
 /** what `--type` filters on: the spec's type, or what makes a batch job a parent */
 export const JOB_TYPES = ['batch', 'service', 'system', 'parameterized', 'periodic'] as const;
-
-function defaultNamespace(): string {
-  return process.env.BATON_NAMESPACE || 'default';
-}
 
 function allocDescription(a: Alloc): string {
   // the desired description says why baton stops it; the client one what the agent saw

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import type { Alloc } from '../../api/types.js';
 import type { BatonClient } from '../../client/client.js';
 import { BatonApiError } from '../../client/http.js';
+import { resolveAlloc } from '../alloc-ref.js';
 import { clientFor } from '../config.js';
+import { defaultNamespace, NAMESPACE_OPTION_HELP } from '../namespace.js';
 import { CliError } from '../output.js';
 
 const FOLLOW_WAIT_MS = 30_000;
@@ -41,13 +43,14 @@ export function registerLogsCommand(program: Command): void {
   program
     .command('logs')
     .description("Print a task's stdout (or stderr) of an allocation; -f follows until the task ends")
-    .argument('<alloc>', 'alloc id or unique id prefix')
+    .argument('<alloc>', "alloc id or unique id prefix, alloc name ('sim[3]': its newest attempt), or the name of a job of one alloc")
     .argument('[task]', 'task name (default: the only task of the alloc)')
     .option('--stderr', 'print stderr instead of stdout')
     .option('-f, --follow', 'keep printing new output until the task ends')
-    .action(async (allocId: string, task: string | undefined, opts: { stderr?: boolean; follow?: boolean }, cmd: Command) => {
+    .option('-n, --namespace <namespace>', `${NAMESPACE_OPTION_HELP}, for an alloc or job name`)
+    .action(async (ref: string, task: string | undefined, opts: { stderr?: boolean; follow?: boolean; namespace?: string }, cmd: Command) => {
       const client = clientFor(cmd);
-      const alloc = await client.getAlloc(allocId);
+      const alloc = await resolveAlloc(client, ref, opts.namespace || defaultNamespace());
       const name = chooseTask(await taskNames(client, alloc), task, alloc.name);
       const stream = opts.stderr ? 'stderr' : 'stdout';
       let offset = 0;

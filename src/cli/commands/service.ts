@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { ServiceEndpoint, ServiceSummary } from '../../api/types.js';
 import { clientFor, globalOptions } from '../config.js';
 import { printJson, printTable, shortId } from '../output.js';
+import { defaultNamespace } from '../namespace.js';
 
 export function serviceRows(services: ServiceSummary[]): string[][] {
   return services.map((s) => [s.name, s.namespace, String(s.healthy), s.tags.length ? s.tags.join(',') : '-']);
@@ -37,7 +38,7 @@ export function registerServiceCommand(program: Command): void {
     .argument('<name>', 'service name')
     .option('-n, --namespace <ns>', 'namespace of the service (default: $BATON_NAMESPACE or "default")')
     .action(async (name: string, opts: { namespace?: string }, cmd: Command) => {
-      const namespace = opts.namespace ?? (process.env.BATON_NAMESPACE || 'default');
+      const namespace = opts.namespace ?? defaultNamespace();
       const g = globalOptions(cmd);
       const res = await clientFor(cmd).serviceEndpoints(name, { namespace });
       if (g.output === 'json') return printJson(res);

@@ -1,0 +1,61 @@
+/**
+ * What a person types for an alloc: its id or a unique id prefix (as the API
+ * takes it), or its name as tables show it, `sim[3]`, or the name of a job
+ * whose allocs all share one name (a job of count 1, its attempts included).
+ * A name means the newest alloc of that name: the current attempt.
+ */
+import type { Alloc, AllocDetail } from '../api/types.js';
+import type { BatonClient } from '../client/client.js';
+import { BatonApiError } from '../client/http.js';
+import { CliError, naturalCompare } from './output.js';
+
+const ALLOC_NAME = /^(?<job>[a-z0-9][a-z0-9._-]*)(?:\[(?<index>\d+)\])?$/;
+/** the allocs read, newest first, to decide whether a job's allocs share one name */
+const PAGE = 200;
+
+export async function resolveAlloc(client: BatonClient, ref: string, namespace: string): Promise<AllocDetail> {
+  let byId: unknown;
+  try {
+    return await client.getAlloc(ref);
+  } catch (err) {
+    // 400: not an id (a name has brackets, or is too short a prefix); 404: no alloc has it
+    if (!(err instanceof BatonApiError) || (err.status !== 400 && err.status !== 404)) throw err;
+    byId = err;
+  }
+  const m = ALLOC_NAME.exec(ref);
+  if (!m?.groups) throw byId;
+  const { job, index } = m.groups;
+  const page = await client.allocsPage({ namespace, jobId: job, newestFirst: true, limit: PAGE });
+  if (page.items.length === 0) {
+    throw new CliError(
+      `no alloc has the id "${ref}", and namespace ${namespace} has no job "${job}" with allocs: give an alloc id (baton alloc ls), or -n NAMESPACE`,
+    );
+  }
+  const found =
+    index !== undefined
+      ? await newestNamed(client, page.items, page.next, namespace, job, ref)
+      : onlyName(page.items, !!page.next && (await client.getJob(job, namespace)).job.spec.count !== 1, job);
+  return client.getAlloc(found.id);
+}
+
+/** a job of one alloc name: its newest alloc; several names need one of them. `more`: older allocs may have other names */
+function onlyName(newestFirst: Alloc[], more: boolean, job: string): Alloc {
+  const names = [...new Set(newestFirst.map((a) => a.name))].sort(naturalCompare);
+  if (names.length === 1 && !more) return newestFirst[0];
+  const shown = names.slice(0, 3).join(', ');
+  throw new CliError(
+    `job ${job} has ${more ? 'many' : names.length} allocs (${shown}${names.length > 3 || more ? ', ...' : ''}): name one, such as '${names[0]}', or give an alloc id`,
+  );
+}
+
+async function newestNamed(client: BatonClient, first: Alloc[], cursor: string | undefined, namespace: string, job: string, name: string): Promise<Alloc> {
+  let items = first;
+  for (;;) {
+    const hit = items.find((a) => a.name === name);
+    if (hit) return hit;
+    if (!cursor) throw new CliError(`job ${job} has no alloc ${name}: baton job status ${job} lists its allocs`);
+    const page = await client.allocsPage({ namespace, jobId: job, newestFirst: true, limit: PAGE, cursor });
+    items = page.items;
+    cursor = page.next;
+  }
+}
