@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DispatchResponse, DispatchRun, Job } from '../api/types.js';
 import { BatonApiError } from '../client/http.js';
+import { formatError } from './output.js';
 import { checkParts, dispatchParts, partCount, PartialDispatchError, sendSweep } from './dispatch-parts.js';
 import { matrixRuns, parseMatrixFlags } from './sweep.js';
 
@@ -135,11 +136,20 @@ describe('sendSweep', () => {
     expect(sent.sweepId).toBe('7d1e0b2a-1111-2222-3333-444444444444');
   });
   it('names the sweep row of a run the server rejects, in a later part too', async () => {
-    const bad = new BatonApiError(400, 'nothing was dispatched', [{ path: 'runs[2].meta.i', message: 'run 3: too big' }]);
+    const bad = new BatonApiError(400, 'nothing was dispatched (1 problem): runs[2].meta.i: run 3: too big', [
+      { path: 'runs[2].meta.i', message: 'run 3: too big' },
+    ]);
     const c = server([undefined as never, bad]);
     const p = plan('i=1..25000');
     const err = (await sendSweep(c, 'sim', 'default', p, dispatchParts(p, undefined), { sleep: noSleep }).catch((e: unknown) => e)) as BatonApiError;
     expect(err.details).toEqual([{ path: 'run 10,003, from --matrix i=10003: meta.i', message: 'too big' }]);
+    // the message quotes that run by the same name, so the CLI prints it once
+    expect(err.message).toMatch(/^nothing was dispatched \(1 problem\): run 10,003, from --matrix i=10003: meta\.i: too big\n/);
+    expect(formatError(err)).toEqual([
+      'Error: nothing was dispatched (1 problem):',
+      '  run 10,003, from --matrix i=10003: meta.i: too big',
+      expect.stringMatching(/^the first 10,000 runs \(sweep [0-9a-f]{8}\) are stored and will run; runs 10,001 to 25,000 were not stored$/),
+    ]);
     expect(err.status).toBe(400);
   });
 });

@@ -68,14 +68,13 @@ export function checkParts(parent: Job, parts: Iterable<DispatchPart>, max = 100
 /** A 400 about `runs[12].meta.scenario` names the sweep row it came from instead. */
 export function explainDispatchError(err: unknown, plan: Pick<RunPlan, 'total' | 'at'>, offset = 0): unknown {
   if (!(err instanceof BatonApiError) || err.details.length === 0) return err;
-  return new BatonApiError(
-    err.status,
-    err.message,
-    err.details.map((d) => {
-      const shifted = shiftDetail(d, offset);
-      return { ...shifted, path: describeRunPath(shifted.path, plan) };
-    }),
-  );
+  const details = err.details.map((d) => {
+    const shifted = shiftDetail(d, offset);
+    return { ...shifted, path: describeRunPath(shifted.path, plan) };
+  });
+  // the message quotes the first problem: by the same name as its detail now
+  const message = err.message.replace(`: ${err.details[0].path}: ${err.details[0].message}`, `: ${details[0].path}: ${details[0].message}`);
+  return new BatonApiError(err.status, message, details);
 }
 
 /** how many times a part is tried in all before the dispatch gives up */

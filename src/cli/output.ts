@@ -173,14 +173,15 @@ export function formatMap(m: Record<string, string>): string {
 export function formatError(err: unknown): string[] {
   // a server's message may quote what a client sent (a name, a key): shown, never interpreted
   if (err instanceof BatonApiError) {
-    // the server's message quotes the first detail for callers that show one line; the details follow here anyway
+    // the message's first line may quote the first detail, for callers that show one line: the details follow here anyway
+    const [headline, ...more] = err.message.split('\n');
     const first = err.details[0];
-    const cut = first ? err.message.indexOf(`: ${first.path}: `) : -1;
-    const headline = cut > 0 ? `${err.message.slice(0, cut)}:` : err.message;
-    const lines = [`Error: ${escapeControl(headline, true)}`];
+    const quote = first ? headline.indexOf(`: ${first.path}: ${first.message}`) : -1;
+    const lines = [`Error: ${escapeControl(quote > 0 ? `${headline.slice(0, quote)}:` : headline, true)}`];
     for (const d of err.details) {
       lines.push(escapeControl(`  ${d.path}${d.line !== undefined ? ` (line ${d.line})` : ''}: ${d.message}`, true));
     }
+    for (const line of more) lines.push(escapeControl(line, true));
     return lines;
   }
   if (err instanceof Error) return [`Error: ${escapeControl(err.message, true)}`];

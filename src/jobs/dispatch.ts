@@ -11,6 +11,11 @@ export const MAX_RUNS_PER_DISPATCH = 10_000;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** The start of the message of a refused dispatch: `nothing was dispatched (2 problems)`; `capped`: the count stopped at n. */
+export function dispatchRefusal(n: number, capped = false): string {
+  return `nothing was dispatched (${n}${capped ? ' or more' : ''} problem${n === 1 ? '' : 's'})`;
+}
+
 /** Every problem of every run, each naming the run (the sweep's row) and the field. */
 export function validateRuns(parent: Job, runs: DispatchRun[]): ApiErrorDetail[] {
   const p = parent.spec.parameterized;

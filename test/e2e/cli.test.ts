@@ -151,8 +151,12 @@ describe('the baton CLI', () => {
     await writeFile(bad, 'scenario,colour\n1,red\n');
     const r = await run('dispatch', 'param', '--sweep', bad);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/colour/);
-    expect(r.stderr).toMatch(/row|line/);
+    // each problem once, by the row it came from (the server's message quotes the first by its wire path)
+    expect(r.stderr.split('\n')).toEqual([
+      'Error: nothing was dispatched (1 problem):',
+      `  run 1, from ${bad} row 1 (line 2): meta.colour: unknown meta "colour"; this job takes scenario, seed`,
+      '',
+    ]);
   });
 
   it('stops a job', async () => {

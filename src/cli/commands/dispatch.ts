@@ -8,15 +8,15 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { BatonApiError } from '../../client/http.js';
-import { MAX_RUNS_PER_DISPATCH } from '../../jobs/dispatch.js';
+import { dispatchRefusal, MAX_RUNS_PER_DISPATCH } from '../../jobs/dispatch.js';
 import { clientFor, globalOptions } from '../config.js';
+import { defaultNamespace } from '../namespace.js';
 import { checkParts, dispatchParts, explainDispatchError, partCount, sendSweep, type SentSweep } from '../dispatch-parts.js';
 import { CliError, formatCount, shortId } from '../output.js';
 import { createProgressDisplay, createStatusLine } from '../progress-display.js';
 import { JsonObjectText, streamSink } from '../stream-out.js';
 import { parseMatrixFlags, parseMetaFlags, parseSweep, planRuns, type RunPlan } from '../sweep.js';
 import { watchRuns } from '../watch-runs.js';
-import { defaultNamespace } from '../namespace.js';
 
 export interface DispatchFlags {
   meta?: string[];
@@ -111,8 +111,9 @@ export function registerDispatchCommand(program: Command): void {
         const parent = (await client.getJob(jobId, namespace)).job;
         const problems = checkParts(parent, dispatchParts(plan, payload));
         if (problems.length > 0) {
-          const many = problems.length >= 100 ? '100 or more problems are' : `${problems.length} problems are`;
-          throw explainDispatchError(new BatonApiError(400, `nothing was dispatched: ${problems.length === 1 ? 'a run is' : many} invalid`, problems), plan);
+          const first = problems[0];
+          const refusal = `${dispatchRefusal(problems.length, problems.length >= 100)}: ${first.path}: ${first.message}`;
+          throw explainDispatchError(new BatonApiError(400, refusal, problems), plan);
         }
       }
 

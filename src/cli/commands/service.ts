@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import type { ServiceEndpoint, ServiceSummary } from '../../api/types.js';
 import { clientFor, globalOptions } from '../config.js';
-import { printJson, printTable, shortId } from '../output.js';
 import { defaultNamespace } from '../namespace.js';
+import { printJson, printTable, shortId } from '../output.js';
 
 export function serviceRows(services: ServiceSummary[]): string[][] {
   return services.map((s) => [s.name, s.namespace, String(s.healthy), s.tags.length ? s.tags.join(',') : '-']);

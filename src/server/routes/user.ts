@@ -9,7 +9,7 @@ import { sumTaskResources } from '../../scheduler/resources.js';
 import { requireUser } from '../auth.js';
 import { assertYamlDepth } from '../body-limits.js';
 import { badRequest, HttpError, parseInput as parse } from '../errors.js';
-import { validateRuns } from '../../jobs/dispatch.js';
+import { dispatchRefusal, validateRuns } from '../../jobs/dispatch.js';
 import { isRunId } from '../../store/runs.js';
 import { allocDetail } from '../../jobs/replacements.js';
 import { clampLimit, SweepIdTakenError } from '../../store/store.js';
@@ -161,10 +161,7 @@ export function userRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (parent.stopped) throw new HttpError(409, `job "${parent.id}" is stopped: submit it again before dispatching`);
     const problems = validateRuns(parent, body.runs);
     if (problems.length > 0) {
-      throw badRequest(
-        `nothing was dispatched: ${problems.length === 1 ? 'a run is' : `${problems.length} problems are`} invalid; first: ${problems[0].path}: ${problems[0].message}`,
-        problems.slice(0, 100),
-      );
+      throw badRequest(`${dispatchRefusal(problems.length)}: ${problems[0].path}: ${problems[0].message}`, problems.slice(0, 100));
     }
     let sweepId = body.sweepId ?? randomUUID();
     let r;
