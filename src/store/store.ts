@@ -1387,20 +1387,7 @@ export class Store extends EventEmitter {
 
   /** by id or unique id prefix */
   async getDeployment(idOrPrefix: string): Promise<Deployment> {
-    const rows = await this.db
-      .selectFrom('deployments')
-      .select('data')
-      .where('id', 'like', `${escapeLike(idOrPrefix)}%`)
-      .limit(10)
-      .execute();
-    return JSON.parse(
-      pickOne(
-        rows.map((r) => r.data),
-        idOrPrefix,
-        'deployment',
-        (d) => (JSON.parse(d) as Deployment).id,
-      ),
-    ) as Deployment;
+    return this.byIdPrefix<Deployment>('deployments', idOrPrefix, 'deployment');
   }
 
   /** `baton deployment promote`: the canaries proved themselves, the rolling update goes on */
@@ -1717,20 +1704,7 @@ export class Store extends EventEmitter {
   }
 
   async getEval(idOrPrefix: string): Promise<Evaluation> {
-    const rows = await this.db
-      .selectFrom('evals')
-      .select('data')
-      .where('id', 'like', `${escapeLike(idOrPrefix)}%`)
-      .limit(10)
-      .execute();
-    return JSON.parse(
-      pickOne(
-        rows.map((r) => r.data),
-        idOrPrefix,
-        'eval',
-        (d) => (JSON.parse(d) as Evaluation).id,
-      ),
-    ) as Evaluation;
+    return this.byIdPrefix<Evaluation>('evals', idOrPrefix, 'eval');
   }
 
   async listEvals(filter: { namespace?: string; jobId?: string; status?: string; limit?: number }): Promise<Evaluation[]> {
@@ -2307,14 +2281,7 @@ export class Store extends EventEmitter {
     if (!node) {
       const byName = nodes.filter((n) => n.name === ref);
       const matches = byName.length > 0 ? byName : nodes.filter((n) => n.id.startsWith(ref));
-      node = JSON.parse(
-        pickOne(
-          matches.map((m) => JSON.stringify(m)),
-          ref,
-          'node',
-          (d) => (JSON.parse(d) as NodeInfo).id,
-        ),
-      ) as NodeInfo;
+      node = pickOne(matches, ref, 'node', (n) => n.id);
     }
     const usage = this.liveAllocs(node.id);
     return summarizeNode(node, usage);
@@ -2394,21 +2361,19 @@ export class Store extends EventEmitter {
     return [...live, ...done.map((r) => JSON.parse(r.data) as Alloc).reverse()].sort((a, b) => a.createIndex - b.createIndex);
   }
 
-  async getAlloc(idOrPrefix: string): Promise<Alloc> {
+  /** a row of a table keyed by UUID, by its id or a unique prefix of it (at least 4 characters unless it is the only match) */
+  private async byIdPrefix<T>(table: 'allocs' | 'evals' | 'deployments', idOrPrefix: string, what: string): Promise<T> {
     const rows = await this.db
-      .selectFrom('allocs')
-      .select('data')
+      .selectFrom(table)
+      .select(['id', 'data'])
       .where('id', 'like', `${escapeLike(idOrPrefix)}%`)
       .limit(10)
       .execute();
-    return JSON.parse(
-      pickOne(
-        rows.map((r) => r.data),
-        idOrPrefix,
-        'alloc',
-        (d) => (JSON.parse(d) as Alloc).id,
-      ),
-    ) as Alloc;
+    return JSON.parse(pickOne(rows, idOrPrefix, what, (r) => r.id).data) as T;
+  }
+
+  async getAlloc(idOrPrefix: string): Promise<Alloc> {
+    return this.byIdPrefix<Alloc>('allocs', idOrPrefix, 'alloc');
   }
 
   /** The newest alloc placed to replace this one (its previousAllocId), through the allocs_previous index */
@@ -3009,7 +2974,7 @@ function escapeLike(s: string): string {
   return s.toLowerCase().replace(/[%_\\]/g, '');
 }
 
-function pickOne(rows: string[], ref: string, what: string, idOf: (row: string) => string): string {
+function pickOne<T>(rows: T[], ref: string, what: string, idOf: (row: T) => string): T {
   if (ref.length < 4 && rows.length !== 1) throw new AmbiguousIdError(`${what} id prefix "${ref}" is too short: give at least 4 characters`);
   const exact = rows.find((r) => idOf(r) === ref);
   if (exact) return exact;
