@@ -10,7 +10,7 @@ import type { AgentContext } from './context.js';
 import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
 import { FakeDriver } from './fake-driver.js';
-import { jobSpec } from './task-runner.fixture.js';
+import { agentAlloc as fixtureAgentAlloc, spec as fixtureSpec, until } from './task-runner.fixture.js';
 
 const MiB = 1024 * 1024;
 const logger = pino({ level: 'silent' });
@@ -59,44 +59,11 @@ function harness(): Harness {
   return h;
 }
 
-function spec(p: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    name: 'main',
-    driver: 'exec',
-    command: '/bin/true',
-    args: [],
-    env: { A: '1' },
-    resources: { cpu: 100, memory: 32 * MiB, disk: 0 },
-    killSignal: 'SIGINT',
-    killTimeoutMs: 1500,
-    ...p,
-  };
-}
+/** the fixture's task with an env of its own and a signal other than the default */
+const spec = (p: Partial<TaskSpec> = {}): TaskSpec => fixtureSpec({ env: { A: '1' }, killSignal: 'SIGINT', killTimeoutMs: 1500, ...p });
 
-function agentAlloc(type: JobSpec['type'], tasks: TaskSpec[] = [spec()], restart: Partial<JobSpec['restart']> = {}): AgentAlloc {
-  const job = jobSpec({ type, tasks, restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail', ...restart } });
-  const alloc = {
-    id: 'alloc-1',
-    namespace: 'default',
-    jobId: 'j',
-    jobVersion: 1,
-    name: 'j[0]',
-    index: 0,
-    nodeId: 'n1',
-    desiredStatus: 'run',
-    clientStatus: 'pending',
-  } as AgentAlloc['alloc'];
-  return { alloc, job };
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  for (let i = 0; i < 500; i++) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`never happened: ${what}`);
-}
+const agentAlloc = (type: JobSpec['type'], tasks: TaskSpec[] = [spec()], restart: Partial<JobSpec['restart']> = {}): AgentAlloc =>
+  fixtureAgentAlloc({ type, tasks, restart });
 
 const latest = (h: Harness) =>
   h.reports

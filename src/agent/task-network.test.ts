@@ -9,15 +9,14 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AgentAlloc, AllocStatusUpdate, JobSpec, ServiceEndpointsResponse, TaskSpec } from '../api/types.js';
+import type { AgentAlloc, AllocStatusUpdate, ServiceEndpointsResponse, TaskSpec } from '../api/types.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { AllocRunner } from './alloc-runner.js';
 import type { AgentContext } from './context.js';
 import { FakeDriver } from './fake-driver.js';
 import { StateStore } from './state-file.js';
 import { StatusReporter } from './status-reporter.js';
-
-const MiB = 1024 * 1024;
+import { agentAlloc as fixtureAgentAlloc } from './task-runner.fixture.js';
 
 let dir = '';
 let aborts: AbortController[] = [];
@@ -69,46 +68,9 @@ function harness(driver: FakeDriver, lookup: (name: string) => Promise<ServiceEn
   };
 }
 
-function agentAlloc(task: Partial<TaskSpec>, ports?: AgentAlloc['alloc']['ports']): AgentAlloc {
-  const t: TaskSpec = {
-    name: 'main',
-    driver: 'docker',
-    image: 'x',
-    args: [],
-    env: {},
-    resources: { cpu: 100, memory: 32 * MiB, disk: 0 },
-    killSignal: 'SIGTERM',
-    killTimeoutMs: 1000,
-    ...task,
-  };
-  const job: JobSpec = {
-    name: 'j',
-    namespace: 'team-a',
-    type: 'service',
-    count: 1,
-    priority: 50,
-    constraints: [],
-    scheduling: 'binpack',
-    tasks: [t],
-    retry: { attempts: 0, delayMs: 0, maxDelayMs: 0 },
-    restart: { attempts: 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
-    meta: {},
-    preempt: false,
-  };
-  const alloc = {
-    id: 'alloc-1',
-    namespace: 'team-a',
-    jobId: 'j',
-    jobVersion: 1,
-    name: 'j[0]',
-    index: 0,
-    nodeId: 'n1',
-    desiredStatus: 'run',
-    clientStatus: 'pending',
-    ...(ports ? { ports } : {}),
-  } as AgentAlloc['alloc'];
-  return { alloc, job };
-}
+/** a service task in namespace team-a, docker by default */
+const agentAlloc = (task: Partial<TaskSpec>, ports?: AgentAlloc['alloc']['ports']): AgentAlloc =>
+  fixtureAgentAlloc({ type: 'service', namespace: 'team-a', task: { driver: 'docker', image: 'x', ...task }, ports });
 
 function run(h: Harness, aa: AgentAlloc): AllocRunner {
   const r = AllocRunner.create(h.ctx, aa, 'n1');

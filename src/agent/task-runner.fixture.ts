@@ -104,16 +104,33 @@ export function jobSpec(p: Partial<JobSpec> = {}): JobSpec {
   };
 }
 
-export function agentAlloc(p: { type?: JobSpec['type']; task?: Partial<TaskSpec>; meta?: Record<string, string>; restartAttempts?: number } = {}): AgentAlloc {
+export interface AgentAllocOptions {
+  type?: JobSpec['type'];
+  namespace?: string;
+  /** the job's one task, over spec()'s defaults */
+  task?: Partial<TaskSpec>;
+  /** the job's tasks, in place of `task` */
+  tasks?: TaskSpec[];
+  meta?: Record<string, string>;
+  restartAttempts?: number;
+  /** over the restart policy of no restarts (mode fail) */
+  restart?: Partial<JobSpec['restart']>;
+  ports?: AgentAlloc['alloc']['ports'];
+}
+
+/** alloc-1, the pending j[0] of job j on node n1 */
+export function agentAlloc(p: AgentAllocOptions = {}): AgentAlloc {
+  const namespace = p.namespace ?? 'default';
   const job = jobSpec({
     type: p.type ?? 'batch',
-    tasks: [spec(p.task)],
-    restart: { attempts: p.restartAttempts ?? 0, intervalMs: 60_000, delayMs: 0, mode: 'fail' },
+    namespace,
+    tasks: p.tasks ?? [spec(p.task)],
+    restart: { attempts: p.restartAttempts ?? 0, intervalMs: 60_000, delayMs: 0, mode: 'fail', ...p.restart },
     meta: p.meta ?? {},
   });
   const alloc = {
     id: 'alloc-1',
-    namespace: 'default',
+    namespace,
     jobId: 'j',
     jobVersion: 1,
     name: 'j[0]',
@@ -121,6 +138,7 @@ export function agentAlloc(p: { type?: JobSpec['type']; task?: Partial<TaskSpec>
     nodeId: 'n1',
     desiredStatus: 'run',
     clientStatus: 'pending',
+    ...(p.ports ? { ports: p.ports } : {}),
   } as AgentAlloc['alloc'];
   return { alloc, job };
 }
