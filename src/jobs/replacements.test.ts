@@ -4,25 +4,17 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Alloc, JobSpec } from '../api/types.js';
-import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
 import { openSqlite } from '../store/sqlite/backend.js';
 import { Store } from '../store/store.js';
 import { allocDetail, replacementReason } from './replacements.js';
+import { runEvals } from '../../test/support/play-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-replace-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const GiB = 1024 ** 3;
-
-async function runEvals(store: Store, now = Date.now()): Promise<void> {
-  for (;;) {
-    const ev = await store.nextEval(now);
-    if (!ev) return;
-    await store.applyPlan(ev, schedule(await store.snapshot(ev, now)), now);
-  }
-}
 
 describe('replacement links in the store', () => {
   it('links a lost alloc and its replacement both ways, with why, through an index', async () => {

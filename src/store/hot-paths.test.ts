@@ -12,25 +12,17 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Alloc } from '../api/types.js';
-import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
 import { openSqlite } from './sqlite/backend.js';
 import { Store } from './store.js';
+import { runEvals } from '../../test/support/play-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-hot-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const MiB = 1024 ** 2;
 const BIG_TABLES = ['allocs', 'runs', 'evals', 'logs'];
-
-async function runEvals(store: Store): Promise<void> {
-  for (;;) {
-    const ev = await store.nextEval(Date.now());
-    if (!ev) return;
-    await store.applyPlan(ev, schedule(await store.snapshot(ev, Date.now())), Date.now());
-  }
-}
 
 async function finishAll(store: Store, nodeId: string): Promise<void> {
   const live = (await store.agentAllocs(nodeId)).map((a) => a.alloc).filter((a: Alloc) => a.clientStatus === 'pending');

@@ -7,11 +7,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Alloc, AllocClientStatus } from '../api/types.js';
-import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
 import { openTestStore, storeDialects, type StoreDialect } from '../../test/support/stores.js';
 import { Store } from './store.js';
+import { runEvals } from '../../test/support/play-store.js';
 
 const MiB = 1024 ** 2;
 const TTL = 1000;
@@ -26,14 +26,6 @@ async function addNode(store: Store, name: string): Promise<string> {
   const { id } = await store.registerNode(nodeRequest(name, { capacity: { cpu: 4000, memory: 200 * MiB, disk: 0 } }), `secret-${name}`, TTL, Date.now());
   await store.heartbeat(id, Date.now());
   return id;
-}
-
-async function runEvals(store: Store): Promise<void> {
-  for (;;) {
-    const ev = await store.nextEval(Date.now());
-    if (!ev) return;
-    await store.applyPlan(ev, schedule(await store.snapshot(ev, Date.now())), Date.now());
-  }
 }
 
 async function report(store: Store, a: Alloc, status: AllocClientStatus): Promise<void> {

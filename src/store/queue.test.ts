@@ -6,11 +6,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alloc, AllocClientStatus, Job } from '../api/types.js';
-import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
 import { openTestStore, storeDialects } from '../../test/support/stores.js';
 import { Store } from './store.js';
+import { runEvals } from '../../test/support/play-store.js';
 
 const MiB = 1024 ** 2;
 
@@ -21,16 +21,6 @@ function parentSpec(name = 'sim', memory = '100Mi', namespace = 'default') {
 }
 
 /** what the eval worker does: every due eval, one after another */
-async function runEvals(store: Store): Promise<number> {
-  let n = 0;
-  for (;;) {
-    const ev = await store.nextEval(Date.now());
-    if (!ev) return n;
-    n++;
-    await store.applyPlan(ev, schedule(await store.snapshot(ev, Date.now())), Date.now());
-  }
-}
-
 async function live(store: Store, nodeId: string): Promise<Alloc[]> {
   return (await store.allocPage({ nodeId, limit: 1000 })).allocs.filter((a) => a.clientStatus === 'pending' || a.clientStatus === 'running');
 }

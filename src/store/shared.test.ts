@@ -6,13 +6,14 @@
  * server committed the state; and a deposed leader cannot commit.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AllocClientStatus, ClusterEvent } from '../api/types.js';
+import type { ClusterEvent } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
 import { openTestStore, postgresAdminUrl, postgresDialect } from '../../test/support/stores.js';
 import { NotLeaderError } from './errors.js';
 import type { ChangeEvent, Store } from './store.js';
+import { reportJob as report, runEvals } from '../../test/support/play-store.js';
 
 const admin = postgresAdminUrl();
 const GiB = 1024 ** 3;
@@ -47,14 +48,6 @@ async function addNode(store: Store, memory = 4 * GiB): Promise<string> {
   return id;
 }
 
-async function runEvals(store: Store): Promise<void> {
-  for (;;) {
-    const ev = await store.nextEval(Date.now());
-    if (!ev) return;
-    await store.applyPlan(ev, schedule(await store.snapshot(ev, Date.now())), Date.now());
-  }
-}
-
 /** resolves with the first change event past `index` that `store` emits */
 function nextChange(store: Store, index: number, timeoutMs = 10_000): Promise<ChangeEvent> {
   return new Promise((resolve, reject) => {
@@ -67,21 +60,6 @@ function nextChange(store: Store, index: number, timeoutMs = 10_000): Promise<Ch
     };
     store.on('change', on);
   });
-}
-
-async function report(store: Store, nodeId: string, jobId: string, status: AllocClientStatus): Promise<void> {
-  const allocs = await store.listAllocs({ namespace: 'default', jobId });
-  const dead = status === 'complete' || status === 'failed';
-  await store.updateAllocs(
-    nodeId,
-    allocs.map((a) => ({
-      allocId: a.id,
-      clientStatus: status,
-      clientDescription: status,
-      taskStates: { main: { state: dead ? 'dead' : 'running', failed: status === 'failed', restarts: 0, events: [], ...(dead ? { exitCode: 0 } : {}) } },
-    })),
-    Date.now(),
-  );
 }
 
 describe.skipIf(!admin)('two servers on one PostgreSQL database', () => {

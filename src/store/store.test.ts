@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { AllocClientStatus } from '../api/types.js';
 import { schedule } from '../scheduler/schedule.js';
 import { nodeRequest } from '../server/server.fixture.js';
 import { parseJobSource } from '../spec/parse.js';
 import { openTestStore, storeDialects } from '../../test/support/stores.js';
-import { Store } from './store.js';
+import { reportJob as report, runEvals } from '../../test/support/play-store.js';
 
 const node = nodeRequest('n1');
 
@@ -12,29 +11,6 @@ const batch = (name: string) =>
   parseJobSource(
     `name: ${name}\ntype: batch\ncount: 3\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n    resources: { cpu: 100m, memory: 32Mi }\n`,
   ).spec;
-
-async function runEvals(store: Store): Promise<void> {
-  for (;;) {
-    const ev = await store.nextEval(Date.now());
-    if (!ev) return;
-    await store.applyPlan(ev, schedule(await store.snapshot(ev, Date.now())), Date.now());
-  }
-}
-
-async function report(store: Store, nodeId: string, jobId: string, status: AllocClientStatus): Promise<void> {
-  const allocs = await store.listAllocs({ namespace: 'default', jobId });
-  const dead = status === 'complete' || status === 'failed';
-  await store.updateAllocs(
-    nodeId,
-    allocs.map((a) => ({
-      allocId: a.id,
-      clientStatus: status,
-      clientDescription: status,
-      taskStates: { main: { state: dead ? 'dead' : 'running', failed: status === 'failed', restarts: 0, events: [], ...(dead ? { exitCode: 0 } : {}) } },
-    })),
-    Date.now(),
-  );
-}
 
 describe.each(storeDialects())('Store job alloc cache ($dialect)', ({ fresh: freshDb }) => {
   it('answers like the database does through writes, reads inside a write and evictions', async () => {
