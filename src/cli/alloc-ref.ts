@@ -14,21 +14,36 @@ const ALLOC_NAME = /^(?<job>[a-z0-9][a-z0-9._-]*)(?:\[(?<index>\d+)\])?$/;
 const PAGE = 200;
 
 export async function resolveAlloc(client: BatonClient, ref: string, namespace: string): Promise<AllocDetail> {
-  let byId: unknown;
-  try {
-    return await client.getAlloc(ref);
-  } catch (err) {
-    // 400: not an id (a name has brackets, or is too short a prefix); 404: no alloc has it
-    if (!(err instanceof BatonApiError) || (err.status !== 400 && err.status !== 404)) throw err;
-    byId = err;
-  }
   const m = ALLOC_NAME.exec(ref);
-  if (!m?.groups) throw byId;
-  const { job, index } = m.groups;
+  const named = m?.groups;
+  // `sim[3]` is only a name; anything else may be an id (prefix), a job's name, or both
+  let byId: AllocDetail | undefined;
+  let idError: unknown;
+  if (named?.index === undefined) {
+    try {
+      byId = await client.getAlloc(ref);
+    } catch (err) {
+      // 400: not an id (too short a prefix, or several match); 404: no alloc has it
+      if (!(err instanceof BatonApiError) || (err.status !== 400 && err.status !== 404)) throw err;
+      idError = err;
+    }
+  }
+  if (!named || (byId && byId.id === ref)) {
+    if (byId) return byId;
+    throw idError;
+  }
+  const { job, index } = named;
   const page = await client.allocsPage({ namespace, jobId: job, newestFirst: true, limit: PAGE });
   if (page.items.length === 0) {
+    if (byId) return byId;
+    if (idError instanceof BatonApiError && idError.status === 400) throw idError;
     throw new CliError(
       `no alloc has the id "${ref}", and namespace ${namespace} has no job "${job}" with allocs: give an alloc id (baton alloc ls), or -n NAMESPACE`,
+    );
+  }
+  if (byId) {
+    throw new CliError(
+      `"${ref}" starts the id of alloc ${byId.id} and names job ${job} too: give more of the id, or an alloc name such as '${page.items[0].name}'`,
     );
   }
   const found =

@@ -110,6 +110,19 @@ describe('the baton CLI', () => {
     expect(elsewhere.code).toBe(1);
     expect(elsewhere.stderr).toMatch(/namespace other has no job "slow"/);
     expect((await run('alloc', 'status', 'nosuchjob')).stderr).toMatch(/^Error: no alloc has the id "nosuchjob", and namespace default has no job "nosuchjob"/);
+
+    // a job named like the start of an alloc id: neither is picked silently
+    const twin = slow.id.slice(0, 8);
+    const twinFile = join(work, 'twin.yaml');
+    await writeFile(twinFile, `name: "${twin}"\ntype: batch\ntasks:\n  - name: main\n    driver: exec\n    command: /bin/true\n`);
+    expect((await run('run', twinFile, '--wait')).code).toBe(0);
+    const both = await run('logs', twin);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toBe(
+      `Error: "${twin}" starts the id of alloc ${slow.id} and names job ${twin} too: give more of the id, or an alloc name such as '${twin}[0]'\n`,
+    );
+    expect((await run('logs', `${twin}[0]`)).code).toBe(0);
+    expect((await run('logs', slow.id)).stdout).toBe('tick 1\ntick 2\ntick 3\n');
   });
 
   it('dispatches a sweep from a CSV file and a matrix, waits for it, and summarises it', async () => {
