@@ -20,7 +20,7 @@ function parentSpec(name = 'sim', memory = '100Mi', namespace = 'default') {
   ).spec;
 }
 
-/** what the eval worker does: every due eval, one after another */
+/** the allocs of the node still pending or running */
 async function live(store: Store, nodeId: string): Promise<Alloc[]> {
   return (await store.allocPage({ nodeId, limit: 1000 })).allocs.filter((a) => a.clientStatus === 'pending' || a.clientStatus === 'running');
 }
