@@ -9,9 +9,10 @@ import type { ClusterEvent } from '../api/types.js';
 import { AgentClient } from '../client/agent-client.js';
 import { BatonClient } from '../client/client.js';
 import { BatonApiError } from '../client/http.js';
-import type { RunningServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
 import { nodeRequest, startTestServer, until, type TestServer } from './server.fixture.js';
-import { storeDialects, storeOption } from '../../test/support/stores.js';
+import { createLogger } from '../util/logger.js';
+import { postgresAdminUrl, postgresDialect, storeDialects, storeOption } from '../../test/support/stores.js';
 
 const GiB = 1024 ** 3;
 
@@ -208,5 +209,46 @@ describe.each(storeDialects())('observability routes ($dialect)', ({ fresh }) =>
 
   it('404s usage of an unknown node', async () => {
     await expect(client.nodeUsage('nope-nope')).rejects.toBeInstanceOf(BatonApiError);
+  });
+});
+
+const pgAdmin = postgresAdminUrl();
+
+describe.skipIf(!pgAdmin)('events on a server that lags behind another (one PostgreSQL database)', () => {
+  let t: TestServer;
+  let behind: RunningServer | undefined;
+  afterEach(async () => {
+    await behind?.close();
+    await t?.close();
+  });
+
+  it('answers a page of events with what the other servers committed, without waiting for NOTIFY', async () => {
+    const where = await postgresDialect(pgAdmin!).fresh();
+    if (where.kind !== 'postgres') throw new Error('a PostgreSQL database was expected');
+    t = await startTestServer({ heartbeatTtlMs: 60_000, logCapBytes: 1 << 20, store: where.url });
+    // hears nothing of the first server's commits by itself: as a server whose NOTIFY lags
+    behind = await startServer({
+      dataDir: join(t.dir, 'behind'),
+      host: '127.0.0.1',
+      port: 0,
+      heartbeatTtlMs: 60_000,
+      logCapBytes: 1 << 20,
+      insecureHttp: true,
+      logger: createLogger('silent', 'test'),
+      version: 'test',
+      store: where.url,
+      // every server of one database seals secrets with the same key
+      secretsKeyFile: join(t.dir, 'secrets.key'),
+      listen: false,
+    });
+    const from = (await t.client.recentEvents()).index;
+    await t.client.submitJob(job('lagged'), 'lagged.yaml');
+    const registered = (await t.client.recentEvents({ topics: ['job'], index: from })).events.find((e) => e.key === 'lagged');
+    expect(registered?.type).toBe('JobRegistered');
+    // the index the first server handed out, asked of the other: the same event, at once
+    const other = new BatonClient({ baseUrl: behind.url, token: behind.adminToken });
+    const page = await other.recentEvents({ topics: ['job'], index: from });
+    expect(page.events.map((e) => `${e.index} ${e.type} ${e.key}`)).toContain(`${registered!.index} JobRegistered lagged`);
+    expect(page.index).toBeGreaterThanOrEqual(registered!.index);
   });
 });

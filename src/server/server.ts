@@ -52,6 +52,8 @@ export interface ServerOptions {
   store?: string;
   /** how long the leader lease holds without renewal (several servers on PostgreSQL) */
   leaderTtlMs?: number;
+  /** false: a server that learns of other servers' commits only when it writes or catches up on purpose (tests of a lagging server) */
+  listen?: boolean;
 }
 
 export interface ServerInfo {
@@ -81,7 +83,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await chmod(opts.dataDir, 0o700);
   const where = parseStoreUrl(opts.store, join(opts.dataDir, 'baton.db'));
   const releaseFile = where.kind === 'sqlite' ? await ownSqliteFile(where.file) : undefined;
-  const store = await openStore(where, { logCapBytes: opts.logCapBytes }).catch(async (err: unknown) => {
+  const store = await openStore(where, { logCapBytes: opts.logCapBytes, ...(opts.listen === false ? { listen: false } : {}) }).catch(async (err: unknown) => {
     await releaseFile?.();
     throw err;
   });

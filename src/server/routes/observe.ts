@@ -45,6 +45,9 @@ export function observeRoutes(app: FastifyInstance, ctx: ServerContext, register
     const lastId = Number(req.headers['last-event-id']);
     const after = Math.max(q.index, Number.isSafeInteger(lastId) && lastId > 0 ? lastId : 0);
     if (q.follow === 'false' || q.follow === '0') {
+      // one page, perhaps from an index another server handed out: first catch up with what the
+      // other servers committed (one small read), so the page holds it even while NOTIFY lags
+      await store.follow();
       return { index: store.currentIndex(), oldestIndex: events.oldestIndex(), events: events.since(after, filter) };
     }
 
